@@ -1,0 +1,168 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+public import NIOCore
+import NIOPosix
+public import TChatProtocol
+
+/// A session with a tchat server: connect and say hello, make requests, read events.
+///
+/// Requests may be pipelined: `submit` writes at once and returns a future, so a caller can keep many in flight
+/// and still have them reach the server in the order it called. Every request ends in the server's `ok` (the
+/// result frames before it are returned) or `error` (thrown as `ProtocolError`).
+public final class ChatConnection: Sendable {
+    public let welcome: Welcome
+    /// Server-pushed events; empty if `ConnectOptions.receivesEvents` was false.
+    public let events: ChatEvents
+    private let channel: any Channel
+
+    private init(welcome: Welcome, events: ChatEvents, channel: any Channel) {
+        self.welcome = welcome
+        self.events = events
+        self.channel = channel
+    }
+
+    /// Connects, says hello and waits for the welcome. Throws `ConnectionError` if the server cannot be reached and
+    /// the server's `ProtocolError` if it refuses the hello (nick in use, server full...).
+    public static func connect(
+        _ options: ConnectOptions, group: (any EventLoopGroup)? = nil
+    ) async throws -> ChatConnection {
+        let group = group ?? MultiThreadedEventLoopGroup.singleton
+        let (events, source, resumer) = ChatEvents.make()
+        let receivesEvents = options.receivesEvents
+        let maxFrame = options.maxFrameLength
+        let timeout = options.connectTimeout.components
+        let channel: any Channel
+        do {
+            channel = try await ClientBootstrap(group: group)
+                .connectTimeout(.milliseconds(timeout.seconds * 1000 + timeout.attoseconds / 1_000_000_000_000_000))
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(
+                            ByteToMessageHandler(FrameDecoder(maxFrameLength: maxFrame)))
+                        try channel.pipeline.syncOperations.addHandler(
+                            ClientHandler(events: receivesEvents ? source : nil))
+                    }
+                }
+                .connect(host: options.server.host, port: options.server.port)
+                .get()
+        } catch {
+            throw ConnectionError("cannot connect to \(options.server): \(Self.describe(error))")
+        }
+        resumer.channel.withLock { $0 = channel }
+        if !receivesEvents { source.finish() }
+        let hello = Hello(
+            nick: options.nick, clientName: options.clientName, clientVersion: options.clientVersion,
+            processID: UInt32(truncatingIfNeeded: getpid()), host: Self.hostName())
+        let reply: [ServerFrame]
+        do {
+            reply = try await Self.submit(.hello(hello), on: channel).get()
+        } catch {
+            try? await channel.close()
+            throw error
+        }
+        guard case .welcome(let welcome) = reply.first else {
+            try? await channel.close()
+            throw ConnectionError("\(options.server) did not answer the hello with a welcome")
+        }
+        return ChatConnection(welcome: welcome, events: events, channel: channel)
+    }
+
+    // MARK: - Requests
+
+    /// Writes a request now and returns its eventual result frames.
+    public func submit(_ frame: ClientFrame) -> EventLoopFuture<[ServerFrame]> {
+        Self.submit(frame, on: channel)
+    }
+
+    private static func submit(_ frame: ClientFrame, on channel: any Channel) -> EventLoopFuture<[ServerFrame]> {
+        let reply = channel.eventLoop.makePromise(of: [ServerFrame].self)
+        channel.writeAndFlush(OutboundRequest(frame: frame, reply: reply)).whenFailure { error in
+            reply.fail(ConnectionError("the connection is closed (\(error))"))
+        }
+        return reply.futureResult
+    }
+
+    /// Makes a request and waits for its result frames.
+    public func request(_ frame: ClientFrame) async throws -> [ServerFrame] {
+        try await submit(frame).get()
+    }
+
+    /// Joins a channel; returns it and up to `history` of its latest messages, oldest first.
+    public func join(_ channel: String, history: UInt16 = 50) async throws -> (ChannelInfo, [ChatMessage]) {
+        let frames = try await request(.join(channel: channel, history: history))
+        guard case .channelInfo(let info) = frames.first else {
+            throw ConnectionError("the server answered JOIN without the channel")
+        }
+        return (info, frames.dropFirst().compactMap { if case .message(let m) = $0 { m } else { nil } })
+    }
+
+    public func part(_ channel: String, reason: String = "") async throws {
+        _ = try await request(.part(channel: channel, reason: reason))
+    }
+
+    /// Sends to a channel; returns the id and time the server gave the message, once it is stored.
+    @discardableResult
+    public func send(_ body: MessageBody, to channel: String) async throws -> (id: UInt64, time: Timestamp) {
+        try Self.sent(from: try await request(.send(channel: channel, body: body)))
+    }
+
+    /// The id and time in a `send` reply.
+    public static func sent(from frames: [ServerFrame]) throws -> (id: UInt64, time: Timestamp) {
+        guard case .sent(let id, let time) = frames.first else {
+            throw ConnectionError("the server answered SEND without a message id")
+        }
+        return (id, time)
+    }
+
+    public func sendDirect(_ body: MessageBody, to nick: String) async throws {
+        _ = try await request(.sendDirect(nick: nick, body: body))
+    }
+
+    /// Up to `limit` messages before message `before` (0: the newest), oldest first.
+    public func history(_ channel: String, before: UInt64 = 0, limit: UInt16 = 50) async throws -> [ChatMessage] {
+        try await request(.history(channel: channel, before: before, limit: limit)).compactMap {
+            if case .message(let message) = $0 { message } else { nil }
+        }
+    }
+
+    /// The round-trip time of a ping.
+    public func ping() async throws -> Duration {
+        let start = ContinuousClock.now
+        _ = try await request(.ping(token: UInt64(truncatingIfNeeded: start.hashValue)))
+        return ContinuousClock.now - start
+    }
+
+    /// Says goodbye and waits for the server to close.
+    public func quit(reason: String = "") async {
+        _ = try? await request(.quit(reason: reason))
+        try? await channel.closeFuture.get()
+    }
+
+    public func close() async {
+        try? await channel.close()
+    }
+
+    /// Completes when the connection is closed, by either side.
+    public var closeFuture: EventLoopFuture<Void> { channel.closeFuture }
+
+    // MARK: - Helpers
+
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? IOError { return String(cString: strerror(error.errnoCode)) }
+        if error is ChannelError, case .connectTimeout = error as! ChannelError { return "timed out" }
+        if let error = error as? NIOConnectionError, let first = error.connectionErrors.first {
+            return describe(first.error)
+        }
+        return "\(error)"
+    }
+
+    static func hostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count) == 0 else { return "unknown" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}

@@ -1,0 +1,27 @@
+public import TChatProtocol
+
+/// How to reach a server and whom to say we are.
+public struct ConnectOptions: Sendable {
+    public var server: ServerAddress
+    public var nick: String
+    public var clientName = "tchat"
+    public var clientVersion = TChatVersion.current
+    public var connectTimeout: Duration = .seconds(5)
+    /// The largest frame accepted from the server. Generous: a server's frames are bounded by its own limits.
+    public var maxFrameLength = 16 << 20
+    /// Whether events (channel messages, joins...) are delivered. A send-only client says no, so that events it
+    /// will never read cannot fill the buffer and stall the connection.
+    public var receivesEvents = true
+
+    public init(server: ServerAddress, nick: String) {
+        self.server = server
+        self.nick = nick
+    }
+}
+
+/// A failure to connect or a lost connection, said in one line.
+public struct ConnectionError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,164 @@
+public import NIOCore
+
+/// The opening of a session: who is connecting, with what.
+public struct Hello: Sendable, Hashable {
+    public var version: UInt16
+    public var nick: String
+    public var clientName: String
+    public var clientVersion: String
+    public var processID: UInt32
+    public var host: String
+
+    public init(
+        version: UInt16 = ProtocolVersion.current, nick: String, clientName: String, clientVersion: String,
+        processID: UInt32, host: String
+    ) {
+        self.version = version
+        self.nick = nick
+        self.clientName = clientName
+        self.clientVersion = clientVersion
+        self.processID = processID
+        self.host = host
+    }
+}
+
+/// Every frame a client sends, with its fields as read off the wire.
+///
+/// Fields are only checked as the wire requires (lengths, UTF-8, content type, JSON); what a nick or channel name
+/// may be is the server's rule, checked where requests are handled.
+public enum ClientFrame: Sendable, Hashable {
+    case ping(token: UInt64)
+    case pong(token: UInt64)
+    case hello(Hello)
+    case nick(String)
+    case whoami
+    /// Join, replaying up to `history` of the channel's latest messages before live ones.
+    case join(channel: String, history: UInt16)
+    case part(channel: String, reason: String)
+    case send(channel: String, body: MessageBody)
+    case sendDirect(nick: String, body: MessageBody)
+    case listChannels
+    case setTopic(channel: String, topic: String)
+    /// All clients when `channel` is empty, else that channel's members.
+    case listClients(channel: String)
+    case whois(nick: String)
+    case listServers
+    case help
+    case reverse(String)
+    case setWelcome(String)
+    case getWelcome
+    /// Up to `limit` messages with ids below `before` (0: the newest), oldest first.
+    case history(channel: String, before: UInt64, limit: UInt16)
+    case quit(reason: String)
+
+    public var type: FrameType {
+        switch self {
+        case .ping: .ping
+        case .pong: .pong
+        case .hello: .hello
+        case .nick: .nick
+        case .whoami: .whoami
+        case .join: .join
+        case .part: .part
+        case .send: .send
+        case .sendDirect: .sendDirect
+        case .listChannels: .listChannels
+        case .setTopic: .setTopic
+        case .listClients: .listClients
+        case .whois: .whois
+        case .listServers: .listServers
+        case .help: .help
+        case .reverse: .reverse
+        case .setWelcome: .setWelcome
+        case .getWelcome: .getWelcome
+        case .history: .history
+        case .quit: .quit
+        }
+    }
+
+    /// Appends this frame, with its header, to `buffer`.
+    public func encode(requestID: UInt32, into buffer: inout ByteBuffer) throws(ProtocolError) {
+        try FrameWriter.write(type, requestID: requestID, into: &buffer) { (w) throws(ProtocolError) in
+            switch self {
+            case .ping(let token), .pong(let token):
+                w.u64(token)
+            case .hello(let hello):
+                w.u16(hello.version)
+                try w.str(hello.nick, "nick")
+                try w.str(hello.clientName, "client name")
+                try w.str(hello.clientVersion, "client version")
+                w.u32(hello.processID)
+                try w.str(hello.host, "host")
+            case .nick(let nick), .whois(let nick):
+                try w.str(nick, "nick")
+            case .whoami, .listChannels, .listServers, .help, .getWelcome:
+                break
+            case .join(let channel, let history):
+                try w.str(channel, "channel")
+                w.u16(history)
+            case .part(let channel, let reason):
+                try w.str(channel, "channel")
+                try w.str(reason, "reason")
+            case .send(let channel, let body):
+                try w.str(channel, "channel")
+                try w.body(body, "body")
+            case .sendDirect(let nick, let body):
+                try w.str(nick, "nick")
+                try w.body(body, "body")
+            case .setTopic(let channel, let topic):
+                try w.str(channel, "channel")
+                try w.str(topic, "topic")
+            case .listClients(let channel):
+                try w.str(channel, "channel")
+            case .reverse(let text), .setWelcome(let text):
+                try w.text(text, "text")
+            case .history(let channel, let before, let limit):
+                try w.str(channel, "channel")
+                w.u64(before)
+                w.u16(limit)
+            case .quit(let reason):
+                try w.str(reason, "reason")
+            }
+        }
+    }
+
+    /// Reads a client frame's fields; throws for server-only or unknown types and for any bad field.
+    public init(decoding frame: RawFrame) throws(ProtocolError) {
+        guard let type = FrameType(rawValue: frame.type), type.isClientFrame else {
+            let hex = String(frame.type, radix: 16, uppercase: true)
+            throw ProtocolError(.unknownFrameType, "frame type 0x\(hex) is not a client request")
+        }
+        var r = FieldReader(frame.payload, frameType: type.description)
+        switch type {
+        case .ping: self = .ping(token: try r.u64("token"))
+        case .pong: self = .pong(token: try r.u64("token"))
+        case .hello:
+            self = .hello(
+                Hello(
+                    version: try r.u16("version"), nick: try r.str("nick"), clientName: try r.str("client name"),
+                    clientVersion: try r.str("client version"), processID: try r.u32("pid"),
+                    host: try r.str("host")))
+        case .nick: self = .nick(try r.str("nick"))
+        case .whoami: self = .whoami
+        case .join: self = .join(channel: try r.str("channel"), history: try r.u16("history"))
+        case .part: self = .part(channel: try r.str("channel"), reason: try r.str("reason"))
+        case .send: self = .send(channel: try r.str("channel"), body: try r.body("body"))
+        case .sendDirect: self = .sendDirect(nick: try r.str("nick"), body: try r.body("body"))
+        case .listChannels: self = .listChannels
+        case .setTopic: self = .setTopic(channel: try r.str("channel"), topic: try r.str("topic"))
+        case .listClients: self = .listClients(channel: try r.str("channel"))
+        case .whois: self = .whois(nick: try r.str("nick"))
+        case .listServers: self = .listServers
+        case .help: self = .help
+        case .reverse: self = .reverse(try r.text("text"))
+        case .setWelcome: self = .setWelcome(try r.text("text"))
+        case .getWelcome: self = .getWelcome
+        case .history:
+            self = .history(channel: try r.str("channel"), before: try r.u64("before"), limit: try r.u16("limit"))
+        case .quit: self = .quit(reason: try r.str("reason"))
+        default:
+            throw ProtocolError(.unknownFrameType, "frame type \(type) is not a client request")
+        }
+        try r.finish()
+    }
+}

@@ -1,0 +1,67 @@
+public import NIOCore
+
+/// Writes one frame: header, fields, then the length patched in once the fields are known.
+///
+/// Writing straight into the destination buffer (no intermediate copy) is what lets the server encode a channel
+/// message once and hand the same bytes to every subscriber.
+public struct FrameWriter {
+    private var buffer: ByteBuffer
+    private let start: Int
+
+    private init(buffer: ByteBuffer, type: FrameType, requestID: UInt32) {
+        self.buffer = buffer
+        self.start = self.buffer.writerIndex
+        self.buffer.writeInteger(UInt32(0), endianness: .big)
+        self.buffer.writeInteger(type.rawValue)
+        self.buffer.writeInteger(requestID, endianness: .big)
+    }
+
+    /// Appends a frame to `buffer`; if `fields` throws, `buffer` is left as it was.
+    public static func write(
+        _ type: FrameType, requestID: UInt32, into buffer: inout ByteBuffer,
+        fields: (inout FrameWriter) throws(ProtocolError) -> Void
+    ) throws(ProtocolError) {
+        let originalWriterIndex = buffer.writerIndex
+        var writer = FrameWriter(buffer: buffer, type: type, requestID: requestID)
+        buffer = ByteBuffer()  // drop our reference so the writer owns the storage uniquely (no copy on write)
+        do {
+            try fields(&writer)
+        } catch {
+            buffer = writer.buffer
+            buffer.moveWriterIndex(to: originalWriterIndex)
+            throw error
+        }
+        let length = writer.buffer.writerIndex - writer.start - 4
+        writer.buffer.setInteger(UInt32(length), at: writer.start, endianness: .big)
+        buffer = writer.buffer
+    }
+
+    public mutating func u8(_ value: UInt8) { buffer.writeInteger(value) }
+    public mutating func u16(_ value: UInt16) { buffer.writeInteger(value, endianness: .big) }
+    public mutating func u32(_ value: UInt32) { buffer.writeInteger(value, endianness: .big) }
+    public mutating func u64(_ value: UInt64) { buffer.writeInteger(value, endianness: .big) }
+    public mutating func time(_ value: Timestamp) { u64(value.milliseconds) }
+
+    public mutating func str(_ value: String, _ field: String) throws(ProtocolError) {
+        let count = value.utf8.count
+        guard count <= Int(UInt16.max) else {
+            throw ProtocolError(.fieldTooLong, "\(field) is \(count) bytes; at most \(UInt16.max) fit")
+        }
+        u16(UInt16(count))
+        buffer.writeString(value)
+    }
+
+    public mutating func text(_ value: String, _ field: String) throws(ProtocolError) {
+        let count = value.utf8.count
+        guard count <= Int(UInt32.max) else {
+            throw ProtocolError(.fieldTooLong, "\(field) is \(count) bytes; at most \(UInt32.max) fit")
+        }
+        u32(UInt32(count))
+        buffer.writeString(value)
+    }
+
+    public mutating func body(_ value: MessageBody, _ field: String) throws(ProtocolError) {
+        u8(value.contentType.rawValue)
+        try text(value.text, field)
+    }
+}

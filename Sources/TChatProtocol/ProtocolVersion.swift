@@ -1,0 +1,36 @@
+/// The versions of the wire protocol this build speaks.
+///
+/// A hello names one version; the server answers in that version or refuses with `unsupportedVersion`, naming
+/// every entry of `supported`, so a client can tell a too-old server from a broken one.
+public enum ProtocolVersion {
+    /// The version this build sends in its hello.
+    public static let current: UInt16 = 1
+    /// Every version a server built from this source accepts.
+    public static let supported: [UInt16] = [1]
+}
+
+/// Limits that are part of the protocol itself, shared by both ends so a client can refuse what a server would.
+public enum ProtocolLimits {
+    /// The default and the smallest sensible `--max-frame`: a frame's length field may not exceed it.
+    public static let defaultMaxFrameLength = 64 * 1024
+    /// Bytes in a frame before its fields: the length (4), the type (1) and the request id (4).
+    public static let headerLength = 9
+    /// The length field counts the type and the request id, so no frame's length is below this.
+    public static let minimumLengthField = 5
+    /// Longest nick, in ASCII characters.
+    public static let maxNickLength = 32
+    /// Longest channel name in characters (grapheme clusters), not counting the leading `#`.
+    public static let maxChannelNameCharacters = 50
+    /// Longest channel name in UTF-8 bytes, not counting the `#`; it bounds file names in the data directory.
+    public static let maxChannelNameBytes = 200
+    /// Longest topic in UTF-8 bytes (IRC servers commonly allow 390).
+    public static let maxTopicBytes = 390
+    /// Longest part or quit reason in UTF-8 bytes.
+    public static let maxReasonBytes = 300
+    /// Longest welcome text in UTF-8 bytes.
+    public static let maxWelcomeBytes = 1000
+    /// Longest client name, client version or host name in a hello, in UTF-8 bytes.
+    public static let maxHelloFieldBytes = 255
+    /// Most messages one join or history request can ask for.
+    public static let maxHistoryRequest: UInt16 = 1000
+}

@@ -1,0 +1,347 @@
+import DequeModule
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+import TChatProtocol
+
+/// Channels: who is in each, their topics, their newest messages, and publishing to their members.
+///
+/// All channel state sits behind one lock. Message ids are assigned, the history write is queued and the
+/// delivery tasks are queued while holding it, so ids, file order and what every member receives agree. The lock
+/// is never held across I/O: old history comes from disk on the thread pool, outside it.
+final class ChannelManager: Sendable {
+    struct Channel {
+        let name: ChannelName
+        /// The history file under `channels/`.
+        let file: String
+        let created: Timestamp
+        var topic = ""
+        var topicSetBy = ""
+        var topicSetAt = Timestamp(milliseconds: 0)
+        var members = SubscriberSet()
+        /// The newest messages, contiguous ids ending at `lastID`; older ones are on disk.
+        var recent: Deque<ChatMessage> = []
+        /// The oldest message id stored, 0 while there is none.
+        var firstID: UInt64 = 0
+        var lastID: UInt64 = 0
+
+        var info: ChannelInfo {
+            ChannelInfo(
+                name: name.name, members: UInt32(members.count), topic: topic, topicSetBy: topicSetBy,
+                topicSetAt: topicSetAt, lastMessageID: lastID)
+        }
+
+        /// The id of the oldest message still served, given the history limit.
+        func oldestServed(limit: Int) -> UInt64 {
+            let bound = lastID > UInt64(limit) ? lastID - UInt64(limit) + 1 : 1
+            return max(firstID, bound)
+        }
+
+        /// The id of the oldest message held in memory, or the next id when none is.
+        var recentStart: UInt64 { recent.first?.id ?? lastID + 1 }
+
+        var record: ChannelRecord {
+            ChannelRecord(
+                name: name.name, file: file, created: created.iso8601, topic: topic, topicBy: topicSetBy,
+                topicTime: topicSetBy.isEmpty ? "" : topicSetAt.iso8601)
+        }
+    }
+
+    private struct State {
+        var channels: [String: Channel] = [:]
+        /// Channel keys per session, for quits and nick changes.
+        var memberships: [UInt64: Set<String>] = [:]
+        var files: Set<String> = []
+    }
+
+    /// What a join gives back: the channel and the messages to replay before live ones.
+    struct JoinResult: Sendable {
+        var info: ChannelInfo
+        var replay: [ChatMessage]
+    }
+
+    private let state = Mutex(State())
+    private let store: HistoryStore
+    private let threadPool: NIOThreadPool
+    /// Messages kept in memory per channel; also the most a join can replay.
+    let recentCapacity: Int
+    let maxChannelsPerClient: Int
+    private let logger: Logger
+
+    init(
+        store: HistoryStore, threadPool: NIOThreadPool, loaded: [HistoryStore.LoadedChannel],
+        maxChannelsPerClient: Int, logger: Logger
+    ) throws {
+        self.store = store
+        self.threadPool = threadPool
+        self.recentCapacity = min(store.historyLimit, Int(ProtocolLimits.maxHistoryRequest))
+        self.maxChannelsPerClient = maxChannelsPerClient
+        self.logger = logger
+        try state.withLock { state in
+            for entry in loaded {
+                let name = try ChannelName(validating: entry.record.name)
+                var channel = Channel(
+                    name: name, file: entry.record.file,
+                    created: Timestamp(iso8601: entry.record.created) ?? .now())
+                channel.topic = entry.record.topic
+                channel.topicSetBy = entry.record.topicBy
+                channel.topicSetAt = Timestamp(iso8601: entry.record.topicTime) ?? Timestamp(milliseconds: 0)
+                channel.firstID = entry.firstID
+                channel.lastID = entry.lastID
+                state.channels[name.key] = channel
+                state.files.insert(entry.record.file)
+            }
+        }
+    }
+
+    /// The oldest and newest ids of every channel file, for the writer's compaction.
+    var fileRanges: [String: StoreWriter.FileRange] {
+        state.withLock { state in
+            var ranges: [String: StoreWriter.FileRange] = [:]
+            for channel in state.channels.values where channel.lastID > 0 {
+                ranges[channel.file] = StoreWriter.FileRange(firstID: channel.firstID, lastID: channel.lastID)
+            }
+            return ranges
+        }
+    }
+
+    /// The contents of `channels.json`.
+    func snapshot() -> ChannelsFile {
+        let records = state.withLock { $0.channels.values.map(\.record) }
+        return ChannelsFile(version: 1, channels: records.sorted { $0.name < $1.name })
+    }
+
+    var channelCount: Int { state.withLock { $0.channels.count } }
+
+    // MARK: - Joining and leaving
+
+    /// Joins `session`, replaying up to `history` messages. Returns on the session's event loop.
+    func join(
+        _ session: ClientSession, nick: String, channel name: ChannelName, history: Int
+    ) -> EventLoopFuture<JoinResult> {
+        let wanted = min(history, recentCapacity)
+        // Fill the in-memory history from disk first if it is short; the join itself then never waits.
+        let missing: (file: String, before: UInt64, after: UInt64, count: Int)? = state.withLock { state in
+            guard let channel = state.channels[name.key], wanted > channel.recent.count else { return nil }
+            let oldest = channel.oldestServed(limit: store.historyLimit)
+            guard channel.lastID > 0, channel.recentStart > oldest else { return nil }
+            return (channel.file, channel.recentStart, oldest - 1, wanted - channel.recent.count)
+        }
+        guard let missing else {
+            return session.eventLoop.makeCompletedFuture {
+                try self.completeJoin(session, nick: nick, channel: name, history: wanted)
+            }
+        }
+        let historyStore = self.store
+        return threadPool.runIfActive(eventLoop: session.eventLoop) {
+            try historyStore.readMessages(
+                file: missing.file, channel: name.name, before: missing.before, after: missing.after,
+                limit: missing.count)
+        }.flatMapThrowing { older in
+            self.prepend(older, to: name)
+            return try self.completeJoin(session, nick: nick, channel: name, history: wanted)
+        }
+    }
+
+    private func prepend(_ older: [ChatMessage], to name: ChannelName) {
+        state.withLock { state in
+            guard var channel = state.channels[name.key] else { return }
+            // Only messages that extend the in-memory run backwards, without a gap, are kept.
+            for message in older.reversed() where message.id + 1 == channel.recentStart {
+                guard channel.recent.count < recentCapacity else { break }
+                channel.recent.prepend(message)
+            }
+            state.channels[name.key] = channel
+        }
+    }
+
+    private func completeJoin(
+        _ session: ClientSession, nick: String, channel name: ChannelName, history: Int
+    ) throws(ProtocolError) -> JoinResult {
+        try state.withLock { (state) throws(ProtocolError) -> JoinResult in
+            let joinedCount = state.memberships[session.id]?.count ?? 0
+            var channel = state.channels[name.key] ?? createChannel(name, &state)
+            if !channel.members.contains(session) {
+                guard joinedCount < maxChannelsPerClient else {
+                    throw ProtocolError(
+                        .tooManyChannels, "you are in \(joinedCount) channels, the most this server allows")
+                }
+                channel.members.insert(session)
+                state.memberships[session.id, default: []].insert(name.key)
+                if let frame = SubscriberSet.encode(.joined(channel: channel.name.name, nick: nick, time: .now())) {
+                    channel.members.deliver(frame, excluding: session.id)
+                }
+            }
+            let replay = Array(channel.recent.suffix(history))
+            state.channels[name.key] = channel
+            return JoinResult(info: channel.info, replay: replay)
+        }
+    }
+
+    private func createChannel(_ name: ChannelName, _ state: inout State) -> Channel {
+        var file = ChannelFileName.make(for: name)
+        // Two names can only share a file name through the hash suffix; never let them share a file.
+        var attempt = 1
+        while state.files.contains(file) {
+            attempt += 1
+            file = String(file.dropLast(".jsonl".count)) + "~\(attempt).jsonl"
+        }
+        state.files.insert(file)
+        let channel = Channel(name: name, file: file, created: .now())
+        state.channels[name.key] = channel
+        store.writer.markChannelsChanged()
+        logger.info("channel created", metadata: ["channel": "\(name.name)", "file": "\(file)"])
+        return channel
+    }
+
+    func part(_ session: ClientSession, nick: String, channel name: ChannelName, reason: String) throws(ProtocolError) {
+        try state.withLock { (state) throws(ProtocolError) in
+            guard var channel = state.channels[name.key] else {
+                throw ProtocolError(.noSuchChannel, "there is no channel \(name.name)")
+            }
+            guard channel.members.remove(session) else {
+                throw ProtocolError(.notOnChannel, "you are not in \(channel.name.name)")
+            }
+            state.memberships[session.id]?.remove(name.key)
+            let event = ServerFrame.parted(channel: channel.name.name, nick: nick, reason: reason, time: .now())
+            if let frame = SubscriberSet.encode(event) { channel.members.deliver(frame) }
+            state.channels[name.key] = channel
+        }
+    }
+
+    /// Takes a session out of every channel, telling everyone who shared one with it, once.
+    func remove(_ session: ClientSession, nick: String?, reason: String) {
+        state.withLock { state in
+            guard let keys = state.memberships.removeValue(forKey: session.id) else { return }
+            var audience = SubscriberSet()
+            for key in keys {
+                guard var channel = state.channels[key] else { continue }
+                channel.members.remove(session)
+                for member in channel.members.sessions { audience.insert(member) }
+                state.channels[key] = channel
+            }
+            if let nick, let frame = SubscriberSet.encode(.quitted(nick: nick, reason: reason, time: .now())) {
+                audience.deliver(frame)
+            }
+        }
+    }
+
+    /// Tells everyone who shares a channel with `session` of its new nick, once each.
+    func announceNickChange(_ session: ClientSession, from old: String, to new: String) {
+        state.withLock { state in
+            guard let keys = state.memberships[session.id] else { return }
+            var audience = SubscriberSet()
+            for key in keys {
+                for member in state.channels[key]?.members.sessions ?? [] where member.id != session.id {
+                    audience.insert(member)
+                }
+            }
+            if let frame = SubscriberSet.encode(.nickChanged(old: old, new: new, time: .now())) {
+                audience.deliver(frame)
+            }
+        }
+    }
+
+    // MARK: - Messages
+
+    /// Stores and delivers a message, creating the channel if needed (senders need not be members, so scripts can
+    /// notify without joining). `ack` completes when the history writer has it as `--fsync` asks.
+    func publish(
+        channel name: ChannelName, from nick: String, body: MessageBody, ack: EventLoopPromise<Void>
+    ) throws(ProtocolError) -> ChatMessage {
+        try state.withLock { (state) throws(ProtocolError) -> ChatMessage in
+            var channel = state.channels[name.key] ?? createChannel(name, &state)
+            let message = ChatMessage(
+                channel: channel.name.name, id: channel.lastID + 1, time: .now(), from: nick, body: body)
+            guard store.writer.enqueue(.message(file: channel.file, message, ack: ack)) else {
+                throw ProtocolError(.storageFailure, "the history writer is overloaded; message not sent, try again")
+            }
+            channel.lastID = message.id
+            if channel.firstID == 0 { channel.firstID = message.id }
+            channel.recent.append(message)
+            if channel.recent.count > recentCapacity { channel.recent.removeFirst() }
+            if let frame = SubscriberSet.encode(.message(message)) { channel.members.deliver(frame) }
+            state.channels[name.key] = channel
+            return message
+        }
+    }
+
+    /// Up to `limit` messages with ids below `before` (0: the newest), oldest first, from memory and, where
+    /// needed, from disk. Returns on `eventLoop`.
+    func history(
+        channel name: ChannelName, before: UInt64, limit: Int, on eventLoop: any EventLoop
+    ) -> EventLoopFuture<[ChatMessage]> {
+        let plan: Result<(fromMemory: [ChatMessage], disk: (file: String, before: UInt64, after: UInt64)?), ProtocolError> =
+            state.withLock { state in
+                guard let channel = state.channels[name.key] else {
+                    return .failure(ProtocolError(.noSuchChannel, "there is no channel \(name.name)"))
+                }
+                let upper = before == 0 ? channel.lastID + 1 : min(before, channel.lastID + 1)
+                let oldest = channel.oldestServed(limit: store.historyLimit)
+                let inMemory = channel.recent.filter { $0.id < upper && $0.id >= oldest }.suffix(limit)
+                let diskUpper = min(upper, channel.recentStart)
+                guard inMemory.count < limit, diskUpper > oldest, channel.lastID > 0 else {
+                    return .success((Array(inMemory), nil))
+                }
+                return .success((Array(inMemory), (channel.file, diskUpper, oldest - 1)))
+            }
+        switch plan {
+        case .failure(let error):
+            return eventLoop.makeFailedFuture(error)
+        case .success(let plan):
+            guard let disk = plan.disk else { return eventLoop.makeSucceededFuture(plan.fromMemory) }
+            let historyStore = self.store
+            let wanted = limit - plan.fromMemory.count
+            return threadPool.runIfActive(eventLoop: eventLoop) {
+                try historyStore.readMessages(
+                    file: disk.file, channel: name.name, before: disk.before, after: disk.after, limit: wanted)
+            }.map { older in
+                older + plan.fromMemory
+            }
+        }
+    }
+
+    // MARK: - Topics and listings
+
+    func setTopic(
+        _ session: ClientSession, nick: String, channel name: ChannelName, topic: String
+    ) throws(ProtocolError) {
+        try state.withLock { (state) throws(ProtocolError) in
+            guard var channel = state.channels[name.key] else {
+                throw ProtocolError(.noSuchChannel, "there is no channel \(name.name)")
+            }
+            guard channel.members.contains(session) else {
+                throw ProtocolError(.notOnChannel, "join \(channel.name.name) to set its topic")
+            }
+            channel.topic = topic
+            channel.topicSetBy = nick
+            channel.topicSetAt = .now()
+            let event = ServerFrame.topic(channel: channel.name.name, topic: topic, setBy: nick, time: channel.topicSetAt)
+            if let frame = SubscriberSet.encode(event) { channel.members.deliver(frame, excluding: session.id) }
+            state.channels[name.key] = channel
+        }
+        store.writer.markChannelsChanged()
+    }
+
+    /// Every channel, sorted by name.
+    func list() -> [ChannelInfo] {
+        state.withLock { $0.channels.values.map(\.info) }.sorted { $0.name.lowercased() < $1.name.lowercased() }
+    }
+
+    func info(_ name: ChannelName) -> ChannelInfo? {
+        state.withLock { $0.channels[name.key]?.info }
+    }
+
+    /// The sessions in a channel, or nil if there is no such channel.
+    func members(of name: ChannelName) -> [ClientSession]? {
+        state.withLock { $0.channels[name.key]?.members.sessions }
+    }
+
+    /// The channels a session is in, sorted by name.
+    func channels(of session: ClientSession) -> [ChannelInfo] {
+        state.withLock { state in
+            (state.memberships[session.id] ?? []).compactMap { state.channels[$0]?.info }
+        }.sorted { $0.name.lowercased() < $1.name.lowercased() }
+    }
+}

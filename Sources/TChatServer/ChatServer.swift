@@ -1,0 +1,141 @@
+public import Logging
+import NIOCore
+import NIOPosix
+public import ServiceLifecycle
+import Synchronization
+public import TChatProtocol
+
+/// A running `tchatd`: the data directory, the managers and the two listening sockets, as one `Service`.
+///
+/// `run()` serves until graceful shutdown (SIGTERM or SIGINT in a `ServiceGroup`): then it stops accepting, tells
+/// every client the server is going down, closes them, flushes and closes the history, and returns. Tests call
+/// `start()` and `shutdown()` directly and read the bound ports in between.
+public final class ChatServer: Service, Sendable {
+    private struct Running: Sendable {
+        let group: MultiThreadedEventLoopGroup
+        let threadPool: NIOThreadPool
+        let store: HistoryStore
+        let context: ServerContext
+        let listener: ServerListener
+    }
+
+    private enum State: Sendable {
+        case idle
+        case running(Running)
+        case stopped
+    }
+
+    public let configuration: ServerConfiguration
+    private let logger: Logger
+    private let state = Mutex(State.idle)
+
+    public init(configuration: ServerConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Where clients and peers can connect, once started.
+    public var addresses: (clients: ServerAddress, peers: ServerAddress)? {
+        state.withLock { state in
+            guard case .running(let running) = state else { return nil }
+            return (running.listener.clientAddress, running.listener.peerAddress)
+        }
+    }
+
+    /// Opens the data directory, loads it, and binds both sockets.
+    public func start() async throws {
+        let threadPool = NIOThreadPool(numberOfThreads: 2)
+        threadPool.start()
+        let configuration = self.configuration
+        let logger = self.logger
+        let loaded: (HistoryStore, [HistoryStore.LoadedChannel], [NickRecord])
+        do {
+            loaded = try await threadPool.runIfActive {
+                let store = try HistoryStore(
+                    directory: configuration.dataDirectory, policy: configuration.fsync,
+                    historyLimit: configuration.historyLimit, logger: logger)
+                return (store, try store.loadChannels(), try store.loadNicks())
+            }
+        } catch {
+            try? await threadPool.shutdownGracefully()
+            throw error
+        }
+        let (store, channels, nicks) = loaded
+        let group = MultiThreadedEventLoopGroup(
+            numberOfThreads: configuration.threads > 0 ? configuration.threads : System.coreCount)
+        do {
+            let channelManager = try ChannelManager(
+                store: store, threadPool: threadPool, loaded: channels,
+                maxChannelsPerClient: configuration.maxChannelsPerClient, logger: logger)
+            let clientManager = ClientManager(store: store, known: nicks, serverName: configuration.name, logger: logger)
+            store.start(
+                files: channelManager.fileRanges,
+                snapshots: StoreWriter.Snapshots(
+                    channels: { [weak channelManager] in channelManager?.snapshot() },
+                    nicks: { [weak clientManager] in clientManager?.snapshot() }))
+            let serverManager = ServerManager(
+                name: configuration.name, clientAddress: configuration.clientAddress.description,
+                capacity: configuration.maxClients, load: { [weak clientManager] in clientManager?.count ?? 0 })
+            let context = ServerContext(
+                configuration: configuration, channels: channelManager, clients: clientManager,
+                servers: serverManager, logger: logger)
+            let listener: ServerListener
+            do {
+                listener = try await ServerListener.bind(group: group, server: context)
+            } catch {
+                await store.shutdown()
+                throw error
+            }
+            serverManager.clientAddress = listener.clientAddress.description
+            state.withLock {
+                $0 = .running(Running(group: group, threadPool: threadPool, store: store, context: context, listener: listener))
+            }
+            logger.info(
+                "listening clients=\(listener.clientAddress) peers=\(listener.peerAddress)",
+                metadata: [
+                    "name": "\(configuration.name)", "data": "\(configuration.dataDirectory)",
+                    "channels": "\(channels.count)", "fsync": "\(configuration.fsync)",
+                ])
+        } catch {
+            try? await group.shutdownGracefully()
+            try? await threadPool.shutdownGracefully()
+            throw error
+        }
+    }
+
+    public func run() async throws {
+        try await start()
+        // Wait for SIGTERM/SIGINT (delivered by the ServiceGroup), then stop in order.
+        try? await gracefulShutdown()
+        await shutdown()
+    }
+
+    /// Stops accepting, says goodbye to every client, closes them, then flushes and closes the history.
+    public func shutdown() async {
+        let running: Running? = state.withLock { state in
+            guard case .running(let running) = state else { return nil }
+            state = .stopped
+            return running
+        }
+        guard let running else { return }
+        logger.info("shutting down")
+        running.context.beginShutdown()
+        await running.listener.close()
+
+        var goodbye = ByteBufferAllocator().buffer(capacity: 128)
+        try? ServerFrame.notice("server \(configuration.name) is shutting down").encode(requestID: 0, into: &goodbye)
+        try? ServerFrame.error(ProtocolError(.shuttingDown, "the server is shutting down"))
+            .encode(requestID: 0, into: &goodbye)
+        let connections = running.context.openConnections
+        for connection in connections {
+            connection.writeAndFlush(goodbye).whenComplete { _ in connection.close(promise: nil) }
+        }
+        for connection in connections {
+            try? await connection.closeFuture.get()
+        }
+        await running.store.shutdown()
+        try? await running.group.shutdownGracefully()
+        try? await running.threadPool.shutdownGracefully()
+        logger.info("stopped")
+    }
+}

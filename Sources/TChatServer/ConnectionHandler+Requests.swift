@@ -1,0 +1,267 @@
+import Logging
+import NIOCore
+import TChatProtocol
+
+/// The requests, one method each. Every request ends in exactly one `ok` or `error` carrying its id.
+extension ConnectionHandler {
+    func handle(_ frame: ClientFrame, requestID id: UInt32, context: ChannelHandlerContext) {
+        // Keep-alive works in every phase.
+        switch frame {
+        case .ping(let token):
+            reply(.pong(token: token), to: id)
+            return
+        case .pong:
+            return
+        default:
+            break
+        }
+        guard case .welcomed(let session, let nick) = phase else {
+            if case .hello(let hello) = frame {
+                handleHello(hello, requestID: id, context: context)
+            } else {
+                reply(.error(ProtocolError(.helloRequired, "send HELLO before \(frame.type)")), to: id)
+            }
+            return
+        }
+        do {
+            switch frame {
+            case .ping, .pong:
+                break
+            case .hello:
+                throw ProtocolError(.alreadyWelcomed, "this connection already said hello")
+            case .nick(let text):
+                try changeNick(to: text, session: session, current: nick)
+            case .whoami:
+                try describe(session, requestID: id)
+            case .join(let channel, let history):
+                try join(channel, history: Int(history), session: session, nick: nick, requestID: id)
+                return  // answered when the join completes
+            case .part(let channel, let reason):
+                let name = try ChannelName(validating: channel)
+                try Self.check(reason, "reason", maxBytes: ProtocolLimits.maxReasonBytes)
+                try server.channels.part(session, nick: nick.name, channel: name, reason: reason)
+            case .send(let channel, let body):
+                try send(body, to: channel, nick: nick, requestID: id, context: context)
+                return  // answered when the history writer has it
+            case .sendDirect(let target, let body):
+                try sendDirect(body, to: target, from: nick)
+            case .listChannels:
+                for info in server.channels.list() { reply(.channelInfo(info), to: id) }
+            case .setTopic(let channel, let topic):
+                let name = try ChannelName(validating: channel)
+                try Self.check(topic, "topic", maxBytes: ProtocolLimits.maxTopicBytes)
+                try server.channels.setTopic(session, nick: nick.name, channel: name, topic: topic)
+            case .listClients(let channel):
+                try listClients(in: channel, requestID: id)
+            case .whois(let target):
+                try whois(target, requestID: id)
+            case .listServers:
+                for info in server.servers.list() { reply(.serverInfo(info), to: id) }
+            case .help:
+                for type in FrameType.requests {
+                    let usage = type.usage
+                    reply(.helpEntry(name: type.description, arguments: usage.arguments, summary: usage.summary), to: id)
+                }
+            case .reverse(let text):
+                // Characters are grapheme clusters, so "héllo 👋🏽" keeps its accent and skin tone.
+                reply(.text(String(text.reversed())), to: id)
+            case .setWelcome(let text):
+                try Self.check(text, "welcome text", maxBytes: ProtocolLimits.maxWelcomeBytes, allowNewlines: true)
+                server.clients.setWelcomeText(text, for: nick)
+            case .getWelcome:
+                reply(.text(server.clients.welcomeText(for: nick)), to: id)
+            case .history(let channel, let before, let limit):
+                try history(channel, before: before, limit: Int(limit), requestID: id, on: context.eventLoop)
+                return  // answered when the history is read
+            case .quit(let reason):
+                try Self.check(reason, "reason", maxBytes: ProtocolLimits.maxReasonBytes)
+                closeReason = reason.isEmpty ? "quit" : "quit: \(reason)"
+                reply(.ok, to: id)
+                flushPending(context: context)
+                isClosing = true
+                context.close(promise: nil)
+                return
+            }
+            reply(.ok, to: id)
+        } catch let error as ProtocolError {
+            reply(.error(error), to: id)
+        } catch {
+            logger.error("request failed", metadata: ["request": "\(frame.type)", "error": "\(error)"])
+            reply(.error(ProtocolError(.internalError, "the server failed to handle \(frame.type)")), to: id)
+        }
+    }
+
+    // MARK: - Hello
+
+    private func handleHello(_ hello: Hello, requestID id: UInt32, context: ChannelHandlerContext) {
+        guard ProtocolVersion.supported.contains(hello.version) else {
+            let versions = ProtocolVersion.supported.map(String.init).joined(separator: ", ")
+            closeWithError(
+                context: context,
+                ProtocolError(
+                    .unsupportedVersion,
+                    "protocol version \(hello.version) is not supported; this server speaks version \(versions)"),
+                requestID: id)
+            return
+        }
+        do {
+            let nick = try Nick(validating: hello.nick)
+            for (field, value) in [
+                ("client name", hello.clientName), ("client version", hello.clientVersion), ("host", hello.host),
+            ] {
+                try Self.check(value, field, maxBytes: ProtocolLimits.maxHelloFieldBytes)
+            }
+            guard let connectionID else { throw ProtocolError(.internalError, "connection not registered") }
+            let session = ClientSession(
+                id: connectionID, channel: context.channel, address: address, connectedAt: .now(), hello: hello)
+            let welcomeText = try server.clients.admit(session, nick: nick)
+            phase = .welcomed(session, nick)
+            logger.info(
+                "client connected",
+                metadata: [
+                    "nick": "\(nick)", "address": "\(address)",
+                    "client": "\(hello.clientName) \(hello.clientVersion)",
+                ])
+            reply(
+                .welcome(
+                    Welcome(
+                        version: hello.version, serverName: server.configuration.name,
+                        serverVersion: TChatVersion.current, nick: nick.name, address: address,
+                        connectedAt: session.connectedAt, maxFrameLength: UInt32(server.configuration.maxFrameLength),
+                        welcomeText: welcomeText, motd: server.configuration.motd)),
+                to: id)
+            reply(.ok, to: id)
+        } catch let error as ProtocolError {
+            closeWithError(context: context, error, requestID: id)
+        } catch {
+            closeWithError(context: context, ProtocolError(.internalError, "\(error)"), requestID: id)
+        }
+    }
+
+    // MARK: - Requests that need more than a line
+
+    private func changeNick(to text: String, session: ClientSession, current: Nick) throws {
+        let new = try Nick(validating: text)
+        guard new.name != current.name else { return }
+        try server.clients.rename(session, to: new)
+        phase = .welcomed(session, new)
+        server.channels.announceNickChange(session, from: current.name, to: new.name)
+        logger.info("nick changed", metadata: ["from": "\(current)", "to": "\(new)"])
+    }
+
+    /// `whoami` and `whois` answer alike: the client, then each channel it is in.
+    private func describe(_ session: ClientSession, requestID id: UInt32) throws {
+        guard let info = server.clients.info(for: session) else {
+            throw ProtocolError(.internalError, "your session is not registered")
+        }
+        reply(.clientInfo(info), to: id)
+        for channel in server.channels.channels(of: session) { reply(.channelInfo(channel), to: id) }
+    }
+
+    private func whois(_ target: String, requestID id: UInt32) throws {
+        guard let session = server.clients.session(named: target) else {
+            if let seen = server.clients.lastSeen(target) {
+                throw ProtocolError(.noSuchNick, "\(target) is not connected (last seen \(seen))")
+            }
+            throw ProtocolError(.noSuchNick, "no client is connected as \(target)")
+        }
+        try describe(session, requestID: id)
+    }
+
+    private func join(_ channel: String, history: Int, session: ClientSession, nick: Nick, requestID id: UInt32) throws {
+        let name = try ChannelName(validating: channel)
+        server.channels.join(session, nick: nick.name, channel: name, history: history).whenComplete { result in
+            switch result {
+            case .success(let joined):
+                var frames: [ServerFrame] = [.channelInfo(joined.info)]
+                frames += joined.replay.map { .message($0) }
+                frames.append(.ok)
+                Self.send(frames, to: id, on: session.channel)
+            case .failure(let error):
+                Self.send([.error(Self.protocolError(error, doing: "join"))], to: id, on: session.channel)
+            }
+        }
+    }
+
+    private func send(
+        _ body: MessageBody, to channel: String, nick: Nick, requestID id: UInt32, context: ChannelHandlerContext
+    ) throws {
+        let name = try ChannelName(validating: channel)
+        guard !body.text.isEmpty else { throw ProtocolError(.invalidArgument, "an empty message was not sent") }
+        let ack = context.eventLoop.makePromise(of: Void.self)
+        let message = try server.channels.publish(channel: name, from: nick.name, body: body, ack: ack)
+        let channel = context.channel
+        ack.futureResult.whenComplete { result in
+            switch result {
+            case .success:
+                Self.send([.sent(id: message.id, time: message.time), .ok], to: id, on: channel)
+            case .failure(let error):
+                let text = "message \(message.id) was delivered to those online but could not be stored: \(error)"
+                Self.send([.error(ProtocolError(.storageFailure, text))], to: id, on: channel)
+            }
+        }
+    }
+
+    private func sendDirect(_ body: MessageBody, to target: String, from nick: Nick) throws {
+        guard !body.text.isEmpty else { throw ProtocolError(.invalidArgument, "an empty message was not sent") }
+        guard let recipient = server.clients.session(named: target), let info = server.clients.info(for: recipient)
+        else {
+            throw ProtocolError(.noSuchNick, "no client is connected as \(target)")
+        }
+        let event = ServerFrame.direct(DirectMessage(from: nick.name, to: info.nick, time: .now(), body: body))
+        guard let frame = SubscriberSet.encode(event) else {
+            throw ProtocolError(.fieldTooLong, "the message is too long")
+        }
+        recipient.channel.writeAndFlush(frame, promise: nil)
+    }
+
+    private func listClients(in channel: String, requestID id: UInt32) throws {
+        if channel.isEmpty {
+            for info in server.clients.list() { reply(.clientInfo(info), to: id) }
+            return
+        }
+        let name = try ChannelName(validating: channel)
+        guard let members = server.channels.members(of: name) else {
+            throw ProtocolError(.noSuchChannel, "there is no channel \(name.name)")
+        }
+        for info in server.clients.list(members) { reply(.clientInfo(info), to: id) }
+    }
+
+    private func history(
+        _ channel: String, before: UInt64, limit: Int, requestID id: UInt32, on eventLoop: any EventLoop
+    ) throws {
+        let name = try ChannelName(validating: channel)
+        guard (1...Int(ProtocolLimits.maxHistoryRequest)).contains(limit) else {
+            throw ProtocolError(
+                .invalidArgument, "a history request asks for 1 to \(ProtocolLimits.maxHistoryRequest) messages")
+        }
+        guard case .welcomed(let session, _) = phase else { return }
+        server.channels.history(channel: name, before: before, limit: limit, on: eventLoop).whenComplete { result in
+            switch result {
+            case .success(let messages):
+                Self.send(messages.map { .message($0) } + [.ok], to: id, on: session.channel)
+            case .failure(let error):
+                Self.send([.error(Self.protocolError(error, doing: "history"))], to: id, on: session.channel)
+            }
+        }
+    }
+
+    // MARK: - Helpers
+
+    /// Refuses text that is too long, or holds control characters that would garble a terminal.
+    static func check(_ text: String, _ field: String, maxBytes: Int, allowNewlines: Bool = false) throws(ProtocolError) {
+        guard text.utf8.count <= maxBytes else {
+            throw ProtocolError(.fieldTooLong, "the \(field) is \(text.utf8.count) bytes; at most \(maxBytes) allowed")
+        }
+        for scalar in text.unicodeScalars where scalar.value < 0x20 || scalar.value == 0x7F {
+            if allowNewlines && scalar == "\n" { continue }
+            throw ProtocolError(.invalidArgument, "the \(field) may not contain control characters")
+        }
+    }
+
+    /// A failure from a future as the client should see it: our own refusals verbatim, storage trouble as such.
+    static func protocolError(_ error: any Error, doing action: String) -> ProtocolError {
+        if let error = error as? ProtocolError { return error }
+        return ProtocolError(.storageFailure, "\(action) failed: \(error)")
+    }
+}

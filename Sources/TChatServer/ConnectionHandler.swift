@@ -1,0 +1,197 @@
+import Logging
+import NIOCore
+import TChatProtocol
+
+/// One client connection: reads frames, answers requests, keeps the connection alive or ends it.
+///
+/// Replies produced while handling one read are gathered in one buffer and written and flushed once when the read
+/// completes, so a burst of pipelined requests costs one system call. Replies that wait for something (the disk,
+/// the history writer) are written on their own when it arrives.
+final class ConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = FrameDecoder.InboundOut
+    typealias OutboundOut = ByteBuffer
+
+    enum Phase {
+        case awaitingHello
+        case welcomed(ClientSession, Nick)
+    }
+
+    let server: ServerContext
+    var phase = Phase.awaitingHello
+    /// Set once the connection is ending: no further request is handled.
+    var isClosing = false
+    var connectionID: UInt64?
+    var address = "unknown"
+    /// Replies gathered during the current read.
+    var pending = ByteBuffer()
+    var lastActivity = NIODeadline.now()
+    var keepAlive: RepeatedTask?
+    /// Why the connection ended, for the connection log and the quit event.
+    var closeReason: String?
+
+    init(server: ServerContext) {
+        self.server = server
+    }
+
+    var logger: Logger { server.logger }
+
+    // MARK: - Lifecycle
+
+    func channelActive(context: ChannelHandlerContext) {
+        if let remote = context.remoteAddress, let ip = remote.ipAddress, let port = remote.port {
+            address = ServerAddress(host: ip, port: port).description
+        }
+        guard let id = server.admitConnection(context.channel) else {
+            let error = server.isShuttingDown
+                ? ProtocolError(.shuttingDown, "the server is shutting down")
+                : ProtocolError(.serverFull, "the server is full (\(server.configuration.maxClients) clients)")
+            logger.notice("connection refused", metadata: ["address": "\(address)", "reason": "\(error.code)"])
+            closeWithError(context: context, error)
+            return
+        }
+        connectionID = id
+        pending = context.channel.allocator.buffer(capacity: 256)
+        startKeepAlive(context: context)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        keepAlive?.cancel()
+        keepAlive = nil
+        if let connectionID { server.connectionClosed(connectionID) }
+        let reason = closeReason ?? (server.isShuttingDown ? "server shutting down" : "connection closed")
+        if case .welcomed(let session, let nick) = phase {
+            server.channels.remove(session, nick: nick.name, reason: reason)
+            server.clients.remove(session, reason: reason)
+            logger.info(
+                "client disconnected",
+                metadata: ["nick": "\(nick)", "address": "\(address)", "reason": "\(reason)"])
+        }
+        isClosing = true
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        lastActivity = .now()
+        guard !isClosing else { return }
+        switch unwrapInboundIn(data) {
+        case .failure(let error):
+            reply(.error(error), to: 0)
+        case .success(let raw):
+            do {
+                let frame = try ClientFrame(decoding: raw)
+                handle(frame, requestID: raw.requestID, context: context)
+            } catch {
+                reply(.error(error), to: raw.requestID)
+            }
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        flushPending(context: context)
+        context.fireChannelReadComplete()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let tooLarge = error as? FrameDecoder.FrameTooLarge {
+            logger.notice(
+                "oversize frame refused",
+                metadata: ["address": "\(address)", "length": "\(tooLarge.length)"])
+            closeReason = "oversize frame"
+            closeWithError(context: context, tooLarge.protocolError)
+            return
+        }
+        logger.debug("connection error", metadata: ["address": "\(address)", "error": "\(error)"])
+        closeReason = closeReason ?? "connection error: \(error)"
+        context.close(promise: nil)
+    }
+
+    /// A client that stops reading fills its outbound queue past the bound; it is cut off rather than allowed to
+    /// hold memory or slow the others.
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if !context.channel.isWritable, !isClosing {
+            logger.warning(
+                "client cut off: it stopped reading",
+                metadata: [
+                    "address": "\(address)", "nick": "\(nickForLog)",
+                    "queued": "\(server.configuration.maxOutboundBytes)",
+                ])
+            closeReason = "send queue exceeded \(server.configuration.maxOutboundBytes) bytes"
+            isClosing = true
+            context.close(promise: nil)
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    var nickForLog: String {
+        if case .welcomed(_, let nick) = phase { return nick.name }
+        return "-"
+    }
+
+    // MARK: - Keep-alive
+
+    /// Pings a silent client at half the idle timeout and closes it at the full timeout.
+    private func startKeepAlive(context: ChannelHandlerContext) {
+        let timeout = TimeAmount.nanoseconds(Int64(server.configuration.idleTimeout.components.seconds) * 1_000_000_000
+            + server.configuration.idleTimeout.components.attoseconds / 1_000_000_000)
+        let half = TimeAmount.nanoseconds(max(timeout.nanoseconds / 2, 1_000_000))
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        keepAlive = context.eventLoop.scheduleRepeatedTask(initialDelay: half, delay: half) { _ in
+            let (handler, context) = bound.value
+            let silent = NIODeadline.now() - handler.lastActivity
+            if silent >= timeout {
+                handler.closeReason = "idle timeout"
+                handler.closeWithError(
+                    context: context,
+                    ProtocolError(.idleTimeout, "no data for \(timeout.nanoseconds / 1_000_000_000) s; closing"))
+            } else if silent >= half {
+                handler.reply(.ping(token: UInt64(truncatingIfNeeded: NIODeadline.now().uptimeNanoseconds)), to: 0)
+                handler.flushPending(context: context)
+            }
+        }
+    }
+
+    // MARK: - Writing
+
+    /// Queues a reply for the end of the current read.
+    func reply(_ frame: ServerFrame, to requestID: UInt32) {
+        do {
+            try frame.encode(requestID: requestID, into: &pending)
+        } catch {
+            // Only a reply field longer than the wire allows gets here; say so instead of sending nothing.
+            logger.error("reply too large to encode", metadata: ["frame": "\(frame.type)", "error": "\(error)"])
+            try? ServerFrame.error(ProtocolError(.internalError, "the reply was too large to send"))
+                .encode(requestID: requestID, into: &pending)
+        }
+    }
+
+    func flushPending(context: ChannelHandlerContext) {
+        guard pending.readableBytes > 0 else { return }
+        context.writeAndFlush(wrapOutboundOut(pending), promise: nil)
+        pending = context.channel.allocator.buffer(capacity: 256)
+    }
+
+    /// Sends replies from outside a read (a completed disk read or store acknowledgement), at once.
+    static func send(_ frames: [ServerFrame], to requestID: UInt32, on channel: any Channel) {
+        var buffer = channel.allocator.buffer(capacity: 256)
+        for frame in frames {
+            do {
+                try frame.encode(requestID: requestID, into: &buffer)
+            } catch {
+                try? ServerFrame.error(error).encode(requestID: requestID, into: &buffer)
+            }
+        }
+        channel.writeAndFlush(buffer, promise: nil)
+    }
+
+    /// Sends an error and closes once it is written; no request is handled after it.
+    func closeWithError(context: ChannelHandlerContext, _ error: ProtocolError, requestID: UInt32 = 0) {
+        reply(.error(error), to: requestID)
+        let channel = context.channel
+        let buffer = pending
+        pending = context.channel.allocator.buffer(capacity: 0)
+        isClosing = true
+        closeReason = closeReason ?? error.message
+        channel.writeAndFlush(buffer).whenComplete { _ in channel.close(promise: nil) }
+    }
+}

@@ -1,0 +1,36 @@
+public import TChatProtocol
+
+/// Everything `tchatd`'s flags set; the defaults are the documented ones (`man/tchatd.8`).
+public struct ServerConfiguration: Sendable {
+    /// Where clients connect (`--listen`).
+    public var clientAddress = ServerAddress(host: "127.0.0.1", port: ServerAddress.defaultClientPort)
+    /// Where other servers connect (`--peer-listen`).
+    public var peerAddress = ServerAddress(host: "127.0.0.1", port: ServerAddress.defaultPeerPort)
+    /// The data directory (`--data-dir`).
+    public var dataDirectory: String
+    /// The server's name in welcomes and server lists (`--name`).
+    public var name: String
+    /// The message of the day sent in every welcome (`--motd FILE`'s contents).
+    public var motd = ""
+    /// Connections accepted at once (`--max-clients`); more are refused with `server-full`.
+    public var maxClients = 10_000
+    /// The largest frame length accepted (`--max-frame`).
+    public var maxFrameLength = ProtocolLimits.defaultMaxFrameLength
+    /// A connection silent this long is closed (`--idle-timeout`); a ping goes out at half of it.
+    public var idleTimeout: Duration = .seconds(120)
+    /// Messages kept per channel (`--history-limit`).
+    public var historyLimit = 10_000
+    /// When history is forced to disk (`--fsync`).
+    public var fsync: FsyncPolicy = .interval(.seconds(1))
+    /// Bytes queued for one client beyond which it is cut off (`--max-queue`).
+    public var maxOutboundBytes = 4 << 20
+    /// Channels one client may be in at once.
+    public var maxChannelsPerClient = 500
+    /// Event loop threads; 0 means one per core.
+    public var threads = 0
+
+    public init(dataDirectory: String, name: String) {
+        self.dataDirectory = dataDirectory
+        self.name = name
+    }
+}

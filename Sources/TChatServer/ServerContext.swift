@@ -1,0 +1,49 @@
+import Logging
+import NIOCore
+import Synchronization
+import TChatProtocol
+
+/// What every connection handler shares: the managers, the settings, and the table of open connections.
+final class ServerContext: Sendable {
+    let configuration: ServerConfiguration
+    let channels: ChannelManager
+    let clients: ClientManager
+    let servers: ServerManager
+    let logger: Logger
+    private let connections = Mutex<[UInt64: any Channel]>([:])
+    private let nextConnectionID = Atomic<UInt64>(1)
+    private let shuttingDown = Atomic<Bool>(false)
+
+    init(
+        configuration: ServerConfiguration, channels: ChannelManager, clients: ClientManager,
+        servers: ServerManager, logger: Logger
+    ) {
+        self.configuration = configuration
+        self.channels = channels
+        self.clients = clients
+        self.servers = servers
+        self.logger = logger
+    }
+
+    /// Registers a new connection; nil when the server is full or going down (the caller refuses it).
+    func admitConnection(_ channel: any Channel) -> UInt64? {
+        guard !isShuttingDown else { return nil }
+        let id = nextConnectionID.wrappingAdd(1, ordering: .relaxed).oldValue
+        let admitted = connections.withLock { connections in
+            guard connections.count < configuration.maxClients else { return false }
+            connections[id] = channel
+            return true
+        }
+        return admitted ? id : nil
+    }
+
+    func connectionClosed(_ id: UInt64) {
+        _ = connections.withLock { $0.removeValue(forKey: id) }
+    }
+
+    var openConnections: [any Channel] { connections.withLock { Array($0.values) } }
+
+    var isShuttingDown: Bool { shuttingDown.load(ordering: .relaxed) }
+
+    func beginShutdown() { shuttingDown.store(true, ordering: .relaxed) }
+}

@@ -1,0 +1,176 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+import Logging
+import NIOCore
+import TChatProtocol
+
+/// The data directory: channel histories, the connection log and what is known of each nick, as JSON files a
+/// person can read and `jq` (layout in `docs/storage.md`).
+///
+/// Loading happens once, before the server accepts anyone, and reads only the ends of history files. After that
+/// every write goes through the `StoreWriter` thread and every read of old history runs on a thread pool, so the
+/// event loops never touch the disk.
+final class HistoryStore: Sendable {
+    /// A channel as found on disk at start-up.
+    struct LoadedChannel: Sendable {
+        var record: ChannelRecord
+        /// 0 when the channel has no stored messages.
+        var firstID: UInt64
+        var lastID: UInt64
+    }
+
+    let directory: String
+    let historyLimit: Int
+    let writer: StoreWriter
+    private let lockDescriptor: Int32
+    private let logger: Logger
+
+    /// Opens (creating if needed) the data directory and takes its lock, so two servers never share one.
+    init(directory: String, policy: FsyncPolicy, historyLimit: Int, logger: Logger) throws {
+        self.directory = directory
+        self.historyLimit = historyLimit
+        self.logger = logger
+        for path in [directory, directory + "/channels"] {
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+                guard isDirectory.boolValue else { throw StorageError("\(path) exists and is not a directory") }
+            } else {
+                do {
+                    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+                } catch {
+                    throw StorageError("cannot create the data directory \(path): \(error.localizedDescription)")
+                }
+            }
+        }
+        let lockPath = directory + "/tchatd.lock"
+        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw StorageError.system("cannot open", lockPath) }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            throw StorageError("another tchatd is using the data directory \(directory) (\(lockPath) is locked)")
+        }
+        self.lockDescriptor = fd
+        self.writer = StoreWriter(directory: directory, policy: policy, historyLimit: historyLimit, logger: logger)
+    }
+
+    deinit { close(lockDescriptor) }
+
+    // MARK: - Start-up
+
+    func loadChannels() throws -> [LoadedChannel] {
+        guard let file: ChannelsFile = try loadMetadata("channels.json") else { return [] }
+        var loaded: [LoadedChannel] = []
+        var seenFiles = Set<String>()
+        for record in file.channels {
+            guard Self.isSafeFileName(record.file), seenFiles.insert(record.file).inserted else {
+                throw StorageError("\(directory)/channels.json: channel \(record.name) has a bad file name '\(record.file)'")
+            }
+            let path = "\(directory)/channels/\(record.file)"
+            let dropped = try LineFile.truncateTornTail(path: path)
+            if dropped > 0 {
+                logger.warning(
+                    "dropped an unfinished last line (a crash during a write)",
+                    metadata: ["file": "\(path)", "bytes": "\(dropped)"])
+            }
+            var lastID: UInt64 = 0
+            var lastLine: [UInt8]?
+            try LineFile.readBackward(path: path) { line in
+                lastLine = line
+                return false
+            }
+            if let lastLine {
+                lastID = try Self.decodeRecord(lastLine, path: path, lineNumber: { try LineFile.countLines(path: path) }).id
+            }
+            var firstID: UInt64 = 0
+            if let firstLine = try LineFile.firstLine(path: path) {
+                firstID = try Self.decodeRecord(firstLine, path: path, lineNumber: { 1 }).id
+            }
+            loaded.append(LoadedChannel(record: record, firstID: firstID, lastID: lastID))
+        }
+        return loaded
+    }
+
+    func loadNicks() throws -> [NickRecord] {
+        let file: NicksFile? = try loadMetadata("nicks.json")
+        let dropped = try LineFile.truncateTornTail(path: "\(directory)/\(StoreWriter.clientsFile)")
+        if dropped > 0 {
+            logger.warning(
+                "dropped an unfinished last line (a crash during a write)",
+                metadata: ["file": "\(directory)/\(StoreWriter.clientsFile)", "bytes": "\(dropped)"])
+        }
+        return file?.nicks ?? []
+    }
+
+    private func loadMetadata<T: Decodable>(_ name: String) throws -> T? {
+        let path = "\(directory)/\(name)"
+        guard let bytes = try LineFile.readAll(path: path) else { return nil }
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(bytes))
+        } catch {
+            throw StorageError("\(path) is not readable (\(Self.describe(error))); fix or move it away, it is left as it is")
+        }
+    }
+
+    static func decodeRecord(_ line: [UInt8], path: String, lineNumber: () throws -> Int) throws -> MessageRecord {
+        do {
+            return try JSONDecoder().decode(MessageRecord.self, from: Data(line))
+        } catch {
+            let number = (try? lineNumber()).map(String.init) ?? "?"
+            throw StorageError("\(path) line \(number) is not a message record (\(describe(error))); the file is left as it is")
+        }
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        switch error {
+        case DecodingError.dataCorrupted(let context): context.debugDescription
+        case DecodingError.keyNotFound(let key, _): "missing key \"\(key.stringValue)\""
+        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
+            "wrong type at \(context.codingPath.map(\.stringValue).joined(separator: ".")): \(context.debugDescription)"
+        default: "\(error)"
+        }
+    }
+
+    /// A file name recorded in `channels.json` is trusted only if it could have come from `ChannelFileName`.
+    static func isSafeFileName(_ name: String) -> Bool {
+        !name.isEmpty && name.hasSuffix(".jsonl") && !name.hasPrefix(".") && !name.contains("/")
+            && !name.utf8.contains(0) && name.utf8.count < 250
+    }
+
+    // MARK: - Writing
+
+    func start(files: [String: StoreWriter.FileRange], snapshots: StoreWriter.Snapshots) {
+        writer.setSnapshots { $0 = snapshots }
+        writer.start(files: files)
+    }
+
+    // MARK: - Reading old history (blocking: call on a thread pool)
+
+    /// Up to `limit` messages of a channel file with ids below `before` (0: no bound) and above `after`, oldest
+    /// first. Lines still being written are skipped; a damaged line is an error naming the file.
+    func readMessages(file: String, channel: String, before: UInt64, after: UInt64, limit: Int) throws -> [ChatMessage] {
+        let path = "\(directory)/channels/\(file)"
+        var found: [ChatMessage] = []
+        var fromEnd = 0
+        try LineFile.readBackward(path: path) { line in
+            fromEnd += 1
+            let record = try Self.decodeRecord(line, path: path, lineNumber: { try LineFile.countLines(path: path) - fromEnd + 1 })
+            if record.id <= after { return false }
+            if before == 0 || record.id < before {
+                guard let message = record.message(channel: channel) else {
+                    throw StorageError("\(path): message \(record.id) has an unknown time or type")
+                }
+                found.append(message)
+            }
+            return found.count < limit
+        }
+        return found.reversed()
+    }
+
+    func shutdown() async {
+        await writer.shutdown()
+    }
+}

@@ -1,0 +1,91 @@
+import TChatProtocol
+
+/// One line of a channel's history file.
+///
+/// The body is always kept as a JSON string, even for JSON bodies, so the exact bytes a client sent come back
+/// unchanged; `jq '.body | fromjson'` opens a JSON body.
+struct MessageRecord: Codable, Sendable, Equatable {
+    var id: UInt64
+    var time: String
+    var from: String
+    var type: String
+    var body: String
+
+    init(_ message: ChatMessage) {
+        id = message.id
+        time = message.time.iso8601
+        from = message.from
+        type = message.body.contentType.description
+        body = message.body.text
+    }
+
+    /// The line as written to disk, newline included; same keys and order as the `Codable` form.
+    static func line(for message: ChatMessage) -> [UInt8] {
+        var writer = JSONLineWriter(reservingCapacity: 96 + message.body.text.utf8.count)
+        writer.field("id", message.id)
+        writer.field("time", message.time.iso8601)
+        writer.field("from", message.from)
+        writer.field("type", message.body.contentType.description)
+        writer.field("body", message.body.text)
+        return writer.finish()
+    }
+
+    /// The message this line records, or nil when a field holds something no server writes.
+    func message(channel: String) -> ChatMessage? {
+        guard let time = Timestamp(iso8601: time) else { return nil }
+        let contentType: ContentType
+        switch type {
+        case "text": contentType = .text
+        case "json": contentType = .json
+        default: return nil
+        }
+        return ChatMessage(channel: channel, id: id, time: time, from: from, body: MessageBody(contentType, body))
+    }
+}
+
+/// One line of `clients.jsonl`: a finished connection.
+struct ConnectionRecord: Codable, Sendable, Equatable {
+    var nick: String
+    var address: String
+    var connected: String
+    var disconnected: String
+    var durationMs: UInt64
+    var client: String
+    var clientVersion: String
+    var host: String
+    var pid: UInt32
+    var reason: String
+}
+
+/// What `nicks.json` keeps of a nick across connections.
+struct NickRecord: Codable, Sendable, Equatable {
+    /// The nick as last spelled.
+    var nick: String
+    var welcome: String
+    var firstSeen: String
+    var lastSeen: String
+    var connections: UInt64
+    var connectedMs: UInt64
+}
+
+/// The whole of `nicks.json`.
+struct NicksFile: Codable, Sendable {
+    var version: Int
+    var nicks: [NickRecord]
+}
+
+/// What `channels.json` keeps of a channel; its messages are in `channels/<file>`.
+struct ChannelRecord: Codable, Sendable, Equatable {
+    var name: String
+    var file: String
+    var created: String
+    var topic: String
+    var topicBy: String
+    var topicTime: String
+}
+
+/// The whole of `channels.json`.
+struct ChannelsFile: Codable, Sendable {
+    var version: Int
+    var channels: [ChannelRecord]
+}

@@ -1,0 +1,387 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Dispatch
+import Foundation
+import Logging
+import NIOCore
+import Synchronization
+import TChatProtocol
+
+/// The one thread that writes the data directory, so no event loop ever waits for a disk.
+///
+/// Event loops hand it jobs through a bounded queue and go on. Each turn it takes every queued job, writes each
+/// file's new lines with one `write`, fsyncs as the policy says, and only then acknowledges — so with
+/// `--fsync always` one fsync commits a whole batch (group commit). It also keeps channel files within the history
+/// limit and rewrites the small metadata files when they changed.
+final class StoreWriter: Sendable {
+    enum Job: Sendable {
+        /// A channel message for `channels/<file>`; `ack` completes once the policy says it is stored.
+        case message(file: String, ChatMessage, ack: EventLoopPromise<Void>?)
+        /// A finished connection for `clients.jsonl`.
+        case connection(ConnectionRecord)
+        /// Completes once every earlier job is written and synced (tests, shutdown).
+        case barrier(EventLoopPromise<Void>)
+
+        var cost: Int {
+            switch self {
+            case .message(_, let message, _): 128 + message.body.text.utf8.count + message.from.utf8.count
+            case .connection: 256
+            case .barrier: 0
+            }
+        }
+    }
+
+    /// What the writer knows of a channel file when it starts: its oldest and newest message ids.
+    struct FileRange: Sendable {
+        var firstID: UInt64
+        var lastID: UInt64
+    }
+
+    private struct Queue {
+        var jobs: [Job] = []
+        var queuedBytes = 0
+        var sleeping = false
+        var channelsDirty = false
+        var nicksDirty = false
+        var closing = false
+        var finished: CheckedContinuation<Void, Never>?
+    }
+
+    /// Sources of the metadata files' contents, asked only when the writer is about to write them, so a burst of
+    /// changes costs one snapshot.
+    struct Snapshots: Sendable {
+        var channels: @Sendable () -> ChannelsFile? = { nil }
+        var nicks: @Sendable () -> NicksFile? = { nil }
+    }
+
+    let directory: String
+    let policy: FsyncPolicy
+    let historyLimit: Int
+    /// Queued bytes beyond which new messages are refused instead of queued without bound.
+    let maxQueuedBytes: Int
+    private let queue = Mutex(Queue())
+    private let wakeup = DispatchSemaphore(value: 0)
+    private let snapshots = Mutex(Snapshots())
+    private let failing = Atomic<Bool>(false)
+    private let logger: Logger
+
+    init(directory: String, policy: FsyncPolicy, historyLimit: Int, maxQueuedBytes: Int = 64 << 20, logger: Logger) {
+        self.directory = directory
+        self.policy = policy
+        self.historyLimit = historyLimit
+        self.maxQueuedBytes = maxQueuedBytes
+        self.logger = logger
+    }
+
+    /// Whether the last write failed (a full disk, say); cleared by the next write that succeeds.
+    var isFailing: Bool { failing.load(ordering: .relaxed) }
+
+    func setSnapshots(_ update: (inout Snapshots) -> Void) {
+        snapshots.withLock { update(&$0) }
+    }
+
+    func start(files: [String: FileRange]) {
+        let thread = Thread { [self] in
+            var state = ThreadState(files: files)
+            self.run(&state)
+        }
+        thread.name = "tchatd-store"
+        thread.start()
+    }
+
+    /// Queues a job; false when the queue is full or closed (the caller answers with an error, never drops).
+    @discardableResult
+    func enqueue(_ job: Job) -> Bool {
+        let wake: Bool? = queue.withLock { queue in
+            guard !queue.closing, queue.queuedBytes <= maxQueuedBytes else { return nil }
+            queue.jobs.append(job)
+            queue.queuedBytes += job.cost
+            defer { queue.sleeping = false }
+            return queue.sleeping
+        }
+        guard let wake else { return false }
+        if wake { wakeup.signal() }
+        return true
+    }
+
+    func markChannelsChanged() { markDirty { $0.channelsDirty = true } }
+    func markNicksChanged() { markDirty { $0.nicksDirty = true } }
+
+    private func markDirty(_ mark: (inout Queue) -> Void) {
+        let wake = queue.withLock { queue in
+            mark(&queue)
+            defer { queue.sleeping = false }
+            return queue.sleeping
+        }
+        if wake { wakeup.signal() }
+    }
+
+    /// Writes and syncs everything queued, then stops the thread.
+    func shutdown() async {
+        await withCheckedContinuation { continuation in
+            let wake = queue.withLock { queue in
+                queue.closing = true
+                queue.finished = continuation
+                defer { queue.sleeping = false }
+                return queue.sleeping
+            }
+            if wake { wakeup.signal() }
+        }
+    }
+
+    // MARK: - The writer thread
+
+    /// State only the writer thread touches.
+    private struct ThreadState {
+        struct OpenFile {
+            var fd: Int32
+            var path: String
+        }
+        var files: [String: FileRange]
+        var open: [String: OpenFile] = [:]
+        /// Least recently used first; bounds the number of descriptors kept open.
+        var openOrder: [String] = []
+        var unsynced: Set<String> = []
+        var lastSync = ContinuousClock.now
+        var lastSnapshot = ContinuousClock.now
+        var pendingChannels = false
+        var pendingNicks = false
+    }
+
+    static let maxOpenFiles = 256
+    static let clientsFile = "clients.jsonl"
+
+    private func run(_ state: inout ThreadState) {
+        while true {
+            let taken: (jobs: [Job], closing: Bool, finished: CheckedContinuation<Void, Never>?) = queue.withLock {
+                queue in
+                state.pendingChannels = state.pendingChannels || queue.channelsDirty
+                state.pendingNicks = state.pendingNicks || queue.nicksDirty
+                queue.channelsDirty = false
+                queue.nicksDirty = false
+                let jobs = queue.jobs
+                queue.jobs = []
+                queue.queuedBytes = 0
+                if jobs.isEmpty && !queue.closing { queue.sleeping = true }
+                return (jobs, queue.closing, queue.closing ? queue.finished : nil)
+            }
+            if !taken.jobs.isEmpty {
+                process(taken.jobs, &state)
+            }
+            maybeSync(&state, force: taken.closing)
+            maybeWriteSnapshots(&state, force: taken.closing)
+            if taken.closing && taken.jobs.isEmpty {
+                for (_, file) in state.open { close(file.fd) }
+                taken.finished?.resume()
+                return
+            }
+            if taken.jobs.isEmpty {
+                _ = wakeup.wait(timeout: .now() + nextWake(state))
+            }
+        }
+    }
+
+    /// How long the thread may sleep: until an interval sync or a metadata rewrite is due, at most a second.
+    private func nextWake(_ state: ThreadState) -> DispatchTimeInterval {
+        var wait = Duration.seconds(1)
+        if case .interval(let interval) = policy, !state.unsynced.isEmpty {
+            wait = min(wait, interval - (ContinuousClock.now - state.lastSync))
+        }
+        if state.pendingChannels || state.pendingNicks {
+            wait = min(wait, .seconds(1) - (ContinuousClock.now - state.lastSnapshot))
+        }
+        let (seconds, attoseconds) = max(wait, .milliseconds(1)).components
+        return .microseconds(Int(seconds) * 1_000_000 + Int(attoseconds / 1_000_000_000_000))
+    }
+
+    private func process(_ jobs: [Job], _ state: inout ThreadState) {
+        // Group lines per file, keeping each file's order (ids increase within a channel file).
+        var order: [String] = []
+        var lines: [String: [UInt8]] = [:]
+        var acks: [String: [EventLoopPromise<Void>]] = [:]
+        var barriers: [EventLoopPromise<Void>] = []
+        for job in jobs {
+            switch job {
+            case .message(let file, let message, let ack):
+                let path = "channels/" + file
+                if lines[path] == nil { order.append(path) }
+                lines[path, default: []].append(contentsOf: MessageRecord.line(for: message))
+                if let ack { acks[path, default: []].append(ack) }
+                if state.files[file] == nil { state.files[file] = FileRange(firstID: message.id, lastID: 0) }
+                state.files[file]!.lastID = message.id
+            case .connection(let record):
+                let path = Self.clientsFile
+                if lines[path] == nil { order.append(path) }
+                lines[path, default: []].append(contentsOf: Self.line(for: record))
+            case .barrier(let promise):
+                barriers.append(promise)
+            }
+        }
+        var failures: [String: any Error] = [:]
+        for path in order {
+            do {
+                try append(lines[path]!, to: path, &state)
+            } catch {
+                failures[path] = error
+                logger.error("history write failed", metadata: ["file": "\(path)", "error": "\(error)"])
+            }
+        }
+        failing.store(!failures.isEmpty, ordering: .relaxed)
+        if policy == .always || !barriers.isEmpty {
+            syncAll(&state)
+        }
+        for path in order {
+            for ack in acks[path] ?? [] {
+                if let error = failures[path] { ack.fail(error) } else { ack.succeed() }
+            }
+        }
+        for barrier in barriers { barrier.succeed() }
+        for path in order where path.hasPrefix("channels/") && failures[path] == nil {
+            compactIfNeeded(file: String(path.dropFirst("channels/".count)), &state)
+        }
+    }
+
+    private func append(_ bytes: [UInt8], to path: String, _ state: inout ThreadState) throws {
+        let file = try openFile(path, &state)
+        let before = lseek(file.fd, 0, SEEK_END)
+        do {
+            try LineFile.writeAll(fd: file.fd, bytes, path: "\(directory)/\(path)")
+        } catch {
+            // Take back a partial write so the file never ends in half a line.
+            if before >= 0 { _ = ftruncate(file.fd, before) }
+            throw error
+        }
+        state.unsynced.insert(path)
+    }
+
+    private func openFile(_ path: String, _ state: inout ThreadState) throws -> ThreadState.OpenFile {
+        if let file = state.open[path] {
+            if let index = state.openOrder.firstIndex(of: path) {
+                state.openOrder.remove(at: index)
+                state.openOrder.append(path)
+            }
+            return file
+        }
+        if state.open.count >= Self.maxOpenFiles, let oldest = state.openOrder.first {
+            if state.unsynced.contains(oldest), let file = state.open[oldest] {
+                _ = fsync(file.fd)
+                state.unsynced.remove(oldest)
+            }
+            close(state.open[oldest]!.fd)
+            state.open[oldest] = nil
+            state.openOrder.removeFirst()
+        }
+        let full = "\(directory)/\(path)"
+        let fd = open(full, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw StorageError.system("cannot open", full) }
+        let file = ThreadState.OpenFile(fd: fd, path: full)
+        state.open[path] = file
+        state.openOrder.append(path)
+        return file
+    }
+
+    private func maybeSync(_ state: inout ThreadState, force: Bool) {
+        guard !state.unsynced.isEmpty else { return }
+        switch policy {
+        case .always:
+            syncAll(&state)
+        case .interval(let interval):
+            if force || ContinuousClock.now - state.lastSync >= interval { syncAll(&state) }
+        case .never:
+            if force { syncAll(&state) }
+        }
+    }
+
+    private func syncAll(_ state: inout ThreadState) {
+        for path in state.unsynced {
+            if let file = state.open[path], fsync(file.fd) != 0 {
+                logger.error("fsync failed", metadata: ["file": "\(file.path)", "errno": "\(errno)"])
+            }
+        }
+        state.unsynced.removeAll(keepingCapacity: true)
+        state.lastSync = ContinuousClock.now
+    }
+
+    private func maybeWriteSnapshots(_ state: inout ThreadState, force: Bool) {
+        guard state.pendingChannels || state.pendingNicks else { return }
+        guard force || policy == .always || ContinuousClock.now - state.lastSnapshot >= .seconds(1) else { return }
+        let sources = snapshots.withLock { $0 }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        if state.pendingChannels, let channels = sources.channels() {
+            writeMetadata(channels, name: "channels.json", encoder: encoder)
+        }
+        if state.pendingNicks, let nicks = sources.nicks() {
+            writeMetadata(nicks, name: "nicks.json", encoder: encoder)
+        }
+        state.pendingChannels = false
+        state.pendingNicks = false
+        state.lastSnapshot = ContinuousClock.now
+    }
+
+    private func writeMetadata(_ value: some Encodable, name: String, encoder: JSONEncoder) {
+        do {
+            var bytes = Array(try encoder.encode(value))
+            bytes.append(UInt8(ascii: "\n"))
+            try LineFile.replaceAtomically(path: "\(directory)/\(name)", with: bytes)
+        } catch {
+            failing.store(true, ordering: .relaxed)
+            logger.error("cannot save metadata", metadata: ["file": "\(name)", "error": "\(error)"])
+        }
+    }
+
+    /// Rewrites a channel file with only its newest `historyLimit` lines once it holds twice that many, so the
+    /// copying costs at most one extra write per appended line.
+    private func compactIfNeeded(file: String, _ state: inout ThreadState) {
+        guard let range = state.files[file], range.lastID >= range.firstID,
+            range.lastID - range.firstID + 1 >= UInt64(2 * historyLimit)
+        else { return }
+        let path = "channels/" + file
+        let full = "\(directory)/\(path)"
+        do {
+            if let open = state.open[path] {
+                if state.unsynced.contains(path) { _ = fsync(open.fd) }
+                close(open.fd)
+                state.open[path] = nil
+                state.openOrder.removeAll { $0 == path }
+                state.unsynced.remove(path)
+            }
+            var kept: [[UInt8]] = []
+            try LineFile.readBackward(path: full) { line in
+                kept.append(line)
+                return kept.count < historyLimit
+            }
+            kept.reverse()
+            var bytes: [UInt8] = []
+            for line in kept {
+                bytes.append(contentsOf: line)
+                bytes.append(UInt8(ascii: "\n"))
+            }
+            try LineFile.replaceAtomically(path: full, with: bytes)
+            if let first = kept.first, let record = try? JSONDecoder().decode(MessageRecord.self, from: Data(first)) {
+                state.files[file]!.firstID = record.id
+            }
+            logger.debug("compacted history", metadata: ["file": "\(path)", "kept": "\(kept.count)"])
+        } catch {
+            logger.error("history compaction failed", metadata: ["file": "\(path)", "error": "\(error)"])
+        }
+    }
+
+    static func line(for record: ConnectionRecord) -> [UInt8] {
+        var writer = JSONLineWriter(reservingCapacity: 256)
+        writer.field("nick", record.nick)
+        writer.field("address", record.address)
+        writer.field("connected", record.connected)
+        writer.field("disconnected", record.disconnected)
+        writer.field("durationMs", record.durationMs)
+        writer.field("client", record.client)
+        writer.field("clientVersion", record.clientVersion)
+        writer.field("host", record.host)
+        writer.field("pid", UInt64(record.pid))
+        writer.field("reason", record.reason)
+        return writer.finish()
+    }
+}

@@ -1,0 +1,120 @@
+import ArgumentParser
+import Foundation
+import NIOCore
+import TChatClient
+import TChatProtocol
+
+/// `tchat send`: one message from the arguments, or one per line of standard input, acknowledged before exit.
+struct SendCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "send",
+        abstract: "Send a message to a channel, or to a nick with --to.",
+        discussion: """
+            With no TEXT, every line of standard input is sent as its own message, in order; empty lines are \
+            skipped. tchat send exits 0 once the server has acknowledged every message.
+            """)
+
+    @OptionGroup var connection: ServerOptions
+
+    @Flag(help: "Send the body as JSON; it is checked before sending.")
+    var json = false
+
+    @Option(help: ArgumentHelp("Send a direct message to this nick instead of a channel.", valueName: "nick"))
+    var to: String?
+
+    @Argument(help: ArgumentHelp("The channel (not with --to), then the text.", valueName: "channel] [text"))
+    var words: [String] = []
+
+    /// Messages in flight at once: enough to hide the round trip, bounded so memory is.
+    static let window = 256
+
+    func validate() throws {
+        if to == nil && words.isEmpty { throw ValidationError("name a channel, or a nick with --to") }
+        if let to, let problem = Nick.problem(with: to) { throw ValidationError("invalid nick '\(to)': \(problem)") }
+        if to == nil, let problem = ChannelName.problem(with: words[0].hasPrefix("#") ? words[0] : "#" + words[0]) {
+            throw ValidationError("invalid channel '\(words[0])': \(problem)")
+        }
+    }
+
+    func run() async throws {
+        try await reportingFailure {
+            let target = to ?? words[0]
+            let text = Array(to == nil ? words.dropFirst() : words[...])
+            // Check a message given as arguments before connecting at all.
+            if !text.isEmpty { _ = try body(text.joined(separator: " "), line: nil) }
+            let connection = try await ChatConnection.connect(try self.connection.connectOptions(receivesEvents: false))
+            var inFlight: [EventLoopFuture<[ServerFrame]>] = []
+            func submit(_ body: MessageBody, line: Int?) async throws {
+                try checkSize(body, connection: connection, line: line)
+                let frame: ClientFrame = to == nil ? .send(channel: target, body: body) : .sendDirect(nick: target, body: body)
+                inFlight.append(connection.submit(frame))
+                if inFlight.count >= Self.window { _ = try await inFlight.removeFirst().get() }
+            }
+            if !text.isEmpty {
+                try await submit(try body(text.joined(separator: " "), line: nil), line: nil)
+            } else {
+                var number = 0
+                for await line in StandardInputLines() {
+                    number += 1
+                    guard !line.isEmpty else { continue }
+                    try await submit(try body(line, line: number), line: number)
+                }
+            }
+            for future in inFlight { _ = try await future.get() }
+            await connection.quit()
+        }
+    }
+
+    private func body(_ text: String, line: Int?) throws -> MessageBody {
+        guard json else { return .text(text) }
+        if let problem = JSONValidator.problem(in: text.utf8) {
+            throw ConnectionError("\(line.map { "line \($0): " } ?? "")not valid JSON: \(problem); nothing more was sent")
+        }
+        return .json(text)
+    }
+
+    private func checkSize(_ body: MessageBody, connection: ChatConnection, line: Int?) throws {
+        // Type and request id, the channel or nick, content type and body length: what surrounds the body.
+        let target = to ?? words[0]
+        let overhead = 5 + 2 + target.utf8.count + 1 + 1 + 4
+        let room = Int(connection.welcome.maxFrameLength) - overhead
+        if body.text.utf8.count > room {
+            throw ConnectionError(
+                "\(line.map { "line \($0): " } ?? "")the message is \(body.text.utf8.count) bytes; "
+                    + "this server accepts at most \(room); nothing more was sent")
+        }
+    }
+}
+
+/// Standard input as lines, read on a thread of its own so no event loop ever waits on it. At most `bound`
+/// lines wait between the reader and the sender, so a fast producer waits for the network instead of filling
+/// memory.
+struct StandardInputLines: AsyncSequence {
+    typealias Element = String
+    static let bound = 1024
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        var base: AsyncStream<String>.Iterator
+        let permits: DispatchSemaphore
+
+        mutating func next() async -> String? {
+            let line = await base.next()
+            if line != nil { permits.signal() }
+            return line
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator {
+        let (stream, continuation) = AsyncStream.makeStream(of: String.self)
+        let permits = DispatchSemaphore(value: Self.bound)
+        let thread = Thread {
+            while let line = readLine(strippingNewline: true) {
+                permits.wait()
+                continuation.yield(line)
+            }
+            continuation.finish()
+        }
+        thread.start()
+        return AsyncIterator(base: stream.makeAsyncIterator(), permits: permits)
+    }
+}

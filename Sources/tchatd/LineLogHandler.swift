@@ -1,0 +1,27 @@
+import Foundation
+import Logging
+import TChatProtocol
+
+/// Log lines on standard error as `TIME LEVEL message key=value ...`: one line per event, easy to grep, and the
+/// same whether or not a terminal is attached.
+struct LineLogHandler: LogHandler {
+    var logLevel: Logger.Level
+    var metadata: Logger.Metadata = [:]
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        var line = Timestamp.now().iso8601 + " " + event.level.rawValue + " " + event.message.description
+        let merged = metadata.merging(event.metadata ?? [:]) { _, new in new }
+        for key in merged.keys.sorted() {
+            let value = "\(merged[key]!)"
+            let needsQuotes = value.isEmpty || value.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" })
+            line += " \(key)=" + (needsQuotes ? "\"" + value.replacingOccurrences(of: "\"", with: "\\\"") + "\"" : value)
+        }
+        line += "\n"
+        FileHandle.standardError.write(Data(line.utf8))
+    }
+}

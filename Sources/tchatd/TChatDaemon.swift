@@ -1,0 +1,152 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ServiceLifecycle
+import TChatProtocol
+import TChatServer
+
+/// `tchatd`: the tchat server.
+@main
+struct TChatDaemon: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tchatd",
+        abstract: "The tchat server: real-time channels and direct messages, with history kept as JSON files.",
+        discussion: """
+            Once both sockets are bound, tchatd prints 'listening clients=HOST:PORT peers=HOST:PORT' as the first \
+            line on standard output; logs go to standard error. SIGTERM or SIGINT shut it down cleanly. \
+            See tchatd(8).
+            """,
+        version: TChatVersion.current)
+
+    @Option(name: .customLong("listen"), help: ArgumentHelp("Address for clients; port 0 picks a free port.", valueName: "host:port"))
+    var listen = "127.0.0.1:\(ServerAddress.defaultClientPort)"
+
+    @Option(name: .customLong("peer-listen"), help: ArgumentHelp("Address for other servers.", valueName: "host:port"))
+    var peerListen = "127.0.0.1:\(ServerAddress.defaultPeerPort)"
+
+    @Option(name: .customLong("data-dir"), help: ArgumentHelp(
+        "Where history is kept (default: $XDG_STATE_HOME/tchatd, else ~/.local/state/tchatd).", valueName: "dir"))
+    var dataDirectory: String?
+
+    @Option(help: ArgumentHelp("The server's name (default: the host name).", valueName: "name"))
+    var name: String?
+
+    @Option(help: ArgumentHelp("A file whose text is sent to every client on connect.", valueName: "file"))
+    var motd: String?
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel = "info"
+
+    @Option(name: .customLong("max-clients"), help: "Connections accepted at once.")
+    var maxClients = 10_000
+
+    @Option(name: .customLong("max-frame"), help: ArgumentHelp(
+        "Largest frame accepted, in bytes; K and M suffixes allowed.", valueName: "bytes"))
+    var maxFrame = "64K"
+
+    @Option(name: .customLong("max-queue"), help: ArgumentHelp(
+        "Bytes queued for one client before it is cut off; K and M suffixes allowed.", valueName: "bytes"))
+    var maxQueue = "4M"
+
+    @Option(name: .customLong("idle-timeout"), help: ArgumentHelp("Seconds of silence before a connection is closed.", valueName: "seconds"))
+    var idleTimeout: Double = 120
+
+    @Option(name: .customLong("history-limit"), help: "Messages kept per channel.")
+    var historyLimit = 10_000
+
+    @Option(help: ArgumentHelp("When history is forced to disk: always, interval (every second) or never.", valueName: "policy"))
+    var fsync = "interval"
+
+    func run() async throws {
+        guard let level = Logger.Level(rawValue: logLevel) else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        LoggingSystem.bootstrap { _ in LineLogHandler(logLevel: level) }
+        let logger = Logger(label: "tchatd")
+        let server = ChatServer(configuration: try makeConfiguration(), logger: logger)
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [.init(service: ServerProcess(server: server))],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            // A start-up failure (port in use, data directory locked or unreadable): one line, no stack trace.
+            logger.critical("cannot run: \(error)")
+            throw ExitCode(1)
+        }
+    }
+
+    func makeConfiguration() throws -> ServerConfiguration {
+        var configuration = ServerConfiguration(
+            dataDirectory: dataDirectory ?? Self.defaultDataDirectory(), name: name ?? Self.hostName())
+        do {
+            configuration.clientAddress = try ServerAddress(parsing: listen, defaultPort: ServerAddress.defaultClientPort)
+            configuration.peerAddress = try ServerAddress(parsing: peerListen, defaultPort: ServerAddress.defaultPeerPort)
+        } catch {
+            throw ValidationError(error.message)
+        }
+        if let motd {
+            guard let text = try? String(contentsOfFile: motd, encoding: .utf8) else {
+                throw ValidationError("cannot read the MOTD file \(motd) as UTF-8 text")
+            }
+            configuration.motd = text.trimmingCharacters(in: .newlines)
+        }
+        guard maxClients > 0 else { throw ValidationError("--max-clients must be at least 1") }
+        configuration.maxClients = maxClients
+        guard let frame = Self.byteCount(maxFrame), frame >= 1024, frame <= Int(UInt32.max) else {
+            throw ValidationError("--max-frame must be a byte count from 1K to 4G, like 65536 or 64K")
+        }
+        configuration.maxFrameLength = frame
+        guard let queue = Self.byteCount(maxQueue), queue >= 64 * 1024 else {
+            throw ValidationError("--max-queue must be a byte count of at least 64K, like 4M")
+        }
+        configuration.maxOutboundBytes = queue
+        guard idleTimeout >= 1 else { throw ValidationError("--idle-timeout must be at least 1 second") }
+        configuration.idleTimeout = .milliseconds(Int64(idleTimeout * 1000))
+        guard historyLimit >= 1 else { throw ValidationError("--history-limit must be at least 1") }
+        configuration.historyLimit = historyLimit
+        switch fsync {
+        case "always": configuration.fsync = .always
+        case "interval": configuration.fsync = .interval(.seconds(1))
+        case "never": configuration.fsync = .never
+        default: throw ValidationError("--fsync must be always, interval or never")
+        }
+        return configuration
+    }
+
+    /// `12345`, `64K`, `4M` or `1G` as a byte count.
+    static func byteCount(_ text: String) -> Int? {
+        let multipliers: [Character: Int] = ["K": 1024, "k": 1024, "M": 1 << 20, "m": 1 << 20, "G": 1 << 30, "g": 1 << 30]
+        if let last = text.last, let multiplier = multipliers[last] {
+            return Int(text.dropLast()).flatMap { $0.multipliedReportingOverflow(by: multiplier).overflow ? nil : $0 * multiplier }
+        }
+        return Int(text)
+    }
+
+    static func defaultDataDirectory() -> String {
+        let environment = ProcessInfo.processInfo.environment
+        if let state = environment["XDG_STATE_HOME"], state.hasPrefix("/") { return state + "/tchatd" }
+        return (environment["HOME"] ?? NSHomeDirectory()) + "/.local/state/tchatd"
+    }
+
+    static func hostName() -> String {
+        ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "tchatd"
+    }
+}
+
+/// Runs the server and prints its ports on standard output once it listens, for scripts and tests.
+struct ServerProcess: Service {
+    let server: ChatServer
+
+    func run() async throws {
+        try await server.start()
+        if let addresses = server.addresses {
+            let line = "listening clients=\(addresses.clients) peers=\(addresses.peers)\n"
+            FileHandle.standardOutput.write(Data(line.utf8))
+        }
+        try? await gracefulShutdown()
+        await server.shutdown()
+    }
+}
