@@ -66,7 +66,8 @@ public enum ErrorCode: UInt16, Sendable, CaseIterable, CustomStringConvertible {
     /// Whether the server closes the connection after sending this error.
     public var closesConnection: Bool {
         switch self {
-        case .frameTooLarge, .unsupportedVersion, .serverFull, .idleTimeout, .shuttingDown, .sendQueueFull:
+        case .frameTooLarge, .unsupportedVersion, .serverFull, .idleTimeout, .shuttingDown, .sendQueueFull,
+            .notImplemented:
             true
         default:
             false

@@ -14,6 +14,11 @@ public struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
         public var length: UInt32
         public var maximum: Int
 
+        public init(length: UInt32, maximum: Int) {
+            self.length = length
+            self.maximum = maximum
+        }
+
         public var protocolError: ProtocolError {
             ProtocolError(.frameTooLarge, "frame of \(length) bytes exceeds the maximum of \(maximum)")
         }

@@ -1,0 +1,85 @@
+import TChatProtocol
+
+/// The frames behind every hex test vector in `docs/protocol.md`, by the name each vector carries there.
+enum ProtocolVectors {
+    static let time = Timestamp(milliseconds: 1_764_000_000_000)  // 2025-11-24T16:00:00.000Z
+
+    static let client: [String: (requestID: UInt32, frame: ClientFrame)] = [
+        "client-ping": (7, .ping(token: 0x0102_0304_0506_0708)),
+        "client-pong": (0, .pong(token: 42)),
+        "hello": (
+            1,
+            .hello(
+                Hello(
+                    version: 1, nick: "alice", clientName: "tchat", clientVersion: "0.1.0", processID: 4242,
+                    host: "box"))
+        ),
+        "nick": (2, .nick("alice2")),
+        "whoami": (3, .whoami),
+        "join": (4, .join(channel: "#ops", history: 50)),
+        "part": (5, .part(channel: "#ops", reason: "bye")),
+        "send-text": (6, .send(channel: "#ops", body: .text("hi"))),
+        "send-json": (7, .send(channel: "#ops", body: .json("{\"a\":1}"))),
+        "send-direct": (8, .sendDirect(nick: "bob", body: .text("psst"))),
+        "list-channels": (9, .listChannels),
+        "set-topic": (10, .setTopic(channel: "#ops", topic: "deploys")),
+        "list-clients": (11, .listClients(channel: "#ops")),
+        "whois": (12, .whois(nick: "bob")),
+        "list-servers": (13, .listServers),
+        "help": (14, .help),
+        "reverse": (15, .reverse("héllo 👋🏽")),
+        "set-welcome": (16, .setWelcome("hi!")),
+        "get-welcome": (17, .getWelcome),
+        "history": (18, .history(channel: "#ops", before: 100, limit: 20)),
+        "quit": (19, .quit(reason: "done")),
+    ]
+
+    static let server: [String: (requestID: UInt32, frame: ServerFrame)] = [
+        "server-ping": (0, .ping(token: 99)),
+        "server-pong": (7, .pong(token: 0x0102_0304_0506_0708)),
+        "ok": (6, .ok),
+        "error": (6, .error(ProtocolError(.noSuchChannel, "no #x"))),
+        "welcome": (
+            1,
+            .welcome(
+                Welcome(
+                    version: 1, serverName: "hub", serverVersion: "0.1.0", nick: "alice",
+                    address: "127.0.0.1:50000", connectedAt: time, maxFrameLength: 65536, welcomeText: "hey",
+                    motd: "be nice"))
+        ),
+        "sent": (6, .sent(id: 12, time: time)),
+        "message": (
+            0, .message(ChatMessage(channel: "#ops", id: 12, time: time, from: "alice", body: .text("hi")))
+        ),
+        "direct": (0, .direct(DirectMessage(from: "alice", to: "bob", time: time, body: .text("psst")))),
+        "joined": (0, .joined(channel: "#ops", nick: "bob", time: time)),
+        "parted": (0, .parted(channel: "#ops", nick: "bob", reason: "bye", time: time)),
+        "nick-changed": (0, .nickChanged(old: "bob", new: "rob", time: time)),
+        "quitted": (0, .quitted(nick: "bob", reason: "done", time: time)),
+        "topic": (0, .topic(channel: "#ops", topic: "deploys", setBy: "alice", time: time)),
+        "notice": (0, .notice("restart at 5")),
+        "client-info": (
+            3,
+            .clientInfo(
+                ClientInfo(
+                    nick: "alice", address: "127.0.0.1:50000", connectedAt: time, durationMilliseconds: 1500,
+                    clientName: "tchat", clientVersion: "0.1.0", host: "box", processID: 4242, server: "hub"))
+        ),
+        "channel-info": (
+            4,
+            .channelInfo(
+                ChannelInfo(
+                    name: "#ops", members: 2, topic: "deploys", topicSetBy: "alice", topicSetAt: time,
+                    lastMessageID: 12))
+        ),
+        "server-info": (
+            13,
+            .serverInfo(
+                ServerInfo(
+                    name: "hub", version: "0.1.0", clientAddress: "127.0.0.1:7667", clients: 3, capacity: 10000,
+                    startedAt: time, isThisServer: true))
+        ),
+        "help-entry": (14, .helpEntry(name: "JOIN", arguments: "channel history", summary: "join a channel")),
+        "text": (15, .text("👋🏽 olléh")),
+    ]
+}

@@ -1,0 +1,95 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import TChatClient
+import TChatProtocol
+@testable import TChatServer
+import Synchronization
+import Testing
+
+/// A real `tchatd` on 127.0.0.1 port 0 with a data directory of its own, as the integration tests need it.
+final class TestServer: Sendable {
+    let directory: String
+    let server: ChatServer
+    let address: ServerAddress
+
+    static func temporaryDirectory() -> String {
+        let path = NSTemporaryDirectory() + "tchat-test-" + UUID().uuidString
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    static var quietLogger: Logger { Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }) }
+
+    init(directory: String? = nil, configure: (inout ServerConfiguration) -> Void = { _ in }) async throws {
+        let directory = directory ?? Self.temporaryDirectory()
+        var configuration = ServerConfiguration(dataDirectory: directory, name: "test")
+        configuration.clientAddress = ServerAddress(host: "127.0.0.1", port: 0)
+        configuration.peerAddress = ServerAddress(host: "127.0.0.1", port: 0)
+        configuration.threads = 2
+        configure(&configuration)
+        let server = ChatServer(configuration: configuration, logger: Self.quietLogger)
+        try await server.start()
+        self.directory = directory
+        self.server = server
+        self.address = try #require(server.addresses).clients
+    }
+
+    func connect(_ nick: String, events: Bool = true) async throws -> ChatConnection {
+        var options = ConnectOptions(server: address, nick: nick)
+        options.receivesEvents = events
+        return try await ChatConnection.connect(options)
+    }
+
+    func stop() async {
+        await server.shutdown()
+    }
+
+    func removeData() {
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}
+
+/// Collects a connection's events in the background so a test can wait for the ones it expects.
+final class EventLog: Sendable {
+    private let events = Mutex<[ServerFrame]>([])
+    private let ended = Mutex(false)
+
+    init(_ connection: ChatConnection) {
+        let stream = connection.events
+        Task { [self] in
+            for await event in stream { self.events.withLock { $0.append(event) } }
+            self.ended.withLock { $0 = true }
+        }
+    }
+
+    var all: [ServerFrame] { events.withLock { $0 } }
+    var hasEnded: Bool { ended.withLock { $0 } }
+
+    /// Channel messages received, in order.
+    var messages: [ChatMessage] { all.compactMap { if case .message(let m) = $0 { m } else { nil } } }
+
+    /// Waits until `condition` holds for the events so far; fails the test after `timeout`.
+    func wait(
+        for what: String, within timeout: Duration = .seconds(5), sourceLocation: SourceLocation = #_sourceLocation,
+        until condition: ([ServerFrame]) -> Bool
+    ) async {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if condition(all) { return }
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        Issue.record("timed out waiting for \(what); got \(all)", sourceLocation: sourceLocation)
+    }
+}
+
+/// Waits until `condition` is true, polling; false after `timeout`.
+func eventually(within timeout: Duration = .seconds(5), _ condition: () async -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(5))
+    }
+    return await condition()
+}
