@@ -91,7 +91,16 @@ let package = Package(
                 "TChatProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: [
+                "TChatClient",
+                "TChatProtocol",
             ],
             swiftSettings: swiftSettings
         ),
@@ -100,6 +109,8 @@ let package = Package(
             dependencies: [
                 "TChatClient",
                 "TChatProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

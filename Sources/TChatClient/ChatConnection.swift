@@ -17,11 +17,13 @@ public final class ChatConnection: Sendable {
     /// Server-pushed events; empty if `ConnectOptions.receivesEvents` was false.
     public let events: ChatEvents
     private let channel: any Channel
+    private let closeReason: CloseReason
 
-    private init(welcome: Welcome, events: ChatEvents, channel: any Channel) {
+    private init(welcome: Welcome, events: ChatEvents, channel: any Channel, closeReason: CloseReason) {
         self.welcome = welcome
         self.events = events
         self.channel = channel
+        self.closeReason = closeReason
     }
 
     /// Connects, says hello and waits for the welcome. Throws `ConnectionError` if the server cannot be reached and
@@ -34,6 +36,7 @@ public final class ChatConnection: Sendable {
         let receivesEvents = options.receivesEvents
         let maxFrame = options.maxFrameLength
         let timeout = options.connectTimeout.components
+        let closeReason = CloseReason()
         let channel: any Channel
         do {
             channel = try await ClientBootstrap(group: group)
@@ -44,7 +47,7 @@ public final class ChatConnection: Sendable {
                         try channel.pipeline.syncOperations.addHandler(
                             ByteToMessageHandler(FrameDecoder(maxFrameLength: maxFrame)))
                         try channel.pipeline.syncOperations.addHandler(
-                            ClientHandler(events: receivesEvents ? source : nil))
+                            ClientHandler(events: receivesEvents ? source : nil, closeReason: closeReason))
                     }
                 }
                 .connect(host: options.server.host, port: options.server.port)
@@ -59,7 +62,7 @@ public final class ChatConnection: Sendable {
             processID: UInt32(truncatingIfNeeded: getpid()), host: Self.hostName())
         let reply: [ServerFrame]
         do {
-            reply = try await Self.submit(.hello(hello), on: channel).get()
+            reply = try await Self.submit(.hello(hello), on: channel, closeReason: closeReason).get()
         } catch {
             try? await channel.close()
             throw error
@@ -68,20 +71,23 @@ public final class ChatConnection: Sendable {
             try? await channel.close()
             throw ConnectionError("\(options.server) did not answer the hello with a welcome")
         }
-        return ChatConnection(welcome: welcome, events: events, channel: channel)
+        return ChatConnection(welcome: welcome, events: events, channel: channel, closeReason: closeReason)
     }
 
     // MARK: - Requests
 
     /// Writes a request now and returns its eventual result frames.
     public func submit(_ frame: ClientFrame) -> EventLoopFuture<[ServerFrame]> {
-        Self.submit(frame, on: channel)
+        Self.submit(frame, on: channel, closeReason: closeReason)
     }
 
-    private static func submit(_ frame: ClientFrame, on channel: any Channel) -> EventLoopFuture<[ServerFrame]> {
+    private static func submit(
+        _ frame: ClientFrame, on channel: any Channel, closeReason: CloseReason
+    ) -> EventLoopFuture<[ServerFrame]> {
         let reply = channel.eventLoop.makePromise(of: [ServerFrame].self)
         channel.writeAndFlush(OutboundRequest(frame: frame, reply: reply)).whenFailure { error in
-            reply.fail(ConnectionError("the connection is closed (\(error))"))
+            // The server may have said why it closed (server full, shutting down) before we could write.
+            reply.fail(closeReason.error ?? ConnectionError("the connection is closed"))
         }
         return reply.futureResult
     }

@@ -1,5 +1,16 @@
 import NIOCore
+import Synchronization
 import TChatProtocol
+
+/// Why a connection ended, when the server said: shared by the handler, which learns it, and the connection,
+/// which reports it to requests that could not even be written.
+final class CloseReason: Sendable {
+    private let value = Mutex<ProtocolError?>(nil)
+
+    var error: ProtocolError? { value.withLock { $0 } }
+
+    func set(_ error: ProtocolError) { value.withLock { $0 = error } }
+}
 
 /// A request on its way out: the handler gives it an id and remembers whom to answer.
 struct OutboundRequest {
@@ -26,11 +37,12 @@ final class ClientHandler: ChannelDuplexHandler {
     private var nextID: UInt32 = 1
     private var pending: [UInt32: Pending] = [:]
     private let events: ChatEvents.Source?
-    /// The last connection-level error (request id 0), the reason a close that follows it gives.
-    private var closeReason: ProtocolError?
+    /// The last connection-level error (request id 0): the reason a close that follows it gives.
+    private let closeReason: CloseReason
 
-    init(events: ChatEvents.Source?) {
+    init(events: ChatEvents.Source?, closeReason: CloseReason) {
         self.events = events
+        self.closeReason = closeReason
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
@@ -57,7 +69,7 @@ final class ClientHandler: ChannelDuplexHandler {
             frame = try ServerFrame(decoding: raw)
         } catch {
             // A server that sends what we cannot read is not one we can keep talking to.
-            closeReason = error
+            closeReason.set(error)
             context.close(promise: nil)
             return
         }
@@ -90,7 +102,7 @@ final class ClientHandler: ChannelDuplexHandler {
             context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
             return
         case .error(let error):
-            closeReason = error
+            closeReason.set(error)
         default:
             break
         }
@@ -101,7 +113,7 @@ final class ClientHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        let error: any Error = closeReason ?? ConnectionError("the server closed the connection")
+        let error: any Error = closeReason.error ?? ConnectionError("the server closed the connection")
         let waiting = pending
         pending = [:]
         for (_, request) in waiting { request.reply.fail(error) }
@@ -111,11 +123,8 @@ final class ClientHandler: ChannelDuplexHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if let tooLarge = error as? FrameDecoder.FrameTooLarge {
-            closeReason = tooLarge.protocolError
+            closeReason.set(tooLarge.protocolError)
         }
         context.close(promise: nil)
     }
-
-    /// Why the connection ended, if the server said.
-    var lastServerError: ProtocolError? { closeReason }
 }

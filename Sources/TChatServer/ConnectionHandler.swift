@@ -130,13 +130,15 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     // MARK: - Keep-alive
 
-    /// Pings a silent client at half the idle timeout and closes it at the full timeout.
+    /// Pings a client silent for half the idle timeout and closes one silent for all of it. Checking every
+    /// quarter leaves an answering client at least a quarter of the timeout for its pong to arrive.
     private func startKeepAlive(context: ChannelHandlerContext) {
-        let timeout = TimeAmount.nanoseconds(Int64(server.configuration.idleTimeout.components.seconds) * 1_000_000_000
-            + server.configuration.idleTimeout.components.attoseconds / 1_000_000_000)
-        let half = TimeAmount.nanoseconds(max(timeout.nanoseconds / 2, 1_000_000))
+        let idle = server.configuration.idleTimeout.components
+        let timeout = TimeAmount.nanoseconds(idle.seconds * 1_000_000_000 + idle.attoseconds / 1_000_000_000)
+        let half = TimeAmount.nanoseconds(timeout.nanoseconds / 2)
+        let check = TimeAmount.nanoseconds(max(timeout.nanoseconds / 4, 1_000_000))
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        keepAlive = context.eventLoop.scheduleRepeatedTask(initialDelay: half, delay: half) { _ in
+        keepAlive = context.eventLoop.scheduleRepeatedTask(initialDelay: check, delay: check) { _ in
             let (handler, context) = bound.value
             let silent = NIODeadline.now() - handler.lastActivity
             if silent >= timeout {

@@ -50,15 +50,21 @@ struct SendCommand: AsyncParsableCommand {
                 inFlight.append(connection.submit(frame))
                 if inFlight.count >= Self.window { _ = try await inFlight.removeFirst().get() }
             }
-            if !text.isEmpty {
-                try await submit(try body(text.joined(separator: " "), line: nil), line: nil)
-            } else {
-                var number = 0
-                for await line in StandardInputLines() {
-                    number += 1
-                    guard !line.isEmpty else { continue }
-                    try await submit(try body(line, line: number), line: number)
+            do {
+                if !text.isEmpty {
+                    try await submit(try body(text.joined(separator: " "), line: nil), line: nil)
+                } else {
+                    var number = 0
+                    for await line in StandardInputLines() {
+                        number += 1
+                        guard !line.isEmpty else { continue }
+                        try await submit(try body(line, line: number), line: number)
+                    }
                 }
+            } catch {
+                // What was sent before the bad line still counts: wait for it before reporting.
+                for future in inFlight { _ = try? await future.get() }
+                throw error
             }
             for future in inFlight { _ = try await future.get() }
             await connection.quit()

@@ -46,6 +46,7 @@ final class StoreWriter: Sendable {
         var sleeping = false
         var channelsDirty = false
         var nicksDirty = false
+        var started = false
         var closing = false
         var finished: CheckedContinuation<Void, Never>?
     }
@@ -84,6 +85,7 @@ final class StoreWriter: Sendable {
     }
 
     func start(files: [String: FileRange]) {
+        queue.withLock { $0.started = true }
         let thread = Thread { [self] in
             var state = ThreadState(files: files)
             self.run(&state)
@@ -122,13 +124,18 @@ final class StoreWriter: Sendable {
     /// Writes and syncs everything queued, then stops the thread.
     func shutdown() async {
         await withCheckedContinuation { continuation in
-            let wake = queue.withLock { queue in
+            let wake: Bool? = queue.withLock { queue in
                 queue.closing = true
+                guard queue.started else { return nil }
                 queue.finished = continuation
                 defer { queue.sleeping = false }
                 return queue.sleeping
             }
-            if wake { wakeup.signal() }
+            switch wake {
+            case nil: continuation.resume()  // never started: nothing to write
+            case true?: wakeup.signal()
+            case false?: break
+            }
         }
     }
 

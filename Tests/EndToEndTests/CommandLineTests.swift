@@ -1,0 +1,116 @@
+import Foundation
+import TChatClient
+import TChatProtocol
+import Testing
+
+/// The real `tchatd`, `tchat send` and `tchat listen` binaries, as a script or a person would use them.
+@Suite(.serialized) struct CommandLineTests {
+    static func temporaryDirectory() -> String {
+        NSTemporaryDirectory() + "tchat-e2e-" + UUID().uuidString
+    }
+
+    /// Waits until `nick` is in `channel`, so what is sent next is live for it.
+    static func waitForMember(_ nick: String, in channel: String, server: String) async throws {
+        let address = try ServerAddress(parsing: server, defaultPort: 0)
+        var options = ConnectOptions(server: address, nick: "watcher\(UInt16.random(in: 0...9999))")
+        options.receivesEvents = false
+        let watcher = try await ChatConnection.connect(options)
+        defer { Task { await watcher.quit() } }
+        for _ in 0..<500 {
+            let members = (try? await watcher.request(.listClients(channel: channel))) ?? []
+            if members.contains(where: { if case .clientInfo(let info) = $0 { info.nick == nick } else { false } }) {
+                return
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw ProcessError("\(nick) never joined \(channel)")
+    }
+
+    static func json(_ line: String) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+    }
+
+    @Test func listenPrintsWhatSendSendsAndHistorySurvivesARestart() async throws {
+        let directory = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let daemon = try await Daemon(directory: directory)
+        let server = daemon.clients
+        let listen = try Child("tchat", ["listen", "--server", server, "--nick", "lis", "ops"])
+        try await Self.waitForMember("lis", in: "#ops", server: server)
+
+        let text = try Child("tchat", ["send", "--server", server, "--nick", "bob", "ops", "hello", "world"])
+        #expect(await text.exitStatus() == 0, "\(text.stderr)")
+        let json = try Child("tchat", ["send", "--server", server, "--nick", "bob", "--json", "ops", "{\"build\": 42}"])
+        #expect(await json.exitStatus() == 0, "\(json.stderr)")
+        let lines = try Child("tchat", ["send", "--server", server, "--nick", "bob", "ops"], stdin: "a\n\nb\n")
+        #expect(await lines.exitStatus() == 0, "\(lines.stderr)")
+
+        #expect(await listen.waitForOutput { $0.count >= 4 }, "listen printed: \(listen.stdout)")
+        let events = try listen.lines.map(Self.json)
+        #expect(events.map { $0["type"] as? String } == ["message", "message", "message", "message"])
+        #expect(events.map { $0["id"] as? Int } == [1, 2, 3, 4])
+        #expect(events[0]["body"] as? String == "hello world" && events[0]["content"] as? String == "text")
+        #expect((events[1]["body"] as? [String: Any])?["build"] as? Int == 42 && events[1]["content"] as? String == "json")
+        #expect(events[2]["body"] as? String == "a" && events[3]["body"] as? String == "b", "stdin lines, in order, the empty one skipped")
+        #expect(events.allSatisfy { $0["from"] as? String == "bob" && $0["channel"] as? String == "#ops" && $0["time"] is String })
+
+        // SIGTERM: clients are told, the server exits 0.
+        #expect(await daemon.stop() == 0)
+        #expect(await listen.exitStatus() != 0)
+        #expect(listen.stderr.contains("shutting down"), "\(listen.stderr)")
+
+        let again = try await Daemon(directory: directory)
+        let history = try Child("tchat", ["listen", "--server", again.clients, "--nick", "late", "--history", "10", "#ops"])
+        #expect(await history.waitForOutput { $0.count >= 4 })
+        let replayed = try history.lines.map(Self.json)
+        #expect(replayed.map { $0["id"] as? Int } == [1, 2, 3, 4], "the original ids")
+        #expect(replayed.allSatisfy { $0["history"] as? Bool == true })
+        #expect(replayed.first?["body"] as? String == "hello world")
+        history.signal(SIGINT)
+        _ = await history.exitStatus()
+        #expect(await again.stop() == 0)
+    }
+
+    @Test func errorsAreOneLineAndANonZeroStatus() async throws {
+        let directory = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+
+        let unreachable = try Child("tchat", ["send", "--server", "127.0.0.1:1", "--nick", "x", "ops", "hi"])
+        #expect(await unreachable.exitStatus() == 1)
+        #expect(unreachable.stderr.hasPrefix("tchat: cannot connect to 127.0.0.1:1"), "\(unreachable.stderr)")
+        #expect(unreachable.stderr.split(separator: "\n").count == 1)
+
+        let daemon = try await Daemon(directory: directory)
+        let holder = try Child("tchat", ["listen", "--server", daemon.clients, "--nick", "taken", "ops"])
+        try await Self.waitForMember("taken", in: "#ops", server: daemon.clients)
+        let collision = try Child("tchat", ["send", "--server", daemon.clients, "--nick", "TAKEN", "ops", "hi"])
+        #expect(await collision.exitStatus() == 1)
+        #expect(collision.stderr.contains("in use") && collision.stderr.split(separator: "\n").count == 1, "\(collision.stderr)")
+
+        let badJSON = try Child("tchat", ["send", "--server", daemon.clients, "--nick", "j", "--json", "ops"], stdin: "{\"ok\":1}\n{nope\n")
+        #expect(await badJSON.exitStatus() == 1)
+        #expect(badJSON.stderr.contains("line 2: not valid JSON"), "\(badJSON.stderr)")
+
+        let badChannel = try Child("tchat", ["send", "--server", daemon.clients, "--nick", "x", "a/b", "hi"])
+        #expect(await badChannel.exitStatus() != 0)
+        #expect(badChannel.stderr.contains("invalid channel"), "\(badChannel.stderr)")
+
+        // The environment stands in for the flags.
+        let fromEnvironment = try Child(
+            "tchat", ["send", "ops", "via env"], environment: ["TCHAT_SERVER": daemon.clients, "TCHAT_NICK": "envy"])
+        #expect(await fromEnvironment.exitStatus() == 0, "\(fromEnvironment.stderr)")
+        #expect(await holder.waitForOutput { lines in lines.contains { $0.contains("\"via env\"") && $0.contains("\"envy\"") } })
+        // The first JSON line was sent before the bad one stopped the run.
+        #expect(holder.lines.contains { $0.contains("\"ok\":1") })
+
+        holder.signal(SIGINT)
+        _ = await holder.exitStatus()
+        #expect(await daemon.stop() == 0)
+
+        let locked = try await Daemon(directory: directory)
+        let second = try Child("tchatd", ["--listen", "127.0.0.1:0", "--peer-listen", "127.0.0.1:0", "--data-dir", directory])
+        #expect(await second.exitStatus() == 1)
+        #expect(second.stderr.contains("another tchatd is using the data directory"), "\(second.stderr)")
+        #expect(await locked.stop() == 0)
+    }
+}

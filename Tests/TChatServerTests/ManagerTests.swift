@@ -1,0 +1,148 @@
+import Foundation
+import NIOCore
+import NIOEmbedded
+import NIOPosix
+import TChatProtocol
+@testable import TChatServer
+import Testing
+
+/// The channel and client managers, with sessions on embedded channels: no sockets, every frame inspectable.
+@Suite struct ManagerTests {
+    final class Fixture {
+        let directory = TestServer.temporaryDirectory()
+        let store: HistoryStore
+        let pool = NIOThreadPool(numberOfThreads: 1)
+        let channels: ChannelManager
+        let clients: ClientManager
+        var nextID: UInt64 = 1
+
+        init(historyLimit: Int = 10_000) throws {
+            store = try HistoryStore(directory: directory, policy: .never, historyLimit: historyLimit, logger: TestServer.quietLogger)
+            pool.start()
+            channels = try ChannelManager(store: store, threadPool: pool, loaded: [], maxChannelsPerClient: 3, logger: TestServer.quietLogger)
+            clients = ClientManager(store: store, known: [], serverName: "unit", logger: TestServer.quietLogger)
+            store.start(files: [:], snapshots: .init())
+        }
+
+        func session(_ nick: String) throws -> (ClientSession, EmbeddedChannel) {
+            let channel = EmbeddedChannel()
+            let session = ClientSession(
+                id: nextID, channel: channel, address: "127.0.0.1:\(1000 + nextID)", connectedAt: .now(),
+                hello: Hello(nick: nick, clientName: "unit", clientVersion: "1", processID: 1, host: "h"))
+            nextID += 1
+            _ = try clients.admit(session, nick: Nick(validating: nick))
+            return (session, channel)
+        }
+
+        /// Runs delivery tasks and decodes everything written to the channel since the last call.
+        func received(_ channel: EmbeddedChannel) throws -> [ServerFrame] {
+            (channel.eventLoop as! EmbeddedEventLoop).run()
+            var frames: [ServerFrame] = []
+            while var buffer = try channel.readOutbound(as: ByteBuffer.self) {
+                var decoder = FrameDecoder()
+                while let raw = try decoder.decode(buffer: &buffer) {
+                    frames.append(try ServerFrame(decoding: try raw.get()))
+                }
+            }
+            return frames
+        }
+
+        func join(_ session: ClientSession, _ nick: String, _ channel: String, history: Int = 0) throws -> ChannelManager.JoinResult {
+            try channels.join(session, nick: nick, channel: ChannelName(validating: channel), history: history).wait()
+        }
+
+        func publish(_ channel: String, from nick: String, _ text: String) throws -> ChatMessage {
+            let ack = MultiThreadedEventLoopGroup.singleton.next().makePromise(of: Void.self)
+            return try channels.publish(channel: ChannelName(validating: channel), from: nick, body: .text(text), ack: ack)
+        }
+
+        deinit {
+            try? pool.syncShutdownGracefully()
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+    }
+
+    @Test func membersHearOfJoinsAndMessagesButNotOfTheirOwnJoin() throws {
+        let fixture = try Fixture()
+        let (alice, aliceChannel) = try fixture.session("alice")
+        let (bob, bobChannel) = try fixture.session("bob")
+        _ = try fixture.join(alice, "alice", "#room")
+        let joined = try fixture.join(bob, "bob", "#ROOM")
+        #expect(joined.info.name == "#room" && joined.info.members == 2)
+        #expect(try fixture.received(aliceChannel).map(\.type) == [.joined])
+        #expect(try fixture.received(bobChannel).isEmpty)
+
+        let message = try fixture.publish("#room", from: "alice", "hello")
+        #expect(message.id == 1)
+        #expect(try fixture.received(aliceChannel) == [.message(message)])
+        #expect(try fixture.received(bobChannel) == [.message(message)])
+    }
+
+    @Test func aQuitIsAnnouncedOnceToEveryoneWhoSharedAChannel() throws {
+        let fixture = try Fixture()
+        let (alice, _) = try fixture.session("alice")
+        let (bob, bobChannel) = try fixture.session("bob")
+        let (carol, carolChannel) = try fixture.session("carol")
+        for channel in ["#a", "#b"] {
+            _ = try fixture.join(alice, "alice", channel)
+            _ = try fixture.join(bob, "bob", channel)
+        }
+        _ = try fixture.join(carol, "carol", "#c")
+        _ = try fixture.received(bobChannel)
+        fixture.channels.remove(alice, nick: "alice", reason: "gone")
+        let frames = try fixture.received(bobChannel)
+        #expect(frames.count == 1)
+        guard case .quitted("alice", "gone", _) = frames.first else {
+            Issue.record("expected one QUITTED, got \(frames)")
+            return
+        }
+        #expect(try fixture.received(carolChannel).isEmpty, "carol shared no channel with alice")
+        #expect(fixture.channels.info(try ChannelName(validating: "#a"))?.members == 1)
+    }
+
+    @Test func partsNickChangesAndTopicsReachTheOthers() throws {
+        let fixture = try Fixture()
+        let (alice, aliceChannel) = try fixture.session("alice")
+        let (bob, bobChannel) = try fixture.session("bob")
+        _ = try fixture.join(alice, "alice", "#x")
+        _ = try fixture.join(bob, "bob", "#x")
+        _ = try fixture.received(aliceChannel)
+        fixture.channels.announceNickChange(bob, from: "bob", to: "rob")
+        try fixture.channels.setTopic(bob, nick: "rob", channel: ChannelName(validating: "#x"), topic: "t")
+        try fixture.channels.part(bob, nick: "rob", channel: ChannelName(validating: "#x"), reason: "later")
+        #expect(try fixture.received(aliceChannel).map(\.type) == [.nickChanged, .topic, .parted])
+        #expect(try fixture.received(bobChannel).isEmpty, "nobody is told of their own changes")
+        #expect(throws: ProtocolError.self) {
+            try fixture.channels.part(bob, nick: "rob", channel: ChannelName(validating: "#x"), reason: "")
+        }
+    }
+
+    @Test func joinReplaysFromMemoryAndThePerClientLimitHolds() throws {
+        let fixture = try Fixture()
+        let (alice, _) = try fixture.session("alice")
+        for index in 1...8 { _ = try fixture.publish("#log", from: "alice", "m\(index)") }
+        let joined = try fixture.join(alice, "alice", "#log", history: 3)
+        #expect(joined.replay.map(\.id) == [6, 7, 8])
+        _ = try fixture.join(alice, "alice", "#two")
+        _ = try fixture.join(alice, "alice", "#three")
+        #expect(throws: ProtocolError(.tooManyChannels, "you are in 3 channels, the most this server allows")) {
+            _ = try fixture.join(alice, "alice", "#four")
+        }
+    }
+
+    @Test func clientManagerKeepsNicksUniqueAndRemembersThem() throws {
+        let fixture = try Fixture()
+        let (alice, _) = try fixture.session("Alice")
+        #expect(throws: ProtocolError.self) { _ = try fixture.session("aLiCe") }
+        fixture.clients.setWelcomeText("hi alice", for: try Nick(validating: "alice"))
+        try fixture.clients.rename(alice, to: Nick(validating: "Alicia"))
+        #expect(fixture.clients.session(named: "alice") == nil)
+        #expect(fixture.clients.session(named: "ALICIA") == alice)
+        fixture.clients.remove(alice, reason: "bye")
+        #expect(fixture.clients.count == 0)
+        #expect(fixture.clients.lastSeen("alicia") != nil)
+        let snapshot = fixture.clients.snapshot()
+        #expect(snapshot.nicks.map(\.nick) == ["Alice", "Alicia"])
+        #expect(snapshot.nicks.first?.welcome == "hi alice" && snapshot.nicks.first?.connections == 1)
+    }
+}
