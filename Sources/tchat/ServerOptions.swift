@@ -42,6 +42,8 @@ func reportingFailure(_ body: () async throws -> Void) async throws {
         fail(error.message + " (\(error.code))")
     } catch let error as ConnectionError {
         fail(error.description)
+    } catch let error as ValidationError {
+        throw error  // a usage error: ArgumentParser prints it with the usage and exits 64
     } catch let error as ExitCode {
         throw error
     } catch let error as CleanExit {

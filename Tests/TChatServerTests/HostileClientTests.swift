@@ -114,7 +114,9 @@ import Testing
     }
 
     @Test func aClientThatStopsReadingIsCutOffAndOthersKeepReceiving() async throws {
-        let server = try await TestServer { $0.maxOutboundBytes = 64 * 1024 }
+        // A bound well above what a busy but reading client lags by, well below what the flood puts in the queue
+        // of one that reads nothing (the kernel buffers a few MB of it first).
+        let server = try await TestServer { $0.maxOutboundBytes = 1 << 20 }
         defer { server.removeData() }
         let stuck = try await RawConnection.connect(to: server.address, reading: false, receiveBuffer: 4096)
         try await stuck.send(.hello(Hello(nick: "stuck", clientName: "", clientVersion: "", processID: 0, host: "")), id: 1)
@@ -125,12 +127,12 @@ import Testing
         let sender = try await server.connect("sender", events: false)
         let text = String(repeating: "z", count: 4000)
         var pending: [EventLoopFuture<[ServerFrame]>] = []
-        for _ in 0..<2000 {
+        for _ in 0..<3000 {
             pending.append(sender.submit(.send(channel: "#flood", body: .text(text))))
         }
         for future in pending { _ = try await future.get() }
-        await events.wait(for: "every message", within: .seconds(20)) { _ in events.messages.count == 2000 }
-        #expect(events.messages.map(\.id) == Array(1...2000))
+        await events.wait(for: "every message", within: .seconds(20)) { _ in events.messages.count == 3000 }
+        #expect(events.messages.map(\.id) == Array(1...3000))
         await events.wait(for: "the cut-off client's quit") { frames in
             frames.contains { if case .quitted("stuck", let reason, _) = $0 { reason.contains("send queue") } else { false } }
         }

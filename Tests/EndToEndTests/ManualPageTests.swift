@@ -1,0 +1,32 @@
+import Foundation
+import Testing
+
+/// The manual pages must pass `mandoc -Tlint -W warning` (CI installs mandoc; without it this is skipped, not passed).
+@Suite struct ManualPageTests {
+    static let mandoc = ["/usr/bin/mandoc", "/usr/local/bin/mandoc"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    @Test(.enabled(if: mandoc != nil, "mandoc is not installed"), arguments: ["man/tchatd.8", "man/tchat.1"])
+    func lintsClean(_ page: String) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.mandoc!)
+        process.arguments = ["-Tlint", "-W", "warning", Self.root.appendingPathComponent(page).path]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0 && text.isEmpty, "\(page): \(text)")
+    }
+
+    @Test func everyServerFlagIsDocumented() throws {
+        let page = try String(contentsOf: Self.root.appendingPathComponent("man/tchatd.8"), encoding: .utf8)
+        let flags = ["listen", "peer\\-listen", "data\\-dir", "name", "motd", "log\\-level", "max\\-clients",
+                     "max\\-frame", "max\\-queue", "idle\\-timeout", "history\\-limit", "fsync"]
+        for flag in flags {
+            #expect(page.contains(".It Fl \\-\(flag)"), "man/tchatd.8 does not describe --\(flag)")
+        }
+    }
+}

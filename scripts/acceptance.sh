@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Runs issue 2's acceptance checks against the built binaries and prints what it measured.
+# Usage: scripts/acceptance.sh [BUILD_DIR]   (default .build/debug; run `swift build` first)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=${1:-.build/debug}
+work=$(mktemp -d -t tchat-acceptance.XXXXXX)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+start_server() {
+  "$bin/tchatd" --listen 127.0.0.1:0 --peer-listen 127.0.0.1:0 --data-dir "$work/data" >"$work/ports" 2>>"$work/server.log" &
+  server=$!
+  pids+=("$server")
+  for _ in $(seq 200); do [ -s "$work/ports" ] && break; sleep 0.05; done
+  read -r _ clients peers <"$work/ports" || fail "tchatd printed no ports"
+  addr=${clients#clients=}
+  echo "started: $(cat "$work/ports")"
+}
+
+# 1. listen prints text and JSON sent with send, and stdin lines in order.
+start_server
+"$bin/tchat" listen --server "$addr" --nick lis ops >"$work/listen.out" 2>&1 &
+listener=$!; pids+=("$listener")
+sleep 0.5
+"$bin/tchat" send --server "$addr" --nick bob ops "hello text" || fail "send text"
+"$bin/tchat" send --server "$addr" --nick bob --json ops '{"kind":"json","n":1}' || fail "send json"
+printf 'a\nb\n' | "$bin/tchat" send --server "$addr" --nick bob ops || fail "send stdin"
+sleep 0.3
+now_ms() { date +%s%3N; }
+[ "$(wc -l <"$work/listen.out")" -eq 4 ] || fail "listen printed $(wc -l <"$work/listen.out") lines: $(cat "$work/listen.out")"
+python3 - "$work/listen.out" <<'PY' || exit 1
+import json, sys
+events = [json.loads(l) for l in open(sys.argv[1])]
+assert [e["id"] for e in events] == [1, 2, 3, 4], events
+assert events[0]["body"] == "hello text" and events[1]["body"] == {"kind": "json", "n": 1}
+assert [e["body"] for e in events[2:]] == ["a", "b"]
+print("1. listen got text, JSON, and 'a','b' in order: ids", [e["id"] for e in events])
+PY
+# Latency: the time from the server stamping a message to listen having printed it, measured on 20 messages.
+python3 - "$bin" "$addr" <<'PY'
+import json, subprocess, sys, time, datetime
+bin, addr = sys.argv[1], sys.argv[2]
+listen = subprocess.Popen([f"{bin}/tchat", "listen", "--server", addr, "--nick", "timer", "lat"],
+                          stdout=subprocess.PIPE, text=True, bufsize=1)
+time.sleep(0.5)
+sender = subprocess.Popen([f"{bin}/tchat", "send", "--server", addr, "--nick", "pacer", "lat"],
+                          stdin=subprocess.PIPE, text=True, bufsize=1)
+time.sleep(0.3)
+delays, served = [], []
+for i in range(20):
+    written = time.time()
+    sender.stdin.write(f"ping {i}\n"); sender.stdin.flush()
+    line = listen.stdout.readline()
+    received = time.time()
+    stamped = datetime.datetime.fromisoformat(json.loads(line)["time"].replace("Z", "+00:00")).timestamp()
+    delays.append((received - written) * 1000)
+    served.append((received - stamped) * 1000)
+    time.sleep(0.02)
+sender.stdin.close(); sender.wait(); listen.kill()
+delays.sort(); served.sort()
+print(f"   line written to tchat send -> printed by tchat listen: median {delays[10]:.1f} ms, max {delays[-1]:.1f} ms"
+      f" (20 messages; from the server's stamp: median {served[10]:.1f} ms)")
+if delays[-1] > 100: sys.exit("FAIL: a message took more than 100 ms")
+PY
+
+# 2. SIGTERM, restart, and the history comes back with its ids.
+kill -TERM "$server"; wait "$server" && echo "2. tchatd exited $? on SIGTERM" || fail "tchatd exit status $?"
+kill "$listener" 2>/dev/null || true
+start_server
+timeout 3 "$bin/tchat" listen --server "$addr" --nick late --history 10 ops >"$work/history.out" 2>/dev/null || true
+python3 - "$work/history.out" <<'PY' || exit 1
+import json, sys
+events = [json.loads(l) for l in open(sys.argv[1])]
+assert [e["id"] for e in events] == [1, 2, 3, 4] and all(e.get("history") for e in events), events
+print("   after restart, listen --history 10 printed ids", [e["id"] for e in events], "marked history")
+PY
+
+# 3. A 0xFFFFFFFF length: error frame and close, no memory growth; random bytes on 100 connections.
+rss() { awk '/VmRSS/ {print $2}' "/proc/$server/status"; }
+before=$(rss)
+python3 - "$addr" <<'PY' || exit 1
+import socket, struct, sys, os, random
+host, port = sys.argv[1].rsplit(":", 1)
+for _ in range(200):
+    s = socket.create_connection((host, int(port)))
+    s.sendall(b"\xff\xff\xff\xff")
+    data = b""
+    while True:
+        chunk = s.recv(4096)
+        if not chunk: break
+        data += chunk
+    length, ftype, rid, code = struct.unpack(">IBIH", data[:11])
+    assert ftype == 0x81 and rid == 0 and code == 100, data
+    s.close()
+print("3. 200 connections sent FF FF FF FF: each got ERROR 100 (frame-too-large) and a close")
+random.seed(7)
+conns = []
+for _ in range(100):
+    s = socket.create_connection((host, int(port)))
+    s.sendall(os.urandom(random.randint(1, 8192)))
+    conns.append(s)
+for s in conns: s.close()
+print("   100 connections sent random bytes")
+PY
+after=$(rss)
+echo "   server RSS before ${before} kB, after ${after} kB"
+[ $((after - before)) -lt 20000 ] || fail "server memory grew by $((after - before)) kB"
+"$bin/tchat" send --server "$addr" --nick survivor ops "still serving" || fail "server stopped serving"
+echo "   a client could still send afterwards"
+echo "all acceptance checks passed"
