@@ -138,7 +138,7 @@ public final class ChatConnection: Sendable {
     /// The round-trip time of a ping.
     public func ping() async throws -> Duration {
         let start = ContinuousClock.now
-        _ = try await request(.ping(token: UInt64(truncatingIfNeeded: start.hashValue)))
+        _ = try await request(.ping(token: UInt64.random(in: 0...UInt64.max)))
         return ContinuousClock.now - start
     }
 

@@ -69,6 +69,7 @@ final class ChannelManager: Sendable {
     let maxChannelsPerClient: Int
     private let logger: Logger
 
+    /// `loaded` comes from `HistoryStore.loadChannels`, which has checked every name.
     init(
         store: HistoryStore, threadPool: NIOThreadPool, loaded: [HistoryStore.LoadedChannel],
         maxChannelsPerClient: Int, logger: Logger

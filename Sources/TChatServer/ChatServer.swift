@@ -44,6 +44,9 @@ public final class ChatServer: Service, Sendable {
 
     /// Opens the data directory, loads it, and binds both sockets.
     public func start() async throws {
+        guard state.withLock({ if case .idle = $0 { true } else { false } }) else {
+            throw ProtocolError(.internalError, "the server was already started")
+        }
         let threadPool = NIOThreadPool(numberOfThreads: 2)
         threadPool.start()
         let configuration = self.configuration

@@ -18,6 +18,16 @@ final class ClientManager: Sendable {
         var byNick: [String: UInt64] = [:]
         /// Nick key to what is remembered of it.
         var known: [String: NickRecord] = [:]
+
+        /// The nick's record as of `time`: its spelling and last-seen time updated, created if new.
+        func record(for nick: Nick, at time: Timestamp) -> NickRecord {
+            let now = time.iso8601
+            var record = known[nick.key]
+                ?? NickRecord(nick: nick.name, welcome: "", firstSeen: now, lastSeen: now, connections: 0, connectedMs: 0)
+            record.nick = nick.name
+            record.lastSeen = now
+            return record
+        }
     }
 
     private let state: Mutex<State>
@@ -50,11 +60,7 @@ final class ClientManager: Sendable {
             }
             state.byNick[nick.key] = session.id
             state.active[session.id] = Active(session: session, nick: nick)
-            let now = session.connectedAt.iso8601
-            var record = state.known[nick.key]
-                ?? NickRecord(nick: nick.name, welcome: "", firstSeen: now, lastSeen: now, connections: 0, connectedMs: 0)
-            record.nick = nick.name
-            record.lastSeen = now
+            var record = state.record(for: nick, at: session.connectedAt)
             record.connections += 1
             state.known[nick.key] = record
             return record.welcome
@@ -73,12 +79,7 @@ final class ClientManager: Sendable {
             state.byNick[nick.key] = session.id
             active.nick = nick
             state.active[session.id] = active
-            let now = Timestamp.now().iso8601
-            var record = state.known[nick.key]
-                ?? NickRecord(nick: nick.name, welcome: "", firstSeen: now, lastSeen: now, connections: 0, connectedMs: 0)
-            record.nick = nick.name
-            record.lastSeen = now
-            state.known[nick.key] = record
+            state.known[nick.key] = state.record(for: nick, at: .now())
         }
         store.writer.markNicksChanged()
     }
@@ -142,9 +143,7 @@ final class ClientManager: Sendable {
 
     func setWelcomeText(_ text: String, for nick: Nick) {
         state.withLock { state in
-            let now = Timestamp.now().iso8601
-            var record = state.known[nick.key]
-                ?? NickRecord(nick: nick.name, welcome: "", firstSeen: now, lastSeen: now, connections: 0, connectedMs: 0)
+            var record = state.record(for: nick, at: .now())
             record.welcome = text
             state.known[nick.key] = record
         }

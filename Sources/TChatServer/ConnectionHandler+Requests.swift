@@ -71,7 +71,7 @@ extension ConnectionHandler {
             case .getWelcome:
                 reply(.text(server.clients.welcomeText(for: nick)), to: id)
             case .history(let channel, let before, let limit):
-                try history(channel, before: before, limit: Int(limit), requestID: id, on: context.eventLoop)
+                try history(channel, before: before, limit: Int(limit), session: session, requestID: id)
                 return  // answered when the history is read
             case .quit(let reason):
                 try Self.check(reason, "reason", maxBytes: ProtocolLimits.maxReasonBytes)
@@ -228,15 +228,15 @@ extension ConnectionHandler {
     }
 
     private func history(
-        _ channel: String, before: UInt64, limit: Int, requestID id: UInt32, on eventLoop: any EventLoop
+        _ channel: String, before: UInt64, limit: Int, session: ClientSession, requestID id: UInt32
     ) throws {
         let name = try ChannelName(validating: channel)
         guard (1...Int(ProtocolLimits.maxHistoryRequest)).contains(limit) else {
             throw ProtocolError(
                 .invalidArgument, "a history request asks for 1 to \(ProtocolLimits.maxHistoryRequest) messages")
         }
-        guard case .welcomed(let session, _) = phase else { return }
-        server.channels.history(channel: name, before: before, limit: limit, on: eventLoop).whenComplete { result in
+        let reading = server.channels.history(channel: name, before: before, limit: limit, on: session.eventLoop)
+        reading.whenComplete { result in
             switch result {
             case .success(let messages):
                 Self.send(messages.map { .message($0) } + [.ok], to: id, on: session.channel)

@@ -40,8 +40,8 @@ struct SendCommand: AsyncParsableCommand {
         try await reportingFailure {
             let target = to ?? words[0]
             let text = Array(to == nil ? words.dropFirst() : words[...])
-            // Check a message given as arguments before connecting at all.
-            if !text.isEmpty { _ = try body(text.joined(separator: " "), line: nil) }
+            // A message given as arguments is checked before connecting at all.
+            let argumentBody = text.isEmpty ? nil : try body(text.joined(separator: " "), line: nil)
             let connection = try await ChatConnection.connect(try self.connection.connectOptions(receivesEvents: false))
             var inFlight: [EventLoopFuture<[ServerFrame]>] = []
             func submit(_ body: MessageBody, line: Int?) async throws {
@@ -51,8 +51,8 @@ struct SendCommand: AsyncParsableCommand {
                 if inFlight.count >= Self.window { _ = try await inFlight.removeFirst().get() }
             }
             do {
-                if !text.isEmpty {
-                    try await submit(try body(text.joined(separator: " "), line: nil), line: nil)
+                if let argumentBody {
+                    try await submit(argumentBody, line: nil)
                 } else {
                     var number = 0
                     for await line in StandardInputLines() {

@@ -114,3 +114,39 @@ import Testing
         #expect(await locked.stop() == 0)
     }
 }
+
+/// The minimal Python client in `docs/protocol.md` must work against the real server: the spec is enough.
+@Suite struct ProtocolDocumentClientTests {
+    static let python = ["/usr/bin/python3", "/usr/local/bin/python3"].first { FileManager.default.isExecutableFile(atPath: $0) }
+
+    @Test(.enabled(if: python != nil, "python3 is not installed"))
+    func theSpecsExampleClientSendsAMessage() async throws {
+        let directory = CommandLineTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let daemon = try await Daemon(directory: directory)
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let spec = try String(contentsOf: root.appendingPathComponent("docs/protocol.md"), encoding: .utf8)
+        let start = try #require(spec.range(of: "```python\n"))
+        let end = try #require(spec.range(of: "```", range: start.upperBound..<spec.endIndex))
+        let port = try #require(daemon.clients.split(separator: ":").last)
+        let program = String(spec[start.upperBound..<end.lowerBound])
+            .replacingOccurrences(of: "(\"127.0.0.1\", 7667)", with: "(\"127.0.0.1\", \(port))")
+        let script = directory + "/client.py"
+        try program.write(toFile: script, atomically: true, encoding: .utf8)
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.python!)
+        process.arguments = [script]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        // WELCOME and OK for the hello, then SENT and OK for the message.
+        #expect(text.split(separator: "\n").map { $0.split(separator: " ").prefix(2).joined(separator: " ") }
+            == ["0x82 1", "0x80 1", "0x83 2", "0x80 2"], "\(text)")
+        #expect(await daemon.stop() == 0)
+    }
+}

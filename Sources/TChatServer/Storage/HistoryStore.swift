@@ -66,6 +66,9 @@ final class HistoryStore: Sendable {
         var loaded: [LoadedChannel] = []
         var seenFiles = Set<String>()
         for record in file.channels {
+            if let problem = ChannelName.problem(with: record.name) {
+                throw StorageError("\(directory)/channels.json: '\(record.name)' is not a channel name: \(problem)")
+            }
             guard Self.isSafeFileName(record.file), seenFiles.insert(record.file).inserted else {
                 throw StorageError("\(directory)/channels.json: channel \(record.name) has a bad file name '\(record.file)'")
             }
