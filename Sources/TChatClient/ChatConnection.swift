@@ -16,14 +16,19 @@ public final class ChatConnection: Sendable {
     public let welcome: Welcome
     /// Server-pushed events; empty if `ConnectOptions.receivesEvents` was false.
     public let events: ChatEvents
+    /// The round trip of the latest keep-alive ping.
+    public let roundTrip: RoundTrip
     private let channel: any Channel
     private let closeReason: CloseReason
 
-    private init(welcome: Welcome, events: ChatEvents, channel: any Channel, closeReason: CloseReason) {
+    private init(
+        welcome: Welcome, events: ChatEvents, channel: any Channel, closeReason: CloseReason, roundTrip: RoundTrip
+    ) {
         self.welcome = welcome
         self.events = events
         self.channel = channel
         self.closeReason = closeReason
+        self.roundTrip = roundTrip
     }
 
     /// Connects, says hello and waits for the welcome. Throws `ConnectionError` if the server cannot be reached and
@@ -35,19 +40,22 @@ public final class ChatConnection: Sendable {
         let (events, source, resumer) = ChatEvents.make()
         let receivesEvents = options.receivesEvents
         let maxFrame = options.maxFrameLength
-        let timeout = options.connectTimeout.components
         let closeReason = CloseReason()
+        let roundTrip = RoundTrip()
+        let keepAlive = options.keepAlive.map(TimeAmount.init)
         let channel: any Channel
         do {
             channel = try await ClientBootstrap(group: group)
-                .connectTimeout(.milliseconds(timeout.seconds * 1000 + timeout.attoseconds / 1_000_000_000_000_000))
+                .connectTimeout(TimeAmount(options.connectTimeout))
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(
                             ByteToMessageHandler(FrameDecoder(maxFrameLength: maxFrame)))
                         try channel.pipeline.syncOperations.addHandler(
-                            ClientHandler(events: receivesEvents ? source : nil, closeReason: closeReason))
+                            ClientHandler(
+                                events: receivesEvents ? source : nil, closeReason: closeReason, keepAlive: keepAlive,
+                                roundTrip: roundTrip))
                     }
                 }
                 .connect(host: options.server.host, port: options.server.port)
@@ -71,7 +79,8 @@ public final class ChatConnection: Sendable {
             try? await channel.close()
             throw ConnectionError("\(options.server) did not answer the hello with a welcome")
         }
-        return ChatConnection(welcome: welcome, events: events, channel: channel, closeReason: closeReason)
+        return ChatConnection(
+            welcome: welcome, events: events, channel: channel, closeReason: closeReason, roundTrip: roundTrip)
     }
 
     // MARK: - Requests

@@ -12,6 +12,18 @@ final class CloseReason: Sendable {
     func set(_ error: ProtocolError) { value.withLock { $0 = error } }
 }
 
+/// The latest keep-alive round trip: the lag a client shows its user.
+public final class RoundTrip: Sendable {
+    private let value = Mutex<Duration?>(nil)
+
+    public init() {}
+
+    /// Nil until the first keep-alive ping has been answered.
+    public var latest: Duration? { value.withLock { $0 } }
+
+    func record(_ duration: Duration) { value.withLock { $0 = duration } }
+}
+
 /// A request on its way out: the handler gives it an id and remembers whom to answer.
 struct OutboundRequest {
     var frame: ClientFrame
@@ -39,10 +51,43 @@ final class ClientHandler: ChannelDuplexHandler {
     private let events: ChatEvents.Source?
     /// The last connection-level error (request id 0): the reason a close that follows it gives.
     private let closeReason: CloseReason
+    private let keepAlive: TimeAmount?
+    private var keepAliveTask: RepeatedTask?
+    private var lastRead = NIODeadline.now()
+    private let roundTrip: RoundTrip
 
-    init(events: ChatEvents.Source?, closeReason: CloseReason) {
+    init(events: ChatEvents.Source?, closeReason: CloseReason, keepAlive: TimeAmount? = nil, roundTrip: RoundTrip = RoundTrip()) {
         self.events = events
         self.closeReason = closeReason
+        self.keepAlive = keepAlive
+        self.roundTrip = roundTrip
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        if let interval = keepAlive {
+            // Checking twice per interval leaves a pinged server at least half an interval to answer.
+            let check = TimeAmount.nanoseconds(max(interval.nanoseconds / 2, 1_000_000))
+            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            keepAliveTask = context.eventLoop.scheduleRepeatedTask(initialDelay: check, delay: check) { _ in
+                let (handler, context) = bound.value
+                handler.checkAlive(context: context, interval: interval)
+            }
+        }
+        context.fireChannelActive()
+    }
+
+    /// Pings a quiet server (request id 0, the send time as token) and gives up on one quiet for two intervals.
+    private func checkAlive(context: ChannelHandlerContext, interval: TimeAmount) {
+        let quiet = NIODeadline.now() - lastRead
+        if quiet >= interval * 2 {
+            closeReason.set(
+                ProtocolError(.idleTimeout, "the server did not answer for \(quiet.nanoseconds / 1_000_000) ms"))
+            context.close(promise: nil)
+        } else if quiet >= interval {
+            var buffer = context.channel.allocator.buffer(capacity: 17)
+            try? ClientFrame.ping(token: NIODeadline.now().uptimeNanoseconds).encode(requestID: 0, into: &buffer)
+            context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+        }
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
@@ -62,6 +107,7 @@ final class ClientHandler: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        lastRead = .now()
         let raw: RawFrame
         let frame: ServerFrame
         do {
@@ -101,6 +147,11 @@ final class ClientHandler: ChannelDuplexHandler {
             try? ClientFrame.pong(token: token).encode(requestID: 0, into: &buffer)
             context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
             return
+        case .pong(let token):
+            // The answer to a keep-alive ping: its token is when it was sent.
+            let now = NIODeadline.now().uptimeNanoseconds
+            if token <= now { roundTrip.record(.nanoseconds(Int64(now - token))) }
+            return
         case .error(let error):
             closeReason.set(error)
         default:
@@ -113,6 +164,8 @@ final class ClientHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        keepAliveTask?.cancel()
+        keepAliveTask = nil
         let error: any Error = closeReason.error ?? ConnectionError("the server closed the connection")
         let waiting = pending
         pending = [:]

@@ -12,6 +12,9 @@ public struct ConnectOptions: Sendable {
     /// Whether events (channel messages, joins...) are delivered. A send-only client says no, so that events it
     /// will never read cannot fill the buffer and stall the connection.
     public var receivesEvents = true
+    /// After this long without hearing from the server the client pings it, and after twice this long it gives
+    /// the connection up as dead: a vanished server or network is noticed, not waited on forever. Nil: never.
+    public var keepAlive: Duration? = .seconds(30)
 
     public init(server: ServerAddress, nick: String) {
         self.server = server

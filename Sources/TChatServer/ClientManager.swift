@@ -19,13 +19,21 @@ final class ClientManager: Sendable {
         /// Nick key to what is remembered of it.
         var known: [String: NickRecord] = [:]
 
-        /// The nick's record as of `time`: its spelling and last-seen time updated, created if new.
+        /// What is remembered of a nick, or a fresh record first seen at `time`.
         func record(for nick: Nick, at time: Timestamp) -> NickRecord {
-            let now = time.iso8601
-            var record = known[nick.key]
-                ?? NickRecord(nick: nick.name, welcome: "", firstSeen: now, lastSeen: now, connections: 0, connectedMs: 0)
+            known[nick.key]
+                ?? NickRecord(
+                    nick: nick.name, welcome: "", firstSeen: time.iso8601, lastSeen: time.iso8601, connections: 0,
+                    connectedMs: 0)
+        }
+
+        /// Records that `nick`, spelled so, is in use at `time`.
+        mutating func markSeen(_ nick: Nick, at time: Timestamp, connecting: Bool) -> NickRecord {
+            var record = record(for: nick, at: time)
             record.nick = nick.name
-            record.lastSeen = now
+            record.lastSeen = time.iso8601
+            if connecting { record.connections += 1 }
+            known[nick.key] = record
             return record
         }
     }
@@ -60,10 +68,7 @@ final class ClientManager: Sendable {
             }
             state.byNick[nick.key] = session.id
             state.active[session.id] = Active(session: session, nick: nick)
-            var record = state.record(for: nick, at: session.connectedAt)
-            record.connections += 1
-            state.known[nick.key] = record
-            return record.welcome
+            return state.markSeen(nick, at: session.connectedAt, connecting: true).welcome
         }
         store.writer.markNicksChanged()
         return welcome
@@ -79,7 +84,7 @@ final class ClientManager: Sendable {
             state.byNick[nick.key] = session.id
             active.nick = nick
             state.active[session.id] = active
-            state.known[nick.key] = state.record(for: nick, at: .now())
+            _ = state.markSeen(nick, at: .now(), connecting: false)
         }
         store.writer.markNicksChanged()
     }

@@ -133,8 +133,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// Pings a client silent for half the idle timeout and closes one silent for all of it. Checking every
     /// quarter leaves an answering client at least a quarter of the timeout for its pong to arrive.
     private func startKeepAlive(context: ChannelHandlerContext) {
-        let idle = server.configuration.idleTimeout.components
-        let timeout = TimeAmount.nanoseconds(idle.seconds * 1_000_000_000 + idle.attoseconds / 1_000_000_000)
+        let timeout = TimeAmount(server.configuration.idleTimeout)
         let half = TimeAmount.nanoseconds(timeout.nanoseconds / 2)
         let check = TimeAmount.nanoseconds(max(timeout.nanoseconds / 4, 1_000_000))
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)

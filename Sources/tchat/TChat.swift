@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import TChatProtocol
 
 /// `tchat`: the tchat client. The headless subcommands serve scripts; the full-screen client joins them later as
@@ -14,4 +15,23 @@ struct TChat: AsyncParsableCommand {
             """,
         version: TChatVersion.current,
         subcommands: [SendCommand.self, ListenCommand.self])
+
+    /// Like ArgumentParser's own `main`, except that a usage error is one line (`tchat: ...`) as every other
+    /// error is, so scripts can log it as it is; `--help` still prints the help.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            let code = exitCode(for: error)
+            let message = self.message(for: error)
+            guard code != .success, !message.isEmpty else { exit(withError: error) }
+            FileHandle.standardError.write(Data("tchat: \(message) (see tchat --help)\n".utf8))
+            exit(withError: ExitCode(code.rawValue))
+        }
+    }
 }

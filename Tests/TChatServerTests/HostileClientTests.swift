@@ -126,13 +126,16 @@ import Testing
         _ = try await reader.join("#flood", history: 0)
         let sender = try await server.connect("sender", events: false)
         let text = String(repeating: "z", count: 4000)
-        var pending: [EventLoopFuture<[ServerFrame]>] = []
-        for _ in 0..<3000 {
-            pending.append(sender.submit(.send(channel: "#flood", body: .text(text))))
+        // Batches of 100 (400 KB), each waited for by the reader: a reading client never lags by more than a batch,
+        // however busy the machine, while the stuck one falls behind by everything.
+        for batch in 0..<30 {
+            var pending: [EventLoopFuture<[ServerFrame]>] = []
+            for _ in 0..<100 { pending.append(sender.submit(.send(channel: "#flood", body: .text(text)))) }
+            for future in pending { _ = try await future.get() }
+            await events.wait(for: "batch \(batch)", within: .seconds(20)) { _ in events.messages.count == (batch + 1) * 100 }
         }
-        for future in pending { _ = try await future.get() }
-        await events.wait(for: "every message", within: .seconds(20)) { _ in events.messages.count == 3000 }
-        #expect(events.messages.map(\.id) == Array(1...3000))
+        let ids = events.messages.map(\.id)
+        #expect(ids.count == 3000 && ids == Array(1...3000), "the reader got \(ids.count) messages")
         await events.wait(for: "the cut-off client's quit") { frames in
             frames.contains { if case .quitted("stuck", let reason, _) = $0 { reason.contains("send queue") } else { false } }
         }
@@ -179,5 +182,20 @@ import Testing
         await events.wait(for: "the end of the connection") { _ in events.hasEnded }
         #expect(events.all.contains { if case .notice(let text) = $0 { text.contains("shutting down") } else { false } })
         #expect(Self.errorCode(events.all.last) == .shuttingDown)
+    }
+}
+
+@Suite struct KeepAliveIntegrationTests {
+    @Test func theClientsOwnPingsKeepItConnectedAndMeasureTheLag() async throws {
+        let server = try await TestServer { $0.idleTimeout = .seconds(1) }
+        defer { server.removeData() }
+        var options = ConnectOptions(server: server.address, nick: "pinger")
+        options.keepAlive = .milliseconds(200)
+        let connection = try await ChatConnection.connect(options)
+        try await Task.sleep(for: .milliseconds(1500))
+        let lag = try #require(connection.roundTrip.latest, "no keep-alive ping was answered")
+        #expect(lag < .seconds(1))
+        _ = try await connection.request(.whoami)
+        await server.stop()
     }
 }

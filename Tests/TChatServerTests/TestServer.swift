@@ -80,7 +80,10 @@ final class EventLog: Sendable {
             if condition(all) { return }
             try? await Task.sleep(for: .milliseconds(5))
         }
-        Issue.record("timed out waiting for \(what); got \(all)", sourceLocation: sourceLocation)
+        let events = all
+        Issue.record(
+            "timed out waiting for \(what); got \(events.count) events, the last: \(events.suffix(3))",
+            sourceLocation: sourceLocation)
     }
 }
 
