@@ -70,9 +70,10 @@ final class ChannelManager: Sendable {
     private let logger: Logger
 
     /// `loaded` comes from `HistoryStore.loadChannels`, which has checked every name.
+    /// `unclaimedFiles` are history files no channel owns; new channels never take their names.
     init(
         store: HistoryStore, threadPool: NIOThreadPool, loaded: [HistoryStore.LoadedChannel],
-        maxChannelsPerClient: Int, logger: Logger
+        unclaimedFiles: [String] = [], maxChannelsPerClient: Int, logger: Logger
     ) throws {
         self.store = store
         self.threadPool = threadPool
@@ -93,6 +94,7 @@ final class ChannelManager: Sendable {
                 state.channels[name.key] = channel
                 state.files.insert(entry.record.file)
             }
+            state.files.formUnion(unclaimedFiles)
         }
     }
 

@@ -51,24 +51,31 @@ public final class ChatServer: Service, Sendable {
         threadPool.start()
         let configuration = self.configuration
         let logger = self.logger
-        let loaded: (HistoryStore, [HistoryStore.LoadedChannel], [NickRecord])
+        let loaded: (HistoryStore, [HistoryStore.LoadedChannel], [String], [NickRecord])
         do {
             loaded = try await threadPool.runIfActive {
                 let store = try HistoryStore(
                     directory: configuration.dataDirectory, policy: configuration.fsync,
                     historyLimit: configuration.historyLimit, logger: logger)
-                return (store, try store.loadChannels(), try store.loadNicks())
+                let channels = try store.loadChannels()
+                let unclaimed = try store.unclaimedFiles(claimed: Set(channels.map(\.record.file)))
+                for file in unclaimed {
+                    logger.warning(
+                        "a history file no channel names is left alone",
+                        metadata: ["file": "\(configuration.dataDirectory)/channels/\(file)"])
+                }
+                return (store, channels, unclaimed, try store.loadNicks())
             }
         } catch {
             try? await threadPool.shutdownGracefully()
             throw error
         }
-        let (store, channels, nicks) = loaded
+        let (store, channels, unclaimed, nicks) = loaded
         let group = MultiThreadedEventLoopGroup(
             numberOfThreads: configuration.threads > 0 ? configuration.threads : System.coreCount)
         do {
             let channelManager = try ChannelManager(
-                store: store, threadPool: threadPool, loaded: channels,
+                store: store, threadPool: threadPool, loaded: channels, unclaimedFiles: unclaimed,
                 maxChannelsPerClient: configuration.maxChannelsPerClient, logger: logger)
             let clientManager = ClientManager(store: store, known: nicks, serverName: configuration.name, logger: logger)
             store.start(

@@ -72,7 +72,6 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        lastActivity = .now()
         guard !isClosing else { return }
         switch unwrapInboundIn(data) {
         case .failure(let error):
@@ -87,7 +86,9 @@ final class ConnectionHandler: ChannelInboundHandler {
         }
     }
 
+    /// Once per read from the socket, however many frames it held: note the activity, send the gathered replies.
     func channelReadComplete(context: ChannelHandlerContext) {
+        lastActivity = .now()
         flushPending(context: context)
         context.fireChannelReadComplete()
     }
@@ -114,7 +115,7 @@ final class ConnectionHandler: ChannelInboundHandler {
                 "client cut off: it stopped reading",
                 metadata: [
                     "address": "\(address)", "nick": "\(nickForLog)",
-                    "queued": "\(server.configuration.maxOutboundBytes)",
+                    "bound": "\(server.configuration.maxOutboundBytes)",
                 ])
             closeReason = "send queue exceeded \(server.configuration.maxOutboundBytes) bytes"
             isClosing = true

@@ -244,3 +244,32 @@ import Testing
         await second.stop()
     }
 }
+
+@Suite struct DataDirectoryTests {
+    @Test func aHistoryFileNoChannelNamesIsNeverReusedOrChanged() async throws {
+        let directory = TestServer.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try FileManager.default.createDirectory(atPath: directory + "/channels", withIntermediateDirectories: true)
+        let stray = Data(#"{"id":7,"time":"2026-01-01T00:00:00.000Z","from":"x","type":"text","body":"old"}"#.utf8 + [10])
+        try stray.write(to: URL(fileURLWithPath: directory + "/channels/ops.jsonl"))
+        let server = try await TestServer(directory: directory)
+        let alice = try await server.connect("alice", events: false)
+        #expect(try await alice.send(.text("new"), to: "#ops").id == 1)
+        await server.stop()
+        #expect(try Data(contentsOf: URL(fileURLWithPath: directory + "/channels/ops.jsonl")) == stray)
+        let index = try String(contentsOfFile: directory + "/channels.json", encoding: .utf8)
+        #expect(index.contains("\"file\" : \"ops~2.jsonl\""), "\(index)")
+    }
+
+    @Test func channelsJSONNamesANewChannelBeforeItsFirstLineIsWritten() async throws {
+        // With --fsync interval nicks.json waits up to a second; channels.json must not, or a crash right after a
+        // channel's first message would leave a file no channel names.
+        let server = try await TestServer()
+        defer { server.removeData() }
+        let alice = try await server.connect("alice", events: false)
+        try await alice.send(.text("first"), to: "#fresh")
+        let index = try String(contentsOfFile: server.directory + "/channels.json", encoding: .utf8)
+        #expect(index.contains("#fresh"))
+        await server.stop()
+    }
+}

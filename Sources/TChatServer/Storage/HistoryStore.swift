@@ -97,6 +97,13 @@ final class HistoryStore: Sendable {
         return loaded
     }
 
+    /// History files on disk that `channels.json` does not name (copied in by hand, or from a crash of an older
+    /// version): never reused for a new channel, and reported.
+    func unclaimedFiles(claimed: Set<String>) throws -> [String] {
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory + "/channels")
+        return names.filter { $0.hasSuffix(".jsonl") && !claimed.contains($0) }.sorted()
+    }
+
     func loadNicks() throws -> [NickRecord] {
         let file: NicksFile? = try loadMetadata("nicks.json")
         let dropped = try LineFile.truncateTornTail(path: "\(directory)/\(StoreWriter.clientsFile)")

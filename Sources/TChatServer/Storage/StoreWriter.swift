@@ -175,11 +175,17 @@ final class StoreWriter: Sendable {
                 if jobs.isEmpty && !queue.closing { queue.sleeping = true }
                 return (jobs, queue.closing, queue.closing ? queue.finished : nil)
             }
+            // A new channel is in channels.json before its first line is written, so a crash can never leave a
+            // history file that no channel names.
+            if state.pendingChannels, let channels = snapshots.withLock({ $0 }).channels() {
+                writeMetadata(channels, name: "channels.json")
+                state.pendingChannels = false
+            }
             if !taken.jobs.isEmpty {
                 process(taken.jobs, &state)
             }
             maybeSync(&state, force: taken.closing)
-            maybeWriteSnapshots(&state, force: taken.closing)
+            maybeWriteNicks(&state, force: taken.closing)
             if taken.closing && taken.jobs.isEmpty {
                 for (_, file) in state.open { close(file.fd) }
                 taken.finished?.resume()
@@ -197,7 +203,7 @@ final class StoreWriter: Sendable {
         if case .interval(let interval) = policy, !state.unsynced.isEmpty {
             wait = min(wait, interval - (ContinuousClock.now - state.lastSync))
         }
-        if state.pendingChannels || state.pendingNicks {
+        if state.pendingNicks {
             wait = min(wait, .seconds(1) - (ContinuousClock.now - state.lastSnapshot))
         }
         let (seconds, attoseconds) = max(wait, .milliseconds(1)).components
@@ -312,24 +318,21 @@ final class StoreWriter: Sendable {
         state.lastSync = ContinuousClock.now
     }
 
-    private func maybeWriteSnapshots(_ state: inout ThreadState, force: Bool) {
-        guard state.pendingChannels || state.pendingNicks else { return }
+    /// `nicks.json` changes with every connection, so it is rewritten at most once a second (every turn with
+    /// `--fsync always`) and on shutdown.
+    private func maybeWriteNicks(_ state: inout ThreadState, force: Bool) {
+        guard state.pendingNicks else { return }
         guard force || policy == .always || ContinuousClock.now - state.lastSnapshot >= .seconds(1) else { return }
-        let sources = snapshots.withLock { $0 }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        if state.pendingChannels, let channels = sources.channels() {
-            writeMetadata(channels, name: "channels.json", encoder: encoder)
+        if let nicks = snapshots.withLock({ $0 }).nicks() {
+            writeMetadata(nicks, name: "nicks.json")
         }
-        if state.pendingNicks, let nicks = sources.nicks() {
-            writeMetadata(nicks, name: "nicks.json", encoder: encoder)
-        }
-        state.pendingChannels = false
         state.pendingNicks = false
         state.lastSnapshot = ContinuousClock.now
     }
 
-    private func writeMetadata(_ value: some Encodable, name: String, encoder: JSONEncoder) {
+    private func writeMetadata(_ value: some Encodable, name: String) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         do {
             var bytes = Array(try encoder.encode(value))
             bytes.append(UInt8(ascii: "\n"))
