@@ -29,7 +29,7 @@ let package = Package(
         .target(
             name: "TChatProtocol",
             dependencies: [
-                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio")
             ],
             swiftSettings: swiftSettings
         ),

@@ -56,7 +56,10 @@ final class ClientHandler: ChannelDuplexHandler {
     private var lastRead = NIODeadline.now()
     private let roundTrip: RoundTrip
 
-    init(events: ChatEvents.Source?, closeReason: CloseReason, keepAlive: TimeAmount? = nil, roundTrip: RoundTrip = RoundTrip()) {
+    init(
+        events: ChatEvents.Source?, closeReason: CloseReason, keepAlive: TimeAmount? = nil,
+        roundTrip: RoundTrip = RoundTrip()
+    ) {
         self.events = events
         self.closeReason = closeReason
         self.keepAlive = keepAlive

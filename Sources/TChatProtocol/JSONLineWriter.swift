@@ -35,7 +35,8 @@ public struct JSONLineWriter {
     public mutating func field(_ key: StaticString, json: String) {
         writeKey(key)
         for byte in json.utf8 {
-            bytes.append(byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r") || byte == UInt8(ascii: "\t") ? 0x20 : byte)
+            bytes.append(
+                byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r") || byte == UInt8(ascii: "\t") ? 0x20 : byte)
         }
     }
 

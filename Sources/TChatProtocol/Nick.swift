@@ -39,7 +39,9 @@ public struct Nick: Sendable, Hashable, CustomStringConvertible {
             let isSpecial = "_[]{}\\|^`".utf8.contains(byte)
             let allowed = offset == 0 ? isLetter || isSpecial : isLetter || isDigit || isSpecial || byte == 0x2D
             if !allowed {
-                let shown = byte < 0x20 || byte >= 0x7F ? "a non-ASCII or control character" : "'\(Character(Unicode.Scalar(byte)))'"
+                let shown =
+                    byte < 0x20 || byte >= 0x7F
+                    ? "a non-ASCII or control character" : "'\(Character(Unicode.Scalar(byte)))'"
                 return offset == 0 && (isDigit || byte == 0x2D)
                     ? "a nick cannot start with a digit or '-'"
                     : "a nick may not contain \(shown): use ASCII letters, digits and - _ [ ] { } \\ | ^ `"

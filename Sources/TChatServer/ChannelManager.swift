@@ -55,6 +55,14 @@ final class ChannelManager: Sendable {
         var files: Set<String> = []
     }
 
+    /// Messages to fetch from a channel's file: ids in `after+1 ..< before`, the newest `limit` of them.
+    private struct DiskRead: Sendable {
+        var file: String
+        var before: UInt64
+        var after: UInt64
+        var limit: Int
+    }
+
     /// What a join gives back: the channel and the messages to replay before live ones.
     struct JoinResult: Sendable {
         var info: ChannelInfo
@@ -125,23 +133,20 @@ final class ChannelManager: Sendable {
     ) -> EventLoopFuture<JoinResult> {
         let wanted = min(history, recentCapacity)
         // Fill the in-memory history from disk first if it is short; the join itself then never waits.
-        let missing: (file: String, before: UInt64, after: UInt64, count: Int)? = state.withLock { state in
+        let missing: DiskRead? = state.withLock { state in
             guard let channel = state.channels[name.key], wanted > channel.recent.count else { return nil }
             let oldest = channel.oldestServed(limit: store.historyLimit)
             guard channel.lastID > 0, channel.recentStart > oldest else { return nil }
-            return (channel.file, channel.recentStart, oldest - 1, wanted - channel.recent.count)
+            return DiskRead(
+                file: channel.file, before: channel.recentStart, after: oldest - 1,
+                limit: wanted - channel.recent.count)
         }
         guard let missing else {
             return session.eventLoop.makeCompletedFuture {
                 try self.completeJoin(session, nick: nick, channel: name, history: wanted)
             }
         }
-        let historyStore = self.store
-        return threadPool.runIfActive(eventLoop: session.eventLoop) {
-            try historyStore.readMessages(
-                file: missing.file, channel: name.name, before: missing.before, after: missing.after,
-                limit: missing.count)
-        }.flatMapThrowing { older in
+        return read(missing, channel: name, on: session.eventLoop).flatMapThrowing { older in
             self.prepend(older, to: name)
             return try self.completeJoin(session, nick: nick, channel: name, history: wanted)
         }
@@ -275,33 +280,37 @@ final class ChannelManager: Sendable {
     func history(
         channel name: ChannelName, before: UInt64, limit: Int, on eventLoop: any EventLoop
     ) -> EventLoopFuture<[ChatMessage]> {
-        let plan: Result<(fromMemory: [ChatMessage], disk: (file: String, before: UInt64, after: UInt64)?), ProtocolError> =
-            state.withLock { state in
-                guard let channel = state.channels[name.key] else {
-                    return .failure(ProtocolError(.noSuchChannel, "there is no channel \(name.name)"))
-                }
-                let upper = before == 0 ? channel.lastID + 1 : min(before, channel.lastID + 1)
-                let oldest = channel.oldestServed(limit: store.historyLimit)
-                let inMemory = channel.recent.filter { $0.id < upper && $0.id >= oldest }.suffix(limit)
-                let diskUpper = min(upper, channel.recentStart)
-                guard inMemory.count < limit, diskUpper > oldest, channel.lastID > 0 else {
-                    return .success((Array(inMemory), nil))
-                }
-                return .success((Array(inMemory), (channel.file, diskUpper, oldest - 1)))
+        let plan: Result<(fromMemory: [ChatMessage], disk: DiskRead?), ProtocolError> = state.withLock { state in
+            guard let channel = state.channels[name.key] else {
+                return .failure(ProtocolError(.noSuchChannel, "there is no channel \(name.name)"))
             }
+            let upper = before == 0 ? channel.lastID + 1 : min(before, channel.lastID + 1)
+            let oldest = channel.oldestServed(limit: store.historyLimit)
+            let inMemory = Array(channel.recent.filter { $0.id < upper && $0.id >= oldest }.suffix(limit))
+            let diskUpper = min(upper, channel.recentStart)
+            guard inMemory.count < limit, diskUpper > oldest, channel.lastID > 0 else {
+                return .success((inMemory, nil))
+            }
+            let disk = DiskRead(file: channel.file, before: diskUpper, after: oldest - 1, limit: limit - inMemory.count)
+            return .success((inMemory, disk))
+        }
         switch plan {
         case .failure(let error):
             return eventLoop.makeFailedFuture(error)
         case .success(let plan):
             guard let disk = plan.disk else { return eventLoop.makeSucceededFuture(plan.fromMemory) }
-            let historyStore = self.store
-            let wanted = limit - plan.fromMemory.count
-            return threadPool.runIfActive(eventLoop: eventLoop) {
-                try historyStore.readMessages(
-                    file: disk.file, channel: name.name, before: disk.before, after: disk.after, limit: wanted)
-            }.map { older in
-                older + plan.fromMemory
-            }
+            return read(disk, channel: name, on: eventLoop).map { older in older + plan.fromMemory }
+        }
+    }
+
+    /// Reads from a channel's file on the thread pool; completes on `eventLoop`.
+    private func read(
+        _ disk: DiskRead, channel: ChannelName, on eventLoop: any EventLoop
+    ) -> EventLoopFuture<[ChatMessage]> {
+        let store = self.store
+        return threadPool.runIfActive(eventLoop: eventLoop) {
+            try store.readMessages(
+                file: disk.file, channel: channel.name, before: disk.before, after: disk.after, limit: disk.limit)
         }
     }
 
@@ -320,7 +329,8 @@ final class ChannelManager: Sendable {
             channel.topic = topic
             channel.topicSetBy = nick
             channel.topicSetAt = .now()
-            let event = ServerFrame.topic(channel: channel.name.name, topic: topic, setBy: nick, time: channel.topicSetAt)
+            let event = ServerFrame.topic(
+                channel: channel.name.name, topic: topic, setBy: nick, time: channel.topicSetAt)
             if let frame = SubscriberSet.encode(event) { channel.members.deliver(frame, excluding: session.id) }
             state.channels[name.key] = channel
         }

@@ -77,7 +77,8 @@ public final class ChatServer: Service, Sendable {
             let channelManager = try ChannelManager(
                 store: store, threadPool: threadPool, loaded: channels, unclaimedFiles: unclaimed,
                 maxChannelsPerClient: configuration.maxChannelsPerClient, logger: logger)
-            let clientManager = ClientManager(store: store, known: nicks, serverName: configuration.name, logger: logger)
+            let clientManager = ClientManager(
+                store: store, known: nicks, serverName: configuration.name, logger: logger)
             store.start(
                 files: channelManager.fileRanges,
                 snapshots: StoreWriter.Snapshots(
@@ -98,7 +99,8 @@ public final class ChatServer: Service, Sendable {
             }
             serverManager.clientAddress = listener.clientAddress.description
             state.withLock {
-                $0 = .running(Running(group: group, threadPool: threadPool, store: store, context: context, listener: listener))
+                $0 = .running(
+                    Running(group: group, threadPool: threadPool, store: store, context: context, listener: listener))
             }
             logger.info(
                 "listening clients=\(listener.clientAddress) peers=\(listener.peerAddress)",

@@ -108,7 +108,8 @@ final class ClientManager: Sendable {
             client: session.hello.clientName, clientVersion: session.hello.clientVersion, host: session.hello.host,
             pid: session.hello.processID, reason: reason)
         if !store.writer.enqueue(.connection(record)) {
-            logger.warning("connection log entry dropped: the history writer is overloaded", metadata: ["nick": "\(removed.nick)"])
+            logger.warning(
+                "connection log entry dropped: the history writer is overloaded", metadata: ["nick": "\(removed.nick)"])
         }
     }
 
@@ -159,7 +160,8 @@ final class ClientManager: Sendable {
         let session = active.session
         return ClientInfo(
             nick: active.nick.name, address: session.address, connectedAt: session.connectedAt,
-            durationMilliseconds: Timestamp.now().milliseconds(since: session.connectedAt), clientName: session.hello.clientName,
+            durationMilliseconds: Timestamp.now().milliseconds(since: session.connectedAt),
+            clientName: session.hello.clientName,
             clientVersion: session.hello.clientVersion, host: session.hello.host, processID: session.hello.processID,
             server: serverName)
     }

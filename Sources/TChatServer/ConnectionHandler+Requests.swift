@@ -60,7 +60,8 @@ extension ConnectionHandler {
             case .help:
                 for type in FrameType.requests {
                     let usage = type.usage
-                    reply(.helpEntry(name: type.description, arguments: usage.arguments, summary: usage.summary), to: id)
+                    reply(
+                        .helpEntry(name: type.description, arguments: usage.arguments, summary: usage.summary), to: id)
                 }
             case .reverse(let text):
                 // Characters are grapheme clusters, so "héllo 👋🏽" keeps its accent and skin tone.
@@ -168,7 +169,8 @@ extension ConnectionHandler {
         try describe(session, requestID: id)
     }
 
-    private func join(_ channel: String, history: Int, session: ClientSession, nick: Nick, requestID id: UInt32) throws {
+    private func join(_ channel: String, history: Int, session: ClientSession, nick: Nick, requestID id: UInt32) throws
+    {
         let name = try ChannelName(validating: channel)
         server.channels.join(session, nick: nick.name, channel: name, history: history).whenComplete { result in
             switch result {
@@ -249,7 +251,8 @@ extension ConnectionHandler {
     // MARK: - Helpers
 
     /// Refuses text that is too long, or holds control characters that would garble a terminal.
-    static func check(_ text: String, _ field: String, maxBytes: Int, allowNewlines: Bool = false) throws(ProtocolError) {
+    static func check(_ text: String, _ field: String, maxBytes: Int, allowNewlines: Bool = false) throws(ProtocolError)
+    {
         guard text.utf8.count <= maxBytes else {
             throw ProtocolError(.fieldTooLong, "the \(field) is \(text.utf8.count) bytes; at most \(maxBytes) allowed")
         }

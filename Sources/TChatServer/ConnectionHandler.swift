@@ -42,7 +42,8 @@ final class ConnectionHandler: ChannelInboundHandler {
             address = ServerAddress(host: ip, port: port).description
         }
         guard let id = server.admitConnection(context.channel) else {
-            let error = server.isShuttingDown
+            let error =
+                server.isShuttingDown
                 ? ProtocolError(.shuttingDown, "the server is shutting down")
                 : ProtocolError(.serverFull, "the server is full (\(server.configuration.maxClients) clients)")
             logger.notice("connection refused", metadata: ["address": "\(address)", "reason": "\(error.code)"])

@@ -46,7 +46,8 @@ struct SendCommand: AsyncParsableCommand {
             var inFlight: [EventLoopFuture<[ServerFrame]>] = []
             func submit(_ body: MessageBody, line: Int?) async throws {
                 try checkSize(body, connection: connection, line: line)
-                let frame: ClientFrame = to == nil ? .send(channel: target, body: body) : .sendDirect(nick: target, body: body)
+                let frame: ClientFrame =
+                    to == nil ? .send(channel: target, body: body) : .sendDirect(nick: target, body: body)
                 inFlight.append(connection.submit(frame))
                 if inFlight.count >= Self.window { _ = try await inFlight.removeFirst().get() }
             }
@@ -74,7 +75,8 @@ struct SendCommand: AsyncParsableCommand {
     private func body(_ text: String, line: Int?) throws -> MessageBody {
         guard json else { return .text(text) }
         if let problem = JSONValidator.problem(in: text.utf8) {
-            throw ConnectionError("\(line.map { "line \($0): " } ?? "")not valid JSON: \(problem); nothing more was sent")
+            throw ConnectionError(
+                "\(line.map { "line \($0): " } ?? "")not valid JSON: \(problem); nothing more was sent")
         }
         return .json(text)
     }

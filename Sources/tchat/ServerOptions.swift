@@ -5,9 +5,10 @@ import TChatProtocol
 
 /// `--server` and `--nick`, shared by every subcommand, with their environment fallbacks.
 struct ServerOptions: ParsableArguments {
-    @Option(help: ArgumentHelp(
-        "The server (default: $TCHAT_SERVER, else 127.0.0.1:\(ServerAddress.defaultClientPort)).",
-        valueName: "host:port"))
+    @Option(
+        help: ArgumentHelp(
+            "The server (default: $TCHAT_SERVER, else 127.0.0.1:\(ServerAddress.defaultClientPort)).",
+            valueName: "host:port"))
     var server: String?
 
     @Option(help: ArgumentHelp("Your nick (default: $TCHAT_NICK, else $USER).", valueName: "nick"))

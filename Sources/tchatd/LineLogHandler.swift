@@ -14,14 +14,16 @@ struct LineLogHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
-        var line = Timestamp.now().iso8601 + " " + event.level.rawValue + " "
+        var line =
+            Timestamp.now().iso8601 + " " + event.level.rawValue + " "
             + event.message.description.replacingOccurrences(of: "\n", with: "\\n")
         let merged = metadata.merging(event.metadata ?? [:]) { _, new in new }
         for key in merged.keys.sorted() {
             // One event, one line: a newline inside a value (an error's description, say) is written as \n.
             let value = "\(merged[key]!)".replacingOccurrences(of: "\n", with: "\\n")
             let needsQuotes = value.isEmpty || value.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" })
-            line += " \(key)=" + (needsQuotes ? "\"" + value.replacingOccurrences(of: "\"", with: "\\\"") + "\"" : value)
+            line +=
+                " \(key)=" + (needsQuotes ? "\"" + value.replacingOccurrences(of: "\"", with: "\\\"") + "\"" : value)
         }
         line += "\n"
         FileHandle.standardError.write(Data(line.utf8))

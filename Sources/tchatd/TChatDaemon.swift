@@ -18,14 +18,18 @@ struct TChatDaemon: AsyncParsableCommand {
             """,
         version: TChatVersion.current)
 
-    @Option(name: .customLong("listen"), help: ArgumentHelp("Address for clients; port 0 picks a free port.", valueName: "host:port"))
+    @Option(
+        name: .customLong("listen"),
+        help: ArgumentHelp("Address for clients; port 0 picks a free port.", valueName: "host:port"))
     var listen = "127.0.0.1:\(ServerAddress.defaultClientPort)"
 
     @Option(name: .customLong("peer-listen"), help: ArgumentHelp("Address for other servers.", valueName: "host:port"))
     var peerListen = "127.0.0.1:\(ServerAddress.defaultPeerPort)"
 
-    @Option(name: .customLong("data-dir"), help: ArgumentHelp(
-        "Where history is kept (default: $XDG_STATE_HOME/tchatd, else ~/.local/state/tchatd).", valueName: "dir"))
+    @Option(
+        name: .customLong("data-dir"),
+        help: ArgumentHelp(
+            "Where history is kept (default: $XDG_STATE_HOME/tchatd, else ~/.local/state/tchatd).", valueName: "dir"))
     var dataDirectory: String?
 
     @Option(help: ArgumentHelp("The server's name (default: the host name).", valueName: "name"))
@@ -40,21 +44,29 @@ struct TChatDaemon: AsyncParsableCommand {
     @Option(name: .customLong("max-clients"), help: "Connections accepted at once.")
     var maxClients = 10_000
 
-    @Option(name: .customLong("max-frame"), help: ArgumentHelp(
-        "Largest frame accepted, in bytes; K and M suffixes allowed.", valueName: "bytes"))
+    @Option(
+        name: .customLong("max-frame"),
+        help: ArgumentHelp(
+            "Largest frame accepted, in bytes; K and M suffixes allowed.", valueName: "bytes"))
     var maxFrame = "64K"
 
-    @Option(name: .customLong("max-queue"), help: ArgumentHelp(
-        "Bytes queued for one client before it is cut off; K and M suffixes allowed.", valueName: "bytes"))
+    @Option(
+        name: .customLong("max-queue"),
+        help: ArgumentHelp(
+            "Bytes queued for one client before it is cut off; K and M suffixes allowed.", valueName: "bytes"))
     var maxQueue = "4M"
 
-    @Option(name: .customLong("idle-timeout"), help: ArgumentHelp("Seconds of silence before a connection is closed.", valueName: "seconds"))
+    @Option(
+        name: .customLong("idle-timeout"),
+        help: ArgumentHelp("Seconds of silence before a connection is closed.", valueName: "seconds"))
     var idleTimeout: Double = 120
 
     @Option(name: .customLong("history-limit"), help: "Messages kept per channel.")
     var historyLimit = 10_000
 
-    @Option(help: ArgumentHelp("When history is forced to disk: always, interval (every second) or never.", valueName: "policy"))
+    @Option(
+        help: ArgumentHelp(
+            "When history is forced to disk: always, interval (every second) or never.", valueName: "policy"))
     var fsync = "interval"
 
     func run() async throws {
@@ -82,8 +94,10 @@ struct TChatDaemon: AsyncParsableCommand {
         var configuration = ServerConfiguration(
             dataDirectory: dataDirectory ?? Self.defaultDataDirectory(), name: name ?? Self.hostName())
         do {
-            configuration.clientAddress = try ServerAddress(parsing: listen, defaultPort: ServerAddress.defaultClientPort)
-            configuration.peerAddress = try ServerAddress(parsing: peerListen, defaultPort: ServerAddress.defaultPeerPort)
+            configuration.clientAddress = try ServerAddress(
+                parsing: listen, defaultPort: ServerAddress.defaultClientPort)
+            configuration.peerAddress = try ServerAddress(
+                parsing: peerListen, defaultPort: ServerAddress.defaultPeerPort)
         } catch {
             throw ValidationError(error.message)
         }
@@ -118,9 +132,13 @@ struct TChatDaemon: AsyncParsableCommand {
 
     /// `12345`, `64K`, `4M` or `1G` as a byte count.
     static func byteCount(_ text: String) -> Int? {
-        let multipliers: [Character: Int] = ["K": 1024, "k": 1024, "M": 1 << 20, "m": 1 << 20, "G": 1 << 30, "g": 1 << 30]
+        let multipliers: [Character: Int] = [
+            "K": 1024, "k": 1024, "M": 1 << 20, "m": 1 << 20, "G": 1 << 30, "g": 1 << 30,
+        ]
         if let last = text.last, let multiplier = multipliers[last] {
-            return Int(text.dropLast()).flatMap { $0.multipliedReportingOverflow(by: multiplier).overflow ? nil : $0 * multiplier }
+            return Int(text.dropLast()).flatMap {
+                $0.multipliedReportingOverflow(by: multiplier).overflow ? nil : $0 * multiplier
+            }
         }
         return Int(text)
     }

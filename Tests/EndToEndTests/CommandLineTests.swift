@@ -40,7 +40,8 @@ import Testing
 
         let text = try Child("tchat", ["send", "--server", server, "--nick", "bob", "ops", "hello", "world"])
         #expect(await text.exitStatus() == 0, "\(text.stderr)")
-        let json = try Child("tchat", ["send", "--server", server, "--nick", "bob", "--json", "ops", "{\"build\": 42}"])
+        let json = try Child(
+            "tchat", ["send", "--server", server, "--nick", "bob", "--json", "ops", "{\"build\": 42}"])
         #expect(await json.exitStatus() == 0, "\(json.stderr)")
         let lines = try Child("tchat", ["send", "--server", server, "--nick", "bob", "ops"], stdin: "a\n\nb\n")
         #expect(await lines.exitStatus() == 0, "\(lines.stderr)")
@@ -50,9 +51,15 @@ import Testing
         #expect(events.map { $0["type"] as? String } == ["message", "message", "message", "message"])
         #expect(events.map { $0["id"] as? Int } == [1, 2, 3, 4])
         #expect(events[0]["body"] as? String == "hello world" && events[0]["content"] as? String == "text")
-        #expect((events[1]["body"] as? [String: Any])?["build"] as? Int == 42 && events[1]["content"] as? String == "json")
-        #expect(events[2]["body"] as? String == "a" && events[3]["body"] as? String == "b", "stdin lines, in order, the empty one skipped")
-        #expect(events.allSatisfy { $0["from"] as? String == "bob" && $0["channel"] as? String == "#ops" && $0["time"] is String })
+        #expect(
+            (events[1]["body"] as? [String: Any])?["build"] as? Int == 42 && events[1]["content"] as? String == "json")
+        #expect(
+            events[2]["body"] as? String == "a" && events[3]["body"] as? String == "b",
+            "stdin lines, in order, the empty one skipped")
+        #expect(
+            events.allSatisfy {
+                $0["from"] as? String == "bob" && $0["channel"] as? String == "#ops" && $0["time"] is String
+            })
 
         // SIGTERM: clients are told, the server exits 0.
         #expect(await daemon.stop() == 0)
@@ -60,7 +67,8 @@ import Testing
         #expect(listen.stderr.contains("shutting down"), "\(listen.stderr)")
 
         let again = try await Daemon(directory: directory)
-        let history = try Child("tchat", ["listen", "--server", again.clients, "--nick", "late", "--history", "10", "#ops"])
+        let history = try Child(
+            "tchat", ["listen", "--server", again.clients, "--nick", "late", "--history", "10", "#ops"])
         #expect(await history.waitForOutput { $0.count >= 4 })
         let replayed = try history.lines.map(Self.json)
         #expect(replayed.map { $0["id"] as? Int } == [1, 2, 3, 4], "the original ids")
@@ -85,9 +93,12 @@ import Testing
         try await Self.waitForMember("taken", in: "#ops", server: daemon.clients)
         let collision = try Child("tchat", ["send", "--server", daemon.clients, "--nick", "TAKEN", "ops", "hi"])
         #expect(await collision.exitStatus() == 1)
-        #expect(collision.stderr.contains("in use") && collision.stderr.split(separator: "\n").count == 1, "\(collision.stderr)")
+        #expect(
+            collision.stderr.contains("in use") && collision.stderr.split(separator: "\n").count == 1,
+            "\(collision.stderr)")
 
-        let badJSON = try Child("tchat", ["send", "--server", daemon.clients, "--nick", "j", "--json", "ops"], stdin: "{\"ok\":1}\n{nope\n")
+        let badJSON = try Child(
+            "tchat", ["send", "--server", daemon.clients, "--nick", "j", "--json", "ops"], stdin: "{\"ok\":1}\n{nope\n")
         #expect(await badJSON.exitStatus() == 1)
         #expect(badJSON.stderr.contains("line 2: not valid JSON"), "\(badJSON.stderr)")
 
@@ -99,7 +110,10 @@ import Testing
         let fromEnvironment = try Child(
             "tchat", ["send", "ops", "via env"], environment: ["TCHAT_SERVER": daemon.clients, "TCHAT_NICK": "envy"])
         #expect(await fromEnvironment.exitStatus() == 0, "\(fromEnvironment.stderr)")
-        #expect(await holder.waitForOutput { lines in lines.contains { $0.contains("\"via env\"") && $0.contains("\"envy\"") } })
+        #expect(
+            await holder.waitForOutput { lines in
+                lines.contains { $0.contains("\"via env\"") && $0.contains("\"envy\"") }
+            })
         // The first JSON line was sent before the bad one stopped the run.
         #expect(holder.lines.contains { $0.contains("\"ok\":1") })
 
@@ -108,7 +122,8 @@ import Testing
         #expect(await daemon.stop() == 0)
 
         let locked = try await Daemon(directory: directory)
-        let second = try Child("tchatd", ["--listen", "127.0.0.1:0", "--peer-listen", "127.0.0.1:0", "--data-dir", directory])
+        let second = try Child(
+            "tchatd", ["--listen", "127.0.0.1:0", "--peer-listen", "127.0.0.1:0", "--data-dir", directory])
         #expect(await second.exitStatus() == 1)
         #expect(second.stderr.contains("another tchatd is using the data directory"), "\(second.stderr)")
         #expect(await locked.stop() == 0)
@@ -117,7 +132,9 @@ import Testing
 
 /// The minimal Python client in `docs/protocol.md` must work against the real server: the spec is enough.
 @Suite struct ProtocolDocumentClientTests {
-    static let python = ["/usr/bin/python3", "/usr/local/bin/python3"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    static let python = ["/usr/bin/python3", "/usr/local/bin/python3"].first {
+        FileManager.default.isExecutableFile(atPath: $0)
+    }
 
     @Test(.enabled(if: python != nil, "python3 is not installed"))
     func theSpecsExampleClientSendsAMessage() async throws {
@@ -145,8 +162,9 @@ import Testing
         process.waitUntilExit()
         #expect(process.terminationStatus == 0)
         // WELCOME and OK for the hello, then SENT and OK for the message.
-        #expect(text.split(separator: "\n").map { $0.split(separator: " ").prefix(2).joined(separator: " ") }
-            == ["0x82 1", "0x80 1", "0x83 2", "0x80 2"], "\(text)")
+        #expect(
+            text.split(separator: "\n").map { $0.split(separator: " ").prefix(2).joined(separator: " ") }
+                == ["0x82 1", "0x80 1", "0x83 2", "0x80 2"], "\(text)")
         #expect(await daemon.stop() == 0)
     }
 }

@@ -3,7 +3,9 @@ import Testing
 
 /// The manual pages must pass `mandoc -Tlint -W warning` (CI installs mandoc; without it this is skipped, not passed).
 @Suite struct ManualPageTests {
-    static let mandoc = ["/usr/bin/mandoc", "/usr/local/bin/mandoc"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    static let mandoc = ["/usr/bin/mandoc", "/usr/local/bin/mandoc"].first {
+        FileManager.default.isExecutableFile(atPath: $0)
+    }
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 
@@ -23,8 +25,10 @@ import Testing
 
     @Test func everyServerFlagIsDocumented() throws {
         let page = try String(contentsOf: Self.root.appendingPathComponent("man/tchatd.8"), encoding: .utf8)
-        let flags = ["listen", "peer\\-listen", "data\\-dir", "name", "motd", "log\\-level", "max\\-clients",
-                     "max\\-frame", "max\\-queue", "idle\\-timeout", "history\\-limit", "fsync"]
+        let flags = [
+            "listen", "peer\\-listen", "data\\-dir", "name", "motd", "log\\-level", "max\\-clients",
+            "max\\-frame", "max\\-queue", "idle\\-timeout", "history\\-limit", "fsync",
+        ]
         for flag in flags {
             #expect(page.contains(".It Fl \\-\(flag)"), "man/tchatd.8 does not describe --\(flag)")
         }

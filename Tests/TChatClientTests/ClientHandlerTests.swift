@@ -1,8 +1,9 @@
 import NIOCore
 import NIOEmbedded
 import TChatProtocol
-@testable import TChatClient
 import Testing
+
+@testable import TChatClient
 
 /// The client's request matching and event handling, against an embedded channel: no server, exact bytes.
 @Suite struct ClientHandlerTests {
@@ -42,7 +43,8 @@ import Testing
         let (first, firstReply) = try fixture.request(.listChannels)
         let (second, secondReply) = try fixture.request(.whoami)
         #expect(first != 0 && second != 0 && first != second)
-        let info = ChannelInfo(name: "#a", members: 1, topic: "", topicSetBy: "", topicSetAt: .init(milliseconds: 0), lastMessageID: 0)
+        let info = ChannelInfo(
+            name: "#a", members: 1, topic: "", topicSetBy: "", topicSetAt: .init(milliseconds: 0), lastMessageID: 0)
         try fixture.serverSends(.channelInfo(info), id: first)
         try fixture.serverSends(.error(ProtocolError(.internalError, "nope")), id: second)
         try fixture.serverSends(.ok, id: first)

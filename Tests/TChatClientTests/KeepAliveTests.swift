@@ -32,7 +32,8 @@ final class SilentServer: ChannelInboundHandler {
             }
             .bind(host: "127.0.0.1", port: 0).get()
         defer { listener.close(promise: nil) }
-        var options = ConnectOptions(server: ServerAddress(host: "127.0.0.1", port: listener.localAddress!.port!), nick: "me")
+        var options = ConnectOptions(
+            server: ServerAddress(host: "127.0.0.1", port: listener.localAddress!.port!), nick: "me")
         options.keepAlive = .milliseconds(200)
         let connection = try await ChatConnection.connect(options)
         let start = ContinuousClock.now

@@ -53,7 +53,9 @@ import Testing
     }
 
     @Test func serverAddressesParse() throws {
-        #expect(try ServerAddress(parsing: "127.0.0.1:7667", defaultPort: 1) == ServerAddress(host: "127.0.0.1", port: 7667))
+        #expect(
+            try ServerAddress(parsing: "127.0.0.1:7667", defaultPort: 1) == ServerAddress(host: "127.0.0.1", port: 7667)
+        )
         #expect(try ServerAddress(parsing: "[::1]:0", defaultPort: 1) == ServerAddress(host: "::1", port: 0))
         #expect(try ServerAddress(parsing: "localhost", defaultPort: 7667).port == 7667)
         #expect(ServerAddress(host: "::1", port: 5).description == "[::1]:5")

@@ -69,7 +69,13 @@ import Testing
         let carolEvents = EventLog(carol)
         try await alice.sendDirect(.text("psst"), to: "bob")  // nicks are case-insensitive
         await bobEvents.wait(for: "the direct message") { events in
-            events.contains { if case .direct(let m) = $0 { m.from == "alice" && m.to == "Bob" && m.body == .text("psst") } else { false } }
+            events.contains {
+                if case .direct(let m) = $0 {
+                    m.from == "alice" && m.to == "Bob" && m.body == .text("psst")
+                } else {
+                    false
+                }
+            }
         }
         let error = await #expect(throws: ProtocolError.self) { try await alice.sendDirect(.text("x"), to: "nobody") }
         #expect(error?.code == .noSuchNick)
@@ -151,14 +157,20 @@ import Testing
         _ = try await bob.join("#b")
         _ = try await alice.request(.setTopic(channel: "#b", topic: "the b channel"))
 
-        let channels = try await alice.request(.listChannels).compactMap { if case .channelInfo(let c) = $0 { c } else { nil } }
+        let channels = try await alice.request(.listChannels).compactMap {
+            if case .channelInfo(let c) = $0 { c } else { nil }
+        }
         #expect(channels.map(\.name) == ["#a", "#b"])
         #expect(channels.map(\.members) == [1, 2])
         #expect(channels[1].topic == "the b channel")
 
-        let everyone = try await alice.request(.listClients(channel: "")).compactMap { if case .clientInfo(let c) = $0 { c.nick } else { nil } }
+        let everyone = try await alice.request(.listClients(channel: "")).compactMap {
+            if case .clientInfo(let c) = $0 { c.nick } else { nil }
+        }
         #expect(everyone == ["alice", "bob"])
-        let inA = try await alice.request(.listClients(channel: "#a")).compactMap { if case .clientInfo(let c) = $0 { c.nick } else { nil } }
+        let inA = try await alice.request(.listClients(channel: "#a")).compactMap {
+            if case .clientInfo(let c) = $0 { c.nick } else { nil }
+        }
         #expect(inA == ["alice"])
 
         let whois = try await bob.request(.whois(nick: "ALICE"))
@@ -168,7 +180,8 @@ import Testing
         }
         #expect(info.nick == "alice" && info.address.hasPrefix("127.0.0.1:") && info.clientName == "tchat")
         #expect(info.server == "test" && info.processID == UInt32(ProcessInfo.processInfo.processIdentifier))
-        #expect(whois.dropFirst().compactMap { if case .channelInfo(let c) = $0 { c.name } else { nil } } == ["#a", "#b"])
+        #expect(
+            whois.dropFirst().compactMap { if case .channelInfo(let c) = $0 { c.name } else { nil } } == ["#a", "#b"])
 
         let me = try await bob.request(.whoami)
         guard case .clientInfo(let mine) = me.first else {
@@ -182,9 +195,13 @@ import Testing
             Issue.record("no SERVER_INFO")
             return
         }
-        #expect(thisServer.isThisServer && thisServer.clients == 2 && thisServer.clientAddress == server.address.description)
+        #expect(
+            thisServer.isThisServer && thisServer.clients == 2 && thisServer.clientAddress == server.address.description
+        )
 
-        let help = try await alice.request(.help).compactMap { if case .helpEntry(let name, _, _) = $0 { name } else { nil } }
+        let help = try await alice.request(.help).compactMap {
+            if case .helpEntry(let name, _, _) = $0 { name } else { nil }
+        }
         #expect(help == FrameType.requests.map(\.description))
 
         #expect(try await alice.request(.reverse("héllo 👋🏽")) == [.text("👋🏽 olléh")])
@@ -214,7 +231,9 @@ import Testing
         #expect(await code(.setTopic(channel: "#here", topic: "t")) == .notOnChannel)
         #expect(await code(.history(channel: "#here", before: 0, limit: 0)) == .invalidArgument)
         #expect(await code(.history(channel: "#nowhere", before: 0, limit: 5)) == .noSuchChannel)
-        #expect(await code(.hello(Hello(nick: "x", clientName: "", clientVersion: "", processID: 0, host: ""))) == .alreadyWelcomed)
+        #expect(
+            await code(.hello(Hello(nick: "x", clientName: "", clientVersion: "", processID: 0, host: "")))
+                == .alreadyWelcomed)
         #expect(await code(.setTopic(channel: "#here", topic: String(repeating: "t", count: 391))) == .fieldTooLong)
         #expect(await code(.whois(nick: "ghost")) == .noSuchNick)
         #expect(try await alice.ping() < .seconds(1), "the connection is still open and answering")
@@ -250,7 +269,8 @@ import Testing
         let directory = TestServer.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try FileManager.default.createDirectory(atPath: directory + "/channels", withIntermediateDirectories: true)
-        let stray = Data(#"{"id":7,"time":"2026-01-01T00:00:00.000Z","from":"x","type":"text","body":"old"}"#.utf8 + [10])
+        let stray = Data(
+            #"{"id":7,"time":"2026-01-01T00:00:00.000Z","from":"x","type":"text","body":"old"}"#.utf8 + [10])
         try stray.write(to: URL(fileURLWithPath: directory + "/channels/ops.jsonl"))
         let server = try await TestServer(directory: directory)
         let alice = try await server.connect("alice", events: false)

@@ -3,15 +3,21 @@ import Logging
 import NIOCore
 import NIOPosix
 import TChatProtocol
-@testable import TChatServer
 import Testing
 
+@testable import TChatServer
+
 @Suite struct HistoryStoreTests {
-    static func message(_ id: UInt64, _ text: String = "m", from: String = "alice", channel: String = "#ops") -> ChatMessage {
-        ChatMessage(channel: channel, id: id, time: Timestamp(milliseconds: 1_764_000_000_000 + id), from: from, body: .text(text))
+    static func message(_ id: UInt64, _ text: String = "m", from: String = "alice", channel: String = "#ops")
+        -> ChatMessage
+    {
+        ChatMessage(
+            channel: channel, id: id, time: Timestamp(milliseconds: 1_764_000_000_000 + id), from: from,
+            body: .text(text))
     }
 
-    static func openStore(_ directory: String, limit: Int = 10_000, policy: FsyncPolicy = .never) throws -> HistoryStore {
+    static func openStore(_ directory: String, limit: Int = 10_000, policy: FsyncPolicy = .never) throws -> HistoryStore
+    {
         try HistoryStore(directory: directory, policy: policy, historyLimit: limit, logger: TestServer.quietLogger)
     }
 
@@ -27,10 +33,13 @@ import Testing
         try data.write(to: URL(fileURLWithPath: directory + "/channels.json"))
     }
 
-    static let opsRecord = ChannelRecord(name: "#ops", file: "ops.jsonl", created: "2026-01-01T00:00:00.000Z", topic: "", topicBy: "", topicTime: "")
+    static let opsRecord = ChannelRecord(
+        name: "#ops", file: "ops.jsonl", created: "2026-01-01T00:00:00.000Z", topic: "", topicBy: "", topicTime: "")
 
     @Test func messageLinesRoundTripTrickyText() throws {
-        for text in ["plain", "quote \" and \\ backslash", "new\nline\ttab\r", "\u{1}\u{1F}", "héllo 👋🏽 日本", "{\"json\": [1]}"] {
+        for text in [
+            "plain", "quote \" and \\ backslash", "new\nline\ttab\r", "\u{1}\u{1F}", "héllo 👋🏽 日本", "{\"json\": [1]}",
+        ] {
             let line = MessageRecord.line(for: Self.message(7, text))
             #expect(line.last == UInt8(ascii: "\n"))
             #expect(!line.dropLast().contains(UInt8(ascii: "\n")), "a record is one line")
@@ -41,7 +50,8 @@ import Testing
 
     @Test func hostileChannelNamesNeverBecomePaths() throws {
         let names = [
-            "#..", "#.", "#../../etc/passwd", "#a%2Fb", "#.hidden", "#日本語", "#CAFÉ", "#" + String(repeating: "é", count: 50),
+            "#..", "#.", "#../../etc/passwd", "#a%2Fb", "#.hidden", "#日本語", "#CAFÉ",
+            "#" + String(repeating: "é", count: 50),
             "#" + String(repeating: "e\u{301}\u{302}\u{303}", count: 12), "#tab", "#%", "#~1",
         ]
         var files = Set<String>()
@@ -64,7 +74,9 @@ import Testing
         do {
             let store = try Self.openStore(directory)
             store.start(files: [:], snapshots: .init())
-            for id in 1...300 { #expect(store.writer.enqueue(.message(file: "ops.jsonl", Self.message(UInt64(id)), ack: nil))) }
+            for id in 1...300 {
+                #expect(store.writer.enqueue(.message(file: "ops.jsonl", Self.message(UInt64(id)), ack: nil)))
+            }
             try await Self.drain(store)
             await store.shutdown()
         }
@@ -140,7 +152,8 @@ import Testing
             if id % 5 == 0 { try await Self.drain(store) }
         }
         try await Self.drain(store)
-        let lines = try String(contentsOfFile: directory + "/channels/ops.jsonl", encoding: .utf8).split(separator: "\n")
+        let lines = try String(contentsOfFile: directory + "/channels/ops.jsonl", encoding: .utf8).split(
+            separator: "\n")
         #expect(lines.count >= 10 && lines.count < 20, "\(lines.count) lines kept")
         let ids = try lines.map { try JSONDecoder().decode(MessageRecord.self, from: Data($0.utf8)).id }
         #expect(ids == Array((46 - UInt64(lines.count))...45), "the newest are kept, in order")
@@ -158,7 +171,8 @@ import Testing
         try await ack.futureResult.get()
         #expect(FileManager.default.fileExists(atPath: directory + "/channels/ok.jsonl"))
         // A file that cannot be opened: the ack fails instead of pretending.
-        try FileManager.default.createDirectory(atPath: directory + "/channels/blocked.jsonl", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: directory + "/channels/blocked.jsonl", withIntermediateDirectories: true)
         let failing = loop.makePromise(of: Void.self)
         store.writer.enqueue(.message(file: "blocked.jsonl", Self.message(1), ack: failing))
         await #expect(throws: (any Error).self) { try await failing.futureResult.get() }

@@ -62,7 +62,8 @@ import Testing
         try await raw.send([0, 0, 0, UInt8(5 + badJSON.count), FrameType.send.rawValue, 0, 0, 0, 10] + badJSON)
         #expect(Self.errorCode(await raw.reply(to: 10).last) == .invalidJSON)
         try await raw.send([0, 0, 0, 0])  // a length of 0
-        try await raw.send(.hello(Hello(nick: "again", clientName: "", clientVersion: "", processID: 0, host: "")), id: 11)
+        try await raw.send(
+            .hello(Hello(nick: "again", clientName: "", clientVersion: "", processID: 0, host: "")), id: 11)
         #expect(Self.errorCode(await raw.reply(to: 11).last) == .alreadyWelcomed)
         #expect(raw.frames.contains { $0.id == 0 && Self.errorCode($0.frame) == .malformedFrame })
         try await raw.send(.whoami, id: 12)
@@ -75,7 +76,8 @@ import Testing
         let server = try await TestServer()
         defer { server.removeData() }
         let old = try await RawConnection.connect(to: server.address)
-        try await old.send(.hello(Hello(version: 99, nick: "x", clientName: "", clientVersion: "", processID: 0, host: "")), id: 1)
+        try await old.send(
+            .hello(Hello(version: 99, nick: "x", clientName: "", clientVersion: "", processID: 0, host: "")), id: 1)
         #expect(await eventually { old.isClosed })
         guard case .error(let error) = old.frames.first?.frame else {
             Issue.record("no error for an unsupported version")
@@ -84,7 +86,8 @@ import Testing
         #expect(error.code == .unsupportedVersion && error.message.contains("version 1"))
 
         let badNick = try await RawConnection.connect(to: server.address)
-        try await badNick.send(.hello(Hello(nick: "no spaces", clientName: "", clientVersion: "", processID: 0, host: "")), id: 1)
+        try await badNick.send(
+            .hello(Hello(nick: "no spaces", clientName: "", clientVersion: "", processID: 0, host: "")), id: 1)
         #expect(await eventually { badNick.isClosed })
         #expect(Self.errorCode(badNick.frames.first?.frame) == .invalidNick)
         await server.stop()
@@ -101,7 +104,9 @@ import Testing
         var hostile: [RawConnection] = []
         for _ in 0..<100 {
             let raw = try await RawConnection.connect(to: server.address)
-            let noise = (0..<Int.random(in: 1...4096, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let noise = (0..<Int.random(in: 1...4096, using: &generator)).map { _ in
+                UInt8.random(in: 0...255, using: &generator)
+            }
             try? await raw.send(noise)
             hostile.append(raw)
             try await alice.send(.text("still here \(hostile.count)"), to: "#calm")
@@ -119,7 +124,8 @@ import Testing
         let server = try await TestServer { $0.maxOutboundBytes = 1 << 20 }
         defer { server.removeData() }
         let stuck = try await RawConnection.connect(to: server.address, reading: false, receiveBuffer: 4096)
-        try await stuck.send(.hello(Hello(nick: "stuck", clientName: "", clientVersion: "", processID: 0, host: "")), id: 1)
+        try await stuck.send(
+            .hello(Hello(nick: "stuck", clientName: "", clientVersion: "", processID: 0, host: "")), id: 1)
         try await stuck.send(.join(channel: "#flood", history: 0), id: 2)
         let reader = try await server.connect("reader")
         let events = EventLog(reader)
@@ -132,12 +138,16 @@ import Testing
             var pending: [EventLoopFuture<[ServerFrame]>] = []
             for _ in 0..<100 { pending.append(sender.submit(.send(channel: "#flood", body: .text(text)))) }
             for future in pending { _ = try await future.get() }
-            await events.wait(for: "batch \(batch)", within: .seconds(20)) { _ in events.messages.count == (batch + 1) * 100 }
+            await events.wait(for: "batch \(batch)", within: .seconds(20)) { _ in
+                events.messages.count == (batch + 1) * 100
+            }
         }
         let ids = events.messages.map(\.id)
         #expect(ids.count == 3000 && ids == Array(1...3000), "the reader got \(ids.count) messages")
         await events.wait(for: "the cut-off client's quit") { frames in
-            frames.contains { if case .quitted("stuck", let reason, _) = $0 { reason.contains("send queue") } else { false } }
+            frames.contains {
+                if case .quitted("stuck", let reason, _) = $0 { reason.contains("send queue") } else { false }
+            }
         }
         // The stuck client, once it reads again, finds the connection closed.
         try await stuck.channel.setOption(ChannelOptions.autoRead, value: true).get()
@@ -180,7 +190,8 @@ import Testing
         let events = EventLog(alice)
         await server.stop()
         await events.wait(for: "the end of the connection") { _ in events.hasEnded }
-        #expect(events.all.contains { if case .notice(let text) = $0 { text.contains("shutting down") } else { false } })
+        #expect(
+            events.all.contains { if case .notice(let text) = $0 { text.contains("shutting down") } else { false } })
         #expect(Self.errorCode(events.all.last) == .shuttingDown)
     }
 }

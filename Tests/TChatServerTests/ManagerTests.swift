@@ -3,8 +3,9 @@ import NIOCore
 import NIOEmbedded
 import NIOPosix
 import TChatProtocol
-@testable import TChatServer
 import Testing
+
+@testable import TChatServer
 
 /// The channel and client managers, with sessions on embedded channels: no sockets, every frame inspectable.
 @Suite struct ManagerTests {
@@ -17,9 +18,11 @@ import Testing
         var nextID: UInt64 = 1
 
         init(historyLimit: Int = 10_000) throws {
-            store = try HistoryStore(directory: directory, policy: .never, historyLimit: historyLimit, logger: TestServer.quietLogger)
+            store = try HistoryStore(
+                directory: directory, policy: .never, historyLimit: historyLimit, logger: TestServer.quietLogger)
             pool.start()
-            channels = try ChannelManager(store: store, threadPool: pool, loaded: [], maxChannelsPerClient: 3, logger: TestServer.quietLogger)
+            channels = try ChannelManager(
+                store: store, threadPool: pool, loaded: [], maxChannelsPerClient: 3, logger: TestServer.quietLogger)
             clients = ClientManager(store: store, known: [], serverName: "unit", logger: TestServer.quietLogger)
             store.start(files: [:], snapshots: .init())
         }
@@ -47,13 +50,16 @@ import Testing
             return frames
         }
 
-        func join(_ session: ClientSession, _ nick: String, _ channel: String, history: Int = 0) throws -> ChannelManager.JoinResult {
+        func join(_ session: ClientSession, _ nick: String, _ channel: String, history: Int = 0) throws
+            -> ChannelManager.JoinResult
+        {
             try channels.join(session, nick: nick, channel: ChannelName(validating: channel), history: history).wait()
         }
 
         func publish(_ channel: String, from nick: String, _ text: String) throws -> ChatMessage {
             let ack = MultiThreadedEventLoopGroup.singleton.next().makePromise(of: Void.self)
-            return try channels.publish(channel: ChannelName(validating: channel), from: nick, body: .text(text), ack: ack)
+            return try channels.publish(
+                channel: ChannelName(validating: channel), from: nick, body: .text(text), ack: ack)
         }
 
         deinit {

@@ -2,11 +2,12 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import Synchronization
 import TChatClient
 import TChatProtocol
-@testable import TChatServer
-import Synchronization
 import Testing
+
+@testable import TChatServer
 
 /// A real `tchatd` on 127.0.0.1 port 0 with a data directory of its own, as the integration tests need it.
 final class TestServer: Sendable {

@@ -1,12 +1,13 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Foundation
 import Logging
 import NIOCore
 import TChatProtocol
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// The data directory: channel histories, the connection log and what is known of each nick, as JSON files a
 /// person can read and `jq` (layout in `docs/storage.md`).
@@ -70,7 +71,8 @@ final class HistoryStore: Sendable {
                 throw StorageError("\(directory)/channels.json: '\(record.name)' is not a channel name: \(problem)")
             }
             guard Self.isSafeFileName(record.file), seenFiles.insert(record.file).inserted else {
-                throw StorageError("\(directory)/channels.json: channel \(record.name) has a bad file name '\(record.file)'")
+                throw StorageError(
+                    "\(directory)/channels.json: channel \(record.name) has a bad file name '\(record.file)'")
             }
             let path = "\(directory)/channels/\(record.file)"
             let dropped = try LineFile.truncateTornTail(path: path)
@@ -86,7 +88,9 @@ final class HistoryStore: Sendable {
                 return false
             }
             if let lastLine {
-                lastID = try Self.decodeRecord(lastLine, path: path, lineNumber: { try LineFile.countLines(path: path) }).id
+                lastID = try Self.decodeRecord(
+                    lastLine, path: path, lineNumber: { try LineFile.countLines(path: path) }
+                ).id
             }
             var firstID: UInt64 = 0
             if let firstLine = try LineFile.firstLine(path: path) {
@@ -121,7 +125,8 @@ final class HistoryStore: Sendable {
         do {
             return try JSONDecoder().decode(T.self, from: Data(bytes))
         } catch {
-            throw StorageError("\(path) is not readable (\(Self.describe(error))); fix or move it away, it is left as it is")
+            throw StorageError(
+                "\(path) is not readable (\(Self.describe(error))); fix or move it away, it is left as it is")
         }
     }
 
@@ -130,7 +135,8 @@ final class HistoryStore: Sendable {
             return try JSONDecoder().decode(MessageRecord.self, from: Data(line))
         } catch {
             let number = (try? lineNumber()).map(String.init) ?? "?"
-            throw StorageError("\(path) line \(number) is not a message record (\(describe(error))); the file is left as it is")
+            throw StorageError(
+                "\(path) line \(number) is not a message record (\(describe(error))); the file is left as it is")
         }
     }
 
@@ -161,13 +167,15 @@ final class HistoryStore: Sendable {
 
     /// Up to `limit` messages of a channel file with ids below `before` (0: no bound) and above `after`, oldest
     /// first. Lines still being written are skipped; a damaged line is an error naming the file.
-    func readMessages(file: String, channel: String, before: UInt64, after: UInt64, limit: Int) throws -> [ChatMessage] {
+    func readMessages(file: String, channel: String, before: UInt64, after: UInt64, limit: Int) throws -> [ChatMessage]
+    {
         let path = "\(directory)/channels/\(file)"
         var found: [ChatMessage] = []
         var fromEnd = 0
         try LineFile.readBackward(path: path) { line in
             fromEnd += 1
-            let record = try Self.decodeRecord(line, path: path, lineNumber: { try LineFile.countLines(path: path) - fromEnd + 1 })
+            let record = try Self.decodeRecord(
+                line, path: path, lineNumber: { try LineFile.countLines(path: path) - fromEnd + 1 })
             if record.id <= after { return false }
             if before == 0 || record.id < before {
                 guard let message = record.message(channel: channel) else {
