@@ -114,6 +114,15 @@ import Testing
             await holder.waitForOutput { lines in
                 lines.contains { $0.contains("\"via env\"") && $0.contains("\"envy\"") }
             })
+        // --to sends a direct message, which listen prints as such.
+        let direct = try Child("tchat", ["send", "--server", daemon.clients, "--nick", "dm", "--to", "taken", "psst"])
+        #expect(await direct.exitStatus() == 0, "\(direct.stderr)")
+        #expect(
+            await holder.waitForOutput { lines in
+                lines.contains {
+                    $0.contains("\"type\":\"direct\"") && $0.contains("\"from\":\"dm\"") && $0.contains("psst")
+                }
+            })
         // The first JSON line was sent before the bad one stopped the run.
         #expect(holder.lines.contains { $0.contains("\"ok\":1") })
 
