@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "TChatProtocol", targets: ["TChatProtocol"]),
         .library(name: "TChatClient", targets: ["TChatClient"]),
         .library(name: "TChatServer", targets: ["TChatServer"]),
+        .library(name: "TChatTUI", targets: ["TChatTUI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
@@ -26,6 +27,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
     ],
     targets: [
+        .systemLibrary(
+            name: "CNcurses",
+            path: "Sources/CNcurses",
+            providers: [.apt(["libncurses-dev"])]
+        ),
         .target(
             name: "TChatProtocol",
             dependencies: [
@@ -54,6 +60,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "TChatTUI",
+            dependencies: [
+                "CNcurses",
+                "TChatClient",
+                "TChatProtocol",
+                .product(name: "DequeModule", package: "swift-collections"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "tchatd",
             dependencies: [
@@ -67,10 +83,14 @@ let package = Package(
         .executableTarget(
             name: "tchat",
             dependencies: [
+                "TChatTUI",
+                "TChatServer",
                 "TChatClient",
                 "TChatProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -99,6 +119,15 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
+                "TChatClient",
+                "TChatProtocol",
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TChatTUITests",
+            dependencies: [
+                "TChatTUI",
                 "TChatClient",
                 "TChatProtocol",
             ],

@@ -4,11 +4,14 @@ public enum ContentType: UInt8, Sendable, Hashable, CaseIterable, CustomStringCo
     case text = 0
     /// A UTF-8 JSON document (any JSON value, RFC 8259).
     case json = 1
+    /// UTF-8 text describing what the sender does (IRC's `/me`): shown as `* nick text`.
+    case action = 2
 
     public var description: String {
         switch self {
         case .text: "text"
         case .json: "json"
+        case .action: "action"
         }
     }
 }

@@ -79,7 +79,8 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
     }
 
     // Howard Hinnant's days-from-civil algorithms (proleptic Gregorian calendar).
-    static func civil(fromDays z0: Int) -> (Int, Int, Int) {
+    /// Year, month (1-12) and day of month of a day number (days since 1970-01-01).
+    public static func civil(fromDays z0: Int) -> (Int, Int, Int) {
         let z = z0 + 719_468
         let era = (z >= 0 ? z : z - 146_096) / 146_097
         let doe = z - era * 146_097

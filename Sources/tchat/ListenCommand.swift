@@ -10,7 +10,7 @@ struct ListenCommand: AsyncParsableCommand {
         abstract: "Join channels and print each event as a line of JSON.",
         discussion: """
             Each line has "type" (message, direct, join, part, nick, quit, topic, notice), and as they apply \
-            "channel", "from", "id", "time", "content" (text or json) and "body". A JSON body is embedded as JSON. \
+            "channel", "from", "id", "time", "content" (text, json or action) and "body". A JSON body is embedded as JSON. \
             Replayed messages carry "history": true.
             """)
 
@@ -111,7 +111,7 @@ enum EventFormatter {
     private static func body(_ body: MessageBody, into out: inout JSONLineWriter) {
         out.field("content", body.contentType.description)
         switch body.contentType {
-        case .text: out.field("body", body.text)
+        case .text, .action: out.field("body", body.text)
         case .json: out.field("body", json: body.text)
         }
     }

@@ -2,34 +2,30 @@ import ArgumentParser
 import Foundation
 import TChatClient
 import TChatProtocol
+import TChatTUI
 
 /// `--server` and `--nick`, shared by every subcommand, with their environment fallbacks.
 struct ServerOptions: ParsableArguments {
     @Option(
         help: ArgumentHelp(
-            "The server (default: $TCHAT_SERVER, else 127.0.0.1:\(ServerAddress.defaultClientPort)).",
+            "The server (default: $TCHAT_SERVER, the config file, else 127.0.0.1:\(ServerAddress.defaultClientPort)).",
             valueName: "host:port"))
     var server: String?
 
-    @Option(help: ArgumentHelp("Your nick (default: $TCHAT_NICK, else $USER).", valueName: "nick"))
+    @Option(help: ArgumentHelp("Your nick (default: $TCHAT_NICK, the config file, else $USER).", valueName: "nick"))
     var nick: String?
 
     func connectOptions(receivesEvents: Bool) throws -> ConnectOptions {
         let environment = ProcessInfo.processInfo.environment
-        let serverText = server ?? environment["TCHAT_SERVER"] ?? "127.0.0.1:\(ServerAddress.defaultClientPort)"
-        let address: ServerAddress
+        let settings: ClientSettings
         do {
-            address = try ServerAddress(parsing: serverText, defaultPort: ServerAddress.defaultClientPort)
-        } catch {
-            throw ValidationError(error.message)
+            settings = try ClientSettings.resolve(
+                server: server, nick: nick, environment: environment,
+                file: ClientSettings.loadFile(at: ClientSettings.configPath(environment: environment)))
+        } catch let problem as ClientSettings.Problem {
+            throw ValidationError(problem.description)
         }
-        guard let nick = nick ?? environment["TCHAT_NICK"] ?? environment["USER"], !nick.isEmpty else {
-            throw ValidationError("no nick: pass --nick or set TCHAT_NICK")
-        }
-        if let problem = Nick.problem(with: nick) {
-            throw ValidationError("invalid nick '\(nick)': \(problem)")
-        }
-        var options = ConnectOptions(server: address, nick: nick)
+        var options = ConnectOptions(server: settings.server, nick: settings.nick)
         options.receivesEvents = receivesEvents
         return options
     }

@@ -2,19 +2,19 @@ import ArgumentParser
 import Foundation
 import TChatProtocol
 
-/// `tchat`: the tchat client. The headless subcommands serve scripts; the full-screen client joins them later as
-/// the default command.
+/// `tchat`: the tchat client. With no subcommand it is the full-screen client; `send` and `listen` serve scripts.
 @main
 struct TChat: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tchat",
-        abstract: "The tchat client: send and receive real-time messages through a tchatd server.",
+        abstract: "The tchat client: chat full-screen, or send and receive messages from scripts.",
         discussion: """
-            TCHAT_SERVER and TCHAT_NICK stand in for --server and --nick. Errors are one line on standard error \
-            and a non-zero exit status.
+            TCHAT_SERVER and TCHAT_NICK stand in for --server and --nick, and so does the configuration file \
+            $XDG_CONFIG_HOME/tchat/config.json. Errors are one line on standard error and a non-zero exit status.
             """,
         version: TChatVersion.current,
-        subcommands: [SendCommand.self, ListenCommand.self])
+        subcommands: [ChatCommand.self, SendCommand.self, ListenCommand.self],
+        defaultSubcommand: ChatCommand.self)
 
     /// Like ArgumentParser's own `main`, except that a usage error is one line (`tchat: ...`) as every other
     /// error is, so scripts can log it as it is; `--help` still prints the help.

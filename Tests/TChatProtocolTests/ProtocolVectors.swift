@@ -20,6 +20,7 @@ enum ProtocolVectors {
         "part": (5, .part(channel: "#ops", reason: "bye")),
         "send-text": (6, .send(channel: "#ops", body: .text("hi"))),
         "send-json": (7, .send(channel: "#ops", body: .json("{\"a\":1}"))),
+        "send-action": (7, .send(channel: "#ops", body: MessageBody(.action, "waves"))),
         "send-direct": (8, .sendDirect(nick: "bob", body: .text("psst"))),
         "list-channels": (9, .listChannels),
         "set-topic": (10, .setTopic(channel: "#ops", topic: "deploys")),

@@ -37,6 +37,7 @@ struct MessageRecord: Codable, Sendable, Equatable {
         switch type {
         case "text": contentType = .text
         case "json": contentType = .json
+        case "action": contentType = .action
         default: return nil
         }
         return ChatMessage(channel: channel, id: id, time: time, from: from, body: MessageBody(contentType, body))

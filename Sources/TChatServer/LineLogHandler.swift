@@ -1,19 +1,25 @@
-import Foundation
-import Logging
+public import Foundation
+public import Logging
 import TChatProtocol
 
-/// Log lines on standard error as `TIME LEVEL message key=value ...`: one line per event, easy to grep, and the
-/// same whether or not a terminal is attached.
-struct LineLogHandler: LogHandler {
-    var logLevel: Logger.Level
-    var metadata: Logger.Metadata = [:]
+/// Log lines as `TIME LEVEL message key=value ...`: one line per event, easy to grep, and the same whether or not
+/// a terminal is attached. `tchatd` writes them to standard error; `tchat --local` to a file, away from its screen.
+public struct LineLogHandler: LogHandler {
+    public var logLevel: Logger.Level
+    public var metadata: Logger.Metadata = [:]
+    private let output: FileHandle
 
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+    public init(logLevel: Logger.Level, output: FileHandle = .standardError) {
+        self.logLevel = logLevel
+        self.output = output
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
-    func log(event: LogEvent) {
+    public func log(event: LogEvent) {
         var line =
             Timestamp.now().iso8601 + " " + event.level.rawValue + " "
             + event.message.description.replacingOccurrences(of: "\n", with: "\\n")
@@ -26,6 +32,6 @@ struct LineLogHandler: LogHandler {
                 " \(key)=" + (needsQuotes ? "\"" + value.replacingOccurrences(of: "\"", with: "\\\"") + "\"" : value)
         }
         line += "\n"
-        FileHandle.standardError.write(Data(line.utf8))
+        output.write(Data(line.utf8))
     }
 }

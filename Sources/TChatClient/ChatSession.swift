@@ -1,0 +1,330 @@
+import NIOCore
+import Synchronization
+public import TChatProtocol
+
+/// What a user interface asks of a session.
+public enum SessionCommand: Sendable, Equatable {
+    case join(String)
+    case part(String, reason: String)
+    case send(channel: String, body: MessageBody)
+    case sendDirect(nick: String, body: MessageBody)
+    /// Older messages of a channel, before message `before`; answered by `.history` with `tag`.
+    case history(channel: String, before: UInt64, limit: UInt16, tag: UInt64)
+    /// Any other request; answered by `.reply` with `tag`.
+    case request(ClientFrame, tag: UInt64)
+    case nick(String)
+    case quit(reason: String)
+}
+
+/// What a session tells its user interface, in order.
+public enum SessionEvent: Sendable, Equatable {
+    case connecting(ServerAddress, attempt: Int)
+    case connected(Welcome)
+    /// The connection was lost or could not be made; `retryIn` is nil when the session has stopped.
+    case disconnected(reason: String, retryIn: Duration?)
+    /// A channel was joined (again): its description and the messages to show, none already delivered.
+    case joined(ChannelInfo, replay: [ChatMessage])
+    case parted(String)
+    /// A live event from the server; channel messages already delivered are never passed on twice.
+    case event(ServerFrame)
+    /// Older messages asked for with `.history`, or filling a gap after a reconnection (tag 0).
+    case history(channel: String, messages: [ChatMessage], tag: UInt64)
+    case reply(tag: UInt64, frames: [ServerFrame])
+    /// A command failed: what was tried and the server's (or the session's) reason.
+    case failed(String, ProtocolError)
+    case nickChanged(String)
+}
+
+/// A session with a server that survives losing it: it reconnects with back-off, rejoins every channel and fills
+/// the gap from history, so that the interface sees each channel message exactly once, in order.
+///
+/// Commands are taken in the order `submit` is called and written in that order. Events go to `onEvent` from
+/// whichever thread learns them; they are emitted in the order they happened for each connection.
+public final class ChatSession: Sendable {
+    private struct State {
+        var connection: ChatConnection?
+        var nick: String
+        /// Channels to be in, in the order joined (by key), with the name to show.
+        var channels: [(key: String, name: String)] = []
+        /// The newest message id delivered per channel key: anything not newer is a repeat.
+        var newest: [String: UInt64] = [:]
+        var stopped = false
+    }
+
+    public let options: ConnectOptions
+    /// Messages replayed on a first join.
+    public let initialHistory: UInt16
+    private let state: Mutex<State>
+    private let onEvent: @Sendable (SessionEvent) -> Void
+    private let commands: AsyncStream<SessionCommand>
+    private let commandInput: AsyncStream<SessionCommand>.Continuation
+
+    public init(
+        options: ConnectOptions, channels: [String] = [], initialHistory: UInt16 = 50,
+        onEvent: @escaping @Sendable (SessionEvent) -> Void
+    ) {
+        self.options = options
+        self.initialHistory = initialHistory
+        self.onEvent = onEvent
+        var initial = State(nick: options.nick)
+        for channel in channels {
+            guard let name = try? ChannelName(validating: channel),
+                !initial.channels.contains(where: { $0.key == name.key })
+            else { continue }
+            initial.channels.append((name.key, name.name))
+        }
+        state = Mutex(initial)
+        (commands, commandInput) = AsyncStream.makeStream(of: SessionCommand.self, bufferingPolicy: .unbounded)
+    }
+
+    /// Queues a command; it is carried out in order, once connected (commands while disconnected fail at once
+    /// with a `failed` event rather than waiting unseen).
+    public func submit(_ command: SessionCommand) {
+        commandInput.yield(command)
+    }
+
+    /// Connects and keeps the session up until `quit` or `stop`. Returns when the session has stopped.
+    public func run() async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.connectionLoop() }
+            group.addTask { await self.commandLoop() }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    public func stop() {
+        let connection = state.withLock { state -> ChatConnection? in
+            state.stopped = true
+            return state.connection
+        }
+        commandInput.finish()
+        if let connection { Task { await connection.close() } }
+    }
+
+    var isStopped: Bool { state.withLock { $0.stopped } }
+
+    /// Whether a connection is open (a quit waits for it to close).
+    public var isRunning: Bool { state.withLock { $0.connection != nil } }
+
+    /// The latest keep-alive round trip of the current connection, for a lag display.
+    public var lag: Duration? { state.withLock { $0.connection }?.roundTrip.latest }
+
+    // MARK: - Connecting
+
+    private func connectionLoop() async {
+        var backoff = Backoff()
+        var attempt = 0
+        while !isStopped {
+            attempt += 1
+            onEvent(.connecting(options.server, attempt: attempt))
+            var attemptOptions = options
+            attemptOptions.nick = state.withLock { $0.nick }
+            let reason: String
+            do {
+                let connection = try await ChatConnection.connect(attemptOptions)
+                backoff.reset()
+                attempt = 0
+                reason = await serve(connection)
+            } catch let error as ProtocolError where error.code == .nickInUse && attempt == 1 && !isStopped {
+                // Our previous connection may still hold the nick until the server notices it is gone.
+                state.withLock { $0.nick += "_" }
+                reason = "\(error.message); trying \(state.withLock { $0.nick })"
+            } catch let error as ProtocolError {
+                reason = error.message
+            } catch {
+                reason = "\(error)"
+            }
+            state.withLock { $0.connection = nil }
+            if isStopped {
+                onEvent(.disconnected(reason: reason, retryIn: nil))
+                return
+            }
+            let delay = backoff.next()
+            onEvent(.disconnected(reason: reason, retryIn: delay))
+            try? await Task.sleep(for: delay)
+        }
+    }
+
+    /// Runs one connection: rejoins, then passes events on until it ends. Returns why it ended.
+    private func serve(_ connection: ChatConnection) async -> String {
+        let nick = connection.welcome.nick
+        let stopped = state.withLock { state -> Bool in
+            state.connection = connection
+            state.nick = nick
+            return state.stopped
+        }
+        if stopped {
+            await connection.close()
+            return "stopped"
+        }
+        onEvent(.connected(connection.welcome))
+        await rejoin(on: connection)
+        for await event in connection.events {
+            switch event {
+            case .message(let message):
+                guard deliverable(message) else { continue }
+                onEvent(.event(event))
+            case .error(let error):
+                return error.message
+            default:
+                onEvent(.event(event))
+            }
+        }
+        return "the connection was closed"
+    }
+
+    /// Joins every channel the session should be in, asking each for exactly what was missed.
+    private func rejoin(on connection: ChatConnection) async {
+        let (channels, newest) = state.withLock { ($0.channels, $0.newest) }
+        guard !channels.isEmpty else { return }
+        var lastIDs: [String: UInt64] = [:]
+        if let frames = try? await connection.request(.listChannels) {
+            for case .channelInfo(let info) in frames {
+                lastIDs[info.name.lowercased()] = info.lastMessageID
+            }
+        }
+        for (key, name) in channels {
+            let seen = newest[key] ?? 0
+            var history = initialHistory
+            if seen > 0 {
+                let missed = (lastIDs[key] ?? seen) > seen ? (lastIDs[key] ?? seen) - seen : 0
+                history = UInt16(min(missed, UInt64(ProtocolLimits.maxHistoryRequest)))
+            }
+            await join(name, history: history, on: connection, since: seen)
+        }
+    }
+
+    private func join(_ channel: String, history: UInt16, on connection: ChatConnection, since seen: UInt64) async {
+        do {
+            let (info, replay) = try await connection.join(channel, history: history)
+            let fresh = replay.filter { deliverable($0) }
+            onEvent(.joined(info, replay: fresh))
+            // A gap longer than one replay: page back until it is closed.
+            var before = replay.first?.id ?? 0
+            while seen > 0, before > seen + 1 {
+                let limit = UInt16(min(before - seen - 1, UInt64(ProtocolLimits.maxHistoryRequest)))
+                let older = try await connection.history(info.name, before: before, limit: limit)
+                let missing = older.filter { $0.id > seen }
+                guard !missing.isEmpty else { break }
+                onEvent(.history(channel: info.name, messages: missing, tag: 0))
+                before = older.first?.id ?? 0
+            }
+        } catch let error as ProtocolError {
+            onEvent(.failed("join \(channel)", error))
+        } catch {
+            onEvent(.failed("join \(channel)", ProtocolError(.internalError, "\(error)")))
+        }
+    }
+
+    /// Records a channel message as delivered; false if it (or a newer one) already was.
+    private func deliverable(_ message: ChatMessage) -> Bool {
+        let key = message.channel.lowercased()
+        return state.withLock { state in
+            if let newest = state.newest[key], message.id <= newest { return false }
+            state.newest[key] = message.id
+            return true
+        }
+    }
+
+    // MARK: - Commands
+
+    private func commandLoop() async {
+        for await command in commands {
+            perform(command)
+            if case .quit = command { return }
+        }
+    }
+
+    private func perform(_ command: SessionCommand) {
+        let connection = state.withLock { $0.connection }
+        if case .join(let channel) = command, let name = try? ChannelName(validating: channel) {
+            state.withLock { state in
+                if !state.channels.contains(where: { $0.key == name.key }) {
+                    state.channels.append((name.key, name.name))
+                }
+            }
+        }
+        if case .part(let channel, _) = command, let name = try? ChannelName(validating: channel) {
+            state.withLock { state in
+                state.channels.removeAll { $0.key == name.key }
+                state.newest[name.key] = nil
+            }
+        }
+        if case .quit(let reason) = command {
+            state.withLock { $0.stopped = true }
+            commandInput.finish()
+            if let connection { Task { await connection.quit(reason: reason) } }
+            return
+        }
+        guard let connection else {
+            if case .join = command { return }  // joined on connecting
+            if case .part(let channel, _) = command {
+                onEvent(.parted(channel))
+                return
+            }
+            onEvent(.failed(Self.describe(command), ProtocolError(.internalError, "not connected; nothing was sent")))
+            return
+        }
+        switch command {
+        case .join(let channel):
+            // Written now, in order with the commands around it; nothing was seen yet, so no gap to fill.
+            report(connection.submit(.join(channel: channel, history: initialHistory)), command) { [self] frames in
+                guard case .channelInfo(let info) = frames.first else { return nil }
+                let replay = frames.compactMap { if case .message(let m) = $0 { m } else { nil } }
+                return .joined(info, replay: replay.filter { deliverable($0) })
+            }
+        case .part(let channel, let reason):
+            report(connection.submit(.part(channel: channel, reason: reason)), command) { _ in .parted(channel) }
+        case .send(let channel, let body):
+            report(connection.submit(.send(channel: channel, body: body)), command) { _ in nil }
+        case .sendDirect(let nick, let body):
+            report(connection.submit(.sendDirect(nick: nick, body: body)), command) { _ in nil }
+        case .history(let channel, let before, let limit, let tag):
+            report(connection.submit(.history(channel: channel, before: before, limit: limit)), command) { frames in
+                .history(
+                    channel: channel,
+                    messages: frames.compactMap { if case .message(let m) = $0 { m } else { nil } }, tag: tag)
+            }
+        case .request(let frame, let tag):
+            report(connection.submit(frame), command) { frames in .reply(tag: tag, frames: frames) }
+        case .nick(let nick):
+            report(connection.submit(.nick(nick)), command) { [self] _ in
+                state.withLock { $0.nick = nick }
+                return .nickChanged(nick)
+            }
+        case .quit:
+            break
+        }
+    }
+
+    private func report(
+        _ reply: EventLoopFuture<[ServerFrame]>, _ command: SessionCommand,
+        success: @escaping @Sendable ([ServerFrame]) -> SessionEvent?
+    ) {
+        let onEvent = self.onEvent
+        reply.whenComplete { result in
+            switch result {
+            case .success(let frames):
+                if let event = success(frames) { onEvent(event) }
+            case .failure(let error as ProtocolError):
+                onEvent(.failed(Self.describe(command), error))
+            case .failure(let error):
+                onEvent(.failed(Self.describe(command), ProtocolError(.internalError, "\(error)")))
+            }
+        }
+    }
+
+    static func describe(_ command: SessionCommand) -> String {
+        switch command {
+        case .join(let channel): "join \(channel)"
+        case .part(let channel, _): "part \(channel)"
+        case .send(let channel, _): "message to \(channel)"
+        case .sendDirect(let nick, _): "message to \(nick)"
+        case .history(let channel, _, _, _): "history of \(channel)"
+        case .request(let frame, _): frame.type.description.lowercased()
+        case .nick(let nick): "nick \(nick)"
+        case .quit: "quit"
+        }
+    }
+}

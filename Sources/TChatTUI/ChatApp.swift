@@ -1,0 +1,159 @@
+import Dispatch
+import Synchronization
+public import TChatClient
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// The full-screen client's event loop: one thread waits on the keyboard and on a wake-up pipe together; session
+/// events and signals only queue work and write a byte to the pipe. Each turn feeds keys and events to the model,
+/// carries out its effects, and redraws once if anything changed.
+public final class ChatApp {
+    /// Work queued for the loop by other threads.
+    final class Inbox: Sendable {
+        private let events = Mutex<[SessionEvent]>([])
+        private let flags = Mutex<(resize: Bool, terminate: Bool)>((false, false))
+        let readEnd: Int32
+        let writeEnd: Int32
+
+        init() {
+            var ends: [Int32] = [0, 0]
+            _ = pipe(&ends)
+            readEnd = ends[0]
+            writeEnd = ends[1]
+            _ = fcntl(readEnd, F_SETFL, O_NONBLOCK)
+            _ = fcntl(writeEnd, F_SETFL, O_NONBLOCK)
+        }
+
+        func post(_ event: SessionEvent) {
+            events.withLock { $0.append(event) }
+            wake()
+        }
+
+        func requestResize() {
+            flags.withLock { $0.resize = true }
+            wake()
+        }
+
+        func requestTermination() {
+            flags.withLock { $0.terminate = true }
+            wake()
+        }
+
+        /// A full pipe already means "wake up"; a failed write loses nothing.
+        private func wake() {
+            var byte: UInt8 = 1
+            _ = write(writeEnd, &byte, 1)
+        }
+
+        func take() -> (events: [SessionEvent], resize: Bool, terminate: Bool) {
+            var scratch = [UInt8](repeating: 0, count: 256)
+            while read(readEnd, &scratch, scratch.count) > 0 {}
+            let taken = events.withLock { events in
+                defer { events.removeAll() }
+                return events
+            }
+            let (resize, terminate) = flags.withLock { flags in
+                defer { flags.resize = false }
+                return (flags.resize, flags.terminate)
+            }
+            return (taken, resize, terminate)
+        }
+    }
+
+    private var ui: ChatUI
+    private let terminal: CursesTerminal
+    private let session: ChatSession
+    private let inbox: Inbox
+    private var decoder = KeyDecoder()
+    private var signalSources: [any DispatchSourceSignal] = []
+
+    /// Builds the session and the screen. Signals are routed to the loop before curses starts, so ncurses never
+    /// installs handlers of its own.
+    public init(ui: ChatUI, options: ConnectOptions, channels: [String], colors: Bool) {
+        let inbox = Inbox()
+        self.inbox = inbox
+        self.ui = ui
+        session = ChatSession(options: options, channels: channels) { event in inbox.post(event) }
+        for (number, action) in [
+            (SIGWINCH, inbox.requestResize), (SIGINT, inbox.requestTermination),
+            (SIGTERM, inbox.requestTermination), (SIGHUP, inbox.requestTermination),
+        ] as [(Int32, @Sendable () -> Void)] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler(handler: action)
+            source.resume()
+            signalSources.append(source)
+        }
+        terminal = CursesTerminal(colors: colors)
+        let size = terminal.size
+        self.ui.resize(width: size.width, height: size.height)
+    }
+
+    /// Runs until the user quits or a signal ends it; the terminal is restored on every way out.
+    public func run() {
+        defer { terminal.end() }
+        let session = self.session
+        let sessionTask = Task.detached { await session.run() }
+        terminal.draw(ScreenComposer.compose(ui))
+        var running = true
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while running {
+            var fds = [
+                pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: inbox.readEnd, events: Int16(POLLIN), revents: 0),
+            ]
+            // A lone ESC waits 25 ms for the rest of a sequence; otherwise wake twice a second for the lag.
+            let ready = poll(&fds, 2, decoder.isWaiting ? 25 : 500)
+            var effects: [Effect] = []
+            var changed = false
+            if ready == 0 && decoder.isWaiting {
+                for key in decoder.flushEscape() { effects += ui.handle(key) }
+                changed = true
+            }
+            if fds[0].revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 {
+                let count = read(STDIN_FILENO, &buffer, buffer.count)
+                if count <= 0 {
+                    running = false  // the terminal went away
+                } else {
+                    for key in decoder.feed(buffer[0..<count]) { effects += ui.handle(key) }
+                    changed = true
+                }
+            }
+            let work = inbox.take()
+            for event in work.events { effects += ui.handle(event) }
+            if !work.events.isEmpty { changed = true }
+            if work.resize {
+                let size = terminal.size
+                terminal.resize(width: size.width, height: size.height)
+                ui.resize(width: size.width, height: size.height)
+                changed = true
+            }
+            if work.terminate {
+                effects += [.session(.quit(reason: "terminated")), .quit]
+            }
+            let lag = session.lag
+            if lag != ui.lag {
+                ui.lag = lag
+                changed = true
+            }
+            for effect in effects {
+                switch effect {
+                case .session(let command): session.submit(command)
+                case .bell: terminal.bell()
+                case .redraw: terminal.invalidate()
+                case .quit: running = false
+                }
+            }
+            if changed || !effects.isEmpty { terminal.draw(ScreenComposer.compose(ui)) }
+        }
+        // Give the goodbye a moment to reach the server, then stop whatever is left.
+        let deadline = DispatchTime.now() + .milliseconds(500)
+        while !sessionTask.isCancelled, session.isRunning, DispatchTime.now() < deadline { usleep(10_000) }
+        session.stop()
+        for source in signalSources { source.cancel() }
+    }
+}

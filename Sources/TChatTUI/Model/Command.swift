@@ -1,0 +1,123 @@
+/// A slash command, parsed and checked.
+public enum Command: Sendable, Equatable {
+    case join(String)
+    case part(channel: String?, reason: String)
+    case msg(target: String, text: String)
+    case me(String)
+    case nick(String)
+    case topic(String?)
+    case list
+    case who(String?)
+    case whois(String)
+    case servers
+    case welcome(String?)
+    case reverse(String)
+    case history(Int)
+    case clear
+    case help
+    case quit(String)
+}
+
+/// Every command once, with what it takes and does: the parser, `/help` and Tab completion all read this one
+/// table (as Ergo's command table serves its dispatcher and its help).
+public struct CommandSpec: Sendable {
+    public let name: String
+    public let arguments: String
+    public let summary: String
+    /// Words required before the rest of the line; the last argument may hold spaces.
+    let required: Int
+    let make: @Sendable (_ words: [String], _ rest: String) -> Command?
+
+    public static let all: [CommandSpec] = [
+        CommandSpec(
+            name: "join", arguments: "#channel", summary: "join a channel (created if new) and switch to it",
+            required: 1
+        ) { words, _ in .join(words[0]) },
+        CommandSpec(
+            name: "part", arguments: "[#channel] [reason]", summary: "leave this channel, or the one named",
+            required: 0
+        ) { words, rest in
+            guard let first = words.first, first.hasPrefix("#") else { return .part(channel: nil, reason: rest) }
+            return .part(channel: first, reason: Self.after(first, in: rest))
+        },
+        CommandSpec(
+            name: "msg", arguments: "nick text", summary: "send a direct message (opens a conversation)",
+            required: 2
+        ) { words, rest in .msg(target: words[0], text: Self.after(words[0], in: rest)) },
+        CommandSpec(
+            name: "me", arguments: "action", summary: "say what you are doing: * nick action",
+            required: 1
+        ) { _, rest in .me(rest) },
+        CommandSpec(name: "nick", arguments: "newnick", summary: "change your nick", required: 1) { words, _ in
+            .nick(words[0])
+        },
+        CommandSpec(
+            name: "topic", arguments: "[text]", summary: "show the channel's topic, or set it",
+            required: 0
+        ) { _, rest in .topic(rest.isEmpty ? nil : rest) },
+        CommandSpec(name: "list", arguments: "", summary: "every channel with its size and topic", required: 0) {
+            _, _ in .list
+        },
+        CommandSpec(
+            name: "who", arguments: "[#channel]", summary: "who is in a channel (or connected at all)",
+            required: 0
+        ) { words, _ in .who(words.first) },
+        CommandSpec(name: "whois", arguments: "nick", summary: "what the server knows of a nick", required: 1) {
+            words, _ in .whois(words[0])
+        },
+        CommandSpec(
+            name: "servers", arguments: "", summary: "the servers of the network and their load",
+            required: 0
+        ) { _, _ in .servers },
+        CommandSpec(
+            name: "welcome", arguments: "[text]", summary: "show or set the text greeting your next visits",
+            required: 0
+        ) { _, rest in .welcome(rest.isEmpty ? nil : rest) },
+        CommandSpec(name: "reverse", arguments: "text", summary: "ask the server to reverse a text", required: 1) {
+            _, rest in .reverse(rest)
+        },
+        CommandSpec(
+            name: "history", arguments: "n", summary: "fetch n older messages of this channel",
+            required: 1
+        ) { words, _ in Int(words[0]).flatMap { $0 > 0 ? .history(min($0, 1000)) : nil } },
+        CommandSpec(name: "clear", arguments: "", summary: "clear this buffer's scrollback", required: 0) { _, _ in
+            .clear
+        },
+        CommandSpec(name: "help", arguments: "", summary: "every command and key", required: 0) { _, _ in .help },
+        CommandSpec(name: "quit", arguments: "[reason]", summary: "leave tchat", required: 0) { _, rest in
+            .quit(rest)
+        },
+    ]
+
+    static func named(_ name: String) -> CommandSpec? {
+        all.first { $0.name == name.lowercased() }
+    }
+
+    /// The text after the first occurrence of `word` in `line`, leading spaces removed.
+    static func after(_ word: String, in line: String) -> String {
+        let trimmed = line.drop { $0 == " " }
+        guard trimmed.hasPrefix(word) else { return line }
+        return String(trimmed.dropFirst(word.count).drop { $0 == " " })
+    }
+
+    /// Parses a line that starts with `/`: the command, or a sentence saying what is wrong.
+    public static func parse(_ line: String) -> Result<Command, CommandError> {
+        let body = line.dropFirst()
+        let name = String(body.prefix { $0 != " " })
+        let rest = String(body.dropFirst(name.count).drop { $0 == " " })
+        guard !name.isEmpty else { return .failure(CommandError("type a command after '/'; /help lists them")) }
+        guard let spec = named(name) else {
+            return .failure(CommandError("unknown command /\(name); /help lists them"))
+        }
+        let words = rest.split(separator: " ").map(String.init)
+        guard words.count >= spec.required, let command = spec.make(words, rest) else {
+            return .failure(CommandError("usage: /\(spec.name) \(spec.arguments)"))
+        }
+        return .success(command)
+    }
+}
+
+public struct CommandError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

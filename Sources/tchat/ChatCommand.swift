@@ -1,0 +1,65 @@
+import ArgumentParser
+import Foundation
+import TChatClient
+import TChatProtocol
+import TChatTUI
+
+/// `tchat` with no subcommand: the full-screen client.
+struct ChatCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "chat",
+        abstract: "The full-screen client (the default).",
+        discussion: """
+            Settings come from the flags, then TCHAT_SERVER, TCHAT_NICK and NO_COLOR, then \
+            $XDG_CONFIG_HOME/tchat/config.json (keys: server, nick, channels, colors, timeFormat, scrollback). \
+            Type /help inside for every command and key.
+            """)
+
+    @Option(
+        help: ArgumentHelp(
+            "The server (default: $TCHAT_SERVER, the config file, else 127.0.0.1:\(ServerAddress.defaultClientPort)).",
+            valueName: "host:port"))
+    var server: String?
+
+    @Option(help: ArgumentHelp("Your nick (default: $TCHAT_NICK, the config file, else $USER).", valueName: "nick"))
+    var nick: String?
+
+    @Option(
+        name: .customLong("join"), help: ArgumentHelp("A channel to join on start; repeatable.", valueName: "channel"))
+    var channels: [String] = []
+
+    @Flag(help: "Start a tchatd inside this tchat when none is listening on the server address (loopback only).")
+    var local = false
+
+    @Flag(name: .customLong("no-color"), help: "Draw without colours (as NO_COLOR does).")
+    var noColor = false
+
+    @Option(help: ArgumentHelp("The configuration file.", valueName: "path"))
+    var config: String?
+
+    func run() async throws {
+        try await reportingFailure {
+            let environment = ProcessInfo.processInfo.environment
+            let path = config ?? ClientSettings.configPath(environment: environment)
+            let settings = try ClientSettings.resolve(
+                server: server, nick: nick, channels: channels, noColor: noColor, environment: environment,
+                file: ClientSettings.loadFile(at: path))
+            guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else {
+                throw ConnectionError(
+                    "the full-screen client needs a terminal; scripts use tchat send and tchat listen")
+            }
+            var embedded: LocalServer?
+            if local {
+                embedded = try await LocalServer.startIfNeeded(at: settings.server)
+            }
+            var options = ConnectOptions(server: settings.server, nick: settings.nick)
+            options.clientName = "tchat"
+            let ui = ChatUI(
+                nick: settings.nick, serverAddress: settings.server.description, scrollback: settings.scrollback,
+                timeFormat: settings.timeFormat)
+            let app = ChatApp(ui: ui, options: options, channels: settings.channels, colors: settings.colors)
+            app.run()
+            await embedded?.stop()
+        }
+    }
+}

@@ -1,0 +1,59 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import TChatClient
+import TChatProtocol
+import TChatServer
+
+/// `tchat --local`: a tchatd inside this process, for a newcomer with no server yet. Others can join it while this
+/// tchat runs; its history goes to the usual data directory and its log to `tchatd.log` there, off the screen.
+struct LocalServer {
+    let server: ChatServer
+
+    /// Starts a server at `address` unless one already answers there.
+    static func startIfNeeded(at address: ServerAddress) async throws -> LocalServer? {
+        guard ["127.0.0.1", "localhost", "::1"].contains(address.host) else {
+            throw ConnectionError("--local runs a server on this machine only: use a loopback --server, not \(address)")
+        }
+        if await isListening(address) { return nil }
+        let environment = ProcessInfo.processInfo.environment
+        let directory =
+            environment["XDG_STATE_HOME"].map { $0 + "/tchatd" }
+            ?? (environment["HOME"] ?? NSHomeDirectory()) + "/.local/state/tchatd"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let logPath = directory + "/tchatd.log"
+        if !FileManager.default.fileExists(atPath: logPath) {
+            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        }
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        log.seekToEndOfFile()
+        let logger = Logger(label: "tchatd") { _ in LineLogHandler(logLevel: .info, output: log) }
+        var configuration = ServerConfiguration(dataDirectory: directory, name: "local")
+        configuration.clientAddress = address
+        configuration.peerAddress = ServerAddress(host: address.host, port: 0)
+        let server = ChatServer(configuration: configuration, logger: logger)
+        do {
+            try await server.start()
+        } catch {
+            throw ConnectionError("cannot start the local server: \(error)")
+        }
+        return LocalServer(server: server)
+    }
+
+    static func isListening(_ address: ServerAddress) async -> Bool {
+        do {
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connectTimeout(.milliseconds(500))
+                .connect(host: address.host, port: address.port).get()
+            try? await channel.close()
+            return true
+        } catch {
+            return false
+        }
+    }
+
+    func stop() async {
+        await server.shutdown()
+    }
+}
