@@ -54,17 +54,20 @@ public final class ChatSession: Sendable {
     public let options: ConnectOptions
     /// Messages replayed on a first join.
     public let initialHistory: UInt16
+    /// The delays between reconnection attempts.
+    public let backoff: Backoff
     private let state: Mutex<State>
     private let onEvent: @Sendable (SessionEvent) -> Void
     private let commands: AsyncStream<SessionCommand>
     private let commandInput: AsyncStream<SessionCommand>.Continuation
 
     public init(
-        options: ConnectOptions, channels: [String] = [], initialHistory: UInt16 = 50,
+        options: ConnectOptions, channels: [String] = [], initialHistory: UInt16 = 50, backoff: Backoff = Backoff(),
         onEvent: @escaping @Sendable (SessionEvent) -> Void
     ) {
         self.options = options
         self.initialHistory = initialHistory
+        self.backoff = backoff
         self.onEvent = onEvent
         var initial = State(nick: options.nick)
         for channel in channels {
@@ -113,7 +116,7 @@ public final class ChatSession: Sendable {
     // MARK: - Connecting
 
     private func connectionLoop() async {
-        var backoff = Backoff()
+        var backoff = self.backoff
         var attempt = 0
         while !isStopped {
             attempt += 1

@@ -46,3 +46,17 @@ final class SilentServer: ChannelInboundHandler {
         await #expect(throws: ProtocolError.self) { _ = try await connection.request(.whoami) }
     }
 }
+
+@Suite struct BackoffTests {
+    @Test func delaysDoubleUpToTheCapWithJitterAndResetAfterSuccess() {
+        var backoff = Backoff(initial: .milliseconds(500), maximum: .seconds(4), jitter: 0.2)
+        #expect(backoff.next(random: 0) == .milliseconds(500))
+        #expect(backoff.next(random: 0) == .seconds(1))
+        #expect(backoff.next(random: 0) == .seconds(2))
+        #expect(backoff.next(random: 0) == .seconds(4))
+        #expect(backoff.next(random: 0) == .seconds(4), "capped")
+        #expect(backoff.next(random: 0.999) > .milliseconds(3200) && backoff.attempt == 6, "at most 20% off")
+        backoff.reset()
+        #expect(backoff.next(random: 0.5) == .milliseconds(450))
+    }
+}
