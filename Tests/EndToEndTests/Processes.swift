@@ -101,12 +101,13 @@ final class Daemon: Sendable {
     let clients: String
     let directory: String
 
-    init(directory: String, extra: [String] = []) async throws {
+    init(directory: String, port: String = "0", extra: [String] = []) async throws {
         self.directory = directory
         child = try Child(
-            "tchatd", ["--listen", "127.0.0.1:0", "--peer-listen", "127.0.0.1:0", "--data-dir", directory] + extra)
-        guard await child.waitForOutput({ $0.first?.hasPrefix("listening clients=") == true }),
-            let line = child.lines.first
+            "tchatd", ["--listen", "127.0.0.1:\(port)", "--peer-listen", "127.0.0.1:0", "--data-dir", directory] + extra)
+        let child = self.child
+        guard await child.waitForOutput({ _ in child.lines.first != nil || !child.process.isRunning }),
+            let line = child.lines.first, line.hasPrefix("listening clients=")
         else {
             child.process.terminate()
             throw ProcessError("tchatd did not report its ports: \(child.stderr)")

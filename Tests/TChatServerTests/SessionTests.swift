@@ -53,9 +53,7 @@ import Testing
         #expect(await eventually { recorder.count { if case .disconnected(_, .some) = $0 { true } else { false } } >= 1 })
 
         // Back on the same port and data; 1,200 messages arrive before the session is back (more than one replay).
-        let second = try await TestServer(directory: directory) {
-            $0.clientAddress = ServerAddress(host: "127.0.0.1", port: port)
-        }
+        let second = try await TestServer.restarted(in: directory, port: port)
         let again = try await second.connect("sender", events: false)
         var pending: [EventLoopFuture<[ServerFrame]>] = []
         for index in 4...1203 { pending.append(again.submit(.send(channel: "#ops", body: .text("while away \(index)")))) }

@@ -37,6 +37,23 @@ final class TestServer: Sendable {
         self.address = try #require(server.addresses).clients
     }
 
+    /// A server on `port` again, as after a restart. The port was just freed and, rarely, an outgoing connection
+    /// of another test takes it as its local port for a moment: a few retries ride that out.
+    static func restarted(in directory: String, port: Int) async throws -> TestServer {
+        var attempts = 0
+        while true {
+            do {
+                return try await TestServer(directory: directory) {
+                    $0.clientAddress = ServerAddress(host: "127.0.0.1", port: port)
+                }
+            } catch {
+                attempts += 1
+                if attempts == 20 { throw error }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+    }
+
     func connect(_ nick: String, events: Bool = true) async throws -> ChatConnection {
         var options = ConnectOptions(server: address, nick: nick)
         options.receivesEvents = events
