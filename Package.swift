@@ -121,6 +121,7 @@ let package = Package(
             dependencies: [
                 "TChatClient",
                 "TChatProtocol",
+                "TChatTUI",
             ],
             swiftSettings: swiftSettings
         ),

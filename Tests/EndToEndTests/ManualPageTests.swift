@@ -1,4 +1,5 @@
 import Foundation
+import TChatTUI
 import Testing
 
 /// The manual pages must pass `mandoc -Tlint -W warning` (CI installs mandoc; without it this is skipped, not passed).
@@ -31,6 +32,16 @@ import Testing
         ]
         for flag in flags {
             #expect(page.contains(".It Fl \\-\(flag)"), "man/tchatd.8 does not describe --\(flag)")
+        }
+    }
+
+    @Test func everyClientCommandAndOptionIsDocumented() throws {
+        let page = try String(contentsOf: Self.root.appendingPathComponent("man/tchat.1"), encoding: .utf8)
+        for spec in CommandSpec.all {
+            #expect(page.contains(".It Ic /\(spec.name)"), "man/tchat.1 does not describe /\(spec.name)")
+        }
+        for flag in ["server", "nick", "join", "local", "no\\-color", "config", "history", "json", "to"] {
+            #expect(page.contains("Fl \\-\(flag)"), "man/tchat.1 does not mention --\(flag)")
         }
     }
 }

@@ -58,6 +58,16 @@ import Testing
         #expect(ui.activeBuffer.name == "#dev", "no entry 9: nothing changes")
     }
 
+    @Test func aClickOnASidebarEntrySwitchesToIt() {
+        var ui = Self.connected()
+        _ = ui.handle(.click(x: 3, y: 3))  // row 3 is entry 3, #dev
+        #expect(ui.activeBuffer.name == "#dev")
+        _ = ui.handle(.click(x: 40, y: 1))  // in the pane: nothing
+        #expect(ui.activeBuffer.name == "#dev")
+        _ = ui.handle(.click(x: 2, y: 10))  // below the last entry: nothing
+        #expect(ui.activeBuffer.name == "#dev")
+    }
+
     @Test func unreadAndMentionCountsRiseInTheBackgroundAndClearOnSwitching() {
         var ui = Self.connected()
         #expect(ui.handle(.event(.message(Self.message("#dev", 1, "plain")))) == [])

@@ -248,6 +248,20 @@ public struct ChatUI: Sendable {
         return []
     }
 
+    /// Shows the first lines of the active buffer (the help reads from the top).
+    private mutating func scrollToTop() {
+        let pane = layout.pane
+        let layout = lineLayout(for: activeBuffer)
+        var rows = 0
+        var fitting = 0
+        for line in activeBuffer.lines {
+            rows += layout.rowCount(for: line, width: pane.width)
+            if rows > pane.height { break }
+            fitting += 1
+        }
+        buffers[active].scroll = max(activeBuffer.lines.count - fitting, 0)
+    }
+
     private mutating func scrollDown() {
         buffers[active].scroll = max(activeBuffer.scroll - linesPerPage(), 0)
     }
@@ -406,7 +420,10 @@ public struct ChatUI: Sendable {
         let index = index(of: .help, create: "help")!
         select(index)
         guard buffers[index].lines.isEmpty else { return }
-        for line in HelpText.lines { buffers[index].append(Line(time: .now(), kind: .text(line))) }
+        for line in HelpText.lines {
+            buffers[index].append(Line(time: .now(), kind: .text(line.text, indent: line.indent)))
+        }
+        scrollToTop()
     }
 
     // MARK: - Session events

@@ -20,20 +20,21 @@ enum HelpText {
         ("mouse click", "on a sidebar entry, switch to it"),
     ]
 
-    static var lines: [String] {
-        var lines = ["Commands:"]
+    /// The lines, each with the indent its wrapped rows take (under the description column).
+    static var lines: [(text: String, indent: Int)] {
+        var lines: [(String, Int)] = [("Commands:", 0)]
         let width = CommandSpec.all.map { $0.name.count + 1 + $0.arguments.count }.max() ?? 0
         for spec in CommandSpec.all {
             let usage = "/\(spec.name)" + (spec.arguments.isEmpty ? "" : " \(spec.arguments)")
-            lines.append("  " + usage.padding(to: width + 2) + spec.summary)
+            lines.append(("  " + usage.padding(to: width + 2) + spec.summary, width + 4))
         }
-        lines.append("  A line starting with // sends it with one / removed.")
-        lines.append("")
-        lines.append("Keys:")
+        lines.append(("  A line starting with // sends it with one / removed.", 2))
+        lines.append(("", 0))
+        lines.append(("Keys:", 0))
         let keyWidth = keys.map { $0.0.count }.max() ?? 0
-        for (key, what) in keys { lines.append("  " + key.padding(to: keyWidth + 2) + what) }
-        lines.append("")
-        lines.append("Pasting several lines sends each as a message; more than 5 asks first.")
+        for (key, what) in keys { lines.append(("  " + key.padding(to: keyWidth + 2) + what, keyWidth + 4)) }
+        lines.append(("", 0))
+        lines.append(("Pasting several lines sends each as a message; more than 5 asks first.", 0))
         return lines
     }
 }

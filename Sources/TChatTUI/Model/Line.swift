@@ -10,8 +10,9 @@ public struct Line: Sendable, Equatable {
         /// Something from the server or from tchat itself.
         case info(String)
         case error(String)
-        /// Text on its own, without time or nick column (the help buffer).
-        case text(String)
+        /// Text on its own, without time or nick column (the help buffer); rows after the first start `indent`
+        /// cells in.
+        case text(String, indent: Int)
     }
 
     public var time: Timestamp

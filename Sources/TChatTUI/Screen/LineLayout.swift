@@ -38,8 +38,8 @@ public struct LineLayout: Sendable {
     public typealias Row = [(text: String, style: Style)]
 
     public func rows(for line: Line, width: Int) -> [Row] {
-        if case .text(let text) = line.kind {
-            return Self.wrap(text, width: max(width, 1)).map { [($0, .plain)] }
+        if case .text(let text, let indent) = line.kind {
+            return Self.plainRows(text, indent: indent, width: width).map { [($0, .plain)] }
         }
         let (marker, markerStyle, text, textStyle) = parts(of: line)
         let time = clock.time(line.time, format: timeFormat)
@@ -56,7 +56,7 @@ public struct LineLayout: Sendable {
     }
 
     public func rowCount(for line: Line, width: Int) -> Int {
-        if case .text(let text) = line.kind { return Self.wrap(text, width: max(width, 1)).count }
+        if case .text(let text, let indent) = line.kind { return Self.plainRows(text, indent: indent, width: width).count }
         return Self.wrap(parts(of: line).2, width: max(width - textColumn, 1)).count
     }
 
@@ -68,8 +68,8 @@ public struct LineLayout: Sendable {
                 textStyle.bold = line.mention
                 return ("*", Style.nick(nick), nick + " " + text, textStyle)
             }
-            var nickStyle = Style.nick(nick)
-            if line.mention { nickStyle.reverse = true }
+            // A mention's nick on a yellow ground (without colour the background turns into reverse video).
+            let nickStyle = line.mention ? Style(foreground: .black, background: .yellow, bold: true) : Style.nick(nick)
             return (nick, nickStyle, text, textStyle)
         case .event(let marker, let text):
             return (marker, .dimmed, text, .dimmed)
@@ -77,9 +77,19 @@ public struct LineLayout: Sendable {
             return ("--", Style(foreground: .cyan), text, .plain)
         case .error(let text):
             return ("!!", .error, text, Style(foreground: .red))
-        case .text(let text):
+        case .text(let text, _):
             return ("", .plain, text, .plain)
         }
+    }
+
+    /// Text wrapped to `width`, rows after the first indented (when the indent leaves room for text).
+    static func plainRows(_ text: String, indent: Int, width: Int) -> [String] {
+        let width = max(width, 1)
+        let indent = indent < width / 2 ? indent : 0
+        let head = wrap(text, width: width)
+        guard head.count > 1, indent > 0 else { return head }
+        let rest = wrap(String(text.dropFirst(head[0].count).drop { $0 == " " }), width: width - indent)
+        return [head[0]] + rest.map { String(repeating: " ", count: indent) + $0 }
     }
 
     static func rightAligned(_ text: String, _ width: Int) -> String {
