@@ -108,6 +108,7 @@ let package = Package(
             dependencies: [
                 "TChatServer",
                 "TChatClient",
+                "TChatTUI",
                 "TChatProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

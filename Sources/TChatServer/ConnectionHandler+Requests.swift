@@ -77,6 +77,7 @@ extension ConnectionHandler {
             case .quit(let reason):
                 try Self.check(reason, "reason", maxBytes: ProtocolLimits.maxReasonBytes)
                 closeReason = reason.isEmpty ? "quit" : "quit: \(reason)"
+                quitMessage = reason
                 reply(.ok, to: id)
                 flushPending(context: context)
                 isClosing = true

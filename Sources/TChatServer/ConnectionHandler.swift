@@ -26,8 +26,10 @@ final class ConnectionHandler: ChannelInboundHandler {
     var pending = ByteBuffer()
     var lastActivity = NIODeadline.now()
     var keepAlive: RepeatedTask?
-    /// Why the connection ended, for the connection log and the quit event.
+    /// Why the connection ended, for the connection log and (unless the client said why) the quit event.
     var closeReason: String?
+    /// The client's own words in its QUIT, passed on to the others as they are.
+    var quitMessage: String?
 
     init(server: ServerContext) {
         self.server = server
@@ -62,7 +64,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         if let connectionID { server.connectionClosed(connectionID) }
         let reason = closeReason ?? (server.isShuttingDown ? "server shutting down" : "connection closed")
         if case .welcomed(let session, let nick) = phase {
-            server.channels.remove(session, nick: nick.name, reason: reason)
+            server.channels.remove(session, nick: nick.name, reason: quitMessage ?? reason)
             server.clients.remove(session, reason: reason)
             logger.info(
                 "client disconnected",

@@ -64,34 +64,45 @@ public final class ChatApp {
         }
     }
 
-    private var ui: ChatUI
-    private let terminal: CursesTerminal
+    public private(set) var ui: ChatUI
+    private let terminal: any Terminal
     private let session: ChatSession
     private let inbox: Inbox
+    private let input: Int32
     private var decoder = KeyDecoder()
     private var signalSources: [any DispatchSourceSignal] = []
 
-    /// Builds the session and the screen. Signals are routed to the loop before curses starts, so ncurses never
-    /// installs handlers of its own.
-    public init(ui: ChatUI, options: ConnectOptions, channels: [String], colors: Bool) {
+    /// Builds the session and the screen. With `routeSignals`, SIGWINCH, SIGINT, SIGTERM and SIGHUP are routed to
+    /// the loop before `makeTerminal` starts curses, so ncurses never installs handlers of its own. Keys are read
+    /// from the file descriptor `input` (standard input by default).
+    public init(
+        ui: ChatUI, session makeSession: (_ onEvent: @escaping @Sendable (SessionEvent) -> Void) -> ChatSession,
+        input: Int32 = 0, routeSignals: Bool = true, makeTerminal: () -> any Terminal
+    ) {
         let inbox = Inbox()
         self.inbox = inbox
         self.ui = ui
-        session = ChatSession(options: options, channels: channels) { event in inbox.post(event) }
-        for (number, action) in [
-            (SIGWINCH, inbox.requestResize), (SIGINT, inbox.requestTermination),
-            (SIGTERM, inbox.requestTermination), (SIGHUP, inbox.requestTermination),
-        ] as [(Int32, @Sendable () -> Void)] {
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler(handler: action)
-            source.resume()
-            signalSources.append(source)
+        self.input = input
+        session = makeSession { event in inbox.post(event) }
+        if routeSignals {
+            for (number, action) in [
+                (SIGWINCH, inbox.requestResize), (SIGINT, inbox.requestTermination),
+                (SIGTERM, inbox.requestTermination), (SIGHUP, inbox.requestTermination),
+            ] as [(Int32, @Sendable () -> Void)] {
+                signal(number, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+                source.setEventHandler(handler: action)
+                source.resume()
+                signalSources.append(source)
+            }
         }
-        terminal = CursesTerminal(colors: colors)
+        terminal = makeTerminal()
         let size = terminal.size
         self.ui.resize(width: size.width, height: size.height)
     }
+
+    /// Asks the loop to end, as SIGTERM does (for tests and embedding).
+    public func terminate() { inbox.requestTermination() }
 
     /// Runs until the user quits or a signal ends it; the terminal is restored on every way out.
     public func run() {
@@ -103,7 +114,7 @@ public final class ChatApp {
         var buffer = [UInt8](repeating: 0, count: 4096)
         while running {
             var fds = [
-                pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: input, events: Int16(POLLIN), revents: 0),
                 pollfd(fd: inbox.readEnd, events: Int16(POLLIN), revents: 0),
             ]
             // A lone ESC waits 25 ms for the rest of a sequence; otherwise wake twice a second for the lag.
@@ -115,7 +126,7 @@ public final class ChatApp {
                 changed = true
             }
             if fds[0].revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 {
-                let count = read(STDIN_FILENO, &buffer, buffer.count)
+                let count = read(input, &buffer, buffer.count)
                 if count <= 0 {
                     running = false  // the terminal went away
                 } else {

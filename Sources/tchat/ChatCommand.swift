@@ -57,7 +57,9 @@ struct ChatCommand: AsyncParsableCommand {
             let ui = ChatUI(
                 nick: settings.nick, serverAddress: settings.server.description, scrollback: settings.scrollback,
                 timeFormat: settings.timeFormat)
-            let app = ChatApp(ui: ui, options: options, channels: settings.channels, colors: settings.colors)
+            let app = ChatApp(
+                ui: ui, session: { ChatSession(options: options, channels: settings.channels, onEvent: $0) },
+                makeTerminal: { CursesTerminal(colors: settings.colors) })
             app.run()
             await embedded?.stop()
         }

@@ -1,12 +1,15 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A tmux server of our own (its own socket), running real `tchat` full-screen clients.
 final class Tmux: Sendable {
-    static let path = ["/usr/bin/tmux", "/usr/local/bin/tmux"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    static let path = ["/usr/bin/tmux", "/usr/local/bin/tmux"].first {
+        FileManager.default.isExecutableFile(atPath: $0)
+    }
     let socket = "tchat-test-\(UUID().uuidString.prefix(8))"
 
     /// Runs a tmux command and returns what it printed. Spawned directly and reaped with `waitpid`: the client that
@@ -63,7 +66,8 @@ final class Tmux: Sendable {
     }
 
     func screen(_ name: String) throws -> [String] {
-        try run(["capture-pane", "-p", "-t", name]).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        try run(["capture-pane", "-p", "-t", name]).split(separator: "\n", omittingEmptySubsequences: false).map(
+            String.init)
     }
 
     func resize(_ name: String, width: Int, height: Int) throws {
@@ -91,7 +95,8 @@ final class Tmux: Sendable {
 struct TUITests {
     static func tchat(_ server: String, nick: String, _ channels: String...) throws -> String {
         let joins = channels.map { "--join \($0)" }.joined(separator: " ")
-        return "env -u NO_COLOR TERM=screen-256color \(try Binaries.path("tchat")) --server \(server) --nick \(nick) \(joins)"
+        return
+            "env -u NO_COLOR TERM=screen-256color \(try Binaries.path("tchat")) --server \(server) --nick \(nick) \(joins)"
     }
 
     @Test func aLineTypedInOneClientAppearsOnTheOther() async throws {
@@ -107,7 +112,9 @@ struct TUITests {
             #expect(joined, "\(name): \(screen.joined(separator: "\n"))")
         }
         try tmux.type("alice", "hello from alice, 日本語 ok")
-        let (seen, screen) = try await tmux.waitFor("bob") { $0.contains { $0.contains("alice │ hello from alice, 日本語 ok") } }
+        let (seen, screen) = try await tmux.waitFor("bob") {
+            $0.contains { $0.contains("alice │ hello from alice, 日本語 ok") }
+        }
         #expect(seen, "\(screen.joined(separator: "\n"))")
         #expect(screen[0].hasPrefix(" #ops · 2 members"), "\(screen[0])")
         // The sender sees its own line once, and its cursor is back at the empty input line.
@@ -125,12 +132,16 @@ struct TUITests {
         let tmux = Tmux()
         defer { tmux.stop() }
         try tmux.start("me", try Self.tchat(daemon.clients, nick: "me", "a", "b"))
-        _ = try await tmux.waitFor("me") { $0.contains { $0.contains("you joined #b") } || $0.contains { $0.hasPrefix(" 3 #b") } }
+        _ = try await tmux.waitFor("me") {
+            $0.contains { $0.contains("you joined #b") } || $0.contains { $0.hasPrefix(" 3 #b") }
+        }
         let (onA, _) = try await tmux.waitFor("me") { $0.first?.hasPrefix(" #a") == true }
         #expect(onA, "the first channel joined is shown")
         let send = try Child("tchat", ["send", "--server", daemon.clients, "--nick", "other", "b", "one", "for", "b"])
         #expect(await send.exitStatus() == 0)
-        let (counted, screen) = try await tmux.waitFor("me") { $0.contains { $0.hasPrefix(" 3 #b") && $0.contains(" 1│") } }
+        let (counted, screen) = try await tmux.waitFor("me") {
+            $0.contains { $0.hasPrefix(" 3 #b") && $0.contains(" 1│") }
+        }
         #expect(counted, "\(screen.joined(separator: "\n"))")
         try tmux.keys("me", "F3")
         let (switched, after) = try await tmux.waitFor("me") { $0.first?.hasPrefix(" #b") == true }
@@ -139,7 +150,10 @@ struct TUITests {
         try tmux.keys("me", "M-2")
         #expect(try await tmux.waitFor("me") { $0.first?.hasPrefix(" #a") == true }.0)
         try tmux.keys("me", "F1")
-        #expect(try await tmux.waitFor("me") { $0.last(where: { !$0.isEmpty })?.hasPrefix("[") == true && $0.first?.contains("tchat") == true }.0)
+        #expect(
+            try await tmux.waitFor("me") {
+                $0.last(where: { !$0.isEmpty })?.hasPrefix("[") == true && $0.first?.contains("tchat") == true
+            }.0)
         try tmux.type("me", "/quit")
         _ = await daemon.stop()
     }
@@ -159,7 +173,8 @@ struct TUITests {
         for (width, height) in [(60, 15), (120, 40)] {
             try tmux.resize("me", width: width, height: height)
             let (laidOut, screen) = try await tmux.waitFor("me") { lines in
-                lines.count >= height && lines[height - 2].contains("● connected") && lines[height - 2].hasSuffix("2:#ops")
+                lines.count >= height && lines[height - 2].contains("● connected")
+                    && lines[height - 2].hasSuffix("2:#ops")
                     && lines[0].hasPrefix(" #ops")
             }
             #expect(laidOut, "\(width)x\(height):\n\(screen.joined(separator: "\n"))")
@@ -183,7 +198,8 @@ struct TUITests {
         defer { tmux.stop() }
         try tmux.start("me", try Self.tchat(first.clients, nick: "me", "ops"))
         _ = try await tmux.waitFor("me") { $0.contains { $0.contains("you joined #ops") } }
-        let before = try Child("tchat", ["send", "--server", first.clients, "--nick", "other", "ops", "before the restart"])
+        let before = try Child(
+            "tchat", ["send", "--server", first.clients, "--nick", "other", "ops", "before the restart"])
         #expect(await before.exitStatus() == 0)
         _ = try await tmux.waitFor("me") { $0.contains { $0.contains("before the restart") } }
 
@@ -197,7 +213,8 @@ struct TUITests {
             if restarted == nil { try await Task.sleep(for: .milliseconds(100)) }
         }
         let second = try #require(restarted)
-        let during = try Child("tchat", ["send", "--server", second.clients, "--nick", "other", "ops", "while you were away"])
+        let during = try Child(
+            "tchat", ["send", "--server", second.clients, "--nick", "other", "ops", "while you were away"])
         #expect(await during.exitStatus() == 0)
         let (back, after) = try await tmux.waitFor("me", within: .seconds(20)) { lines in
             lines.contains { $0.contains("● connected") } && lines.contains { $0.contains("while you were away") }

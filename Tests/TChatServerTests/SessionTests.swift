@@ -50,13 +50,16 @@ import Testing
         for index in 1...3 { try await sender.send(.text("before \(index)"), to: "#ops") }
         #expect(await eventually { recorder.ids.count == 3 })
         await first.stop()
-        #expect(await eventually { recorder.count { if case .disconnected(_, .some) = $0 { true } else { false } } >= 1 })
+        #expect(
+            await eventually { recorder.count { if case .disconnected(_, .some) = $0 { true } else { false } } >= 1 })
 
         // Back on the same port and data; 1,200 messages arrive before the session is back (more than one replay).
         let second = try await TestServer.restarted(in: directory, port: port)
         let again = try await second.connect("sender", events: false)
         var pending: [EventLoopFuture<[ServerFrame]>] = []
-        for index in 4...1203 { pending.append(again.submit(.send(channel: "#ops", body: .text("while away \(index)")))) }
+        for index in 4...1203 {
+            pending.append(again.submit(.send(channel: "#ops", body: .text("while away \(index)"))))
+        }
         for future in pending { _ = try await future.get() }
         #expect(recorder.count { if case .connected = $0 { true } else { false } } == 1, "sent before the retry")
 

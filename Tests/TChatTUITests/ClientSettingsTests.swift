@@ -38,7 +38,9 @@ import Testing
         #expect(throws: ClientSettings.Problem.self) {
             try ClientSettings.resolve(server: "host:99999", nick: "a", environment: [:], file: nil)
         }
-        #expect(throws: ClientSettings.Problem.self) { try ClientSettings.resolve(server: nil, nick: "a b", environment: [:], file: nil) }
+        #expect(throws: ClientSettings.Problem.self) {
+            try ClientSettings.resolve(server: nil, nick: "a b", environment: [:], file: nil)
+        }
         #expect(throws: ClientSettings.Problem.self) {
             try ClientSettings.resolve(server: nil, nick: "a", environment: [:], file: .init(timeFormat: "hh"))
         }

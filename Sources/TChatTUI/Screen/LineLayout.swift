@@ -56,7 +56,9 @@ public struct LineLayout: Sendable {
     }
 
     public func rowCount(for line: Line, width: Int) -> Int {
-        if case .text(let text, let indent) = line.kind { return Self.plainRows(text, indent: indent, width: width).count }
+        if case .text(let text, let indent) = line.kind {
+            return Self.plainRows(text, indent: indent, width: width).count
+        }
         return Self.wrap(parts(of: line).2, width: max(width - textColumn, 1)).count
     }
 
