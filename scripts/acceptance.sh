@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs issue 2's acceptance checks against the built binaries and prints what it measured.
+# Runs the acceptance checks of the server (issue 2) and of the full-screen client (issue 3) against the built
+# binaries, and prints what it measured.
 # Usage: scripts/acceptance.sh [BUILD_DIR]   (default .build/debug; run `swift build` first)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -110,4 +111,53 @@ echo "   server RSS before ${before} kB, after ${after} kB"
 [ $((after - before)) -lt 20000 ] || fail "server memory grew by $((after - before)) kB"
 "$bin/tchat" send --server "$addr" --nick survivor ops "still serving" || fail "server stopped serving"
 echo "   a client could still send afterwards"
+
+# 4. The full-screen client, in tmux: a typed line on the other client's screen; switching to a buffer holding
+#    thousands of messages.
+if command -v tmux >/dev/null 2>&1; then
+python3 - "$bin" "$addr" <<'PY' || exit 1
+import subprocess, sys, time, statistics
+bin, addr = sys.argv[1], sys.argv[2]
+sock = f"tchat-acceptance-{time.time_ns()}"
+def tmux(*args):
+    return subprocess.run(["tmux", "-L", sock, *args], capture_output=True, text=True, stdin=subprocess.DEVNULL).stdout
+def start(name, nick, *channels):
+    joins = " ".join(f"--join {c}" for c in channels)
+    subprocess.run(["tmux", "-L", sock, "new-session", "-d", "-s", name, "-x", "100", "-y", "30",
+                    f"TERM=screen-256color {bin}/tchat --server {addr} --nick {nick} {joins}; sleep 60"],
+                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def wait(name, text, timeout=10):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if text in tmux("capture-pane", "-p", "-t", name): return time.time()
+        time.sleep(0.002)
+    sys.exit(f"FAIL: {text!r} never appeared on {name}")
+try:
+    start("a", "ann", "talk")
+    start("b", "ben", "talk", "small", "big")
+    wait("a", "you joined #talk"); wait("b", " 4 #big")
+    delays = []
+    for i in range(10):
+        tmux("send-keys", "-t", "a", "-l", f"line number {i} from ann")
+        sent = time.time()
+        tmux("send-keys", "-t", "a", "Enter")
+        delays.append((wait("b", f"line number {i} from ann") - sent) * 1000)
+    print(f"4. typed in one tchat -> on the other's screen: median {statistics.median(delays):.0f} ms, "
+          f"max {max(delays):.0f} ms (10 lines, tmux polled every 2 ms)")
+    if max(delays) > 200: sys.exit("FAIL: over 200 ms")
+    tmux("send-keys", "-t", "b", "F3")
+    wait("b", " #small ·")
+    feed = subprocess.run([f"{bin}/tchat", "send", "--server", addr, "--nick", "feeder", "big"],
+                          input="".join(f"message {i} of many\n" for i in range(1, 10001)), text=True)
+    if feed.returncode: sys.exit("FAIL: could not send 10,000 messages")
+    # Wait until the sidebar counts all 10,000 as unread, then switch and time the first screen of #big.
+    wait("b", "10000", timeout=60)
+    tmux("send-keys", "-t", "b", "F4")
+    switched = time.time()
+    shown = wait("b", "message 10000 of many")
+    print(f"   switching to #big with 10,000 messages received (5,000 kept): on screen after {(shown - switched) * 1000:.0f} ms")
+finally:
+    tmux("kill-server")
+PY
+fi
 echo "all acceptance checks passed"

@@ -124,4 +124,10 @@ final class Daemon: Sendable {
         child.signal(SIGTERM)
         return await child.exitStatus()
     }
+
+    /// SIGKILL: the server gets no chance to say goodbye.
+    func kill() async {
+        child.signal(SIGKILL)
+        _ = await child.exitStatus()
+    }
 }

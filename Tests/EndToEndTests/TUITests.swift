@@ -203,7 +203,7 @@ struct TUITests {
         #expect(await before.exitStatus() == 0)
         _ = try await tmux.waitFor("me") { $0.contains { $0.contains("before the restart") } }
 
-        #expect(await first.stop() == 0)
+        await first.kill()
         let (lost, screen) = try await tmux.waitFor("me") { $0.contains { $0.contains("reconnecting in") } }
         #expect(lost, "\(screen.joined(separator: "\n"))")
         var restarted: Daemon?

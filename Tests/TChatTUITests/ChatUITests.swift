@@ -58,6 +58,40 @@ import Testing
         #expect(ui.activeBuffer.name == "#dev", "no entry 9: nothing changes")
     }
 
+    @Test func everyEditingKeyThroughTheModel() {
+        var ui = Self.connected()
+        for character in "one two" { _ = ui.handle(.character(character)) }
+        _ = ui.handle(.ctrl("a"))
+        _ = ui.handle(.delete)
+        #expect(ui.input.text == "ne two" && ui.input.cursor == 0)
+        _ = ui.handle(.ctrl("e"))
+        _ = ui.handle(.backspace)
+        #expect(ui.input.text == "ne tw")
+        _ = ui.handle(.left)
+        _ = ui.handle(.left)
+        _ = ui.handle(.ctrl("k"))
+        #expect(ui.input.text == "ne ")
+        _ = ui.handle(.home)
+        _ = ui.handle(.right)
+        _ = ui.handle(.ctrl("u"))
+        #expect(ui.input.text == "e ")
+        _ = ui.handle(.end)
+        for character in "last" { _ = ui.handle(.character(character)) }
+        _ = ui.handle(.ctrl("w"))
+        #expect(ui.input.text == "e ")
+        #expect(ui.handle(.ctrl("d")) == [], "Ctrl-D on a line with text does nothing")
+        _ = ui.handle(.ctrl("u"))
+        _ = Self.type("remember me", into: &ui)
+        _ = ui.handle(.up)
+        #expect(ui.input.text == "remember me")
+        _ = ui.handle(.down)
+        #expect(ui.input.text == "")
+        #expect(ui.handle(.ctrl("l")) == [.redraw])
+        #expect(ui.handle(.escape) == [] && ui.handle(.insert) == [] && ui.handle(.function(12)) == [])
+        #expect(ui.handle(.ctrl("d")) == [.session(.quit(reason: "")), .quit])
+        #expect(ui.handle(.ctrl("c")) == [.session(.quit(reason: "")), .quit])
+    }
+
     @Test func aClickOnASidebarEntrySwitchesToIt() {
         var ui = Self.connected()
         _ = ui.handle(.click(x: 3, y: 3))  // row 3 is entry 3, #dev
