@@ -15,14 +15,7 @@ struct ChatCommand: AsyncParsableCommand {
             Type /help inside for every command and key.
             """)
 
-    @Option(
-        help: ArgumentHelp(
-            "The server (default: $TCHAT_SERVER, the config file, else 127.0.0.1:\(ServerAddress.defaultClientPort)).",
-            valueName: "host:port"))
-    var server: String?
-
-    @Option(help: ArgumentHelp("Your nick (default: $TCHAT_NICK, the config file, else $USER).", valueName: "nick"))
-    var nick: String?
+    @OptionGroup var connection: ServerOptions
 
     @Option(
         name: .customLong("join"), help: ArgumentHelp("A channel to join on start; repeatable.", valueName: "channel"))
@@ -39,11 +32,7 @@ struct ChatCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailure {
-            let environment = ProcessInfo.processInfo.environment
-            let path = config ?? ClientSettings.configPath(environment: environment)
-            let settings = try ClientSettings.resolve(
-                server: server, nick: nick, channels: channels, noColor: noColor, environment: environment,
-                file: ClientSettings.loadFile(at: path))
+            let settings = try connection.settings(channels: channels, noColor: noColor, configPath: config)
             guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else {
                 throw ConnectionError(
                     "the full-screen client needs a terminal; scripts use tchat send and tchat listen")

@@ -4,7 +4,8 @@ import TChatClient
 import TChatProtocol
 import TChatTUI
 
-/// `--server` and `--nick`, shared by every subcommand, with their environment fallbacks.
+/// `--server` and `--nick`, shared by every command, with their fallbacks: the environment, then the
+/// configuration file.
 struct ServerOptions: ParsableArguments {
     @Option(
         help: ArgumentHelp(
@@ -15,16 +16,22 @@ struct ServerOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Your nick (default: $TCHAT_NICK, the config file, else $USER).", valueName: "nick"))
     var nick: String?
 
-    func connectOptions(receivesEvents: Bool) throws -> ConnectOptions {
+    /// All settings, with `channels` and `noColor` from the full-screen client's own flags.
+    func settings(
+        channels: [String] = [], noColor: Bool = false, configPath: String? = nil
+    ) throws -> ClientSettings {
         let environment = ProcessInfo.processInfo.environment
-        let settings: ClientSettings
         do {
-            settings = try ClientSettings.resolve(
-                server: server, nick: nick, environment: environment,
-                file: ClientSettings.loadFile(at: ClientSettings.configPath(environment: environment)))
+            return try ClientSettings.resolve(
+                server: server, nick: nick, channels: channels, noColor: noColor, environment: environment,
+                file: ClientSettings.loadFile(at: configPath ?? ClientSettings.configPath(environment: environment)))
         } catch let problem as ClientSettings.Problem {
             throw ValidationError(problem.description)
         }
+    }
+
+    func connectOptions(receivesEvents: Bool) throws -> ConnectOptions {
+        let settings = try settings()
         var options = ConnectOptions(server: settings.server, nick: settings.nick)
         options.receivesEvents = receivesEvents
         return options
