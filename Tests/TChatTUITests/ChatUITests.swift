@@ -216,8 +216,8 @@ import Testing
     @Test func repeatsAreDroppedAndGapFillingLandsInOrder() {
         var ui = Self.connected()
         _ = ui.handle(.event(.message(Self.message("#ops", 1))))
-        _ = ui.handle(.event(.message(Self.message("#ops", 4))))
-        _ = ui.handle(.event(.message(Self.message("#ops", 4))))
+        _ = ui.handle(.event(.message(Self.message("#ops", 4, "alice: once"))))
+        #expect(ui.handle(.event(.message(Self.message("#ops", 4, "alice: once")))) == [], "a repeat does not ring")
         _ = ui.handle(.history(channel: "#ops", messages: [Self.message("#ops", 2), Self.message("#ops", 3)], tag: 0))
         #expect(ui.activeBuffer.lines.compactMap(\.id) == [1, 2, 3, 4])
     }

@@ -112,11 +112,14 @@ public struct ChatUI: Sendable {
     }
 
     /// Adds a line to a buffer, counting it as unread (and a mention) when that buffer is not the one shown.
-    private mutating func add(_ line: Line, to index: Int, counts: Bool = false) {
-        guard buffers[index].append(line) else { return }
-        guard index != active, counts else { return }
+    /// Returns false for a message already held (nothing changes, nothing rings).
+    @discardableResult
+    private mutating func add(_ line: Line, to index: Int, counts: Bool = false) -> Bool {
+        guard buffers[index].append(line) else { return false }
+        guard index != active, counts else { return true }
         buffers[index].unread += 1
         if line.mention { buffers[index].mentions += 1 }
+        return true
     }
 
     private mutating func info(_ text: String, in index: Int? = nil) {
@@ -555,8 +558,8 @@ public struct ChatUI: Sendable {
             guard let index = index(of: .channel(Self.key(message.channel))) else { return [] }
             let line = line(for: message)
             remember(message.from, in: message.channel)
-            add(line, to: index, counts: !line.own)
-            return line.mention ? [.bell] : []
+            let added = add(line, to: index, counts: !line.own)
+            return added && line.mention ? [.bell] : []
         case .direct(let message):
             let index = index(of: .direct(Self.key(message.from)), create: message.from)!
             let line = Line(
