@@ -22,9 +22,14 @@ public final class ChatConnection: Sendable {
     private let channel: any Channel
     private let closeReason: CloseReason
 
+    /// The server this connection ended up on (after any redirects).
+    public let server: ServerAddress
+
     private init(
-        welcome: Welcome, events: ChatEvents, channel: any Channel, closeReason: CloseReason, roundTrip: RoundTrip
+        welcome: Welcome, events: ChatEvents, channel: any Channel, closeReason: CloseReason, roundTrip: RoundTrip,
+        server: ServerAddress
     ) {
+        self.server = server
         self.welcome = welcome
         self.events = events
         self.channel = channel
@@ -32,10 +37,30 @@ public final class ChatConnection: Sendable {
         self.roundTrip = roundTrip
     }
 
-    /// Connects, says hello and waits for the welcome. Throws `ConnectionError` if the server cannot be reached and
-    /// the server's `ProtocolError` if it refuses the hello (nick in use, server full...).
+    /// Connects, says hello and waits for the welcome, following up to `maxRedirects` redirects to less loaded
+    /// servers. Throws `ConnectionError` if the server cannot be reached and the server's `ProtocolError` if it
+    /// refuses the hello (nick in use, server full...).
     public static func connect(
         _ options: ConnectOptions, group: (any EventLoopGroup)? = nil
+    ) async throws -> ChatConnection {
+        var options = options
+        var hops = 0
+        while true {
+            do {
+                return try await connectOnce(options, acceptsRedirect: hops < options.maxRedirects, group: group)
+            } catch let redirect as Redirect {
+                hops += 1
+                do {
+                    options.server = try ServerAddress(parsing: redirect.address, defaultPort: options.server.port)
+                } catch {
+                    throw ConnectionError("\(redirect.server) sent us to '\(redirect.address)', which is not HOST:PORT")
+                }
+            }
+        }
+    }
+
+    private static func connectOnce(
+        _ options: ConnectOptions, acceptsRedirect: Bool, group: (any EventLoopGroup)?
     ) async throws -> ChatConnection {
         let group = group ?? MultiThreadedEventLoopGroup.singleton
         let (events, source, resumer) = ChatEvents.make()
@@ -68,7 +93,7 @@ public final class ChatConnection: Sendable {
         if !receivesEvents { source.finish() }
         let hello = Hello(
             nick: options.nick, clientName: options.clientName, clientVersion: options.clientVersion,
-            processID: UInt32(truncatingIfNeeded: getpid()), host: Self.hostName())
+            processID: UInt32(truncatingIfNeeded: getpid()), host: Self.hostName(), acceptsRedirect: acceptsRedirect)
         let reply: [ServerFrame]
         do {
             reply = try await Self.submit(.hello(hello), on: channel, closeReason: closeReason).get()
@@ -81,7 +106,8 @@ public final class ChatConnection: Sendable {
             throw ConnectionError("\(options.server) did not answer the hello with a welcome")
         }
         return ChatConnection(
-            welcome: welcome, events: events, channel: channel, closeReason: closeReason, roundTrip: roundTrip)
+            welcome: welcome, events: events, channel: channel, closeReason: closeReason, roundTrip: roundTrip,
+            server: options.server)
     }
 
     // MARK: - Requests

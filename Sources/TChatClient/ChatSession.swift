@@ -49,6 +49,9 @@ public final class ChatSession: Sendable {
         /// The newest message id delivered per channel key: anything not newer is a repeat.
         var newest: [String: UInt64] = [:]
         var stopped = false
+        /// Servers to try, learnt from the network's server list: when one is lost the next is tried.
+        var servers: [ServerAddress] = []
+        var next = 0
     }
 
     public let options: ConnectOptions
@@ -70,6 +73,7 @@ public final class ChatSession: Sendable {
         self.backoff = backoff
         self.onEvent = onEvent
         var initial = State(nick: options.nick)
+        initial.servers = [options.server]
         for channel in channels {
             guard let name = try? ChannelName(validating: channel),
                 !initial.channels.contains(where: { $0.key == name.key })
@@ -120,9 +124,12 @@ public final class ChatSession: Sendable {
         var attempt = 0
         while !isStopped {
             attempt += 1
-            onEvent(.connecting(options.server, attempt: attempt))
             var attemptOptions = options
-            attemptOptions.nick = state.withLock { $0.nick }
+            (attemptOptions.nick, attemptOptions.server) = state.withLock { state in
+                defer { state.next += 1 }
+                return (state.nick, state.servers[state.next % state.servers.count])
+            }
+            onEvent(.connecting(attemptOptions.server, attempt: attempt))
             let reason: String
             do {
                 let connection = try await ChatConnection.connect(attemptOptions)
@@ -155,6 +162,13 @@ public final class ChatSession: Sendable {
         let stopped = state.withLock { state -> Bool in
             state.connection = connection
             state.nick = nick
+            // Start the next round of attempts with the server after this one.
+            if let index = state.servers.firstIndex(of: connection.server) {
+                state.next = index + 1
+            } else {
+                state.servers.append(connection.server)
+                state.next = state.servers.count
+            }
             return state.stopped
         }
         if stopped {
@@ -162,6 +176,7 @@ public final class ChatSession: Sendable {
             return "stopped"
         }
         onEvent(.connected(connection.welcome))
+        await learnServers(from: connection)
         await rejoin(on: connection)
         for await event in connection.events {
             switch event {
@@ -170,12 +185,31 @@ public final class ChatSession: Sendable {
                 onEvent(.event(event))
             case .error(let error):
                 return error.message
+            case .nickChanged(let old, let new, _):
+                // The server renamed us (a nick collision between linked servers): keep the new nick for reconnects.
+                state.withLock { state in if state.nick.lowercased() == old.lowercased() { state.nick = new } }
+                onEvent(.event(event))
             default:
                 onEvent(.event(event))
             }
         }
         return "the connection was closed"
     }
+
+    /// Remembers where the network's other servers take clients, to fail over to them.
+    private func learnServers(from connection: ChatConnection) async {
+        guard let frames = try? await connection.request(.listServers) else { return }
+        let addresses = frames.compactMap { frame -> ServerAddress? in
+            guard case .serverInfo(let info) = frame else { return nil }
+            return try? ServerAddress(parsing: info.clientAddress, defaultPort: ServerAddress.defaultClientPort)
+        }
+        state.withLock { state in
+            for address in addresses where !state.servers.contains(address) { state.servers.append(address) }
+        }
+    }
+
+    /// The servers this session knows of, in the order it tries them.
+    public var knownServers: [ServerAddress] { state.withLock { $0.servers } }
 
     /// Joins every channel the session should be in, asking each for exactly what was missed.
     private func rejoin(on connection: ChatConnection) async {

@@ -133,7 +133,19 @@ final class ClientHandler: ChannelDuplexHandler {
             request.reply.succeed(request.items)
         case .error(let error):
             pending[raw.requestID] = nil
-            request.reply.fail(error)
+            if error.code == .redirected,
+                let redirect = request.items.lazy.compactMap({ frame -> Redirect? in
+                    if case .redirect(let address, let server) = frame {
+                        Redirect(address: address, server: server)
+                    } else {
+                        nil
+                    }
+                }).first
+            {
+                request.reply.fail(redirect)
+            } else {
+                request.reply.fail(error)
+            }
         case .pong where request.frame == .ping:
             pending[raw.requestID] = nil
             request.reply.succeed([frame])

@@ -15,10 +15,24 @@ public struct ConnectOptions: Sendable {
     /// After this long without hearing from the server the client pings it, and after twice this long it gives
     /// the connection up as dead: a vanished server or network is noticed, not waited on forever. Nil: never.
     public var keepAlive: Duration? = .seconds(30)
+    /// How many times to follow a server's redirect to a less loaded one; after the last hop the client asks to
+    /// stay where it is.
+    public var maxRedirects = 3
 
     public init(server: ServerAddress, nick: String) {
         self.server = server
         self.nick = nick
+    }
+}
+
+/// A server answered the hello by sending the client elsewhere.
+public struct Redirect: Error, Sendable, Equatable {
+    public var address: String
+    public var server: String
+
+    public init(address: String, server: String) {
+        self.address = address
+        self.server = server
     }
 }
 

@@ -8,10 +8,12 @@ public struct Hello: Sendable, Hashable {
     public var clientVersion: String
     public var processID: UInt32
     public var host: String
+    /// False when the client has followed enough redirects and wants to stay on this server.
+    public var acceptsRedirect: Bool
 
     public init(
         version: UInt16 = ProtocolVersion.current, nick: String, clientName: String, clientVersion: String,
-        processID: UInt32, host: String
+        processID: UInt32, host: String, acceptsRedirect: Bool = true
     ) {
         self.version = version
         self.nick = nick
@@ -19,6 +21,7 @@ public struct Hello: Sendable, Hashable {
         self.clientVersion = clientVersion
         self.processID = processID
         self.host = host
+        self.acceptsRedirect = acceptsRedirect
     }
 }
 
@@ -89,6 +92,7 @@ public enum ClientFrame: Sendable, Hashable {
                 try w.str(hello.clientVersion, "client version")
                 w.u32(hello.processID)
                 try w.str(hello.host, "host")
+                w.u8(hello.acceptsRedirect ? 0 : 1)
             case .nick(let nick), .whois(let nick):
                 try w.str(nick, "nick")
             case .whoami, .listChannels, .listServers, .help, .getWelcome:
@@ -137,7 +141,7 @@ public enum ClientFrame: Sendable, Hashable {
                 Hello(
                     version: try r.u16("version"), nick: try r.str("nick"), clientName: try r.str("client name"),
                     clientVersion: try r.str("client version"), processID: try r.u32("pid"),
-                    host: try r.str("host")))
+                    host: try r.str("host"), acceptsRedirect: try r.u8("flags") & 1 == 0))
         case .nick: self = .nick(try r.str("nick"))
         case .whoami: self = .whoami
         case .join: self = .join(channel: try r.str("channel"), history: try r.u16("history"))

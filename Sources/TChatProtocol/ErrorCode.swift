@@ -19,6 +19,7 @@ public enum ErrorCode: UInt16, Sendable, CaseIterable, CustomStringConvertible {
     case shuttingDown = 205
     case sendQueueFull = 206
     case notImplemented = 207
+    case redirected = 208
 
     case invalidNick = 300
     case nickInUse = 301
@@ -50,6 +51,7 @@ public enum ErrorCode: UInt16, Sendable, CaseIterable, CustomStringConvertible {
         case .shuttingDown: "shutting-down"
         case .sendQueueFull: "send-queue-full"
         case .notImplemented: "not-implemented"
+        case .redirected: "redirected"
         case .invalidNick: "invalid-nick"
         case .nickInUse: "nick-in-use"
         case .invalidChannel: "invalid-channel"
@@ -67,7 +69,7 @@ public enum ErrorCode: UInt16, Sendable, CaseIterable, CustomStringConvertible {
     public var closesConnection: Bool {
         switch self {
         case .frameTooLarge, .unsupportedVersion, .serverFull, .idleTimeout, .shuttingDown, .sendQueueFull,
-            .notImplemented:
+            .notImplemented, .redirected:
             true
         default:
             false

@@ -42,6 +42,7 @@ public enum FrameType: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     case serverInfo = 0x92
     case helpEntry = 0x93
     case text = 0x94
+    case redirect = 0x95
 
     /// The upper-case name the spec and `help` use.
     public var description: String {
@@ -83,6 +84,7 @@ public enum FrameType: UInt8, Sendable, CaseIterable, CustomStringConvertible {
         case .serverInfo: "SERVER_INFO"
         case .helpEntry: "HELP_ENTRY"
         case .text: "TEXT"
+        case .redirect: "REDIRECT"
         }
     }
 
@@ -97,7 +99,7 @@ public enum FrameType: UInt8, Sendable, CaseIterable, CustomStringConvertible {
         switch self {
         case .ping: ("token", "check the connection; answered by PONG with the same token")
         case .pong: ("token", "answer a PING from the server")
-        case .hello: ("version nick client version pid host", "open the session; answered by WELCOME")
+        case .hello: ("version nick client version pid host flags", "open the session; answered by WELCOME")
         case .nick: ("nick", "change your nick (unique, case-insensitive)")
         case .whoami: ("", "your own nick, address, connect time and duration")
         case .join: ("channel history", "join a channel (created on first join), replaying its last messages")

@@ -8,17 +8,25 @@ public struct FrameWriter {
     private var buffer: ByteBuffer
     private let start: Int
 
-    private init(buffer: ByteBuffer, type: FrameType, requestID: UInt32) {
+    private init(buffer: ByteBuffer, type: UInt8, requestID: UInt32) {
         self.buffer = buffer
         self.start = self.buffer.writerIndex
         self.buffer.writeInteger(UInt32(0), endianness: .big)
-        self.buffer.writeInteger(type.rawValue)
+        self.buffer.writeInteger(type)
         self.buffer.writeInteger(requestID, endianness: .big)
     }
 
     /// Appends a frame to `buffer`; if `fields` throws, `buffer` is left as it was.
     public static func write(
         _ type: FrameType, requestID: UInt32, into buffer: inout ByteBuffer,
+        fields: (inout FrameWriter) throws(ProtocolError) -> Void
+    ) throws(ProtocolError) {
+        try write(rawType: type.rawValue, requestID: requestID, into: &buffer, fields: fields)
+    }
+
+    /// The same for frame types outside `FrameType` (the peer protocol's).
+    public static func write(
+        rawType type: UInt8, requestID: UInt32, into buffer: inout ByteBuffer,
         fields: (inout FrameWriter) throws(ProtocolError) -> Void
     ) throws(ProtocolError) {
         let originalWriterIndex = buffer.writerIndex

@@ -24,6 +24,8 @@ public enum ServerFrame: Sendable, Hashable {
     case serverInfo(ServerInfo)
     case helpEntry(name: String, arguments: String, summary: String)
     case text(String)
+    /// In the answer to HELLO: connect to this server instead (`HOST:PORT` and its name); error 208 follows.
+    case redirect(address: String, server: String)
 
     public var type: FrameType {
         switch self {
@@ -46,6 +48,7 @@ public enum ServerFrame: Sendable, Hashable {
         case .serverInfo: .serverInfo
         case .helpEntry: .helpEntry
         case .text: .text
+        case .redirect: .redirect
         }
     }
 
@@ -137,6 +140,9 @@ public enum ServerFrame: Sendable, Hashable {
                 try w.str(name, "name")
                 try w.str(arguments, "arguments")
                 try w.str(summary, "summary")
+            case .redirect(let address, let server):
+                try w.str(address, "address")
+                try w.str(server, "server")
             }
         }
     }
@@ -218,6 +224,7 @@ public enum ServerFrame: Sendable, Hashable {
         case .helpEntry:
             self = .helpEntry(name: try r.str("name"), arguments: try r.str("arguments"), summary: try r.str("summary"))
         case .text: self = .text(try r.text("text"))
+        case .redirect: self = .redirect(address: try r.str("address"), server: try r.str("server"))
         default:
             throw ProtocolError(.unknownFrameType, "frame type \(type) is not a server frame")
         }

@@ -20,6 +20,8 @@ final class ChannelManager: Sendable {
         var topicSetBy = ""
         var topicSetAt = Timestamp(milliseconds: 0)
         var members = SubscriberSet()
+        /// Members connected to linked servers: nick key to nick.
+        var remoteMembers: [String: String] = [:]
         /// The newest messages, contiguous ids ending at `lastID`; older ones are on disk.
         var recent: Deque<ChatMessage> = []
         /// The oldest message id stored, 0 while there is none.
@@ -28,7 +30,8 @@ final class ChannelManager: Sendable {
 
         var info: ChannelInfo {
             ChannelInfo(
-                name: name.name, members: UInt32(members.count), topic: topic, topicSetBy: topicSetBy,
+                name: name.name, members: UInt32(members.count + remoteMembers.count), topic: topic,
+                topicSetBy: topicSetBy,
                 topicSetAt: topicSetAt, lastMessageID: lastID)
         }
 
@@ -67,6 +70,8 @@ final class ChannelManager: Sendable {
     struct JoinResult: Sendable {
         var info: ChannelInfo
         var replay: [ChatMessage]
+        /// False when the session was in the channel already.
+        var isNew: Bool
     }
 
     private let state = Mutex(State())
@@ -170,7 +175,8 @@ final class ChannelManager: Sendable {
         try state.withLock { (state) throws(ProtocolError) -> JoinResult in
             let joinedCount = state.memberships[session.id]?.count ?? 0
             var channel = state.channels[name.key] ?? createChannel(name, &state)
-            if !channel.members.contains(session) {
+            let isNew = !channel.members.contains(session)
+            if isNew {
                 guard joinedCount < maxChannelsPerClient else {
                     throw ProtocolError(
                         .tooManyChannels, "you are in \(joinedCount) channels, the most this server allows")
@@ -183,7 +189,7 @@ final class ChannelManager: Sendable {
             }
             let replay = Array(channel.recent.suffix(history))
             state.channels[name.key] = channel
-            return JoinResult(info: channel.info, replay: replay)
+            return JoinResult(info: channel.info, replay: replay, isNew: isNew)
         }
     }
 
@@ -253,26 +259,204 @@ final class ChannelManager: Sendable {
 
     // MARK: - Messages
 
-    /// Stores and delivers a message, creating the channel if needed (senders need not be members, so scripts can
-    /// notify without joining). `ack` completes when the history writer has it as `--fsync` asks.
-    func publish(
-        channel name: ChannelName, from nick: String, body: MessageBody, ack: EventLoopPromise<Void>
+    /// What applying a message numbered elsewhere did.
+    enum ApplyOutcome: Equatable {
+        case applied
+        /// Already held (its id is not newer than the channel's last).
+        case duplicate
+        /// Messages are missing before it: the channel's next id is `expected`.
+        case gap(expected: UInt64)
+        /// It could not be stored (the history writer is overloaded); `ack` has failed.
+        case failed
+    }
+
+    /// Numbers, stores and delivers a message, creating the channel if needed (senders need not be members, so
+    /// scripts can notify without joining). Only the network's sequencer does this. `ack` completes when the
+    /// history writer has it as `--fsync` asks.
+    ///
+    /// `replicate` is called with the numbered message while the lock is held, so that what it queues for the
+    /// other servers is queued in id order too.
+    func sequence(
+        channel name: ChannelName, from nick: String, body: MessageBody, ack: EventLoopPromise<Void>?,
+        replicate: (ChatMessage) -> Void = { _ in }
     ) throws(ProtocolError) -> ChatMessage {
         try state.withLock { (state) throws(ProtocolError) -> ChatMessage in
             var channel = state.channels[name.key] ?? createChannel(name, &state)
             let message = ChatMessage(
                 channel: channel.name.name, id: channel.lastID + 1, time: .now(), from: nick, body: body)
-            guard store.writer.enqueue(.message(file: channel.file, message, ack: ack)) else {
-                throw ProtocolError(.storageFailure, "the history writer is overloaded; message not sent, try again")
-            }
-            channel.lastID = message.id
-            if channel.firstID == 0 { channel.firstID = message.id }
-            channel.recent.append(message)
-            if channel.recent.count > recentCapacity { channel.recent.removeFirst() }
-            if let frame = SubscriberSet.encode(.message(message)) { channel.members.deliver(frame) }
+            try keep(message, in: &channel, ack: ack)
+            replicate(message)
             state.channels[name.key] = channel
             return message
         }
+    }
+
+    /// Stores and delivers a message the sequencer numbered, if it is the channel's next one. With `allowGap`
+    /// (history sent to fill a gap, which may start after messages compacted away) an id further on is taken too.
+    func apply(_ message: ChatMessage, allowGap: Bool = false, ack: EventLoopPromise<Void>?) -> ApplyOutcome {
+        guard let name = try? ChannelName(validating: message.channel) else { return .duplicate }
+        return state.withLock { state in
+            var channel = state.channels[name.key] ?? createChannel(name, &state)
+            defer { state.channels[name.key] = channel }
+            guard message.id > channel.lastID else { return .duplicate }
+            if message.id > channel.lastID + 1 && !allowGap {
+                return .gap(expected: channel.lastID + 1)
+            }
+            if message.id > channel.lastID + 1 { channel.recent.removeAll() }  // keep the run in memory contiguous
+            var stored = message
+            stored.channel = channel.name.name
+            do {
+                try keep(stored, in: &channel, ack: ack)
+            } catch {
+                ack?.fail(error)
+                return .failed
+            }
+            return .applied
+        }
+    }
+
+    /// Queues a numbered message for the disk, adds it to the channel's recent run and delivers it to the members
+    /// here; called with the lock held, so ids, file order and delivery order agree.
+    private func keep(_ message: ChatMessage, in channel: inout Channel, ack: EventLoopPromise<Void>?)
+        throws(ProtocolError)
+    {
+        guard store.writer.enqueue(.message(file: channel.file, message, ack: ack)) else {
+            throw ProtocolError(.storageFailure, "the history writer is overloaded; message not sent, try again")
+        }
+        channel.lastID = message.id
+        if channel.firstID == 0 { channel.firstID = message.id }
+        channel.recent.append(message)
+        if channel.recent.count > recentCapacity { channel.recent.removeFirst() }
+        if let frame = SubscriberSet.encode(.message(message)) { channel.members.deliver(frame) }
+    }
+
+    /// Messages with ids after `after`, oldest first, for a linked server catching up. Returns on `eventLoop`.
+    func messages(channel name: ChannelName, after: UInt64, on eventLoop: any EventLoop) -> EventLoopFuture<
+        [ChatMessage]
+    > {
+        let plan: (inMemory: [ChatMessage], disk: DiskRead?)? = state.withLock { state in
+            guard let channel = state.channels[name.key], channel.lastID > after else { return nil }
+            let inMemory = channel.recent.filter { $0.id > after }
+            guard channel.recentStart > after + 1, channel.firstID > 0 else { return (Array(inMemory), nil) }
+            let lower = max(after, channel.oldestServed(limit: store.historyLimit) - 1)
+            return (
+                Array(inMemory), DiskRead(file: channel.file, before: channel.recentStart, after: lower, limit: Int.max)
+            )
+        }
+        guard let plan else { return eventLoop.makeSucceededFuture([]) }
+        guard let disk = plan.disk else { return eventLoop.makeSucceededFuture(plan.inMemory) }
+        return read(disk, channel: name, on: eventLoop).map { older in older + plan.inMemory }
+    }
+
+    /// Every channel's name and newest id, to tell a newly linked server.
+    func states() -> [(name: String, lastID: UInt64, topic: String, topicSetBy: String, topicSetAt: Timestamp)] {
+        state.withLock { state in
+            state.channels.values.map { ($0.name.name, $0.lastID, $0.topic, $0.topicSetBy, $0.topicSetAt) }
+        }
+    }
+
+    /// Creates a channel a linked server told of, so it is listed here too.
+    func ensure(_ name: ChannelName) {
+        state.withLock { state in
+            if state.channels[name.key] == nil { _ = createChannel(name, &state) }
+        }
+    }
+
+    /// The newest id of a channel, 0 if it has none or does not exist.
+    func lastID(of name: ChannelName) -> UInt64 {
+        state.withLock { $0.channels[name.key]?.lastID ?? 0 }
+    }
+
+    // MARK: - Members on linked servers
+
+    func remoteJoin(channel text: String, nick: String, time: Timestamp) {
+        guard let name = try? ChannelName(validating: text) else { return }
+        state.withLock { state in
+            var channel = state.channels[name.key] ?? createChannel(name, &state)
+            if channel.remoteMembers.updateValue(nick, forKey: Nick.key(for: nick)) == nil,
+                let frame = SubscriberSet.encode(.joined(channel: channel.name.name, nick: nick, time: time))
+            {
+                channel.members.deliver(frame)
+            }
+            state.channels[name.key] = channel
+        }
+    }
+
+    func remotePart(channel text: String, nick: String, reason: String, time: Timestamp) {
+        guard let name = try? ChannelName(validating: text) else { return }
+        state.withLock { state in
+            guard var channel = state.channels[name.key],
+                channel.remoteMembers.removeValue(forKey: Nick.key(for: nick)) != nil
+            else { return }
+            let event = ServerFrame.parted(channel: channel.name.name, nick: nick, reason: reason, time: time)
+            if let frame = SubscriberSet.encode(event) { channel.members.deliver(frame) }
+            state.channels[name.key] = channel
+        }
+    }
+
+    /// Takes remote nicks out of every channel, telling the local members who shared one with each, once.
+    func remoteQuit(_ nicks: [String], reason: String) {
+        state.withLock { state in
+            for nick in nicks {
+                let key = Nick.key(for: nick)
+                var audience = SubscriberSet()
+                for (channelKey, var channel) in state.channels where channel.remoteMembers[key] != nil {
+                    channel.remoteMembers[key] = nil
+                    for member in channel.members.sessions { audience.insert(member) }
+                    state.channels[channelKey] = channel
+                }
+                if let frame = SubscriberSet.encode(.quitted(nick: nick, reason: reason, time: .now())) {
+                    audience.deliver(frame)
+                }
+            }
+        }
+    }
+
+    /// A remote member changed nick: renamed in every channel, and the local members who share one told once.
+    func remoteRename(from old: String, to new: String) {
+        state.withLock { state in
+            let oldKey = Nick.key(for: old)
+            var audience = SubscriberSet()
+            for (channelKey, var channel) in state.channels where channel.remoteMembers[oldKey] != nil {
+                channel.remoteMembers[oldKey] = nil
+                channel.remoteMembers[Nick.key(for: new)] = new
+                for member in channel.members.sessions { audience.insert(member) }
+                state.channels[channelKey] = channel
+            }
+            if let frame = SubscriberSet.encode(.nickChanged(old: old, new: new, time: .now())) {
+                audience.deliver(frame)
+            }
+        }
+    }
+
+    /// The remote members of a channel.
+    func remoteMembers(of name: ChannelName) -> [String] {
+        state.withLock { Array($0.channels[name.key]?.remoteMembers.values ?? [:].values) }
+    }
+
+    /// The channels a remote nick is in, sorted by name.
+    func channels(ofRemote nick: String) -> [ChannelInfo] {
+        let key = Nick.key(for: nick)
+        return state.withLock { state in
+            state.channels.values.filter { $0.remoteMembers[key] != nil }.map(\.info)
+        }.sorted { $0.name.lowercased() < $1.name.lowercased() }
+    }
+
+    /// A topic set on a linked server; the latest setting wins, the same on every server.
+    func applyTopic(channel text: String, topic: String, setBy: String, time: Timestamp) {
+        guard let name = try? ChannelName(validating: text) else { return }
+        let changed: Bool = state.withLock { state in
+            var channel = state.channels[name.key] ?? createChannel(name, &state)
+            defer { state.channels[name.key] = channel }
+            guard (time, setBy) > (channel.topicSetAt, channel.topicSetBy) else { return false }
+            channel.topic = topic
+            channel.topicSetBy = setBy
+            channel.topicSetAt = time
+            let event = ServerFrame.topic(channel: channel.name.name, topic: topic, setBy: setBy, time: time)
+            if let frame = SubscriberSet.encode(event) { channel.members.deliver(frame) }
+            return true
+        }
+        if changed { store.writer.markChannelsChanged() }
     }
 
     /// Up to `limit` messages with ids below `before` (0: the newest), oldest first, from memory and, where
@@ -316,10 +500,12 @@ final class ChannelManager: Sendable {
 
     // MARK: - Topics and listings
 
+    /// Sets a topic; returns the time it was set (the latest setting wins across the network).
+    @discardableResult
     func setTopic(
         _ session: ClientSession, nick: String, channel name: ChannelName, topic: String
-    ) throws(ProtocolError) {
-        try state.withLock { (state) throws(ProtocolError) in
+    ) throws(ProtocolError) -> Timestamp {
+        let time = try state.withLock { (state) throws(ProtocolError) -> Timestamp in
             guard var channel = state.channels[name.key] else {
                 throw ProtocolError(.noSuchChannel, "there is no channel \(name.name)")
             }
@@ -333,8 +519,10 @@ final class ChannelManager: Sendable {
                 channel: channel.name.name, topic: topic, setBy: nick, time: channel.topicSetAt)
             if let frame = SubscriberSet.encode(event) { channel.members.deliver(frame, excluding: session.id) }
             state.channels[name.key] = channel
+            return channel.topicSetAt
         }
         store.writer.markChannelsChanged()
+        return time
     }
 
     /// Every channel, sorted by name.

@@ -42,6 +42,22 @@ public final class ChatServer: Service, Sendable {
         }
     }
 
+    /// How many other servers are linked (for tests and monitoring).
+    public var linkedServers: Int {
+        state.withLock { state in
+            guard case .running(let running) = state else { return 0 }
+            return running.context.servers.peers.count
+        }
+    }
+
+    /// The load the linked servers last reported.
+    public var peerLoads: [(name: String, clients: UInt32)] {
+        state.withLock { state in
+            guard case .running(let running) = state else { return [] }
+            return running.context.servers.peers.map { ($0.hello.name, $0.clients) }
+        }
+    }
+
     /// Opens the data directory, loads it, and binds both sockets.
     public func start() async throws {
         guard state.withLock({ if case .idle = $0 { true } else { false } }) else {
@@ -51,7 +67,7 @@ public final class ChatServer: Service, Sendable {
         threadPool.start()
         let configuration = self.configuration
         let logger = self.logger
-        let loaded: (HistoryStore, [HistoryStore.LoadedChannel], [String], [NickRecord])
+        let loaded: (HistoryStore, [HistoryStore.LoadedChannel], [String], [NickRecord], UInt64)
         do {
             loaded = try await threadPool.runIfActive {
                 let store = try HistoryStore(
@@ -64,13 +80,14 @@ public final class ChatServer: Service, Sendable {
                         "a history file no channel names is left alone",
                         metadata: ["file": "\(configuration.dataDirectory)/channels/\(file)"])
                 }
-                return (store, channels, unclaimed, try store.loadNicks())
+                let serverID = try ServerIdentity.load(directory: configuration.dataDirectory)
+                return (store, channels, unclaimed, try store.loadNicks(), serverID)
             }
         } catch {
             try? await threadPool.shutdownGracefully()
             throw error
         }
-        let (store, channels, unclaimed, nicks) = loaded
+        let (store, channels, unclaimed, nicks, serverID) = loaded
         let group = MultiThreadedEventLoopGroup(
             numberOfThreads: configuration.threads > 0 ? configuration.threads : System.coreCount)
         do {
@@ -78,18 +95,22 @@ public final class ChatServer: Service, Sendable {
                 store: store, threadPool: threadPool, loaded: channels, unclaimedFiles: unclaimed,
                 maxChannelsPerClient: configuration.maxChannelsPerClient, logger: logger)
             let clientManager = ClientManager(
-                store: store, known: nicks, serverName: configuration.name, logger: logger)
+                store: store, known: nicks, serverName: configuration.name, serverID: serverID, logger: logger)
             store.start(
                 files: channelManager.fileRanges,
                 snapshots: StoreWriter.Snapshots(
                     channels: { [weak channelManager] in channelManager?.snapshot() },
                     nicks: { [weak clientManager] in clientManager?.snapshot() }))
             let serverManager = ServerManager(
-                name: configuration.name, clientAddress: configuration.clientAddress.description,
-                capacity: configuration.maxClients, load: { [weak clientManager] in clientManager?.count ?? 0 })
+                serverID: serverID, name: configuration.name, clientAddress: configuration.clientAddress.description,
+                configuration: configuration, group: group,
+                load: { [weak clientManager] in clientManager?.count ?? 0 }, logger: logger)
+            let router = NetworkRouter(
+                servers: serverManager, channels: channelManager, clients: clientManager, group: group, logger: logger)
+            serverManager.setHandler(router)
             let context = ServerContext(
                 configuration: configuration, channels: channelManager, clients: clientManager,
-                servers: serverManager, logger: logger)
+                servers: serverManager, router: router, logger: logger)
             let listener: ServerListener
             do {
                 listener = try await ServerListener.bind(group: group, server: context)
@@ -97,7 +118,8 @@ public final class ChatServer: Service, Sendable {
                 await store.shutdown()
                 throw error
             }
-            serverManager.clientAddress = listener.clientAddress.description
+            serverManager.start(
+                clientAddress: listener.clientAddress.description, peerAddress: listener.peerAddress.description)
             state.withLock {
                 $0 = .running(
                     Running(group: group, threadPool: threadPool, store: store, context: context, listener: listener))
@@ -105,7 +127,8 @@ public final class ChatServer: Service, Sendable {
             logger.info(
                 "listening clients=\(listener.clientAddress) peers=\(listener.peerAddress)",
                 metadata: [
-                    "name": "\(configuration.name)", "data": "\(configuration.dataDirectory)",
+                    "name": "\(configuration.name)", "id": "\(ServerIdentity.hex(serverID))",
+                    "data": "\(configuration.dataDirectory)",
                     "channels": "\(channels.count)", "fsync": "\(configuration.fsync)",
                 ])
         } catch {
@@ -133,6 +156,7 @@ public final class ChatServer: Service, Sendable {
         logger.info("shutting down")
         running.context.beginShutdown()
         await running.listener.close()
+        await running.context.servers.stop()
 
         var goodbye = ByteBufferAllocator().buffer(capacity: 128)
         try? ServerFrame.notice("server \(configuration.name) is shutting down").encode(requestID: 0, into: &goodbye)

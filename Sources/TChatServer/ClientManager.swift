@@ -12,10 +12,34 @@ final class ClientManager: Sendable {
         var nick: Nick
     }
 
+    /// A client of a linked server.
+    struct Remote: Sendable {
+        let serverID: UInt64
+        let serverName: String
+        var client: RemoteClient
+    }
+
+    /// Where a nick is connected.
+    enum Location {
+        case local(ClientSession)
+        case remote(serverID: UInt64, nick: String)
+    }
+
+    /// What adding a linked server's client did about a nick both sides had.
+    enum Collision: Equatable {
+        case none
+        /// The remote client lost: it is known here under this name, which its server gives it too.
+        case remoteRenamed(String)
+        /// Our client lost and was renamed.
+        case localRenamed(session: UInt64, old: String, new: String)
+    }
+
     private struct State {
         var active: [UInt64: Active] = [:]
         /// Nick key to session id.
         var byNick: [String: UInt64] = [:]
+        /// Nick key to a linked server's client.
+        var remote: [String: Remote] = [:]
         /// Nick key to what is remembered of it.
         var known: [String: NickRecord] = [:]
 
@@ -41,17 +65,21 @@ final class ClientManager: Sendable {
     private let state: Mutex<State>
     private let store: HistoryStore
     private let serverName: String
+    /// This server's id, which breaks ties between two clients that took the same nick at the same millisecond.
+    let serverID: UInt64
     private let logger: Logger
 
-    init(store: HistoryStore, known: [NickRecord], serverName: String, logger: Logger) {
+    init(store: HistoryStore, known: [NickRecord], serverName: String, serverID: UInt64 = 0, logger: Logger) {
         var initial = State()
         for record in known { initial.known[Nick.key(for: record.nick)] = record }
         self.state = Mutex(initial)
         self.store = store
         self.serverName = serverName
+        self.serverID = serverID
         self.logger = logger
     }
 
+    /// Clients connected to this server (not the network).
     var count: Int { state.withLock { $0.active.count } }
 
     /// The contents of `nicks.json`.
@@ -63,7 +91,7 @@ final class ClientManager: Sendable {
     /// Registers a session under its nick; returns the nick's saved welcome text.
     func admit(_ session: ClientSession, nick: Nick) throws(ProtocolError) -> String {
         let welcome = try state.withLock { (state) throws(ProtocolError) -> String in
-            guard state.byNick[nick.key] == nil else {
+            guard state.byNick[nick.key] == nil, state.remote[nick.key] == nil else {
                 throw ProtocolError(.nickInUse, "the nick \(nick.name) is in use; choose another")
             }
             state.byNick[nick.key] = session.id
@@ -79,6 +107,9 @@ final class ClientManager: Sendable {
             guard var active = state.active[session.id] else { return }
             if let holder = state.byNick[nick.key], holder != session.id {
                 throw ProtocolError(.nickInUse, "the nick \(nick.name) is in use")
+            }
+            if state.remote[nick.key] != nil {
+                throw ProtocolError(.nickInUse, "the nick \(nick.name) is in use on another server")
             }
             state.byNick[active.nick.key] = nil
             state.byNick[nick.key] = session.id
@@ -113,6 +144,11 @@ final class ClientManager: Sendable {
         }
     }
 
+    /// A session's nick now (a collision with a linked server's client may have changed it).
+    func currentNick(of session: ClientSession) -> Nick? {
+        state.withLock { $0.active[session.id]?.nick }
+    }
+
     func session(named nick: String) -> ClientSession? {
         state.withLock { state in state.byNick[Nick.key(for: nick)].flatMap { state.active[$0]?.session } }
     }
@@ -127,15 +163,134 @@ final class ClientManager: Sendable {
         }
     }
 
-    /// Every connected client, or those among `sessions`, sorted by nick.
-    func list(_ sessions: [ClientSession]? = nil) -> [ClientInfo] {
+    /// Every client of the network, or those among `sessions` and the remote `nicks`, sorted by nick.
+    func list(_ sessions: [ClientSession]? = nil, remoteNicks: [String] = []) -> [ClientInfo] {
         let infos = state.withLock { state in
             if let sessions {
                 return sessions.compactMap { state.active[$0.id].map { info(of: $0) } }
+                    + remoteNicks.compactMap { state.remote[Nick.key(for: $0)].map { info(of: $0) } }
             }
-            return state.active.values.map { info(of: $0) }
+            return state.active.values.map { info(of: $0) } + state.remote.values.map { info(of: $0) }
         }
         return infos.sorted { $0.nick.lowercased() < $1.nick.lowercased() }
+    }
+
+    func locate(_ nick: String) -> Location? {
+        state.withLock { state in
+            let key = Nick.key(for: nick)
+            if let id = state.byNick[key], let active = state.active[id] { return .local(active.session) }
+            if let remote = state.remote[key] { return .remote(serverID: remote.serverID, nick: remote.client.nick) }
+            return nil
+        }
+    }
+
+    /// Our clients, with their nicks, to describe to a newly linked server.
+    func localClients() -> [(session: ClientSession, nick: Nick)] {
+        state.withLock { $0.active.values.map { ($0.session, $0.nick) } }
+    }
+
+    // MARK: - Clients of linked servers
+
+    /// The name a client that lost a nick collision gets: the nick, `_`, and its server's id in hex, as short as
+    /// it can be. Both servers of a collision compute it alike.
+    static func collisionName(_ nick: String, serverID: UInt64, taken: (String) -> Bool) -> String {
+        let hex = ServerIdentity.hex(serverID)
+        for length in stride(from: 4, through: 16, by: 2) {
+            let suffix = "_" + hex.prefix(length)
+            let candidate = String(nick.prefix(ProtocolLimits.maxNickLength - suffix.count)) + suffix
+            if !taken(Nick.key(for: candidate)) { return candidate }
+        }
+        return String(nick.prefix(ProtocolLimits.maxNickLength - 17)) + "_" + hex
+    }
+
+    /// Registers a linked server's client, settling a nick both have: the client that connected first keeps it
+    /// (the lower server id on a tie), the other is renamed by `collisionName`. Every server applies the same rule,
+    /// so all agree without asking each other.
+    func addRemote(_ client: RemoteClient, serverID: UInt64, serverName: String) -> Collision {
+        state.withLock { state in
+            let key = Nick.key(for: client.nick)
+            let incoming = Remote(serverID: serverID, serverName: serverName, client: client)
+            let taken = { (key: String) in state.byNick[key] != nil || state.remote[key] != nil }
+            if let id = state.byNick[key], let local = state.active[id] {
+                let localWins = (local.session.connectedAt, self.serverID) < (client.connectedAt, serverID)
+                if localWins {
+                    var renamed = incoming
+                    renamed.client.nick = Self.collisionName(client.nick, serverID: serverID, taken: taken)
+                    state.remote[Nick.key(for: renamed.client.nick)] = renamed
+                    return .remoteRenamed(renamed.client.nick)
+                }
+                let new = Self.collisionName(local.nick.name, serverID: self.serverID, taken: taken)
+                guard let newNick = try? Nick(validating: new) else { return .none }
+                state.byNick[key] = nil
+                state.byNick[newNick.key] = id
+                state.active[id]?.nick = newNick
+                state.remote[key] = incoming
+                return .localRenamed(session: id, old: local.nick.name, new: new)
+            }
+            if let other = state.remote[key], other.serverID != serverID {
+                let otherWins = (other.client.connectedAt, other.serverID) < (client.connectedAt, serverID)
+                var loser = otherWins ? incoming : other
+                loser.client.nick = Self.collisionName(loser.client.nick, serverID: loser.serverID, taken: taken)
+                state.remote[key] = otherWins ? other : incoming
+                state.remote[Nick.key(for: loser.client.nick)] = loser
+                return otherWins ? .remoteRenamed(loser.client.nick) : .none
+            }
+            state.remote[key] = incoming
+            return .none
+        }
+    }
+
+    /// Forgets a linked server's client; returns its nick as known here.
+    func removeRemote(_ nick: String, serverID: UInt64) -> String? {
+        state.withLock { state in
+            let key = Nick.key(for: nick)
+            if let remote = state.remote[key], remote.serverID == serverID {
+                state.remote[key] = nil
+                return remote.client.nick
+            }
+            // Known here under its collision name?
+            if let (renamedKey, remote) = state.remote.first(where: {
+                $0.value.serverID == serverID
+                    && $0.value.client.nick == Self.collisionName(nick, serverID: serverID, taken: { _ in false })
+            }) {
+                state.remote[renamedKey] = nil
+                return remote.client.nick
+            }
+            return nil
+        }
+    }
+
+    /// A linked server's client changed nick; returns the old nick as known here, if it was known.
+    func renameRemote(from old: String, to new: String, serverID: UInt64) -> String? {
+        state.withLock { state in
+            let oldKey = Nick.key(for: old)
+            let candidates = [
+                oldKey, Nick.key(for: Self.collisionName(old, serverID: serverID, taken: { _ in false })),
+            ]
+            for key in candidates {
+                guard var remote = state.remote[key], remote.serverID == serverID else { continue }
+                if remote.client.nick == new { return nil }  // already known by the new name
+                state.remote[key] = nil
+                let known = remote.client.nick
+                remote.client.nick = new
+                state.remote[Nick.key(for: new)] = remote
+                return known
+            }
+            return nil
+        }
+    }
+
+    /// Forgets every client of a server that left the network; returns their nicks.
+    func removeRemotes(of serverID: UInt64) -> [String] {
+        state.withLock { state in
+            let gone = state.remote.filter { $0.value.serverID == serverID }
+            for key in gone.keys { state.remote[key] = nil }
+            return gone.values.map(\.client.nick)
+        }
+    }
+
+    func remoteInfo(named nick: String) -> ClientInfo? {
+        state.withLock { state in state.remote[Nick.key(for: nick)].map { info(of: $0) } }
     }
 
     /// When a nick that is not connected was last seen, for a helpful "no such nick".
@@ -154,6 +309,15 @@ final class ClientManager: Sendable {
             state.known[nick.key] = record
         }
         store.writer.markNicksChanged()
+    }
+
+    private func info(of remote: Remote) -> ClientInfo {
+        let client = remote.client
+        return ClientInfo(
+            nick: client.nick, address: client.address, connectedAt: client.connectedAt,
+            durationMilliseconds: Timestamp.now().milliseconds(since: client.connectedAt),
+            clientName: client.clientName, clientVersion: client.clientVersion, host: client.host,
+            processID: client.processID, server: remote.serverName)
     }
 
     private func info(of active: Active) -> ClientInfo {

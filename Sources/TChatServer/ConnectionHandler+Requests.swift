@@ -15,13 +15,17 @@ extension ConnectionHandler {
         default:
             break
         }
-        guard case .welcomed(let session, let nick) = phase else {
+        guard case .welcomed(let session, var nick) = phase else {
             if case .hello(let hello) = frame {
                 handleHello(hello, requestID: id, context: context)
             } else {
                 reply(.error(ProtocolError(.helloRequired, "send HELLO before \(frame.type)")), to: id)
             }
             return
+        }
+        if let current = server.clients.currentNick(of: session), current.name != nick.name {
+            nick = current  // renamed by a nick collision with a linked server's client
+            phase = .welcomed(session, current)
         }
         do {
             switch frame {
@@ -40,6 +44,7 @@ extension ConnectionHandler {
                 let name = try ChannelName(validating: channel)
                 try Self.check(reason, "reason", maxBytes: ProtocolLimits.maxReasonBytes)
                 try server.channels.part(session, nick: nick.name, channel: name, reason: reason)
+                server.router.clientParted(channel: name.name, nick: nick.name, reason: reason)
             case .send(let channel, let body):
                 try send(body, to: channel, nick: nick, requestID: id, context: context)
                 return  // answered when the history writer has it
@@ -50,7 +55,8 @@ extension ConnectionHandler {
             case .setTopic(let channel, let topic):
                 let name = try ChannelName(validating: channel)
                 try Self.check(topic, "topic", maxBytes: ProtocolLimits.maxTopicBytes)
-                try server.channels.setTopic(session, nick: nick.name, channel: name, topic: topic)
+                let time = try server.channels.setTopic(session, nick: nick.name, channel: name, topic: topic)
+                server.router.topicSet(channel: name.name, topic: topic, setBy: nick.name, time: time)
             case .listClients(let channel):
                 try listClients(in: channel, requestID: id)
             case .whois(let target):
@@ -114,10 +120,25 @@ extension ConnectionHandler {
                 try Self.check(value, field, maxBytes: ProtocolLimits.maxHelloFieldBytes)
             }
             guard let connectionID else { throw ProtocolError(.internalError, "connection not registered") }
+            let local = server.clients.count
+            if hello.acceptsRedirect, let target = server.servers.redirectTarget(localClients: local) {
+                logger.info("client redirected", metadata: ["address": "\(address)", "to": "\(target.name)"])
+                reply(.redirect(address: target.address, server: target.name), to: id)
+                closeWithError(
+                    context: context,
+                    ProtocolError(
+                        .redirected, "\(server.servers.name) is busy: connect to \(target.name) at \(target.address)"),
+                    requestID: id)
+                return
+            }
+            guard local < server.configuration.maxClients else {
+                throw ProtocolError(.serverFull, "the server is full (\(server.configuration.maxClients) clients)")
+            }
             let session = ClientSession(
                 id: connectionID, channel: context.channel, address: address, connectedAt: .now(), hello: hello)
             let welcomeText = try server.clients.admit(session, nick: nick)
             phase = .welcomed(session, nick)
+            server.router.clientConnected(session, nick: nick)
             logger.info(
                 "client connected",
                 metadata: [
@@ -127,7 +148,7 @@ extension ConnectionHandler {
             reply(
                 .welcome(
                     Welcome(
-                        version: hello.version, serverName: server.configuration.name,
+                        version: hello.version, serverName: server.servers.name,
                         serverVersion: TChatVersion.current, nick: nick.name, address: address,
                         connectedAt: session.connectedAt, maxFrameLength: UInt32(server.configuration.maxFrameLength),
                         welcomeText: welcomeText, motd: server.configuration.motd)),
@@ -148,6 +169,7 @@ extension ConnectionHandler {
         try server.clients.rename(session, to: new)
         phase = .welcomed(session, new)
         server.channels.announceNickChange(session, from: current.name, to: new.name)
+        server.router.clientRenamed(from: current.name, to: new.name)
         logger.info("nick changed", metadata: ["from": "\(current)", "to": "\(new)"])
     }
 
@@ -161,6 +183,12 @@ extension ConnectionHandler {
     }
 
     private func whois(_ target: String, requestID id: UInt32) throws {
+        if case .remote(_, let nick)? = server.clients.locate(target), let info = server.clients.remoteInfo(named: nick)
+        {
+            reply(.clientInfo(info), to: id)
+            for channel in server.channels.channels(ofRemote: nick) { reply(.channelInfo(channel), to: id) }
+            return
+        }
         guard let session = server.clients.session(named: target) else {
             if let seen = server.clients.lastSeen(target) {
                 throw ProtocolError(.noSuchNick, "\(target) is not connected (last seen \(seen))")
@@ -173,9 +201,11 @@ extension ConnectionHandler {
     private func join(_ channel: String, history: Int, session: ClientSession, nick: Nick, requestID id: UInt32) throws
     {
         let name = try ChannelName(validating: channel)
+        let router = server.router
         server.channels.join(session, nick: nick.name, channel: name, history: history).whenComplete { result in
             switch result {
             case .success(let joined):
+                if joined.isNew { router.clientJoined(channel: joined.info.name, nick: nick.name) }
                 var frames: [ServerFrame] = [.channelInfo(joined.info)]
                 frames += joined.replay.map { .message($0) }
                 frames.append(.ok)
@@ -191,15 +221,16 @@ extension ConnectionHandler {
     ) throws {
         let name = try ChannelName(validating: channel)
         guard !body.text.isEmpty else { throw ProtocolError(.invalidArgument, "an empty message was not sent") }
-        let ack = context.eventLoop.makePromise(of: Void.self)
-        let message = try server.channels.publish(channel: name, from: nick.name, body: body, ack: ack)
         let channel = context.channel
-        ack.futureResult.whenComplete { result in
+        server.router.publish(channel: name, from: nick.name, body: body, on: context.eventLoop).whenComplete {
+            result in
             switch result {
-            case .success:
+            case .success(let message):
                 Self.send([.sent(id: message.id, time: message.time), .ok], to: id, on: channel)
+            case .failure(let error as ProtocolError):
+                Self.send([.error(error)], to: id, on: channel)
             case .failure(let error):
-                let text = "message \(message.id) was delivered to those online but could not be stored: \(error)"
+                let text = "the message was delivered to those online but could not be stored: \(error)"
                 Self.send([.error(ProtocolError(.storageFailure, text))], to: id, on: channel)
             }
         }
@@ -207,8 +238,17 @@ extension ConnectionHandler {
 
     private func sendDirect(_ body: MessageBody, to target: String, from nick: Nick) throws {
         guard !body.text.isEmpty else { throw ProtocolError(.invalidArgument, "an empty message was not sent") }
-        guard let recipient = server.clients.session(named: target), let info = server.clients.info(for: recipient)
-        else {
+        let recipient: ClientSession
+        switch server.clients.locate(target) {
+        case .remote(let serverID, let known)?:
+            server.router.sendDirect(DirectMessage(from: nick.name, to: known, time: .now(), body: body), to: serverID)
+            return
+        case .local(let session)?:
+            recipient = session
+        case nil:
+            throw ProtocolError(.noSuchNick, "no client is connected as \(target)")
+        }
+        guard let info = server.clients.info(for: recipient) else {
             throw ProtocolError(.noSuchNick, "no client is connected as \(target)")
         }
         let event = ServerFrame.direct(DirectMessage(from: nick.name, to: info.nick, time: .now(), body: body))
@@ -227,7 +267,8 @@ extension ConnectionHandler {
         guard let members = server.channels.members(of: name) else {
             throw ProtocolError(.noSuchChannel, "there is no channel \(name.name)")
         }
-        for info in server.clients.list(members) { reply(.clientInfo(info), to: id) }
+        let remote = server.channels.remoteMembers(of: name)
+        for info in server.clients.list(members, remoteNicks: remote) { reply(.clientInfo(info), to: id) }
     }
 
     private func history(

@@ -63,9 +63,11 @@ final class ConnectionHandler: ChannelInboundHandler {
         keepAlive = nil
         if let connectionID { server.connectionClosed(connectionID) }
         let reason = closeReason ?? (server.isShuttingDown ? "server shutting down" : "connection closed")
-        if case .welcomed(let session, let nick) = phase {
+        if case .welcomed(let session, let welcomed) = phase {
+            let nick = server.clients.currentNick(of: session) ?? welcomed
             server.channels.remove(session, nick: nick.name, reason: quitMessage ?? reason)
             server.clients.remove(session, reason: reason)
+            server.router.clientQuit(nick: nick.name, reason: quitMessage ?? reason)
             logger.info(
                 "client disconnected",
                 metadata: ["nick": "\(nick)", "address": "\(address)", "reason": "\(reason)"])

@@ -28,6 +28,19 @@ public struct ServerConfiguration: Sendable {
     public var maxChannelsPerClient = 500
     /// Event loop threads; 0 means one per core.
     public var threads = 0
+    /// Servers to link to (`--peer`, repeatable): their peer addresses.
+    public var peers: [ServerAddress] = []
+    /// Whether to find the other servers on this host through the discovery directory (`--discover`).
+    public var discover = false
+    /// The discovery directory (`$XDG_RUNTIME_DIR/tchatd/servers`, else `/tmp/tchatd-UID/servers`).
+    public var discoveryDirectory = DiscoveryRegistry.defaultDirectory()
+    /// How often linked servers report their load (`--heartbeat`); three silent heartbeats drop a link.
+    public var heartbeat: Duration = .seconds(2)
+    /// Whether new clients may be sent to a less loaded server (`--no-redirect` turns it off).
+    public var redirects = true
+    /// How many more clients than the least loaded linked server this one takes before redirecting
+    /// (`--balance-margin`).
+    public var balanceMargin = 10
 
     public init(dataDirectory: String, name: String) {
         self.dataDirectory = dataDirectory

@@ -9,6 +9,7 @@ final class ServerContext: Sendable {
     let channels: ChannelManager
     let clients: ClientManager
     let servers: ServerManager
+    let router: NetworkRouter
     let logger: Logger
     private let connections = Mutex<[UInt64: any Channel]>([:])
     private let nextConnectionID = Atomic<UInt64>(1)
@@ -16,21 +17,25 @@ final class ServerContext: Sendable {
 
     init(
         configuration: ServerConfiguration, channels: ChannelManager, clients: ClientManager,
-        servers: ServerManager, logger: Logger
+        servers: ServerManager, router: NetworkRouter, logger: Logger
     ) {
         self.configuration = configuration
         self.channels = channels
         self.clients = clients
         self.servers = servers
+        self.router = router
         self.logger = logger
     }
+
+    /// Connections beyond `--max-clients` that may wait for their hello, to be redirected or refused with a reason.
+    static let helloSlack = 128
 
     /// Registers a new connection; nil when the server is full or going down (the caller refuses it).
     func admitConnection(_ channel: any Channel) -> UInt64? {
         guard !isShuttingDown else { return nil }
         let id = nextConnectionID.wrappingAdd(1, ordering: .relaxed).oldValue
         let admitted = connections.withLock { connections in
-            guard connections.count < configuration.maxClients else { return false }
+            guard connections.count < configuration.maxClients + Self.helloSlack else { return false }
             connections[id] = channel
             return true
         }

@@ -34,7 +34,8 @@ struct ServerListener {
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(
                             ByteToMessageHandler(FrameDecoder(maxFrameLength: maxFrame)))
-                        try channel.pipeline.syncOperations.addHandler(PeerHandler())
+                        try channel.pipeline.syncOperations.addHandler(
+                            PeerHandler(manager: server.servers, outbound: false))
                     }
                 }
                 .bind(host: configuration.peerAddress.host, port: configuration.peerAddress.port)

@@ -13,7 +13,7 @@ struct TChat: AsyncParsableCommand {
             $XDG_CONFIG_HOME/tchat/config.json. Errors are one line on standard error and a non-zero exit status.
             """,
         version: TChatVersion.current,
-        subcommands: [ChatCommand.self, SendCommand.self, ListenCommand.self],
+        subcommands: [ChatCommand.self, SendCommand.self, ListenCommand.self, ServersCommand.self],
         defaultSubcommand: ChatCommand.self)
 
     /// Like ArgumentParser's own `main`, except that a usage error is one line (`tchat: ...`) as every other

@@ -69,6 +69,27 @@ struct TChatDaemon: AsyncParsableCommand {
             "When history is forced to disk: always, interval (every second) or never.", valueName: "policy"))
     var fsync = "interval"
 
+    @Option(
+        name: .customLong("peer"),
+        help: ArgumentHelp("Another server's peer address to link to; repeatable.", valueName: "host:port"))
+    var peers: [String] = []
+
+    @Flag(help: "Find and link to the other tchatd processes on this host (see FILES in tchatd(8)).")
+    var discover = false
+
+    @Option(
+        help: ArgumentHelp(
+            "Seconds between load reports to linked servers; three missed drop a link.", valueName: "seconds"))
+    var heartbeat: Double = 2
+
+    @Option(
+        name: .customLong("balance-margin"),
+        help: "Clients more than the least-loaded linked server before new ones are redirected there.")
+    var balanceMargin = 10
+
+    @Flag(name: .customLong("no-redirect"), help: "Never send new clients to another server.")
+    var noRedirect = false
+
     func run() async throws {
         guard let level = Logger.Level(rawValue: logLevel) else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
@@ -91,16 +112,28 @@ struct TChatDaemon: AsyncParsableCommand {
     }
 
     func makeConfiguration() throws -> ServerConfiguration {
-        var configuration = ServerConfiguration(
-            dataDirectory: dataDirectory ?? Self.defaultDataDirectory(), name: name ?? Self.hostName())
+        var configuration: ServerConfiguration
         do {
-            configuration.clientAddress = try ServerAddress(
-                parsing: listen, defaultPort: ServerAddress.defaultClientPort)
+            let clientAddress = try ServerAddress(parsing: listen, defaultPort: ServerAddress.defaultClientPort)
+            // Servers on one host need different names: the host and the client port (or the process id).
+            let port = clientAddress.port == 0 ? "pid\(getpid())" : "\(clientAddress.port)"
+            configuration = ServerConfiguration(
+                dataDirectory: dataDirectory ?? Self.defaultDataDirectory(), name: name ?? Self.hostName() + ":" + port)
+            configuration.clientAddress = clientAddress
             configuration.peerAddress = try ServerAddress(
                 parsing: peerListen, defaultPort: ServerAddress.defaultPeerPort)
-        } catch {
+            configuration.peers = try peers.map {
+                try ServerAddress(parsing: $0, defaultPort: ServerAddress.defaultPeerPort)
+            }
+        } catch let error as ProtocolError {
             throw ValidationError(error.message)
         }
+        configuration.discover = discover
+        guard heartbeat >= 0.1 else { throw ValidationError("--heartbeat must be at least 0.1 seconds") }
+        configuration.heartbeat = .milliseconds(Int64(heartbeat * 1000))
+        guard balanceMargin >= 0 else { throw ValidationError("--balance-margin cannot be negative") }
+        configuration.balanceMargin = balanceMargin
+        configuration.redirects = !noRedirect
         if let motd {
             guard let text = try? String(contentsOfFile: motd, encoding: .utf8) else {
                 throw ValidationError("cannot read the MOTD file \(motd) as UTF-8 text")

@@ -46,7 +46,8 @@ import Testing
 
     @Test func everyVectorEncodesAndDecodesExactly() throws {
         let vectors = try Self.documentVectors()
-        #expect(vectors.count == ProtocolVectors.client.count + ProtocolVectors.server.count)
+        #expect(
+            vectors.count == ProtocolVectors.client.count + ProtocolVectors.server.count + ProtocolVectors.peer.count)
         for vector in vectors {
             var encoded = ByteBuffer()
             if let (id, frame) = ProtocolVectors.client[vector.name] {
@@ -59,6 +60,11 @@ import Testing
                 let raw = try Self.decodeOne(vector.bytes)
                 #expect(raw.requestID == id, "\(vector.name)")
                 #expect(try ServerFrame(decoding: raw) == frame, "\(vector.name)")
+            } else if let frame = ProtocolVectors.peer[vector.name] {
+                try frame.encode(into: &encoded)
+                let raw = try Self.decodeOne(vector.bytes)
+                #expect(raw.requestID == 0, "\(vector.name)")
+                #expect(try PeerFrame(decoding: raw) == frame, "\(vector.name)")
             } else {
                 Issue.record("docs/protocol.md has a vector '\(vector.name)' the tests do not know")
                 continue
@@ -74,6 +80,11 @@ import Testing
         for (name, entry) in ProtocolVectors.server where names.contains(name) { covered.insert(entry.frame.type) }
         for type in FrameType.allCases {
             #expect(covered.contains(type), "no vector in docs/protocol.md for \(type)")
+        }
+        var peerCovered = Set<PeerFrameType>()
+        for (name, frame) in ProtocolVectors.peer where names.contains(name) { peerCovered.insert(frame.type) }
+        for type in PeerFrameType.allCases {
+            #expect(peerCovered.contains(type), "no vector in docs/protocol.md for \(type)")
         }
     }
 

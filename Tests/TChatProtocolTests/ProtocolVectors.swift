@@ -82,5 +82,32 @@ enum ProtocolVectors {
         ),
         "help-entry": (14, .helpEntry(name: "JOIN", arguments: "channel history", summary: "join a channel")),
         "text": (15, .text("👋🏽 olléh")),
+        "redirect": (1, .redirect(address: "127.0.0.1:7669", server: "hub-2")),
+    ]
+
+    static let peer: [String: PeerFrame] = [
+        "server-hello": .hello(
+            PeerHello(
+                serverID: 0x0102_0304_0506_0708, name: "hub", softwareVersion: "0.1.0", processID: 4242, host: "box",
+                clientAddress: "127.0.0.1:7667", peerAddress: "127.0.0.1:7668", clients: 3, capacity: 10000,
+                startedAt: time)),
+        "load": .load(clients: 3, capacity: 10000),
+        "goodbye": .goodbye(reason: "bye"),
+        "peers": .peers([KnownPeer(serverID: 9, peerAddress: "127.0.0.1:7678")]),
+        "client-added": .clientAdded(
+            RemoteClient(
+                nick: "alice", address: "127.0.0.1:50000", connectedAt: time, clientName: "tchat",
+                clientVersion: "0.1.0", host: "box", processID: 4242)),
+        "client-removed": .clientRemoved(nick: "alice", reason: "bye"),
+        "client-renamed": .clientRenamed(old: "alice", new: "alicia"),
+        "peer-joined": .joined(channel: "#ops", nick: "alice", time: time),
+        "peer-parted": .parted(channel: "#ops", nick: "alice", reason: "", time: time),
+        "forward": .forward(seq: 7, channel: "#ops", from: "alice", body: .text("hi")),
+        "peer-message": .message(
+            origin: 9, seq: 7, ChatMessage(channel: "#ops", id: 12, time: time, from: "alice", body: .text("hi"))),
+        "peer-direct": .direct(DirectMessage(from: "alice", to: "bob", time: time, body: .text("psst"))),
+        "peer-topic": .topic(channel: "#ops", topic: "deploys", setBy: "alice", time: time),
+        "channel-state": .channelState(channel: "#ops", lastID: 12),
+        "sync-request": .syncRequest(channel: "#ops", after: 10, limit: 1000),
     ]
 }

@@ -23,9 +23,11 @@ final class TestServer: Sendable {
 
     static var quietLogger: Logger { Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }) }
 
-    init(directory: String? = nil, configure: (inout ServerConfiguration) -> Void = { _ in }) async throws {
+    init(
+        directory: String? = nil, name: String = "test", configure: (inout ServerConfiguration) -> Void = { _ in }
+    ) async throws {
         let directory = directory ?? Self.temporaryDirectory()
-        var configuration = ServerConfiguration(dataDirectory: directory, name: "test")
+        var configuration = ServerConfiguration(dataDirectory: directory, name: name)
         configuration.clientAddress = ServerAddress(host: "127.0.0.1", port: 0)
         configuration.peerAddress = ServerAddress(host: "127.0.0.1", port: 0)
         configuration.threads = 2
@@ -35,7 +37,10 @@ final class TestServer: Sendable {
         self.directory = directory
         self.server = server
         self.address = try #require(server.addresses).clients
+        self.peerAddress = try #require(server.addresses).peers
     }
+
+    let peerAddress: ServerAddress
 
     /// A server on `port` again, as after a restart. The port was just freed and, rarely, an outgoing connection
     /// of another test takes it as its local port for a moment: a few retries ride that out.

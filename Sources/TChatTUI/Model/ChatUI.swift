@@ -588,6 +588,10 @@ public struct ChatUI: Sendable {
                 add(Line(time: time, kind: .event(marker: "<--", text: text)), to: index)
             }
         case .nickChanged(let old, let new, let time):
+            if old.lowercased() == nick.lowercased() {
+                nick = new
+                info("you are now known as \(new)")
+            }
             for index in buffers.indices where sharesChannel(index, with: old) {
                 forget(old, in: buffers[index].name)
                 remember(new, in: buffers[index].name)

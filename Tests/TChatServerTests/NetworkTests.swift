@@ -1,0 +1,219 @@
+import Foundation
+import NIOCore
+import Synchronization
+import TChatClient
+import TChatProtocol
+import Testing
+
+@testable import TChatServer
+
+/// Several servers in this process, linked on their peer ports, as one chat network.
+@Suite struct NetworkTests {
+    /// Three servers: A first, then B and C each linked to A only; gossip must link B and C too.
+    static func network(
+        _ configure: @escaping (inout ServerConfiguration) -> Void = { _ in }
+    ) async throws -> [TestServer] {
+        let a = try await TestServer(name: "A") {
+            $0.heartbeat = .milliseconds(200)
+            configure(&$0)
+        }
+        var servers = [a]
+        for name in ["B", "C"] {
+            servers.append(
+                try await TestServer(name: name) {
+                    $0.heartbeat = .milliseconds(200)
+                    $0.peers = [a.peerAddress]
+                    configure(&$0)
+                })
+        }
+        #expect(await linked(servers), "no full mesh")
+        return servers
+    }
+
+    /// Waits until every server lists all of them.
+    static func linked(_ servers: [TestServer], within timeout: Duration = .seconds(10)) async -> Bool {
+        await eventually(within: timeout) {
+            servers.allSatisfy { $0.server.linkedServers == servers.count - 1 }
+        }
+    }
+
+    static func stop(_ servers: [TestServer]) async {
+        for server in servers {
+            await server.stop()
+            server.removeData()
+        }
+    }
+
+    @Test func serversLinkIntoAFullMeshAndListEachOther() async throws {
+        let servers = try await Self.network()
+        let client = try await servers[1].connect("lister", events: false)
+        let names = try await client.request(.listServers).compactMap { frame -> String? in
+            if case .serverInfo(let info) = frame { info.isThisServer ? "*" + info.name : info.name } else { nil }
+        }
+        #expect(names == ["*B", "A", "C"])
+        await Self.stop(servers)
+    }
+
+    @Test func channelMessagesReachEveryServerOnceInEachAuthorsOrder() async throws {
+        let servers = try await Self.network()
+        var connections: [ChatConnection] = []
+        var logs: [EventLog] = []
+        for (index, server) in servers.enumerated() {
+            let connection = try await server.connect("user\(index)")
+            logs.append(EventLog(connection))
+            _ = try await connection.join("#ops", history: 0)
+            connections.append(connection)
+        }
+        // Everyone knows everyone is in #ops before the messages start.
+        for (index, log) in logs.enumerated() {
+            await log.wait(for: "two joins on \(index)") { events in
+                events.filter { if case .joined = $0 { true } else { false } }.count >= 2 - index
+            }
+        }
+        var replies: [EventLoopFuture<[ServerFrame]>] = []
+        for round in 1...40 {
+            for (index, connection) in connections.enumerated() {
+                replies.append(connection.submit(.send(channel: "#ops", body: .text("\(index):\(round)"))))
+            }
+        }
+        for reply in replies { _ = try await reply.get() }
+        for (index, log) in logs.enumerated() {
+            await log.wait(for: "120 messages on \(index)") { _ in log.messages.count >= 120 }
+            let messages = log.messages
+            #expect(messages.map(\.id) == Array(1...120), "server \(index): every id once, in order")
+            for author in 0..<3 {
+                let rounds = messages.filter { $0.from == "user\(author)" }.map { $0.body.text }
+                #expect(rounds == (1...40).map { "\(author):\($0)" }, "author \(author)'s order on server \(index)")
+            }
+        }
+        // Every server stored the same history.
+        for server in servers {
+            let reader = try await server.connect("reader", events: false)
+            let history = try await reader.history("#ops", limit: 200)
+            #expect(history.map(\.id) == Array(1...120))
+            #expect(history.map(\.body) == logs[0].messages.map(\.body))
+            await reader.quit()
+        }
+        await Self.stop(servers)
+    }
+
+    @Test func directMessagesWhoisAndListsSpanTheNetwork() async throws {
+        let servers = try await Self.network()
+        let alice = try await servers[0].connect("alice")
+        let carol = try await servers[2].connect("carol")
+        let carolLog = EventLog(carol)
+        _ = try await carol.join("#team")
+        _ = try await alice.join("#team")
+        await carolLog.wait(for: "alice's join") { events in
+            events.contains { if case .joined("#team", "alice", _) = $0 { true } else { false } }
+        }
+        try await alice.sendDirect(.text("psst"), to: "CAROL")
+        await carolLog.wait(for: "the direct message") { events in
+            events.contains {
+                if case .direct(let m) = $0 { m.from == "alice" && m.body == .text("psst") } else { false }
+            }
+        }
+        let whois = try await alice.request(.whois(nick: "carol"))
+        guard case .clientInfo(let info) = whois.first else {
+            Issue.record("no CLIENT_INFO for a remote nick")
+            return
+        }
+        #expect(
+            info.server == "C"
+                && whois.contains(where: { if case .channelInfo(let c) = $0 { c.name == "#team" } else { false } }))
+        let everyone = try await servers[1].connect("bob", events: false)
+        let nicks = try await everyone.request(.listClients(channel: "")).compactMap { frame -> String? in
+            if case .clientInfo(let info) = frame { "\(info.nick)@\(info.server)" } else { nil }
+        }
+        #expect(nicks == ["alice@A", "bob@B", "carol@C"])
+        let team = try await everyone.request(.listClients(channel: "#team")).compactMap { frame -> String? in
+            if case .clientInfo(let info) = frame { info.nick } else { nil }
+        }
+        #expect(team == ["alice", "carol"])
+        let (channel, _) = try await everyone.join("#team", history: 0)
+        #expect(channel.members == 3)
+        // A nick taken anywhere is taken everywhere.
+        let error = await #expect(throws: ProtocolError.self) { _ = try await servers[1].connect("Alice") }
+        #expect(error?.code == .nickInUse)
+        await Self.stop(servers)
+    }
+
+    @Test func aNickTakenOnBothSidesOfANewLinkIsSettledAlikeAndBothAreTold() async throws {
+        let a = try await TestServer(name: "A") { $0.heartbeat = .milliseconds(200) }
+        let early = try await a.connect("dup")
+        let earlyLog = EventLog(early)
+        try await Task.sleep(for: .milliseconds(20))
+        let b = try await TestServer(name: "B") { $0.heartbeat = .milliseconds(200) }
+        let late = try await b.connect("dup")
+        let lateLog = EventLog(late)
+        // Link them only now: both have a "dup"; the one that connected first keeps it.
+        let c = try await TestServer(name: "C") {
+            $0.heartbeat = .milliseconds(200)
+            $0.peers = [a.peerAddress, b.peerAddress]
+        }
+        #expect(await Self.linked([a, b, c]))
+        await lateLog.wait(for: "the rename") { events in
+            events.contains { if case .nickChanged("dup", let new, _) = $0 { new.hasPrefix("dup_") } else { false } }
+        }
+        #expect(
+            lateLog.all.contains { if case .notice(let text) = $0 { text.contains("you are now dup_") } else { false } }
+        )
+        let nicks = try await c.connect("observer", events: false).request(.listClients(channel: "")).compactMap {
+            frame -> String? in if case .clientInfo(let info) = frame { "\(info.nick)@\(info.server)" } else { nil }
+        }
+        #expect(nicks.contains("dup@A") && nicks.contains { $0.hasPrefix("dup_") && $0.hasSuffix("@B") })
+        #expect(
+            !earlyLog.all.contains { if case .nickChanged = $0 { true } else { false } }, "the earlier one keeps it")
+        // The renamed client's messages carry its new name.
+        _ = try await late.join("#x", history: 0)
+        let sent = try await late.send(.text("hello"), to: "#x")
+        let history = try await early.history("#x", limit: 5)
+        #expect(history.first { $0.id == sent.id }?.from.hasPrefix("dup_") == true)
+        await Self.stop([a, b, c])
+    }
+
+    @Test func aFullServerRedirectsNewClientsAndTheClientFollows() async throws {
+        let servers = try await Self.network { $0.maxClients = 2 }
+        _ = try await servers[0].connect("one", events: false)
+        _ = try await servers[0].connect("two", events: false)
+        #expect(await eventually { servers[1].server.peerLoads.allSatisfy { $0.clients == 2 || $0.name != "A" } })
+        let third = try await servers[0].connect("three", events: false)
+        #expect(third.server != servers[0].address, "sent elsewhere")
+        #expect(third.welcome.serverName == "B" || third.welcome.serverName == "C")
+        let fourth = try await servers[0].connect("four", events: false)
+        #expect(fourth.welcome.serverName != third.welcome.serverName, "equally loaded servers take turns")
+        // A client that asks not to be redirected gets the plain refusal.
+        var stay = ConnectOptions(server: servers[0].address, nick: "stubborn")
+        stay.maxRedirects = 0
+        let error = await #expect(throws: ProtocolError.self) { _ = try await ChatConnection.connect(stay) }
+        #expect(error?.code == .serverFull)
+        await Self.stop(servers)
+    }
+
+    @Test func aRestartedServerCatchesUpOnWhatItMissed() async throws {
+        let servers = try await Self.network()
+        let writer = try await servers[0].connect("writer", events: false)
+        for index in 1...5 { try await writer.send(.text("before \(index)"), to: "#log") }
+        let bDirectory = servers[1].directory
+        await servers[1].stop()
+        for index in 6...10 { try await writer.send(.text("while B was away \(index)"), to: "#log") }
+        // Messages keep coming while B links again: some reach it before the history it lacks, and wait for it.
+        let streaming = Task {
+            for index in 11...60 {
+                _ = try? await writer.send(.text("while B links \(index)"), to: "#log")
+                try? await Task.sleep(for: .milliseconds(2))
+            }
+        }
+        let restarted = try await TestServer(directory: bDirectory, name: "B") {
+            $0.heartbeat = .milliseconds(200)
+            $0.peers = [servers[0].peerAddress]
+        }
+        #expect(await Self.linked([servers[0], restarted, servers[2]]))
+        await streaming.value
+        let reader = try await restarted.connect("reader", events: false)
+        #expect(await eventually { (try? await reader.history("#log", limit: 100).map(\.id)) == Array(1...60) })
+        let next = try await reader.send(.text("from B again"), to: "#log")
+        #expect(next.id == 61, "numbering carries on across the network")
+        await Self.stop([servers[0], restarted, servers[2]])
+    }
+}
