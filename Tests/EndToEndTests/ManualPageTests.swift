@@ -28,7 +28,8 @@ import Testing
         let page = try String(contentsOf: Self.root.appendingPathComponent("man/tchatd.8"), encoding: .utf8)
         let flags = [
             "listen", "peer\\-listen", "data\\-dir", "name", "motd", "log\\-level", "max\\-clients",
-            "max\\-frame", "max\\-queue", "idle\\-timeout", "history\\-limit", "fsync",
+            "max\\-frame", "max\\-queue", "idle\\-timeout", "history\\-limit", "fsync", "peer", "discover", "heartbeat",
+            "balance\\-margin", "no\\-redirect",
         ]
         for flag in flags {
             #expect(page.contains(".It Fl \\-\(flag)"), "man/tchatd.8 does not describe --\(flag)")

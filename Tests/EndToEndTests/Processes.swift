@@ -101,11 +101,14 @@ final class Daemon: Sendable {
     let clients: String
     let directory: String
 
-    init(directory: String, port: String = "0", extra: [String] = []) async throws {
+    init(
+        directory: String, port: String = "0", extra: [String] = [], environment: [String: String] = [:]
+    ) async throws {
         self.directory = directory
         child = try Child(
             "tchatd",
-            ["--listen", "127.0.0.1:\(port)", "--peer-listen", "127.0.0.1:0", "--data-dir", directory] + extra)
+            ["--listen", "127.0.0.1:\(port)", "--peer-listen", "127.0.0.1:0", "--data-dir", directory] + extra,
+            environment: environment)
         let child = self.child
         guard await child.waitForOutput({ _ in child.lines.first != nil || !child.process.isRunning }),
             let line = child.lines.first, line.hasPrefix("listening clients=")

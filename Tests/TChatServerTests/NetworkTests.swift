@@ -190,6 +190,34 @@ import Testing
         await Self.stop(servers)
     }
 
+    @Test func aSessionWhoseServerGoesAwayMovesToAnotherOfTheNetwork() async throws {
+        let servers = try await Self.network()
+        let recorder = SessionTests.Recorder()
+        var options = ConnectOptions(server: servers[1].address, nick: "mover")
+        options.keepAlive = nil
+        let session = ChatSession(
+            options: options, channels: ["#ops"], initialHistory: 0,
+            backoff: Backoff(initial: .milliseconds(100), maximum: .milliseconds(200), jitter: 0),
+            onEvent: recorder.record)
+        let running = Task { await session.run() }
+        #expect(await eventually { recorder.count { if case .joined = $0 { true } else { false } } == 1 })
+        #expect(await eventually { session.knownServers.count == 3 }, "learnt the network's servers")
+        let writer = try await servers[0].connect("writer", events: false)
+        try await writer.send(.text("one"), to: "#ops")
+        #expect(await eventually { recorder.ids == [1] })
+        await servers[1].stop()
+        try await writer.send(.text("two"), to: "#ops")
+        #expect(await eventually { recorder.ids == [1, 2] }, "the session reached another server and caught up")
+        let servedBy = recorder.events.withLock { events in
+            events.compactMap { if case .connected(let welcome) = $0 { welcome.serverName } else { nil } }
+        }
+        #expect(servedBy.count == 2 && servedBy[0] == "B" && servedBy[1] != "B", "\(servedBy)")
+        session.submit(.quit(reason: ""))
+        await running.value
+        await Self.stop([servers[0], servers[2]])
+        servers[1].removeData()
+    }
+
     @Test func aRestartedServerCatchesUpOnWhatItMissed() async throws {
         let servers = try await Self.network()
         let writer = try await servers[0].connect("writer", events: false)
