@@ -160,4 +160,89 @@ finally:
     tmux("kill-server")
 PY
 fi
+# 5. A network of three servers (issue 4).
+python3 - "$bin" "$work" <<'PY' || exit 1
+import json, os, signal, subprocess, sys, time
+bin, work = sys.argv[1], sys.argv[2]
+env = dict(os.environ, XDG_RUNTIME_DIR=f"{work}/runtime")
+procs = []
+def start(name, *extra, data=None):
+    data = data or f"{work}/net-{name}-{time.time_ns()}"
+    p = subprocess.Popen([f"{bin}/tchatd", "--listen", "127.0.0.1:0", "--peer-listen", "127.0.0.1:0", "--data-dir", data,
+                          "--name", name, "--discover", "--heartbeat", "0.5", *extra],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    line = p.stdout.readline()
+    procs.append(p)
+    return p, line.split()[1].split("=")[1], data
+def servers(addr):
+    out = subprocess.run([f"{bin}/tchat", "servers", "--server", addr, "--nick", f"probe{time.time_ns() % 100000}"],
+                         capture_output=True, text=True).stdout.splitlines()[1:]
+    return sorted(l.replace("*", " ").split()[0] for l in out)
+pending = {}
+def messages(listener, count, timeout=10):
+    # Read the pipe's descriptor directly: select() cannot see lines already sitting in a file object's buffer.
+    import select
+    got, deadline = [], time.time() + timeout
+    buffer = pending.get(listener.pid, b"")
+    while len(got) < count and time.time() < deadline:
+        while b"\n" in buffer and len(got) < count:
+            line, buffer = buffer.split(b"\n", 1)
+            event = json.loads(line)
+            if event["type"] == "message": got.append(event["body"])
+        if len(got) < count and select.select([listener.stdout], [], [], 0.1)[0]:
+            buffer += os.read(listener.stdout.fileno(), 65536)
+    pending[listener.pid] = buffer
+    return got
+def wait(check, timeout=10):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if check(): return time.time()
+        time.sleep(0.02)
+    return None
+try:
+    t0 = time.time()
+    (a, A, _), (b, B, bdata), (c, C, _) = start("A"), start("B"), start("C")
+    done = wait(lambda: all(servers(x) == ["A", "B", "C"] for x in (A, B, C)))
+    if not done: sys.exit("FAIL: three servers with --discover did not list each other")
+    print(f"5. three servers with --discover list each other {done - t0:.2f} s after the first started")
+    la = subprocess.Popen([f"{bin}/tchat", "listen", "--server", A, "--nick", "al", "ops"], stdout=subprocess.PIPE)
+    lc = subprocess.Popen([f"{bin}/tchat", "listen", "--server", C, "--nick", "cat", "ops"], stdout=subprocess.PIPE)
+    procs += [la, lc]
+    time.sleep(1)
+    for i in range(1, 7):
+        addr, nick = (A, "anna") if i % 2 else (C, "carl")
+        subprocess.run([f"{bin}/tchat", "send", "--server", addr, "--nick", nick, "ops", f"m{i}"], check=True)
+    for listener, where in ((la, "A"), (lc, "C")):
+        bodies = messages(listener, 6)
+        if bodies != [f"m{i}" for i in range(1, 7)]: sys.exit(f"FAIL: on {where}: {bodies}")
+    print("   clients on A and C in #ops each saw all 6 messages (from both sides) once, in order")
+    b.kill(); b.wait()
+    killed = time.time()
+    gone = wait(lambda: servers(A) == ["A", "C"] and servers(C) == ["A", "C"])
+    if not gone: sys.exit("FAIL: B was not dropped")
+    print(f"   kill -9 of B: A and C dropped it {gone - killed:.2f} s later (3 heartbeats = 1.5 s)")
+    subprocess.run([f"{bin}/tchat", "send", "--server", A, "--nick", "anna", "ops", "after B died"], check=True)
+    if messages(lc, 1) != ["after B died"]: sys.exit("FAIL: A to C relaying stopped")
+    print("   A and C kept relaying")
+    start("B", data=bdata)
+    back = wait(lambda: servers(A) == ["A", "B", "C"])
+    if not back: sys.exit("FAIL: B did not rejoin")
+    print(f"   B started again: back in A's list {back - killed:.2f} s after the kill")
+    # A server at --max-clients sends the next client on.
+    full, F, _ = start("F", "--max-clients", "2")
+    wait(lambda: servers(A) == ["A", "B", "C", "F"])
+    keep = [subprocess.Popen([f"{bin}/tchat", "listen", "--server", F, "--nick", f"f{i}", "ops"], stdout=subprocess.DEVNULL)
+            for i in (1, 2)]
+    procs += keep
+    time.sleep(1.5)
+    third = subprocess.run([f"{bin}/tchat", "send", "--server", F, "--nick", "third", "ops", "sent on by F"],
+                           capture_output=True, text=True)
+    if third.returncode: sys.exit(f"FAIL: the third client on a full server: {third.stderr}")
+    seen = messages(la, 2)
+    if seen != ["after B died", "sent on by F"]: sys.exit(f"FAIL: A saw {seen}")
+    print("   F with --max-clients 2 sent a third client elsewhere; it chatted (seen on A)")
+finally:
+    for p in procs:
+        p.terminate()
+PY
 echo "all acceptance checks passed"
