@@ -79,7 +79,9 @@ import Testing
 
         let onC = try Child("tchat", ["listen", "--server", daemons[2].clients, "--nick", "cat", "ops"])
         let onA = try Child("tchat", ["listen", "--server", daemons[0].clients, "--nick", "al", "ops"])
-        #expect(await onA.waitForOutput { $0.contains { $0.contains("\"join\"") && $0.contains("cat") } })
+        // Both listeners are in #ops, as server A sees it (one of them across the link).
+        try await CommandLineTests.waitForMember("al", in: "#ops", server: daemons[0].clients)
+        try await CommandLineTests.waitForMember("cat", in: "#ops", server: daemons[0].clients)
         for index in 1...5 {
             let author = index % 2 == 0 ? ("carl", daemons[2].clients) : ("anna", daemons[0].clients)
             let send = try Child(
@@ -106,6 +108,7 @@ import Testing
         let first = try Child("tchat", ["listen", "--server", daemons[0].clients, "--nick", "one", "ops"])
         let second = try Child("tchat", ["listen", "--server", daemons[0].clients, "--nick", "two", "ops"])
         #expect(await eventually { await Self.load(of: "A", askingAt: daemons[1]) == 2 }, "both first clients are on A")
+        try await CommandLineTests.waitForMember("one", in: "#ops", server: daemons[1].clients)
         let third = try Child(
             "tchat", ["send", "--server", daemons[0].clients, "--nick", "three", "ops", "I was sent on"])
         #expect(await third.exitStatus() == 0, "\(third.stderr)")
@@ -122,7 +125,7 @@ import Testing
         let daemons = try await Self.start(["A", "B", "C"], environment: environment)
         #expect(await eventually { await Self.meshed([daemons[0], daemons[2]], as: ["A", "B", "C"]) })
         let onC = try Child("tchat", ["listen", "--server", daemons[2].clients, "--nick", "cat", "ops"])
-        _ = await onC.waitForOutput(within: .milliseconds(500)) { _ in false }
+        try await CommandLineTests.waitForMember("cat", in: "#ops", server: daemons[2].clients)
 
         // A hung server (stopped, its sockets open but silent) is dropped after three heartbeats (0.5 s each).
         daemons[1].child.signal(SIGSTOP)
