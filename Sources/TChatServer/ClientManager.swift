@@ -28,8 +28,9 @@ final class ClientManager: Sendable {
     /// What adding a linked server's client did about a nick both sides had.
     enum Collision: Equatable {
         case none
-        /// The remote client lost: it is known here under this name, which its server gives it too.
-        case remoteRenamed(String)
+        /// The remote client lost: it is known here under this name, which its server gives it too. `winner` is our
+        /// client that kept the nick, when it was ours, to be told.
+        case remoteRenamed(String, winner: ClientSession?)
         /// Our client lost and was renamed.
         case localRenamed(session: UInt64, old: String, new: String)
     }
@@ -217,7 +218,7 @@ final class ClientManager: Sendable {
                     var renamed = incoming
                     renamed.client.nick = Self.collisionName(client.nick, serverID: serverID, taken: taken)
                     state.remote[Nick.key(for: renamed.client.nick)] = renamed
-                    return .remoteRenamed(renamed.client.nick)
+                    return .remoteRenamed(renamed.client.nick, winner: local.session)
                 }
                 let new = Self.collisionName(local.nick.name, serverID: self.serverID, taken: taken)
                 guard let newNick = try? Nick(validating: new) else { return .none }
@@ -233,7 +234,7 @@ final class ClientManager: Sendable {
                 loser.client.nick = Self.collisionName(loser.client.nick, serverID: loser.serverID, taken: taken)
                 state.remote[key] = otherWins ? other : incoming
                 state.remote[Nick.key(for: loser.client.nick)] = loser
-                return otherWins ? .remoteRenamed(loser.client.nick) : .none
+                return otherWins ? .remoteRenamed(loser.client.nick, winner: nil) : .none
             }
             state.remote[key] = incoming
             return .none

@@ -164,12 +164,58 @@ import Testing
         #expect(nicks.contains("dup@A") && nicks.contains { $0.hasPrefix("dup_") && $0.hasSuffix("@B") })
         #expect(
             !earlyLog.all.contains { if case .nickChanged = $0 { true } else { false } }, "the earlier one keeps it")
+        await earlyLog.wait(for: "the notice to the one that kept the nick") { events in
+            events.contains { if case .notice(let text) = $0 { text.contains("it is now dup_") } else { false } }
+        }
         // The renamed client's messages carry its new name.
         _ = try await late.join("#x", history: 0)
         let sent = try await late.send(.text("hello"), to: "#x")
         let history = try await early.history("#x", limit: 5)
         #expect(history.first { $0.id == sent.id }?.from.hasPrefix("dup_") == true)
         await Self.stop([a, b, c])
+    }
+
+    @Test func nickChangesAndTopicsCrossTheNetwork() async throws {
+        let servers = try await Self.network()
+        let alice = try await servers[0].connect("alice")
+        let carol = try await servers[2].connect("carol")
+        let carolLog = EventLog(carol)
+        _ = try await carol.join("#room")
+        _ = try await alice.join("#room")
+        await carolLog.wait(for: "alice's join") { events in
+            events.contains { if case .joined("#room", "alice", _) = $0 { true } else { false } }
+        }
+        _ = try await alice.request(.nick("alicia"))
+        _ = try await alice.request(.setTopic(channel: "#room", topic: "across the network"))
+        await carolLog.wait(for: "the nick change and the topic") { events in
+            events.contains { if case .nickChanged("alice", "alicia", _) = $0 { true } else { false } }
+                && events.contains {
+                    if case .topic("#room", "across the network", "alicia", _) = $0 { true } else { false }
+                }
+        }
+        let observer = try await servers[1].connect("observer", events: false)
+        let (room, _) = try await observer.join("#room", history: 0)
+        #expect(room.topic == "across the network" && room.topicSetBy == "alicia" && room.members == 3)
+        await alice.quit()
+        await carolLog.wait(for: "the quit") { events in
+            events.contains { if case .quitted("alicia", _, _) = $0 { true } else { false } }
+        }
+        await Self.stop(servers)
+    }
+
+    @Test func withNoRedirectAFullServerRefuses() async throws {
+        let b = try await TestServer(name: "B") { $0.heartbeat = .milliseconds(200) }
+        let a = try await TestServer(name: "A") {
+            $0.maxClients = 1
+            $0.redirects = false
+            $0.heartbeat = .milliseconds(200)
+            $0.peers = [b.peerAddress]
+        }
+        #expect(await Self.linked([a, b]))
+        _ = try await a.connect("first", events: false)
+        let error = await #expect(throws: ProtocolError.self) { _ = try await a.connect("second", events: false) }
+        #expect(error?.code == .serverFull, "no redirect although B has room")
+        await Self.stop([a, b])
     }
 
     @Test func aFullServerRedirectsNewClientsAndTheClientFollows() async throws {

@@ -241,8 +241,12 @@ final class NetworkRouter: PeerEventHandler {
 
     private func addRemote(_ client: RemoteClient, from peer: ServerManager.Peer) {
         switch clients.addRemote(client, serverID: peer.id, serverName: peer.hello.name) {
-        case .none, .remoteRenamed:
+        case .none, .remoteRenamed(_, winner: nil):
             break
+        case .remoteRenamed(let renamed, winner: let winner?):
+            // Our client kept the nick; it is told too.
+            let notice = "another \(client.nick) on \(peer.hello.name) connected after you: it is now \(renamed)"
+            if let frame = SubscriberSet.encode(.notice(notice)) { winner.channel.writeAndFlush(frame, promise: nil) }
         case .localRenamed(let sessionID, let old, let new):
             // Our client lost the nick to one that connected earlier elsewhere: rename it and say why, to it and
             // to everyone who shares a channel with it.
