@@ -73,3 +73,34 @@ public struct FrameWriter {
         try text(value.text, field)
     }
 }
+
+/// Field layouts that more than one frame uses (MESSAGE and PEER_MESSAGE, DIRECT and PEER_DIRECT): written and read in
+/// one place, so the two protocols cannot drift apart.
+extension FrameWriter {
+    public mutating func chatMessage(_ message: ChatMessage) throws(ProtocolError) {
+        try str(message.channel, "channel")
+        u64(message.id)
+        time(message.time)
+        try str(message.from, "from")
+        try body(message.body, "body")
+    }
+
+    public mutating func directMessage(_ message: DirectMessage) throws(ProtocolError) {
+        try str(message.from, "from")
+        try str(message.to, "to")
+        time(message.time)
+        try body(message.body, "body")
+    }
+}
+
+extension FieldReader {
+    public mutating func chatMessage() throws(ProtocolError) -> ChatMessage {
+        ChatMessage(
+            channel: try str("channel"), id: try u64("id"), time: try time("time"), from: try str("from"),
+            body: try body("body"))
+    }
+
+    public mutating func directMessage() throws(ProtocolError) -> DirectMessage {
+        DirectMessage(from: try str("from"), to: try str("to"), time: try time("time"), body: try body("body"))
+    }
+}

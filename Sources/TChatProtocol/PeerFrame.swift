@@ -221,16 +221,9 @@ public enum PeerFrame: Sendable, Hashable {
             case .message(let origin, let seq, let message):
                 w.u64(origin)
                 w.u64(seq)
-                try w.str(message.channel, "channel")
-                w.u64(message.id)
-                w.time(message.time)
-                try w.str(message.from, "from")
-                try w.body(message.body, "body")
+                try w.chatMessage(message)
             case .direct(let message):
-                try w.str(message.from, "from")
-                try w.str(message.to, "to")
-                w.time(message.time)
-                try w.body(message.body, "body")
+                try w.directMessage(message)
             case .topic(let channel, let topic, let setBy, let time):
                 try w.str(channel, "channel")
                 try w.str(topic, "topic")
@@ -292,15 +285,8 @@ public enum PeerFrame: Sendable, Hashable {
         case .message:
             let origin = try r.u64("origin")
             let seq = try r.u64("seq")
-            self = .message(
-                origin: origin, seq: seq,
-                ChatMessage(
-                    channel: try r.str("channel"), id: try r.u64("id"), time: try r.time("time"),
-                    from: try r.str("from"), body: try r.body("body")))
-        case .direct:
-            self = .direct(
-                DirectMessage(
-                    from: try r.str("from"), to: try r.str("to"), time: try r.time("time"), body: try r.body("body")))
+            self = .message(origin: origin, seq: seq, try r.chatMessage())
+        case .direct: self = .direct(try r.directMessage())
         case .topic:
             self = .topic(
                 channel: try r.str("channel"), topic: try r.str("topic"), setBy: try r.str("set by"),

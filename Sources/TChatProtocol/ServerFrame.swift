@@ -77,16 +77,9 @@ public enum ServerFrame: Sendable, Hashable {
                 w.u64(id)
                 w.time(time)
             case .message(let message):
-                try w.str(message.channel, "channel")
-                w.u64(message.id)
-                w.time(message.time)
-                try w.str(message.from, "from")
-                try w.body(message.body, "body")
+                try w.chatMessage(message)
             case .direct(let message):
-                try w.str(message.from, "from")
-                try w.str(message.to, "to")
-                w.time(message.time)
-                try w.body(message.body, "body")
+                try w.directMessage(message)
             case .joined(let channel, let nick, let time):
                 try w.str(channel, "channel")
                 try w.str(nick, "nick")
@@ -176,16 +169,8 @@ public enum ServerFrame: Sendable, Hashable {
                     maxFrameLength: try r.u32("max frame"), welcomeText: try r.text("welcome text"),
                     motd: try r.text("motd")))
         case .sent: self = .sent(id: try r.u64("id"), time: try r.time("time"))
-        case .message:
-            self = .message(
-                ChatMessage(
-                    channel: try r.str("channel"), id: try r.u64("id"), time: try r.time("time"),
-                    from: try r.str("from"), body: try r.body("body")))
-        case .direct:
-            self = .direct(
-                DirectMessage(
-                    from: try r.str("from"), to: try r.str("to"), time: try r.time("time"),
-                    body: try r.body("body")))
+        case .message: self = .message(try r.chatMessage())
+        case .direct: self = .direct(try r.directMessage())
         case .joined:
             self = .joined(channel: try r.str("channel"), nick: try r.str("nick"), time: try r.time("time"))
         case .parted:
