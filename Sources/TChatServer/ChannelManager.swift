@@ -11,7 +11,9 @@ import TChatProtocol
 /// delivery tasks are queued while holding it, so ids, file order and what every member receives agree. The lock
 /// is never held across I/O: old history comes from disk on the thread pool, outside it.
 final class ChannelManager: Sendable {
-    struct Channel {
+    /// A reference type, so the lock's holder changes it in place: a struct copied out of the dictionary and
+    /// written back would copy its members and recent messages on every message (copy on write).
+    final class Channel {
         let name: ChannelName
         /// The history file under `channels/`.
         let file: String
@@ -27,6 +29,12 @@ final class ChannelManager: Sendable {
         /// The oldest message id stored, 0 while there is none.
         var firstID: UInt64 = 0
         var lastID: UInt64 = 0
+
+        init(name: ChannelName, file: String, created: Timestamp) {
+            self.name = name
+            self.file = file
+            self.created = created
+        }
 
         var info: ChannelInfo {
             ChannelInfo(
@@ -96,7 +104,7 @@ final class ChannelManager: Sendable {
         try state.withLock { state in
             for entry in loaded {
                 let name = try ChannelName(validating: entry.record.name)
-                var channel = Channel(
+                let channel = Channel(
                     name: name, file: entry.record.file,
                     created: Timestamp(iso8601: entry.record.created) ?? .now())
                 channel.topic = entry.record.topic
@@ -159,13 +167,12 @@ final class ChannelManager: Sendable {
 
     private func prepend(_ older: [ChatMessage], to name: ChannelName) {
         state.withLock { state in
-            guard var channel = state.channels[name.key] else { return }
+            guard let channel = state.channels[name.key] else { return }
             // Only messages that extend the in-memory run backwards, without a gap, are kept.
             for message in older.reversed() where message.id + 1 == channel.recentStart {
                 guard channel.recent.count < recentCapacity else { break }
                 channel.recent.prepend(message)
             }
-            state.channels[name.key] = channel
         }
     }
 
@@ -174,7 +181,7 @@ final class ChannelManager: Sendable {
     ) throws(ProtocolError) -> JoinResult {
         try state.withLock { (state) throws(ProtocolError) -> JoinResult in
             let joinedCount = state.memberships[session.id]?.count ?? 0
-            var channel = state.channels[name.key] ?? createChannel(name, &state)
+            let channel = state.channels[name.key] ?? createChannel(name, &state)
             let isNew = !channel.members.contains(session)
             if isNew {
                 guard joinedCount < maxChannelsPerClient else {
@@ -188,7 +195,6 @@ final class ChannelManager: Sendable {
                 }
             }
             let replay = Array(channel.recent.suffix(history))
-            state.channels[name.key] = channel
             return JoinResult(info: channel.info, replay: replay, isNew: isNew)
         }
     }
@@ -211,7 +217,7 @@ final class ChannelManager: Sendable {
 
     func part(_ session: ClientSession, nick: String, channel name: ChannelName, reason: String) throws(ProtocolError) {
         try state.withLock { (state) throws(ProtocolError) in
-            guard var channel = state.channels[name.key] else {
+            guard let channel = state.channels[name.key] else {
                 throw ProtocolError(.noSuchChannel, "there is no channel \(name.name)")
             }
             guard channel.members.remove(session) else {
@@ -220,7 +226,6 @@ final class ChannelManager: Sendable {
             state.memberships[session.id]?.remove(name.key)
             let event = ServerFrame.parted(channel: channel.name.name, nick: nick, reason: reason, time: .now())
             if let frame = SubscriberSet.encode(event) { channel.members.deliver(frame) }
-            state.channels[name.key] = channel
         }
     }
 
@@ -230,10 +235,9 @@ final class ChannelManager: Sendable {
             guard let keys = state.memberships.removeValue(forKey: session.id) else { return }
             var audience = SubscriberSet()
             for key in keys {
-                guard var channel = state.channels[key] else { continue }
+                guard let channel = state.channels[key] else { continue }
                 channel.members.remove(session)
                 for member in channel.members.sessions { audience.insert(member) }
-                state.channels[key] = channel
             }
             if let nick, let frame = SubscriberSet.encode(.quitted(nick: nick, reason: reason, time: .now())) {
                 audience.deliver(frame)
@@ -281,12 +285,11 @@ final class ChannelManager: Sendable {
         replicate: (ChatMessage) -> Void = { _ in }
     ) throws(ProtocolError) -> ChatMessage {
         try state.withLock { (state) throws(ProtocolError) -> ChatMessage in
-            var channel = state.channels[name.key] ?? createChannel(name, &state)
+            let channel = state.channels[name.key] ?? createChannel(name, &state)
             let message = ChatMessage(
                 channel: channel.name.name, id: channel.lastID + 1, time: .now(), from: nick, body: body)
-            try keep(message, in: &channel, ack: ack)
+            try keep(message, in: channel, ack: ack)
             replicate(message)
-            state.channels[name.key] = channel
             return message
         }
     }
@@ -296,8 +299,7 @@ final class ChannelManager: Sendable {
     func apply(_ message: ChatMessage, allowGap: Bool = false, ack: EventLoopPromise<Void>?) -> ApplyOutcome {
         guard let name = try? ChannelName(validating: message.channel) else { return .duplicate }
         return state.withLock { state in
-            var channel = state.channels[name.key] ?? createChannel(name, &state)
-            defer { state.channels[name.key] = channel }
+            let channel = state.channels[name.key] ?? createChannel(name, &state)
             guard message.id > channel.lastID else { return .duplicate }
             if message.id > channel.lastID + 1 && !allowGap {
                 return .gap(expected: channel.lastID + 1)
@@ -306,7 +308,7 @@ final class ChannelManager: Sendable {
             var stored = message
             stored.channel = channel.name.name
             do {
-                try keep(stored, in: &channel, ack: ack)
+                try keep(stored, in: channel, ack: ack)
             } catch {
                 ack?.fail(error)
                 return .failed
@@ -317,17 +319,30 @@ final class ChannelManager: Sendable {
 
     /// Queues a numbered message for the disk, adds it to the channel's recent run and delivers it to the members
     /// here; called with the lock held, so ids, file order and delivery order agree.
-    private func keep(_ message: ChatMessage, in channel: inout Channel, ack: EventLoopPromise<Void>?)
+    private func keep(_ message: ChatMessage, in channel: Channel, ack: EventLoopPromise<Void>?)
         throws(ProtocolError)
     {
-        guard store.writer.enqueue(.message(file: channel.file, message, ack: ack)) else {
+        // The sender's acknowledgement waits for the disk and for every loop's hand-off (`DeliveryReceipt`).
+        let frame = SubscriberSet.encode(.message(message))
+        let receipt = ack.map {
+            DeliveryReceipt(parties: 1 + (frame == nil ? 0 : channel.members.loopCount), promise: $0)
+        }
+        let stored = receipt.map { receipt in
+            let promise = ack!.futureResult.eventLoop.makePromise(of: Void.self)
+            promise.futureResult.whenComplete { result in
+                if case .failure(let error) = result { receipt.report(error) } else { receipt.report() }
+            }
+            return promise
+        }
+        guard store.writer.enqueue(.message(file: channel.file, message, ack: stored)) else {
+            stored?.fail(ProtocolError(.storageFailure, "not stored"))
             throw ProtocolError(.storageFailure, "the history writer is overloaded; message not sent, try again")
         }
         channel.lastID = message.id
         if channel.firstID == 0 { channel.firstID = message.id }
         channel.recent.append(message)
         if channel.recent.count > recentCapacity { channel.recent.removeFirst() }
-        if let frame = SubscriberSet.encode(.message(message)) { channel.members.deliver(frame) }
+        if let frame { channel.members.deliver(frame, receipt: receipt) }
     }
 
     /// Messages with ids after `after`, oldest first, for a linked server catching up. Returns on `eventLoop`.
@@ -372,25 +387,23 @@ final class ChannelManager: Sendable {
     func remoteJoin(channel text: String, nick: String, time: Timestamp) {
         guard let name = try? ChannelName(validating: text) else { return }
         state.withLock { state in
-            var channel = state.channels[name.key] ?? createChannel(name, &state)
+            let channel = state.channels[name.key] ?? createChannel(name, &state)
             if channel.remoteMembers.updateValue(nick, forKey: Nick.key(for: nick)) == nil,
                 let frame = SubscriberSet.encode(.joined(channel: channel.name.name, nick: nick, time: time))
             {
                 channel.members.deliver(frame)
             }
-            state.channels[name.key] = channel
         }
     }
 
     func remotePart(channel text: String, nick: String, reason: String, time: Timestamp) {
         guard let name = try? ChannelName(validating: text) else { return }
         state.withLock { state in
-            guard var channel = state.channels[name.key],
+            guard let channel = state.channels[name.key],
                 channel.remoteMembers.removeValue(forKey: Nick.key(for: nick)) != nil
             else { return }
             let event = ServerFrame.parted(channel: channel.name.name, nick: nick, reason: reason, time: time)
             if let frame = SubscriberSet.encode(event) { channel.members.deliver(frame) }
-            state.channels[name.key] = channel
         }
     }
 
@@ -400,10 +413,9 @@ final class ChannelManager: Sendable {
             for nick in nicks {
                 let key = Nick.key(for: nick)
                 var audience = SubscriberSet()
-                for (channelKey, var channel) in state.channels where channel.remoteMembers[key] != nil {
+                for channel in state.channels.values where channel.remoteMembers[key] != nil {
                     channel.remoteMembers[key] = nil
                     for member in channel.members.sessions { audience.insert(member) }
-                    state.channels[channelKey] = channel
                 }
                 if let frame = SubscriberSet.encode(.quitted(nick: nick, reason: reason, time: .now())) {
                     audience.deliver(frame)
@@ -417,11 +429,10 @@ final class ChannelManager: Sendable {
         state.withLock { state in
             let oldKey = Nick.key(for: old)
             var audience = SubscriberSet()
-            for (channelKey, var channel) in state.channels where channel.remoteMembers[oldKey] != nil {
+            for channel in state.channels.values where channel.remoteMembers[oldKey] != nil {
                 channel.remoteMembers[oldKey] = nil
                 channel.remoteMembers[Nick.key(for: new)] = new
                 for member in channel.members.sessions { audience.insert(member) }
-                state.channels[channelKey] = channel
             }
             if let frame = SubscriberSet.encode(.nickChanged(old: old, new: new, time: .now())) {
                 audience.deliver(frame)
@@ -446,8 +457,7 @@ final class ChannelManager: Sendable {
     func applyTopic(channel text: String, topic: String, setBy: String, time: Timestamp) {
         guard let name = try? ChannelName(validating: text) else { return }
         let changed: Bool = state.withLock { state in
-            var channel = state.channels[name.key] ?? createChannel(name, &state)
-            defer { state.channels[name.key] = channel }
+            let channel = state.channels[name.key] ?? createChannel(name, &state)
             guard (time, setBy) > (channel.topicSetAt, channel.topicSetBy) else { return false }
             channel.topic = topic
             channel.topicSetBy = setBy
@@ -506,7 +516,7 @@ final class ChannelManager: Sendable {
         _ session: ClientSession, nick: String, channel name: ChannelName, topic: String
     ) throws(ProtocolError) -> Timestamp {
         let time = try state.withLock { (state) throws(ProtocolError) -> Timestamp in
-            guard var channel = state.channels[name.key] else {
+            guard let channel = state.channels[name.key] else {
                 throw ProtocolError(.noSuchChannel, "there is no channel \(name.name)")
             }
             guard channel.members.contains(session) else {
@@ -518,7 +528,6 @@ final class ChannelManager: Sendable {
             let event = ServerFrame.topic(
                 channel: channel.name.name, topic: topic, setBy: nick, time: channel.topicSetAt)
             if let frame = SubscriberSet.encode(event) { channel.members.deliver(frame, excluding: session.id) }
-            state.channels[name.key] = channel
             return channel.topicSetAt
         }
         store.writer.markChannelsChanged()

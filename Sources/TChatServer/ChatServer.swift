@@ -110,7 +110,7 @@ public final class ChatServer: Service, Sendable {
             serverManager.setHandler(router)
             let context = ServerContext(
                 configuration: configuration, channels: channelManager, clients: clientManager,
-                servers: serverManager, router: router, logger: logger)
+                servers: serverManager, router: router, loops: Array(group.makeIterator()), logger: logger)
             let listener: ServerListener
             do {
                 listener = try await ServerListener.bind(group: group, server: context)

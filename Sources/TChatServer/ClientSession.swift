@@ -3,8 +3,8 @@ import TChatProtocol
 
 /// One connected client as the shared managers see it: who it is and where its bytes go.
 ///
-/// It is immutable, hence safely shared across event loops. Writes go to its `Channel`, which is thread-safe (the
-/// rule of NIO's chat example: share `Channel`s, never `ChannelHandlerContext`s).
+/// It is immutable, hence safely shared across event loops (the rule of NIO's chat example: share `Channel`s, never
+/// `ChannelHandlerContext`s). Everything sent to the client goes through its loop's `LoopMailbox`.
 final class ClientSession: Sendable, Hashable {
     /// Unique for the life of the process; channels and the client table key members by it.
     let id: UInt64
@@ -13,16 +13,30 @@ final class ClientSession: Sendable, Hashable {
     let address: String
     let connectedAt: Timestamp
     let hello: Hello
+    let outbox: NIOLoopBound<Outbox>
+    /// Where channel deliveries for this client's loop gather (one per loop, shared by its clients).
+    let mailbox: LoopMailbox
 
-    init(id: UInt64, channel: any Channel, address: String, connectedAt: Timestamp, hello: Hello) {
+    /// Call on the channel's event loop. Without a `mailbox` the session gets one of its own (unit tests).
+    init(
+        id: UInt64, channel: any Channel, address: String, connectedAt: Timestamp, hello: Hello,
+        mailbox: LoopMailbox? = nil
+    ) {
         self.id = id
         self.channel = channel
         self.address = address
         self.connectedAt = connectedAt
         self.hello = hello
+        self.outbox = NIOLoopBound(Outbox(channel: channel), eventLoop: channel.eventLoop)
+        self.mailbox = mailbox ?? LoopMailbox(loop: channel.eventLoop)
     }
 
     var eventLoop: any EventLoop { channel.eventLoop }
+
+    /// Queues encoded frames for the client, behind everything already sent to it.
+    func send(_ frames: ByteBuffer) {
+        mailbox.post(frames, to: [self])
+    }
 
     static func == (lhs: ClientSession, rhs: ClientSession) -> Bool { lhs.id == rhs.id }
     func hash(into hasher: inout Hasher) { hasher.combine(id) }

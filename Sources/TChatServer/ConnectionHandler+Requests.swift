@@ -46,7 +46,7 @@ extension ConnectionHandler {
                 try server.channels.part(session, nick: nick.name, channel: name, reason: reason)
                 server.router.clientParted(channel: name.name, nick: nick.name, reason: reason)
             case .send(let channel, let body):
-                try send(body, to: channel, nick: nick, requestID: id, context: context)
+                try send(body, to: channel, nick: nick, requestID: id, session: session)
                 return  // answered when the history writer has it
             case .sendDirect(let target, let body):
                 try sendDirect(body, to: target, from: nick)
@@ -86,6 +86,7 @@ extension ConnectionHandler {
                 quitMessage = reason
                 reply(.ok, to: id)
                 flushPending(context: context)
+                session.mailbox.drainNow()  // before the close, not in a task after it
                 isClosing = true
                 context.close(promise: nil)
                 return
@@ -135,7 +136,8 @@ extension ConnectionHandler {
                 throw ProtocolError(.serverFull, "the server is full (\(server.configuration.maxClients) clients)")
             }
             let session = ClientSession(
-                id: connectionID, channel: context.channel, address: address, connectedAt: .now(), hello: hello)
+                id: connectionID, channel: context.channel, address: address, connectedAt: .now(), hello: hello,
+                mailbox: server.mailbox(for: context.eventLoop))
             let welcomeText = try server.clients.admit(session, nick: nick)
             phase = .welcomed(session, nick)
             server.router.clientConnected(session, nick: nick)
@@ -209,29 +211,28 @@ extension ConnectionHandler {
                 var frames: [ServerFrame] = [.channelInfo(joined.info)]
                 frames += joined.replay.map { .message($0) }
                 frames.append(.ok)
-                Self.send(frames, to: id, on: session.channel)
+                Self.send(frames, to: id, on: session)
             case .failure(let error):
-                Self.send([.error(Self.protocolError(error, doing: "join"))], to: id, on: session.channel)
+                Self.send([.error(Self.protocolError(error, doing: "join"))], to: id, on: session)
             }
         }
     }
 
     private func send(
-        _ body: MessageBody, to channel: String, nick: Nick, requestID id: UInt32, context: ChannelHandlerContext
+        _ body: MessageBody, to channel: String, nick: Nick, requestID id: UInt32, session: ClientSession
     ) throws {
         let name = try ChannelName(validating: channel)
         guard !body.text.isEmpty else { throw ProtocolError(.invalidArgument, "an empty message was not sent") }
-        let channel = context.channel
-        server.router.publish(channel: name, from: nick.name, body: body, on: context.eventLoop).whenComplete {
+        server.router.publish(channel: name, from: nick.name, body: body, on: session.eventLoop).whenComplete {
             result in
             switch result {
             case .success(let message):
-                Self.send([.sent(id: message.id, time: message.time), .ok], to: id, on: channel)
+                Self.send([.sent(id: message.id, time: message.time), .ok], to: id, on: session)
             case .failure(let error as ProtocolError):
-                Self.send([.error(error)], to: id, on: channel)
+                Self.send([.error(error)], to: id, on: session)
             case .failure(let error):
                 let text = "the message was delivered to those online but could not be stored: \(error)"
-                Self.send([.error(ProtocolError(.storageFailure, text))], to: id, on: channel)
+                Self.send([.error(ProtocolError(.storageFailure, text))], to: id, on: session)
             }
         }
     }
@@ -255,7 +256,7 @@ extension ConnectionHandler {
         guard let frame = SubscriberSet.encode(event) else {
             throw ProtocolError(.fieldTooLong, "the message is too long")
         }
-        recipient.channel.writeAndFlush(frame, promise: nil)
+        recipient.send(frame)
     }
 
     private func listClients(in channel: String, requestID id: UInt32) throws {
@@ -283,9 +284,9 @@ extension ConnectionHandler {
         reading.whenComplete { result in
             switch result {
             case .success(let messages):
-                Self.send(messages.map { .message($0) } + [.ok], to: id, on: session.channel)
+                Self.send(messages.map { .message($0) } + [.ok], to: id, on: session)
             case .failure(let error):
-                Self.send([.error(Self.protocolError(error, doing: "history"))], to: id, on: session.channel)
+                Self.send([.error(Self.protocolError(error, doing: "history"))], to: id, on: session)
             }
         }
     }

@@ -172,15 +172,20 @@ final class ConnectionHandler: ChannelInboundHandler {
         }
     }
 
+    /// Sends the gathered replies: through the loop's mailbox once welcomed, so they keep their place among deliveries.
     func flushPending(context: ChannelHandlerContext) {
         guard pending.readableBytes > 0 else { return }
-        context.writeAndFlush(wrapOutboundOut(pending), promise: nil)
+        if case .welcomed(let session, _) = phase {
+            session.send(pending)
+        } else {
+            context.writeAndFlush(wrapOutboundOut(pending), promise: nil)
+        }
         pending = context.channel.allocator.buffer(capacity: 256)
     }
 
     /// Sends replies from outside a read (a completed disk read or store acknowledgement), at once.
-    static func send(_ frames: [ServerFrame], to requestID: UInt32, on channel: any Channel) {
-        var buffer = channel.allocator.buffer(capacity: 256)
+    static func send(_ frames: [ServerFrame], to requestID: UInt32, on session: ClientSession) {
+        var buffer = session.channel.allocator.buffer(capacity: 256)
         for frame in frames {
             do {
                 try frame.encode(requestID: requestID, into: &buffer)
@@ -188,7 +193,7 @@ final class ConnectionHandler: ChannelInboundHandler {
                 try? ServerFrame.error(error).encode(requestID: requestID, into: &buffer)
             }
         }
-        channel.writeAndFlush(buffer, promise: nil)
+        session.send(buffer)
     }
 
     /// Sends an error and closes once it is written; no request is handled after it.
@@ -199,6 +204,8 @@ final class ConnectionHandler: ChannelInboundHandler {
         pending = context.channel.allocator.buffer(capacity: 0)
         isClosing = true
         closeReason = closeReason ?? error.message
+        // What was sent before goes first.
+        if case .welcomed(let session, _) = phase { session.mailbox.drainNow() }
         channel.writeAndFlush(buffer).whenComplete { _ in channel.close(promise: nil) }
     }
 }

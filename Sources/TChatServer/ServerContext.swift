@@ -11,20 +11,30 @@ final class ServerContext: Sendable {
     let servers: ServerManager
     let router: NetworkRouter
     let logger: Logger
+    /// One per event loop of the server's group, keyed by the loop's identity; fixed at start.
+    private let mailboxes: [ObjectIdentifier: LoopMailbox]
     private let connections = Mutex<[UInt64: any Channel]>([:])
     private let nextConnectionID = Atomic<UInt64>(1)
     private let shuttingDown = Atomic<Bool>(false)
 
     init(
         configuration: ServerConfiguration, channels: ChannelManager, clients: ClientManager,
-        servers: ServerManager, router: NetworkRouter, logger: Logger
+        servers: ServerManager, router: NetworkRouter, loops: [any EventLoop], logger: Logger
     ) {
+        var mailboxes: [ObjectIdentifier: LoopMailbox] = [:]
+        for loop in loops { mailboxes[ObjectIdentifier(loop)] = LoopMailbox(loop: loop) }
+        self.mailboxes = mailboxes
         self.configuration = configuration
         self.channels = channels
         self.clients = clients
         self.servers = servers
         self.router = router
         self.logger = logger
+    }
+
+    /// The mailbox of one of the server's loops (a loop from elsewhere, which never happens, gets a new one).
+    func mailbox(for loop: any EventLoop) -> LoopMailbox {
+        mailboxes[ObjectIdentifier(loop)] ?? LoopMailbox(loop: loop)
     }
 
     /// Connections beyond `--max-clients` that may wait for their hello, to be redirected or refused with a reason.

@@ -1,14 +1,23 @@
 import NIOCore
 import TChatProtocol
 
-/// A set of sessions grouped by event loop, so that one broadcast costs one task per loop, not one per member.
+/// A set of sessions grouped by event loop, so that one broadcast costs one post per loop, not one per member.
 ///
-/// The frame is encoded once by the caller; every member is handed the same `ByteBuffer` (shared storage, no
-/// copy), and each member is flushed once after all writes of the task.
+/// The frame is encoded once by the caller and posted once per loop; the loop's `LoopMailbox` copies it into each
+/// member's `Outbox` and writes every member once per batch, however many messages the batch holds.
 struct SubscriberSet {
     private struct LoopGroup {
-        let loop: any EventLoop
-        var sessions: [ClientSession]
+        let mailbox: LoopMailbox
+        var sessions: [ClientSession] {
+            didSet { audience = LoopMailbox.Audience(group: audience.group, generation: audience.generation + 1) }
+        }
+        /// Names this exact list of sessions, so a mailbox can tell consecutive posts to the same members.
+        private(set) var audience = LoopMailbox.Audience(group: LoopMailbox.Audience.Group(), generation: 0)
+
+        init(mailbox: LoopMailbox, sessions: [ClientSession]) {
+            self.mailbox = mailbox
+            self.sessions = sessions
+        }
     }
 
     private var groups: [LoopGroup] = []
@@ -22,15 +31,17 @@ struct SubscriberSet {
     /// Every member, in no particular order.
     var sessions: [ClientSession] { groups.flatMap(\.sessions) }
 
+    /// How many loops a delivery goes to: the reports a `DeliveryReceipt` for it waits for.
+    var loopCount: Int { groups.count }
+
     /// Returns false if the session was already a member.
     @discardableResult
     mutating func insert(_ session: ClientSession) -> Bool {
         guard ids.insert(session.id).inserted else { return false }
-        let loopID = ObjectIdentifier(session.eventLoop)
-        if let index = groups.firstIndex(where: { ObjectIdentifier($0.loop) == loopID }) {
+        if let index = groups.firstIndex(where: { $0.mailbox === session.mailbox }) {
             groups[index].sessions.append(session)
         } else {
-            groups.append(LoopGroup(loop: session.eventLoop, sessions: [session]))
+            groups.append(LoopGroup(mailbox: session.mailbox, sessions: [session]))
         }
         return true
     }
@@ -39,29 +50,21 @@ struct SubscriberSet {
     @discardableResult
     mutating func remove(_ session: ClientSession) -> Bool {
         guard ids.remove(session.id) != nil else { return false }
-        let loopID = ObjectIdentifier(session.eventLoop)
-        if let index = groups.firstIndex(where: { ObjectIdentifier($0.loop) == loopID }) {
+        if let index = groups.firstIndex(where: { $0.mailbox === session.mailbox }) {
             groups[index].sessions.removeAll { $0.id == session.id }
             if groups[index].sessions.isEmpty { groups.remove(at: index) }
         }
         return true
     }
 
-    /// Writes `frame` to every member but `excluded`, then flushes each once.
+    /// Sends `frame` to every member but `excluded`; `receipt`, if given, hears once per loop when it is written.
     ///
-    /// Delivery is always a task on the member's loop, even from that loop: tasks run in the order they were
-    /// queued, so frames queued under the channel lock reach every member in the order of their message ids.
-    func deliver(_ frame: ByteBuffer, excluding excluded: UInt64? = nil) {
+    /// Delivery always goes through the member loop's mailbox, even from that loop, and mailboxes keep the order
+    /// of posting, so frames posted under the channel lock reach every member in the order of their message ids.
+    func deliver(_ frame: ByteBuffer, excluding excluded: UInt64? = nil, receipt: DeliveryReceipt? = nil) {
         for group in groups {
-            let sessions = group.sessions
-            group.loop.execute {
-                for session in sessions where session.id != excluded {
-                    session.channel.write(frame, promise: nil)
-                }
-                for session in sessions where session.id != excluded {
-                    session.channel.flush()
-                }
-            }
+            group.mailbox.post(
+                frame, to: group.sessions, excluding: excluded, audience: group.audience, receipt: receipt)
         }
     }
 

@@ -246,7 +246,7 @@ final class NetworkRouter: PeerEventHandler {
         case .remoteRenamed(let renamed, winner: let winner?):
             // Our client kept the nick; it is told too.
             let notice = "another \(client.nick) on \(peer.hello.name) connected after you: it is now \(renamed)"
-            if let frame = SubscriberSet.encode(.notice(notice)) { winner.channel.writeAndFlush(frame, promise: nil) }
+            if let frame = SubscriberSet.encode(.notice(notice)) { winner.send(frame) }
         case .localRenamed(let sessionID, let old, let new):
             // Our client lost the nick to one that connected earlier elsewhere: rename it and say why, to it and
             // to everyone who shares a channel with it.
@@ -260,7 +260,7 @@ final class NetworkRouter: PeerEventHandler {
             var buffer = session.channel.allocator.buffer(capacity: 128)
             try? ServerFrame.nickChanged(old: old, new: new, time: .now()).encode(requestID: 0, into: &buffer)
             try? ServerFrame.notice(notice).encode(requestID: 0, into: &buffer)
-            session.channel.writeAndFlush(buffer, promise: nil)
+            session.send(buffer)
             servers.broadcast(.clientRenamed(old: old, new: new))
         }
     }
@@ -355,7 +355,7 @@ final class NetworkRouter: PeerEventHandler {
             if case .local(let session)? = clients.locate(message.to),
                 let frame = SubscriberSet.encode(.direct(message))
             {
-                session.channel.writeAndFlush(frame, promise: nil)
+                session.send(frame)
             }
         case .hello, .load, .goodbye, .peers:
             break

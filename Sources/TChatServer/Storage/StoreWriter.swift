@@ -247,9 +247,20 @@ final class StoreWriter: Sendable {
         if policy == .always || !barriers.isEmpty {
             syncAll(&state)
         }
+        // Completed on their own loops, one task per loop for the whole batch: completing each promise from this
+        // thread would cost a task, and often a wake-up of the loop, per message.
+        var byLoop: [ObjectIdentifier: (loop: any EventLoop, acks: [(EventLoopPromise<Void>, (any Error)?)])] = [:]
         for path in order {
             for ack in acks[path] ?? [] {
-                if let error = failures[path] { ack.fail(error) } else { ack.succeed() }
+                let loop = ack.futureResult.eventLoop
+                byLoop[ObjectIdentifier(loop), default: (loop, [])].acks.append((ack, failures[path]))
+            }
+        }
+        for (loop, batch) in byLoop.values {
+            loop.execute {
+                for (ack, error) in batch {
+                    if let error { ack.fail(error) } else { ack.succeed() }
+                }
             }
         }
         for barrier in barriers { barrier.succeed() }

@@ -1,0 +1,117 @@
+import NIOCore
+import Synchronization
+
+/// Everything sent to the clients of one event loop, in the order it was sent, taken in batches by that loop.
+///
+/// Channel messages are delivered under the channel lock, on whichever loop the sender is on; replies come from
+/// the client's own loop. All of them are posted here, and one drain task appends everything posted since the
+/// last drain to the clients' outboxes and writes each client once: the busier the server, the bigger the batch,
+/// as an IRC server's send queues fill between two iterations of its loop. Since every frame for a client passes
+/// through its loop's mailbox, a client receives frames in the order they were posted: messages in id order,
+/// and a reply after the messages that were delivered before it.
+///
+/// A drain that finds more posted while it ran does not run again at once but a moment later, after the loop
+/// has read its sockets: SwiftNIO runs queued tasks until none is left, so a drain that immediately re-queued
+/// itself while another loop kept posting would starve this loop's clients of reads.
+final class LoopMailbox: Sendable {
+    /// One list of members, as a `SubscriberSet` had it when posting: same group, same generation, same list.
+    struct Audience: Sendable, Equatable {
+        final class Group: Sendable {}
+        let group: Group
+        let generation: UInt64
+
+        static func == (lhs: Audience, rhs: Audience) -> Bool {
+            lhs.group === rhs.group && lhs.generation == rhs.generation
+        }
+    }
+
+    private struct Delivery {
+        var frames: ByteBuffer
+        var sessions: [ClientSession]
+        var excluded: UInt64?
+        var audience: Audience?
+        /// Told once the frames are handed to every session's channel.
+        var receipt: DeliveryReceipt?
+    }
+
+    private struct State {
+        var deliveries: [Delivery] = []
+        /// A drain is queued or running; posts need not queue another.
+        var drainPending = false
+    }
+
+    /// How long a busy mailbox waits before its next drain, letting the loop read in between.
+    static let busyDelay = TimeAmount.microseconds(100)
+
+    let loop: any EventLoop
+    private let state = Mutex(State())
+
+    init(loop: any EventLoop) {
+        self.loop = loop
+    }
+
+    /// Queues frames for `sessions` (all on this loop) except `excluded`.
+    func post(
+        _ frames: ByteBuffer, to sessions: [ClientSession], excluding excluded: UInt64? = nil,
+        audience: Audience? = nil, receipt: DeliveryReceipt? = nil
+    ) {
+        let delivery = Delivery(
+            frames: frames, sessions: sessions, excluded: excluded, audience: audience, receipt: receipt)
+        let queueDrain = state.withLock { state in
+            state.deliveries.append(delivery)
+            defer { state.drainPending = true }
+            return !state.drainPending
+        }
+        if queueDrain { loop.execute { self.drain() } }
+    }
+
+    /// Writes everything posted so far, now; on the loop only (before closing a connection, so nothing is lost).
+    func drainNow() {
+        loop.preconditionInEventLoop()
+        write(
+            state.withLock { state in
+                defer { state.deliveries.removeAll(keepingCapacity: true) }
+                return state.deliveries
+            })
+    }
+
+    private func drain() {
+        let deliveries = state.withLock { state in
+            defer { state.deliveries.removeAll(keepingCapacity: true) }
+            return state.deliveries
+        }
+        write(deliveries)
+        let busy = state.withLock { state in
+            if state.deliveries.isEmpty { state.drainPending = false }
+            return !state.deliveries.isEmpty
+        }
+        if busy { loop.scheduleTask(in: Self.busyDelay) { self.drain() } }
+    }
+
+    /// Consecutive deliveries to the same audience (a busy channel's messages) are joined into one buffer first,
+    /// so each member costs one append per run of messages rather than one per message.
+    private func write(_ deliveries: [Delivery]) {
+        var written: [Outbox] = []
+        var start = 0
+        while start < deliveries.count {
+            let first = deliveries[start]
+            var end = start + 1
+            var frames = first.frames
+            if let audience = first.audience {
+                while end < deliveries.count, deliveries[end].audience == audience,
+                    deliveries[end].excluded == first.excluded
+                {
+                    frames.writeImmutableBuffer(deliveries[end].frames)
+                    end += 1
+                }
+            }
+            for session in first.sessions where session.id != first.excluded {
+                let outbox = session.outbox.value
+                if outbox.append(frames) { written.append(outbox) }
+            }
+            start = end
+        }
+        for outbox in written { outbox.flush() }
+        for delivery in deliveries { delivery.receipt?.report() }
+    }
+}
