@@ -90,11 +90,15 @@ struct TChatDaemon: AsyncParsableCommand {
     @Flag(name: .customLong("no-redirect"), help: "Never send new clients to another server.")
     var noRedirect = false
 
+    @Option(help: "Event loop threads (default: one per core).")
+    var threads = 0
+
     func run() async throws {
         guard let level = Logger.Level(rawValue: logLevel) else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }
         LoggingSystem.bootstrap { _ in LineLogHandler(logLevel: level) }
+        OpenFileLimit.raise()
         let logger = Logger(label: "tchatd")
         let server = ChatServer(configuration: try makeConfiguration(), logger: logger)
         let group = ServiceGroup(
@@ -154,6 +158,8 @@ struct TChatDaemon: AsyncParsableCommand {
         configuration.idleTimeout = .milliseconds(Int64(idleTimeout * 1000))
         guard historyLimit >= 1 else { throw ValidationError("--history-limit must be at least 1") }
         configuration.historyLimit = historyLimit
+        guard threads >= 0 else { throw ValidationError("--threads must be 0 (one per core) or more") }
+        configuration.threads = threads
         switch fsync {
         case "always": configuration.fsync = .always
         case "interval": configuration.fsync = .interval(.seconds(1))
