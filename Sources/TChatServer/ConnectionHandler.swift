@@ -25,7 +25,8 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// Replies gathered during the current read.
     var pending = ByteBuffer()
     var lastActivity = NIODeadline.now()
-    var keepAlive: RepeatedTask?
+    /// Watches for silence once the connection is admitted.
+    var keepAlive: KeepAliveSweep?
     /// Why the connection ended, for the connection log and (unless the client said why) the quit event.
     var closeReason: String?
     /// The client's own words in its QUIT, passed on to the others as they are.
@@ -53,15 +54,18 @@ final class ConnectionHandler: ChannelInboundHandler {
             return
         }
         connectionID = id
-        pending = context.channel.allocator.buffer(capacity: 256)
-        startKeepAlive(context: context)
+        let sweep = server.keepAlive(on: context.eventLoop)
+        sweep.add(id, handler: self, context: context)
+        keepAlive = sweep
         context.fireChannelActive()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        keepAlive?.cancel()
+        if let connectionID {
+            keepAlive?.remove(connectionID)
+            server.connectionClosed(connectionID)
+        }
         keepAlive = nil
-        if let connectionID { server.connectionClosed(connectionID) }
         let reason = closeReason ?? (server.isShuttingDown ? "server shutting down" : "connection closed")
         if case .welcomed(let session, let welcomed) = phase {
             let nick = server.clients.currentNick(of: session) ?? welcomed
@@ -134,28 +138,21 @@ final class ConnectionHandler: ChannelInboundHandler {
         return "-"
     }
 
-    // MARK: - Keep-alive
+    // MARK: - Keep-alive (called by the loop's `KeepAliveSweep`)
 
-    /// Pings a client silent for half the idle timeout and closes one silent for all of it. Checking every
-    /// quarter leaves an answering client at least a quarter of the timeout for its pong to arrive.
-    private func startKeepAlive(context: ChannelHandlerContext) {
-        let timeout = TimeAmount(server.configuration.idleTimeout)
-        let half = TimeAmount.nanoseconds(timeout.nanoseconds / 2)
-        let check = TimeAmount.nanoseconds(max(timeout.nanoseconds / 4, 1_000_000))
-        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        keepAlive = context.eventLoop.scheduleRepeatedTask(initialDelay: check, delay: check) { _ in
-            let (handler, context) = bound.value
-            let silent = NIODeadline.now() - handler.lastActivity
-            if silent >= timeout {
-                handler.closeReason = "idle timeout"
-                handler.closeWithError(
-                    context: context,
-                    ProtocolError(.idleTimeout, "no data for \(timeout.nanoseconds / 1_000_000_000) s; closing"))
-            } else if silent >= half {
-                handler.reply(.ping(token: UInt64(truncatingIfNeeded: NIODeadline.now().uptimeNanoseconds)), to: 0)
-                handler.flushPending(context: context)
-            }
-        }
+    /// Asks a quiet client for a sign of life.
+    func ping(context: ChannelHandlerContext) {
+        guard !isClosing else { return }
+        reply(.ping(token: UInt64(truncatingIfNeeded: NIODeadline.now().uptimeNanoseconds)), to: 0)
+        flushPending(context: context)
+    }
+
+    func closeForIdleness(context: ChannelHandlerContext, after timeout: TimeAmount) {
+        guard !isClosing else { return }
+        closeReason = "idle timeout"
+        closeWithError(
+            context: context,
+            ProtocolError(.idleTimeout, "no data for \(timeout.nanoseconds / 1_000_000_000) s; closing"))
     }
 
     // MARK: - Writing
@@ -180,7 +177,8 @@ final class ConnectionHandler: ChannelInboundHandler {
         } else {
             context.writeAndFlush(wrapOutboundOut(pending), promise: nil)
         }
-        pending = context.channel.allocator.buffer(capacity: 256)
+        // Empty until the next reply: an idle client should not hold a buffer.
+        pending = context.channel.allocator.buffer(capacity: 0)
     }
 
     /// Sends replies from outside a read (a completed disk read or store acknowledgement), at once.

@@ -13,6 +13,8 @@ final class ServerContext: Sendable {
     let logger: Logger
     /// One per event loop of the server's group, keyed by the loop's identity; fixed at start.
     private let mailboxes: [ObjectIdentifier: LoopMailbox]
+    /// Likewise; each made on its loop when its first connection arrives.
+    private let sweeps: [ObjectIdentifier: NIOLoopBoundBox<KeepAliveSweep?>]
     private let connections = Mutex<[UInt64: any Channel]>([:])
     private let nextConnectionID = Atomic<UInt64>(1)
     private let shuttingDown = Atomic<Bool>(false)
@@ -24,6 +26,12 @@ final class ServerContext: Sendable {
         var mailboxes: [ObjectIdentifier: LoopMailbox] = [:]
         for loop in loops { mailboxes[ObjectIdentifier(loop)] = LoopMailbox(loop: loop) }
         self.mailboxes = mailboxes
+        var sweeps: [ObjectIdentifier: NIOLoopBoundBox<KeepAliveSweep?>] = [:]
+        for loop in loops {
+            sweeps[ObjectIdentifier(loop)] = NIOLoopBoundBox.makeEmptyBox(
+                valueType: KeepAliveSweep.self, eventLoop: loop)
+        }
+        self.sweeps = sweeps
         self.configuration = configuration
         self.channels = channels
         self.clients = clients
@@ -35,6 +43,16 @@ final class ServerContext: Sendable {
     /// The mailbox of one of the server's loops (a loop from elsewhere, which never happens, gets a new one).
     func mailbox(for loop: any EventLoop) -> LoopMailbox {
         mailboxes[ObjectIdentifier(loop)] ?? LoopMailbox(loop: loop)
+    }
+
+    /// The keep-alive sweep of the loop the caller is on (a loop from elsewhere, as in tests, gets its own).
+    func keepAlive(on loop: any EventLoop) -> KeepAliveSweep {
+        let timeout = TimeAmount(configuration.idleTimeout)
+        guard let box = sweeps[ObjectIdentifier(loop)] else { return KeepAliveSweep(loop: loop, timeout: timeout) }
+        if let sweep = box.value { return sweep }
+        let sweep = KeepAliveSweep(loop: loop, timeout: timeout)
+        box.value = sweep
+        return sweep
     }
 
     /// Connections beyond `--max-clients` that may wait for their hello, to be redirected or refused with a reason.

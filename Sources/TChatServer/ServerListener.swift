@@ -16,6 +16,11 @@ struct ServerListener {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
+            // Each connection keeps its receive buffer between reads, and most clients are idle: start it small
+            // (NIO's default is 2 KiB) and let it grow for the ones that send a lot.
+            .childChannelOption(
+                .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65_536)
+            )
             .childChannelOption(.writeBufferWaterMark, value: .init(low: queueBound / 2, high: queueBound))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
