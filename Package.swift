@@ -14,6 +14,7 @@ let package = Package(
     products: [
         .executable(name: "tchatd", targets: ["tchatd"]),
         .executable(name: "tchat", targets: ["tchat"]),
+        .executable(name: "tchat-bench", targets: ["tchat-bench"]),
         .library(name: "TChatProtocol", targets: ["TChatProtocol"]),
         .library(name: "TChatClient", targets: ["TChatClient"]),
         .library(name: "TChatServer", targets: ["TChatServer"]),
@@ -25,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         .systemLibrary(
@@ -93,6 +95,21 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "tchat-bench",
+            dependencies: [
+                "TChatProtocol",
+                "TChatServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            // The load generator touches its counters millions of times a second, each on one event loop only;
+            // the run-time exclusivity check on every access would make it, not the server, the bottleneck.
+            swiftSettings: swiftSettings + [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
         ),
         .testTarget(
             name: "TChatProtocolTests",
