@@ -1,4 +1,5 @@
 import NIOCore
+import NIOPosix
 import Synchronization
 
 /// Everything sent to the clients of one event loop, in the order it was sent, taken in batches by that loop.
@@ -62,7 +63,16 @@ final class LoopMailbox: Sendable {
             defer { state.drainPending = true }
             return !state.drainPending
         }
-        if queueDrain { loop.execute { self.drain() } }
+        guard queueDrain else { return }
+        if !loop.inEventLoop, let current = MultiThreadedEventLoopGroup.currentEventLoop, current !== loop {
+            // Posted from another loop, most likely while it handles a burst of SENDs: wake this loop once that
+            // burst is done (the poster's tasks run after its reads), so one drain carries the whole burst
+            // instead of the first message alone, and the other loop is woken once, not per message.
+            let loop = self.loop
+            current.execute { loop.execute { self.drain() } }
+        } else {
+            loop.execute { self.drain() }
+        }
     }
 
     /// Writes everything posted so far, now; on the loop only (before closing a connection, so nothing is lost).
