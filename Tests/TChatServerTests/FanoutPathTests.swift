@@ -1,0 +1,124 @@
+import NIOCore
+import NIOEmbedded
+import NIOPosix
+import Synchronization
+import TChatProtocol
+import Testing
+
+@testable import TChatServer
+
+/// The fan-out path on one embedded loop: `LoopMailbox` keeps order and batches, `Outbox` writes once per client per
+/// drain, `DeliveryReceipt` completes when every party has reported.
+@Suite struct FanoutPathTests {
+    let loop = EmbeddedEventLoop()
+
+    func client(_ id: UInt64, mailbox: LoopMailbox) throws -> (ClientSession, EmbeddedChannel) {
+        let channel = EmbeddedChannel(loop: loop)
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        let session = ClientSession(
+            id: id, channel: channel, address: "127.0.0.1:\(id)", connectedAt: .now(),
+            hello: Hello(nick: "n\(id)", clientName: "unit", clientVersion: "1", processID: 1, host: "h"),
+            mailbox: mailbox)
+        return (session, channel)
+    }
+
+    /// What a future came to, readable from the test after the loop ran.
+    final class Outcome: Sendable {
+        private let state = Mutex<String?>(nil)
+        var value: String? { state.withLock { $0 } }
+
+        init(_ future: EventLoopFuture<Void>) {
+            future.whenComplete { result in
+                self.state.withLock {
+                    switch result {
+                    case .success: $0 = "done"
+                    case .failure(let error): $0 = "failed: \(error)"
+                    }
+                }
+            }
+        }
+    }
+
+    static func bytes(_ text: String) -> ByteBuffer { ByteBuffer(string: text) }
+
+    /// Every write the channel saw, one string per write.
+    static func writes(_ channel: EmbeddedChannel) throws -> [String] {
+        var writes: [String] = []
+        while let buffer = try channel.readOutbound(as: ByteBuffer.self) { writes.append(String(buffer: buffer)) }
+        return writes
+    }
+
+    @Test func postsAreWrittenInOrderAsOneWritePerClientPerDrain() throws {
+        let mailbox = LoopMailbox(loop: loop)
+        let (a, channelA) = try client(1, mailbox: mailbox)
+        let (b, channelB) = try client(2, mailbox: mailbox)
+        mailbox.post(Self.bytes("1"), to: [a, b])
+        mailbox.post(Self.bytes("2"), to: [a])
+        mailbox.post(Self.bytes("3"), to: [a, b], excluding: a.id)  // a's own message, say
+        a.send(Self.bytes("4"))
+        // Nothing is written until the loop runs the drain.
+        #expect(try Self.writes(channelA).isEmpty)
+        loop.run()
+        let writesA = try Self.writes(channelA)
+        let writesB = try Self.writes(channelB)
+        #expect(writesA == ["124"], "\(writesA)")
+        #expect(writesB == ["13"], "\(writesB)")
+    }
+
+    @Test func runsToOneAudienceAreJoinedAndOtherPostsKeepTheirPlace() throws {
+        let mailbox = LoopMailbox(loop: loop)
+        let (a, channelA) = try client(1, mailbox: mailbox)
+        let (b, channelB) = try client(2, mailbox: mailbox)
+        let group = LoopMailbox.Audience.Group()
+        let room = LoopMailbox.Audience(group: group, generation: 1)
+        mailbox.post(Self.bytes("m1 "), to: [a, b], audience: room)
+        mailbox.post(Self.bytes("m2 "), to: [a, b], audience: room)
+        mailbox.post(Self.bytes("reply "), to: [a])
+        mailbox.post(Self.bytes("m3 "), to: [a, b], audience: room)
+        // A new generation is a different member list: it must not be merged into the run before it.
+        mailbox.post(Self.bytes("m4"), to: [b], audience: LoopMailbox.Audience(group: group, generation: 2))
+        loop.run()
+        #expect(try Self.writes(channelA) == ["m1 m2 reply m3 "])
+        #expect(try Self.writes(channelB) == ["m1 m2 m3 m4"])
+    }
+
+    @Test func drainNowWritesWhatIsPostedBeforeAClose() throws {
+        let mailbox = LoopMailbox(loop: loop)
+        let (a, channelA) = try client(1, mailbox: mailbox)
+        a.send(Self.bytes("last words"))
+        mailbox.drainNow()
+        #expect(try Self.writes(channelA) == ["last words"])
+        loop.run()  // the drain queued by the post finds nothing left
+        #expect(try Self.writes(channelA).isEmpty)
+    }
+
+    @Test func aDeliveryReceiptIsReportedOnceItsFramesAreHandedOver() throws {
+        let mailbox = LoopMailbox(loop: loop)
+        let (a, _) = try client(1, mailbox: mailbox)
+        let promise = loop.makePromise(of: Void.self)
+        let receipt = DeliveryReceipt(parties: 2, promise: promise)
+        let outcome = Outcome(promise.futureResult)
+        mailbox.post(Self.bytes("x"), to: [a], receipt: receipt)
+        receipt.report()  // the store writer's part
+        #expect(outcome.value == nil)
+        loop.run()  // the mailbox's part
+        #expect(outcome.value == "done")
+    }
+
+    @Test func aReceiptFailsWithTheFirstErrorOnlyOnceEveryPartyReported() throws {
+        let promise = loop.makePromise(of: Void.self)
+        let receipt = DeliveryReceipt(parties: 3, promise: promise)
+        let outcome = Outcome(promise.futureResult)
+        receipt.report(StorageError("disk full"))
+        receipt.report(StorageError("second"))
+        #expect(outcome.value == nil)
+        receipt.report()
+        #expect(outcome.value == "failed: disk full")
+    }
+
+    @Test func aReceiptWithNoPartiesIsDoneAtOnce() throws {
+        let promise = loop.makePromise(of: Void.self)
+        _ = DeliveryReceipt(parties: 0, promise: promise)
+        #expect(Outcome(promise.futureResult).value == "done")
+    }
+}
