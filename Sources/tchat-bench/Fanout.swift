@@ -36,7 +36,8 @@ struct TrafficRun {
         let size = self.size
         let perSender = self.perSender
         let plans = self.plans
-        let fleet = ClientFleet(address: address, kind: kind, group: group, tally: tally, deadline: deadline,
+        let fleet = ClientFleet(
+            address: address, kind: kind, group: group, tally: tally, deadline: deadline,
             concurrency: target.connecting)
         let (clients, connectSeconds) = try await fleet.connect(nicks: plans.map(\.nick)) { index in
             let plan = plans[index]
@@ -132,7 +133,7 @@ struct Fanout: AsyncParsableCommand {
         let run = TrafficRun(
             target: target, window: window, size: size, plans: plans, perSender: perSender,
             expected: receivers * messages)
-        try await run.run(scenario: "fanout").print(json: target.json)
+        try await run.run(scenario: "fanout").finish(json: target.json)
     }
 }
 
@@ -168,6 +169,6 @@ struct Rooms: AsyncParsableCommand {
         }
         let run = TrafficRun(
             target: target, window: window, size: size, plans: plans, perSender: perSender, expected: expected)
-        try await run.run(scenario: "rooms") { $0.add("channels", Double(channels)) }.print(json: target.json)
+        try await run.run(scenario: "rooms") { $0.add("channels", Double(channels)) }.finish(json: target.json)
     }
 }

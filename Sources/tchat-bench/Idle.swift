@@ -57,7 +57,7 @@ struct Idle: AsyncParsableCommand {
         for client in connected { await client.close() }
         try? await group.shutdownGracefully()
         for failure in tally.firstFailures { FileHandle.standardError.write(Data("tchat-bench: \(failure)\n".utf8)) }
-        report.print(json: target.json)
+        try report.finish(json: target.json)
     }
 
     /// VmRSS of a process, in bytes.

@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import Histogram
 
@@ -15,6 +16,13 @@ struct Report {
             add("latency \(name)", Double(histogram.valueAtPercentile(percentile)) / 1000, "ms")
         }
         add("latency max", Double(histogram.max) / 1000, "ms")
+    }
+
+    /// Prints the report, then fails the command if a client got an error or lost its connection, so that a script
+    /// can trust a zero exit status.
+    func finish(json: Bool) throws {
+        print(json: json)
+        if let errors = fields.first(where: { $0.name == "errors" })?.value, errors > 0 { throw ExitCode.failure }
     }
 
     func print(json: Bool) {

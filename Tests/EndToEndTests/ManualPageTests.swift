@@ -10,7 +10,9 @@ import Testing
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 
-    @Test(.enabled(if: mandoc != nil, "mandoc is not installed"), arguments: ["man/tchatd.8", "man/tchat.1"])
+    @Test(
+        .enabled(if: mandoc != nil, "mandoc is not installed"),
+        arguments: ["man/tchatd.8", "man/tchat.1", "man/tchat-bench.1"])
     func lintsClean(_ page: String) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.mandoc!)

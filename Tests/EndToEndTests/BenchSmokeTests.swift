@@ -1,0 +1,90 @@
+import Foundation
+import Testing
+
+/// Each `tchat-bench` scenario, small, against a real `tchatd`: what it reports adds up and nothing is lost,
+/// duplicated or reordered. Never a timing: the numbers that matter come from `bench/compare` on a quiet machine.
+@Suite(.serialized)
+struct BenchSmokeTests {
+    static func report(_ arguments: [String], within timeout: Duration = .seconds(60)) async throws -> [String: Any] {
+        let bench = try Child("tchat-bench", arguments + ["--json"])
+        let status = await bench.exitStatus(within: timeout)
+        #expect(status == 0, "tchat-bench \(arguments.joined(separator: " ")): \(bench.stderr)")
+        guard let line = bench.lines.last,
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+        else { throw ProcessError("tchat-bench printed no JSON report: \(bench.stdout) \(bench.stderr)") }
+        return object
+    }
+
+    static func number(_ report: [String: Any], _ key: String) -> Double {
+        (report[key] as? NSNumber)?.doubleValue ?? .nan
+    }
+
+    @Test func fanoutAndRoomsDeliverEverythingOnceInOrder() async throws {
+        let directory = CommandLineTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let daemon = try await Daemon(directory: directory)
+
+        let fanout = try await Self.report([
+            "fanout", "--server", daemon.clients, "--receivers", "20", "--senders", "3", "--messages", "600",
+            "--window", "16", "--timeout", "30",
+        ])
+        #expect(fanout["scenario"] as? String == "fanout")
+        #expect(Self.number(fanout, "deliveries") == 20 * 600)
+        #expect(Self.number(fanout, "deliveries_expected") == 20 * 600)
+        #expect(Self.number(fanout, "messages_sent") == 600)
+        for key in ["lost", "duplicated", "reordered", "errors"] { #expect(Self.number(fanout, key) == 0, "\(key)") }
+        #expect(Self.number(fanout, "latency_p50") <= Self.number(fanout, "latency_p99"))
+        #expect(Self.number(fanout, "latency_p99") <= Self.number(fanout, "latency_max"))
+
+        // 40 clients in 8 rooms of 5: each of a client's messages reaches the 4 others in its room.
+        let rooms = try await Self.report([
+            "rooms", "--server", daemon.clients, "--clients", "40", "--channels", "8", "--messages", "400",
+            "--window", "4", "--timeout", "30",
+        ])
+        #expect(Self.number(rooms, "deliveries") == 400 * 4)
+        #expect(Self.number(rooms, "deliveries_expected") == 400 * 4)
+        for key in ["lost", "duplicated", "reordered", "errors"] { #expect(Self.number(rooms, key) == 0, "\(key)") }
+        #expect(await daemon.stop() == 0)
+    }
+
+    @Test func idleReportsTheServersMemoryPerClient() async throws {
+        let directory = CommandLineTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let daemon = try await Daemon(directory: directory)
+        let idle = try await Self.report([
+            "idle", "--server", daemon.clients, "--clients", "300", "--channels", "10", "--hold", "0.2",
+            "--server-pid", String(daemon.child.process.processIdentifier), "--timeout", "30",
+        ])
+        #expect(Self.number(idle, "clients") == 300)
+        #expect(Self.number(idle, "errors") == 0)
+        #expect(Self.number(idle, "connections_per_second") > 0)
+        // Measured, not made up: the server's resident set grew while 300 clients joined.
+        #expect(Self.number(idle, "server_memory_after") > Self.number(idle, "server_memory_before"))
+        #expect(Self.number(idle, "server_memory_per_client") > 0)
+        #expect(await daemon.stop() == 0)
+    }
+
+    @Test func historyMeasuresEveryPolicyAndAStartUp() async throws {
+        let scratch = CommandLineTests.temporaryDirectory()
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let history = try await Self.report(
+            [
+                "history", "--messages", "2000", "--stored", "20000", "--scratch", scratch,
+                "--tchatd", try Binaries.path("tchatd"),
+            ], within: .seconds(120))
+        for policy in ["always", "interval", "never"] {
+            #expect(Self.number(history, "appends_per_second_fsync_\(policy)") > 0, "\(policy)")
+        }
+        #expect(Self.number(history, "stored_messages") == 20000)
+        #expect(Self.number(history, "startup_time") > 0)
+        // Every temporary data directory is gone afterwards.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch).isEmpty)
+    }
+
+    @Test func aTargetOffLoopbackIsRefused() async throws {
+        let bench = try Child("tchat-bench", ["fanout", "--server", "192.0.2.1:7667"])
+        #expect(await bench.exitStatus() != 0)
+        #expect(bench.stderr.contains("only targets loopback"))
+    }
+}
