@@ -1,0 +1,219 @@
+#!/usr/bin/env python3
+"""Runs tchat-bench against tchatd, InspIRCd and ngircd back to back and prints a table of medians.
+
+Called by bench/compare, which installs and builds what this needs. Every run starts the server fresh on a free
+127.0.0.1 port with an empty state, so no run inherits memory or channels from the one before; the servers take
+turns within each repeat, so a slow minute on the machine hits all three alike.
+"""
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# Connections set up at once by the load generator, per server: each its fastest. ngircd listens with a backlog of
+# 10, so more at once means dropped SYNs and one-second retries; InspIRCd finishes registrations on a once-a-second
+# timer, so it needs many at once to connect quickly.
+CONNECTING = {"tchatd": 100, "InspIRCd": 1000, "ngircd": 8}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, process, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode} before listening")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listening on port {port} after {timeout} s")
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Server:
+    """One fresh server process on a free port, stopped on exit."""
+
+    def __init__(self, name, bin_dir):
+        self.name = name
+        self.bin_dir = bin_dir
+        self.protocol = "tchat" if name == "tchatd" else "irc"
+
+    def __enter__(self):
+        self.dir = tempfile.mkdtemp(prefix=f"compare-{self.name}-")
+        self.port = free_port()
+        log = open(os.path.join(self.dir, "output"), "w")
+        if self.name == "tchatd":
+            argv = [os.path.join(self.bin_dir, "tchatd"), "--data-dir", os.path.join(self.dir, "data"),
+                    "--listen", f"127.0.0.1:{self.port}", "--peer-listen", "127.0.0.1:0",
+                    "--max-clients", "60000", "--log-level", "warning"]
+        else:
+            template = "inspircd.conf" if self.name == "InspIRCd" else "ngircd.conf"
+            with open(os.path.join(HERE, template)) as f:
+                config = f.read().replace("@PORT@", str(self.port)).replace("@DIR@", self.dir)
+            path = os.path.join(self.dir, template)
+            with open(path, "w") as f:
+                f.write(config)
+            if self.name == "InspIRCd":
+                argv = ["inspircd", f"--config={path}", "--nofork", "--runasroot"]
+            else:
+                argv = ["ngircd", "--config", path, "--nodaemon"]
+        self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        wait_for_port(self.port, self.process)
+        time.sleep(0.2)  # let the probe connection go before anything is measured
+        return self
+
+    def __exit__(self, *_):
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def run_bench(bin_dir, arguments, timeout):
+    argv = [os.path.join(bin_dir, "tchat-bench")] + arguments + ["--json"]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed: {result.stderr.strip()[-400:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def scenarios(quick):
+    """(name, tchat-bench arguments, figures to report, bench timeout in seconds)."""
+    scale = 10 if quick else 1
+    traffic = [("deliveries_per_second", "deliveries/s", "higher"), ("latency_p99", "p99 latency (ms)", "lower"),
+               ("server_cpu", "server CPU (s)", "lower"), ("faults", "lost+duplicated+reordered", "lower")]
+    return [
+        ("fanout 100x1", ["fanout", "--receivers", "100", "--senders", "1", "--messages", str(20000 // scale),
+                          "--window", "100", "--size", "64"], traffic, 120),
+        (f"fanout {500 // scale}x10", ["fanout", "--receivers", str(500 // scale), "--senders", "10",
+                           "--messages", str(40000 // scale), "--window", "100", "--size", "64"], traffic, 180),
+        (f"rooms {1000 // scale}/{200 // scale}", ["rooms", "--clients", str(1000 // scale), "--channels", str(200 // scale),
+                            "--messages", str(50000 // scale), "--window", "10", "--size", "64"], traffic, 300),
+        (f"idle {10000 // scale}", ["idle", "--clients", str(10000 // scale), "--channels", "100"],
+         [("server_memory_per_client", "memory per client (bytes)", "lower"),
+          ("connections_per_second", "connections/s", "higher")], 600),
+    ]
+
+
+def measure(bin_dir, server_name, arguments, timeout):
+    with Server(server_name, bin_dir) as server:
+        extra = ["--server", f"127.0.0.1:{server.port}", "--protocol", server.protocol,
+                 "--connecting", str(CONNECTING[server_name]), "--timeout", str(timeout - 30)]
+        if arguments[0] == "idle":
+            extra += ["--server-pid", str(server.process.pid)]
+        cpu_before = cpu_seconds(server.process.pid)
+        report = run_bench(bin_dir, arguments + extra, timeout)
+        report["server_cpu"] = cpu_seconds(server.process.pid) - cpu_before
+        report["faults"] = report.get("lost", 0) + report.get("duplicated", 0) + report.get("reordered", 0)
+        return report
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--bin", required=True, help="directory holding tchatd and tchat-bench")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="small counts and one repeat, to check the script")
+    parser.add_argument("--servers", default="tchatd,InspIRCd,ngircd")
+    parser.add_argument("--raw", help="also write every run's report here, as JSON")
+    options = parser.parse_args()
+    repeats = 1 if options.quick else options.repeats
+    servers = options.servers.split(",")
+    plan = scenarios(options.quick)
+    results = {}  # (scenario, server) -> [report]
+    history = []
+    started = time.time()
+    for repeat in range(repeats):
+        for name, arguments, _, timeout in plan:
+            for server in servers:
+                print(f"[{time.time() - started:6.0f} s] repeat {repeat + 1}/{repeats}: {name} on {server}",
+                      file=sys.stderr, flush=True)
+                try:
+                    report = measure(options.bin, server, arguments, timeout)
+                except (RuntimeError, subprocess.TimeoutExpired) as error:
+                    print(f"  failed: {error}", file=sys.stderr)
+                    report = {"failed": str(error)}
+                results.setdefault((name, server), []).append(report)
+        if "tchatd" in servers:
+            print(f"[{time.time() - started:6.0f} s] repeat {repeat + 1}/{repeats}: history on tchatd",
+                  file=sys.stderr, flush=True)
+            stored = "100000" if options.quick else "1000000"
+            messages = "20000" if options.quick else "200000"
+            history.append(run_bench(options.bin, ["history", "--messages", messages, "--stored", stored], 600))
+
+    def median(values):
+        return statistics.median(values) if values else None
+
+    def show(value):
+        if value is None:
+            return "failed"
+        if value >= 1000:
+            return f"{value:,.0f}"
+        return f"{value:.3g}" if value else "0"
+
+    print(f"# tchat-bench side by side — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    print()
+    print(f"{os.cpu_count()} cores, {platform.platform()}; {repeats} repeat(s), medians; "
+          f"ratio = tchatd ÷ the better peer (for figures where lower is better, below 1 means tchatd is ahead).")
+    print()
+    peers = [s for s in servers if s != "tchatd"]
+    print("| scenario | figure | " + " | ".join(servers) + " | ratio |")
+    print("|---|---|" + "---|" * len(servers) + "---|")
+    for name, _, figures, _ in plan:
+        for key, label, better in figures:
+            medians = {}
+            for server in servers:
+                values = [r[key] for r in results.get((name, server), []) if key in r]
+                medians[server] = median(values)
+            ratio = ""
+            peer_values = [medians[p] for p in peers if medians.get(p) is not None]
+            if key != "faults" and "tchatd" in servers and medians["tchatd"] is not None and peer_values:
+                best = max(peer_values) if better == "higher" else min(peer_values)
+                ratio = f"{medians['tchatd'] / best:.2f}×" if best else ""
+            cells = " | ".join(show(medians[s]) for s in servers)
+            print(f"| {name} | {label} | {cells} | {ratio} |")
+    if history:
+        print()
+        print("| tchatd history store | median |")
+        print("|---|---|")
+        for key, label in [("appends_per_second_fsync_always", "appends/s, --fsync always"),
+                           ("appends_per_second_fsync_interval", "appends/s, --fsync interval"),
+                           ("appends_per_second_fsync_never", "appends/s, --fsync never"),
+                           ("startup_time", f"start-up with {history[0].get('stored_messages', 0):,.0f} "
+                                            "stored messages (s)")]:
+            print(f"| {label} | {show(median([h[key] for h in history if key in h]))} |")
+    failures = sum(1 for runs in results.values() for r in runs if "failed" in r)
+    print()
+    print(f"{failures} failed run(s); {time.time() - started:.0f} s in all.")
+    if options.raw:
+        with open(options.raw, "w") as f:
+            json.dump({"runs": {f"{n} | {s}": r for (n, s), r in results.items()}, "history": history}, f, indent=1)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
