@@ -327,15 +327,8 @@ final class ChannelManager: Sendable {
         let receipt = ack.map {
             DeliveryReceipt(parties: 1 + (frame == nil ? 0 : channel.members.loopCount), promise: $0)
         }
-        let stored = receipt.map { receipt in
-            let promise = ack!.futureResult.eventLoop.makePromise(of: Void.self)
-            promise.futureResult.whenComplete { result in
-                if case .failure(let error) = result { receipt.report(error) } else { receipt.report() }
-            }
-            return promise
-        }
-        guard store.writer.enqueue(.message(file: channel.file, message, ack: stored)) else {
-            stored?.fail(ProtocolError(.storageFailure, "not stored"))
+        guard store.writer.enqueue(.message(file: channel.file, message, ack: receipt)) else {
+            receipt?.report(ProtocolError(.storageFailure, "not stored"))
             throw ProtocolError(.storageFailure, "the history writer is overloaded; message not sent, try again")
         }
         channel.lastID = message.id

@@ -221,7 +221,7 @@ extension ConnectionHandler {
     private func send(
         _ body: MessageBody, to channel: String, nick: Nick, requestID id: UInt32, session: ClientSession
     ) throws {
-        let name = try ChannelName(validating: channel)
+        let name = try validatedChannel(channel)
         guard !body.text.isEmpty else { throw ProtocolError(.invalidArgument, "an empty message was not sent") }
         server.router.publish(channel: name, from: nick.name, body: body, on: session.eventLoop).whenComplete {
             result in
@@ -235,6 +235,15 @@ extension ConnectionHandler {
                 Self.send([.error(ProtocolError(.storageFailure, text))], to: id, on: session)
             }
         }
+    }
+
+    /// A client mostly sends to the channel it sent to last; checking a name (every scalar's Unicode category) cost
+    /// more than anything else in handling a SEND, so the last one checked is remembered.
+    private func validatedChannel(_ text: String) throws(ProtocolError) -> ChannelName {
+        if let last = lastChannel, last.text == text { return last.name }
+        let name = try ChannelName(validating: text)
+        lastChannel = (text, name)
+        return name
     }
 
     private func sendDirect(_ body: MessageBody, to target: String, from nick: Nick) throws {

@@ -25,6 +25,8 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// Replies gathered during the current read.
     var pending = ByteBuffer()
     var lastActivity = NIODeadline.now()
+    /// The channel name a SEND named last, as sent and as checked.
+    var lastChannel: (text: String, name: ChannelName)?
     /// Watches for silence once the connection is admitted.
     var keepAlive: KeepAliveSweep?
     /// Why the connection ended, for the connection log and (unless the client said why) the quit event.

@@ -12,6 +12,8 @@ final class DeliveryReceipt: Sendable {
     private let remaining: Atomic<Int>
     private let failure = Mutex<(any Error)?>(nil)
     private let promise: EventLoopPromise<Void>
+    /// Where the promise completes, and where reports are best made from.
+    var eventLoop: any EventLoop { promise.futureResult.eventLoop }
 
     /// `parties`: how many reports complete it.
     init(parties: Int, promise: EventLoopPromise<Void>) {

@@ -167,14 +167,16 @@ import Testing
         store.start(files: [:], snapshots: .init())
         let loop = MultiThreadedEventLoopGroup.singleton.next()
         let ack = loop.makePromise(of: Void.self)
-        store.writer.enqueue(.message(file: "ok.jsonl", Self.message(1), ack: ack))
+        store.writer.enqueue(
+            .message(file: "ok.jsonl", Self.message(1), ack: DeliveryReceipt(parties: 1, promise: ack)))
         try await ack.futureResult.get()
         #expect(FileManager.default.fileExists(atPath: directory + "/channels/ok.jsonl"))
         // A file that cannot be opened: the ack fails instead of pretending.
         try FileManager.default.createDirectory(
             atPath: directory + "/channels/blocked.jsonl", withIntermediateDirectories: true)
         let failing = loop.makePromise(of: Void.self)
-        store.writer.enqueue(.message(file: "blocked.jsonl", Self.message(1), ack: failing))
+        store.writer.enqueue(
+            .message(file: "blocked.jsonl", Self.message(1), ack: DeliveryReceipt(parties: 1, promise: failing)))
         await #expect(throws: (any Error).self) { try await failing.futureResult.get() }
         #expect(store.writer.isFailing)
         await store.shutdown()

@@ -62,34 +62,36 @@ final class NetworkRouter: PeerEventHandler {
     func publish(
         channel name: ChannelName, from nick: String, body: MessageBody, on eventLoop: any EventLoop
     ) -> EventLoopFuture<ChatMessage> {
-        let reply = eventLoop.makePromise(of: ChatMessage.self)
         if servers.isLeader {
-            sequenceHere(channel: name, from: nick, body: body, origin: servers.serverID, seq: 0, reply: reply)
-        } else {
-            let seq: UInt64 = state.withLock { state in
-                let seq = state.nextSeq
-                state.nextSeq += 1
-                state.forwards[seq] = Forward(channel: name, from: nick, body: body, reply: reply)
-                return seq
+            let ack = eventLoop.makePromise(of: Void.self)
+            let message: ChatMessage
+            do {
+                message = try sequenceHere(
+                    channel: name, from: nick, body: body, origin: servers.serverID, seq: 0, ack: ack)
+            } catch {
+                ack.fail(error)
+                return eventLoop.makeFailedFuture(error)
             }
-            servers.send(.forward(seq: seq, channel: name.name, from: nick, body: body), to: servers.leader)
+            return ack.futureResult.map { message }
         }
+        let reply = eventLoop.makePromise(of: ChatMessage.self)
+        let seq: UInt64 = state.withLock { state in
+            let seq = state.nextSeq
+            state.nextSeq += 1
+            state.forwards[seq] = Forward(channel: name, from: nick, body: body, reply: reply)
+            return seq
+        }
+        servers.send(.forward(seq: seq, channel: name.name, from: nick, body: body), to: servers.leader)
         return reply.futureResult
     }
 
-    /// Numbers a message here and sends it to every linked server.
+    /// Numbers a message here and sends it to every linked server; `ack` completes once it is stored and handed over.
     private func sequenceHere(
         channel name: ChannelName, from nick: String, body: MessageBody, origin: UInt64, seq: UInt64,
-        reply: EventLoopPromise<ChatMessage>?
-    ) {
-        let ack = reply.map { $0.futureResult.eventLoop.makePromise(of: Void.self) }
-        do {
-            let message = try channels.sequence(channel: name, from: nick, body: body, ack: ack) { [servers] message in
-                servers.broadcast(.message(origin: origin, seq: seq, message))
-            }
-            if let ack, let reply { ack.futureResult.map { message }.cascade(to: reply) }
-        } catch {
-            reply?.fail(error)
+        ack: EventLoopPromise<Void>?
+    ) throws(ProtocolError) -> ChatMessage {
+        try channels.sequence(channel: name, from: nick, body: body, ack: ack) { [servers] message in
+            servers.broadcast(.message(origin: origin, seq: seq, message))
         }
     }
 
@@ -109,9 +111,7 @@ final class NetworkRouter: PeerEventHandler {
             return
         }
         do {
-            let message = try channels.sequence(channel: name, from: nick, body: body, ack: nil) { [servers] message in
-                servers.broadcast(.message(origin: origin, seq: seq, message))
-            }
+            let message = try sequenceHere(channel: name, from: nick, body: body, origin: origin, seq: seq, ack: nil)
             remember(origin: origin, seq: seq, id: message.id)
         } catch {
             logger.error("cannot number a forwarded message", metadata: ["error": "\(error)"])
@@ -307,9 +307,16 @@ final class NetworkRouter: PeerEventHandler {
         if servers.isLeader {
             state.withLock { $0.forwards.removeAll() }
             for (_, forward) in pending {
-                sequenceHere(
-                    channel: forward.channel, from: forward.from, body: forward.body, origin: servers.serverID, seq: 0,
-                    reply: forward.reply)
+                let ack = forward.reply.futureResult.eventLoop.makePromise(of: Void.self)
+                do {
+                    let message = try sequenceHere(
+                        channel: forward.channel, from: forward.from, body: forward.body, origin: servers.serverID,
+                        seq: 0, ack: ack)
+                    ack.futureResult.map { message }.cascade(to: forward.reply)
+                } catch {
+                    ack.fail(error)
+                    forward.reply.fail(error)
+                }
             }
         } else {
             for (seq, forward) in pending {

@@ -96,7 +96,10 @@ private final class AppendDriver {
                     fill()
                 }
             }
-            guard store.writer.enqueue(.message(file: records[channel].file, message, ack: ack)) else {
+            guard
+                store.writer.enqueue(
+                    .message(file: records[channel].file, message, ack: DeliveryReceipt(parties: 1, promise: ack)))
+            else {
                 failed = true
                 finished.fail(StorageError("the history writer refused a message (its queue is full)"))
                 return

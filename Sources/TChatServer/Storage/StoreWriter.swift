@@ -19,8 +19,8 @@ import TChatProtocol
 /// limit and rewrites the small metadata files when they changed.
 final class StoreWriter: Sendable {
     enum Job: Sendable {
-        /// A channel message for `channels/<file>`; `ack` completes once the policy says it is stored.
-        case message(file: String, ChatMessage, ack: EventLoopPromise<Void>?)
+        /// A channel message for `channels/<file>`; `ack` is told once the policy says it is stored.
+        case message(file: String, ChatMessage, ack: DeliveryReceipt?)
         /// A finished connection for `clients.jsonl`.
         case connection(ConnectionRecord)
         /// Completes once every earlier job is written and synced (tests, shutdown).
@@ -215,7 +215,7 @@ final class StoreWriter: Sendable {
         // Group lines per file, keeping each file's order (ids increase within a channel file).
         var order: [String] = []
         var lines: [String: [UInt8]] = [:]
-        var acks: [String: [EventLoopPromise<Void>]] = [:]
+        var acks: [String: [DeliveryReceipt]] = [:]
         var barriers: [EventLoopPromise<Void>] = []
         for job in jobs {
             switch job {
@@ -249,18 +249,16 @@ final class StoreWriter: Sendable {
         }
         // Completed on their own loops, one task per loop for the whole batch: completing each promise from this
         // thread would cost a task, and often a wake-up of the loop, per message.
-        var byLoop: [ObjectIdentifier: (loop: any EventLoop, acks: [(EventLoopPromise<Void>, (any Error)?)])] = [:]
+        var byLoop: [ObjectIdentifier: (loop: any EventLoop, acks: [(DeliveryReceipt, (any Error)?)])] = [:]
         for path in order {
             for ack in acks[path] ?? [] {
-                let loop = ack.futureResult.eventLoop
+                let loop = ack.eventLoop
                 byLoop[ObjectIdentifier(loop), default: (loop, [])].acks.append((ack, failures[path]))
             }
         }
         for (loop, batch) in byLoop.values {
             loop.execute {
-                for (ack, error) in batch {
-                    if let error { ack.fail(error) } else { ack.succeed() }
-                }
+                for (ack, error) in batch { ack.report(error) }
             }
         }
         for barrier in barriers { barrier.succeed() }
