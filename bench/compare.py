@@ -67,7 +67,7 @@ class Server:
         if self.name == "tchatd":
             argv = [os.path.join(self.bin_dir, "tchatd"), "--data-dir", os.path.join(self.dir, "data"),
                     "--listen", f"127.0.0.1:{self.port}", "--peer-listen", "127.0.0.1:0",
-                    "--max-clients", "60000", "--log-level", "warning"]
+                    "--max-clients", "60000", "--max-per-ip", "0", "--rate", "0", "--log-level", "warning"]
         else:
             template = "inspircd.conf" if self.name == "InspIRCd" else "ngircd.conf"
             with open(os.path.join(HERE, template)) as f:

@@ -20,6 +20,9 @@ public enum ErrorCode: UInt16, Sendable, CaseIterable, CustomStringConvertible {
     case sendQueueFull = 206
     case notImplemented = 207
     case redirected = 208
+    case rateLimited = 209
+    case tooManyConnections = 210
+    case frameTimeout = 211
 
     case invalidNick = 300
     case nickInUse = 301
@@ -52,6 +55,9 @@ public enum ErrorCode: UInt16, Sendable, CaseIterable, CustomStringConvertible {
         case .sendQueueFull: "send-queue-full"
         case .notImplemented: "not-implemented"
         case .redirected: "redirected"
+        case .rateLimited: "rate-limited"
+        case .tooManyConnections: "too-many-connections"
+        case .frameTimeout: "frame-timeout"
         case .invalidNick: "invalid-nick"
         case .nickInUse: "nick-in-use"
         case .invalidChannel: "invalid-channel"
@@ -69,7 +75,7 @@ public enum ErrorCode: UInt16, Sendable, CaseIterable, CustomStringConvertible {
     public var closesConnection: Bool {
         switch self {
         case .frameTooLarge, .unsupportedVersion, .serverFull, .idleTimeout, .shuttingDown, .sendQueueFull,
-            .notImplemented, .redirected:
+            .notImplemented, .redirected, .tooManyConnections, .frameTimeout:
             true
         default:
             false

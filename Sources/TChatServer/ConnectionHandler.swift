@@ -34,8 +34,16 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// The client's own words in its QUIT, passed on to the others as they are.
     var quitMessage: String?
 
-    init(server: ServerContext) {
+    /// What the client may still ask for before it is refused with `rate-limited` (`--rate`, `--burst`).
+    var budget: RequestBudget
+    /// Whether a frame is half-received, and since when (`--frame-timeout`).
+    let partialFrame: PartialFrameWatch
+
+    init(server: ServerContext, partialFrame: PartialFrameWatch = PartialFrameWatch()) {
         self.server = server
+        self.partialFrame = partialFrame
+        budget = RequestBudget(
+            rate: server.configuration.requestRate, burst: server.configuration.requestBurst)
     }
 
     var logger: Logger { server.logger }
@@ -46,20 +54,26 @@ final class ConnectionHandler: ChannelInboundHandler {
         if let remote = context.remoteAddress, let ip = remote.ipAddress, let port = remote.port {
             address = ServerAddress(host: ip, port: port).description
         }
-        guard let id = server.admitConnection(context.channel) else {
-            let error =
-                server.isShuttingDown
-                ? ProtocolError(.shuttingDown, "the server is shutting down")
-                : ProtocolError(.serverFull, "the server is full (\(server.configuration.maxClients) clients)")
-            logger.notice("connection refused", metadata: ["address": "\(address)", "reason": "\(error.code)"])
-            closeWithError(context: context, error)
+        let refusal: ProtocolError
+        switch server.admitConnection(context.channel, from: context.remoteAddress?.ipAddress ?? "unknown") {
+        case .admitted(let id):
+            connectionID = id
+            let sweep = server.keepAlive(on: context.eventLoop)
+            sweep.add(id, handler: self, context: context)
+            keepAlive = sweep
+            context.fireChannelActive()
             return
+        case .shuttingDown:
+            refusal = ProtocolError(.shuttingDown, "the server is shutting down")
+        case .full:
+            refusal = ProtocolError(.serverFull, "the server is full (\(server.configuration.maxClients) clients)")
+        case .tooManyFromAddress:
+            refusal = ProtocolError(
+                .tooManyConnections,
+                "\(server.configuration.maxConnectionsPerAddress) connections from your address are open already")
         }
-        connectionID = id
-        let sweep = server.keepAlive(on: context.eventLoop)
-        sweep.add(id, handler: self, context: context)
-        keepAlive = sweep
-        context.fireChannelActive()
+        logger.notice("connection refused", metadata: ["address": "\(address)", "reason": "\(refusal.code)"])
+        closeWithError(context: context, refusal)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -84,7 +98,15 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !isClosing else { return }
-        switch unwrapInboundIn(data) {
+        let frame = unwrapInboundIn(data)
+        // Every request counts against the budget, malformed ones too; a PONG answers the server and does not.
+        let isPong = (try? frame.get())?.type == FrameType.pong.rawValue
+        if !isPong, !budget.spend() {
+            let requestID = (try? frame.get())?.requestID ?? 0
+            reply(.error(rateLimitError()), to: requestID)
+            return
+        }
+        switch frame {
         case .failure(let error):
             reply(.error(error), to: 0)
         case .success(let raw):
@@ -140,6 +162,14 @@ final class ConnectionHandler: ChannelInboundHandler {
         return "-"
     }
 
+    private func rateLimitError() -> ProtocolError {
+        let limits = server.configuration
+        return ProtocolError(
+            .rateLimited,
+            "more than \(Int(limits.requestRate)) requests per second (after a burst of \(limits.requestBurst)): "
+                + "not carried out; send it again in \(Int((budget.pause * 1000).rounded(.up))) ms")
+    }
+
     // MARK: - Keep-alive (called by the loop's `KeepAliveSweep`)
 
     /// Asks a quiet client for a sign of life.
@@ -147,6 +177,15 @@ final class ConnectionHandler: ChannelInboundHandler {
         guard !isClosing else { return }
         reply(.ping(token: UInt64(truncatingIfNeeded: NIODeadline.now().uptimeNanoseconds)), to: 0)
         flushPending(context: context)
+    }
+
+    /// A frame begun `--frame-timeout` ago is still not complete.
+    func closeForUnfinishedFrame(context: ChannelHandlerContext) {
+        guard !isClosing else { return }
+        closeReason = "frame timeout"
+        let seconds = server.configuration.frameTimeout.components.seconds
+        closeWithError(
+            context: context, ProtocolError(.frameTimeout, "a frame was begun but not finished within \(seconds) s"))
     }
 
     func closeForIdleness(context: ChannelHandlerContext, after timeout: TimeAmount) {

@@ -24,8 +24,16 @@ public struct ServerConfiguration: Sendable {
     public var fsync: FsyncPolicy = .interval(.seconds(1))
     /// Bytes queued for one client beyond which it is cut off (`--max-queue`).
     public var maxOutboundBytes = 4 << 20
-    /// Channels one client may be in at once.
+    /// Channels one client may be in at once (`--max-channels`).
     public var maxChannelsPerClient = 500
+    /// Connections from one address at once (`--max-per-ip`); 0 for no limit.
+    public var maxConnectionsPerAddress = 100
+    /// Requests a client may make per second once its burst is spent (`--rate`); 0 for no limit.
+    public var requestRate: Double = 100
+    /// Requests a client may make at once before `requestRate` applies (`--burst`).
+    public var requestBurst = 400
+    /// How long a frame may take from its first byte to its last (`--frame-timeout`).
+    public var frameTimeout: Duration = .seconds(10)
     /// Event loop threads; 0 means one per core.
     public var threads = 0
     /// Servers to link to (`--peer`, repeatable): their peer addresses.

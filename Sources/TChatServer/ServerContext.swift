@@ -15,7 +15,7 @@ final class ServerContext: Sendable {
     private let mailboxes: [ObjectIdentifier: LoopMailbox]
     /// Likewise; each made on its loop when its first connection arrives.
     private let sweeps: [ObjectIdentifier: NIOLoopBoundBox<KeepAliveSweep?>]
-    private let connections = Mutex<[UInt64: any Channel]>([:])
+    private let connections = Mutex(Connections())
     private let nextConnectionID = Atomic<UInt64>(1)
     private let shuttingDown = Atomic<Bool>(false)
 
@@ -48,9 +48,12 @@ final class ServerContext: Sendable {
     /// The keep-alive sweep of the loop the caller is on (a loop from elsewhere, as in tests, gets its own).
     func keepAlive(on loop: any EventLoop) -> KeepAliveSweep {
         let timeout = TimeAmount(configuration.idleTimeout)
-        guard let box = sweeps[ObjectIdentifier(loop)] else { return KeepAliveSweep(loop: loop, timeout: timeout) }
+        let frameTimeout = TimeAmount(configuration.frameTimeout)
+        guard let box = sweeps[ObjectIdentifier(loop)] else {
+            return KeepAliveSweep(loop: loop, timeout: timeout, frameTimeout: frameTimeout)
+        }
         if let sweep = box.value { return sweep }
-        let sweep = KeepAliveSweep(loop: loop, timeout: timeout)
+        let sweep = KeepAliveSweep(loop: loop, timeout: timeout, frameTimeout: frameTimeout)
         box.value = sweep
         return sweep
     }
@@ -58,23 +61,45 @@ final class ServerContext: Sendable {
     /// Connections beyond `--max-clients` that may wait for their hello, to be redirected or refused with a reason.
     static let helloSlack = 128
 
-    /// Registers a new connection; nil when the server is full or going down (the caller refuses it).
-    func admitConnection(_ channel: any Channel) -> UInt64? {
-        guard !isShuttingDown else { return nil }
+    /// The open connections, and how many come from each address.
+    private struct Connections {
+        var channels: [UInt64: (channel: any Channel, address: String)] = [:]
+        var perAddress: [String: Int] = [:]
+    }
+
+    /// What became of a new connection.
+    enum Admission {
+        case admitted(UInt64)
+        case full
+        case tooManyFromAddress
+        case shuttingDown
+    }
+
+    /// Registers a new connection from `address` (an IP address), unless the server is full, that address has
+    /// `--max-per-ip` open already, or the server is going down.
+    func admitConnection(_ channel: any Channel, from address: String) -> Admission {
+        guard !isShuttingDown else { return .shuttingDown }
         let id = nextConnectionID.wrappingAdd(1, ordering: .relaxed).oldValue
-        let admitted = connections.withLock { connections in
-            guard connections.count < configuration.maxClients + Self.helloSlack else { return false }
-            connections[id] = channel
-            return true
+        let perAddressLimit = configuration.maxConnectionsPerAddress
+        return connections.withLock { connections in
+            guard connections.channels.count < configuration.maxClients + Self.helloSlack else { return .full }
+            let fromAddress = connections.perAddress[address, default: 0]
+            if perAddressLimit > 0, fromAddress >= perAddressLimit { return .tooManyFromAddress }
+            connections.channels[id] = (channel, address)
+            connections.perAddress[address] = fromAddress + 1
+            return .admitted(id)
         }
-        return admitted ? id : nil
     }
 
     func connectionClosed(_ id: UInt64) {
-        _ = connections.withLock { $0.removeValue(forKey: id) }
+        connections.withLock { connections in
+            guard let closed = connections.channels.removeValue(forKey: id) else { return }
+            let left = connections.perAddress[closed.address, default: 1] - 1
+            connections.perAddress[closed.address] = left > 0 ? left : nil
+        }
     }
 
-    var openConnections: [any Channel] { connections.withLock { Array($0.values) } }
+    var openConnections: [any Channel] { connections.withLock { $0.channels.values.map(\.channel) } }
 
     var isShuttingDown: Bool { shuttingDown.load(ordering: .relaxed) }
 

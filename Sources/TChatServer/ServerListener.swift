@@ -24,9 +24,11 @@ struct ServerListener {
             .childChannelOption(.writeBufferWaterMark, value: .init(low: queueBound / 2, high: queueBound))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    let watch = PartialFrameWatch()
                     try channel.pipeline.syncOperations.addHandler(
-                        ByteToMessageHandler(FrameDecoder(maxFrameLength: maxFrame)))
-                    try channel.pipeline.syncOperations.addHandler(ConnectionHandler(server: server))
+                        ByteToMessageHandler(WatchedFrameDecoder(maxFrameLength: maxFrame, watch: watch)))
+                    try channel.pipeline.syncOperations.addHandler(
+                        ConnectionHandler(server: server, partialFrame: watch))
                 }
             }
             .bind(host: configuration.clientAddress.host, port: configuration.clientAddress.port)

@@ -61,6 +61,23 @@ struct TChatDaemon: AsyncParsableCommand {
         help: ArgumentHelp("Seconds of silence before a connection is closed.", valueName: "seconds"))
     var idleTimeout: Double = 120
 
+    @Option(
+        name: .customLong("frame-timeout"),
+        help: ArgumentHelp("Seconds a frame may take from its first byte to its last.", valueName: "seconds"))
+    var frameTimeout: Double = 10
+
+    @Option(name: .customLong("max-channels"), help: "Channels one client may be in at once.")
+    var maxChannels = 500
+
+    @Option(name: .customLong("max-per-ip"), help: "Connections from one address at once; 0 for no limit.")
+    var maxPerIP = 100
+
+    @Option(help: ArgumentHelp("Requests per second one client may make after its burst; 0 for no limit.", valueName: "n"))
+    var rate: Double = 100
+
+    @Option(help: ArgumentHelp("Requests one client may make at once before --rate applies.", valueName: "n"))
+    var burst = 400
+
     @Option(name: .customLong("history-limit"), help: "Messages kept per channel.")
     var historyLimit = 10_000
 
@@ -156,6 +173,16 @@ struct TChatDaemon: AsyncParsableCommand {
         configuration.maxOutboundBytes = queue
         guard idleTimeout >= 1 else { throw ValidationError("--idle-timeout must be at least 1 second") }
         configuration.idleTimeout = .milliseconds(Int64(idleTimeout * 1000))
+        guard frameTimeout >= 0.1 else { throw ValidationError("--frame-timeout must be at least 0.1 seconds") }
+        configuration.frameTimeout = .milliseconds(Int64(frameTimeout * 1000))
+        guard maxChannels >= 1 else { throw ValidationError("--max-channels must be at least 1") }
+        configuration.maxChannelsPerClient = maxChannels
+        guard maxPerIP >= 0 else { throw ValidationError("--max-per-ip must be 0 (no limit) or more") }
+        configuration.maxConnectionsPerAddress = maxPerIP
+        guard rate >= 0, rate.isFinite else { throw ValidationError("--rate must be 0 (no limit) or more") }
+        configuration.requestRate = rate
+        guard burst >= 1 else { throw ValidationError("--burst must be at least 1") }
+        configuration.requestBurst = burst
         guard historyLimit >= 1 else { throw ValidationError("--history-limit must be at least 1") }
         configuration.historyLimit = historyLimit
         guard threads >= 0 else { throw ValidationError("--threads must be 0 (one per core) or more") }

@@ -15,6 +15,10 @@ struct BenchSmokeTests {
         return object
     }
 
+    /// Load generators are many clients on one address sending as fast as they can: lift those limits, as
+    /// bench/compare does for every server.
+    static let unthrottled = ["--max-per-ip", "0", "--rate", "0"]
+
     static func number(_ report: [String: Any], _ key: String) -> Double {
         (report[key] as? NSNumber)?.doubleValue ?? .nan
     }
@@ -22,7 +26,7 @@ struct BenchSmokeTests {
     @Test func fanoutAndRoomsDeliverEverythingOnceInOrder() async throws {
         let directory = CommandLineTests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let daemon = try await Daemon(directory: directory)
+        let daemon = try await Daemon(directory: directory, extra: Self.unthrottled)
 
         let fanout = try await Self.report([
             "fanout", "--server", daemon.clients, "--receivers", "20", "--senders", "3", "--messages", "600",
@@ -50,7 +54,7 @@ struct BenchSmokeTests {
     @Test func idleReportsTheServersMemoryPerClient() async throws {
         let directory = CommandLineTests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let daemon = try await Daemon(directory: directory)
+        let daemon = try await Daemon(directory: directory, extra: Self.unthrottled)
         let idle = try await Self.report([
             "idle", "--server", daemon.clients, "--clients", "300", "--channels", "10", "--hold", "0.2",
             "--server-pid", String(daemon.child.process.processIdentifier), "--timeout", "30",

@@ -31,6 +31,10 @@ final class TestServer: Sendable {
         configuration.clientAddress = ServerAddress(host: "127.0.0.1", port: 0)
         configuration.peerAddress = ServerAddress(host: "127.0.0.1", port: 0)
         configuration.threads = 2
+        // Tests that are not about the request and per-address limits are not slowed by them; those limits have
+        // tests of their own that set them.
+        configuration.requestRate = 0
+        configuration.maxConnectionsPerAddress = 0
         configure(&configuration)
         let server = ChatServer(configuration: configuration, logger: Self.quietLogger)
         try await server.start()

@@ -1,7 +1,8 @@
 import NIOCore
 
-/// Pings clients that have gone quiet and closes those silent for the whole idle timeout: one timer per event loop
-/// that looks at every connection on it, as an IRC server's once-a-second check does.
+/// Pings clients that have gone quiet, closes those silent for the whole idle timeout and those that began a frame
+/// and did not finish it within the frame timeout: one timer per event loop that looks at every connection on it,
+/// as an IRC server's once-a-second check does.
 ///
 /// A timer per connection (a repeated task, its closure and its promise) cost about 440 bytes for each idle client,
 /// more than anything else of ours; a sweep costs one table entry per connection and a pass over the table every
@@ -17,19 +18,21 @@ final class KeepAliveSweep {
 
     private let loop: any EventLoop
     private let timeout: TimeAmount
+    private let frameTimeout: TimeAmount
     private var entries: [UInt64: Entry] = [:]
     private var timer: RepeatedTask?
 
-    init(loop: any EventLoop, timeout: TimeAmount) {
+    init(loop: any EventLoop, timeout: TimeAmount, frameTimeout: TimeAmount) {
         self.loop = loop
         self.timeout = timeout
+        self.frameTimeout = frameTimeout
     }
 
     /// Watches a connection from now until `remove`.
     func add(_ id: UInt64, handler: ConnectionHandler, context: ChannelHandlerContext) {
         entries[id] = Entry(handler: handler, context: context)
         guard timer == nil else { return }
-        let check = TimeAmount.nanoseconds(max(timeout.nanoseconds / 4, 1_000_000))
+        let check = TimeAmount.nanoseconds(max(min(timeout.nanoseconds, frameTimeout.nanoseconds) / 4, 1_000_000))
         let bound = NIOLoopBound(self, eventLoop: loop)
         timer = loop.scheduleRepeatedTask(initialDelay: check, delay: check) { _ in bound.value.sweep() }
     }
@@ -47,7 +50,12 @@ final class KeepAliveSweep {
         let half = TimeAmount.nanoseconds(timeout.nanoseconds / 2)
         var silentTooLong: [Entry] = []
         var quiet: [Entry] = []
+        var unfinished: [Entry] = []
         for entry in entries.values {
+            if let since = entry.handler.partialFrame.since, now - since >= frameTimeout {
+                unfinished.append(entry)
+                continue
+            }
             let silent = now - entry.handler.lastActivity
             if silent >= timeout {
                 silentTooLong.append(entry)
@@ -57,6 +65,7 @@ final class KeepAliveSweep {
         }
         // Acted on after the pass: closing a connection removes it from `entries`.
         for entry in quiet { entry.handler.ping(context: entry.context) }
+        for entry in unfinished { entry.handler.closeForUnfinishedFrame(context: entry.context) }
         for entry in silentTooLong { entry.handler.closeForIdleness(context: entry.context, after: timeout) }
     }
 }

@@ -1,0 +1,45 @@
+import NIOCore
+
+/// How many requests a client may still make: a token bucket of `burst` tokens refilled at `rate` per second.
+///
+/// A client that runs it dry is refused everything for a while (until the bucket is half full again), not just
+/// the request that found it empty. With a plain bucket, a pipelined run of requests would be refused with gaps —
+/// one accepted whenever a token had trickled back — and a client that sends the refused ones again would reorder
+/// its messages. Refusing a whole stretch keeps what is refused contiguous, so "send again from the first refusal,
+/// in order, after a pause" loses and reorders nothing.
+struct RequestBudget {
+    let rate: Double
+    let burst: Double
+    private var tokens: Double
+    private var refilledAt: NIODeadline
+    private var refusingUntil: NIODeadline?
+
+    /// `rate` 0 means no limit.
+    init(rate: Double, burst: Int, now: NIODeadline = .now()) {
+        self.rate = rate
+        self.burst = Double(max(burst, 1))
+        tokens = self.burst
+        refilledAt = now
+    }
+
+    /// Takes a token; false when the request must be refused.
+    mutating func spend(now: NIODeadline = .now()) -> Bool {
+        guard rate > 0 else { return true }
+        if let until = refusingUntil {
+            guard now >= until else { return false }
+            refusingUntil = nil
+        }
+        let elapsed = Double((now - refilledAt).nanoseconds) / 1e9
+        tokens = min(burst, tokens + elapsed * rate)
+        refilledAt = now
+        guard tokens >= 1 else {
+            refusingUntil = now + .nanoseconds(Int64(burst / 2 / rate * 1e9))
+            return false
+        }
+        tokens -= 1
+        return true
+    }
+
+    /// Seconds a refused client should wait before sending again.
+    var pause: Double { rate > 0 ? burst / 2 / rate : 0 }
+}

@@ -1,0 +1,135 @@
+import Foundation
+import NIOCore
+import TChatClient
+import TChatProtocol
+import Testing
+
+@testable import TChatServer
+
+/// `--rate`/`--burst`, `--max-per-ip`, `--frame-timeout` and `--max-channels` against a real server.
+@Suite(.serialized)
+struct LimitTests {
+    static func code(_ frame: ServerFrame?) -> ErrorCode? { HostileClientTests.errorCode(frame) }
+
+    @Test func aBudgetRefusesAWholeStretchThenRecovers() {
+        let start = NIODeadline.now()
+        var budget = RequestBudget(rate: 10, burst: 4, now: start)
+        var answers: [Bool] = []
+        for _ in 0..<5 { answers.append(budget.spend(now: start)) }
+        // A token has trickled back by 150 ms, but the refusal lasts until the bucket is half full (0.2 s at 10/s).
+        answers.append(budget.spend(now: start + .milliseconds(150)))
+        answers.append(budget.spend(now: start + .milliseconds(200)))
+        answers.append(budget.spend(now: start + .milliseconds(200)))
+        #expect(answers == [true, true, true, true, false, false, true, true])
+        #expect(budget.pause == 0.2)
+        var unlimited = RequestBudget(rate: 0, burst: 1, now: start)
+        var refused = 0
+        for _ in 0..<10_000 where !unlimited.spend(now: start) { refused += 1 }
+        #expect(refused == 0)
+    }
+
+    @Test func aFloodIsRefusedFromTheFirstExcessRequestOnAndNothingPastTheBudgetIsStored() async throws {
+        let server = try await TestServer {
+            $0.requestRate = 10
+            $0.requestBurst = 20
+        }
+        defer { server.removeData() }
+        let flooder = try await RawConnection.connect(to: server.address)
+        try await flooder.hello("flooder")  // one request of the 20
+        // 60 SENDs in one write, as a pipelining client sends them.
+        var burst = ByteBuffer()
+        for index in 0..<60 {
+            try ClientFrame.send(channel: "#flood", body: .text("m\(index)")).encode(
+                requestID: UInt32(100 + index), into: &burst)
+        }
+        try await flooder.send(Array(burst.readableBytesView))
+        #expect(await eventually { flooder.frames.filter { $0.id >= 100 && $0.frame.type != .sent }.count == 60 })
+        let outcomes = (100..<160).map { id in
+            flooder.frames.last { $0.id == UInt32(id) }.map { Self.code($0.frame) == .rateLimited } ?? false
+        }
+        // 19 accepted, then every one refused: no accepted request after a refused one, so nothing reorders.
+        #expect(outcomes.prefix(19).allSatisfy { !$0 })
+        #expect(outcomes.dropFirst(19).allSatisfy { $0 })
+        let refusal = flooder.frames.first { Self.code($0.frame) == .rateLimited }?.frame
+        if case .error(let error) = refusal { #expect(error.message.contains("send it again in 1000 ms")) }
+        #expect(!flooder.isClosed, "a rate-limited client is slowed down, not cut off")
+
+        // Others are served meanwhile, and the flooder is again after the pause.
+        let bystander = try await server.connect("bystander")
+        _ = try await bystander.send(.text("still here"), to: "#flood")
+        try await Task.sleep(for: .milliseconds(1100))
+        try await flooder.send(.send(channel: "#flood", body: .text("after the pause")), id: 500)
+        #expect(await flooder.reply(to: 500).last == .ok)
+        let history = try await bystander.history("#flood", limit: 100)
+        #expect(history.map(\.body.text) == (0..<19).map { "m\($0)" } + ["still here", "after the pause"])
+        await server.stop()
+    }
+
+    @Test func pongsAreNotCountedButPingsAre() async throws {
+        let server = try await TestServer {
+            $0.requestRate = 1
+            $0.requestBurst = 3
+        }
+        defer { server.removeData() }
+        let raw = try await RawConnection.connect(to: server.address)
+        for token in 0..<50 { try await raw.send(.pong(token: UInt64(token)), id: 0) }
+        try await raw.hello("answers")  // the PONGs cost nothing: this is the first of 3
+        for id in 10..<13 { try await raw.send(.ping(token: UInt64(id)), id: UInt32(id)) }
+        #expect(await eventually { raw.frames.filter { $0.id >= 10 }.count == 3 })
+        #expect(raw.frames.filter { $0.id >= 10 }.map(\.frame.type) == [.pong, .pong, .error])
+        await server.stop()
+    }
+
+    @Test func connectionsPerAddressAreCapped() async throws {
+        let server = try await TestServer { $0.maxConnectionsPerAddress = 3 }
+        defer { server.removeData() }
+        var open: [ChatConnection] = []
+        for index in 0..<3 { open.append(try await server.connect("n\(index)", events: false)) }
+        let refused = try await RawConnection.connect(to: server.address)
+        #expect(await eventually { refused.isClosed })
+        #expect(refused.frames.map(\.id) == [0])
+        #expect(Self.code(refused.frames.first?.frame) == .tooManyConnections)
+        // The three keep chatting, and a closed one frees its place.
+        _ = try await open[0].send(.text("fine"), to: "#ops")
+        await open[2].quit()
+        #expect(await eventually { (try? await server.connect("n3", events: false)) != nil })
+        await server.stop()
+    }
+
+    @Test func aFrameBegunAndNotFinishedTimesOut() async throws {
+        let server = try await TestServer { $0.frameTimeout = .milliseconds(400) }
+        defer { server.removeData() }
+        let slow = try await RawConnection.connect(to: server.address)
+        try await slow.hello("slowloris")
+        // A SEND's length and type, then a byte at a time: activity, but the frame never ends.
+        try await slow.send([0, 0, 0, 40, FrameType.send.rawValue])
+        for _ in 0..<8 where !slow.isClosed {
+            try? await slow.send([0])
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(await eventually(within: .seconds(3)) { slow.isClosed })
+        #expect(Self.code(slow.frames.last?.frame) == .frameTimeout)
+        #expect(slow.frames.last?.id == 0)
+        // Whole frames sent slowly are fine.
+        let patient = try await RawConnection.connect(to: server.address)
+        try await patient.hello("patient")
+        for id in 2..<6 {
+            try await Task.sleep(for: .milliseconds(300))
+            try await patient.send(.ping(token: 1), id: UInt32(id))
+        }
+        #expect(await eventually { patient.frames.filter { $0.id == 5 }.count == 1 })
+        #expect(!patient.isClosed)
+        await server.stop()
+    }
+
+    @Test func joiningMoreChannelsThanAllowedIsRefused() async throws {
+        let server = try await TestServer { $0.maxChannelsPerClient = 5 }
+        defer { server.removeData() }
+        let client = try await server.connect("joiner", events: false)
+        for index in 0..<5 { _ = try await client.join("#c\(index)") }
+        let error = await #expect(throws: ProtocolError.self) { _ = try await client.join("#c5") }
+        #expect(error?.code == .tooManyChannels)
+        _ = try await client.send(.text("still in"), to: "#c4")
+        await server.stop()
+    }
+}
