@@ -43,13 +43,13 @@ struct SendCommand: AsyncParsableCommand {
             // A message given as arguments is checked before connecting at all.
             let argumentBody = text.isEmpty ? nil : try body(text.joined(separator: " "), line: nil)
             let connection = try await ChatConnection.connect(try self.connection.connectOptions(receivesEvents: false))
-            var inFlight: [EventLoopFuture<[ServerFrame]>] = []
+            // Pipelined, in order; a server's rate limit slows it down without losing or reordering a line.
+            let sender = PipelinedSender(connection: connection, window: Self.window)
             func submit(_ body: MessageBody, line: Int?) async throws {
                 try checkSize(body, connection: connection, line: line)
                 let frame: ClientFrame =
                     to == nil ? .send(channel: target, body: body) : .sendDirect(nick: target, body: body)
-                inFlight.append(connection.submit(frame))
-                if inFlight.count >= Self.window { _ = try await inFlight.removeFirst().get() }
+                try await sender.submit(frame)
             }
             do {
                 if let argumentBody {
@@ -64,10 +64,10 @@ struct SendCommand: AsyncParsableCommand {
                 }
             } catch {
                 // What was sent before the bad line still counts: wait for it before reporting.
-                for future in inFlight { _ = try? await future.get() }
+                await sender.drain()
                 throw error
             }
-            for future in inFlight { _ = try await future.get() }
+            try await sender.finish()
             await connection.quit()
         }
     }

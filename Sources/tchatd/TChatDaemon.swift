@@ -72,7 +72,8 @@ struct TChatDaemon: AsyncParsableCommand {
     @Option(name: .customLong("max-per-ip"), help: "Connections from one address at once; 0 for no limit.")
     var maxPerIP = 100
 
-    @Option(help: ArgumentHelp("Requests per second one client may make after its burst; 0 for no limit.", valueName: "n"))
+    @Option(
+        help: ArgumentHelp("Requests per second one client may make after its burst; 0 for no limit.", valueName: "n"))
     var rate: Double = 100
 
     @Option(help: ArgumentHelp("Requests one client may make at once before --rate applies.", valueName: "n"))

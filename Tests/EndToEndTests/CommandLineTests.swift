@@ -30,6 +30,26 @@ import Testing
         try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
     }
 
+    @Test func sendStreamsPastTheServersRateLimitLosingAndReorderingNothing() async throws {
+        let directory = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let daemon = try await Daemon(directory: directory, extra: ["--rate", "200", "--burst", "40"])
+        let lines = (1...400).map { "log line \($0)" }
+        let send = try Child(
+            "tchat", ["send", "--server", daemon.clients, "--nick", "logbot", "logs"],
+            stdin: lines.joined(separator: "\n") + "\n")
+        #expect(await send.exitStatus(within: .seconds(30)) == 0, "\(send.stderr)")
+        let history = try Child(
+            "tchat", ["listen", "--server", daemon.clients, "--nick", "auditor", "--history", "1000", "logs"])
+        #expect(await history.waitForOutput { $0.count >= 400 }, "got \(history.lines.count)")
+        let events = try history.lines.map(Self.json)
+        #expect(events.map { $0["body"] as? String } == lines)
+        #expect(events.map { $0["id"] as? Int } == Array(1...400))
+        history.signal(SIGINT)
+        _ = await history.exitStatus()
+        #expect(await daemon.stop() == 0)
+    }
+
     @Test func listenPrintsWhatSendSendsAndHistorySurvivesARestart() async throws {
         let directory = Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }

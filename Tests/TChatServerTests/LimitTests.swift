@@ -65,6 +65,24 @@ struct LimitTests {
         await server.stop()
     }
 
+    @Test func aPipelinedSenderLosesAndReordersNothingUnderTheRateLimit() async throws {
+        let server = try await TestServer {
+            $0.requestRate = 100
+            $0.requestBurst = 20
+        }
+        defer { server.removeData() }
+        let connection = try await server.connect("script", events: false)
+        let sender = PipelinedSender(connection: connection, window: 64, firstPause: .milliseconds(50))
+        for index in 0..<150 { try await sender.submit(.send(channel: "#logs", body: .text("line \(index)"))) }
+        try await sender.finish()
+        #expect(sender.resent > 0, "the limit was never reached: the test proves nothing")
+        let reader = try await server.connect("reader", events: false)
+        let history = try await reader.history("#logs", limit: 200)
+        #expect(history.map(\.body.text) == (0..<150).map { "line \($0)" })
+        #expect(history.map(\.id) == Array(1...150))
+        await server.stop()
+    }
+
     @Test func pongsAreNotCountedButPingsAre() async throws {
         let server = try await TestServer {
             $0.requestRate = 1
