@@ -111,10 +111,17 @@ let package = Package(
             // the run-time exclusivity check on every access would make it, not the server, the bottleneck.
             swiftSettings: swiftSettings + [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
         ),
+        // Shared by the fuzz tests of the codec and of the server; not shipped.
+        .target(
+            name: "TChatFuzzing",
+            path: "Tests/TChatFuzzing",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "TChatProtocolTests",
             dependencies: [
                 "TChatProtocol",
+                "TChatFuzzing",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),
             ],
@@ -124,6 +131,7 @@ let package = Package(
             name: "TChatServerTests",
             dependencies: [
                 "TChatServer",
+                "TChatFuzzing",
                 "TChatClient",
                 "TChatTUI",
                 "TChatProtocol",
