@@ -153,7 +153,9 @@ def main():
                 sent += 1
             for _ in range(options.churn):
                 counter += 1
-                churning.append(Client(port, f"c{counter}", random.choice(channels), random.uniform(5, 15)))
+                # People come back: nicks are reused from a pool (a server remembers every nick it has seen).
+                churning.append(
+                    Client(port, f"c{counter % 1000}", random.choice(channels), random.uniform(5, 15)))
             for client in churning:
                 if random.random() < 0.3:
                     client.say(f"{client.nick} passing by")

@@ -43,6 +43,8 @@ final class ClientManager: Sendable {
         var remote: [String: Remote] = [:]
         /// Nick key to what is remembered of it.
         var known: [String: NickRecord] = [:]
+        /// At most this many nicks are remembered (see `forgetOldest`).
+        var knownLimit = ClientManager.defaultKnownLimit
 
         /// What is remembered of a nick, or a fresh record first seen at `time`.
         func record(for nick: Nick, at time: Timestamp) -> NickRecord {
@@ -59,7 +61,18 @@ final class ClientManager: Sendable {
             record.lastSeen = time.iso8601
             if connecting { record.connections += 1 }
             known[nick.key] = record
+            if known.count > knownLimit { forgetOldest() }
             return record
+        }
+
+        /// Every new nick is remembered, so a client cycling through random nicks would grow `nicks.json` and the
+        /// server's memory without end: past the limit, the tenth seen longest ago (and not connected) is
+        /// forgotten, their welcome text with them. Done a tenth at a time so that the sort is rare.
+        mutating func forgetOldest() {
+            let connected = byNick
+            let candidates = known.filter { connected[$0.key] == nil && remote[$0.key] == nil }
+                .sorted { $0.value.lastSeen < $1.value.lastSeen }
+            for (key, _) in candidates.prefix(max(knownLimit / 10, 1)) { known[key] = nil }
         }
     }
 
@@ -70,8 +83,15 @@ final class ClientManager: Sendable {
     let serverID: UInt64
     private let logger: Logger
 
-    init(store: HistoryStore, known: [NickRecord], serverName: String, serverID: UInt64 = 0, logger: Logger) {
+    /// Nicks remembered at most; the default for `knownLimit`.
+    static let defaultKnownLimit = 100_000
+
+    init(
+        store: HistoryStore, known: [NickRecord], serverName: String, serverID: UInt64 = 0,
+        knownLimit: Int = ClientManager.defaultKnownLimit, logger: Logger
+    ) {
         var initial = State()
+        initial.knownLimit = knownLimit
         for record in known { initial.known[Nick.key(for: record.nick)] = record }
         self.state = Mutex(initial)
         self.store = store

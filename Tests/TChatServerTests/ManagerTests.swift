@@ -68,6 +68,24 @@ import Testing
         }
     }
 
+    @Test func aClientCyclingThroughNicksCannotGrowTheNickRegistryWithoutEnd() throws {
+        let fixture = try Fixture()
+        let clients = ClientManager(
+            store: fixture.store, known: [], serverName: "unit", knownLimit: 20, logger: TestServer.quietLogger)
+        let (stays, _) = try fixture.session("placeholder")
+        _ = try clients.admit(stays, nick: Nick(validating: "regular"))  // connected throughout
+        for index in 0..<200 {
+            let (session, _) = try fixture.session("placeholder\(index)")
+            _ = try clients.admit(session, nick: Nick(validating: "drive\(index)"))
+            clients.remove(session, reason: "gone")
+        }
+        let remembered = clients.snapshot().nicks.map(\.nick)
+        #expect(remembered.count <= 20)
+        #expect(remembered.contains("regular"), "a connected nick is never forgotten")
+        #expect(remembered.contains("drive199"), "the most recent are kept")
+        #expect(!remembered.contains("drive0"))
+    }
+
     @Test func membersHearOfJoinsAndMessagesButNotOfTheirOwnJoin() throws {
         let fixture = try Fixture()
         let (alice, aliceChannel) = try fixture.session("alice")
