@@ -107,30 +107,46 @@ import Testing
         await store.shutdown()
     }
 
-    @Test func anUnreadableFileStopsStartUpNamingItAndIsLeftAlone() throws {
+    @Test func aDamagedHistoryFileIsMovedAsideAndItsReadableMessagesKept() async throws {
         let directory = TestServer.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try Self.writeChannelsFile(directory, [Self.opsRecord])
         try FileManager.default.createDirectory(atPath: directory + "/channels", withIntermediateDirectories: true)
-        let bytes = MessageRecord.line(for: Self.message(1)) + Array("not json at all\n".utf8)
+        let good = [1, 2, 4].map { MessageRecord.line(for: Self.message(UInt64($0))) }
+        let bytes =
+            good[0] + good[1] + Array("not json at all\n".utf8) + MessageRecord.line(for: Self.message(1))
+            + good[2] + Array("\u{1}garbage at the end\n".utf8)
         let path = directory + "/channels/ops.jsonl"
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         let store = try Self.openStore(directory)
-        do {
-            _ = try store.loadChannels()
-            Issue.record("a damaged history file was accepted")
-        } catch {
-            #expect("\(error)".contains("ops.jsonl line 2"), "\(error)")
+        let loaded = try store.loadChannels()
+        #expect(loaded.first?.firstID == 1)
+        #expect(loaded.first?.lastID == 4, "the ids go on from the last readable message, never repeating")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == Data(good.joined()))
+        let aside = try FileManager.default.contentsOfDirectory(atPath: directory + "/channels")
+            .filter { $0.hasPrefix("ops.jsonl.damaged-") }
+        #expect(aside.count == 1)
+        if let aside = aside.first {
+            let original = try Data(contentsOf: URL(fileURLWithPath: directory + "/channels/" + aside))
+            #expect(original == Data(bytes), "the damaged file is kept as it was")
         }
-        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == Data(bytes), "the damaged file was changed")
+        #expect(try store.unclaimedFiles(claimed: ["ops.jsonl"]).isEmpty, "the copy is not taken for a channel")
+        await store.shutdown()
+    }
 
-        try Data("{ broken".utf8).write(to: URL(fileURLWithPath: directory + "/channels.json"))
+    @Test func aDamagedChannelIndexStopsStartUpNamingItAndIsLeftAlone() throws {
+        let directory = TestServer.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try Self.openStore(directory)
+        let broken = Data("{ broken".utf8)
+        try broken.write(to: URL(fileURLWithPath: directory + "/channels.json"))
         do {
             _ = try store.loadChannels()
             Issue.record("a damaged channels.json was accepted")
         } catch {
             #expect("\(error)".contains("channels.json"), "\(error)")
         }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: directory + "/channels.json")) == broken)
     }
 
     @Test func aSecondServerCannotOpenTheSameDirectory() throws {

@@ -81,22 +81,23 @@ final class HistoryStore: Sendable {
                     "dropped an unfinished last line (a crash during a write)",
                     metadata: ["file": "\(path)", "bytes": "\(dropped)"])
             }
-            var lastID: UInt64 = 0
-            var lastLine: [UInt8]?
-            try LineFile.readBackward(path: path) { line in
-                lastLine = line
-                return false
+            let ends: (first: UInt64, last: UInt64)
+            do {
+                ends = try Self.endIDs(path: path)
+            } catch {
+                logger.error(
+                    "a history file is damaged: its readable messages are kept, the file itself is moved aside",
+                    metadata: ["file": "\(path)", "error": "\(error)"])
+                let salvage = try Self.salvage(path: path)
+                logger.error(
+                    "damaged history file moved aside",
+                    metadata: [
+                        "file": "\(path)", "moved to": "\(salvage.movedTo)", "messages kept": "\(salvage.kept)",
+                        "lines dropped": "\(salvage.dropped)",
+                    ])
+                ends = try Self.endIDs(path: path)
             }
-            if let lastLine {
-                lastID = try Self.decodeRecord(
-                    lastLine, path: path, lineNumber: { try LineFile.countLines(path: path) }
-                ).id
-            }
-            var firstID: UInt64 = 0
-            if let firstLine = try LineFile.firstLine(path: path) {
-                firstID = try Self.decodeRecord(firstLine, path: path, lineNumber: { 1 }).id
-            }
-            loaded.append(LoadedChannel(record: record, firstID: firstID, lastID: lastID))
+            loaded.append(LoadedChannel(record: record, firstID: ends.first, lastID: ends.last))
         }
         return loaded
     }
@@ -128,6 +129,49 @@ final class HistoryStore: Sendable {
             throw StorageError(
                 "\(path) is not readable (\(Self.describe(error))); fix or move it away, it is left as it is")
         }
+    }
+
+    /// The ids of a history file's first and last messages (0 for an empty file); throws if either is unreadable.
+    private static func endIDs(path: String) throws -> (first: UInt64, last: UInt64) {
+        var lastID: UInt64 = 0
+        var lastLine: [UInt8]?
+        try LineFile.readBackward(path: path) { line in
+            lastLine = line
+            return false
+        }
+        if let lastLine {
+            lastID = try decodeRecord(lastLine, path: path, lineNumber: { try LineFile.countLines(path: path) }).id
+        }
+        var firstID: UInt64 = 0
+        if let firstLine = try LineFile.firstLine(path: path) {
+            firstID = try decodeRecord(firstLine, path: path, lineNumber: { 1 }).id
+        }
+        return (firstID, lastID)
+    }
+
+    /// Keeps what can be read of a damaged history file: the original is renamed to `<file>.damaged-<time>`, never
+    /// overwritten or deleted, and a new file holds its readable messages in increasing id order.
+    static func salvage(path: String) throws -> (movedTo: String, kept: Int, dropped: Int) {
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        var kept: [UInt8] = []
+        var keptCount = 0
+        var dropped = 0
+        var lastID: UInt64 = 0
+        for line in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true) {
+            if let record = try? JSONDecoder().decode(MessageRecord.self, from: Data(line)), record.id > lastID {
+                kept += line
+                kept.append(UInt8(ascii: "\n"))
+                keptCount += 1
+                lastID = record.id
+            } else {
+                dropped += 1
+            }
+        }
+        let stamp = Timestamp.now().iso8601.replacingOccurrences(of: ":", with: "")
+        let movedTo = "\(path).damaged-\(stamp)"
+        guard link(path, movedTo) == 0 else { throw StorageError.system("cannot keep a copy of", path) }
+        try LineFile.replaceAtomically(path: path, with: kept)
+        return (movedTo, keptCount, dropped)
     }
 
     static func decodeRecord(_ line: [UInt8], path: String, lineNumber: () throws -> Int) throws -> MessageRecord {

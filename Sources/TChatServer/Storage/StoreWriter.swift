@@ -240,12 +240,24 @@ final class StoreWriter: Sendable {
                 try append(lines[path]!, to: path, &state)
             } catch {
                 failures[path] = error
-                logger.error("history write failed", metadata: ["file": "\(path)", "error": "\(error)"])
             }
         }
-        failing.store(!failures.isEmpty, ordering: .relaxed)
+        // Logged when writes start failing and when they work again, not once per batch: a full disk would
+        // otherwise fill the log (and whatever disk it is on) at the rate messages arrive.
+        if !order.isEmpty {
+            let wasFailing = failing.exchange(!failures.isEmpty, ordering: .relaxed)
+            if let (path, error) = failures.first, !wasFailing {
+                logger.error(
+                    "history writes failing; messages are delivered but not stored until this is fixed",
+                    metadata: ["file": "\(path)", "error": "\(error)"])
+            } else if !failures.isEmpty {
+                logger.debug("history write failed again", metadata: ["files": "\(failures.keys.sorted())"])
+            } else if wasFailing {
+                logger.notice("history writes work again")
+            }
+        }
         if policy == .always || !barriers.isEmpty {
-            syncAll(&state)
+            for (path, error) in syncAll(&state) where failures[path] == nil { failures[path] = error }
         }
         // Completed on their own loops, one task per loop for the whole batch: completing each promise from this
         // thread would cost a task, and often a wake-up of the loop, per message.
@@ -318,14 +330,20 @@ final class StoreWriter: Sendable {
         }
     }
 
-    private func syncAll(_ state: inout ThreadState) {
+    /// Returns the files whose fsync failed: with `--fsync always` their messages must not be acknowledged.
+    @discardableResult
+    private func syncAll(_ state: inout ThreadState) -> [String: any Error] {
+        var failed: [String: any Error] = [:]
         for path in state.unsynced {
             if let file = state.open[path], fsync(file.fd) != 0 {
-                logger.error("fsync failed", metadata: ["file": "\(file.path)", "errno": "\(errno)"])
+                let error = StorageError.system("cannot fsync", file.path)
+                logger.error("fsync failed", metadata: ["file": "\(file.path)", "error": "\(error)"])
+                failed[path] = error
             }
         }
         state.unsynced.removeAll(keepingCapacity: true)
         state.lastSync = ContinuousClock.now
+        return failed
     }
 
     /// `nicks.json` changes with every connection, so it is rewritten at most once a second (every turn with
@@ -333,23 +351,30 @@ final class StoreWriter: Sendable {
     private func maybeWriteNicks(_ state: inout ThreadState, force: Bool) {
         guard state.pendingNicks else { return }
         guard force || policy == .always || ContinuousClock.now - state.lastSnapshot >= .seconds(1) else { return }
+        // A failed write (a full disk) stays pending and is tried again a second later.
         if let nicks = snapshots.withLock({ $0 }).nicks() {
-            writeMetadata(nicks, name: "nicks.json")
+            state.pendingNicks = !writeMetadata(nicks, name: "nicks.json")
+        } else {
+            state.pendingNicks = false
         }
-        state.pendingNicks = false
         state.lastSnapshot = ContinuousClock.now
     }
 
-    private func writeMetadata(_ value: some Encodable, name: String) {
+    /// Whether it was written.
+    @discardableResult
+    private func writeMetadata(_ value: some Encodable, name: String) -> Bool {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         do {
             var bytes = Array(try encoder.encode(value))
             bytes.append(UInt8(ascii: "\n"))
             try LineFile.replaceAtomically(path: "\(directory)/\(name)", with: bytes)
+            return true
         } catch {
-            failing.store(true, ordering: .relaxed)
-            logger.error("cannot save metadata", metadata: ["file": "\(name)", "error": "\(error)"])
+            if !failing.exchange(true, ordering: .relaxed) {
+                logger.error("cannot save metadata", metadata: ["file": "\(name)", "error": "\(error)"])
+            }
+            return false
         }
     }
 
