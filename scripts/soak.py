@@ -15,39 +15,15 @@ Exit status 0 when flat and no client saw an error, 1 otherwise.
 import argparse
 import os
 import random
-import selectors
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
 import time
 
 
-def frame(ftype, rid, fields=b""):
-    return struct.pack(">IBI", 5 + len(fields), ftype, rid) + fields
-
-
-def s(text):
-    b = text.encode()
-    return struct.pack(">H", len(b)) + b
-
-
-def hello(nick):
-    return frame(0x10, 1, struct.pack(">H", 1) + s(nick) + s("soak") + s("1") + struct.pack(">I", os.getpid())
-                 + s("localhost") + b"\x00")
-
-
-def join(channel, rid):
-    return frame(0x13, rid, s(channel) + struct.pack(">H", 0))
-
-
-def send(channel, text, rid):
-    body = text.encode()
-    return frame(0x15, rid, s(channel) + b"\x00" + struct.pack(">I", len(body)) + body)
-
-
-QUIT = frame(0x21, 9, s("soak done"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tchatwire import frame, hello, join, send, quit, split_frames, error_code  # noqa: E402
 
 
 class Client:
@@ -85,25 +61,19 @@ class Client:
             return False
         if not data:
             return False
-        self.buffer += data
-        while len(self.buffer) >= 4:
-            (length,) = struct.unpack(">I", self.buffer[:4])
-            if len(self.buffer) < 4 + length:
-                break
-            body, self.buffer = self.buffer[4:4 + length], self.buffer[4 + length:]
-            ftype, rid = body[0], struct.unpack(">I", body[1:5])[0]
+        frames, self.buffer = split_frames(self.buffer + data)
+        for ftype, _, fields in frames:
             if ftype == 0x01:  # PING: answer with the same token
-                self.out += frame(0x02, 0, body[5:13])
+                self.out += frame(0x02, 0, fields[:8])
             elif ftype == 0x81:
-                code = struct.unpack(">H", body[5:7])[0]
-                self.errors.append(code)
+                self.errors.append(error_code(fields))
         return True
 
     def close(self, politely):
         try:
             if politely:
                 self.sock.setblocking(True)
-                self.sock.sendall(QUIT)
+                self.sock.sendall(quit("soak done"))
             self.sock.close()
         except OSError:
             pass
