@@ -38,13 +38,17 @@ def quit(reason="bye", rid=9):
 def split_frames(buffer):
     """Cuts complete frames off the front of `buffer`: returns ([(type, request id, fields)], rest)."""
     frames = []
-    while len(buffer) >= 4:
-        (length,) = struct.unpack(">I", buffer[:4])
-        if len(buffer) < 4 + length:
+    offset = 0
+    view = memoryview(buffer)
+    while len(buffer) - offset >= 4:
+        (length,) = struct.unpack_from(">I", buffer, offset)
+        if len(buffer) - offset < 4 + length:
             break
-        body, buffer = buffer[4:4 + length], buffer[4 + length:]
-        frames.append((body[0], struct.unpack(">I", body[1:5])[0], body[5:]))
-    return frames, buffer
+        start = offset + 4
+        frames.append((buffer[start], struct.unpack_from(">I", buffer, start + 1)[0],
+                       bytes(view[start + 5:start + length])))
+        offset = start + length
+    return frames, bytes(view[offset:])
 
 
 def error_code(fields):

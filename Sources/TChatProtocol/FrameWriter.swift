@@ -8,8 +8,12 @@ public struct FrameWriter {
     private var buffer: ByteBuffer
     private let start: Int
 
-    private init(buffer: ByteBuffer, type: UInt8, requestID: UInt32) {
+    /// Takes `buffer`'s storage, leaving it empty, before writing the header: while the caller's variable still
+    /// shared the storage, every frame written copied the whole buffer (copy on write), so replies gathered in one
+    /// buffer cost time quadratic in their number.
+    private init(taking buffer: inout ByteBuffer, type: UInt8, requestID: UInt32) {
         self.buffer = buffer
+        buffer = ByteBuffer()
         self.start = self.buffer.writerIndex
         self.buffer.writeInteger(UInt32(0), endianness: .big)
         self.buffer.writeInteger(type)
@@ -30,8 +34,7 @@ public struct FrameWriter {
         fields: (inout FrameWriter) throws(ProtocolError) -> Void
     ) throws(ProtocolError) {
         let originalWriterIndex = buffer.writerIndex
-        var writer = FrameWriter(buffer: buffer, type: type, requestID: requestID)
-        buffer = ByteBuffer()  // drop our reference so the writer owns the storage uniquely (no copy on write)
+        var writer = FrameWriter(taking: &buffer, type: type, requestID: requestID)
         do {
             try fields(&writer)
         } catch {
