@@ -34,6 +34,11 @@ import Testing
         #expect(throws: ProtocolError.self) { try ChannelName(validating: name) }
     }
 
+    @Test func confusableChannelNamesAreToldApart() throws {
+        // Channels may be in any script, so a look-alike is a different channel, never the same one.
+        #expect(try ChannelName(validating: "#оps") != ChannelName(validating: "#ops"))  // Cyrillic о
+    }
+
     @Test func channelsCompareCaseInsensitively() throws {
         #expect(try ChannelName(validating: "#OPS") == ChannelName(validating: "ops"))
         #expect(try ChannelName(validating: "#ÉTÉ").key == "#été")

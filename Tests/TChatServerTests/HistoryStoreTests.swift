@@ -134,6 +134,20 @@ import Testing
         await store.shutdown()
     }
 
+    @Test func aFullWriterQueueRefusesAtOnceInsteadOfGrowing() throws {
+        let directory = TestServer.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // Not started: nothing drains the queue, as when the disk is slower than the clients.
+        let writer = StoreWriter(
+            directory: directory, policy: .never, historyLimit: 100, maxQueuedBytes: 4096,
+            logger: TestServer.quietLogger)
+        var accepted = 0
+        for id in 1...1000 where writer.enqueue(.message(file: "ops.jsonl", Self.message(UInt64(id)), ack: nil)) {
+            accepted += 1
+        }
+        #expect(accepted > 0 && accepted < 1000, "accepted \(accepted)")
+    }
+
     @Test func aDamagedChannelIndexStopsStartUpNamingItAndIsLeftAlone() throws {
         let directory = TestServer.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
