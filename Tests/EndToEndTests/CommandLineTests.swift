@@ -30,6 +30,29 @@ import Testing
         try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
     }
 
+    @Test func afterACrashIdsSkipAheadAndAfterACleanStopTheyDoNot() async throws {
+        let directory = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        func lastID(sending text: String, to daemon: Daemon) async throws -> Int {
+            let send = try Child("tchat", ["send", "--server", daemon.clients, "--nick", "ids", "ops", text])
+            #expect(await send.exitStatus() == 0, "\(send.stderr)")
+            let lines = try String(contentsOfFile: directory + "/channels/ops.jsonl", encoding: .utf8)
+                .split(separator: "\n")
+            return try #require(try Self.json(String(lines.last!))["id"] as? Int)
+        }
+        let first = try await Daemon(directory: directory)
+        #expect(try await lastID(sending: "one", to: first) == 1)
+        #expect(try await lastID(sending: "two", to: first) == 2)
+        await first.kill()  // SIGKILL: it may have delivered messages it never stored
+        let second = try await Daemon(directory: directory)
+        #expect(try await lastID(sending: "after the crash", to: second) == 2 + (1 << 21) + 1)
+        #expect(second.child.stderr.contains("did not stop cleanly"))
+        #expect(await second.stop() == 0)
+        let third = try await Daemon(directory: directory)
+        #expect(try await lastID(sending: "after a clean stop", to: third) == 2 + (1 << 21) + 2)
+        #expect(await third.stop() == 0)
+    }
+
     @Test func sendStreamsPastTheServersRateLimitLosingAndReorderingNothing() async throws {
         let directory = Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }

@@ -35,10 +35,21 @@ final class StoreWriter: Sendable {
         }
     }
 
-    /// What the writer knows of a channel file when it starts: its oldest and newest message ids.
+    /// What the writer knows of a channel file: its oldest and newest message ids, and about how many lines it has.
     struct FileRange: Sendable {
         var firstID: UInt64
         var lastID: UInt64
+        /// Counted, not taken from the ids: ids have gaps (messages not stored on a full disk, ids skipped after an
+        /// unclean stop), and a count from ids would compact a file on every write after one.
+        var lines: Int
+
+        /// For a file whose ids run without gaps from `firstID` to `lastID`; an overestimate otherwise, corrected by
+        /// the next compaction.
+        init(firstID: UInt64, lastID: UInt64) {
+            self.firstID = firstID
+            self.lastID = lastID
+            lines = lastID >= firstID && firstID > 0 ? Int(min(lastID - firstID + 1, UInt64(Int.max))) : 0
+        }
     }
 
     private struct Queue {
@@ -226,6 +237,7 @@ final class StoreWriter: Sendable {
                 if let ack { acks[path, default: []].append(ack) }
                 if state.files[file] == nil { state.files[file] = FileRange(firstID: message.id, lastID: 0) }
                 state.files[file]!.lastID = message.id
+                state.files[file]!.lines += 1
             case .connection(let record):
                 let path = Self.clientsFile
                 if lines[path] == nil { order.append(path) }
@@ -381,9 +393,7 @@ final class StoreWriter: Sendable {
     /// Rewrites a channel file with only its newest `historyLimit` lines once it holds twice that many, so the
     /// copying costs at most one extra write per appended line.
     private func compactIfNeeded(file: String, _ state: inout ThreadState) {
-        guard let range = state.files[file], range.lastID >= range.firstID,
-            range.lastID - range.firstID + 1 >= UInt64(2 * historyLimit)
-        else { return }
+        guard let range = state.files[file], range.lines >= 2 * historyLimit else { return }
         let path = "channels/" + file
         let full = "\(directory)/\(path)"
         do {
@@ -409,8 +419,11 @@ final class StoreWriter: Sendable {
             if let first = kept.first, let record = try? JSONDecoder().decode(MessageRecord.self, from: Data(first)) {
                 state.files[file]!.firstID = record.id
             }
+            state.files[file]!.lines = kept.count
             logger.debug("compacted history", metadata: ["file": "\(path)", "kept": "\(kept.count)"])
         } catch {
+            // Tried again after another `historyLimit` lines, not on every write (a full disk fails them all).
+            state.files[file]!.lines = historyLimit
             logger.error("history compaction failed", metadata: ["file": "\(path)", "error": "\(error)"])
         }
     }
