@@ -25,10 +25,12 @@ import Testing
         }
         #expect(rows.count >= 35)
         let reference = /`(\w+Tests)\.(\w+)`/
+        // The crash test kills real processes; it is a script, and CI runs it after the Swift tests.
+        let ci = try String(contentsOf: Self.root.appendingPathComponent(".ci/run"), encoding: .utf8)
+        #expect(ci.contains("scripts/crash.py"))
         for row in rows {
             let references = row.matches(of: reference)
-            let byScriptOrInspection = row.contains("scripts/") || row.contains("by inspection")
-            #expect(!references.isEmpty || byScriptOrInspection, "no test for: \(row.prefix(80))")
+            #expect(!references.isEmpty || row.contains("`scripts/crash.py`"), "no test for: \(row.prefix(80))")
             for match in references {
                 let (suite, member) = (String(match.1), String(match.2))
                 #expect(sources.contains("struct \(suite)"), "no suite \(suite)")

@@ -68,6 +68,17 @@ import Testing
         #expect(error.message == "new (error code 999)")
     }
 
+    @Test func framesAppendedToOneBufferNeverCopyIt() throws {
+        // Found by a flood of pings: each frame written copied the whole buffer, quadratic in the replies to one read.
+        var buffer = ByteBufferAllocator().buffer(capacity: 1 << 20)
+        let storage = buffer.withUnsafeMutableWritableBytes { UInt(bitPattern: $0.baseAddress) }
+        for index in 0..<10_000 {
+            try ServerFrame.error(ProtocolError(.rateLimited, "slow down")).encode(
+                requestID: UInt32(index), into: &buffer)
+        }
+        #expect(buffer.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) } == storage)
+    }
+
     @Test func aFailedEncodeLeavesTheBufferAsItWas() {
         var buffer = ByteBuffer(bytes: [1, 2, 3])
         let long = String(repeating: "x", count: 70_000)
