@@ -73,17 +73,7 @@ public final class ChatServer: Service, Sendable {
                 let store = try HistoryStore(
                     directory: configuration.dataDirectory, policy: configuration.fsync,
                     historyLimit: configuration.historyLimit, logger: logger)
-                var channels = try store.loadChannels()
-                // Linked servers take their ids from the network's sequencer and catch up from it, so only a server
-                // on its own numbers past a crash itself (see docs/security.md, known limits).
-                let standalone = configuration.peers.isEmpty && !configuration.discover
-                if try !store.takeCleanStopMarker(), standalone, !channels.isEmpty {
-                    let skip = HistoryStore.idSkipAfterUncleanStop
-                    logger.notice(
-                        "the last run did not stop cleanly: message ids skip ahead, so that no id a client may have seen before the crash is given to another message",
-                        metadata: ["skip": "\(skip)", "channels": "\(channels.count)"])
-                    for index in channels.indices { channels[index].lastID += skip }
-                }
+                let channels = try store.loadChannels()
                 let unclaimed = try store.unclaimedFiles(claimed: Set(channels.map(\.record.file)))
                 for file in unclaimed {
                     logger.warning(

@@ -234,40 +234,5 @@ final class HistoryStore: Sendable {
 
     func shutdown() async {
         await writer.shutdown()
-        markCleanStop()
-    }
-
-    // MARK: - Clean and unclean stops
-
-    /// The file a clean shutdown leaves once everything is written; its absence at start-up means a crash.
-    static let cleanStopMarker = "stopped-cleanly"
-
-    /// How far ids jump after an unclean stop. A message is delivered live as soon as it is numbered, before it is
-    /// written, so a crash can lose messages that clients have already seen; numbering on from the last stored id
-    /// would give their ids to other messages. At most as many messages as the writer's queue holds (64 MiB, at
-    /// least 128 bytes a message: 524,288) plus the batch being written can be numbered and unwritten at once;
-    /// this is four times that.
-    static let idSkipAfterUncleanStop: UInt64 = 1 << 21
-
-    /// Whether the last server to use this directory stopped cleanly; removes the marker, so that a crash of this
-    /// one is noticed next time. A directory that holds no channels yet counts as clean.
-    func takeCleanStopMarker() throws -> Bool {
-        let path = "\(directory)/\(Self.cleanStopMarker)"
-        guard FileManager.default.fileExists(atPath: path) else {
-            return !FileManager.default.fileExists(atPath: "\(directory)/channels.json")
-        }
-        guard unlink(path) == 0 else { throw StorageError.system("cannot remove", path) }
-        try LineFile.syncDirectory(of: path)
-        return true
-    }
-
-    private func markCleanStop() {
-        let path = "\(directory)/\(Self.cleanStopMarker)"
-        do {
-            try LineFile.replaceAtomically(path: path, with: Array("\(Timestamp.now().iso8601)\n".utf8))
-        } catch {
-            logger.error(
-                "cannot record the clean stop; ids will skip ahead at the next start", metadata: ["error": "\(error)"])
-        }
     }
 }

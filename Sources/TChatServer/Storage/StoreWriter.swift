@@ -39,8 +39,8 @@ final class StoreWriter: Sendable {
     struct FileRange: Sendable {
         var firstID: UInt64
         var lastID: UInt64
-        /// Counted, not taken from the ids: ids have gaps (messages not stored on a full disk, ids skipped after an
-        /// unclean stop), and a count from ids would compact a file on every write after one.
+        /// Counted, not taken from the ids: ids have gaps (messages numbered but not stored on a full disk), and a
+        /// count from ids would overstate the file.
         var lines: Int
 
         /// For a file whose ids run without gaps from `firstID` to `lastID`; an overestimate otherwise, corrected by
