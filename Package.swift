@@ -27,6 +27,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
     ],
     targets: [
         .systemLibrary(
@@ -41,15 +43,29 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Certificates, fingerprints, trust and why a handshake failed; shared by the server and the client.
+        .target(
+            name: "TChatTLS",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "TChatServer",
             dependencies: [
                 "TChatProtocol",
+                "TChatTLS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -57,8 +73,10 @@ let package = Package(
             name: "TChatClient",
             dependencies: [
                 "TChatProtocol",
+                "TChatTLS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -67,6 +85,7 @@ let package = Package(
             dependencies: [
                 "CNcurses",
                 "TChatClient",
+                "TChatTLS",
                 "TChatProtocol",
                 .product(name: "DequeModule", package: "swift-collections"),
             ],
@@ -76,6 +95,8 @@ let package = Package(
             name: "tchatd",
             dependencies: [
                 "TChatServer",
+                "TChatTLS",
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -131,6 +152,9 @@ let package = Package(
             name: "TChatServerTests",
             dependencies: [
                 "TChatServer",
+                "TChatTLS",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 "TChatFuzzing",
                 "TChatClient",
                 "TChatTUI",

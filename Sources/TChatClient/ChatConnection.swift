@@ -1,6 +1,9 @@
 public import NIOCore
 import NIOPosix
+import NIOSSL
+import Synchronization
 public import TChatProtocol
+import TChatTLS
 
 #if canImport(Glibc)
     import Glibc
@@ -38,24 +41,51 @@ public final class ChatConnection: Sendable {
     }
 
     /// Connects, says hello and waits for the welcome, following up to `maxRedirects` redirects to less loaded
-    /// servers. Throws `ConnectionError` if the server cannot be reached and the server's `ProtocolError` if it
-    /// refuses the hello (nick in use, server full...).
+    /// servers. Throws `ConnectionError` if the server cannot be reached (or, over TLS, cannot be trusted: the
+    /// reason is in the message) and the server's `ProtocolError` if it refuses the hello (nick in use, server
+    /// full...).
+    ///
+    /// A TLS connection never follows a redirect to a plaintext address: it asks the same server again, this time
+    /// to be kept.
     public static func connect(
         _ options: ConnectOptions, group: (any EventLoopGroup)? = nil
     ) async throws -> ChatConnection {
         var options = options
         var hops = 0
+        var stay = false
         while true {
             do {
-                return try await connectOnce(options, acceptsRedirect: hops < options.maxRedirects, group: group)
+                let acceptsRedirect = !stay && hops < options.maxRedirects
+                return try await connectOnce(options, acceptsRedirect: acceptsRedirect, group: group)
             } catch let redirect as Redirect {
                 hops += 1
+                let target: ServerAddress
                 do {
-                    options.server = try ServerAddress(parsing: redirect.address, defaultPort: options.server.port)
+                    target = try ServerAddress(
+                        parsing: redirect.address, defaultPort: options.server.port, allowingTLS: true)
                 } catch {
                     throw ConnectionError("\(redirect.server) sent us to '\(redirect.address)', which is not HOST:PORT")
                 }
+                if options.server.usesTLS && !target.usesTLS {
+                    stay = true
+                } else {
+                    options.server = target
+                }
             }
+        }
+    }
+
+    /// TLS clients by trust: a context is made once per trust and shared by every connection (and reconnection).
+    private static let tlsClients = Mutex<[TLSTrust: TLSClient]>([:])
+
+    static func tlsClient(for trust: TLSTrust) throws -> TLSClient {
+        if let client = tlsClients.withLock({ $0[trust] }) { return client }
+        do {
+            let client = try TLSClient(trust: trust)
+            tlsClients.withLock { $0[trust] = client }
+            return client
+        } catch {
+            throw ConnectionError(error.description)
         }
     }
 
@@ -69,13 +99,22 @@ public final class ChatConnection: Sendable {
         let closeReason = CloseReason()
         let roundTrip = RoundTrip()
         let keepAlive = options.keepAlive.map(TimeAmount.init)
+        let server = options.server
+        let tls = server.usesTLS ? try tlsClient(for: options.tlsTrust) : nil
+        let loop = group.next()
+        let handshake = loop.makePromise(of: NIOSSLCertificate?.self)
         let channel: any Channel
         do {
-            channel = try await ClientBootstrap(group: group)
+            channel = try await ClientBootstrap(group: loop)
                 .connectTimeout(TimeAmount(options.connectTimeout))
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        if let tls {
+                            try channel.pipeline.syncOperations.addHandler(try tls.makeHandler(host: server.host))
+                            try channel.pipeline.syncOperations.addHandler(
+                                TLSHandshakeWatch(promise: handshake, host: server.host, trust: tls.trust))
+                        }
                         try channel.pipeline.syncOperations.addHandler(
                             ByteToMessageHandler(FrameDecoder(maxFrameLength: maxFrame)))
                         try channel.pipeline.syncOperations.addHandler(
@@ -87,7 +126,21 @@ public final class ChatConnection: Sendable {
                 .connect(host: options.server.host, port: options.server.port)
                 .get()
         } catch {
+            handshake.fail(ConnectionError("not connected"))
             throw ConnectionError("cannot connect to \(options.server): \(Self.describe(error))")
+        }
+        if tls == nil {
+            handshake.succeed(nil)
+        } else {
+            // Nothing is said before the server is known to be the one asked for.
+            do {
+                _ = try await handshake.futureResult.get()
+            } catch {
+                try? await channel.close()
+                // A TLS port refusing plaintext, or a server closing with a reason, said why already.
+                if let reason = closeReason.error { throw reason }
+                throw ConnectionError("cannot connect to \(options.server): \(error)")
+            }
         }
         resumer.channel.withLock { $0 = channel }
         if !receivesEvents { source.finish() }

@@ -196,12 +196,18 @@ public final class ChatSession: Sendable {
         return "the connection was closed"
     }
 
-    /// Remembers where the network's other servers take clients, to fail over to them.
+    /// Remembers where the network's other servers take clients, to fail over to them: over TLS only TLS ports
+    /// (a TLS session never fails over to plaintext), over plaintext only plaintext ones.
     private func learnServers(from connection: ChatConnection) async {
         guard let frames = try? await connection.request(.listServers) else { return }
+        let overTLS = options.server.usesTLS
         let addresses = frames.compactMap { frame -> ServerAddress? in
-            guard case .serverInfo(let info) = frame else { return nil }
-            return try? ServerAddress(parsing: info.clientAddress, defaultPort: ServerAddress.defaultClientPort)
+            guard case .serverInfo(let info) = frame, !info.clientAddress.isEmpty,
+                let address = try? ServerAddress(
+                    parsing: info.clientAddress, defaultPort: ServerAddress.defaultClientPort, allowingTLS: true),
+                address.usesTLS == overTLS
+            else { return nil }
+            return address
         }
         state.withLock { state in
             for address in addresses where !state.servers.contains(address) { state.servers.append(address) }

@@ -1,4 +1,5 @@
 public import TChatProtocol
+public import TChatTLS
 
 /// How to reach a server and whom to say we are.
 public struct ConnectOptions: Sendable {
@@ -18,6 +19,8 @@ public struct ConnectOptions: Sendable {
     /// How many times to follow a server's redirect to a less loaded one; after the last hop the client asks to
     /// stay where it is.
     public var maxRedirects = 3
+    /// Whom to believe when `server` is a `tls://` address: the system's authorities by default.
+    public var tlsTrust: TLSTrust = .systemRoots
 
     public init(server: ServerAddress, nick: String) {
         self.server = server

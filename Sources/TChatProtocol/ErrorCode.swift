@@ -23,6 +23,8 @@ public enum ErrorCode: UInt16, Sendable, CaseIterable, CustomStringConvertible {
     case rateLimited = 209
     case tooManyConnections = 210
     case frameTimeout = 211
+    case linkRefused = 212
+    case tlsRequired = 213
 
     case invalidNick = 300
     case nickInUse = 301
@@ -58,6 +60,8 @@ public enum ErrorCode: UInt16, Sendable, CaseIterable, CustomStringConvertible {
         case .rateLimited: "rate-limited"
         case .tooManyConnections: "too-many-connections"
         case .frameTimeout: "frame-timeout"
+        case .linkRefused: "link-refused"
+        case .tlsRequired: "tls-required"
         case .invalidNick: "invalid-nick"
         case .nickInUse: "nick-in-use"
         case .invalidChannel: "invalid-channel"
@@ -75,7 +79,7 @@ public enum ErrorCode: UInt16, Sendable, CaseIterable, CustomStringConvertible {
     public var closesConnection: Bool {
         switch self {
         case .frameTooLarge, .unsupportedVersion, .serverFull, .idleTimeout, .shuttingDown, .sendQueueFull,
-            .notImplemented, .redirected, .tooManyConnections, .frameTimeout:
+            .notImplemented, .redirected, .tooManyConnections, .frameTimeout, .linkRefused, .tlsRequired:
             true
         default:
             false

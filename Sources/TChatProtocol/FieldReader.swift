@@ -36,6 +36,12 @@ public struct FieldReader {
         return value
     }
 
+    /// Exactly `count` raw bytes (a nonce, a MAC).
+    public mutating func bytes(_ count: Int, _ field: String) throws(ProtocolError) -> [UInt8] {
+        guard let bytes = buffer.readBytes(length: count) else { throw truncated(field) }
+        return bytes
+    }
+
     public mutating func time(_ field: String) throws(ProtocolError) -> Timestamp {
         Timestamp(milliseconds: try u64(field))
     }

@@ -52,6 +52,8 @@ public struct FrameWriter {
     public mutating func u32(_ value: UInt32) { buffer.writeInteger(value, endianness: .big) }
     public mutating func u64(_ value: UInt64) { buffer.writeInteger(value, endianness: .big) }
     public mutating func time(_ value: Timestamp) { u64(value.milliseconds) }
+    /// Raw bytes of a length both sides know (a nonce, a MAC): no length prefix.
+    public mutating func bytes(_ value: [UInt8]) { buffer.writeBytes(value) }
 
     public mutating func str(_ value: String, _ field: String) throws(ProtocolError) {
         let count = value.utf8.count

@@ -36,6 +36,23 @@ public struct PeerHello: Sendable, Hashable {
     }
 }
 
+/// The first frame on a link, from both sides: who the sender says it is and a fresh random nonce, which the other
+/// side must answer with a proof that it knows the link secret (LINK_PROOF).
+public struct LinkChallenge: Sendable, Hashable {
+    /// Bytes in a nonce and in a proof (an HMAC-SHA-256).
+    public static let byteCount = 32
+
+    public var version: UInt16
+    public var serverID: UInt64
+    public var nonce: [UInt8]
+
+    public init(version: UInt16 = ProtocolVersion.current, serverID: UInt64, nonce: [UInt8]) {
+        self.version = version
+        self.serverID = serverID
+        self.nonce = nonce
+    }
+}
+
 /// A client connected to another server, as that server describes it.
 public struct RemoteClient: Sendable, Hashable {
     public var nick: String
@@ -88,6 +105,11 @@ public enum PeerFrameType: UInt8, Sendable, CaseIterable, CustomStringConvertibl
     case topic = 0x4C
     case channelState = 0x4D
     case syncRequest = 0x4E
+    case linkChallenge = 0x50
+    case linkProof = 0x51
+    /// The client protocol's ERROR frame, which refuses a link (and tells a client that dialled the peer port
+    /// by mistake what it reached).
+    case error = 0x81
 
     public var description: String {
         switch self {
@@ -106,6 +128,9 @@ public enum PeerFrameType: UInt8, Sendable, CaseIterable, CustomStringConvertibl
         case .topic: "PEER_TOPIC"
         case .channelState: "CHANNEL_STATE"
         case .syncRequest: "SYNC_REQUEST"
+        case .linkChallenge: "LINK_CHALLENGE"
+        case .linkProof: "LINK_PROOF"
+        case .error: "ERROR"
         }
     }
 }
@@ -114,6 +139,12 @@ public enum PeerFrameType: UInt8, Sendable, CaseIterable, CustomStringConvertibl
 /// announcements, each side acting on what it is told.
 public enum PeerFrame: Sendable, Hashable {
     /// The first frame on a link, from both sides.
+    case challenge(LinkChallenge)
+    /// The answer to the other side's challenge: HMAC-SHA-256 over the handshake (`docs/protocol.md`).
+    case proof([UInt8])
+    /// The link is refused, and why; the sender closes it.
+    case error(ProtocolError)
+    /// Once both proofs are checked, from both sides.
     case hello(PeerHello)
     /// The heartbeat, every `--heartbeat` seconds: the sender's current load.
     case load(clients: UInt32, capacity: UInt32)
@@ -145,6 +176,9 @@ public enum PeerFrame: Sendable, Hashable {
 
     public var type: PeerFrameType {
         switch self {
+        case .challenge: .linkChallenge
+        case .proof: .linkProof
+        case .error: .error
         case .hello: .hello
         case .load: .load
         case .goodbye: .goodbye
@@ -167,6 +201,21 @@ public enum PeerFrame: Sendable, Hashable {
     public func encode(into buffer: inout ByteBuffer) throws(ProtocolError) {
         try FrameWriter.write(rawType: type.rawValue, requestID: 0, into: &buffer) { (w) throws(ProtocolError) in
             switch self {
+            case .challenge(let challenge):
+                w.u16(challenge.version)
+                w.u64(challenge.serverID)
+                guard challenge.nonce.count == LinkChallenge.byteCount else {
+                    throw ProtocolError(.malformedFrame, "a nonce is \(LinkChallenge.byteCount) bytes")
+                }
+                w.bytes(challenge.nonce)
+            case .proof(let proof):
+                guard proof.count == LinkChallenge.byteCount else {
+                    throw ProtocolError(.malformedFrame, "a proof is \(LinkChallenge.byteCount) bytes")
+                }
+                w.bytes(proof)
+            case .error(let error):
+                w.u16(error.code.rawValue)
+                try w.str(error.message, "message")
             case .hello(let hello):
                 w.u16(hello.version)
                 w.u64(hello.serverID)
@@ -248,6 +297,19 @@ public enum PeerFrame: Sendable, Hashable {
         }
         var r = FieldReader(frame.payload, frameType: type.description)
         switch type {
+        case .linkChallenge:
+            self = .challenge(
+                LinkChallenge(
+                    version: try r.u16("version"), serverID: try r.u64("server id"),
+                    nonce: try r.bytes(LinkChallenge.byteCount, "nonce")))
+        case .linkProof: self = .proof(try r.bytes(LinkChallenge.byteCount, "proof"))
+        case .error:
+            let raw = try r.u16("code")
+            let message = try r.str("message")
+            // A code this build does not know (a newer server's): keep the text, and the number.
+            self = .error(
+                ErrorCode(rawValue: raw).map { ProtocolError($0, message) }
+                    ?? ProtocolError(.linkRefused, "\(message) (error code \(raw))"))
         case .hello:
             self = .hello(
                 PeerHello(

@@ -33,4 +33,16 @@ public enum ProtocolLimits {
     public static let maxHelloFieldBytes = 255
     /// Most messages one join or history request can ask for.
     public static let maxHistoryRequest: UInt16 = 1000
+    /// The highest message id: 2^53 − 1, so that an id survives every JSON tool (jq reads numbers as doubles), and
+    /// so that adding to one that came over the wire can never overflow.
+    public static let maxMessageID: UInt64 = (1 << 53) - 1
+    /// No time on the wire is earlier than 2020-01-01T00:00:00Z: tchat did not exist then, so an earlier time is a
+    /// lie or a bug (a linked server claiming to have started in 1970 to become the sequencer).
+    public static let earliestTime = Timestamp(milliseconds: 1_577_836_800_000)
+    /// How far ahead of this server's clock a linked server's time may be, in milliseconds (5 minutes).
+    public static let maxClockSkew: UInt64 = 5 * 60 * 1000
+    /// Longest server name, in UTF-8 bytes.
+    public static let maxServerNameBytes = 64
+    /// Most servers one PEERS frame may name.
+    public static let maxGossipedServers = 256
 }

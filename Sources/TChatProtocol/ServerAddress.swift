@@ -1,40 +1,62 @@
 /// A `HOST:PORT` pair as given on command lines and in `TCHAT_SERVER`; IPv6 hosts are written `[::1]:7667`.
+///
+/// A client's address may start with `tls://`: the connection then speaks TLS, and a server says so in the
+/// addresses it hands out (redirects, LIST_SERVERS), so a client never goes from a TLS server to a plaintext one
+/// without knowing.
 public struct ServerAddress: Sendable, Hashable, CustomStringConvertible {
     public var host: String
     public var port: Int
+    /// Whether connections to it speak TLS (`tls://` in front).
+    public var usesTLS: Bool
 
     /// The client port a server listens on unless told otherwise.
     public static let defaultClientPort = 7667
     /// The peer port a server listens on unless told otherwise.
     public static let defaultPeerPort = 7668
+    /// What marks an address that speaks TLS.
+    public static let tlsScheme = "tls://"
 
-    public init(host: String, port: Int) {
+    public init(host: String, port: Int, usesTLS: Bool = false) {
         self.host = host
         self.port = port
+        self.usesTLS = usesTLS
     }
 
-    /// Parses `HOST:PORT`, `[V6]:PORT`, or a bare `HOST` (taking `defaultPort`).
-    public init(parsing text: String, defaultPort: Int) throws(ProtocolError) {
+    /// Parses `HOST:PORT`, `[V6]:PORT`, or a bare `HOST` (taking `defaultPort`); with `allowingTLS`, any of them after
+    /// `tls://`.
+    public init(parsing text: String, defaultPort: Int, allowingTLS: Bool = false) throws(ProtocolError) {
         func refuse(_ why: String) -> ProtocolError {
             ProtocolError(.invalidArgument, "'\(text)' is not HOST:PORT: \(why)")
         }
+        var rest = Substring(text)
+        var usesTLS = false
+        if rest.lowercased().hasPrefix(Self.tlsScheme) {
+            guard allowingTLS else { throw refuse("no tls:// here (TLS is turned on by certificate files)") }
+            usesTLS = true
+            rest = rest.dropFirst(Self.tlsScheme.count)
+        } else if rest.contains("://") {
+            throw refuse("the only scheme is tls://")
+        }
         var host: Substring
         var portText: Substring?
-        if text.hasPrefix("[") {
-            guard let close = text.firstIndex(of: "]") else { throw refuse("missing ']'") }
-            host = text[text.index(after: text.startIndex)..<close]
-            let rest = text[text.index(after: close)...]
-            if !rest.isEmpty {
-                guard rest.hasPrefix(":") else { throw refuse("expected ':' after ']'") }
-                portText = rest.dropFirst()
+        if rest.hasPrefix("[") {
+            guard let close = rest.firstIndex(of: "]") else { throw refuse("missing ']'") }
+            host = rest[rest.index(after: rest.startIndex)..<close]
+            let tail = rest[rest.index(after: close)...]
+            if !tail.isEmpty {
+                guard tail.hasPrefix(":") else { throw refuse("expected ':' after ']'") }
+                portText = tail.dropFirst()
             }
-        } else if let colon = text.lastIndex(of: ":"), text.firstIndex(of: ":") == colon {
-            host = text[..<colon]
-            portText = text[text.index(after: colon)...]
+        } else if let colon = rest.lastIndex(of: ":"), rest.firstIndex(of: ":") == colon {
+            host = rest[..<colon]
+            portText = rest[rest.index(after: colon)...]
         } else {
-            host = Substring(text)
+            host = rest
         }
         guard !host.isEmpty else { throw refuse("the host is empty") }
+        guard !host.unicodeScalars.contains(where: { TextField.isControl($0) || $0 == " " || $0 == "/" }) else {
+            throw refuse("the host may not contain spaces, '/' or control characters")
+        }
         var port = defaultPort
         if let portText {
             guard let value = Int(portText), (0...65535).contains(value) else {
@@ -42,8 +64,19 @@ public struct ServerAddress: Sendable, Hashable, CustomStringConvertible {
             }
             port = value
         }
-        self.init(host: String(host), port: port)
+        self.init(host: String(host), port: port, usesTLS: usesTLS)
     }
 
-    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    /// `HOST:PORT` without the scheme.
+    public var hostAndPort: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+
+    public var description: String { (usesTLS ? Self.tlsScheme : "") + hostAndPort }
+
+    /// Whether the host is a loopback address (127.0.0.0/8, ::1) or `localhost`.
+    public var isLoopback: Bool {
+        let lowered = host.lowercased()
+        if lowered == "localhost" || lowered == "::1" || lowered == "0:0:0:0:0:0:0:1" { return true }
+        let parts = lowered.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { UInt8($0) != nil }
+    }
 }

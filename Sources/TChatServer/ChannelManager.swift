@@ -286,6 +286,9 @@ final class ChannelManager: Sendable {
     ) throws(ProtocolError) -> ChatMessage {
         try state.withLock { (state) throws(ProtocolError) -> ChatMessage in
             let channel = state.channels[name.key] ?? createChannel(name, &state)
+            guard channel.lastID < ProtocolLimits.maxMessageID else {
+                throw ProtocolError(.storageFailure, "\(channel.name.name) has used up its message ids")
+            }
             let message = ChatMessage(
                 channel: channel.name.name, id: channel.lastID + 1, time: .now(), from: nick, body: body)
             try keep(message, in: channel, ack: ack)

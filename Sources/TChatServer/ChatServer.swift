@@ -34,12 +34,22 @@ public final class ChatServer: Service, Sendable {
         self.logger = logger
     }
 
-    /// Where clients and peers can connect, once started.
-    public var addresses: (clients: ServerAddress, peers: ServerAddress)? {
+    /// Where clients and peers can connect, once started (`peers` is nil when the server does not listen for
+    /// them; `plain` is the extra plaintext client port, if any).
+    public var addresses: (clients: ServerAddress, peers: ServerAddress?, plain: ServerAddress?)? {
         state.withLock { state in
             guard case .running(let running) = state else { return nil }
-            return (running.listener.clientAddress, running.listener.peerAddress)
+            return (running.listener.clientAddress, running.listener.peerAddress, running.listener.plainAddress)
         }
+    }
+
+    /// SIGHUP: reads the certificate and key, the link secret and the MOTD again; connections open stay as they are.
+    public func reload() {
+        let context: ServerContext? = state.withLock { state in
+            guard case .running(let running) = state else { return nil }
+            return running.context
+        }
+        context?.live.reload(logger: logger)
     }
 
     /// How many other servers are linked (for tests and monitoring).
@@ -88,6 +98,16 @@ public final class ChatServer: Service, Sendable {
             throw error
         }
         let (store, channels, unclaimed, nicks, serverID) = loaded
+        let live: LiveSettings
+        let registry = configuration.discover ? DiscoveryRegistry(directory: configuration.discoveryDirectory) : nil
+        do {
+            try registry?.prepare()
+            live = try LiveSettings(configuration: configuration, registry: registry)
+        } catch {
+            await store.shutdown()
+            try? await threadPool.shutdownGracefully()
+            throw error
+        }
         let group = MultiThreadedEventLoopGroup(
             numberOfThreads: configuration.threads > 0 ? configuration.threads : System.coreCount)
         do {
@@ -103,14 +123,14 @@ public final class ChatServer: Service, Sendable {
                     nicks: { [weak clientManager] in clientManager?.snapshot() }))
             let serverManager = ServerManager(
                 serverID: serverID, name: configuration.name, clientAddress: configuration.clientAddress.description,
-                configuration: configuration, group: group,
+                configuration: configuration, group: group, live: live, registry: registry,
                 load: { [weak clientManager] in clientManager?.count ?? 0 }, logger: logger)
             let router = NetworkRouter(
                 servers: serverManager, channels: channelManager, clients: clientManager, group: group, logger: logger)
             serverManager.setHandler(router)
             let context = ServerContext(
                 configuration: configuration, channels: channelManager, clients: clientManager,
-                servers: serverManager, router: router, loops: Array(group.makeIterator()), logger: logger)
+                servers: serverManager, router: router, live: live, loops: Array(group.makeIterator()), logger: logger)
             let listener: ServerListener
             do {
                 listener = try await ServerListener.bind(group: group, server: context)
@@ -119,22 +139,58 @@ public final class ChatServer: Service, Sendable {
                 throw error
             }
             serverManager.start(
-                clientAddress: listener.clientAddress.description, peerAddress: listener.peerAddress.description)
+                clientAddress: listener.clientAddress.description,
+                peerAddress: listener.peerAddress?.description ?? "")
             state.withLock {
                 $0 = .running(
                     Running(group: group, threadPool: threadPool, store: store, context: context, listener: listener))
             }
             logger.info(
-                "listening clients=\(listener.clientAddress) peers=\(listener.peerAddress)",
+                "listening clients=\(listener.clientAddress) peers=\(listener.peerAddress?.description ?? "-")",
                 metadata: [
                     "name": "\(configuration.name)", "id": "\(ServerIdentity.hex(serverID))",
                     "data": "\(configuration.dataDirectory)",
                     "channels": "\(channels.count)", "fsync": "\(configuration.fsync)",
                 ])
+            logSecurity(live.current, listener: listener)
         } catch {
             try? await group.shutdownGracefully()
             try? await threadPool.shutdownGracefully()
             throw error
+        }
+    }
+
+    /// Says at start-up what protects the ports: TLS (and the certificate's fingerprint, to pin) and linking.
+    private func logSecurity(_ settings: LiveSettings.Snapshot, listener: ServerListener) {
+        if let tls = settings.tls {
+            logger.notice(
+                "TLS on: clients and links must use it",
+                metadata: [
+                    "certificate sha256": "\(tls.identity.fingerprint)", "expires": "\(tls.identity.notValidAfter)",
+                    "pinned peers": "\(tls.pins.count)",
+                ])
+        } else if !configuration.clientAddress.isLoopback {
+            logger.warning(
+                "TLS off: clients on \(configuration.clientAddress) talk in plaintext (--tls-cert and --tls-key)")
+        }
+        if let plain = listener.plainAddress {
+            logger.notice("plaintext client port for this host: \(plain)")
+        }
+        guard listener.peerAddress != nil else { return }
+        guard let secret = settings.linkSecret else {
+            logger.notice("linking off: the peer port refuses every link (no --link-secret)")
+            if !configuration.peers.isEmpty {
+                logger.warning("--peer is not dialled: without a link secret no link can be proved")
+            }
+            return
+        }
+        logger.notice(
+            "linking on: a linked server must prove it knows the secret", metadata: ["secret": "\(secret.path)"])
+        if settings.tls == nil, !configuration.peerAddress.isLoopback {
+            let warning =
+                "links to \(configuration.peerAddress) are authenticated but not encrypted: "
+                + "give a certificate (--tls-cert) to protect them on a network"
+            logger.warning("\(warning)")
         }
     }
 

@@ -12,12 +12,7 @@ final class ClientManager: Sendable {
         var nick: Nick
     }
 
-    /// A client of a linked server.
-    struct Remote: Sendable {
-        let serverID: UInt64
-        let serverName: String
-        var client: RemoteClient
-    }
+    typealias Remote = RemoteDirectory.Entry
 
     /// Where a nick is connected.
     enum Location {
@@ -25,22 +20,35 @@ final class ClientManager: Sendable {
         case remote(serverID: UInt64, nick: String)
     }
 
-    /// What adding a linked server's client did about a nick both sides had.
-    enum Collision: Equatable {
-        case none
-        /// The remote client lost: it is known here under this name, which its server gives it too. `winner` is our
-        /// client that kept the nick, when it was ours, to be told.
-        case remoteRenamed(String, winner: ClientSession?)
-        /// Our client lost and was renamed.
-        case localRenamed(session: UInt64, old: String, new: String)
+    /// Our client that lost its nick in a collision, and its new one.
+    struct LocalRename: Equatable {
+        let session: UInt64
+        let old: String
+        let new: String
+    }
+
+    /// What a linked server's client arriving (or changing nick) did to the nicks here.
+    struct RemoteChange: Equatable {
+        /// The nick it had here before (nil when it is new here) and has now.
+        var from: String?
+        var to: String
+        /// Our client that held the nick and lost it too.
+        var local: LocalRename?
+        /// Another server's client that held the nick and lost it too: its nick here before and after.
+        var otherRemote: (from: String, to: String)?
+
+        static func == (lhs: RemoteChange, rhs: RemoteChange) -> Bool {
+            lhs.from == rhs.from && lhs.to == rhs.to && lhs.local == rhs.local
+                && lhs.otherRemote?.from == rhs.otherRemote?.from && lhs.otherRemote?.to == rhs.otherRemote?.to
+        }
     }
 
     private struct State {
         var active: [UInt64: Active] = [:]
         /// Nick key to session id.
         var byNick: [String: UInt64] = [:]
-        /// Nick key to a linked server's client.
-        var remote: [String: Remote] = [:]
+        /// Linked servers' clients.
+        var remote = RemoteDirectory()
         /// Nick key to what is remembered of it.
         var known: [String: NickRecord] = [:]
         /// At most this many nicks are remembered (see `forgetOldest`).
@@ -63,6 +71,29 @@ final class ClientManager: Sendable {
             known[nick.key] = record
             if known.count > knownLimit { forgetOldest() }
             return record
+        }
+
+        /// Whether a nick key is held by a client here or of a linked server.
+        func isTaken(_ key: String) -> Bool { byNick[key] != nil || remote[key] != nil }
+
+        /// A nick collision: whoever holds `key` (our client, or another server's) is renamed after their own
+        /// server, and `change` records it.
+        mutating func evictHolders(of key: String, into change: inout RemoteChange, ourServerID: UInt64) {
+            if let id = byNick[key], let local = active[id] {
+                let new = ClientManager.collisionName(local.nick.name, serverID: ourServerID, taken: isTaken)
+                if let newNick = try? Nick(validating: new) {
+                    byNick[key] = nil
+                    byNick[newNick.key] = id
+                    active[id]?.nick = newNick
+                    change.local = LocalRename(session: id, old: local.nick.name, new: new)
+                }
+            }
+            if var other = remote.remove(key: key) {
+                let old = other.client.nick
+                other.client.nick = ClientManager.collisionName(old, serverID: other.serverID, taken: isTaken)
+                remote.insert(other)
+                change.otherRemote = (old, other.client.nick)
+            }
         }
 
         /// Every new nick is remembered, so a client cycling through random nicks would grow `nicks.json` and the
@@ -191,7 +222,7 @@ final class ClientManager: Sendable {
                 return sessions.compactMap { state.active[$0.id].map { info(of: $0) } }
                     + remoteNicks.compactMap { state.remote[Nick.key(for: $0)].map { info(of: $0) } }
             }
-            return state.active.values.map { info(of: $0) } + state.remote.values.map { info(of: $0) }
+            return state.active.values.map { info(of: $0) } + state.remote.entries.map { info(of: $0) }
         }
         return infos.sorted { $0.nick.lowercased() < $1.nick.lowercased() }
     }
@@ -224,90 +255,76 @@ final class ClientManager: Sendable {
         return String(nick.prefix(ProtocolLimits.maxNickLength - 17)) + "_" + hex
     }
 
-    /// Registers a linked server's client, settling a nick both have: the client that connected first keeps it
-    /// (the lower server id on a tie), the other is renamed by `collisionName`. Every server applies the same rule,
-    /// so all agree without asking each other.
-    func addRemote(_ client: RemoteClient, serverID: UInt64, serverName: String) -> Collision {
+    /// Registers a linked server's client (or updates one it announced before). When the nick is held here, by
+    /// our client or another server's, every holder loses it: each is renamed by `collisionName` after its own
+    /// server. Every server applies the same rule and reaches the same names without asking the others.
+    ///
+    /// Nobody keeps the nick because no server can tell which client came first without believing another
+    /// server's clock, and believing it would let a lying server take any nick (and the direct messages sent to it)
+    /// by claiming an early `connected at`. A renamed user can take the nick back with `/nick` once it is free.
+    func addRemote(_ client: RemoteClient, serverID: UInt64, serverName: String) -> RemoteChange? {
         state.withLock { state in
-            let key = Nick.key(for: client.nick)
-            let incoming = Remote(serverID: serverID, serverName: serverName, client: client)
-            let taken = { (key: String) in state.byNick[key] != nil || state.remote[key] != nil }
-            if let id = state.byNick[key], let local = state.active[id] {
-                let localWins = (local.session.connectedAt, self.serverID) < (client.connectedAt, serverID)
-                if localWins {
-                    var renamed = incoming
-                    renamed.client.nick = Self.collisionName(client.nick, serverID: serverID, taken: taken)
-                    state.remote[Nick.key(for: renamed.client.nick)] = renamed
-                    return .remoteRenamed(renamed.client.nick, winner: local.session)
-                }
-                let new = Self.collisionName(local.nick.name, serverID: self.serverID, taken: taken)
-                guard let newNick = try? Nick(validating: new) else { return .none }
-                state.byNick[key] = nil
-                state.byNick[newNick.key] = id
-                state.active[id]?.nick = newNick
-                state.remote[key] = incoming
-                return .localRenamed(session: id, old: local.nick.name, new: new)
+            let announcedKey = Nick.key(for: client.nick)
+            if let key = state.remote.key(of: client.nick, on: serverID), var known = state.remote.remove(key: key) {
+                // Announced again (a second burst): new details, the same name here.
+                let shown = known.client.nick
+                known.client = client
+                known.client.nick = shown
+                state.remote.insert(known)
+                return nil
             }
-            if let other = state.remote[key], other.serverID != serverID {
-                let otherWins = (other.client.connectedAt, other.serverID) < (client.connectedAt, serverID)
-                var loser = otherWins ? incoming : other
-                loser.client.nick = Self.collisionName(loser.client.nick, serverID: loser.serverID, taken: taken)
-                state.remote[key] = otherWins ? other : incoming
-                state.remote[Nick.key(for: loser.client.nick)] = loser
-                return otherWins ? .remoteRenamed(loser.client.nick, winner: nil) : .none
+            var incoming = Remote(
+                serverID: serverID, serverName: serverName, client: client, announcedKey: announcedKey)
+            guard state.byNick[announcedKey] != nil || state.remote[announcedKey] != nil else {
+                state.remote.insert(incoming)
+                return RemoteChange(from: nil, to: client.nick)
             }
-            state.remote[key] = incoming
-            return .none
+            var change = RemoteChange(from: nil, to: client.nick)
+            state.evictHolders(of: announcedKey, into: &change, ourServerID: self.serverID)
+            incoming.client.nick = Self.collisionName(client.nick, serverID: serverID, taken: state.isTaken)
+            state.remote.insert(incoming)
+            change.to = incoming.client.nick
+            return change
         }
     }
 
-    /// Forgets a linked server's client; returns its nick as known here.
+    /// Forgets a linked server's client, named as that server names it; returns its nick here.
     func removeRemote(_ nick: String, serverID: UInt64) -> String? {
         state.withLock { state in
-            let key = Nick.key(for: nick)
-            if let remote = state.remote[key], remote.serverID == serverID {
-                state.remote[key] = nil
-                return remote.client.nick
-            }
-            // Known here under its collision name?
-            if let (renamedKey, remote) = state.remote.first(where: {
-                $0.value.serverID == serverID
-                    && $0.value.client.nick == Self.collisionName(nick, serverID: serverID, taken: { _ in false })
-            }) {
-                state.remote[renamedKey] = nil
-                return remote.client.nick
-            }
-            return nil
+            guard let key = state.remote.key(of: nick, on: serverID) else { return nil }
+            return state.remote.remove(key: key)?.client.nick
         }
     }
 
-    /// A linked server's client changed nick; returns the old nick as known here, if it was known.
-    func renameRemote(from old: String, to new: String, serverID: UInt64) -> String? {
+    /// A linked server's client changed nick (both named as that server names them). Nil when it is not one of
+    /// that server's clients, or nothing changes here; a new nick held here is a collision, as in `addRemote`.
+    func renameRemote(from old: String, to new: String, serverID: UInt64) -> RemoteChange? {
         state.withLock { state in
-            let oldKey = Nick.key(for: old)
-            let candidates = [
-                oldKey, Nick.key(for: Self.collisionName(old, serverID: serverID, taken: { _ in false })),
-            ]
-            for key in candidates {
-                guard var remote = state.remote[key], remote.serverID == serverID else { continue }
-                if remote.client.nick == new { return nil }  // already known by the new name
-                state.remote[key] = nil
-                let known = remote.client.nick
-                remote.client.nick = new
-                state.remote[Nick.key(for: new)] = remote
-                return known
+            guard let key = state.remote.key(of: old, on: serverID), var entry = state.remote.remove(key: key) else {
+                return nil
             }
-            return nil
+            let shownBefore = entry.client.nick
+            let newKey = Nick.key(for: new)
+            entry.announcedKey = newKey
+            var change = RemoteChange(from: shownBefore, to: new)
+            if newKey != key, state.byNick[newKey] != nil || state.remote[newKey] != nil {
+                state.evictHolders(of: newKey, into: &change, ourServerID: self.serverID)
+                change.to = Self.collisionName(new, serverID: serverID, taken: state.isTaken)
+            }
+            entry.client.nick = change.to
+            state.remote.insert(entry)
+            return change.to == shownBefore ? nil : change
         }
+    }
+
+    /// The nick shown here of the client `serverID` calls `nick`; nil when it is not one of that server's clients.
+    func remoteNick(_ nick: String, on serverID: UInt64) -> String? {
+        state.withLock { state in state.remote.key(of: nick, on: serverID).flatMap { state.remote[$0]?.client.nick } }
     }
 
     /// Forgets every client of a server that left the network; returns their nicks.
     func removeRemotes(of serverID: UInt64) -> [String] {
-        state.withLock { state in
-            let gone = state.remote.filter { $0.value.serverID == serverID }
-            for key in gone.keys { state.remote[key] = nil }
-            return gone.values.map(\.client.nick)
-        }
+        state.withLock { $0.remote.removeAll(of: serverID).map(\.client.nick) }
     }
 
     func remoteInfo(named nick: String) -> ClientInfo? {

@@ -42,7 +42,7 @@ extension ConnectionHandler {
                 return  // answered when the join completes
             case .part(let channel, let reason):
                 let name = try ChannelName(validating: channel)
-                try Self.check(reason, "reason", maxBytes: ProtocolLimits.maxReasonBytes)
+                try TextField.check(reason, "reason", maxBytes: ProtocolLimits.maxReasonBytes)
                 try server.channels.part(session, nick: nick.name, channel: name, reason: reason)
                 server.router.clientParted(channel: name.name, nick: nick.name, reason: reason)
             case .send(let channel, let body):
@@ -54,7 +54,7 @@ extension ConnectionHandler {
                 for info in server.channels.list() { reply(.channelInfo(info), to: id) }
             case .setTopic(let channel, let topic):
                 let name = try ChannelName(validating: channel)
-                try Self.check(topic, "topic", maxBytes: ProtocolLimits.maxTopicBytes)
+                try TextField.check(topic, "topic", maxBytes: ProtocolLimits.maxTopicBytes)
                 let time = try server.channels.setTopic(session, nick: nick.name, channel: name, topic: topic)
                 server.router.topicSet(channel: name.name, topic: topic, setBy: nick.name, time: time)
             case .listClients(let channel):
@@ -73,7 +73,7 @@ extension ConnectionHandler {
                 // Characters are grapheme clusters, so "héllo 👋🏽" keeps its accent and skin tone.
                 reply(.text(String(text.reversed())), to: id)
             case .setWelcome(let text):
-                try Self.check(text, "welcome text", maxBytes: ProtocolLimits.maxWelcomeBytes, allowNewlines: true)
+                try TextField.check(text, "welcome text", maxBytes: ProtocolLimits.maxWelcomeBytes, allowNewlines: true)
                 server.clients.setWelcomeText(text, for: nick)
             case .getWelcome:
                 reply(.text(server.clients.welcomeText(for: nick)), to: id)
@@ -81,7 +81,7 @@ extension ConnectionHandler {
                 try history(channel, before: before, limit: Int(limit), session: session, requestID: id)
                 return  // answered when the history is read
             case .quit(let reason):
-                try Self.check(reason, "reason", maxBytes: ProtocolLimits.maxReasonBytes)
+                try TextField.check(reason, "reason", maxBytes: ProtocolLimits.maxReasonBytes)
                 closeReason = reason.isEmpty ? "quit" : "quit: \(reason)"
                 quitMessage = reason
                 reply(.ok, to: id)
@@ -118,11 +118,11 @@ extension ConnectionHandler {
             for (field, value) in [
                 ("client name", hello.clientName), ("client version", hello.clientVersion), ("host", hello.host),
             ] {
-                try Self.check(value, field, maxBytes: ProtocolLimits.maxHelloFieldBytes)
+                try TextField.check(value, field, maxBytes: ProtocolLimits.maxHelloFieldBytes)
             }
             guard let connectionID else { throw ProtocolError(.internalError, "connection not registered") }
             let local = server.clients.count
-            if hello.acceptsRedirect, let target = server.servers.redirectTarget(localClients: local) {
+            if hello.acceptsRedirect, let target = server.servers.redirectTarget(localClients: local, overTLS: overTLS) {
                 logger.info("client redirected", metadata: ["address": "\(address)", "to": "\(target.name)"])
                 reply(.redirect(address: target.address, server: target.name), to: id)
                 closeWithError(
@@ -153,7 +153,7 @@ extension ConnectionHandler {
                         version: hello.version, serverName: server.servers.name,
                         serverVersion: TChatVersion.current, nick: nick.name, address: address,
                         connectedAt: session.connectedAt, maxFrameLength: UInt32(server.configuration.maxFrameLength),
-                        welcomeText: welcomeText, motd: server.configuration.motd)),
+                        welcomeText: welcomeText, motd: server.live.current.motd)),
                 to: id)
             reply(.ok, to: id)
         } catch let error as ProtocolError {
@@ -301,18 +301,6 @@ extension ConnectionHandler {
     }
 
     // MARK: - Helpers
-
-    /// Refuses text that is too long, or holds control characters that would garble a terminal.
-    static func check(_ text: String, _ field: String, maxBytes: Int, allowNewlines: Bool = false) throws(ProtocolError)
-    {
-        guard text.utf8.count <= maxBytes else {
-            throw ProtocolError(.fieldTooLong, "the \(field) is \(text.utf8.count) bytes; at most \(maxBytes) allowed")
-        }
-        for scalar in text.unicodeScalars where scalar.value < 0x20 || scalar.value == 0x7F {
-            if allowNewlines && scalar == "\n" { continue }
-            throw ProtocolError(.invalidArgument, "the \(field) may not contain control characters")
-        }
-    }
 
     /// A failure from a future as the client should see it: our own refusals verbatim, storage trouble as such.
     static func protocolError(_ error: any Error, doing action: String) -> ProtocolError {

@@ -38,10 +38,13 @@ final class ConnectionHandler: ChannelInboundHandler {
     var budget: RequestBudget
     /// Whether a frame is half-received, and since when (`--frame-timeout`).
     let partialFrame: PartialFrameWatch
+    /// Whether the client came over TLS: it is redirected only to TLS ports, a plaintext one only to plaintext.
+    let overTLS: Bool
 
-    init(server: ServerContext, partialFrame: PartialFrameWatch = PartialFrameWatch()) {
+    init(server: ServerContext, partialFrame: PartialFrameWatch = PartialFrameWatch(), overTLS: Bool = false) {
         self.server = server
         self.partialFrame = partialFrame
+        self.overTLS = overTLS
         budget = RequestBudget(
             rate: server.configuration.requestRate, burst: server.configuration.requestBurst)
     }

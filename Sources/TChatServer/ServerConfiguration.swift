@@ -1,4 +1,5 @@
 public import TChatProtocol
+public import TChatTLS
 
 /// Everything `tchatd`'s flags set; the defaults are the documented ones (`man/tchatd.8`).
 public struct ServerConfiguration: Sendable {
@@ -12,6 +13,23 @@ public struct ServerConfiguration: Sendable {
     public var name: String
     /// The message of the day sent in every welcome (`--motd FILE`'s contents).
     public var motd = ""
+    /// `--motd FILE`: read again on SIGHUP.
+    public var motdFile: String?
+    /// `--tls-cert` and `--tls-key`: with both, the client port and the links speak TLS only (TLS 1.2 or later).
+    public var tlsCertificateFile: String?
+    public var tlsKeyFile: String?
+    /// `--plain-listen`: with TLS on, an extra plaintext client port, for scripts on this host; loopback only.
+    public var plainClientAddress: ServerAddress?
+    /// `--link-secret FILE`: the secret linked servers prove they share. With none (and no `--discover`), the peer
+    /// port refuses every link.
+    public var linkSecretFile: String?
+    /// `--peer-fingerprint`: with TLS, the certificates linked servers must present, both ways.
+    public var peerFingerprints: [CertificateFingerprint] = []
+    /// Whether to listen on the peer port at all (`tchat --local` does not: its server never links).
+    public var listensForPeers = true
+    /// Which addresses gossip (PEERS) may make this server dial; every address by default. A test that sends
+    /// mutated gossip keeps it to loopback.
+    public var mayDial: @Sendable (ServerAddress) -> Bool = { _ in true }
     /// Connections accepted at once (`--max-clients`); more are refused with `server-full`.
     public var maxClients = 10_000
     /// The largest frame length accepted (`--max-frame`).

@@ -10,6 +10,8 @@ final class ServerContext: Sendable {
     let clients: ClientManager
     let servers: ServerManager
     let router: NetworkRouter
+    /// The certificate, link secret and MOTD as last (re)loaded.
+    let live: LiveSettings
     let logger: Logger
     /// One per event loop of the server's group, keyed by the loop's identity; fixed at start.
     private let mailboxes: [ObjectIdentifier: LoopMailbox]
@@ -21,7 +23,7 @@ final class ServerContext: Sendable {
 
     init(
         configuration: ServerConfiguration, channels: ChannelManager, clients: ClientManager,
-        servers: ServerManager, router: NetworkRouter, loops: [any EventLoop], logger: Logger
+        servers: ServerManager, router: NetworkRouter, live: LiveSettings, loops: [any EventLoop], logger: Logger
     ) {
         var mailboxes: [ObjectIdentifier: LoopMailbox] = [:]
         for loop in loops { mailboxes[ObjectIdentifier(loop)] = LoopMailbox(loop: loop) }
@@ -37,6 +39,7 @@ final class ServerContext: Sendable {
         self.clients = clients
         self.servers = servers
         self.router = router
+        self.live = live
         self.logger = logger
     }
 

@@ -1,17 +1,48 @@
 import NIOCore
 import NIOPosix
+import NIOSSL
 import TChatProtocol
 
-/// The two listening sockets: clients on one port, other servers on the other.
+/// The listening sockets: clients on one port (TLS when the server has a certificate), optionally a plaintext
+/// client port on loopback beside it, and other servers on the peer port.
 struct ServerListener {
     let clientChannel: any Channel
-    let peerChannel: any Channel
+    let plainChannel: (any Channel)?
+    let peerChannel: (any Channel)?
+    let usesTLS: Bool
 
     static func bind(group: any EventLoopGroup, server: ServerContext) async throws -> ServerListener {
         let configuration = server.configuration
+        let usesTLS = server.live.current.tls != nil
+        var bound: [any Channel] = []
+        do {
+            let clients = try await bindClients(
+                at: configuration.clientAddress, overTLS: usesTLS, group: group, server: server)
+            bound.append(clients)
+            var plain: (any Channel)?
+            if let address = configuration.plainClientAddress {
+                plain = try await bindClients(at: address, overTLS: false, group: group, server: server)
+                bound.append(plain!)
+            }
+            var peers: (any Channel)?
+            if configuration.listensForPeers {
+                peers = try await bindPeers(overTLS: usesTLS, group: group, server: server)
+                bound.append(peers!)
+            }
+            return ServerListener(clientChannel: clients, plainChannel: plain, peerChannel: peers, usesTLS: usesTLS)
+        } catch {
+            for channel in bound { try? await channel.close() }
+            throw error
+        }
+    }
+
+    private static func bindClients(
+        at address: ServerAddress, overTLS: Bool, group: any EventLoopGroup, server: ServerContext
+    ) async throws -> any Channel {
+        let configuration = server.configuration
         let maxFrame = configuration.maxFrameLength
         let queueBound = configuration.maxOutboundBytes
-        let clients = try await ServerBootstrap(group: group)
+        return try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -24,47 +55,71 @@ struct ServerListener {
             .childChannelOption(.writeBufferWaterMark, value: .init(low: queueBound / 2, high: queueBound))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    let pipeline = channel.pipeline.syncOperations
+                    // The certificate loaded when the connection arrives: a SIGHUP changes it for the next ones.
+                    if overTLS, let tls = server.live.current.tls {
+                        try pipeline.addHandler(
+                            PlaintextGuard { "this port speaks TLS: connect to \(ServerAddress.tlsScheme)\($0)" })
+                        try pipeline.addHandler(NIOSSLServerHandler(context: tls.clientContext))
+                    }
                     let watch = PartialFrameWatch()
-                    try channel.pipeline.syncOperations.addHandler(
+                    try pipeline.addHandler(
                         ByteToMessageHandler(WatchedFrameDecoder(maxFrameLength: maxFrame, watch: watch)))
-                    try channel.pipeline.syncOperations.addHandler(
-                        ConnectionHandler(server: server, partialFrame: watch))
+                    try pipeline.addHandler(ConnectionHandler(server: server, partialFrame: watch, overTLS: overTLS))
                 }
             }
-            .bind(host: configuration.clientAddress.host, port: configuration.clientAddress.port)
+            .bind(host: address.host, port: address.port)
             .get()
-        let peers: any Channel
-        do {
-            peers = try await ServerBootstrap(group: group)
-                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                .childChannelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(
-                            ByteToMessageHandler(FrameDecoder(maxFrameLength: maxFrame)))
-                        try channel.pipeline.syncOperations.addHandler(
-                            PeerHandler(manager: server.servers, outbound: false))
+    }
+
+    private static func bindPeers(
+        overTLS: Bool, group: any EventLoopGroup, server: ServerContext
+    ) async throws -> any Channel {
+        let address = server.configuration.peerAddress
+        return try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let pipeline = channel.pipeline.syncOperations
+                    let settings = server.live.current
+                    var binding: [UInt8]?
+                    if overTLS, let tls = settings.tls {
+                        try pipeline.addHandler(
+                            PlaintextGuard { _ in
+                                "this peer port speaks TLS: a server linking here needs a certificate too (--tls-cert)"
+                            })
+                        try pipeline.addHandler(tls.peerServerHandler())
+                        binding = tls.binding
                     }
+                    let limit = LinkFrameLimit()
+                    try pipeline.addHandler(ByteToMessageHandler(LinkFrameDecoder(limit: limit)))
+                    try pipeline.addHandler(
+                        PeerHandler(
+                            manager: server.servers, outbound: false, secret: settings.linkSecret, limit: limit,
+                            tlsBinding: binding, usesTLS: overTLS))
                 }
-                .bind(host: configuration.peerAddress.host, port: configuration.peerAddress.port)
-                .get()
-        } catch {
-            try? await clients.close()
-            throw error
-        }
-        return ServerListener(clientChannel: clients, peerChannel: peers)
+            }
+            .bind(host: address.host, port: address.port)
+            .get()
     }
 
     /// `HOST:PORT` of a bound socket, with the real port when 0 was asked for.
-    static func describe(_ channel: any Channel, fallback: ServerAddress) -> ServerAddress {
-        guard let local = channel.localAddress, let port = local.port else { return fallback }
-        return ServerAddress(host: local.ipAddress ?? fallback.host, port: port)
+    static func describe(_ channel: any Channel, usesTLS: Bool = false) -> ServerAddress {
+        guard let local = channel.localAddress, let port = local.port else {
+            return ServerAddress(host: "?", port: 0)
+        }
+        return ServerAddress(host: local.ipAddress ?? "?", port: port, usesTLS: usesTLS)
     }
 
-    var clientAddress: ServerAddress { Self.describe(clientChannel, fallback: ServerAddress(host: "?", port: 0)) }
-    var peerAddress: ServerAddress { Self.describe(peerChannel, fallback: ServerAddress(host: "?", port: 0)) }
+    /// Where clients connect (`tls://` when TLS is on).
+    var clientAddress: ServerAddress { Self.describe(clientChannel, usesTLS: usesTLS) }
+    var plainAddress: ServerAddress? { plainChannel.map { Self.describe($0) } }
+    var peerAddress: ServerAddress? { peerChannel.map { Self.describe($0) } }
 
     func close() async {
         try? await clientChannel.close()
-        try? await peerChannel.close()
+        try? await plainChannel?.close()
+        try? await peerChannel?.close()
     }
 }

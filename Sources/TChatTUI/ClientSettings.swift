@@ -1,5 +1,6 @@
 import Foundation
 public import TChatProtocol
+public import TChatTLS
 
 /// Where the client connects, as whom, and how it looks: from flags, then the environment (`TCHAT_SERVER`,
 /// `TCHAT_NICK`, `NO_COLOR`), then the configuration file, then the defaults.
@@ -10,6 +11,8 @@ public struct ClientSettings: Sendable, Equatable {
     public var colors: Bool
     public var timeFormat: LineLayout.TimeFormat
     public var scrollback: Int
+    /// Whom to believe when `server` is a `tls://` address.
+    public var tlsTrust: TLSTrust
 
     /// `$XDG_CONFIG_HOME/tchat/config.json`; every key is optional.
     public struct File: Codable, Sendable, Equatable {
@@ -19,10 +22,14 @@ public struct ClientSettings: Sendable, Equatable {
         public var colors: Bool?
         public var timeFormat: String?
         public var scrollback: Int?
+        /// A PEM file of the authority that signed a `tls://` server's certificate (as `--tls-ca`).
+        public var tlsCA: String?
+        /// The SHA-256 fingerprint of a `tls://` server's certificate (as `--tls-pin`).
+        public var tlsPin: String?
 
         public init(
             server: String? = nil, nick: String? = nil, channels: [String]? = nil, colors: Bool? = nil,
-            timeFormat: String? = nil, scrollback: Int? = nil
+            timeFormat: String? = nil, scrollback: Int? = nil, tlsCA: String? = nil, tlsPin: String? = nil
         ) {
             self.server = server
             self.nick = nick
@@ -30,6 +37,8 @@ public struct ClientSettings: Sendable, Equatable {
             self.colors = colors
             self.timeFormat = timeFormat
             self.scrollback = scrollback
+            self.tlsCA = tlsCA
+            self.tlsPin = tlsPin
         }
     }
 
@@ -56,15 +65,16 @@ public struct ClientSettings: Sendable, Equatable {
     }
 
     public static func resolve(
-        server: String?, nick: String?, channels: [String] = [], noColor: Bool = false,
-        environment: [String: String], file: File?
+        server: String?, nick: String?, channels: [String] = [], noColor: Bool = false, tlsCA: String? = nil,
+        tlsPin: String? = nil, environment: [String: String], file: File?
     ) throws -> ClientSettings {
         let serverText =
             server ?? environment["TCHAT_SERVER"] ?? file?.server
             ?? "127.0.0.1:\(ServerAddress.defaultClientPort)"
         let address: ServerAddress
         do {
-            address = try ServerAddress(parsing: serverText, defaultPort: ServerAddress.defaultClientPort)
+            address = try ServerAddress(
+                parsing: serverText, defaultPort: ServerAddress.defaultClientPort, allowingTLS: true)
         } catch {
             throw Problem(error.message)
         }
@@ -90,6 +100,27 @@ public struct ClientSettings: Sendable, Equatable {
         guard scrollback >= 100 else { throw Problem("scrollback must be at least 100 lines") }
         return ClientSettings(
             server: address, nick: nickText, channels: wanted,
-            colors: !noColor && !noColorSet && (file?.colors ?? true), timeFormat: timeFormat, scrollback: scrollback)
+            colors: !noColor && !noColorSet && (file?.colors ?? true), timeFormat: timeFormat, scrollback: scrollback,
+            tlsTrust: try trust(for: address, ca: tlsCA, pin: tlsPin, file: file))
+    }
+
+    /// `--tls-ca` or `--tls-pin` (else the file's `tlsCA` or `tlsPin`), else the system's authorities. The flags
+    /// make sense only for a `tls://` server and are refused otherwise; the file's keys are simply not used then.
+    static func trust(for server: ServerAddress, ca: String?, pin: String?, file: File?) throws -> TLSTrust {
+        if ca != nil && pin != nil { throw Problem("give --tls-ca or --tls-pin, not both") }
+        if (ca != nil || pin != nil) && !server.usesTLS {
+            throw Problem("--tls-ca and --tls-pin are for a TLS server: write it tls://\(server.hostAndPort)")
+        }
+        guard server.usesTLS else { return .systemRoots }
+        let (ca, pin) = ca != nil || pin != nil ? (ca, pin) : (file?.tlsCA, file?.tlsPin)
+        if let pin {
+            do {
+                return .pinned([try CertificateFingerprint(parsing: pin)])
+            } catch {
+                throw Problem(error.description)
+            }
+        }
+        if let ca { return .authority(file: ca) }
+        return .systemRoots
     }
 }

@@ -11,7 +11,8 @@ struct ChatCommand: AsyncParsableCommand {
         abstract: "The full-screen client (the default).",
         discussion: """
             Settings come from the flags, then TCHAT_SERVER, TCHAT_NICK and NO_COLOR, then \
-            $XDG_CONFIG_HOME/tchat/config.json (keys: server, nick, channels, colors, timeFormat, scrollback). \
+            $XDG_CONFIG_HOME/tchat/config.json (keys: server, nick, channels, colors, timeFormat, scrollback, \
+            tlsCA, tlsPin). A server written tls://HOST:PORT is reached over TLS. \
             Type /help inside for every command and key.
             """)
 
@@ -43,6 +44,7 @@ struct ChatCommand: AsyncParsableCommand {
             }
             var options = ConnectOptions(server: settings.server, nick: settings.nick)
             options.clientName = "tchat"
+            options.tlsTrust = settings.tlsTrust
             let ui = ChatUI(
                 nick: settings.nick, serverAddress: settings.server.description, scrollback: settings.scrollback,
                 timeFormat: settings.timeFormat)

@@ -7,12 +7,16 @@ import TChatProtocol
 import TChatServer
 
 /// `tchat --local`: a tchatd inside this process, for a newcomer with no server yet. Others can join it while this
-/// tchat runs; its history goes to the usual data directory and its log to `tchatd.log` there, off the screen.
+/// tchat runs; its history goes to the usual data directory and its log to `tchatd.log` there, off the screen. It
+/// listens on loopback only and opens no peer port.
 struct LocalServer {
     let server: ChatServer
 
     /// Starts a server at `address` unless one already answers there.
     static func startIfNeeded(at address: ServerAddress) async throws -> LocalServer? {
+        guard !address.usesTLS else {
+            throw ConnectionError("--local runs a plaintext server on this machine only: leave out tls://")
+        }
         guard ["127.0.0.1", "localhost", "::1"].contains(address.host) else {
             throw ConnectionError("--local runs a server on this machine only: use a loopback --server, not \(address)")
         }
@@ -31,7 +35,7 @@ struct LocalServer {
         let logger = Logger(label: "tchatd") { _ in LineLogHandler(logLevel: .info, output: log) }
         var configuration = ServerConfiguration(dataDirectory: directory, name: "local")
         configuration.clientAddress = address
-        configuration.peerAddress = ServerAddress(host: address.host, port: 0)
+        configuration.listensForPeers = false  // a newcomer's server never links: no peer port to defend
         let server = ChatServer(configuration: configuration, logger: logger)
         do {
             try await server.start()

@@ -16,6 +16,19 @@ struct ServerOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Your nick (default: $TCHAT_NICK, the config file, else $USER).", valueName: "nick"))
     var nick: String?
 
+    @Option(
+        name: .customLong("tls-ca"),
+        help: ArgumentHelp(
+            "For a tls:// server: trust the authority (or self-signed certificate) in this PEM file.",
+            valueName: "file"))
+    var tlsCA: String?
+
+    @Option(
+        name: .customLong("tls-pin"),
+        help: ArgumentHelp(
+            "For a tls:// server: trust exactly the certificate with this SHA-256 fingerprint.", valueName: "sha256"))
+    var tlsPin: String?
+
     /// All settings, with `channels` and `noColor` from the full-screen client's own flags.
     func settings(
         channels: [String] = [], noColor: Bool = false, configPath: String? = nil
@@ -23,7 +36,8 @@ struct ServerOptions: ParsableArguments {
         let environment = ProcessInfo.processInfo.environment
         do {
             return try ClientSettings.resolve(
-                server: server, nick: nick, channels: channels, noColor: noColor, environment: environment,
+                server: server, nick: nick, channels: channels, noColor: noColor, tlsCA: tlsCA, tlsPin: tlsPin,
+                environment: environment,
                 file: ClientSettings.loadFile(at: configPath ?? ClientSettings.configPath(environment: environment)))
         } catch let problem as ClientSettings.Problem {
             throw ValidationError(problem.description)
@@ -34,6 +48,7 @@ struct ServerOptions: ParsableArguments {
         let settings = try settings()
         var options = ConnectOptions(server: settings.server, nick: settings.nick)
         options.receivesEvents = receivesEvents
+        options.tlsTrust = settings.tlsTrust
         return options
     }
 }

@@ -4,6 +4,8 @@ import Logging
 import ServiceLifecycle
 import TChatProtocol
 import TChatServer
+import TChatTLS
+import UnixSignals
 
 /// `tchatd`: the tchat server.
 @main
@@ -13,8 +15,8 @@ struct TChatDaemon: AsyncParsableCommand {
         abstract: "The tchat server: real-time channels and direct messages, with history kept as JSON files.",
         discussion: """
             Once both sockets are bound, tchatd prints 'listening clients=HOST:PORT peers=HOST:PORT' as the first \
-            line on standard output; logs go to standard error. SIGTERM or SIGINT shut it down cleanly. \
-            See tchatd(8).
+            line on standard output; logs go to standard error. SIGTERM or SIGINT shut it down cleanly; SIGHUP \
+            reads the certificate, the key, the link secret and the MOTD again. See tchatd(8).
             """,
         version: TChatVersion.current)
 
@@ -37,6 +39,37 @@ struct TChatDaemon: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("A file whose text is sent to every client on connect.", valueName: "file"))
     var motd: String?
+
+    @Option(
+        name: .customLong("tls-cert"),
+        help: ArgumentHelp(
+            "PEM certificate chain (certbot's fullchain.pem): with --tls-key, clients and links must use TLS.",
+            valueName: "file"))
+    var tlsCertificate: String?
+
+    @Option(name: .customLong("tls-key"), help: ArgumentHelp("PEM private key of --tls-cert.", valueName: "file"))
+    var tlsKey: String?
+
+    @Option(
+        name: .customLong("plain-listen"),
+        help: ArgumentHelp(
+            "With TLS on, a plaintext client port too, for scripts on this host; loopback addresses only.",
+            valueName: "host:port"))
+    var plainListen: String?
+
+    @Option(
+        name: .customLong("link-secret"),
+        help: ArgumentHelp(
+            "File with the secret linked servers share (mode 600); without it no server can link here.",
+            valueName: "file"))
+    var linkSecret: String?
+
+    @Option(
+        name: .customLong("peer-fingerprint"),
+        help: ArgumentHelp(
+            "SHA-256 of a linked server's certificate; with any, links must present one of them. Repeatable.",
+            valueName: "sha256"))
+    var peerFingerprints: [String] = []
 
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
@@ -150,6 +183,8 @@ struct TChatDaemon: AsyncParsableCommand {
         } catch let error as ProtocolError {
             throw ValidationError(error.message)
         }
+        if let problem = Self.nameProblem(configuration.name) { throw ValidationError(problem) }
+        try configureSecurity(&configuration)
         configuration.discover = discover
         guard heartbeat >= 0.1 else { throw ValidationError("--heartbeat must be at least 0.1 seconds") }
         configuration.heartbeat = .milliseconds(Int64(heartbeat * 1000))
@@ -161,6 +196,7 @@ struct TChatDaemon: AsyncParsableCommand {
                 throw ValidationError("cannot read the MOTD file \(motd) as UTF-8 text")
             }
             configuration.motd = text.trimmingCharacters(in: .newlines)
+            configuration.motdFile = motd
         }
         guard maxClients > 0 else { throw ValidationError("--max-clients must be at least 1") }
         configuration.maxClients = maxClients
@@ -197,6 +233,57 @@ struct TChatDaemon: AsyncParsableCommand {
         return configuration
     }
 
+    /// TLS, the plaintext loopback port, the link secret and pinned peers; the files themselves are read (and
+    /// refused, naming them) when the server starts.
+    func configureSecurity(_ configuration: inout ServerConfiguration) throws {
+        switch (tlsCertificate, tlsKey) {
+        case (let certificate?, let key?):
+            configuration.tlsCertificateFile = certificate
+            configuration.tlsKeyFile = key
+        case (nil, nil):
+            break
+        default:
+            throw ValidationError("--tls-cert and --tls-key go together")
+        }
+        if let plainListen {
+            guard tlsCertificate != nil else {
+                throw ValidationError("--plain-listen is for a server with TLS on; without it --listen is plaintext")
+            }
+            let address: ServerAddress
+            do {
+                address = try ServerAddress(parsing: plainListen, defaultPort: 0)
+            } catch {
+                throw ValidationError(error.message)
+            }
+            guard address.isLoopback else {
+                throw ValidationError(
+                    "--plain-listen takes a loopback address (127.0.0.1, ::1): plaintext must not leave this host")
+            }
+            configuration.plainClientAddress = address
+        }
+        configuration.linkSecretFile = linkSecret
+        do {
+            configuration.peerFingerprints = try peerFingerprints.map { try CertificateFingerprint(parsing: $0) }
+        } catch {
+            throw ValidationError("--peer-fingerprint: \(error)")
+        }
+        if !peerFingerprints.isEmpty && tlsCertificate == nil {
+            throw ValidationError("--peer-fingerprint pins TLS links: give --tls-cert and --tls-key too")
+        }
+    }
+
+    /// Why a server name cannot be used, or nil: other servers refuse a name with control characters or over 64
+    /// bytes, so it is refused here first.
+    static func nameProblem(_ name: String) -> String? {
+        do {
+            guard !name.isEmpty else { return "--name cannot be empty" }
+            try TextField.check(name, "server name", maxBytes: ProtocolLimits.maxServerNameBytes)
+            return nil
+        } catch {
+            return "--name: \(error.message)"
+        }
+    }
+
     /// `12345`, `64K`, `4M` or `1G` as a byte count.
     static func byteCount(_ text: String) -> Int? {
         let multipliers: [Character: Int] = [
@@ -221,17 +308,24 @@ struct TChatDaemon: AsyncParsableCommand {
     }
 }
 
-/// Runs the server and prints its ports on standard output once it listens, for scripts and tests.
+/// Runs the server, prints its ports on standard output once it listens (for scripts and tests), and reloads on
+/// SIGHUP until it is told to stop.
 struct ServerProcess: Service {
     let server: ChatServer
 
     func run() async throws {
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
         try await server.start()
         if let addresses = server.addresses {
-            let line = "listening clients=\(addresses.clients) peers=\(addresses.peers)\n"
-            FileHandle.standardOutput.write(Data(line.utf8))
+            var line = "listening clients=\(addresses.clients) peers=\(addresses.peers?.description ?? "-")"
+            if let plain = addresses.plain { line += " plain=\(plain)" }
+            FileHandle.standardOutput.write(Data((line + "\n").utf8))
+        }
+        let reloads = Task { [server] in
+            for await _ in hangups { server.reload() }
         }
         try? await gracefulShutdown()
+        reloads.cancel()
         await server.shutdown()
     }
 }

@@ -86,6 +86,12 @@ enum ProtocolVectors {
     ]
 
     static let peer: [String: PeerFrame] = [
+        "link-challenge": .challenge(LinkChallenge(serverID: 0x0102_0304_0506_0708, nonce: Array(0..<32))),
+        "link-proof": .proof([
+            0xf2, 0x1f, 0x01, 0xe0, 0x0b, 0x58, 0xca, 0xe5, 0x64, 0x4e, 0xa4, 0xc4, 0x27, 0x06, 0xa1, 0x06,
+            0x74, 0x3d, 0x24, 0x97, 0x16, 0xf6, 0x78, 0xdd, 0x63, 0xdf, 0x2e, 0xf4, 0x2f, 0x53, 0xeb, 0xa3,
+        ]),
+        "peer-error": .error(ProtocolError(.linkRefused, "no link secret")),
         "server-hello": .hello(
             PeerHello(
                 serverID: 0x0102_0304_0506_0708, name: "hub", softwareVersion: "0.1.0", processID: 4242, host: "box",

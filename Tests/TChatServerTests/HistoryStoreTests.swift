@@ -134,6 +134,39 @@ import Testing
         await store.shutdown()
     }
 
+    /// Issue 10: a linked server once made tchatd store message id 2^64 − 1; the next message to that channel
+    /// overflowed, and so did every start after. Such a file is damaged like any other: moved aside, its possible
+    /// messages kept, and the server serves that channel again.
+    @Test func aHistoryFileHoldingAnImpossibleIdIsMovedAsideAndTheServerRuns() async throws {
+        let directory = TestServer.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try Self.writeChannelsFile(directory, [Self.opsRecord])
+        try FileManager.default.createDirectory(atPath: directory + "/channels", withIntermediateDirectories: true)
+        let good = [1, 2, 3].map { MessageRecord.line(for: Self.message(UInt64($0))) }
+        let impossible = MessageRecord.line(
+            for: ChatMessage(
+                channel: "#ops", id: UInt64.max, time: Timestamp(milliseconds: 1_764_000_000_000), from: "mallory",
+                body: .text("the overflow")))
+        let path = directory + "/channels/ops.jsonl"
+        try Data((good + [impossible]).joined()).write(to: URL(fileURLWithPath: path))
+        let server = try await TestServer(directory: directory)
+        let client = try await server.connect("after", events: false)
+        let sent = try await client.send(.text("the next one"), to: "#ops")
+        #expect(sent.id == 4, "ids go on from the last possible message")
+        let history = try await client.history("#ops", limit: 10)
+        #expect(history.map(\.id) == [1, 2, 3, 4])
+        let aside = try FileManager.default.contentsOfDirectory(atPath: directory + "/channels")
+            .filter { $0.hasPrefix("ops.jsonl.damaged-") }
+        #expect(aside.count == 1, "the file with the impossible id is kept aside")
+        await server.stop()
+        // And a first line beyond the last (ids going down) is as impossible.
+        try Data((good.reversed()).joined()).write(to: URL(fileURLWithPath: path))
+        let store = try Self.openStore(directory)
+        let loaded = try store.loadChannels()
+        #expect(loaded.first?.firstID == 3 && loaded.first?.lastID == 3, "only an increasing run is kept")
+        await store.shutdown()
+    }
+
     @Test func aFullWriterQueueRefusesAtOnceInsteadOfGrowing() throws {
         let directory = TestServer.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }

@@ -138,39 +138,50 @@ import Testing
         await Self.stop(servers)
     }
 
-    @Test func aNickTakenOnBothSidesOfANewLinkIsSettledAlikeAndBothAreTold() async throws {
+    /// Issue 10 changed the rule: "the earlier one keeps it" trusted the other server's clock, so a lying server
+    /// could take any nick. Now neither keeps it, on every server alike.
+    @Test func aNickTakenOnBothSidesOfANewLinkIsTakenFromBothAndEveryoneAgrees() async throws {
         let a = try await TestServer(name: "A") { $0.heartbeat = .milliseconds(200) }
         let early = try await a.connect("dup")
         let earlyLog = EventLog(early)
-        try await Task.sleep(for: .milliseconds(20))
         let b = try await TestServer(name: "B") { $0.heartbeat = .milliseconds(200) }
         let late = try await b.connect("dup")
         let lateLog = EventLog(late)
-        // Link them only now: both have a "dup"; the one that connected first keeps it.
+        // Link them only now: both have a "dup".
         let c = try await TestServer(name: "C") {
             $0.heartbeat = .milliseconds(200)
             $0.peers = [a.peerAddress, b.peerAddress]
         }
         #expect(await Self.linked([a, b, c]))
-        await lateLog.wait(for: "the rename") { events in
-            events.contains { if case .nickChanged("dup", let new, _) = $0 { new.hasPrefix("dup_") } else { false } }
+        for log in [earlyLog, lateLog] {
+            await log.wait(for: "the rename and the notice") { events in
+                events.contains { if case .nickChanged("dup", let new, _) = $0 { new.hasPrefix("dup_") } else { false } }
+                    && events.contains {
+                        if case .notice(let text) = $0 { text.contains("neither keeps the nick") } else { false }
+                    }
+            }
         }
-        #expect(
-            lateLog.all.contains { if case .notice(let text) = $0 { text.contains("you are now dup_") } else { false } }
-        )
-        let nicks = try await c.connect("observer", events: false).request(.listClients(channel: "")).compactMap {
-            frame -> String? in if case .clientInfo(let info) = frame { "\(info.nick)@\(info.server)" } else { nil }
+        let observer = try await c.connect("observer", events: false)
+        var views: [[String]] = []
+        for server in [a, b, c] {
+            let lister = try await server.connect("lister\(views.count)", events: false)
+            let nicks = try await lister.request(.listClients(channel: "")).compactMap { frame -> String? in
+                if case .clientInfo(let info) = frame, info.nick.lowercased().hasPrefix("dup") {
+                    "\(info.nick)@\(info.server)"
+                } else {
+                    nil
+                }
+            }
+            views.append(nicks)
+            await lister.quit()
         }
-        #expect(nicks.contains("dup@A") && nicks.contains { $0.hasPrefix("dup_") && $0.hasSuffix("@B") })
-        #expect(
-            !earlyLog.all.contains { if case .nickChanged = $0 { true } else { false } }, "the earlier one keeps it")
-        await earlyLog.wait(for: "the notice to the one that kept the nick") { events in
-            events.contains { if case .notice(let text) = $0 { text.contains("it is now dup_") } else { false } }
-        }
-        // The renamed client's messages carry its new name.
+        #expect(views.allSatisfy { $0 == views[0] }, "every server names them alike: \(views)")
+        #expect(views[0].count == 2 && !views[0].contains { $0.hasPrefix("dup@") }, "nobody keeps dup: \(views[0])")
+        // The nick is free again: one of them takes it back, and the renamed client's messages carry its name.
+        _ = try await early.request(.nick("dup"))
         _ = try await late.join("#x", history: 0)
         let sent = try await late.send(.text("hello"), to: "#x")
-        let history = try await early.history("#x", limit: 5)
+        let history = try await observer.history("#x", limit: 5)
         #expect(history.first { $0.id == sent.id }?.from.hasPrefix("dup_") == true)
         await Self.stop([a, b, c])
     }

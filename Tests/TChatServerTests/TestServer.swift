@@ -35,16 +35,45 @@ final class TestServer: Sendable {
         // tests of their own that set them.
         configuration.requestRate = 0
         configuration.maxConnectionsPerAddress = 0
+        // Every test server shares one link secret, so servers in a test link as a network does; tests of
+        // refused links set another or none.
+        configuration.linkSecretFile = Self.linkSecretFile
         configure(&configuration)
         let server = ChatServer(configuration: configuration, logger: Self.quietLogger)
         try await server.start()
         self.directory = directory
         self.server = server
         self.address = try #require(server.addresses).clients
-        self.peerAddress = try #require(server.addresses).peers
+        self.peerAddress = try #require(server.addresses?.peers)
     }
 
     let peerAddress: ServerAddress
+
+    /// A link secret (mode 0600) written once per test process.
+    static let linkSecretFile: String = writeSecret("shared")
+
+    /// Writes a secret file of its own, mode 0600, holding `text` and some randomness.
+    static func writeSecret(_ text: String, mode: mode_t = 0o600) -> String {
+        let path = temporaryDirectory() + "/link-secret"
+        let secret = text + "-" + UUID().uuidString + "\n"
+        _ = FileManager.default.createFile(
+            atPath: path, contents: Data(secret.utf8), attributes: [.posixPermissions: mode])
+        return path
+    }
+
+    /// The test certificates (`Tests/Fixtures/tls`, made by `scripts/make-test-certs`).
+    static func fixture(_ name: String) -> String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/tls/\(name)").path
+    }
+
+    /// Settings for TLS with one of the fixture certificates (`server`, `server2`, `expired`...).
+    static func tls(_ name: String = "server") -> (inout ServerConfiguration) -> Void {
+        { configuration in
+            configuration.tlsCertificateFile = fixture("\(name).pem")
+            configuration.tlsKeyFile = fixture("\(name)-key.pem")
+        }
+    }
 
     /// A server on `port` again, as after a restart. The port was just freed and, rarely, an outgoing connection
     /// of another test takes it as its local port for a moment: a few retries ride that out.
@@ -66,6 +95,7 @@ final class TestServer: Sendable {
     func connect(_ nick: String, events: Bool = true) async throws -> ChatConnection {
         var options = ConnectOptions(server: address, nick: nick)
         options.receivesEvents = events
+        options.tlsTrust = .authority(file: Self.fixture("ca.pem"))
         return try await ChatConnection.connect(options)
     }
 

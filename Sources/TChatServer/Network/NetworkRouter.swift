@@ -12,15 +12,28 @@ import TChatProtocol
 /// message has come back and is stored. Forwards not yet answered are sent again, in order, to a new sequencer;
 /// the sequencer remembers recent forwards by origin and sequence number, so a resent one is never numbered twice.
 /// Every server stores every channel, so any of them can take over.
+///
+/// Linked servers have proved they know the link secret, but what they say is still checked: fields by
+/// `PeerFrameCheck` before anything gets here, and here what only the network's state can tell. A numbered message
+/// comes from the sequencer, or as history this server asked that server for; one that answers our own forward
+/// must be what we forwarded; a forward, join, part or direct message names one of the sending server's own
+/// clients. Whatever breaks a rule is refused and logged, and the link goes on.
 final class NetworkRouter: PeerEventHandler {
-    private struct Forward {
+    struct Forward {
         let channel: ChannelName
         let from: String
         let body: MessageBody
         let reply: EventLoopPromise<ChatMessage>
     }
 
-    private struct State {
+    /// A SYNC_REQUEST this server sent and whose answer it accepts: from that server, for that channel. The first
+    /// message of the answer may start after a gap (the other server compacted what came before); the rest may not.
+    struct Sync {
+        let peer: UInt64
+        var mayJump = true
+    }
+
+    struct State {
         var nextSeq: UInt64 = 1
         /// Our forwards the sequencer has not answered yet, by sequence number (sent again in this order).
         var forwards: [UInt64: Forward] = [:]
@@ -28,8 +41,8 @@ final class NetworkRouter: PeerEventHandler {
         var numbered: [UInt64: [UInt64: UInt64]] = [:]
         /// Messages that arrived ahead of a gap, per channel key, until history fills it.
         var waiting: [String: [UInt64: (origin: UInt64, seq: UInt64, message: ChatMessage)]] = [:]
-        /// Channels whose gap a sync request is already filling.
-        var syncing: Set<String> = []
+        /// Channels whose history a sync request is filling, and from whom.
+        var syncing: [String: Sync] = [:]
     }
 
     /// Forwards remembered per origin for recognising a resend.
@@ -37,12 +50,12 @@ final class NetworkRouter: PeerEventHandler {
     /// Messages held ahead of a gap per channel before the oldest are dropped.
     static let waitingLimit = 10_000
 
-    private let state = Mutex(State())
+    let state = Mutex(State())
     let servers: ServerManager
     let channels: ChannelManager
     let clients: ClientManager
     private let group: any EventLoopGroup
-    private let logger: Logger
+    let logger: Logger
 
     init(
         servers: ServerManager, channels: ChannelManager, clients: ClientManager, group: any EventLoopGroup,
@@ -95,23 +108,29 @@ final class NetworkRouter: PeerEventHandler {
         }
     }
 
-    private func handleForward(seq: UInt64, channel text: String, from nick: String, body: MessageBody, origin: UInt64)
-    {
+    private func handleForward(
+        seq: UInt64, channel text: String, from nick: String, body: MessageBody, peer: ServerManager.Peer
+    ) {
         guard let name = try? ChannelName(validating: text) else { return }
         guard servers.isLeader else {
-            // Not (or no longer) the sequencer: pass it on, the origin's order kept by our link to it.
-            servers.send(.forward(seq: seq, channel: text, from: nick, body: body), to: servers.leader)
+            // It thinks we number messages and we do not: it sends its forwards again when it learns who does.
+            refuse("FORWARD", from: peer, "this server is not the sequencer")
             return
         }
+        guard let author = clients.remoteNick(nick, on: peer.id) else {
+            refuse("FORWARD", from: peer, "\(nick) is not one of its clients")
+            return
+        }
+        let origin = peer.id
         let resent: UInt64? = state.withLock { $0.numbered[origin]?[seq] }
         if let id = resent {
             // Numbered before (a resend after a change of sequencer): send the message again, never renumber it.
-            let message = ChatMessage(channel: name.name, id: id, time: .now(), from: nick, body: body)
+            let message = ChatMessage(channel: name.name, id: id, time: .now(), from: author, body: body)
             servers.send(.message(origin: origin, seq: seq, message), to: origin)
             return
         }
         do {
-            let message = try sequenceHere(channel: name, from: nick, body: body, origin: origin, seq: seq, ack: nil)
+            let message = try sequenceHere(channel: name, from: author, body: body, origin: origin, seq: seq, ack: nil)
             remember(origin: origin, seq: seq, id: message.id)
         } catch {
             logger.error("cannot number a forwarded message", metadata: ["error": "\(error)"])
@@ -127,12 +146,21 @@ final class NetworkRouter: PeerEventHandler {
         }
     }
 
-    /// A numbered message from the sequencer (or history filling a gap): stored and delivered here in id order,
-    /// then whatever waited for it.
+    /// A numbered message: live from the sequencer, or history this server asked `peer` for. Stored and delivered
+    /// here in id order, then whatever waited for it.
     private func handleMessage(origin: UInt64, seq: UInt64, _ message: ChatMessage, from peer: ServerManager.Peer) {
-        guard receive(origin: origin, seq: seq, message, from: peer) == .applied,
-            let name = try? ChannelName(validating: message.channel)
-        else { return }
+        guard let name = try? ChannelName(validating: message.channel) else { return }
+        if origin == 0 && seq == 0 {
+            let asked = state.withLock { $0.syncing[name.key]?.peer == peer.id }
+            guard asked else {
+                refuse("PEER_MESSAGE", from: peer, "history for \(name.name) that this server did not ask it for")
+                return
+            }
+        } else if peer.id != servers.leader {
+            refuse("PEER_MESSAGE", from: peer, "numbered messages come from the sequencer only")
+            return
+        }
+        guard receive(origin: origin, seq: seq, message, from: peer) == .applied else { return }
         drainWaiting(channel: name)
     }
 
@@ -143,9 +171,19 @@ final class NetworkRouter: PeerEventHandler {
         let key = message.channel.lowercased()
         let isSync = origin == 0 && seq == 0
         let mine = origin == servers.serverID ? state.withLock { $0.forwards.removeValue(forKey: seq) } : nil
+        if let mine, !Self.answers(mine, with: message) {
+            // The sequencer changed what we forwarded: never acknowledge that to our client as its message.
+            state.withLock { $0.forwards[seq] = mine }
+            if let peer { refuse("PEER_MESSAGE", from: peer, "message \(message.id) is not what was forwarded") }
+            return .failed
+        }
         if origin != servers.serverID && origin != 0 { remember(origin: origin, seq: seq, id: message.id) }
+        let allowGap: Bool = isSync && state.withLock { state in
+            defer { state.syncing[key]?.mayJump = false }
+            return state.syncing[key]?.mayJump == true
+        }
         let ack = mine.map { $0.reply.futureResult.eventLoop.makePromise(of: Void.self) }
-        let outcome = channels.apply(message, allowGap: isSync, ack: ack)
+        let outcome = channels.apply(message, allowGap: allowGap, ack: ack)
         switch outcome {
         case .applied, .failed:
             if let ack, let mine { ack.futureResult.map { message }.cascade(to: mine.reply) }
@@ -153,15 +191,26 @@ final class NetworkRouter: PeerEventHandler {
             // Ours, already stored (it came with history, or a resend was answered twice): still answer the client.
             ack?.succeed(())
             if let mine { mine.reply.succeed(message) }
+            logger.debug(
+                "duplicate message ignored", metadata: ["channel": "\(message.channel)", "id": "\(message.id)"])
         case .gap(let expected):
             ack?.succeed(())  // not stored yet: the forward waits again, and the message waits for the gap to close
             if let mine { state.withLock { $0.forwards[seq] = mine } }
+            if isSync {
+                // History that does not continue what this server holds: a jump, not a gap to wait on.
+                if let peer {
+                    refuse("PEER_MESSAGE", from: peer, "history for \(message.channel) jumps to \(message.id)")
+                }
+                return .failed
+            }
             let request: Bool = state.withLock { state in
                 var waiting = state.waiting[key] ?? [:]
                 waiting[message.id] = (origin, seq, message)
                 if waiting.count > Self.waitingLimit, let oldest = waiting.keys.min() { waiting[oldest] = nil }
                 state.waiting[key] = waiting
-                return state.syncing.insert(key).inserted
+                guard state.syncing[key] == nil, let peer else { return false }
+                state.syncing[key] = Sync(peer: peer.id, mayJump: false)
+                return true
             }
             if request, let peer {
                 logger.info(
@@ -173,6 +222,12 @@ final class NetworkRouter: PeerEventHandler {
         return outcome
     }
 
+    /// Whether a numbered message is the one we forwarded: same channel, author and body.
+    static func answers(_ forward: Forward, with message: ChatMessage) -> Bool {
+        forward.channel.key == message.channel.lowercased() && Nick.key(for: forward.from) == Nick.key(for: message.from)
+            && forward.body == message.body
+    }
+
     /// Applies, in id order, the messages that waited for a gap to close, as far as there is no gap left.
     private func drainWaiting(channel name: ChannelName) {
         let key = name.key
@@ -181,7 +236,6 @@ final class NetworkRouter: PeerEventHandler {
             let next: (origin: UInt64, seq: UInt64, message: ChatMessage)? = state.withLock { state in
                 guard let waiting = state.waiting[key], let lowest = waiting.keys.min() else {
                     state.waiting[key] = nil
-                    state.syncing.remove(key)
                     return nil
                 }
                 guard lowest <= expected else { return nil }  // still a gap: history is on its way
@@ -193,110 +247,40 @@ final class NetworkRouter: PeerEventHandler {
         }
     }
 
-    private func handleSyncRequest(channel text: String, after: UInt64, from peer: ServerManager.Peer) {
+    private func handleSyncRequest(channel text: String, after: UInt64, limit: UInt32, from peer: ServerManager.Peer) {
         guard let name = try? ChannelName(validating: text) else { return }
+        // `after` is at most the highest id (`PeerFrameCheck`), and what is read is bounded by the history limit.
         channels.messages(channel: name, after: after, on: group.next()).whenSuccess { [servers] messages in
-            for message in messages { servers.send(.message(origin: 0, seq: 0, message), to: peer.channel) }
-        }
-    }
-
-    // MARK: - Clients, memberships, topics, direct messages
-
-    /// A client of ours said hello, changed nick, joined, left, set a topic or quit: tell the network.
-    func clientConnected(_ session: ClientSession, nick: Nick) {
-        servers.broadcast(.clientAdded(remoteClient(session, nick: nick)))
-    }
-
-    func clientRenamed(from old: String, to new: String) {
-        servers.broadcast(.clientRenamed(old: old, new: new))
-    }
-
-    func clientJoined(channel: String, nick: String) {
-        servers.broadcast(.joined(channel: channel, nick: nick, time: .now()))
-    }
-
-    func clientParted(channel: String, nick: String, reason: String) {
-        servers.broadcast(.parted(channel: channel, nick: nick, reason: reason, time: .now()))
-    }
-
-    func clientQuit(nick: String, reason: String) {
-        servers.broadcast(.clientRemoved(nick: nick, reason: reason))
-    }
-
-    func topicSet(channel: String, topic: String, setBy: String, time: Timestamp) {
-        servers.broadcast(.topic(channel: channel, topic: topic, setBy: setBy, time: time))
-    }
-
-    /// Sends a direct message to a client of a linked server.
-    func sendDirect(_ message: DirectMessage, to serverID: UInt64) {
-        servers.send(.direct(message), to: serverID)
-    }
-
-    private func remoteClient(_ session: ClientSession, nick: Nick) -> RemoteClient {
-        RemoteClient(
-            nick: nick.name, address: session.address, connectedAt: session.connectedAt,
-            clientName: session.hello.clientName, clientVersion: session.hello.clientVersion,
-            host: session.hello.host, processID: session.hello.processID)
-    }
-
-    private func addRemote(_ client: RemoteClient, from peer: ServerManager.Peer) {
-        switch clients.addRemote(client, serverID: peer.id, serverName: peer.hello.name) {
-        case .none, .remoteRenamed(_, winner: nil):
-            break
-        case .remoteRenamed(let renamed, winner: let winner?):
-            // Our client kept the nick; it is told too.
-            let notice = "another \(client.nick) on \(peer.hello.name) connected after you: it is now \(renamed)"
-            if let frame = SubscriberSet.encode(.notice(notice)) { winner.send(frame) }
-        case .localRenamed(let sessionID, let old, let new):
-            // Our client lost the nick to one that connected earlier elsewhere: rename it and say why, to it and
-            // to everyone who shares a channel with it.
-            guard let session = clients.localClients().first(where: { $0.session.id == sessionID })?.session else {
-                return
+            for message in messages.prefix(Int(limit)) {
+                servers.send(.message(origin: 0, seq: 0, message), to: peer.channel)
             }
-            logger.notice(
-                "nick collision", metadata: ["nick": "\(old)", "renamed": "\(new)", "peer": "\(peer.hello.name)"])
-            channels.announceNickChange(session, from: old, to: new)
-            let notice = "another \(old) connected earlier to \(peer.hello.name): you are now \(new)"
-            var buffer = session.channel.allocator.buffer(capacity: 128)
-            try? ServerFrame.nickChanged(old: old, new: new, time: .now()).encode(requestID: 0, into: &buffer)
-            try? ServerFrame.notice(notice).encode(requestID: 0, into: &buffer)
-            session.send(buffer)
-            servers.broadcast(.clientRenamed(old: old, new: new))
         }
+    }
+
+    /// A linked server has newer messages in a channel than this one: ask it for them.
+    private func handleChannelState(channel text: String, lastID: UInt64, from peer: ServerManager.Peer) {
+        guard let name = try? ChannelName(validating: text) else { return }
+        channels.ensure(name)
+        let held = channels.lastID(of: name)
+        guard lastID > held else { return }
+        let request: Bool = state.withLock { state in
+            guard state.syncing[name.key] == nil else { return false }
+            state.syncing[name.key] = Sync(peer: peer.id)
+            return true
+        }
+        if request {
+            servers.send(.syncRequest(channel: name.name, after: held, limit: UInt32.max), to: peer.id)
+        }
+    }
+
+    /// Logs a frame a linked server should not have sent; the link goes on.
+    func refuse(_ frame: String, from peer: ServerManager.Peer, _ why: String) {
+        logger.warning(
+            "frame from a linked server refused",
+            metadata: ["peer": "\(peer.hello.name)", "frame": "\(frame)", "reason": "\(why)"])
     }
 
     // MARK: - PeerEventHandler
-
-    func linkUp(_ peer: ServerManager.Peer) {
-        // Everything the new peer needs to know of us: clients, what they are in, channels and topics.
-        var frames: [PeerFrame] = []
-        for (session, nick) in clients.localClients() {
-            frames.append(.clientAdded(remoteClient(session, nick: nick)))
-            for channel in channels.channels(of: session) {
-                frames.append(.joined(channel: channel.name, nick: nick.name, time: session.connectedAt))
-            }
-        }
-        for channel in channels.states() {
-            frames.append(.channelState(channel: channel.name, lastID: channel.lastID))
-            if !channel.topicSetBy.isEmpty {
-                frames.append(
-                    .topic(
-                        channel: channel.name, topic: channel.topic, setBy: channel.topicSetBy, time: channel.topicSetAt
-                    ))
-            }
-        }
-        var buffer = peer.channel.allocator.buffer(capacity: 1024)
-        for frame in frames { try? frame.encode(into: &buffer) }
-        peer.channel.writeAndFlush(buffer, promise: nil)
-    }
-
-    func linkDown(_ peer: ServerManager.Peer) {
-        let nicks = clients.removeRemotes(of: peer.id)
-        channels.remoteQuit(nicks, reason: "\(peer.hello.name) left the network")
-        state.withLock { state in
-            state.syncing = []
-        }
-    }
 
     /// A new sequencer: forwards it has not answered are sent to it again, in order (or numbered here).
     func leaderChanged() {
@@ -330,41 +314,16 @@ final class NetworkRouter: PeerEventHandler {
     func handle(_ frame: PeerFrame, from peer: ServerManager.Peer) {
         switch frame {
         case .forward(let seq, let channel, let from, let body):
-            handleForward(seq: seq, channel: channel, from: from, body: body, origin: peer.id)
+            handleForward(seq: seq, channel: channel, from: from, body: body, peer: peer)
         case .message(let origin, let seq, let message):
             handleMessage(origin: origin, seq: seq, message, from: peer)
-        case .syncRequest(let channel, let after, _):
-            handleSyncRequest(channel: channel, after: after, from: peer)
+        case .syncRequest(let channel, let after, let limit):
+            handleSyncRequest(channel: channel, after: after, limit: limit, from: peer)
         case .channelState(let channel, let lastID):
-            guard let name = try? ChannelName(validating: channel) else { return }
-            channels.ensure(name)
-            if lastID > channels.lastID(of: name) {
-                servers.send(
-                    .syncRequest(channel: name.name, after: channels.lastID(of: name), limit: UInt32.max), to: peer.id)
-            }
-        case .clientAdded(let client):
-            addRemote(client, from: peer)
-        case .clientRemoved(let nick, let reason):
-            if let known = clients.removeRemote(nick, serverID: peer.id) {
-                channels.remoteQuit([known], reason: reason)
-            }
-        case .clientRenamed(let old, let new):
-            if let known = clients.renameRemote(from: old, to: new, serverID: peer.id) {
-                channels.remoteRename(from: known, to: new)
-            }
-        case .joined(let channel, let nick, let time):
-            channels.remoteJoin(channel: channel, nick: nick, time: time)
-        case .parted(let channel, let nick, let reason, let time):
-            channels.remotePart(channel: channel, nick: nick, reason: reason, time: time)
-        case .topic(let channel, let topic, let setBy, let time):
-            channels.applyTopic(channel: channel, topic: topic, setBy: setBy, time: time)
-        case .direct(let message):
-            if case .local(let session)? = clients.locate(message.to),
-                let frame = SubscriberSet.encode(.direct(message))
-            {
-                session.send(frame)
-            }
-        case .hello, .load, .goodbye, .peers:
+            handleChannelState(channel: channel, lastID: lastID, from: peer)
+        case .clientAdded, .clientRemoved, .clientRenamed, .joined, .parted, .topic, .direct:
+            handleClientFrame(frame, from: peer)
+        case .hello, .load, .goodbye, .peers, .challenge, .proof, .error:
             break
         }
     }

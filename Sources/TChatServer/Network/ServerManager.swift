@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import Synchronization
 import TChatProtocol
+import TChatTLS
 
 /// Receives what linked servers say beyond keeping the link itself up (the `NetworkRouter`).
 protocol PeerEventHandler: AnyObject, Sendable {
@@ -16,9 +17,13 @@ protocol PeerEventHandler: AnyObject, Sendable {
 /// messages, and where a new client would be best served.
 ///
 /// Links come from `--peer` addresses, from the discovery registry (`--discover`), and from what linked servers
-/// tell of theirs (gossip), so that every server ends up linked to every other. Each link says hello, then sends
-/// its load every heartbeat; a link silent for three heartbeats is closed, and links to known addresses are dialled
-/// again with back-off.
+/// tell of theirs (gossip), so that every server ends up linked to every other. Each link proves it knows the link
+/// secret (`PeerHandler`), says hello, then sends its load every heartbeat; a link silent for three heartbeats is
+/// closed, and links to known addresses are dialled again with back-off.
+///
+/// What a linked server says of its own addresses is not taken on trust: clients are sent (redirects, the server
+/// list) only to an address whose host is the one its authenticated link runs over or one the operator configured,
+/// and gossip names a server by the address its link runs over.
 final class ServerManager: Sendable {
     /// A linked server.
     struct Peer: Sendable {
@@ -29,6 +34,12 @@ final class ServerManager: Sendable {
         var clients: UInt32
         var capacity: UInt32
         var lastHeard: NIODeadline
+        /// Where its clients may be sent (`tls://` when its client port speaks TLS), or nil when what it advertised
+        /// is neither its link's address nor a configured one.
+        let clientAddress: ServerAddress?
+        /// Its peer address as this link shows it: the address dialled, or the link's source address with the
+        /// advertised port. What gossip passes on, and what dialling compares against.
+        let linkAddress: String?
 
         var id: UInt64 { hello.serverID }
     }
@@ -37,10 +48,17 @@ final class ServerManager: Sendable {
         var inFlight = false
         var nextAttempt = NIODeadline.uptimeNanoseconds(0)
         var backoff = DialBackoff()
+
+        mutating func deferAttempt() {
+            nextAttempt = .now() + TimeAmount(backoff.next())
+        }
     }
 
     private struct State {
         var peers: [UInt64: Peer] = [:]
+        /// Links still in their handshake, in all and per source address.
+        var pendingLinks = 0
+        var pendingPerAddress: [String: Int] = [:]
         /// Peer addresses to keep a link to, and how dialling them goes.
         var targets: [String: Dial] = [:]
         var clientAddress: String
@@ -62,15 +80,29 @@ final class ServerManager: Sendable {
     private let state: Mutex<State>
     private let handler = Mutex<(any PeerEventHandler)?>(nil)
     private let group: any EventLoopGroup
-    private let maxFrame: Int
+    let maxFrame: Int
     private let registry: DiscoveryRegistry?
-    private let logger: Logger
+    let logger: Logger
     private let task = Mutex<RepeatedTask?>(nil)
+    private let live: LiveSettings
+    /// Hosts of `--peer` addresses: the operator vouches for them.
+    private let configuredHosts: Set<String>
+    private let mayDial: @Sendable (ServerAddress) -> Bool
+
+    /// Links in their handshake at once, in all and from one address.
+    static let maxPendingLinks = 64
+    static let maxPendingLinksPerAddress = 8
+    /// Addresses kept for dialling at most (configured, discovered and gossiped).
+    static let maxTargets = 256
 
     init(
         serverID: UInt64, name: String, clientAddress: String, configuration: ServerConfiguration,
-        group: any EventLoopGroup, load: @escaping @Sendable () -> Int, logger: Logger
+        group: any EventLoopGroup, live: LiveSettings, registry: DiscoveryRegistry?,
+        load: @escaping @Sendable () -> Int, logger: Logger
     ) {
+        self.live = live
+        self.configuredHosts = Set(configuration.peers.map { $0.host.lowercased() })
+        self.mayDial = configuration.mayDial
         self.serverID = serverID
         self.name = name
         self.startedAt = .now()
@@ -81,7 +113,7 @@ final class ServerManager: Sendable {
         self.load = load
         self.group = group
         self.maxFrame = configuration.maxFrameLength
-        self.registry = configuration.discover ? DiscoveryRegistry(directory: configuration.discoveryDirectory) : nil
+        self.registry = registry
         self.logger = logger
         var initial = State(clientAddress: clientAddress, leader: serverID)
         for peer in configuration.peers { initial.targets[peer.description] = Dial() }
@@ -160,7 +192,7 @@ final class ServerManager: Sendable {
         guard let registry else { return }
         let entries = registry.others(than: ServerIdentity.hex(serverID))
         state.withLock { state in
-            for entry in entries where state.targets[entry.peerAddress] == nil {
+            for entry in entries where state.targets[entry.peerAddress] == nil && state.targets.count < Self.maxTargets {
                 state.targets[entry.peerAddress] = Dial()
             }
         }
@@ -168,10 +200,11 @@ final class ServerManager: Sendable {
 
     /// Dials every known address with no link and no attempt under way whose back-off has passed.
     private func dialDue() {
+        guard live.isLinkingOn else { return }  // without a secret no link could be proved
         let now = NIODeadline.now()
         let due: [String] = state.withLock { state in
             guard !state.stopped else { return [] }
-            let linked = Set(state.peers.values.map(\.hello.peerAddress))
+            let linked = Set(state.peers.values.compactMap(\.linkAddress))
             var due: [String] = []
             for (address, dial) in state.targets
             where !dial.inFlight && now >= dial.nextAttempt && !linked.contains(address)
@@ -189,30 +222,67 @@ final class ServerManager: Sendable {
         guard let address = try? ServerAddress(parsing: text, defaultPort: ServerAddress.defaultPeerPort) else {
             return
         }
-        let maxFrame = self.maxFrame
+        let settings = live.current
+        let tls = settings.tls
+        let secret = settings.linkSecret
         ClientBootstrap(group: group)
             .connectTimeout(.seconds(2))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(
-                        ByteToMessageHandler(FrameDecoder(maxFrameLength: maxFrame)))
-                    try channel.pipeline.syncOperations.addHandler(PeerHandler(manager: self, outbound: true))
+                    let pipeline = channel.pipeline.syncOperations
+                    if let tls { try pipeline.addHandler(try tls.dialer.makeHandler(host: address.host)) }
+                    let limit = LinkFrameLimit()
+                    try pipeline.addHandler(ByteToMessageHandler(LinkFrameDecoder(limit: limit)))
+                    try pipeline.addHandler(
+                        PeerHandler(
+                            manager: self, outbound: true, secret: secret, limit: limit, tlsBinding: nil,
+                            usesTLS: tls != nil, dialed: text))
                 }
             }
             .connect(host: address.host, port: address.port)
             .whenComplete { [self] result in
                 state.withLock { state in
                     state.targets[text]?.inFlight = false
-                    if case .failure = result, var dial = state.targets[text] {
-                        dial.nextAttempt = .now() + TimeAmount(dial.backoff.next())
-                        state.targets[text] = dial
+                    if case .failure = result { state.targets[text]?.deferAttempt() }
+                }
+                switch result {
+                case .failure(let error):
+                    logger.debug("cannot link", metadata: ["peer": "\(text)", "error": "\(error)"])
+                case .success(let channel):
+                    // A link refused in its handshake is not dialled again at once, but after the back-off.
+                    channel.closeFuture.whenComplete { [self] _ in
+                        state.withLock { state in
+                            let linked = state.peers.values.contains { $0.channel === channel }
+                            if !linked { state.targets[text]?.deferAttempt() }
+                        }
                     }
                 }
-                if case .failure(let error) = result {
-                    logger.debug("cannot link", metadata: ["peer": "\(text)", "error": "\(error)"])
-                }
             }
+    }
+
+    /// The trust a dialled link's TLS handshake uses, for explaining its failures.
+    var linkTrust: TLSTrust { live.current.tls?.dialer.trust ?? .unverified }
+
+    /// Counts a link that has yet to prove itself; false when too many are already at it (from that address).
+    func admitPendingLink(from address: String) -> Bool {
+        state.withLock { state in
+            let fromAddress = state.pendingPerAddress[address, default: 0]
+            guard state.pendingLinks < Self.maxPendingLinks, fromAddress < Self.maxPendingLinksPerAddress else {
+                return false
+            }
+            state.pendingLinks += 1
+            state.pendingPerAddress[address] = fromAddress + 1
+            return true
+        }
+    }
+
+    func releasePendingLink(from address: String) {
+        state.withLock { state in
+            state.pendingLinks -= 1
+            let left = state.pendingPerAddress[address, default: 1] - 1
+            state.pendingPerAddress[address] = left > 0 ? left : nil
+        }
     }
 
     // MARK: - Links
@@ -232,13 +302,17 @@ final class ServerManager: Sendable {
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }()
 
-    /// A link said hello. Returns false when it must be closed: ourselves, a version we do not speak, or a second
-    /// link to a server already linked (of two, the one dialled by the lower server id stays, on both sides).
-    func linkEstablished(_ hello: PeerHello, channel: any Channel, outbound: Bool) -> Bool {
+    /// A link proved itself and said hello. Returns false when it must be closed: a version we do not speak, or a
+    /// second link to a server already linked (of two, the one dialled by the lower server id stays, on both sides).
+    func linkEstablished(
+        _ hello: PeerHello, channel: any Channel, outbound: Bool, remoteIP: String, dialed: String?, usesTLS: Bool
+    ) -> Bool {
         guard hello.serverID != serverID, ProtocolVersion.supported.contains(hello.version) else { return false }
+        let clientAddress = verifiedClientAddress(hello, remoteIP: remoteIP, dialed: dialed)
+        let linkAddress = dialed ?? Self.sourceAddress(remoteIP, advertised: hello.peerAddress)
         let peer = Peer(
             hello: hello, channel: channel, outbound: outbound, clients: hello.clients, capacity: hello.capacity,
-            lastHeard: .now())
+            lastHeard: .now(), clientAddress: clientAddress, linkAddress: linkAddress)
         let outcome: (accepted: Bool, replaced: Peer?, gossip: [KnownPeer]) = state.withLock { state in
             guard !state.stopped else { return (false, nil, []) }
             var replaced: Peer?
@@ -249,10 +323,14 @@ final class ServerManager: Sendable {
                 replaced = existing
             }
             state.peers[hello.serverID] = peer
-            if state.targets[hello.peerAddress] == nil { state.targets[hello.peerAddress] = Dial() }
-            state.targets[hello.peerAddress]?.backoff = DialBackoff()
-            let gossip = state.peers.values.filter { $0.id != hello.serverID }.map {
-                KnownPeer(serverID: $0.id, peerAddress: $0.hello.peerAddress)
+            if let linkAddress {
+                if state.targets[linkAddress] == nil, state.targets.count < Self.maxTargets {
+                    state.targets[linkAddress] = Dial()
+                }
+                state.targets[linkAddress]?.backoff = DialBackoff()
+            }
+            let gossip = state.peers.values.filter { $0.id != hello.serverID }.compactMap { other in
+                other.linkAddress.map { KnownPeer(serverID: other.id, peerAddress: $0) }
             }
             return (true, replaced, gossip)
         }
@@ -263,11 +341,47 @@ final class ServerManager: Sendable {
         }
         logger.info(
             "linked",
-            metadata: ["peer": "\(hello.name)", "clients": "\(hello.clientAddress)", "outbound": "\(outbound)"])
+            metadata: [
+                "peer": "\(hello.name)", "clients": "\(clientAddress?.description ?? "-")", "outbound": "\(outbound)",
+                "tls": "\(usesTLS)",
+            ])
+        if clientAddress == nil, !hello.clientAddress.isEmpty {
+            let warning =
+                "a linked server's client address is neither its link's address nor a configured one: "
+                + "no client is sent there"
+            logger.warning(
+                "\(warning)",
+                metadata: ["peer": "\(hello.name)", "advertised": "\(hello.clientAddress)", "link": "\(remoteIP)"])
+        }
         send(.peers(outcome.gossip), to: channel)
         handler.withLock { $0 }?.linkUp(peer)
         updateLeader()
         return true
+    }
+
+    /// The client address a linked server advertised, if clients may be sent there: its host is the address the
+    /// link comes from (a wildcard host is taken to mean that), the host this server dialled, or the host of a
+    /// `--peer` address.
+    private func verifiedClientAddress(_ hello: PeerHello, remoteIP: String, dialed: String?) -> ServerAddress? {
+        guard var address = try? ServerAddress(parsing: hello.clientAddress, defaultPort: 0, allowingTLS: true),
+            address.port != 0
+        else { return nil }
+        let host = address.host.lowercased()
+        if host == "0.0.0.0" || host == "::" {
+            address.host = remoteIP
+            return address
+        }
+        let dialedHost = dialed.flatMap { try? ServerAddress(parsing: $0, defaultPort: 0) }?.host.lowercased()
+        guard host == remoteIP.lowercased() || host == dialedHost || configuredHosts.contains(host) else {
+            return nil
+        }
+        return address
+    }
+
+    /// A peer that dialled us, named by the address its link comes from and the peer port it advertised.
+    static func sourceAddress(_ remoteIP: String, advertised: String) -> String? {
+        guard let port = (try? ServerAddress(parsing: advertised, defaultPort: 0))?.port, port != 0 else { return nil }
+        return ServerAddress(host: remoteIP, port: port).description
     }
 
     /// A link closed (either side, or silence). Only the registered link of a server counts.
@@ -275,10 +389,7 @@ final class ServerManager: Sendable {
         let removed: Peer? = state.withLock { state in
             guard let peer = state.peers[serverID], peer.channel === channel else { return nil }
             state.peers[serverID] = nil
-            if var dial = state.targets[peer.hello.peerAddress] {
-                dial.nextAttempt = .now() + TimeAmount(dial.backoff.next())
-                state.targets[peer.hello.peerAddress] = dial
-            }
+            if let address = peer.linkAddress { state.targets[address]?.deferAttempt() }
             return peer
         }
         guard let removed else { return }
@@ -298,10 +409,15 @@ final class ServerManager: Sendable {
         }
     }
 
-    /// Addresses gossiped by a peer: link to those not linked yet.
-    func learn(_ peers: [KnownPeer]) {
+    /// Servers an authenticated peer is linked to: link to those not linked yet (each must prove the secret in
+    /// turn). Only linked servers' gossip is heard, and `mayDial` has the last word.
+    func learn(_ peers: [KnownPeer], from serverID: UInt64) {
         state.withLock { state in
-            for peer in peers where peer.serverID != serverID && state.targets[peer.peerAddress] == nil {
+            guard state.peers[serverID] != nil else { return }
+            for peer in peers where peer.serverID != self.serverID && state.peers[peer.serverID] == nil {
+                guard state.targets[peer.peerAddress] == nil, state.targets.count < Self.maxTargets,
+                    let address = try? ServerAddress(parsing: peer.peerAddress, defaultPort: 0), mayDial(address)
+                else { continue }
                 state.targets[peer.peerAddress] = Dial()
             }
         }
@@ -390,18 +506,24 @@ final class ServerManager: Sendable {
             isThisServer: true)
         return [own]
             + peers.map {
+                // An address we cannot vouch for is not handed to clients: they would connect there next.
                 ServerInfo(
-                    name: $0.hello.name, version: $0.hello.softwareVersion, clientAddress: $0.hello.clientAddress,
+                    name: $0.hello.name, version: $0.hello.softwareVersion,
+                    clientAddress: $0.clientAddress?.description ?? "",
                     clients: $0.clients, capacity: $0.capacity, startedAt: $0.hello.startedAt, isThisServer: false)
             }.sorted { $0.name < $1.name }
     }
 
     /// Where a new client should go instead of here, if anywhere: when this server is full, or its load exceeds
-    /// the least-loaded peer's by more than the margin. Equally loaded candidates take turns.
-    func redirectTarget(localClients: Int) -> (address: String, name: String)? {
+    /// the least-loaded peer's by more than the margin. Equally loaded candidates take turns. Only peers with a
+    /// vouched-for client address are candidates, and only those whose client port speaks TLS when the client
+    /// came over TLS (and plaintext when it did not).
+    func redirectTarget(localClients: Int, overTLS: Bool) -> (address: String, name: String)? {
         guard redirects else { return nil }
         return state.withLock { state in
-            let open = state.peers.values.filter { $0.clients < $0.capacity }
+            let open = state.peers.values.filter {
+                $0.clients < $0.capacity && $0.clientAddress.map { $0.usesTLS == overTLS } == true
+            }
             guard let least = open.map(\.clients).min() else { return nil }
             let full = localClients >= capacity
             guard full || localClients - Int(least) > balanceMargin else { return nil }
@@ -410,7 +532,7 @@ final class ServerManager: Sendable {
             let chosen = candidates[state.roundRobin % candidates.count]
             // Count the client we send there, so a burst of new clients spreads out before the next load report.
             state.peers[chosen.id]?.clients += 1
-            return (chosen.hello.clientAddress, chosen.hello.name)
+            return (chosen.clientAddress?.description ?? "", chosen.hello.name)
         }
     }
 }

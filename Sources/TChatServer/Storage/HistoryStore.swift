@@ -131,7 +131,8 @@ final class HistoryStore: Sendable {
         }
     }
 
-    /// The ids of a history file's first and last messages (0 for an empty file); throws if either is unreadable.
+    /// The ids of a history file's first and last messages (0 for an empty file); throws if either is unreadable
+    /// or impossible (0, beyond `ProtocolLimits.maxMessageID`, or the first after the last).
     private static func endIDs(path: String) throws -> (first: UInt64, last: UInt64) {
         var lastID: UInt64 = 0
         var lastLine: [UInt8]?
@@ -146,8 +147,20 @@ final class HistoryStore: Sendable {
         if let firstLine = try LineFile.firstLine(path: path) {
             firstID = try decodeRecord(firstLine, path: path, lineNumber: { 1 }).id
         }
+        for id in [firstID, lastID] where lastLine != nil && !isPossible(id) {
+            throw StorageError("\(path) holds message id \(id), which no message can have (1 to \(maxID))")
+        }
+        guard firstID <= lastID else {
+            throw StorageError("\(path) starts at message id \(firstID), after its last one, \(lastID)")
+        }
         return (firstID, lastID)
     }
+
+    private static let maxID = ProtocolLimits.maxMessageID
+
+    /// Ids run from 1 to 2^53 − 1; anything else in a file came from a bug or an attack (a linked server's
+    /// PEER_MESSAGE numbered 2^64 − 1 was once stored and stopped the server at every start).
+    static func isPossible(_ id: UInt64) -> Bool { id >= 1 && id <= maxID }
 
     /// Keeps what can be read of a damaged history file: the original is renamed to `<file>.damaged-<time>`, never
     /// overwritten or deleted, and a new file holds its readable messages in increasing id order.
@@ -158,7 +171,9 @@ final class HistoryStore: Sendable {
         var dropped = 0
         var lastID: UInt64 = 0
         for line in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true) {
-            if let record = try? JSONDecoder().decode(MessageRecord.self, from: Data(line)), record.id > lastID {
+            if let record = try? JSONDecoder().decode(MessageRecord.self, from: Data(line)), record.id > lastID,
+                isPossible(record.id)
+            {
                 kept += line
                 kept.append(UInt8(ascii: "\n"))
                 keptCount += 1

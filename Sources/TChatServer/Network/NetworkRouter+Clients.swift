@@ -1,0 +1,144 @@
+import NIOCore
+import TChatProtocol
+
+/// Clients, memberships, topics and direct messages across the network.
+extension NetworkRouter {
+    /// A client of ours said hello, changed nick, joined, left, set a topic or quit: tell the network.
+    func clientConnected(_ session: ClientSession, nick: Nick) {
+        servers.broadcast(.clientAdded(remoteClient(session, nick: nick)))
+    }
+
+    func clientRenamed(from old: String, to new: String) {
+        servers.broadcast(.clientRenamed(old: old, new: new))
+    }
+
+    func clientJoined(channel: String, nick: String) {
+        servers.broadcast(.joined(channel: channel, nick: nick, time: .now()))
+    }
+
+    func clientParted(channel: String, nick: String, reason: String) {
+        servers.broadcast(.parted(channel: channel, nick: nick, reason: reason, time: .now()))
+    }
+
+    func clientQuit(nick: String, reason: String) {
+        servers.broadcast(.clientRemoved(nick: nick, reason: reason))
+    }
+
+    func topicSet(channel: String, topic: String, setBy: String, time: Timestamp) {
+        servers.broadcast(.topic(channel: channel, topic: topic, setBy: setBy, time: time))
+    }
+
+    /// Sends a direct message to a client of a linked server.
+    func sendDirect(_ message: DirectMessage, to serverID: UInt64) {
+        servers.send(.direct(message), to: serverID)
+    }
+
+    private func remoteClient(_ session: ClientSession, nick: Nick) -> RemoteClient {
+        RemoteClient(
+            nick: nick.name, address: session.address, connectedAt: session.connectedAt,
+            clientName: session.hello.clientName, clientVersion: session.hello.clientVersion,
+            host: session.hello.host, processID: session.hello.processID)
+    }
+
+    // MARK: - From linked servers
+
+    /// What a linked server says of its clients. Each frame names one of that server's own clients (as that server
+    /// names it) and is refused otherwise; the name shown here is used from then on.
+    func handleClientFrame(_ frame: PeerFrame, from peer: ServerManager.Peer) {
+        switch frame {
+        case .clientAdded(let client):
+            if let change = clients.addRemote(client, serverID: peer.id, serverName: peer.hello.name) {
+                apply(change, from: peer)
+            }
+        case .clientRemoved(let nick, let reason):
+            if let known = clients.removeRemote(nick, serverID: peer.id) {
+                channels.remoteQuit([known], reason: reason)
+            }
+        case .clientRenamed(let old, let new):
+            if let change = clients.renameRemote(from: old, to: new, serverID: peer.id) { apply(change, from: peer) }
+        case .joined(let channel, let nick, let time):
+            guard let shown = ownClient(nick, of: peer, in: "PEER_JOINED") else { return }
+            channels.remoteJoin(channel: channel, nick: shown, time: time)
+        case .parted(let channel, let nick, let reason, let time):
+            guard let shown = ownClient(nick, of: peer, in: "PEER_PARTED") else { return }
+            channels.remotePart(channel: channel, nick: shown, reason: reason, time: time)
+        case .topic(let channel, let topic, let setBy, let time):
+            channels.applyTopic(channel: channel, topic: topic, setBy: setBy, time: time)
+        case .direct(let message):
+            guard let from = ownClient(message.from, of: peer, in: "PEER_DIRECT") else { return }
+            guard case .local(let session)? = clients.locate(message.to) else {
+                refuse("PEER_DIRECT", from: peer, "\(message.to) is not a client of this server")
+                return
+            }
+            var delivered = message
+            delivered.from = from
+            if let frame = SubscriberSet.encode(.direct(delivered)) { session.send(frame) }
+        default:
+            break
+        }
+    }
+
+    /// The nick shown here of `nick`, one of `peer`'s clients; nil (refused, logged) when it is not one of them.
+    private func ownClient(_ nick: String, of peer: ServerManager.Peer, in frame: String) -> String? {
+        guard let shown = clients.remoteNick(nick, on: peer.id) else {
+            refuse(frame, from: peer, "\(nick) is not one of its clients")
+            return nil
+        }
+        return shown
+    }
+
+    /// A linked server's client arrived or changed nick: the local members who share a channel with whoever was
+    /// renamed are told, and so are our clients who lost a nick in a collision (and the network, by CLIENT_RENAMED).
+    private func apply(_ change: ClientManager.RemoteChange, from peer: ServerManager.Peer) {
+        if let from = change.from, from != change.to { channels.remoteRename(from: from, to: change.to) }
+        if let other = change.otherRemote { channels.remoteRename(from: other.from, to: other.to) }
+        guard let local = change.local,
+            let session = clients.localClients().first(where: { $0.session.id == local.session })?.session
+        else { return }
+        logger.notice(
+            "nick collision: both clients renamed",
+            metadata: ["nick": "\(local.old)", "renamed": "\(local.new)", "peer": "\(peer.hello.name)"])
+        channels.announceNickChange(session, from: local.old, to: local.new)
+        let notice =
+            "another \(local.old) is connected to \(peer.hello.name): neither keeps the nick, you are now "
+            + "\(local.new) (/nick \(local.old) takes it back once it is free)"
+        var buffer = session.channel.allocator.buffer(capacity: 128)
+        try? ServerFrame.nickChanged(old: local.old, new: local.new, time: .now()).encode(requestID: 0, into: &buffer)
+        try? ServerFrame.notice(notice).encode(requestID: 0, into: &buffer)
+        session.send(buffer)
+        servers.broadcast(.clientRenamed(old: local.old, new: local.new))
+    }
+
+    // MARK: - Links coming and going
+
+    func linkUp(_ peer: ServerManager.Peer) {
+        // Everything the new peer needs to know of us: clients, what they are in, channels and topics.
+        var frames: [PeerFrame] = []
+        for (session, nick) in clients.localClients() {
+            frames.append(.clientAdded(remoteClient(session, nick: nick)))
+            for channel in channels.channels(of: session) {
+                frames.append(.joined(channel: channel.name, nick: nick.name, time: session.connectedAt))
+            }
+        }
+        for channel in channels.states() {
+            frames.append(.channelState(channel: channel.name, lastID: channel.lastID))
+            if !channel.topicSetBy.isEmpty {
+                frames.append(
+                    .topic(
+                        channel: channel.name, topic: channel.topic, setBy: channel.topicSetBy, time: channel.topicSetAt
+                    ))
+            }
+        }
+        var buffer = peer.channel.allocator.buffer(capacity: 1024)
+        for frame in frames { try? frame.encode(into: &buffer) }
+        peer.channel.writeAndFlush(buffer, promise: nil)
+    }
+
+    func linkDown(_ peer: ServerManager.Peer) {
+        let nicks = clients.removeRemotes(of: peer.id)
+        channels.remoteQuit(nicks, reason: "\(peer.hello.name) left the network")
+        state.withLock { state in
+            state.syncing = state.syncing.filter { $0.value.peer != peer.id }
+        }
+    }
+}
