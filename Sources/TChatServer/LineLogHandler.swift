@@ -20,18 +20,33 @@ public struct LineLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var line =
-            Timestamp.now().iso8601 + " " + event.level.rawValue + " "
-            + event.message.description.replacingOccurrences(of: "\n", with: "\\n")
+        var line = Timestamp.now().iso8601 + " " + event.level.rawValue + " " + Self.escaped(event.message.description)
         let merged = metadata.merging(event.metadata ?? [:]) { _, new in new }
         for key in merged.keys.sorted() {
-            // One event, one line: a newline inside a value (an error's description, say) is written as \n.
-            let value = "\(merged[key]!)".replacingOccurrences(of: "\n", with: "\\n")
+            let value = Self.escaped("\(merged[key]!)")
             let needsQuotes = value.isEmpty || value.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" })
             line +=
                 " \(key)=" + (needsQuotes ? "\"" + value.replacingOccurrences(of: "\"", with: "\\\"") + "\"" : value)
         }
         line += "\n"
         output.write(Data(line.utf8))
+    }
+
+    /// One event, one line, and nothing a terminal obeys: a newline is written `\n`, any other control character
+    /// (ESC, CSI...) as `\u{1B}`. Log lines quote what clients and linked servers sent, and operators read them
+    /// in terminals.
+    static func escaped(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: TextField.isControl) else { return text }
+        var out = ""
+        for scalar in text.unicodeScalars {
+            if scalar == "\n" {
+                out += "\\n"
+            } else if TextField.isControl(scalar) {
+                out += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
     }
 }

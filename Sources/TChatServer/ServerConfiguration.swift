@@ -25,6 +25,8 @@ public struct ServerConfiguration: Sendable {
     public var linkSecretFile: String?
     /// `--peer-fingerprint`: with TLS, the certificates linked servers must present, both ways.
     public var peerFingerprints: [CertificateFingerprint] = []
+    /// How long a link may take from connecting to both hellos (the handshake).
+    public var linkHandshakeTimeout: Duration = .seconds(10)
     /// Whether to listen on the peer port at all (`tchat --local` does not: its server never links).
     public var listensForPeers = true
     /// Which addresses gossip (PEERS) may make this server dial; every address by default. A test that sends

@@ -31,12 +31,15 @@ public final class TLSHandshakeWatch: ChannelInboundHandler, RemovableChannelHan
     }
 
     public func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        fail(TLSFailure.diagnose(error, peer: peerCertificate(context), host: host, trust: trust))
+        let failure = TLSFailure.diagnose(error, peer: peerCertificate(context), host: host, trust: trust)
+        // BoringSSL may report the end of the stream before the bytes that came with it say more (a plaintext
+        // server's error frame reads as a wrong TLS version): the end decides only once the handler goes.
+        if failure != .closedDuringHandshake { fail(failure) }
         context.fireErrorCaught(error)
     }
 
     public func channelInactive(context: ChannelHandlerContext) {
-        fail(.closedDuringHandshake)
+        // Not failed yet: the TLS handler may still report why, as the pipeline winds down (`handlerRemoved`).
         context.fireChannelInactive()
     }
 

@@ -148,12 +148,12 @@ import Testing
     @Test func aHandshakeThatTakesTooLongIsRefusedButALinkedOneIsLeftAlone() {
         var waiting = LinkHandshake(role: .listener, ourID: 2, secret: Self.secret("the same secret!"), nonce: Self.nonce(2))
         _ = waiting.start()
-        #expect(waiting.timedOut(after: 10).contains { if case .refuse = $0 { true } else { false } })
+        #expect(waiting.timedOut(after: .seconds(10)).contains { if case .refuse = $0 { true } else { false } })
         var dialer = LinkHandshake(role: .dialer, ourID: 1, secret: Self.secret("the same secret!"), nonce: Self.nonce(1))
         var listener = LinkHandshake(
             role: .listener, ourID: 2, secret: Self.secret("the same secret!"), nonce: Self.nonce(2))
         _ = Self.run(dialer: &dialer, listener: &listener, binding: (LinkTranscript.noBinding, LinkTranscript.noBinding))
-        #expect(dialer.timedOut(after: 10).isEmpty && listener.timedOut(after: 10).isEmpty)
+        #expect(dialer.timedOut(after: .seconds(10)).isEmpty && listener.timedOut(after: .seconds(10)).isEmpty)
     }
 
     @Test func theHelloMustComeFromTheServerThatProvedItself() {

@@ -7,13 +7,27 @@ import Testing
 
 @testable import TChatServer
 
+/// How the servers of a network test link: in plaintext with the link secret, or over TLS with it too (issue 10:
+/// every network test passes both ways).
+enum LinkSecurity: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case plaintext
+    case tls
+
+    func apply(_ configuration: inout ServerConfiguration) {
+        if self == .tls { TestServer.tls()(&configuration) }
+    }
+
+    var testDescription: String { rawValue }
+}
+
 /// Several servers in this process, linked on their peer ports, as one chat network.
 @Suite struct NetworkTests {
     /// Three servers: A first, then B and C each linked to A only; gossip must link B and C too.
     static func network(
-        _ configure: @escaping (inout ServerConfiguration) -> Void = { _ in }
+        _ security: LinkSecurity, _ configure: @escaping (inout ServerConfiguration) -> Void = { _ in }
     ) async throws -> [TestServer] {
         let a = try await TestServer(name: "A") {
+            security.apply(&$0)
             $0.heartbeat = .milliseconds(200)
             configure(&$0)
         }
@@ -21,6 +35,7 @@ import Testing
         for name in ["B", "C"] {
             servers.append(
                 try await TestServer(name: name) {
+                    security.apply(&$0)
                     $0.heartbeat = .milliseconds(200)
                     $0.peers = [a.peerAddress]
                     configure(&$0)
@@ -44,18 +59,24 @@ import Testing
         }
     }
 
-    @Test func serversLinkIntoAFullMeshAndListEachOther() async throws {
-        let servers = try await Self.network()
+    @Test(arguments: LinkSecurity.allCases)
+    func serversLinkIntoAFullMeshAndListEachOther(_ security: LinkSecurity) async throws {
+        let servers = try await Self.network(security)
         let client = try await servers[1].connect("lister", events: false)
         let names = try await client.request(.listServers).compactMap { frame -> String? in
             if case .serverInfo(let info) = frame { info.isThisServer ? "*" + info.name : info.name } else { nil }
         }
         #expect(names == ["*B", "A", "C"])
+        let addresses = try await client.request(.listServers).compactMap { frame -> String? in
+            if case .serverInfo(let info) = frame { info.clientAddress } else { nil }
+        }
+        #expect(addresses.count == 3 && addresses.allSatisfy { $0.hasPrefix("tls://") == (security == .tls) })
         await Self.stop(servers)
     }
 
-    @Test func channelMessagesReachEveryServerOnceInEachAuthorsOrder() async throws {
-        let servers = try await Self.network()
+    @Test(arguments: LinkSecurity.allCases)
+    func channelMessagesReachEveryServerOnceInEachAuthorsOrder(_ security: LinkSecurity) async throws {
+        let servers = try await Self.network(security)
         var connections: [ChatConnection] = []
         var logs: [EventLog] = []
         for (index, server) in servers.enumerated() {
@@ -97,8 +118,9 @@ import Testing
         await Self.stop(servers)
     }
 
-    @Test func directMessagesWhoisAndListsSpanTheNetwork() async throws {
-        let servers = try await Self.network()
+    @Test(arguments: LinkSecurity.allCases)
+    func directMessagesWhoisAndListsSpanTheNetwork(_ security: LinkSecurity) async throws {
+        let servers = try await Self.network(security)
         let alice = try await servers[0].connect("alice")
         let carol = try await servers[2].connect("carol")
         let carolLog = EventLog(carol)
@@ -140,15 +162,17 @@ import Testing
 
     /// Issue 10 changed the rule: "the earlier one keeps it" trusted the other server's clock, so a lying server
     /// could take any nick. Now neither keeps it, on every server alike.
-    @Test func aNickTakenOnBothSidesOfANewLinkIsTakenFromBothAndEveryoneAgrees() async throws {
-        let a = try await TestServer(name: "A") { $0.heartbeat = .milliseconds(200) }
+    @Test(arguments: LinkSecurity.allCases)
+    func aNickTakenOnBothSidesOfANewLinkIsTakenFromBothAndEveryoneAgrees(_ security: LinkSecurity) async throws {
+        let a = try await TestServer(name: "A") { security.apply(&$0); $0.heartbeat = .milliseconds(200) }
         let early = try await a.connect("dup")
         let earlyLog = EventLog(early)
-        let b = try await TestServer(name: "B") { $0.heartbeat = .milliseconds(200) }
+        let b = try await TestServer(name: "B") { security.apply(&$0); $0.heartbeat = .milliseconds(200) }
         let late = try await b.connect("dup")
         let lateLog = EventLog(late)
         // Link them only now: both have a "dup".
         let c = try await TestServer(name: "C") {
+            security.apply(&$0)
             $0.heartbeat = .milliseconds(200)
             $0.peers = [a.peerAddress, b.peerAddress]
         }
@@ -186,8 +210,9 @@ import Testing
         await Self.stop([a, b, c])
     }
 
-    @Test func nickChangesAndTopicsCrossTheNetwork() async throws {
-        let servers = try await Self.network()
+    @Test(arguments: LinkSecurity.allCases)
+    func nickChangesAndTopicsCrossTheNetwork(_ security: LinkSecurity) async throws {
+        let servers = try await Self.network(security)
         let alice = try await servers[0].connect("alice")
         let carol = try await servers[2].connect("carol")
         let carolLog = EventLog(carol)
@@ -214,9 +239,11 @@ import Testing
         await Self.stop(servers)
     }
 
-    @Test func withNoRedirectAFullServerRefuses() async throws {
-        let b = try await TestServer(name: "B") { $0.heartbeat = .milliseconds(200) }
+    @Test(arguments: LinkSecurity.allCases)
+    func withNoRedirectAFullServerRefuses(_ security: LinkSecurity) async throws {
+        let b = try await TestServer(name: "B") { security.apply(&$0); $0.heartbeat = .milliseconds(200) }
         let a = try await TestServer(name: "A") {
+            security.apply(&$0)
             $0.maxClients = 1
             $0.redirects = false
             $0.heartbeat = .milliseconds(200)
@@ -229,8 +256,9 @@ import Testing
         await Self.stop([a, b])
     }
 
-    @Test func aFullServerRedirectsNewClientsAndTheClientFollows() async throws {
-        let servers = try await Self.network { $0.maxClients = 2 }
+    @Test(arguments: LinkSecurity.allCases)
+    func aFullServerRedirectsNewClientsAndTheClientFollows(_ security: LinkSecurity) async throws {
+        let servers = try await Self.network(security) { $0.maxClients = 2 }
         _ = try await servers[0].connect("one", events: false)
         _ = try await servers[0].connect("two", events: false)
         #expect(await eventually { servers[1].server.peerLoads.allSatisfy { $0.clients == 2 || $0.name != "A" } })
@@ -241,16 +269,19 @@ import Testing
         #expect(fourth.welcome.serverName != third.welcome.serverName, "equally loaded servers take turns")
         // A client that asks not to be redirected gets the plain refusal.
         var stay = ConnectOptions(server: servers[0].address, nick: "stubborn")
+        stay.tlsTrust = .authority(file: TestServer.fixture("ca.pem"))
         stay.maxRedirects = 0
         let error = await #expect(throws: ProtocolError.self) { _ = try await ChatConnection.connect(stay) }
         #expect(error?.code == .serverFull)
         await Self.stop(servers)
     }
 
-    @Test func aSessionWhoseServerGoesAwayMovesToAnotherOfTheNetwork() async throws {
-        let servers = try await Self.network()
+    @Test(arguments: LinkSecurity.allCases)
+    func aSessionWhoseServerGoesAwayMovesToAnotherOfTheNetwork(_ security: LinkSecurity) async throws {
+        let servers = try await Self.network(security)
         let recorder = SessionTests.Recorder()
         var options = ConnectOptions(server: servers[1].address, nick: "mover")
+        options.tlsTrust = .authority(file: TestServer.fixture("ca.pem"))
         options.keepAlive = nil
         let session = ChatSession(
             options: options, channels: ["#ops"], initialHistory: 0,
@@ -275,8 +306,9 @@ import Testing
         servers[1].removeData()
     }
 
-    @Test func aRestartedServerCatchesUpOnWhatItMissed() async throws {
-        let servers = try await Self.network()
+    @Test(arguments: LinkSecurity.allCases)
+    func aRestartedServerCatchesUpOnWhatItMissed(_ security: LinkSecurity) async throws {
+        let servers = try await Self.network(security)
         let writer = try await servers[0].connect("writer", events: false)
         for index in 1...5 { try await writer.send(.text("before \(index)"), to: "#log") }
         let bDirectory = servers[1].directory
@@ -290,6 +322,7 @@ import Testing
             }
         }
         let restarted = try await TestServer(directory: bDirectory, name: "B") {
+            security.apply(&$0)
             $0.heartbeat = .milliseconds(200)
             $0.peers = [servers[0].peerAddress]
         }

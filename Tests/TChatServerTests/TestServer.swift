@@ -24,7 +24,8 @@ final class TestServer: Sendable {
     static var quietLogger: Logger { Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }) }
 
     init(
-        directory: String? = nil, name: String = "test", configure: (inout ServerConfiguration) -> Void = { _ in }
+        directory: String? = nil, name: String = "test", logs: LogCapture? = nil,
+        configure: (inout ServerConfiguration) -> Void = { _ in }
     ) async throws {
         let directory = directory ?? Self.temporaryDirectory()
         var configuration = ServerConfiguration(dataDirectory: directory, name: name)
@@ -39,7 +40,7 @@ final class TestServer: Sendable {
         // refused links set another or none.
         configuration.linkSecretFile = Self.linkSecretFile
         configure(&configuration)
-        let server = ChatServer(configuration: configuration, logger: Self.quietLogger)
+        let server = ChatServer(configuration: configuration, logger: logs?.logger ?? Self.quietLogger)
         try await server.start()
         self.directory = directory
         self.server = server
@@ -106,6 +107,45 @@ final class TestServer: Sendable {
     func removeData() {
         try? FileManager.default.removeItem(atPath: directory)
     }
+}
+
+/// Keeps a server's log lines, so a test can check that a refusal was logged.
+final class LogCapture: Sendable {
+    let lines = Mutex<[(level: Logger.Level, text: String)]>([])
+
+    var logger: Logger {
+        var logger = Logger(label: "test") { _ in Handler(capture: self) }
+        logger.logLevel = .info
+        return logger
+    }
+
+    struct Handler: LogHandler {
+        let capture: LogCapture
+        var logLevel: Logger.Level = .info
+        var metadata: Logger.Metadata = [:]
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+
+        func log(event: LogEvent) {
+            let details = (event.metadata ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+            let text = ([event.message.description] + details).joined(separator: " ")
+            capture.lines.withLock { $0.append((event.level, text)) }
+        }
+    }
+
+    /// Whether a line at `level` or above contains every one of `parts`, waiting a little for it.
+    func contains(_ parts: String..., level: Logger.Level = .notice) async -> Bool {
+        await eventually(within: .seconds(5)) {
+            lines.withLock { lines in
+                lines.contains { line in line.level >= level && parts.allSatisfy { line.text.contains($0) } }
+            }
+        }
+    }
+
+    var all: [String] { lines.withLock { $0.map(\.text) } }
 }
 
 /// Collects a connection's events in the background so a test can wait for the ones it expects.

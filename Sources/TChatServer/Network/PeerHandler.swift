@@ -14,8 +14,6 @@ final class PeerHandler: ChannelInboundHandler {
     typealias InboundIn = FrameDecoder.InboundOut
     typealias OutboundOut = ByteBuffer
 
-    /// How long a link may take from connecting to both hellos.
-    static let handshakeTimeout: TimeAmount = .seconds(10)
 
     private let manager: ServerManager
     private let outbound: Bool
@@ -63,10 +61,10 @@ final class PeerHandler: ChannelInboundHandler {
             holdsPendingSlot = true
         }
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        timeout = context.eventLoop.scheduleTask(in: Self.handshakeTimeout) {
+        let limit = manager.handshakeTimeout
+        timeout = context.eventLoop.scheduleTask(in: TimeAmount(limit)) {
             let (handler, context) = loopBound.value
-            let seconds = Int(Self.handshakeTimeout.nanoseconds / 1_000_000_000)
-            handler.perform(handler.handshake.timedOut(after: seconds), context)
+            handler.perform(handler.handshake.timedOut(after: limit), context)
         }
         perform(handshake.start(), context)
         context.fireChannelActive()

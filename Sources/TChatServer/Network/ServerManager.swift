@@ -81,6 +81,7 @@ final class ServerManager: Sendable {
     private let handler = Mutex<(any PeerEventHandler)?>(nil)
     private let group: any EventLoopGroup
     let maxFrame: Int
+    let handshakeTimeout: Duration
     private let registry: DiscoveryRegistry?
     let logger: Logger
     private let task = Mutex<RepeatedTask?>(nil)
@@ -113,6 +114,7 @@ final class ServerManager: Sendable {
         self.load = load
         self.group = group
         self.maxFrame = configuration.maxFrameLength
+        self.handshakeTimeout = configuration.linkHandshakeTimeout
         self.registry = registry
         self.logger = logger
         var initial = State(clientAddress: clientAddress, leader: serverID)

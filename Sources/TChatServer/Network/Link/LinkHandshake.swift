@@ -87,10 +87,10 @@ struct LinkHandshake {
     }
 
     /// The handshake took too long.
-    mutating func timedOut(after seconds: Int) -> [Action] {
+    mutating func timedOut(after limit: Duration) -> [Action] {
         if case .linked = state { return [] }
         if state == .ended { return [] }
-        return refuse("the link handshake was not finished within \(seconds) s")
+        return refuse("the link handshake was not finished within \(limit)")
     }
 
     var isLinked: Bool {

@@ -1,0 +1,362 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import Synchronization
+import TChatClient
+import TChatProtocol
+import Testing
+
+@testable import TChatServer
+
+/// Every attack on the peer port that issue 10 lists, against a real server with linking configured: each is
+/// refused and logged, and the server goes on serving its clients.
+@Suite struct PeerAttackTests {
+    /// A server with a client (alice, in #ops with three messages) to attack, and its log.
+    struct Target {
+        let server: TestServer
+        let logs: LogCapture
+        let alice: ChatConnection
+        let aliceLog: EventLog
+
+        static func start(configure: @escaping (inout ServerConfiguration) -> Void = { _ in }) async throws -> Target {
+            let logs = LogCapture()
+            let server = try await TestServer(logs: logs) {
+                $0.heartbeat = .milliseconds(200)
+                configure(&$0)
+            }
+            let alice = try await server.connect("alice")
+            let aliceLog = EventLog(alice)
+            _ = try await alice.join("#ops", history: 0)
+            for text in ["one", "two", "three"] { try await alice.send(.text(text), to: "#ops") }
+            return Target(server: server, logs: logs, alice: alice, aliceLog: aliceLog)
+        }
+
+        /// The server still serves: alice's round trip is short and her messages are numbered in turn.
+        func stillServes(nextID: UInt64, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+            #expect(try await alice.ping() < .seconds(2), sourceLocation: sourceLocation)
+            let sent = try await alice.send(.text("still here"), to: "#ops")
+            #expect(sent.id == nextID, "ids stay contiguous", sourceLocation: sourceLocation)
+        }
+
+        func stop() async {
+            await server.stop()
+            server.removeData()
+        }
+    }
+
+    /// The secret every test server links with: what a server of the network (or an attacker who stole it) knows.
+    static let secret = try! LinkSecret.load(path: TestServer.linkSecretFile)
+
+    /// A listening socket that counts the connections it gets and what they send: where an attacker would like
+    /// the server to dial.
+    final class Decoy: Sendable {
+        let channel: any Channel
+
+        init() async throws {
+            let counter = Counter()
+            channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .childChannelInitializer { channel in
+                    counter.count.withLock { $0 += 1 }
+                    return channel.eventLoop.makeSucceededVoidFuture()
+                }
+                .bind(host: "127.0.0.1", port: 0).get()
+            self.counter = counter
+        }
+
+        final class Counter: Sendable { let count = Mutex(0) }
+        private let counter: Counter
+
+        var connections: Int { counter.count.withLock { $0 } }
+        var address: String { "127.0.0.1:\(channel.localAddress?.port ?? 0)" }
+
+        func close() async { try? await channel.close() }
+    }
+
+    // MARK: - Without the secret
+
+    @Test func aServerHelloWithoutTheSecretIsRefusedAndLearnsNothing() async throws {
+        let target = try await Target.start()
+        let attacker = try await RawPeer.connect(to: target.server.peerAddress)
+        try await attacker.send(.hello(RawPeer.hello()))
+        let refusal = await attacker.refusal()
+        #expect(refusal?.code == .linkRefused)
+        #expect(refusal?.message.contains("SERVER_HELLO out of turn") == true, "\(String(describing: refusal))")
+        // All it got was the challenge and the refusal: no client, channel or history.
+        #expect(attacker.frames.allSatisfy { if case .challenge = $0 { true } else if case .error = $0 { true } else { false } })
+        #expect(await target.logs.contains("link refused", "SERVER_HELLO"))
+        try await target.stillServes(nextID: 4)
+        await target.stop()
+    }
+
+    @Test func everyOtherFrameBeforeTheHandshakeIsRefusedAndActedOnNever() async throws {
+        let target = try await Target.start()
+        let decoy = try await Decoy()
+        let frames: [PeerFrame] = [
+            .syncRequest(channel: "#ops", after: 0, limit: 1000),
+            .channelState(channel: "#evil", lastID: 5),
+            .peers([KnownPeer(serverID: 42, peerAddress: decoy.address)]),
+            .message(
+                origin: 0, seq: 0,
+                ChatMessage(channel: "#ops", id: UInt64.max, time: .now(), from: "alice", body: .text("boom"))),
+            .clientAdded(
+                RemoteClient(
+                    nick: "alice", address: "1.2.3.4:5", connectedAt: Timestamp(milliseconds: 1), clientName: "x",
+                    clientVersion: "1", host: "h", processID: 1)),
+            .forward(seq: 1, channel: "#ops", from: "alice", body: .text("forged")),
+            .direct(DirectMessage(from: "bob", to: "alice", time: .now(), body: .text("forged"))),
+            .topic(channel: "#ops", topic: "pwned", setBy: "alice", time: .now()),
+            .load(clients: 0, capacity: 1_000_000),
+        ]
+        for frame in frames {
+            let attacker = try await RawPeer.connect(to: target.server.peerAddress)
+            try await attacker.send(frame)
+            let refusal = await attacker.refusal()
+            #expect(refusal?.code == .linkRefused, "\(frame.type)")
+            #expect(
+                !attacker.frames.contains { if case .message = $0 { true } else { false } },
+                "\(frame.type): no history before the handshake")
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(decoy.connections == 0, "PEERS before the handshake made the server dial")
+        let channels = try await target.alice.request(.listChannels).compactMap {
+            if case .channelInfo(let info) = $0 { info.name } else { nil }
+        }
+        #expect(channels == ["#ops"], "no channel was created")
+        #expect(try await target.alice.request(.whoami).contains { if case .clientInfo(let i) = $0 { i.nick == "alice" } else { false } })
+        #expect(try await target.alice.history("#ops", limit: 10).map(\.body.text) == ["one", "two", "three"])
+        #expect(!target.aliceLog.all.contains { if case .direct = $0 { true } else { false } })
+        try await target.stillServes(nextID: 4)
+        await decoy.close()
+        await target.stop()
+    }
+
+    @Test func aWrongSecretIsRefusedAndTheServerProvesNothingToIt() async throws {
+        let target = try await Target.start()
+        let attacker = try await RawPeer.connect(to: target.server.peerAddress)
+        let guess = LinkSecret(key: .init(data: Array("a guess at the secret".utf8)), path: "guess")
+        #expect(try await attacker.authenticate(secret: guess, as: RawPeer.hello()) == false)
+        #expect(await attacker.refusal()?.message.contains("different link secrets") == true)
+        #expect(!attacker.frames.contains { if case .proof = $0 { true } else { false } }, "no proof to grind on")
+        #expect(await target.logs.contains("link refused", "different link secrets"))
+        try await target.stillServes(nextID: 4)
+        await target.stop()
+    }
+
+    @Test func withNoSecretThePeerPortRefusesEveryLinkAndSaysWhy() async throws {
+        let target = try await Target.start { $0.linkSecretFile = nil }
+        #expect(await target.logs.contains("linking off"))
+        let attacker = try await RawPeer.connect(to: target.server.peerAddress)
+        let refusal = await attacker.refusal()
+        #expect(refusal?.code == .linkRefused && refusal?.message.contains("no link secret") == true)
+        #expect(await target.logs.contains("link refused", "no link secret"))
+        try await target.stillServes(nextID: 4)
+        await target.stop()
+    }
+
+    @Test func strangersHaveLittleTimeFewSlotsAndSmallFrames() async throws {
+        let target = try await Target.start { $0.linkHandshakeTimeout = .milliseconds(500) }
+        // Silent: closed when the handshake time is up.
+        let silent = try await RawPeer.connect(to: target.server.peerAddress)
+        let timedOut = await silent.refusal(within: .seconds(3))
+        #expect(timedOut?.message.contains("not finished within") == true, "\(String(describing: timedOut))")
+        // Eight at once from one address are let in; the ninth is turned away while they wait.
+        var waiting: [RawPeer] = []
+        for _ in 0..<ServerManager.maxPendingLinksPerAddress {
+            waiting.append(try await RawPeer.connect(to: target.server.peerAddress))
+        }
+        try await Task.sleep(for: .milliseconds(100))  // every one of them counted, on whichever loop
+        let ninth = try await RawPeer.connect(to: target.server.peerAddress)
+        #expect(await ninth.refusal(within: .seconds(2))?.message.contains("too many links") == true)
+        for peer in waiting { await peer.close() }
+        // A frame bigger than the handshake needs is refused from its length alone.
+        let big = try await RawPeer.connect(to: target.server.peerAddress)
+        try await big.send(bytes: [0x00, 0x00, 0x08, 0x00, 0x50])
+        #expect(await big.refusal()?.message.contains("exceeds the maximum of 1024") == true)
+        try await target.stillServes(nextID: 4)
+        await target.stop()
+    }
+
+    // MARK: - With the secret: a linked server that lies
+
+    /// Links a fake server that knows the secret; returns it once the link is up on both sides.
+    static func linkedAttacker(
+        to target: Target, hello: PeerHello = RawPeer.hello()
+    ) async throws -> RawPeer {
+        let attacker = try await RawPeer.connect(to: target.server.peerAddress)
+        #expect(try await attacker.authenticate(secret: secret, as: hello))
+        #expect(await eventually { target.server.server.linkedServers == 1 })
+        return attacker
+    }
+
+    @Test func aLinkedServerCannotTakeANickByClaimingAnEarlyConnection() async throws {
+        let target = try await Target.start()
+        let attacker = try await Self.linkedAttacker(to: target)
+        let bob = try await target.server.connect("bob", events: false)
+        // 1 ms after 1970: not a time any client connected at.
+        try await attacker.send(
+            .clientAdded(
+                RemoteClient(
+                    nick: "alice", address: "6.6.6.6:6", connectedAt: Timestamp(milliseconds: 1), clientName: "x",
+                    clientVersion: "1", host: "h", processID: 1)))
+        #expect(await target.logs.contains("refused", "connected at"))
+        // A plausible hour ago, before alice: neither keeps the nick.
+        let anHourAgo = Timestamp(milliseconds: Timestamp.now().milliseconds - 3_600_000)
+        try await attacker.send(
+            .clientAdded(
+                RemoteClient(
+                    nick: "alice", address: "6.6.6.6:6", connectedAt: anHourAgo, clientName: "x", clientVersion: "1",
+                    host: "h", processID: 1)))
+        await target.aliceLog.wait(for: "alice's rename") { events in
+            events.contains { if case .nickChanged("alice", let new, _) = $0 { new.hasPrefix("alice_") } else { false } }
+        }
+        // A direct message to "alice" reaches nobody: the attacker's client does not hold the nick either.
+        await #expect(throws: ProtocolError.self) { try await bob.sendDirect(.text("for alice"), to: "alice") }
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(!attacker.frames.contains { if case .direct = $0 { true } else { false } })
+        // Alice, renamed, still gets hers; and takes her nick back.
+        let renamed = try #require(target.aliceLog.all.compactMap { event -> String? in
+            if case .nickChanged("alice", let new, _) = event { new } else { nil }
+        }.first)
+        try await bob.sendDirect(.text("found you"), to: renamed)
+        await target.aliceLog.wait(for: "the direct message") { events in
+            events.contains { if case .direct(let m) = $0 { m.body.text == "found you" } else { false } }
+        }
+        _ = try await target.alice.request(.nick("alice"))
+        await target.stop()
+    }
+
+    @Test func aLinkedServerCannotSpeakForClientsThatAreNotItsOwnNorSendWhatAClientCouldNot() async throws {
+        let target = try await Target.start()
+        let attacker = try await Self.linkedAttacker(to: target)
+        _ = try await target.server.connect("bob", events: false)
+        try await attacker.send(
+            .clientAdded(
+                RemoteClient(
+                    nick: "mallory", address: "6.6.6.6:6", connectedAt: .now(), clientName: "x", clientVersion: "1",
+                    host: "h", processID: 1)))
+        let now = Timestamp.now()
+        let refused: [(PeerFrame, String)] = [
+            (.forward(seq: 1, channel: "#ops", from: "bob", body: .text("I am bob")), "not one of its clients"),
+            (.direct(DirectMessage(from: "bob", to: "alice", time: now, body: .text("I am bob"))), "not one of its clients"),
+            (.joined(channel: "#ops", nick: "bob", time: now), "not one of its clients"),
+            (.topic(channel: "#ops", topic: "\u{1B}]0;pwned\u{07}", setBy: "mallory", time: now), "control characters"),
+            (.topic(channel: "#ops", topic: String(repeating: "x", count: 2048), setBy: "mallory", time: now), "at most 390"),
+            (.topic(channel: "#ops", topic: "from the future", setBy: "mallory", time: Timestamp(milliseconds: now.milliseconds + 86_400_000)), "ahead of this server's clock"),
+            (.clientAdded(RemoteClient(nick: "аlice", address: "a", connectedAt: now, clientName: "x", clientVersion: "1", host: "h", processID: 1)), "non-ASCII"),
+            (.clientAdded(RemoteClient(nick: "\u{1B}[31mred", address: "a", connectedAt: now, clientName: "x", clientVersion: "1", host: "h", processID: 1)), "a nick"),
+            (.parted(channel: "#ops", nick: "mallory", reason: "\u{9B}2J", time: now), "control characters"),
+        ]
+        for (frame, reason) in refused {
+            try await attacker.send(frame)
+            #expect(await target.logs.contains("refused", reason), "\(frame.type): \(reason)")
+        }
+        try await Task.sleep(for: .milliseconds(100))
+        let (info, _) = try await target.alice.join("#ops", history: 0)
+        #expect(info.topic.isEmpty, "no topic was set")
+        #expect(!target.aliceLog.all.contains { if case .direct = $0 { true } else { false } })
+        #expect(try await target.alice.history("#ops", limit: 10).map(\.body.text) == ["one", "two", "three"])
+        #expect(attacker.isClosed == false, "refusing a frame keeps the link")
+        try await target.stillServes(nextID: 4)
+        await target.stop()
+    }
+
+    @Test func overflowingIdsHolesAndMessagesFromANonSequencerAreRefused() async throws {
+        let target = try await Target.start()
+        // Linked, but started after the server: not the sequencer.
+        let attacker = try await Self.linkedAttacker(to: target)
+        let now = Timestamp.now()
+        let refused: [(PeerFrame, String)] = [
+            (.message(origin: 0, seq: 0, ChatMessage(channel: "#ops", id: 8, time: now, from: "alice", body: .text("hole"))), "did not ask"),
+            (.message(origin: 7, seq: 1, ChatMessage(channel: "#ops", id: 4, time: now, from: "alice", body: .text("mine"))), "from the sequencer only"),
+            (.message(origin: 7, seq: 1, ChatMessage(channel: "#ops", id: UInt64.max, time: now, from: "alice", body: .text("boom"))), "beyond the highest message id"),
+            (.channelState(channel: "#ops", lastID: UInt64.max), "beyond the highest message id"),
+            (.syncRequest(channel: "#ops", after: UInt64.max, limit: 10), "beyond the highest message id"),
+            (.forward(seq: 1, channel: "#ops", from: "mallory", body: .text("x")), "not one of its clients"),
+        ]
+        for (frame, reason) in refused {
+            try await attacker.send(frame)
+            #expect(await target.logs.contains("refused", reason), "\(frame.type): \(reason)")
+        }
+        try await target.stillServes(nextID: 4)
+        #expect(try await target.alice.history("#ops", limit: 10).map(\.id) == [1, 2, 3, 4])
+        await target.stop()
+    }
+
+    @Test func anImpossibleStartTimeCannotMakeAServerTheSequencer() async throws {
+        let target = try await Target.start()
+        let attacker = try await RawPeer.connect(to: target.server.peerAddress)
+        let early = RawPeer.hello(startedAt: Timestamp(milliseconds: 1))
+        // The proofs hold (it knows the secret); its hello, the last step, is refused.
+        _ = try await attacker.authenticate(secret: Self.secret, as: early)
+        #expect(await attacker.refusal()?.message.contains("before 2020") == true)
+        #expect(target.server.server.linkedServers == 0)
+        try await target.stillServes(nextID: 4)
+        await target.stop()
+    }
+
+    @Test func aLinkedSequencerCannotRewriteAMessageAndHaveItAcknowledged() async throws {
+        let target = try await Target.start()
+        // A plausible start long before the server's: it becomes the sequencer, as an honest server would.
+        let hello = RawPeer.hello(startedAt: Timestamp(milliseconds: 1_700_000_000_000))
+        let attacker = try await Self.linkedAttacker(to: target, hello: hello)
+        let serverID = try #require(attacker.frames.compactMap { if case .hello(let h) = $0 { h.serverID } else { nil } }.first)
+        let sending = Task { try await target.alice.send(.text("the real words"), to: "#ops") }
+        #expect(await eventually { attacker.frames.contains { if case .forward = $0 { true } else { false } } })
+        guard case .forward(let seq, _, _, _)? = attacker.frames.first(where: { if case .forward = $0 { true } else { false } })
+        else { return }
+        try await attacker.send(
+            .message(
+                origin: serverID, seq: seq,
+                ChatMessage(channel: "#ops", id: 4, time: .now(), from: "alice", body: .text("rewritten words"))))
+        #expect(await target.logs.contains("refused", "not what was forwarded"))
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(!target.aliceLog.messages.contains { $0.body.text == "rewritten words" })
+        #expect(try await target.alice.history("#ops", limit: 10).map(\.body.text) == ["one", "two", "three"])
+        sending.cancel()
+        await target.stop()
+    }
+
+    @Test func clientsAreSentOnlyToAddressesTheServerCanVouchFor() async throws {
+        let target = try await Target.start { $0.maxClients = 2 }
+        let hello = RawPeer.hello(clientAddress: "127.0.0.2:9999", clients: 0)
+        let attacker = try await Self.linkedAttacker(to: target, hello: hello)
+        #expect(await target.logs.contains("client address", "no client is sent there", level: .warning))
+        try await attacker.send(.load(clients: 0, capacity: 1_000_000))
+        _ = try await target.server.connect("second", events: false)
+        // Full: without a vouched-for server to send it to, the third client is refused, not redirected.
+        let error = await #expect(throws: ProtocolError.self) { _ = try await target.server.connect("third") }
+        #expect(error?.code == .serverFull)
+        let listed = try await target.alice.request(.listServers).compactMap { frame -> String? in
+            if case .serverInfo(let info) = frame, !info.isThisServer { info.clientAddress } else { nil }
+        }
+        #expect(listed == [""], "the unvouched address is not handed to clients")
+        await target.stop()
+    }
+
+    @Test func gossipMakesTheServerDialOnlyToAskForTheSecret() async throws {
+        let target = try await Target.start()
+        let decoy = try await Decoy()
+        let attacker = try await Self.linkedAttacker(to: target)
+        try await attacker.send(.peers([KnownPeer(serverID: 42, peerAddress: decoy.address)]))
+        #expect(await eventually { decoy.connections == 1 }, "a linked server's gossip is followed")
+        // What the decoy could do with that connection is what any stranger on the peer port can: prove the
+        // secret or be refused (the tests above). Gossip before a link is never heard (above as well).
+        try await attacker.send(.peers((0..<300).map { KnownPeer(serverID: UInt64($0 + 1), peerAddress: "127.0.0.1:\($0 + 1)") }))
+        #expect(await target.logs.contains("refused", "at most 256"))
+        await decoy.close()
+        await target.stop()
+    }
+
+    @Test func aTLSPeerPortAnswersPlaintextWithAReason() async throws {
+        let target = try await Target.start(configure: TestServer.tls())
+        let attacker = try await RawPeer.connect(to: target.server.peerAddress)
+        try await attacker.send(.hello(RawPeer.hello()))
+        let refusal = await attacker.refusal()
+        #expect(refusal?.code == .tlsRequired, "\(String(describing: refusal))")
+        let tlsAttacker = try await RawPeer.connect(to: target.server.peerAddress, tls: true)
+        try await tlsAttacker.send(.hello(RawPeer.hello()))
+        #expect(await tlsAttacker.refusal()?.code == .linkRefused)
+        try await target.stillServes(nextID: 4)
+        await target.stop()
+    }
+}
