@@ -170,6 +170,7 @@ let package = Package(
             name: "EndToEndTests",
             dependencies: [
                 "TChatClient",
+                "TChatTLS",
                 "TChatProtocol",
                 "TChatTUI",
             ],

@@ -1,6 +1,7 @@
 import Foundation
 import TChatClient
 import TChatProtocol
+import TChatTLS
 import Testing
 
 /// Three real `tchatd` processes on loopback forming one network, as issue 4's acceptance list asks.
@@ -24,10 +25,13 @@ import Testing
 
     /// The names of the servers `daemon` lists, or [] if it cannot be asked.
     static func serverNames(_ daemon: Daemon) async -> [String] {
-        guard let address = try? ServerAddress(parsing: daemon.clients, defaultPort: 0) else { return [] }
+        guard let address = try? ServerAddress(parsing: daemon.clients, defaultPort: 0, allowingTLS: true) else {
+            return []
+        }
         var options = ConnectOptions(server: address, nick: "probe\(UInt16.random(in: 0...9999))")
         options.receivesEvents = false
         options.maxRedirects = 0
+        options.tlsTrust = .authority(file: TLSProcessTests.fixture("ca.pem"))
         guard let connection = try? await ChatConnection.connect(options),
             let frames = try? await connection.request(.listServers)
         else { return [] }
@@ -96,6 +100,30 @@ import Testing
             #expect(bodies == (1...5).map { "message \($0)" }, "each message once, in order")
         }
         onA.signal(SIGINT)
+        onC.signal(SIGINT)
+        await Self.cleanUp(daemons, runtime: runtime)
+    }
+
+    /// Issue 10: the same network over TLS, each server with its own certificate, linked by the secret the
+    /// discovery directory keeps; the clients check the certificates against the CA.
+    @Test func discoveredServersLinkOverTLSAndRelayChannelMessages() async throws {
+        let (runtime, environment) = Self.discoveryEnvironment()
+        var daemons: [Daemon] = []
+        for (name, certificate) in [("A", "server"), ("B", "server2"), ("C", "server")] {
+            daemons += try await Self.start(
+                [name], environment: environment, extra: TLSProcessTests.tlsArguments(certificate))
+        }
+        #expect(await eventually { await Self.meshed(daemons, as: ["A", "B", "C"]) }, "no TLS mesh")
+        #expect(daemons.allSatisfy { $0.clients.hasPrefix("tls://") })
+        #expect(daemons.allSatisfy { $0.child.stderr.contains("tls=true") }, "links run over TLS")
+        let ca = TLSProcessTests.fixture("ca.pem")
+        let onC = try Child("tchat", ["listen", "--server", daemons[2].clients, "--tls-ca", ca, "--nick", "cat", "ops"])
+        #expect(await eventually { daemons[0].child.stderr.contains("nick=cat") || daemons[2].child.stderr.contains("nick=cat") })
+        try await Task.sleep(for: .milliseconds(300))
+        let send = try Child(
+            "tchat", ["send", "--server", daemons[0].clients, "--tls-ca", ca, "--nick", "anna", "ops", "over TLS"])
+        #expect(await send.exitStatus() == 0, "\(send.stderr)")
+        #expect(await onC.waitForOutput { $0.contains { $0.contains("over TLS") } })
         onC.signal(SIGINT)
         await Self.cleanUp(daemons, runtime: runtime)
     }

@@ -11,8 +11,9 @@ import TChatProtocol
 /// each naming its peer address and process id, and link with the secret kept beside them.
 ///
 /// The directory is `$XDG_RUNTIME_DIR/tchatd/servers`, else `/tmp/tchatd-UID/servers`. It must belong to the
-/// server's user with mode 0700 (it is created so), and so must its parent unless root owns that: otherwise
-/// another user could plant entries or read the secret. The secret (`link-secret`, 0600) is created by the first
+/// server's user with mode 0700 (it is created so), and its parent must belong to that user or root and be
+/// writable by nobody else (or sticky, as /tmp): otherwise another user could plant entries, swap the directory or
+/// read the secret. The secret (`link-secret`, 0600) is created by the first
 /// server that needs it, so one user's servers on one host link with no setup, and nobody else's can. A server
 /// writes `SERVERID.json` when it starts and removes it when it stops; entries whose process is gone (a crash)
 /// are removed by whoever reads them.
@@ -65,8 +66,11 @@ struct DiscoveryRegistry: Sendable {
                     "the discovery directory \(path) must belong to user \(geteuid()) with mode 700 "
                         + "(it has user \(info.st_uid), mode \(octal)); --discover is refused")
             }
-        } else if info.st_uid != 0 {
-            guard info.st_uid == geteuid(), mode & 0o022 == 0 else {
+        } else {
+            // Others may not replace the directory: the parent is ours or root's, and writable by others only
+            // with the sticky bit (as /tmp), which keeps them from renaming what is not theirs.
+            let sticky = info.st_mode & S_ISVTX != 0
+            guard info.st_uid == geteuid() || info.st_uid == 0, mode & 0o022 == 0 || sticky else {
                 throw SettingsError(
                     "\(path), above the discovery directory, must belong to user \(geteuid()) or root and not be "
                         + "writable by others (it has user \(info.st_uid), mode \(octal)); --discover is refused")
