@@ -121,6 +121,7 @@ let package = Package(
             name: "tchat-bench",
             dependencies: [
                 "TChatProtocol",
+                "TChatTLS",
                 "TChatServer",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

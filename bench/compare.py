@@ -52,26 +52,44 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-class Server:
-    """One fresh server process on a free port, stopped on exit."""
+def make_certificate(directory):
+    """A self-signed ECDSA P-256 certificate for 127.0.0.1: every server presents the same kind of key."""
+    cert, key = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    os.chmod(key, 0o600)
+    return cert, key
 
-    def __init__(self, name, bin_dir):
+
+class Server:
+    """One fresh server process on a free port, stopped on exit; with `tls`, that port speaks TLS only."""
+
+    def __init__(self, name, bin_dir, tls=False):
         self.name = name
         self.bin_dir = bin_dir
+        self.tls = tls
         self.protocol = "tchat" if name == "tchatd" else "irc"
 
     def __enter__(self):
         self.dir = tempfile.mkdtemp(prefix=f"compare-{self.name}-")
         self.port = free_port()
         log = open(os.path.join(self.dir, "output"), "w")
+        cert, key = make_certificate(self.dir) if self.tls else ("", "")
         if self.name == "tchatd":
             argv = [os.path.join(self.bin_dir, "tchatd"), "--data-dir", os.path.join(self.dir, "data"),
                     "--listen", f"127.0.0.1:{self.port}", "--peer-listen", "127.0.0.1:0",
                     "--max-clients", "60000", "--max-per-ip", "0", "--rate", "0", "--log-level", "warning"]
+            if self.tls:
+                argv += ["--tls-cert", cert, "--tls-key", key]
         else:
             template = "inspircd.conf" if self.name == "InspIRCd" else "ngircd.conf"
             with open(os.path.join(HERE, template)) as f:
-                config = f.read().replace("@PORT@", str(self.port)).replace("@DIR@", self.dir)
+                config = f.read().replace("@DIR@", self.dir)
+            if self.tls:
+                # The TLS port is the measured one; the plaintext one is there because the servers want one.
+                config = tls_config(self.name, config, self.port, free_port(), cert, key)
+            config = config.replace("@PORT@", str(self.port))
             path = os.path.join(self.dir, template)
             with open(path, "w") as f:
                 f.write(config)
@@ -94,6 +112,22 @@ class Server:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def tls_config(name, config, tls_port, plain_port, cert, key):
+    """Turns a plaintext configuration into one whose measured port speaks TLS (GnuTLS in both IRC servers)."""
+    if name == "InspIRCd":
+        return config.replace('type="clients">', f'type="clients" sslprofile="bench">') + f"""
+<module name="ssl_gnutls">
+<sslprofile name="bench" provider="gnutls" certfile="{cert}" keyfile="{key}" hash="sha256" requestclientcert="no"
+            priority="NORMAL">
+"""
+    return config.replace("Ports = @PORT@", f"Ports = {plain_port}") + f"""
+[SSL]
+	CertFile = {cert}
+	KeyFile = {key}
+	Ports = @PORT@
+"""
+
+
 def run_bench(bin_dir, arguments, timeout):
     argv = [os.path.join(bin_dir, "tchat-bench")] + arguments + ["--json"]
     result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
@@ -103,13 +137,16 @@ def run_bench(bin_dir, arguments, timeout):
 
 
 def scenarios(quick):
-    """(name, tchat-bench arguments, figures to report, bench timeout in seconds)."""
+    """(name, tchat-bench arguments, figures to report, bench timeout in seconds); `--tls` in the arguments makes
+    the server speak TLS too."""
     scale = 10 if quick else 1
     traffic = [("deliveries_per_second", "deliveries/s", "higher"), ("latency_p99", "p99 latency (ms)", "lower"),
                ("server_cpu", "server CPU (s)", "lower"), ("faults", "lost+duplicated+reordered", "lower")]
     return [
         ("fanout 100x1", ["fanout", "--receivers", "100", "--senders", "1", "--messages", str(20000 // scale),
                           "--window", "100", "--size", "64"], traffic, 120),
+        ("fanout 100x1 TLS", ["fanout", "--receivers", "100", "--senders", "1", "--messages", str(20000 // scale),
+                              "--window", "100", "--size", "64", "--tls"], traffic, 120),
         (f"fanout {500 // scale}x10", ["fanout", "--receivers", str(500 // scale), "--senders", "10",
                            "--messages", str(40000 // scale), "--window", "100", "--size", "64"], traffic, 180),
         (f"rooms {1000 // scale}/{200 // scale}", ["rooms", "--clients", str(1000 // scale), "--channels", str(200 // scale),
@@ -121,7 +158,7 @@ def scenarios(quick):
 
 
 def measure(bin_dir, server_name, arguments, timeout):
-    with Server(server_name, bin_dir) as server:
+    with Server(server_name, bin_dir, tls="--tls" in arguments) as server:
         extra = ["--server", f"127.0.0.1:{server.port}", "--protocol", server.protocol,
                  "--connecting", str(CONNECTING[server_name]), "--timeout", str(timeout - 30)]
         if arguments[0] == "idle":

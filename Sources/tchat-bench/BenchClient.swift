@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import Synchronization
 import TChatProtocol
+import TChatTLS
 
 /// What one benchmark client does and counts. Everything in it is touched on its connection's event loop only.
 final class BenchRole {
@@ -119,7 +120,8 @@ final class BenchClient: Sendable {
     /// `role` is made on the client's event loop, where it lives.
     static func connect(
         to address: ServerAddress, protocol kind: BenchProtocol, nick: String, tally: BenchTally,
-        group: any EventLoopGroup, source: String? = nil, role makeRole: @escaping @Sendable () -> BenchRole
+        group: any EventLoopGroup, source: String? = nil, tls: TLSClient? = nil,
+        role makeRole: @escaping @Sendable () -> BenchRole
     ) async throws -> BenchClient {
         let loop = group.next()
         let ready = loop.makePromise(of: Void.self)
@@ -138,6 +140,8 @@ final class BenchClient: Sendable {
             .connectTimeout(.seconds(10))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    // Over TLS the registration written at once waits in the TLS handler for the handshake.
+                    if let tls { try channel.pipeline.syncOperations.addHandler(try tls.makeHandler(host: address.host)) }
                     try channel.pipeline.syncOperations.addHandler(handlerBox.value)
                 }
             }

@@ -2,6 +2,7 @@ import ArgumentParser
 import NIOCore
 import NIOPosix
 import TChatProtocol
+import TChatTLS
 
 /// Connects many benchmark clients, a bounded number at a time, and says how fast they got in.
 struct ClientFleet {
@@ -17,6 +18,8 @@ struct ClientFleet {
     /// kernel drops connection attempts and each one dropped waits a second for its retry (ngircd listens with a
     /// backlog of 10).
     let concurrency: Int
+    /// Set when the clients speak TLS (one context for all of them).
+    let tls: TLSClient?
 
     /// Connects one client per nick (each made ready: registered and joined) and returns them in order with the
     /// seconds it took.
@@ -37,10 +40,10 @@ struct ClientFleet {
                         needsSources
                         ? "127.0.\(1 + index / Self.clientsPerSource / 250).\(2 + index / Self.clientsPerSource % 250)"
                         : nil
-                    tasks.addTask { [address, kind, tally, group] in
+                    tasks.addTask { [address, kind, tally, group, tls] in
                         let client = try await BenchClient.connect(
                             to: address, protocol: kind, nick: nicks[index], tally: tally, group: group,
-                            source: source
+                            source: source, tls: tls
                         ) { role(index) }
                         return (index, client)
                     }

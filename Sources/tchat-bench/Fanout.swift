@@ -38,7 +38,7 @@ struct TrafficRun {
         let plans = self.plans
         let fleet = ClientFleet(
             address: address, kind: kind, group: group, tally: tally, deadline: deadline,
-            concurrency: target.connecting)
+            concurrency: target.connecting, tls: try target.tlsClient())
         let (clients, connectSeconds) = try await fleet.connect(nicks: plans.map(\.nick)) { index in
             let plan = plans[index]
             return BenchRole(

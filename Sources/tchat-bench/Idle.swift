@@ -32,7 +32,7 @@ struct Idle: AsyncParsableCommand {
         let before = try serverPid.map(Self.residentBytes)
         let fleet = ClientFleet(
             address: address, kind: kind, group: group, tally: tally,
-            deadline: .now + .seconds(target.timeout), concurrency: target.connecting)
+            deadline: .now + .seconds(target.timeout), concurrency: target.connecting, tls: try target.tlsClient())
         let channels = self.channels
         let tag = TrafficRun.runTag
         let nicks = (0..<clients).map { "i\($0)x\(tag)" }

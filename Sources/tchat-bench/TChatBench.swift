@@ -4,6 +4,7 @@ import Histogram
 import NIOCore
 import NIOPosix
 import TChatProtocol
+import TChatTLS
 
 /// `tchat-bench`: load for tchatd (and for IRC servers, to compare), bounded in count and time, on loopback only.
 @main
@@ -35,8 +36,21 @@ struct TargetOptions: ParsableArguments {
     @Option(help: "Connections being set up at once (keep it near the server's listen backlog).")
     var connecting: Int = 100
 
+    @Flag(help: "Speak TLS (either protocol); the server's certificate is not checked, as the target is loopback.")
+    var tls = false
+
+    /// The clients' TLS, made once for all of them.
+    func tlsClient() throws -> TLSClient? {
+        guard tls else { return nil }
+        do {
+            return try TLSClient(trust: .unverified)
+        } catch {
+            throw ValidationError(error.description)
+        }
+    }
+
     func address() throws -> ServerAddress {
-        let address = try ServerAddress(parsing: server, defaultPort: 7667)
+        let address = try ServerAddress(parsing: server, defaultPort: 7667, allowingTLS: true)
         guard ["127.0.0.1", "localhost", "::1"].contains(address.host) || address.host.hasPrefix("127.") else {
             throw ValidationError("tchat-bench only targets loopback addresses, not \(address.host)")
         }

@@ -80,6 +80,21 @@ final class RawPeer: Sendable {
         try await channel.writeAndFlush(ByteBuffer(bytes: bytes))
     }
 
+    /// Whether the server closed the link within `timeout` (waiting on the close itself, not polling).
+    func closed(within timeout: Duration) async -> Bool {
+        let channel = self.channel
+        return await withTaskGroup(of: Bool.self) { group in
+            group.addTask { (try? await channel.closeFuture.get()) != nil || !channel.isActive }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first || !channel.isActive
+        }
+    }
+
     /// The error the server refused the link with, once it has closed the link.
     func refusal(within timeout: Duration = .seconds(5)) async -> ProtocolError? {
         _ = await eventually(within: timeout) { isClosed }
