@@ -220,7 +220,7 @@ public final class ChatServer: Service, Sendable {
             .encode(requestID: 0, into: &goodbye)
         let connections = running.context.openConnections
         for connection in connections {
-            connection.writeAndFlush(goodbye).whenComplete { _ in connection.close(promise: nil) }
+            connection.writeLastWords(goodbye)
         }
         for connection in connections {
             try? await connection.closeFuture.get()

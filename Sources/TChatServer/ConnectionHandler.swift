@@ -248,6 +248,6 @@ final class ConnectionHandler: ChannelInboundHandler {
         closeReason = closeReason ?? error.message
         // What was sent before goes first.
         if case .welcomed(let session, _) = phase { session.mailbox.drainNow() }
-        channel.writeAndFlush(buffer).whenComplete { _ in channel.close(promise: nil) }
+        channel.writeLastWords(buffer)
     }
 }

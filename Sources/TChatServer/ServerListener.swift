@@ -42,6 +42,7 @@ struct ServerListener {
         let configuration = server.configuration
         let maxFrame = configuration.maxFrameLength
         let queueBound = configuration.maxOutboundBytes
+        let handshakeLimit = TimeAmount(configuration.frameTimeout)
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -61,6 +62,7 @@ struct ServerListener {
                         try pipeline.addHandler(
                             PlaintextGuard { "this port speaks TLS: connect to \(ServerAddress.tlsScheme)\($0)" })
                         try pipeline.addHandler(NIOSSLServerHandler(context: tls.clientContext))
+                        try pipeline.addHandler(TLSHandshakeDeadline(limit: handshakeLimit))
                     }
                     let watch = PartialFrameWatch()
                     try pipeline.addHandler(
@@ -79,6 +81,7 @@ struct ServerListener {
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.writeBufferWaterMark, value: PeerHandler.writeBound)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations

@@ -9,8 +9,8 @@ import Testing
     import Glibc
 #endif
 
-/// The link secret's file, the discovery directory that holds one, nick collisions between linked servers, and
-/// what the log makes of text that came over a wire.
+/// The link secret's file, the discovery directory that holds one, and what the log makes of text that came over
+/// a wire.
 @Suite struct LinkSecretTests {
     @Test func aSecretOthersCanReadOrTooShortToResistGuessingIsRefusedNamingTheFile() throws {
         let readable = TestServer.writeSecret("readable by all", mode: 0o644)
@@ -59,42 +59,20 @@ import Testing
         try? FileManager.default.removeItem(atPath: base)
     }
 
-    @Test func aNickCollisionTakesTheNickFromEveryHolderAndIsSettledAlikeEverywhere() throws {
-        let fixture = try ManagerTests.Fixture()
-        let (alice, _) = try fixture.session("alice")
-        let remote = { (nick: String) in
-            RemoteClient(
-                nick: nick, address: "x", connectedAt: Timestamp(milliseconds: 1), clientName: "c", clientVersion: "v",
-                host: "h", processID: 1)
-        }
-        // Server 0xBBBB... claims an alice of its own, "connected" in 1970: nobody keeps the nick.
-        let change = try #require(fixture.clients.addRemote(remote("alice"), serverID: 0xBBBB_0000_0000_0000, serverName: "B"))
-        #expect(change.local?.old == "alice" && change.local?.new.hasPrefix("alice_") == true)
-        #expect(change.to == "alice_bbbb")
-        #expect(fixture.clients.currentNick(of: alice)?.name == change.local?.new)
-        #expect(fixture.clients.locate("alice") == nil, "the nick is free")
-        // B's frames keep naming its client "alice": that name leads to its client, and only for B.
-        #expect(fixture.clients.remoteNick("alice", on: 0xBBBB_0000_0000_0000) == "alice_bbbb")
-        #expect(fixture.clients.remoteNick("alice", on: 0xCCCC_0000_0000_0000) == nil)
-        #expect(fixture.clients.remoteNick(change.local!.new, on: 0xBBBB_0000_0000_0000) == nil, "not B's client")
-        // B renames its client as the rule says: nothing changes here.
-        #expect(fixture.clients.renameRemote(from: "alice", to: "alice_bbbb", serverID: 0xBBBB_0000_0000_0000) == nil)
-        // A third server's bob meets a second claim from B: both lose it.
-        _ = fixture.clients.addRemote(remote("bob"), serverID: 0xCCCC_0000_0000_0000, serverName: "C")
-        let second = try #require(fixture.clients.addRemote(remote("bob"), serverID: 0xBBBB_0000_0000_0000, serverName: "B"))
-        #expect(second.otherRemote?.from == "bob" && second.otherRemote?.to == "bob_cccc" && second.to == "bob_bbbb")
-        // A rename into a nick held here is a collision too.
-        let (carol, _) = try fixture.session("carol")
-        let renamed = try #require(
-            fixture.clients.renameRemote(from: "alice_bbbb", to: "carol", serverID: 0xBBBB_0000_0000_0000))
-        #expect(renamed.local?.old == "carol" && renamed.to.hasPrefix("carol_"))
-        #expect(fixture.clients.currentNick(of: carol)?.name != "carol")
-        #expect(fixture.clients.removeRemotes(of: 0xBBBB_0000_0000_0000).count == 2)
-    }
-
     @Test func logLinesQuoteControlCharactersInsteadOfObeyingThem() {
         #expect(LineLogHandler.escaped("plain") == "plain")
         #expect(LineLogHandler.escaped("a\u{1B}]0;title\u{07}b") == "a\\u{1B}]0;title\\u{7}b")
         #expect(LineLogHandler.escaped("csi\u{9B}2J\nnext") == "csi\\u{9B}2J\\nnext")
+        #expect(LineLogHandler.escaped("evil\u{202E}txt.exe") == "evil\\u{202E}txt.exe", "a bidi override is shown")
+        // A value cannot close its quotes early and forge a key=value pair after them.
+        let pipe = Pipe()
+        let handler = LineLogHandler(logLevel: .info, output: pipe.fileHandleForWriting)
+        handler.log(
+            event: LogEvent(
+                level: .warning, message: "refused", metadata: ["reason": "a\\\" forged=yes"], source: "t", file: "f",
+                function: "f", line: 1))
+        try? pipe.fileHandleForWriting.close()
+        let line = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(line.hasSuffix(#" refused reason="a\\\" forged=yes"\#n"#), "\(line)")
     }
 }

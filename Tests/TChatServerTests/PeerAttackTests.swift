@@ -209,6 +209,9 @@ import Testing
         await target.aliceLog.wait(for: "alice's rename") { events in
             events.contains { if case .nickChanged("alice", let new, _) = $0 { new.hasPrefix("alice_") } else { false } }
         }
+        // Its client then takes the freed nick, it says: the nick is held for alice, and it stays renamed.
+        try await attacker.send(.clientRenamed(old: "alice", new: "alice"))
+        try await Task.sleep(for: .milliseconds(100))
         // A direct message to "alice" reaches nobody: the attacker's client does not hold the nick either.
         await #expect(throws: ProtocolError.self) { try await bob.sendDirect(.text("for alice"), to: "alice") }
         try await Task.sleep(for: .milliseconds(100))
@@ -222,6 +225,11 @@ import Testing
             events.contains { if case .direct(let m) = $0 { m.body.text == "found you" } else { false } }
         }
         _ = try await target.alice.request(.nick("alice"))
+        try await bob.sendDirect(.text("welcome back"), to: "alice")
+        await target.aliceLog.wait(for: "the direct message to her own nick") { events in
+            events.contains { if case .direct(let m) = $0 { m.body.text == "welcome back" } else { false } }
+        }
+        #expect(!attacker.frames.contains { if case .direct = $0 { true } else { false } })
         await target.stop()
     }
 
@@ -277,8 +285,35 @@ import Testing
             try await attacker.send(frame)
             #expect(await target.logs.contains("refused", reason), "\(frame.type): \(reason)")
         }
+        // CHANNEL_STATE from a server that does not number messages is not acted on: no history is asked of it.
+        try await attacker.send(.channelState(channel: "#ops", lastID: ProtocolLimits.maxMessageID))
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(!attacker.frames.contains { if case .syncRequest = $0 { true } else { false } })
         try await target.stillServes(nextID: 4)
         #expect(try await target.alice.history("#ops", limit: 10).map(\.id) == [1, 2, 3, 4])
+        await target.stop()
+    }
+
+    /// Found by review: history asked of a server after its CHANNEL_STATE was taken up to any id, from then on for
+    /// ever, so one message numbered 2^53 − 1 used up a channel's ids. Now only up to the announced id, only until
+    /// it is reached, and only from the sequencer.
+    @Test func historyIsTakenOnlyAsFarAsAnnouncedAndOnlyUntilThere() async throws {
+        let target = try await Target.start()
+        let hello = RawPeer.hello(startedAt: Timestamp(milliseconds: 1_700_000_000_000))
+        let attacker = try await Self.linkedAttacker(to: target, hello: hello)  // the sequencer now
+        try await attacker.send(.channelState(channel: "#ops", lastID: 5))
+        #expect(await eventually { attacker.frames.contains { if case .syncRequest("#ops", 3, _) = $0 { true } else { false } } })
+        let now = Timestamp.now()
+        func message(_ id: UInt64) -> PeerFrame {
+            .message(origin: 0, seq: 0, ChatMessage(channel: "#ops", id: id, time: now, from: "alice", body: .text("h\(id)")))
+        }
+        try await attacker.send(message(ProtocolLimits.maxMessageID))
+        #expect(await target.logs.contains("refused", "beyond the last id it announced, 5"))
+        try await attacker.send(message(4), message(5))
+        #expect(await eventually { (try? await target.alice.history("#ops", limit: 10).map(\.id)) == [1, 2, 3, 4, 5] })
+        try await attacker.send(message(6))
+        #expect(await target.logs.contains("refused", "did not ask"), "the answer is over once 5 is reached")
+        #expect(try await target.alice.history("#ops", limit: 10).map(\.id) == [1, 2, 3, 4, 5])
         await target.stop()
     }
 

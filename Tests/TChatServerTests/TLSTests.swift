@@ -170,6 +170,37 @@ import Testing
         await server.stop()
     }
 
+    /// Found by review: a connection whose TLS handshake never finishes could never be closed (nothing written before
+    /// the handshake can leave, and the close waited for the write), so it held its slot, and shutdown, for ever.
+    @Test func connectionsThatNeverFinishTheTLSHandshakeAreClosedOnBothPorts() async throws {
+        let server = try await TestServer {
+            TestServer.tls()(&$0)
+            $0.frameTimeout = .milliseconds(500)
+            $0.linkHandshakeTimeout = .milliseconds(500)
+            $0.maxConnectionsPerAddress = 3
+        }
+        defer { server.removeData() }
+        var silent: [RawConnection] = []
+        for _ in 0..<3 { silent.append(try await RawConnection.connect(to: server.address)) }
+        // A fourth from the same address is refused, before any handshake: it is closed too.
+        let refused = try await RawConnection.connect(to: server.address)
+        let peers = [
+            try await RawPeer.connect(to: server.peerAddress), try await RawPeer.connect(to: server.peerAddress),
+        ]
+        // Half a ClientHello, then nothing.
+        try await silent[0].send([0x16, 0x03, 0x01, 0x00, 0x80, 0x01])
+        #expect(await eventually(within: .seconds(5)) { refused.isClosed }, "the refused connection stayed open")
+        #expect(await eventually(within: .seconds(5)) { silent.allSatisfy(\.isClosed) }, "silent TLS clients stayed")
+        #expect(await eventually(within: .seconds(5)) { peers.allSatisfy(\.isClosed) }, "silent TLS links stayed")
+        // Their slots are free again, and a half-open one does not hold up the shutdown.
+        let client = try await server.connect("after", events: false)
+        #expect(try await client.ping() < .seconds(1))
+        _ = try await RawConnection.connect(to: server.address)
+        let started = ContinuousClock.now
+        await server.stop()
+        #expect(ContinuousClock.now - started < .seconds(5), "shutdown waited on a connection that could not close")
+    }
+
     /// A server that answers every HELLO with a redirect to a plaintext address unless the client asks to stay.
     final class Redirector: ChannelInboundHandler {
         typealias InboundIn = FrameDecoder.InboundOut

@@ -55,7 +55,13 @@ extension NetworkRouter {
                 channels.remoteQuit([known], reason: reason)
             }
         case .clientRenamed(let old, let new):
-            if let change = clients.renameRemote(from: old, to: new, serverID: peer.id) { apply(change, from: peer) }
+            do {
+                if let change = try clients.renameRemote(from: old, to: new, serverID: peer.id) {
+                    apply(change, from: peer)
+                }
+            } catch {
+                refuse("CLIENT_RENAMED", from: peer, error.message)
+            }
         case .joined(let channel, let nick, let time):
             guard let shown = ownClient(nick, of: peer, in: "PEER_JOINED") else { return }
             channels.remoteJoin(channel: channel, nick: shown, time: time)

@@ -24,14 +24,30 @@ final class NetworkRouter: PeerEventHandler {
         let from: String
         let body: MessageBody
         let reply: EventLoopPromise<ChatMessage>
+        let since: NIODeadline
     }
 
-    /// A SYNC_REQUEST this server sent and whose answer it accepts: from that server, for that channel. The first
-    /// message of the answer may start after a gap (the other server compacted what came before); the rest may not.
+    /// A SYNC_REQUEST this server sent to the sequencer and whose answer it accepts: from that server, for that
+    /// channel, and (after CHANNEL_STATE) no further than the last id it announced. The first message of such an
+    /// answer may start after a gap (the sequencer compacted what came before); the rest continue without one.
+    /// It ends when the gap is filled (or the announced id reached), or when the link goes.
     struct Sync {
         let peer: UInt64
-        var mayJump = true
+        /// The highest id the answer may carry; nil when it fills a gap found by a live message.
+        var target: UInt64?
+        var mayJump: Bool
+        let since: NIODeadline
+
+        init(peer: UInt64, target: UInt64? = nil, mayJump: Bool = false) {
+            self.peer = peer
+            self.target = target
+            self.mayJump = mayJump
+            since = .now()
+        }
     }
+
+    /// A sync that has not filled its gap in this long is asked for again.
+    static let syncPatience: TimeAmount = .seconds(10)
 
     struct State {
         var nextSeq: UInt64 = 1
@@ -43,10 +59,17 @@ final class NetworkRouter: PeerEventHandler {
         var waiting: [String: [UInt64: (origin: UInt64, seq: UInt64, message: ChatMessage)]] = [:]
         /// Channels whose history a sync request is filling, and from whom.
         var syncing: [String: Sync] = [:]
+        /// History being read to answer a linked server's SYNC_REQUEST, by server id and channel key: one at a time
+        /// each, so a server that asks again and again does not pile up reads and replies.
+        var answering: Set<String> = []
     }
 
     /// Forwards remembered per origin for recognising a resend.
     static let numberedMemory = 10_000
+    /// Forwards waiting for the sequencer at most; more are refused at once rather than queued.
+    static let maxForwards = 100_000
+    /// How long a client waits for the sequencer to number its message before being told it may not have been.
+    static let forwardPatience: TimeAmount = .seconds(30)
     /// Messages held ahead of a gap per channel before the oldest are dropped.
     static let waitingLimit = 10_000
 
@@ -88,11 +111,17 @@ final class NetworkRouter: PeerEventHandler {
             return ack.futureResult.map { message }
         }
         let reply = eventLoop.makePromise(of: ChatMessage.self)
-        let seq: UInt64 = state.withLock { state in
+        let seq: UInt64? = state.withLock { state in
+            guard state.forwards.count < Self.maxForwards else { return nil }
             let seq = state.nextSeq
             state.nextSeq += 1
-            state.forwards[seq] = Forward(channel: name, from: nick, body: body, reply: reply)
+            state.forwards[seq] = Forward(channel: name, from: nick, body: body, reply: reply, since: .now())
             return seq
+        }
+        guard let seq else {
+            let error = ProtocolError(.storageFailure, "the sequencer is not numbering messages; not sent, try again")
+            reply.fail(error)
+            return reply.futureResult
         }
         servers.send(.forward(seq: seq, channel: name.name, from: nick, body: body), to: servers.leader)
         return reply.futureResult
@@ -151,9 +180,13 @@ final class NetworkRouter: PeerEventHandler {
     private func handleMessage(origin: UInt64, seq: UInt64, _ message: ChatMessage, from peer: ServerManager.Peer) {
         guard let name = try? ChannelName(validating: message.channel) else { return }
         if origin == 0 && seq == 0 {
-            let asked = state.withLock { $0.syncing[name.key]?.peer == peer.id }
-            guard asked else {
+            let sync = state.withLock { $0.syncing[name.key] }
+            guard let sync, sync.peer == peer.id else {
                 refuse("PEER_MESSAGE", from: peer, "history for \(name.name) that this server did not ask it for")
+                return
+            }
+            if let target = sync.target, message.id > target {
+                refuse("PEER_MESSAGE", from: peer, "history for \(name.name) beyond the last id it announced, \(target)")
                 return
             }
         } else if peer.id != servers.leader {
@@ -177,13 +210,20 @@ final class NetworkRouter: PeerEventHandler {
             if let peer { refuse("PEER_MESSAGE", from: peer, "message \(message.id) is not what was forwarded") }
             return .failed
         }
-        if origin != servers.serverID && origin != 0 { remember(origin: origin, seq: seq, id: message.id) }
+        // Only a linked server's forwards are remembered: an origin is a number on the wire, and anything else
+        // would grow this table without bound.
+        if origin != servers.serverID && origin != 0 && servers.peer(origin) != nil {
+            remember(origin: origin, seq: seq, id: message.id)
+        }
         let allowGap: Bool = isSync && state.withLock { state in
             defer { state.syncing[key]?.mayJump = false }
             return state.syncing[key]?.mayJump == true
         }
         let ack = mine.map { $0.reply.futureResult.eventLoop.makePromise(of: Void.self) }
         let outcome = channels.apply(message, allowGap: allowGap, ack: ack)
+        if isSync, let name = try? ChannelName(validating: message.channel) {
+            finishSyncIfDone(key: key, lastID: channels.lastID(of: name))
+        }
         switch outcome {
         case .applied, .failed:
             if let ack, let mine { ack.futureResult.map { message }.cascade(to: mine.reply) }
@@ -208,8 +248,11 @@ final class NetworkRouter: PeerEventHandler {
                 waiting[message.id] = (origin, seq, message)
                 if waiting.count > Self.waitingLimit, let oldest = waiting.keys.min() { waiting[oldest] = nil }
                 state.waiting[key] = waiting
-                guard state.syncing[key] == nil, let peer else { return false }
-                state.syncing[key] = Sync(peer: peer.id, mayJump: false)
+                guard let peer else { return false }
+                if let running = state.syncing[key], NIODeadline.now() - running.since < Self.syncPatience {
+                    return false  // already being filled
+                }
+                state.syncing[key] = Sync(peer: peer.id)
                 return true
             }
             if request, let peer {
@@ -235,7 +278,9 @@ final class NetworkRouter: PeerEventHandler {
             let expected = channels.lastID(of: name) + 1
             let next: (origin: UInt64, seq: UInt64, message: ChatMessage)? = state.withLock { state in
                 guard let waiting = state.waiting[key], let lowest = waiting.keys.min() else {
+                    // Nothing waits: a sync that filled a gap is over (one after CHANNEL_STATE ends at its target).
                     state.waiting[key] = nil
+                    if state.syncing[key]?.target == nil { state.syncing[key] = nil }
                     return nil
                 }
                 guard lowest <= expected else { return nil }  // still a gap: history is on its way
@@ -249,27 +294,48 @@ final class NetworkRouter: PeerEventHandler {
 
     private func handleSyncRequest(channel text: String, after: UInt64, limit: UInt32, from peer: ServerManager.Peer) {
         guard let name = try? ChannelName(validating: text) else { return }
+        let request = "\(peer.id)/\(name.key)"
+        guard state.withLock({ $0.answering.insert(request).inserted }) else {
+            logger.debug("a sync request while the last is answered: ignored", metadata: ["channel": "\(name.name)"])
+            return
+        }
         // `after` is at most the highest id (`PeerFrameCheck`), and what is read is bounded by the history limit.
-        channels.messages(channel: name, after: after, on: group.next()).whenSuccess { [servers] messages in
-            for message in messages.prefix(Int(limit)) {
-                servers.send(.message(origin: 0, seq: 0, message), to: peer.channel)
+        channels.messages(channel: name, after: after, on: group.next()).whenComplete { [self] result in
+            if case .success(let messages) = result {
+                var buffer = peer.channel.allocator.buffer(capacity: 0)
+                for message in messages.prefix(Int(limit)) {
+                    try? PeerFrame.message(origin: 0, seq: 0, message).encode(into: &buffer)
+                }
+                if buffer.readableBytes > 0 { peer.channel.writeAndFlush(buffer, promise: nil) }
             }
+            state.withLock { _ = $0.answering.remove(request) }
         }
     }
 
-    /// A linked server has newer messages in a channel than this one: ask it for them.
+    /// The sequencer has newer messages in a channel than this server: ask it for them, up to the id it announced.
+    /// Other servers' CHANNEL_STATE is not acted on: the sequencer is the one whose history every server follows,
+    /// and history from anyone else could only disagree with it.
     private func handleChannelState(channel text: String, lastID: UInt64, from peer: ServerManager.Peer) {
-        guard let name = try? ChannelName(validating: text) else { return }
+        guard peer.id == servers.leader, lastID > 0, let name = try? ChannelName(validating: text) else { return }
         channels.ensure(name)
         let held = channels.lastID(of: name)
         guard lastID > held else { return }
         let request: Bool = state.withLock { state in
-            guard state.syncing[name.key] == nil else { return false }
-            state.syncing[name.key] = Sync(peer: peer.id)
+            if let running = state.syncing[name.key], NIODeadline.now() - running.since < Self.syncPatience {
+                return false
+            }
+            state.syncing[name.key] = Sync(peer: peer.id, target: lastID, mayJump: true)
             return true
         }
         if request {
             servers.send(.syncRequest(channel: name.name, after: held, limit: UInt32.max), to: peer.id)
+        }
+    }
+
+    /// A sync after CHANNEL_STATE is over once the channel holds what was announced.
+    private func finishSyncIfDone(key: String, lastID: UInt64) {
+        state.withLock { state in
+            if let target = state.syncing[key]?.target, lastID >= target { state.syncing[key] = nil }
         }
     }
 
@@ -281,6 +347,22 @@ final class NetworkRouter: PeerEventHandler {
     }
 
     // MARK: - PeerEventHandler
+
+    /// Every heartbeat: forwards the sequencer has not numbered in `forwardPatience` are given up, and their
+    /// clients told; a sequencer that swallows messages cannot leave them waiting for ever.
+    func heartbeat() {
+        let now = NIODeadline.now()
+        let expired: [Forward] = state.withLock { state in
+            let old = state.forwards.filter { now - $0.value.since >= Self.forwardPatience }
+            for key in old.keys { state.forwards[key] = nil }
+            return Array(old.values)
+        }
+        guard !expired.isEmpty else { return }
+        logger.warning("the sequencer did not number forwarded messages in time", metadata: ["messages": "\(expired.count)"])
+        let error = ProtocolError(
+            .storageFailure, "the message was not numbered within 30 s; it may or may not have been delivered")
+        for forward in expired { forward.reply.fail(error) }
+    }
 
     /// A new sequencer: forwards it has not answered are sent to it again, in order (or numbered here).
     func leaderChanged() {

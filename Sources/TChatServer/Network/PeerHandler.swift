@@ -27,6 +27,8 @@ final class PeerHandler: ChannelInboundHandler {
     private var timeout: Scheduled<Void>?
     private var peer: UInt64?
     private var holdsPendingSlot = false
+    /// Set once the link is being closed from this side: nothing read after that is acted on.
+    private var closing = false
     private var remoteIP = "unknown"
 
     init(
@@ -44,6 +46,10 @@ final class PeerHandler: ChannelInboundHandler {
             nonce: (0..<LinkChallenge.byteCount).map { _ in UInt8.random(in: 0...255) })
     }
 
+    /// Bytes queued for a linked server beyond which it is taken to have stopped reading and is unlinked: room for
+    /// a catch-up of many channels' history, and still a bound.
+    static let writeBound = ChannelOptions.Types.WriteBufferWaterMark(low: 128 << 20, high: 256 << 20)
+
     private var logger: Logger { manager.logger }
 
     private var who: String { dialed ?? remoteIP }
@@ -55,7 +61,7 @@ final class PeerHandler: ChannelInboundHandler {
         if !outbound {
             guard manager.admitPendingLink(from: remoteIP) else {
                 let busy = ProtocolError(.linkRefused, "too many links are being set up; try again later")
-                perform([.refuse(busy)], context)
+                perform(handshake.abandon(busy), context)
                 return
             }
             holdsPendingSlot = true
@@ -75,6 +81,17 @@ final class PeerHandler: ChannelInboundHandler {
         releasePendingSlot()
         if let peer { manager.linkLost(peer, channel: context.channel) }
         context.fireChannelInactive()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if !context.channel.isWritable, !closing {
+            logger.warning(
+                "link closed: the linked server stopped reading",
+                metadata: ["peer": "\(who)", "bound": "\(Self.writeBound.high)"])
+            closing = true
+            context.close(promise: nil)
+        }
+        context.fireChannelWritabilityChanged()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -97,7 +114,7 @@ final class PeerHandler: ChannelInboundHandler {
     // MARK: - Reading
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard handshake.state != .ended else { return }
+        guard handshake.state != .ended, !closing else { return }
         let frame: PeerFrame
         do {
             frame = try PeerFrame(decoding: unwrapInboundIn(data).get())
@@ -109,7 +126,7 @@ final class PeerHandler: ChannelInboundHandler {
             try PeerFrameCheck.validate(frame, now: .now())
         } catch {
             guard handshake.isLinked else {
-                perform([.refuse(ProtocolError(.linkRefused, "\(frame.type): \(error.message)"))], context)
+                perform(handshake.abandon(ProtocolError(.linkRefused, "\(frame.type): \(error.message)")), context)
                 return
             }
             // A well-formed frame from an authenticated server with a field out of bounds: refused alone.
@@ -127,10 +144,12 @@ final class PeerHandler: ChannelInboundHandler {
         let problem = (error as? ProtocolError) ?? ProtocolError(.malformedFrame, "\(error)")
         if handshake.isLinked {
             logger.warning("link closed: unreadable frame", metadata: ["peer": "\(who)", "error": "\(problem)"])
-            manager.send(.goodbye(reason: problem.message), to: context.channel)
-            context.close(promise: nil)
+            closing = true
+            var goodbye = context.channel.allocator.buffer(capacity: 64)
+            try? PeerFrame.goodbye(reason: problem.message).encode(into: &goodbye)
+            context.channel.writeLastWords(goodbye)
         } else {
-            perform([.refuse(ProtocolError(.linkRefused, problem.message))], context)
+            perform(handshake.abandon(ProtocolError(.linkRefused, problem.message)), context)
         }
     }
 
@@ -178,8 +197,7 @@ final class PeerHandler: ChannelInboundHandler {
     private func end(_ context: ChannelHandlerContext, after out: ByteBuffer) {
         timeout?.cancel()
         releasePendingSlot()
-        let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(out)).whenComplete { _ in channel.close(promise: nil) }
+        context.channel.writeLastWords(out)
     }
 
     private func deliver(_ frame: PeerFrame, _ context: ChannelHandlerContext) {
@@ -189,10 +207,12 @@ final class PeerHandler: ChannelInboundHandler {
             break
         case .error(let error):
             logger.warning("linked server sent an error", metadata: ["peer": "\(who)", "error": "\(error)"])
+            closing = true
             context.close(promise: nil)
         case .load(let clients, let capacity):
             manager.heard(from: peer, load: (clients, capacity))
         case .goodbye:
+            closing = true
             context.close(promise: nil)
         case .peers(let known):
             manager.heard(from: peer)

@@ -7,6 +7,8 @@ import TChatTLS
 
 /// Receives what linked servers say beyond keeping the link itself up (the `NetworkRouter`).
 protocol PeerEventHandler: AnyObject, Sendable {
+    /// Every heartbeat.
+    func heartbeat()
     func linkUp(_ peer: ServerManager.Peer)
     func linkDown(_ peer: ServerManager.Peer)
     func leaderChanged()
@@ -40,6 +42,8 @@ final class ServerManager: Sendable {
         /// Its peer address as this link shows it: the address dialled, or the link's source address with the
         /// advertised port. What gossip passes on, and what dialling compares against.
         let linkAddress: String?
+        /// The address the link comes from.
+        let remoteIP: String
 
         var id: UInt64 { hello.serverID }
     }
@@ -48,11 +52,20 @@ final class ServerManager: Sendable {
         var inFlight = false
         var nextAttempt = NIODeadline.uptimeNanoseconds(0)
         var backoff = DialBackoff()
+        /// Learnt from a linked server's PEERS, not configured or discovered: given up after `gossipAttempts`
+        /// failures in a row, so gossip cannot make this server dial an address for ever.
+        var gossiped = false
+        var failures = 0
 
         mutating func deferAttempt() {
             nextAttempt = .now() + TimeAmount(backoff.next())
         }
     }
+
+    /// Failed attempts in a row after which a gossiped address is forgotten.
+    static let gossipAttempts = 5
+    /// Gossiped addresses kept at most (configured and discovered ones do not count).
+    static let maxGossipedTargets = 64
 
     private struct State {
         var peers: [UInt64: Peer] = [:]
@@ -67,6 +80,19 @@ final class ServerManager: Sendable {
         var roundRobin = 0
         var stopped = false
         var ticks = 0
+
+        /// An attempt to link to `address` failed (no connection, or refused in the handshake): wait longer
+        /// before the next, and forget a gossiped address that keeps failing.
+        mutating func attemptFailed(_ address: String) {
+            guard var dial = targets[address] else { return }
+            dial.failures += 1
+            if dial.gossiped && dial.failures >= ServerManager.gossipAttempts {
+                targets[address] = nil
+                return
+            }
+            dial.deferAttempt()
+            targets[address] = dial
+        }
     }
 
     let serverID: UInt64
@@ -187,6 +213,7 @@ final class ServerManager: Sendable {
         }
         if doDiscover { discover() }
         dialDue()
+        handler.withLock { $0 }?.heartbeat()
     }
 
     /// Adds the registry's live servers to the addresses to link to.
@@ -230,6 +257,7 @@ final class ServerManager: Sendable {
         ClientBootstrap(group: group)
             .connectTimeout(.seconds(2))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.writeBufferWaterMark, value: PeerHandler.writeBound)
             .channelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
@@ -246,7 +274,7 @@ final class ServerManager: Sendable {
             .whenComplete { [self] result in
                 state.withLock { state in
                     state.targets[text]?.inFlight = false
-                    if case .failure = result { state.targets[text]?.deferAttempt() }
+                    if case .failure = result { state.attemptFailed(text) }
                 }
                 switch result {
                 case .failure(let error):
@@ -256,7 +284,7 @@ final class ServerManager: Sendable {
                     channel.closeFuture.whenComplete { [self] _ in
                         state.withLock { state in
                             let linked = state.peers.values.contains { $0.channel === channel }
-                            if !linked { state.targets[text]?.deferAttempt() }
+                            if !linked { state.attemptFailed(text) }
                         }
                     }
                 }
@@ -314,11 +342,18 @@ final class ServerManager: Sendable {
         let linkAddress = dialed ?? Self.sourceAddress(remoteIP, advertised: hello.peerAddress)
         let peer = Peer(
             hello: hello, channel: channel, outbound: outbound, clients: hello.clients, capacity: hello.capacity,
-            lastHeard: .now(), clientAddress: clientAddress, linkAddress: linkAddress)
+            lastHeard: .now(), clientAddress: clientAddress, linkAddress: linkAddress, remoteIP: remoteIP)
+        var otherAddress: String?
         let outcome: (accepted: Bool, replaced: Peer?, gossip: [KnownPeer]) = state.withLock { state in
             guard !state.stopped else { return (false, nil, []) }
             var replaced: Peer?
             if let existing = state.peers[hello.serverID] {
+                // Two links to one server (both dialled at once) come from one address; a second server claiming
+                // a linked one's id from elsewhere is refused, never let take over its link and its clients.
+                guard existing.remoteIP == remoteIP else {
+                    otherAddress = existing.remoteIP
+                    return (false, nil, [])
+                }
                 let existingDialer = existing.outbound ? serverID : hello.serverID
                 let newDialer = outbound ? serverID : hello.serverID
                 guard newDialer < existingDialer else { return (false, nil, []) }
@@ -330,13 +365,21 @@ final class ServerManager: Sendable {
                     state.targets[linkAddress] = Dial()
                 }
                 state.targets[linkAddress]?.backoff = DialBackoff()
+                state.targets[linkAddress]?.failures = 0
             }
             let gossip = state.peers.values.filter { $0.id != hello.serverID }.compactMap { other in
                 other.linkAddress.map { KnownPeer(serverID: other.id, peerAddress: $0) }
             }
             return (true, replaced, gossip)
         }
-        guard outcome.accepted else { return false }
+        guard outcome.accepted else {
+            if let otherAddress {
+                logger.warning(
+                    "link refused: a server with this id is already linked from another address",
+                    metadata: ["peer": "\(hello.name)", "from": "\(remoteIP)", "linked from": "\(otherAddress)"])
+            }
+            return false
+        }
         if let replaced = outcome.replaced {
             send(.goodbye(reason: "duplicate link"), to: replaced.channel)
             replaced.channel.close(promise: nil)
@@ -416,11 +459,16 @@ final class ServerManager: Sendable {
     func learn(_ peers: [KnownPeer], from serverID: UInt64) {
         state.withLock { state in
             guard state.peers[serverID] != nil else { return }
+            var gossiped = state.targets.values.filter(\.gossiped).count
             for peer in peers where peer.serverID != self.serverID && state.peers[peer.serverID] == nil {
                 guard state.targets[peer.peerAddress] == nil, state.targets.count < Self.maxTargets,
+                    gossiped < Self.maxGossipedTargets,
                     let address = try? ServerAddress(parsing: peer.peerAddress, defaultPort: 0), mayDial(address)
                 else { continue }
-                state.targets[peer.peerAddress] = Dial()
+                var dial = Dial()
+                dial.gossiped = true
+                state.targets[peer.peerAddress] = dial
+                gossiped += 1
             }
         }
         dialDue()

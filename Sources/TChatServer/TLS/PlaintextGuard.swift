@@ -34,7 +34,6 @@ final class PlaintextGuard: ChannelInboundHandler, RemovableChannelHandler {
             address.ipAddress.map { ServerAddress(host: $0, port: address.port ?? 0).hostAndPort }
         }
         try? ServerFrame.error(ProtocolError(.tlsRequired, refusal(local ?? "?"))).encode(requestID: 0, into: &reply)
-        let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(reply)).whenComplete { _ in channel.close(promise: nil) }
+        context.writeLastWords(reply)
     }
 }

@@ -86,6 +86,13 @@ struct LinkHandshake {
         }
     }
 
+    /// The link is refused for a reason outside the handshake (too many links being set up, a bad frame): nothing
+    /// it sends afterwards is acted on.
+    mutating func abandon(_ error: ProtocolError) -> [Action] {
+        state = .ended
+        return [.refuse(error)]
+    }
+
     /// The handshake took too long.
     mutating func timedOut(after limit: Duration) -> [Action] {
         if case .linked = state { return [] }

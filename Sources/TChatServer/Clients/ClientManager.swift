@@ -1,0 +1,251 @@
+import Logging
+import Synchronization
+import TChatProtocol
+
+/// Who is connected, under which nick, and what is remembered of every nick that ever connected.
+///
+/// Nicks are unique case-insensitively across the network (`NickTable` holds who has which, and the collision
+/// rule). Each finished connection is appended to `clients.jsonl`; welcome texts and per-nick totals live in
+/// `nicks.json`, rewritten by the store writer.
+final class ClientManager: Sendable {
+    typealias Remote = RemoteDirectory.Entry
+    typealias LocalRename = NickTable.LocalRename
+    typealias RemoteChange = NickTable.RemoteChange
+
+    /// Where a nick is connected.
+    enum Location {
+        case local(ClientSession)
+        case remote(serverID: UInt64, nick: String)
+    }
+
+    private struct State {
+        var sessions: [UInt64: ClientSession] = [:]
+        var nicks: NickTable
+        /// Nick key to what is remembered of it.
+        var known: [String: NickRecord] = [:]
+        /// At most this many nicks are remembered (see `forgetOldest`).
+        var knownLimit = ClientManager.defaultKnownLimit
+
+        /// What is remembered of a nick, or a fresh record first seen at `time`.
+        func record(for nick: Nick, at time: Timestamp) -> NickRecord {
+            known[nick.key]
+                ?? NickRecord(
+                    nick: nick.name, welcome: "", firstSeen: time.iso8601, lastSeen: time.iso8601, connections: 0,
+                    connectedMs: 0)
+        }
+
+        /// Records that `nick`, spelled so, is in use at `time`.
+        mutating func markSeen(_ nick: Nick, at time: Timestamp, connecting: Bool) -> NickRecord {
+            var record = record(for: nick, at: time)
+            record.nick = nick.name
+            record.lastSeen = time.iso8601
+            if connecting { record.connections += 1 }
+            known[nick.key] = record
+            if known.count > knownLimit { forgetOldest() }
+            return record
+        }
+
+        /// Every new nick is remembered, so a client cycling through random nicks would grow `nicks.json` and the
+        /// server's memory without end: past the limit, the tenth seen longest ago (and not connected) is
+        /// forgotten, their welcome text with them. Done a tenth at a time so that the sort is rare.
+        mutating func forgetOldest() {
+            let nicks = self.nicks
+            let candidates = known.filter { !nicks.isTaken($0.key) }.sorted { $0.value.lastSeen < $1.value.lastSeen }
+            for (key, _) in candidates.prefix(max(knownLimit / 10, 1)) { known[key] = nil }
+        }
+    }
+
+    private let state: Mutex<State>
+    private let store: HistoryStore
+    private let serverName: String
+    /// This server's id, after which our clients that lose a nick collision are renamed.
+    let serverID: UInt64
+    private let logger: Logger
+
+    /// Nicks remembered at most; the default for `knownLimit`.
+    static let defaultKnownLimit = 100_000
+
+    init(
+        store: HistoryStore, known: [NickRecord], serverName: String, serverID: UInt64 = 0,
+        knownLimit: Int = ClientManager.defaultKnownLimit, logger: Logger
+    ) {
+        var initial = State(nicks: NickTable(ourServerID: serverID))
+        initial.knownLimit = knownLimit
+        for record in known { initial.known[Nick.key(for: record.nick)] = record }
+        self.state = Mutex(initial)
+        self.store = store
+        self.serverName = serverName
+        self.serverID = serverID
+        self.logger = logger
+    }
+
+    /// Clients connected to this server (not the network).
+    var count: Int { state.withLock { $0.sessions.count } }
+
+    /// The contents of `nicks.json`.
+    func snapshot() -> NicksFile {
+        let known = state.withLock { $0.known }
+        return NicksFile(version: 1, nicks: known.values.sorted { $0.nick.lowercased() < $1.nick.lowercased() })
+    }
+
+    /// Registers a session under its nick; returns the nick's saved welcome text.
+    func admit(_ session: ClientSession, nick: Nick) throws(ProtocolError) -> String {
+        let welcome = try state.withLock { (state) throws(ProtocolError) -> String in
+            try state.nicks.claimLocal(nick, session: session.id, at: session.connectedAt)
+            state.sessions[session.id] = session
+            return state.markSeen(nick, at: session.connectedAt, connecting: true).welcome
+        }
+        store.writer.markNicksChanged()
+        return welcome
+    }
+
+    func rename(_ session: ClientSession, to nick: Nick) throws(ProtocolError) {
+        try state.withLock { (state) throws(ProtocolError) in
+            guard state.sessions[session.id] != nil else { return }
+            let now = Timestamp.now()
+            try state.nicks.claimLocal(nick, session: session.id, at: now)
+            _ = state.markSeen(nick, at: now, connecting: false)
+        }
+        store.writer.markNicksChanged()
+    }
+
+    /// Forgets a session and logs its connection; safe to call for a session never admitted.
+    func remove(_ session: ClientSession, reason: String) {
+        let now = Timestamp.now()
+        let removed: Nick? = state.withLock { state in
+            guard state.sessions.removeValue(forKey: session.id) != nil,
+                let nick = state.nicks.releaseLocal(session.id)
+            else { return nil }
+            let duration = now.milliseconds(since: session.connectedAt)
+            state.known[nick.key]?.lastSeen = now.iso8601
+            state.known[nick.key]?.connectedMs += duration
+            return nick
+        }
+        guard let removed else { return }
+        store.writer.markNicksChanged()
+        let record = ConnectionRecord(
+            nick: removed.name, address: session.address, connected: session.connectedAt.iso8601,
+            disconnected: now.iso8601, durationMs: now.milliseconds(since: session.connectedAt),
+            client: session.hello.clientName, clientVersion: session.hello.clientVersion, host: session.hello.host,
+            pid: session.hello.processID, reason: reason)
+        if !store.writer.enqueue(.connection(record)) {
+            logger.warning(
+                "connection log entry dropped: the history writer is overloaded", metadata: ["nick": "\(removed)"])
+        }
+    }
+
+    /// A session's nick now (a collision with a linked server's client may have changed it).
+    func currentNick(of session: ClientSession) -> Nick? {
+        state.withLock { $0.nicks.localNick[session.id] }
+    }
+
+    func session(named nick: String) -> ClientSession? {
+        state.withLock { state in state.nicks.localByKey[Nick.key(for: nick)].flatMap { state.sessions[$0] } }
+    }
+
+    func info(for session: ClientSession) -> ClientInfo? {
+        state.withLock { state in info(of: session.id, in: state) }
+    }
+
+    func info(named nick: String) -> ClientInfo? {
+        state.withLock { state in state.nicks.localByKey[Nick.key(for: nick)].flatMap { info(of: $0, in: state) } }
+    }
+
+    /// Every client of the network, or those among `sessions` and the remote `nicks`, sorted by nick.
+    func list(_ sessions: [ClientSession]? = nil, remoteNicks: [String] = []) -> [ClientInfo] {
+        let infos = state.withLock { state in
+            if let sessions {
+                return sessions.compactMap { info(of: $0.id, in: state) }
+                    + remoteNicks.compactMap { state.nicks.remote[Nick.key(for: $0)].map { info(of: $0) } }
+            }
+            return state.sessions.keys.compactMap { info(of: $0, in: state) }
+                + state.nicks.remote.entries.map { info(of: $0) }
+        }
+        return infos.sorted { $0.nick.lowercased() < $1.nick.lowercased() }
+    }
+
+    func locate(_ nick: String) -> Location? {
+        state.withLock { state in
+            let key = Nick.key(for: nick)
+            if let id = state.nicks.localByKey[key], let session = state.sessions[id] { return .local(session) }
+            if let remote = state.nicks.remote[key] {
+                return .remote(serverID: remote.serverID, nick: remote.client.nick)
+            }
+            return nil
+        }
+    }
+
+    /// Our clients, with their nicks, to describe to a newly linked server.
+    func localClients() -> [(session: ClientSession, nick: Nick)] {
+        state.withLock { state in
+            state.sessions.values.compactMap { session in state.nicks.localNick[session.id].map { (session, $0) } }
+        }
+    }
+
+    // MARK: - Clients of linked servers (the rules are `NickTable`'s)
+
+    func addRemote(_ client: RemoteClient, serverID: UInt64, serverName: String) -> RemoteChange? {
+        state.withLock { $0.nicks.addRemote(client, serverID: serverID, serverName: serverName, at: .now()) }
+    }
+
+    func renameRemote(from old: String, to new: String, serverID: UInt64) throws(ProtocolError) -> RemoteChange? {
+        try state.withLock { (state) throws(ProtocolError) -> RemoteChange? in
+            try state.nicks.renameRemote(from: old, to: new, serverID: serverID, at: .now())
+        }
+    }
+
+    func removeRemote(_ nick: String, serverID: UInt64) -> String? {
+        state.withLock { $0.nicks.removeRemote(nick, serverID: serverID) }
+    }
+
+    func remoteNick(_ nick: String, on serverID: UInt64) -> String? {
+        state.withLock { $0.nicks.remoteNick(nick, on: serverID) }
+    }
+
+    func removeRemotes(of serverID: UInt64) -> [String] {
+        state.withLock { $0.nicks.removeRemotes(of: serverID) }
+    }
+
+    func remoteInfo(named nick: String) -> ClientInfo? {
+        state.withLock { state in state.nicks.remote[Nick.key(for: nick)].map { info(of: $0) } }
+    }
+
+    // MARK: - What is remembered of nicks
+
+    /// When a nick that is not connected was last seen, for a helpful "no such nick".
+    func lastSeen(_ nick: String) -> String? {
+        state.withLock { $0.known[Nick.key(for: nick)]?.lastSeen }
+    }
+
+    func welcomeText(for nick: Nick) -> String {
+        state.withLock { $0.known[nick.key]?.welcome ?? "" }
+    }
+
+    func setWelcomeText(_ text: String, for nick: Nick) {
+        state.withLock { state in
+            var record = state.record(for: nick, at: .now())
+            record.welcome = text
+            state.known[nick.key] = record
+        }
+        store.writer.markNicksChanged()
+    }
+
+    private func info(of remote: Remote) -> ClientInfo {
+        let client = remote.client
+        return ClientInfo(
+            nick: client.nick, address: client.address, connectedAt: client.connectedAt,
+            durationMilliseconds: Timestamp.now().milliseconds(since: client.connectedAt),
+            clientName: client.clientName, clientVersion: client.clientVersion, host: client.host,
+            processID: client.processID, server: remote.serverName)
+    }
+
+    private func info(of id: UInt64, in state: State) -> ClientInfo? {
+        guard let session = state.sessions[id], let nick = state.nicks.localNick[id] else { return nil }
+        return ClientInfo(
+            nick: nick.name, address: session.address, connectedAt: session.connectedAt,
+            durationMilliseconds: Timestamp.now().milliseconds(since: session.connectedAt),
+            clientName: session.hello.clientName,
+            clientVersion: session.hello.clientVersion, host: session.hello.host, processID: session.hello.processID,
+            server: serverName)
+    }
+}

@@ -1,0 +1,215 @@
+import TChatProtocol
+
+/// Which client holds which nick, ours and linked servers', and the rules that keep nicks unique across the
+/// network. A value with no lock and no I/O: `ClientManager` keeps it behind its lock, tests drive it directly.
+///
+/// When two clients turn out to hold one nick (a link brings together servers that both had one, or two took it
+/// at the same moment), neither keeps it: each is renamed after its own server (`collisionName`), which every
+/// server computes alike. Letting the earlier one keep it would mean believing another server's clock, and a lying
+/// server could then take any nick, and the direct messages sent to it, by claiming an early `connected at`.
+///
+/// A nick one of our clients lost so is then held back for that client for `holdTime`: a linked server's claim on
+/// it is a collision again (its client is renamed), and none of our other clients may take it. Without that, a
+/// lying server would take a nick in two steps: claim it (both lose it), then rename its client to it.
+struct NickTable {
+    /// Our client that lost its nick in a collision, and its new one.
+    struct LocalRename: Equatable {
+        let session: UInt64
+        let old: String
+        let new: String
+    }
+
+    /// What a linked server's client arriving (or changing nick) did to the nicks here.
+    struct RemoteChange: Equatable {
+        /// The nick it had here before (nil when it is new here) and has now.
+        var from: String?
+        var to: String
+        /// Our client that held the nick and lost it too.
+        var local: LocalRename?
+        /// Another server's client that held the nick and lost it too: its nick here before and after.
+        var otherRemote: Rename?
+    }
+
+    struct Rename: Equatable {
+        let from: String
+        let to: String
+    }
+
+    private struct Hold {
+        let session: UInt64
+        let until: Timestamp
+    }
+
+    /// How long a nick lost in a collision is held back for the client that lost it, in milliseconds.
+    static let holdTime: UInt64 = 5 * 60 * 1000
+    /// Holds kept at most; past it, expired ones are dropped, then the oldest.
+    static let maxHolds = 10_000
+
+    let ourServerID: UInt64
+    /// Our clients: nick key to session, and each session's nick.
+    private(set) var localByKey: [String: UInt64] = [:]
+    private(set) var localNick: [UInt64: Nick] = [:]
+    /// Linked servers' clients.
+    private(set) var remote = RemoteDirectory()
+    private var holds: [String: Hold] = [:]
+
+    init(ourServerID: UInt64) {
+        self.ourServerID = ourServerID
+    }
+
+    /// Whether a nick key is held by a client here or of a linked server.
+    func isTaken(_ key: String) -> Bool { localByKey[key] != nil || remote[key] != nil }
+
+    /// Whether `key` is held back for one of our clients other than `session`.
+    func isHeld(_ key: String, against session: UInt64?, at now: Timestamp) -> Bool {
+        guard let hold = holds[key], hold.until > now, hold.session != session else { return false }
+        return localNick[hold.session] != nil  // a client that left has no more claim
+    }
+
+    // MARK: - Our clients
+
+    /// Gives `session` the nick (its first, or a new one); throws `nick-in-use` saying why not.
+    mutating func claimLocal(_ nick: Nick, session: UInt64, at now: Timestamp) throws(ProtocolError) {
+        if let holder = localByKey[nick.key], holder != session {
+            throw ProtocolError(.nickInUse, "the nick \(nick.name) is in use; choose another")
+        }
+        if remote[nick.key] != nil {
+            throw ProtocolError(.nickInUse, "the nick \(nick.name) is in use on another server")
+        }
+        if isHeld(nick.key, against: session, at: now) {
+            throw ProtocolError(
+                .nickInUse, "the nick \(nick.name) is held for the client that lost it in a collision; try later")
+        }
+        if let old = localNick[session] { localByKey[old.key] = nil }
+        localByKey[nick.key] = session
+        localNick[session] = nick
+    }
+
+    @discardableResult
+    mutating func releaseLocal(_ session: UInt64) -> Nick? {
+        guard let nick = localNick.removeValue(forKey: session) else { return nil }
+        localByKey[nick.key] = nil
+        return nick
+    }
+
+    // MARK: - Linked servers' clients
+
+    /// Registers a linked server's client (or updates one it announced before); a nick held here, or held back, is
+    /// a collision.
+    mutating func addRemote(
+        _ client: RemoteClient, serverID: UInt64, serverName: String, at now: Timestamp
+    ) -> RemoteChange? {
+        if let key = remote.key(of: client.nick, on: serverID), var known = remote.remove(key: key) {
+            // Announced again (a second burst): new details, the same name here.
+            let shown = known.client.nick
+            known.client = client
+            known.client.nick = shown
+            remote.insert(known)
+            return nil
+        }
+        let announcedKey = Nick.key(for: client.nick)
+        var incoming = RemoteDirectory.Entry(
+            serverID: serverID, serverName: serverName, client: client, announcedKey: announcedKey)
+        var change = RemoteChange(from: nil, to: client.nick)
+        if isTaken(announcedKey) || isHeld(announcedKey, against: nil, at: now) {
+            evictHolders(of: announcedKey, into: &change, at: now)
+            incoming.client.nick = Self.collisionName(client.nick, serverID: serverID, taken: isTaken)
+            change.to = incoming.client.nick
+        }
+        remote.insert(incoming)
+        return change
+    }
+
+    /// A linked server's client changed nick (both named as that server names them). Nil when nothing changes
+    /// here; throws when it is not one of that server's clients, or the new nick is another of its clients'.
+    mutating func renameRemote(
+        from old: String, to new: String, serverID: UInt64, at now: Timestamp
+    ) throws(ProtocolError) -> RemoteChange? {
+        guard let key = remote.key(of: old, on: serverID) else {
+            throw ProtocolError(.noSuchNick, "\(old) is not one of its clients")
+        }
+        if let other = remote.key(of: new, on: serverID), other != key {
+            throw ProtocolError(.nickInUse, "\(new) is another of its clients")
+        }
+        guard var entry = remote.remove(key: key) else { return nil }
+        let shownBefore = entry.client.nick
+        let newKey = Nick.key(for: new)
+        entry.announcedKey = newKey
+        var change = RemoteChange(from: shownBefore, to: new)
+        if newKey != key, isTaken(newKey) || isHeld(newKey, against: nil, at: now) {
+            evictHolders(of: newKey, into: &change, at: now)
+            change.to = Self.collisionName(new, serverID: serverID, taken: isTaken)
+        }
+        entry.client.nick = change.to
+        remote.insert(entry)
+        return change.to == shownBefore ? nil : change
+    }
+
+    /// Forgets a linked server's client, named as that server names it; returns its nick here.
+    mutating func removeRemote(_ nick: String, serverID: UInt64) -> String? {
+        guard let key = remote.key(of: nick, on: serverID) else { return nil }
+        return remote.remove(key: key)?.client.nick
+    }
+
+    /// Forgets every client of a server that left the network; returns their nicks here.
+    mutating func removeRemotes(of serverID: UInt64) -> [String] {
+        remote.removeAll(of: serverID).map(\.client.nick)
+    }
+
+    /// The nick shown here of the client `serverID` calls `nick`; nil when it is not one of that server's clients.
+    func remoteNick(_ nick: String, on serverID: UInt64) -> String? {
+        remote.key(of: nick, on: serverID).flatMap { remote[$0]?.client.nick }
+    }
+
+    // MARK: - Collisions
+
+    /// Whoever holds `key` (our client, or another server's) is renamed after their own server; an evicted client
+    /// of ours gets the nick held back for it.
+    private mutating func evictHolders(of key: String, into change: inout RemoteChange, at now: Timestamp) {
+        if let session = localByKey[key], let nick = localNick[session] {
+            let new = Self.collisionName(nick.name, serverID: ourServerID, taken: isTaken)
+            if let newNick = try? Nick(validating: new) {
+                localByKey[key] = nil
+                localByKey[newNick.key] = session
+                localNick[session] = newNick
+                change.local = LocalRename(session: session, old: nick.name, new: new)
+                hold(key, for: session, at: now)
+            }
+        }
+        if var other = remote.remove(key: key) {
+            let old = other.client.nick
+            other.client.nick = Self.collisionName(old, serverID: other.serverID, taken: isTaken)
+            remote.insert(other)
+            change.otherRemote = Rename(from: old, to: other.client.nick)
+        }
+    }
+
+    private mutating func hold(_ key: String, for session: UInt64, at now: Timestamp) {
+        if holds.count >= Self.maxHolds {
+            holds = holds.filter { $0.value.until > now }
+            if holds.count >= Self.maxHolds, let oldest = holds.min(by: { $0.value.until < $1.value.until }) {
+                holds[oldest.key] = nil
+            }
+        }
+        let (until, overflow) = now.milliseconds.addingReportingOverflow(Self.holdTime)
+        holds[key] = Hold(session: session, until: Timestamp(milliseconds: overflow ? UInt64.max : until))
+    }
+
+    /// The name a client that lost a nick collision gets: the nick, `_`, and its server's id in hex, as short as
+    /// it can be; failing all of those (each taken), a number after the full id. Never a taken name.
+    static func collisionName(_ nick: String, serverID: UInt64, taken: (String) -> Bool) -> String {
+        let hex = ServerIdentity.hex(serverID)
+        for length in stride(from: 4, through: 16, by: 2) {
+            let suffix = "_" + hex.prefix(length)
+            let candidate = String(nick.prefix(ProtocolLimits.maxNickLength - suffix.count)) + suffix
+            if !taken(Nick.key(for: candidate)) { return candidate }
+        }
+        var counter = 1
+        while true {
+            let suffix = "_" + hex.prefix(4) + "\(counter)"
+            let candidate = String(nick.prefix(ProtocolLimits.maxNickLength - suffix.count)) + suffix
+            if !taken(Nick.key(for: candidate)) { return candidate }
+            counter += 1
+        }
+    }
+}
