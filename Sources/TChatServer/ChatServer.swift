@@ -126,7 +126,8 @@ public final class ChatServer: Service, Sendable {
                 configuration: configuration, group: group, live: live, registry: registry,
                 load: { [weak clientManager] in clientManager?.count ?? 0 }, logger: logger)
             let router = NetworkRouter(
-                servers: serverManager, channels: channelManager, clients: clientManager, group: group, logger: logger)
+                servers: serverManager, channels: channelManager, clients: clientManager, group: group,
+                forwardTimeout: configuration.forwardTimeout, logger: logger)
             serverManager.setHandler(router)
             let context = ServerContext(
                 configuration: configuration, channels: channelManager, clients: clientManager,

@@ -122,7 +122,9 @@ extension ConnectionHandler {
             }
             guard let connectionID else { throw ProtocolError(.internalError, "connection not registered") }
             let local = server.clients.count
-            if hello.acceptsRedirect, let target = server.servers.redirectTarget(localClients: local, overTLS: overTLS) {
+            let target =
+                hello.acceptsRedirect ? server.servers.redirectTarget(localClients: local, overTLS: overTLS) : nil
+            if let target {
                 logger.info("client redirected", metadata: ["address": "\(address)", "to": "\(target.name)"])
                 reply(.redirect(address: target.address, server: target.name), to: id)
                 closeWithError(

@@ -52,7 +52,8 @@ public struct LineLogHandler: LogHandler {
     }
 
     static func mustEscape(_ scalar: Unicode.Scalar) -> Bool {
-        TextField.isControl(scalar) || (0x202A...0x202E).contains(scalar.value) || (0x2066...0x2069).contains(scalar.value)
+        TextField.isControl(scalar) || (0x202A...0x202E).contains(scalar.value)
+            || (0x2066...0x2069).contains(scalar.value)
             || scalar.value == 0x200E || scalar.value == 0x200F || scalar.value == 0x061C
     }
 }

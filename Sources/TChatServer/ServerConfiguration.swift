@@ -25,6 +25,9 @@ public struct ServerConfiguration: Sendable {
     public var linkSecretFile: String?
     /// `--peer-fingerprint`: with TLS, the certificates linked servers must present, both ways.
     public var peerFingerprints: [CertificateFingerprint] = []
+    /// How long a client's message may wait for the sequencer to number it before the client is told it may not
+    /// have been delivered.
+    public var forwardTimeout: Duration = .seconds(30)
     /// How long a link may take from connecting to both hellos (the handshake).
     public var linkHandshakeTimeout: Duration = .seconds(10)
     /// Whether to listen on the peer port at all (`tchat --local` does not: its server never links).

@@ -141,7 +141,9 @@ final class BenchClient: Sendable {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     // Over TLS the registration written at once waits in the TLS handler for the handshake.
-                    if let tls { try channel.pipeline.syncOperations.addHandler(try tls.makeHandler(host: address.host)) }
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(try tls.makeHandler(host: address.host))
+                    }
                     try channel.pipeline.syncOperations.addHandler(handlerBox.value)
                 }
             }

@@ -117,8 +117,12 @@ import Testing
         #expect(daemons.allSatisfy { $0.clients.hasPrefix("tls://") })
         #expect(daemons.allSatisfy { $0.child.stderr.contains("tls=true") }, "links run over TLS")
         let ca = TLSProcessTests.fixture("ca.pem")
-        let onC = try Child("tchat", ["listen", "--server", daemons[2].clients, "--tls-ca", ca, "--nick", "cat", "ops"])
-        #expect(await eventually { daemons[0].child.stderr.contains("nick=cat") || daemons[2].child.stderr.contains("nick=cat") })
+        let onC = try Child(
+            "tchat", ["listen", "--server", daemons[2].clients, "--tls-ca", ca, "--nick", "cat", "ops"])
+        #expect(
+            await eventually {
+                daemons[0].child.stderr.contains("nick=cat") || daemons[2].child.stderr.contains("nick=cat")
+            })
         try await Task.sleep(for: .milliseconds(300))
         let send = try Child(
             "tchat", ["send", "--server", daemons[0].clients, "--tls-ca", ca, "--nick", "anna", "ops", "over TLS"])

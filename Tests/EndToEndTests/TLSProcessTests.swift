@@ -31,14 +31,20 @@ import Testing
         #expect(refused.stderr.split(separator: "\n").count == 1, "one line: \(refused.stderr)")
         let withCA = try Child(
             "tchat",
-            ["send", "--server", daemon.clients, "--tls-ca", Self.fixture("self-signed.pem"), "--nick", "a", "ops", "by CA"])
+            [
+                "send", "--server", daemon.clients, "--tls-ca", Self.fixture("self-signed.pem"), "--nick", "a", "ops",
+                "by CA",
+            ])
         #expect(await withCA.exitStatus() == 0, "\(withCA.stderr)")
         let pinned = try Child(
             "tchat", ["send", "--server", daemon.clients, "--tls-pin", pin, "--nick", "a", "ops", "by pin"])
         #expect(await pinned.exitStatus() == 0, "\(pinned.stderr)")
         let wrongPin = try Child(
             "tchat",
-            ["send", "--server", daemon.clients, "--tls-pin", String(repeating: "AB:", count: 31) + "AB", "--nick", "a", "ops", "x"])
+            [
+                "send", "--server", daemon.clients, "--tls-pin", String(repeating: "AB:", count: 31) + "AB", "--nick",
+                "a", "ops", "x",
+            ])
         #expect(await wrongPin.exitStatus() == 1)
         #expect(wrongPin.stderr.contains("pin mismatch"), "\(wrongPin.stderr)")
         let plain = try Child(
@@ -72,7 +78,9 @@ import Testing
         try install("server")
         let daemon = try await Daemon(
             directory: directory,
-            extra: ["--tls-cert", files + "/cert.pem", "--tls-key", files + "/key.pem", "--max-per-ip", "0", "--rate", "0"])
+            extra: [
+                "--tls-cert", files + "/cert.pem", "--tls-key", files + "/key.pem", "--max-per-ip", "0", "--rate", "0",
+            ])
         let address = try ServerAddress(parsing: daemon.clients, defaultPort: 0, allowingTLS: true)
         var clients: [ChatConnection] = []
         for index in 0..<100 {

@@ -62,7 +62,9 @@ import Testing
             Self.message(channel: "#a\u{202E}b"),
             .topic(channel: "#a", topic: "\u{1B}]52;c;bad\u{07}", setBy: "a", time: now),
             .topic(channel: "#a", topic: "\u{9B}2J", setBy: "a", time: now),
-            .topic(channel: "#a", topic: String(repeating: "x", count: ProtocolLimits.maxTopicBytes + 1), setBy: "a", time: now),
+            .topic(
+                channel: "#a", topic: String(repeating: "x", count: ProtocolLimits.maxTopicBytes + 1), setBy: "a",
+                time: now),
             .parted(channel: "#a", nick: "a", reason: String(repeating: "x", count: 301), time: now),
             .goodbye(reason: "\u{7}"),
             .forward(seq: 1, channel: "#a", from: "a", body: .text("")),
@@ -70,7 +72,8 @@ import Testing
             .clientRenamed(old: "a", new: ""),
             .peers([KnownPeer(serverID: 1, peerAddress: "tls://127.0.0.1:7668")]),
             .peers([KnownPeer(serverID: 0, peerAddress: "127.0.0.1:7668")]),
-            .peers((0...ProtocolLimits.maxGossipedServers).map { KnownPeer(serverID: UInt64($0 + 1), peerAddress: "h:1") }),
+            .peers(
+                (0...ProtocolLimits.maxGossipedServers).map { KnownPeer(serverID: UInt64($0 + 1), peerAddress: "h:1") }),
             .challenge(LinkChallenge(serverID: 0, nonce: Array(repeating: 1, count: 32))),
         ]
         for frame in bad { #expect(Self.refusal(frame) != nil, "\(frame) was accepted") }

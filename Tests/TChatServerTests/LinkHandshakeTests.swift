@@ -65,7 +65,8 @@ import Testing
     }
 
     @Test func twoServersWithTheSameSecretLinkAndLearnWhoTheOtherIs() {
-        var dialer = LinkHandshake(role: .dialer, ourID: 1, secret: Self.secret("the same secret!"), nonce: Self.nonce(1))
+        var dialer = LinkHandshake(
+            role: .dialer, ourID: 1, secret: Self.secret("the same secret!"), nonce: Self.nonce(1))
         var listener = LinkHandshake(
             role: .listener, ourID: 2, secret: Self.secret("the same secret!"), nonce: Self.nonce(2))
         let binding = [UInt8](repeating: 7, count: 32)
@@ -77,10 +78,12 @@ import Testing
     }
 
     @Test func differentSecretsAreRefusedAndTheListenerNeverProvesItselfFirst() {
-        var dialer = LinkHandshake(role: .dialer, ourID: 1, secret: Self.secret("one secret, long"), nonce: Self.nonce(1))
+        var dialer = LinkHandshake(
+            role: .dialer, ourID: 1, secret: Self.secret("one secret, long"), nonce: Self.nonce(1))
         var listener = LinkHandshake(
             role: .listener, ourID: 2, secret: Self.secret("another, as long"), nonce: Self.nonce(2))
-        let seen = Self.run(dialer: &dialer, listener: &listener, binding: (LinkTranscript.noBinding, LinkTranscript.noBinding))
+        let seen = Self.run(
+            dialer: &dialer, listener: &listener, binding: (LinkTranscript.noBinding, LinkTranscript.noBinding))
         #expect(!dialer.isLinked && !listener.isLinked)
         #expect(seen.listener.contains { if case .refuse(let e) = $0 { e.code == .linkRefused } else { false } })
         #expect(
@@ -91,7 +94,8 @@ import Testing
 
     @Test func aMachineInTheMiddleOfTLSMakesBothProofsFail() {
         // The dialler saw the middle's certificate, the listener knows its own: the bindings differ.
-        var dialer = LinkHandshake(role: .dialer, ourID: 1, secret: Self.secret("the same secret!"), nonce: Self.nonce(1))
+        var dialer = LinkHandshake(
+            role: .dialer, ourID: 1, secret: Self.secret("the same secret!"), nonce: Self.nonce(1))
         var listener = LinkHandshake(
             role: .listener, ourID: 2, secret: Self.secret("the same secret!"), nonce: Self.nonce(2))
         let seen = Self.run(
@@ -146,13 +150,16 @@ import Testing
     }
 
     @Test func aHandshakeThatTakesTooLongIsRefusedButALinkedOneIsLeftAlone() {
-        var waiting = LinkHandshake(role: .listener, ourID: 2, secret: Self.secret("the same secret!"), nonce: Self.nonce(2))
+        var waiting = LinkHandshake(
+            role: .listener, ourID: 2, secret: Self.secret("the same secret!"), nonce: Self.nonce(2))
         _ = waiting.start()
         #expect(waiting.timedOut(after: .seconds(10)).contains { if case .refuse = $0 { true } else { false } })
-        var dialer = LinkHandshake(role: .dialer, ourID: 1, secret: Self.secret("the same secret!"), nonce: Self.nonce(1))
+        var dialer = LinkHandshake(
+            role: .dialer, ourID: 1, secret: Self.secret("the same secret!"), nonce: Self.nonce(1))
         var listener = LinkHandshake(
             role: .listener, ourID: 2, secret: Self.secret("the same secret!"), nonce: Self.nonce(2))
-        _ = Self.run(dialer: &dialer, listener: &listener, binding: (LinkTranscript.noBinding, LinkTranscript.noBinding))
+        _ = Self.run(
+            dialer: &dialer, listener: &listener, binding: (LinkTranscript.noBinding, LinkTranscript.noBinding))
         #expect(dialer.timedOut(after: .seconds(10)).isEmpty && listener.timedOut(after: .seconds(10)).isEmpty)
     }
 

@@ -21,7 +21,8 @@ import Testing
             #expect(error.description.contains("readable by group or others (mode 644): chmod 600 \(readable)"))
         }
         let short = TestServer.temporaryDirectory() + "/short"
-        FileManager.default.createFile(atPath: short, contents: Data("tiny\n".utf8), attributes: [.posixPermissions: 0o600])
+        _ = FileManager.default.createFile(
+            atPath: short, contents: Data("tiny\n".utf8), attributes: [.posixPermissions: 0o600])
         #expect(throws: SettingsError.self) { try LinkSecret.load(path: short) }
         #expect(throws: SettingsError.self) { try LinkSecret.load(path: short + ".missing") }
         #expect(throws: SettingsError.self) { try LinkSecret.load(path: TestServer.temporaryDirectory()) }
@@ -29,7 +30,7 @@ import Testing
         let withNewline = TestServer.writeSecret("same")
         let text = try String(contentsOfFile: withNewline, encoding: .utf8)
         let bare = TestServer.temporaryDirectory() + "/bare"
-        FileManager.default.createFile(
+        _ = FileManager.default.createFile(
             atPath: bare, contents: Data(("  " + text.trimmingCharacters(in: .newlines)).utf8),
             attributes: [.posixPermissions: 0o600])
         #expect(try LinkSecret.load(path: withNewline).key == LinkSecret.load(path: bare).key)

@@ -164,10 +164,14 @@ enum LinkSecurity: String, CaseIterable, Sendable, CustomTestStringConvertible {
     /// could take any nick. Now neither keeps it, on every server alike.
     @Test(arguments: LinkSecurity.allCases)
     func aNickTakenOnBothSidesOfANewLinkIsTakenFromBothAndEveryoneAgrees(_ security: LinkSecurity) async throws {
-        let a = try await TestServer(name: "A") { security.apply(&$0); $0.heartbeat = .milliseconds(200) }
+        let a = try await TestServer(name: "A") {
+            security.apply(&$0); $0.heartbeat = .milliseconds(200)
+        }
         let early = try await a.connect("dup")
         let earlyLog = EventLog(early)
-        let b = try await TestServer(name: "B") { security.apply(&$0); $0.heartbeat = .milliseconds(200) }
+        let b = try await TestServer(name: "B") {
+            security.apply(&$0); $0.heartbeat = .milliseconds(200)
+        }
         let late = try await b.connect("dup")
         let lateLog = EventLog(late)
         // Link them only now: both have a "dup".
@@ -179,7 +183,9 @@ enum LinkSecurity: String, CaseIterable, Sendable, CustomTestStringConvertible {
         #expect(await Self.linked([a, b, c]))
         for log in [earlyLog, lateLog] {
             await log.wait(for: "the rename and the notice") { events in
-                events.contains { if case .nickChanged("dup", let new, _) = $0 { new.hasPrefix("dup_") } else { false } }
+                events.contains {
+                    if case .nickChanged("dup", let new, _) = $0 { new.hasPrefix("dup_") } else { false }
+                }
                     && events.contains {
                         if case .notice(let text) = $0 { text.contains("neither keeps the nick") } else { false }
                     }
@@ -241,7 +247,9 @@ enum LinkSecurity: String, CaseIterable, Sendable, CustomTestStringConvertible {
 
     @Test(arguments: LinkSecurity.allCases)
     func withNoRedirectAFullServerRefuses(_ security: LinkSecurity) async throws {
-        let b = try await TestServer(name: "B") { security.apply(&$0); $0.heartbeat = .milliseconds(200) }
+        let b = try await TestServer(name: "B") {
+            security.apply(&$0); $0.heartbeat = .milliseconds(200)
+        }
         let a = try await TestServer(name: "A") {
             security.apply(&$0)
             $0.maxClients = 1

@@ -60,7 +60,9 @@ import Testing
         let newcomer = try #require(newcomerResult)
         #expect(newcomer.to != "alice")
         var attempt = table
-        #expect(throws: ProtocolError.self) { try attempt.claimLocal(Nick(validating: "alice"), session: 2, at: Self.now) }
+        #expect(throws: ProtocolError.self) {
+            try attempt.claimLocal(Nick(validating: "alice"), session: 2, at: Self.now)
+        }
         // The client that lost it takes it back.
         try table.claimLocal(Nick(validating: "alice"), session: 1, at: Self.now)
         #expect(table.localNick[1]?.name == "alice")
@@ -79,8 +81,12 @@ import Testing
         _ = table.addRemote(Self.client("a"), serverID: Self.b, serverName: "B", at: Self.now)
         _ = table.addRemote(Self.client("b"), serverID: Self.b, serverName: "B", at: Self.now)
         var attempt = table
-        #expect(throws: ProtocolError.self) { try attempt.renameRemote(from: "a", to: "b", serverID: Self.b, at: Self.now) }
-        #expect(throws: ProtocolError.self) { try attempt.renameRemote(from: "a", to: "x", serverID: Self.c, at: Self.now) }
+        #expect(throws: ProtocolError.self) {
+            try attempt.renameRemote(from: "a", to: "b", serverID: Self.b, at: Self.now)
+        }
+        #expect(throws: ProtocolError.self) {
+            try attempt.renameRemote(from: "a", to: "x", serverID: Self.c, at: Self.now)
+        }
         table = attempt
         #expect(table.removeRemotes(of: Self.b).count == 2, "nothing orphaned")
         #expect(!table.isTaken("a") && !table.isTaken("b"))

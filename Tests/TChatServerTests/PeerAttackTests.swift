@@ -82,7 +82,10 @@ import Testing
         #expect(refusal?.code == .linkRefused)
         #expect(refusal?.message.contains("SERVER_HELLO out of turn") == true, "\(String(describing: refusal))")
         // All it got was the challenge and the refusal: no client, channel or history.
-        #expect(attacker.frames.allSatisfy { if case .challenge = $0 { true } else if case .error = $0 { true } else { false } })
+        #expect(
+            attacker.frames.allSatisfy {
+                if case .challenge = $0 { true } else if case .error = $0 { true } else { false }
+            })
         #expect(await target.logs.contains("link refused", "SERVER_HELLO"))
         try await target.stillServes(nextID: 4)
         await target.stop()
@@ -122,7 +125,10 @@ import Testing
             if case .channelInfo(let info) = $0 { info.name } else { nil }
         }
         #expect(channels == ["#ops"], "no channel was created")
-        #expect(try await target.alice.request(.whoami).contains { if case .clientInfo(let i) = $0 { i.nick == "alice" } else { false } })
+        #expect(
+            try await target.alice.request(.whoami).contains {
+                if case .clientInfo(let i) = $0 { i.nick == "alice" } else { false }
+            })
         #expect(try await target.alice.history("#ops", limit: 10).map(\.body.text) == ["one", "two", "three"])
         #expect(!target.aliceLog.all.contains { if case .direct = $0 { true } else { false } })
         try await target.stillServes(nextID: 4)
@@ -207,7 +213,9 @@ import Testing
                     nick: "alice", address: "6.6.6.6:6", connectedAt: anHourAgo, clientName: "x", clientVersion: "1",
                     host: "h", processID: 1)))
         await target.aliceLog.wait(for: "alice's rename") { events in
-            events.contains { if case .nickChanged("alice", let new, _) = $0 { new.hasPrefix("alice_") } else { false } }
+            events.contains {
+                if case .nickChanged("alice", let new, _) = $0 { new.hasPrefix("alice_") } else { false }
+            }
         }
         // Its client then takes the freed nick, it says: the nick is held for alice, and it stays renamed.
         try await attacker.send(.clientRenamed(old: "alice", new: "alice"))
@@ -217,9 +225,10 @@ import Testing
         try await Task.sleep(for: .milliseconds(100))
         #expect(!attacker.frames.contains { if case .direct = $0 { true } else { false } })
         // Alice, renamed, still gets hers; and takes her nick back.
-        let renamed = try #require(target.aliceLog.all.compactMap { event -> String? in
-            if case .nickChanged("alice", let new, _) = event { new } else { nil }
-        }.first)
+        let renamed = try #require(
+            target.aliceLog.all.compactMap { event -> String? in
+                if case .nickChanged("alice", let new, _) = event { new } else { nil }
+            }.first)
         try await bob.sendDirect(.text("found you"), to: renamed)
         await target.aliceLog.wait(for: "the direct message") { events in
             events.contains { if case .direct(let m) = $0 { m.body.text == "found you" } else { false } }
@@ -245,13 +254,33 @@ import Testing
         let now = Timestamp.now()
         let refused: [(PeerFrame, String)] = [
             (.forward(seq: 1, channel: "#ops", from: "bob", body: .text("I am bob")), "not one of its clients"),
-            (.direct(DirectMessage(from: "bob", to: "alice", time: now, body: .text("I am bob"))), "not one of its clients"),
+            (
+                .direct(DirectMessage(from: "bob", to: "alice", time: now, body: .text("I am bob"))),
+                "not one of its clients"
+            ),
             (.joined(channel: "#ops", nick: "bob", time: now), "not one of its clients"),
             (.topic(channel: "#ops", topic: "\u{1B}]0;pwned\u{07}", setBy: "mallory", time: now), "control characters"),
-            (.topic(channel: "#ops", topic: String(repeating: "x", count: 2048), setBy: "mallory", time: now), "at most 390"),
-            (.topic(channel: "#ops", topic: "from the future", setBy: "mallory", time: Timestamp(milliseconds: now.milliseconds + 86_400_000)), "ahead of this server's clock"),
-            (.clientAdded(RemoteClient(nick: "аlice", address: "a", connectedAt: now, clientName: "x", clientVersion: "1", host: "h", processID: 1)), "non-ASCII"),
-            (.clientAdded(RemoteClient(nick: "\u{1B}[31mred", address: "a", connectedAt: now, clientName: "x", clientVersion: "1", host: "h", processID: 1)), "a nick"),
+            (
+                .topic(channel: "#ops", topic: String(repeating: "x", count: 2048), setBy: "mallory", time: now),
+                "at most 390"
+            ),
+            (
+                .topic(
+                    channel: "#ops", topic: "from the future", setBy: "mallory",
+                    time: Timestamp(milliseconds: now.milliseconds + 86_400_000)), "ahead of this server's clock"
+            ),
+            (
+                .clientAdded(
+                    RemoteClient(
+                        nick: "аlice", address: "a", connectedAt: now, clientName: "x", clientVersion: "1", host: "h",
+                        processID: 1)), "non-ASCII"
+            ),
+            (
+                .clientAdded(
+                    RemoteClient(
+                        nick: "\u{1B}[31mred", address: "a", connectedAt: now, clientName: "x", clientVersion: "1",
+                        host: "h", processID: 1)), "a nick"
+            ),
             (.parted(channel: "#ops", nick: "mallory", reason: "\u{9B}2J", time: now), "control characters"),
         ]
         for (frame, reason) in refused {
@@ -274,9 +303,23 @@ import Testing
         let attacker = try await Self.linkedAttacker(to: target)
         let now = Timestamp.now()
         let refused: [(PeerFrame, String)] = [
-            (.message(origin: 0, seq: 0, ChatMessage(channel: "#ops", id: 8, time: now, from: "alice", body: .text("hole"))), "did not ask"),
-            (.message(origin: 7, seq: 1, ChatMessage(channel: "#ops", id: 4, time: now, from: "alice", body: .text("mine"))), "from the sequencer only"),
-            (.message(origin: 7, seq: 1, ChatMessage(channel: "#ops", id: UInt64.max, time: now, from: "alice", body: .text("boom"))), "beyond the highest message id"),
+            (
+                .message(
+                    origin: 0, seq: 0,
+                    ChatMessage(channel: "#ops", id: 8, time: now, from: "alice", body: .text("hole"))), "did not ask"
+            ),
+            (
+                .message(
+                    origin: 7, seq: 1,
+                    ChatMessage(channel: "#ops", id: 4, time: now, from: "alice", body: .text("mine"))),
+                "from the sequencer only"
+            ),
+            (
+                .message(
+                    origin: 7, seq: 1,
+                    ChatMessage(channel: "#ops", id: UInt64.max, time: now, from: "alice", body: .text("boom"))),
+                "beyond the highest message id"
+            ),
             (.channelState(channel: "#ops", lastID: UInt64.max), "beyond the highest message id"),
             (.syncRequest(channel: "#ops", after: UInt64.max, limit: 10), "beyond the highest message id"),
             (.forward(seq: 1, channel: "#ops", from: "mallory", body: .text("x")), "not one of its clients"),
@@ -302,10 +345,15 @@ import Testing
         let hello = RawPeer.hello(startedAt: Timestamp(milliseconds: 1_700_000_000_000))
         let attacker = try await Self.linkedAttacker(to: target, hello: hello)  // the sequencer now
         try await attacker.send(.channelState(channel: "#ops", lastID: 5))
-        #expect(await eventually { attacker.frames.contains { if case .syncRequest("#ops", 3, _) = $0 { true } else { false } } })
+        #expect(
+            await eventually {
+                attacker.frames.contains { if case .syncRequest("#ops", 3, _) = $0 { true } else { false } }
+            })
         let now = Timestamp.now()
         func message(_ id: UInt64) -> PeerFrame {
-            .message(origin: 0, seq: 0, ChatMessage(channel: "#ops", id: id, time: now, from: "alice", body: .text("h\(id)")))
+            .message(
+                origin: 0, seq: 0, ChatMessage(channel: "#ops", id: id, time: now, from: "alice", body: .text("h\(id)"))
+            )
         }
         try await attacker.send(message(ProtocolLimits.maxMessageID))
         #expect(await target.logs.contains("refused", "beyond the last id it announced, 5"))
@@ -334,10 +382,14 @@ import Testing
         // A plausible start long before the server's: it becomes the sequencer, as an honest server would.
         let hello = RawPeer.hello(startedAt: Timestamp(milliseconds: 1_700_000_000_000))
         let attacker = try await Self.linkedAttacker(to: target, hello: hello)
-        let serverID = try #require(attacker.frames.compactMap { if case .hello(let h) = $0 { h.serverID } else { nil } }.first)
+        let serverID = try #require(
+            attacker.frames.compactMap { if case .hello(let h) = $0 { h.serverID } else { nil } }.first)
         let sending = Task { try await target.alice.send(.text("the real words"), to: "#ops") }
         #expect(await eventually { attacker.frames.contains { if case .forward = $0 { true } else { false } } })
-        guard case .forward(let seq, _, _, _)? = attacker.frames.first(where: { if case .forward = $0 { true } else { false } })
+        guard
+            case .forward(let seq, _, _, _)? = attacker.frames.first(where: {
+                if case .forward = $0 { true } else { false }
+            })
         else { return }
         try await attacker.send(
             .message(
@@ -348,6 +400,20 @@ import Testing
         #expect(!target.aliceLog.messages.contains { $0.body.text == "rewritten words" })
         #expect(try await target.alice.history("#ops", limit: 10).map(\.body.text) == ["one", "two", "three"])
         sending.cancel()
+        await target.stop()
+    }
+
+    /// Found by review: a sequencer that never numbers a forwarded message left its client waiting for ever.
+    @Test func aSequencerThatSwallowsMessagesCannotLeaveClientsWaiting() async throws {
+        let target = try await Target.start { $0.forwardTimeout = .milliseconds(500) }
+        let hello = RawPeer.hello(startedAt: Timestamp(milliseconds: 1_700_000_000_000))
+        let attacker = try await Self.linkedAttacker(to: target, hello: hello)
+        let error = await #expect(throws: ProtocolError.self) {
+            try await target.alice.send(.text("into the void"), to: "#ops")
+        }
+        #expect(error?.code == .storageFailure && error?.message.contains("may or may not have been delivered") == true)
+        #expect(attacker.frames.contains { if case .forward = $0 { true } else { false } })
+        #expect(await target.logs.contains("did not number forwarded messages", level: .warning))
         await target.stop()
     }
 
@@ -376,7 +442,8 @@ import Testing
         #expect(await eventually { decoy.connections == 1 }, "a linked server's gossip is followed")
         // What the decoy could do with that connection is what any stranger on the peer port can: prove the
         // secret or be refused (the tests above). Gossip before a link is never heard (above as well).
-        try await attacker.send(.peers((0..<300).map { KnownPeer(serverID: UInt64($0 + 1), peerAddress: "127.0.0.1:\($0 + 1)") }))
+        try await attacker.send(
+            .peers((0..<300).map { KnownPeer(serverID: UInt64($0 + 1), peerAddress: "127.0.0.1:\($0 + 1)") }))
         #expect(await target.logs.contains("refused", "at most 256"))
         await decoy.close()
         await target.stop()

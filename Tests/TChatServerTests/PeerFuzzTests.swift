@@ -182,7 +182,9 @@ import Testing
             if links % 5 == 0 { #expect(try await bystander.ping() < .seconds(2)) }
         }
         #expect(answered > 0, "no batch was handled whole")
-        print("fuzz: peer port after the handshake: \(sent) mutated frames on \(links) links, \(answered) batches handled whole")
+        print(
+            "fuzz: peer port after the handshake: \(sent) mutated frames on \(links) links, \(answered) batches handled whole"
+        )
         // Whatever was accepted, the channel's ids run without a gap, and the bystander is served.
         let history = try await bystander.history("#fuzz", limit: 1000)
         #expect(zip(history, history.dropFirst()).allSatisfy { $1.id == $0.id + 1 }, "ids stay contiguous")

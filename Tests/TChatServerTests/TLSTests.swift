@@ -63,7 +63,8 @@ import Testing
                 #expect(error.description.contains(words), "\(error)")
             }
         }
-        let chain = try TLSIdentity(certificateFile: TestServer.fixture("server.pem"), keyFile: TestServer.fixture("server-key.pem"))
+        let chain = try TLSIdentity(
+            certificateFile: TestServer.fixture("server.pem"), keyFile: TestServer.fixture("server-key.pem"))
         #expect(chain.chain.count == 2, "the intermediate travels with the leaf")
     }
 
@@ -90,7 +91,8 @@ import Testing
         #expect(await Self.failure(Self.options(good, trust: ca)) == "connected")
         #expect(
             await Self.failure(
-                Self.options(selfSigned, trust: .authority(file: TestServer.fixture("self-signed.pem")))) == "connected")
+                Self.options(selfSigned, trust: .authority(file: TestServer.fixture("self-signed.pem")))) == "connected"
+        )
         #expect(await Self.failure(Self.options(good, trust: .pinned([try Self.fingerprint("server")]))) == "connected")
         // A pin trusts the certificate whatever its dates: an expired one that is pinned is what was asked for.
         #expect(
@@ -159,7 +161,9 @@ import Testing
         for client in clients { #expect(try await client.ping() < .seconds(2)) }
         #expect(
             await Self.failure(Self.options(server, trust: .pinned([try Self.fingerprint("server2")]))) == "connected")
-        #expect(await Self.failure(Self.options(server, trust: .pinned([try Self.fingerprint("server")]))).contains("pin mismatch"))
+        #expect(
+            await Self.failure(Self.options(server, trust: .pinned([try Self.fingerprint("server")]))).contains(
+                "pin mismatch"))
         // A half-written renewal: logged, and the certificate in use stays.
         try Data("-----BEGIN CERTIFICATE-----\nhalf".utf8).write(to: URL(fileURLWithPath: certificate))
         server.server.reload()
@@ -211,7 +215,8 @@ import Testing
             else { return }
             var out = context.channel.allocator.buffer(capacity: 256)
             if hello.acceptsRedirect {
-                try? ServerFrame.redirect(address: "127.0.0.1:1", server: "plain").encode(requestID: raw.requestID, into: &out)
+                try? ServerFrame.redirect(address: "127.0.0.1:1", server: "plain").encode(
+                    requestID: raw.requestID, into: &out)
                 try? ServerFrame.error(ProtocolError(.redirected, "go")).encode(requestID: raw.requestID, into: &out)
             } else {
                 let welcome = Welcome(

@@ -45,7 +45,8 @@ struct DiscoveryRegistry: Sendable {
         for component in directory.split(separator: "/") {
             path += "/" + component
             if mkdir(path, 0o700) != 0 && errno != EEXIST {
-                throw SettingsError("cannot create the discovery directory \(path): \(String(cString: strerror(errno)))")
+                throw SettingsError(
+                    "cannot create the discovery directory \(path): \(String(cString: strerror(errno)))")
             }
         }
         try Self.check(directory, exactMode: true)

@@ -68,8 +68,6 @@ final class NetworkRouter: PeerEventHandler {
     static let numberedMemory = 10_000
     /// Forwards waiting for the sequencer at most; more are refused at once rather than queued.
     static let maxForwards = 100_000
-    /// How long a client waits for the sequencer to number its message before being told it may not have been.
-    static let forwardPatience: TimeAmount = .seconds(30)
     /// Messages held ahead of a gap per channel before the oldest are dropped.
     static let waitingLimit = 10_000
 
@@ -79,11 +77,14 @@ final class NetworkRouter: PeerEventHandler {
     let clients: ClientManager
     private let group: any EventLoopGroup
     let logger: Logger
+    /// How long a client waits for the sequencer to number its message before being told it may not have been.
+    private let forwardPatience: TimeAmount
 
     init(
         servers: ServerManager, channels: ChannelManager, clients: ClientManager, group: any EventLoopGroup,
-        logger: Logger
+        forwardTimeout: Duration = .seconds(30), logger: Logger
     ) {
+        self.forwardPatience = TimeAmount(forwardTimeout)
         self.servers = servers
         self.channels = channels
         self.clients = clients
@@ -186,7 +187,8 @@ final class NetworkRouter: PeerEventHandler {
                 return
             }
             if let target = sync.target, message.id > target {
-                refuse("PEER_MESSAGE", from: peer, "history for \(name.name) beyond the last id it announced, \(target)")
+                refuse(
+                    "PEER_MESSAGE", from: peer, "history for \(name.name) beyond the last id it announced, \(target)")
                 return
             }
         } else if peer.id != servers.leader {
@@ -215,10 +217,12 @@ final class NetworkRouter: PeerEventHandler {
         if origin != servers.serverID && origin != 0 && servers.peer(origin) != nil {
             remember(origin: origin, seq: seq, id: message.id)
         }
-        let allowGap: Bool = isSync && state.withLock { state in
-            defer { state.syncing[key]?.mayJump = false }
-            return state.syncing[key]?.mayJump == true
-        }
+        let allowGap: Bool =
+            isSync
+            && state.withLock { state in
+                defer { state.syncing[key]?.mayJump = false }
+                return state.syncing[key]?.mayJump == true
+            }
         let ack = mine.map { $0.reply.futureResult.eventLoop.makePromise(of: Void.self) }
         let outcome = channels.apply(message, allowGap: allowGap, ack: ack)
         if isSync, let name = try? ChannelName(validating: message.channel) {
@@ -267,7 +271,8 @@ final class NetworkRouter: PeerEventHandler {
 
     /// Whether a numbered message is the one we forwarded: same channel, author and body.
     static func answers(_ forward: Forward, with message: ChatMessage) -> Bool {
-        forward.channel.key == message.channel.lowercased() && Nick.key(for: forward.from) == Nick.key(for: message.from)
+        forward.channel.key == message.channel.lowercased()
+            && Nick.key(for: forward.from) == Nick.key(for: message.from)
             && forward.body == message.body
     }
 
@@ -348,19 +353,22 @@ final class NetworkRouter: PeerEventHandler {
 
     // MARK: - PeerEventHandler
 
-    /// Every heartbeat: forwards the sequencer has not numbered in `forwardPatience` are given up, and their
-    /// clients told; a sequencer that swallows messages cannot leave them waiting for ever.
+    /// Every heartbeat: forwards the sequencer has not numbered in `forwardPatience` are given up, and their clients
+    /// told; a sequencer that swallows messages cannot leave them waiting for ever.
     func heartbeat() {
         let now = NIODeadline.now()
+        let patience = forwardPatience
         let expired: [Forward] = state.withLock { state in
-            let old = state.forwards.filter { now - $0.value.since >= Self.forwardPatience }
+            let old = state.forwards.filter { now - $0.value.since >= patience }
             for key in old.keys { state.forwards[key] = nil }
             return Array(old.values)
         }
         guard !expired.isEmpty else { return }
-        logger.warning("the sequencer did not number forwarded messages in time", metadata: ["messages": "\(expired.count)"])
+        logger.warning(
+            "the sequencer did not number forwarded messages in time", metadata: ["messages": "\(expired.count)"])
+        let seconds = forwardPatience.nanoseconds / 1_000_000_000
         let error = ProtocolError(
-            .storageFailure, "the message was not numbered within 30 s; it may or may not have been delivered")
+            .storageFailure, "the message was not numbered within \(seconds) s; it may or may not have been delivered")
         for forward in expired { forward.reply.fail(error) }
     }
 

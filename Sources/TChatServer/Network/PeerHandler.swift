@@ -14,7 +14,6 @@ final class PeerHandler: ChannelInboundHandler {
     typealias InboundIn = FrameDecoder.InboundOut
     typealias OutboundOut = ByteBuffer
 
-
     private let manager: ServerManager
     private let outbound: Bool
     private var handshake: LinkHandshake

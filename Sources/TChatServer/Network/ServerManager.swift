@@ -221,7 +221,8 @@ final class ServerManager: Sendable {
         guard let registry else { return }
         let entries = registry.others(than: ServerIdentity.hex(serverID))
         state.withLock { state in
-            for entry in entries where state.targets[entry.peerAddress] == nil && state.targets.count < Self.maxTargets {
+            for entry in entries where state.targets[entry.peerAddress] == nil && state.targets.count < Self.maxTargets
+            {
                 state.targets[entry.peerAddress] = Dial()
             }
         }
