@@ -31,7 +31,8 @@ import Testing
         let flags = [
             "listen", "peer\\-listen", "data\\-dir", "name", "motd", "log\\-level", "max\\-clients",
             "max\\-frame", "max\\-queue", "idle\\-timeout", "history\\-limit", "fsync", "peer", "discover", "heartbeat",
-            "balance\\-margin", "no\\-redirect",
+            "balance\\-margin", "no\\-redirect", "tls\\-cert", "tls\\-key", "plain\\-listen", "link\\-secret",
+            "peer\\-fingerprint",
         ]
         for flag in flags {
             #expect(page.contains(".It Fl \\-\(flag)"), "man/tchatd.8 does not describe --\(flag)")
@@ -43,7 +44,9 @@ import Testing
         for spec in CommandSpec.all {
             #expect(page.contains(".It Ic /\(spec.name)"), "man/tchat.1 does not describe /\(spec.name)")
         }
-        for flag in ["server", "nick", "join", "local", "no\\-color", "config", "history", "json", "to"] {
+        for flag in [
+            "server", "nick", "join", "local", "no\\-color", "config", "history", "json", "to", "tls\\-ca", "tls\\-pin",
+        ] {
             #expect(page.contains("Fl \\-\(flag)"), "man/tchat.1 does not mention --\(flag)")
         }
     }

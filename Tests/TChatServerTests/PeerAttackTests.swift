@@ -434,6 +434,28 @@ import Testing
         await target.stop()
     }
 
+    /// Found by review: a server claiming a linked server's id replaced that server's link (the rule meant for two
+    /// servers that dial each other at once) and spoke for its clients. Now only a link from the same address can.
+    @Test func aSecondLinkClaimingALinkedServersIdFromElsewhereIsRefused() async throws {
+        func directory(id: String) -> String {
+            let path = TestServer.temporaryDirectory()
+            _ = FileManager.default.createFile(atPath: path + "/server-id", contents: Data((id + "\n").utf8))
+            return path
+        }
+        let b = try await TestServer(directory: directory(id: "1000000000000001"), name: "B")
+        let logs = LogCapture()
+        let a = try await TestServer(directory: directory(id: "a000000000000001"), name: "A", logs: logs) {
+            $0.peers = [b.peerAddress]  // A dials B: the link A holds was dialled by the higher id
+        }
+        #expect(await NetworkTests.linked([a, b]))
+        let impostor = try await RawPeer.connect(to: a.peerAddress, from: "127.0.0.2")
+        _ = try await impostor.authenticate(secret: Self.secret, as: RawPeer.hello(id: 0x1000_0000_0000_0001, name: "B"))
+        #expect(await logs.contains("already linked from another address", level: .warning))
+        #expect(await impostor.closed(within: .seconds(3)))
+        #expect(a.server.linkedServers == 1 && b.server.linkedServers == 1, "the real link stays")
+        await NetworkTests.stop([a, b])
+    }
+
     @Test func gossipMakesTheServerDialOnlyToAskForTheSecret() async throws {
         let target = try await Target.start()
         let decoy = try await Decoy()

@@ -45,10 +45,14 @@ final class RawPeer: Sendable {
     }
 
     /// Connects to a peer port, over TLS (any certificate accepted, as a link's TLS does) when `tls` is set.
-    static func connect(to address: ServerAddress, tls: Bool = false) async throws -> RawPeer {
+    static func connect(to address: ServerAddress, tls: Bool = false, from source: String? = nil) async throws
+        -> RawPeer
+    {
         let log = Log()
         let client = tls ? try TLSClient(trust: .unverified) : nil
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        if let source { bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: source, port: 0)) }
+        let channel = try await bootstrap
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let client {
