@@ -48,51 +48,19 @@ final class ServerManager: Sendable {
         var id: UInt64 { hello.serverID }
     }
 
-    private struct Dial: Sendable {
-        var inFlight = false
-        var nextAttempt = NIODeadline.uptimeNanoseconds(0)
-        var backoff = DialBackoff()
-        /// Learnt from a linked server's PEERS, not configured or discovered: given up after `gossipAttempts`
-        /// failures in a row, so gossip cannot make this server dial an address for ever.
-        var gossiped = false
-        var failures = 0
-
-        mutating func deferAttempt() {
-            nextAttempt = .now() + TimeAmount(backoff.next())
-        }
-    }
-
-    /// Failed attempts in a row after which a gossiped address is forgotten.
-    static let gossipAttempts = 5
-    /// Gossiped addresses kept at most (configured and discovered ones do not count).
-    static let maxGossipedTargets = 64
-
     private struct State {
         var peers: [UInt64: Peer] = [:]
         /// Links still in their handshake, in all and per source address.
         var pendingLinks = 0
         var pendingPerAddress: [String: Int] = [:]
         /// Peer addresses to keep a link to, and how dialling them goes.
-        var targets: [String: Dial] = [:]
+        var dials = DialPlan()
         var clientAddress: String
         var peerAddress = ""
         var leader: UInt64
         var roundRobin = 0
         var stopped = false
         var ticks = 0
-
-        /// An attempt to link to `address` failed (no connection, or refused in the handshake): wait longer
-        /// before the next, and forget a gossiped address that keeps failing.
-        mutating func attemptFailed(_ address: String) {
-            guard var dial = targets[address] else { return }
-            dial.failures += 1
-            if dial.gossiped && dial.failures >= ServerManager.gossipAttempts {
-                targets[address] = nil
-                return
-            }
-            dial.deferAttempt()
-            targets[address] = dial
-        }
     }
 
     let serverID: UInt64
@@ -119,8 +87,6 @@ final class ServerManager: Sendable {
     /// Links in their handshake at once, in all and from one address.
     static let maxPendingLinks = 64
     static let maxPendingLinksPerAddress = 8
-    /// Addresses kept for dialling at most (configured, discovered and gossiped).
-    static let maxTargets = 256
 
     init(
         serverID: UInt64, name: String, clientAddress: String, configuration: ServerConfiguration,
@@ -144,7 +110,7 @@ final class ServerManager: Sendable {
         self.registry = registry
         self.logger = logger
         var initial = State(clientAddress: clientAddress, leader: serverID)
-        for peer in configuration.peers { initial.targets[peer.description] = Dial() }
+        for peer in configuration.peers { initial.dials.add(peer.description) }
         state = Mutex(initial)
     }
 
@@ -221,10 +187,7 @@ final class ServerManager: Sendable {
         guard let registry else { return }
         let entries = registry.others(than: ServerIdentity.hex(serverID))
         state.withLock { state in
-            for entry in entries where state.targets[entry.peerAddress] == nil && state.targets.count < Self.maxTargets
-            {
-                state.targets[entry.peerAddress] = Dial()
-            }
+            for entry in entries { state.dials.add(entry.peerAddress) }
         }
     }
 
@@ -235,15 +198,7 @@ final class ServerManager: Sendable {
         let due: [String] = state.withLock { state in
             guard !state.stopped else { return [] }
             let linked = Set(state.peers.values.compactMap(\.linkAddress))
-            var due: [String] = []
-            for (address, dial) in state.targets
-            where !dial.inFlight && now >= dial.nextAttempt && !linked.contains(address)
-                && address != state.peerAddress
-            {
-                state.targets[address]?.inFlight = true
-                due.append(address)
-            }
-            return due
+            return state.dials.due(at: now, linked: linked, own: state.peerAddress)
         }
         for address in due { dial(address) }
     }
@@ -274,8 +229,8 @@ final class ServerManager: Sendable {
             .connect(host: address.host, port: address.port)
             .whenComplete { [self] result in
                 state.withLock { state in
-                    state.targets[text]?.inFlight = false
-                    if case .failure = result { state.attemptFailed(text) }
+                    state.dials.attemptEnded(text)
+                    if case .failure = result { state.dials.failed(text, at: .now()) }
                 }
                 switch result {
                 case .failure(let error):
@@ -285,7 +240,7 @@ final class ServerManager: Sendable {
                     channel.closeFuture.whenComplete { [self] _ in
                         state.withLock { state in
                             let linked = state.peers.values.contains { $0.channel === channel }
-                            if !linked { state.attemptFailed(text) }
+                            if !linked { state.dials.failed(text, at: .now()) }
                         }
                     }
                 }
@@ -339,8 +294,9 @@ final class ServerManager: Sendable {
         _ hello: PeerHello, channel: any Channel, outbound: Bool, remoteIP: String, dialed: String?, usesTLS: Bool
     ) -> Bool {
         guard hello.serverID != serverID, ProtocolVersion.supported.contains(hello.version) else { return false }
-        let clientAddress = verifiedClientAddress(hello, remoteIP: remoteIP, dialed: dialed)
-        let linkAddress = dialed ?? Self.sourceAddress(remoteIP, advertised: hello.peerAddress)
+        let clientAddress = PeerAddresses.vouchedClientAddress(
+            hello.clientAddress, remoteIP: remoteIP, dialed: dialed, configuredHosts: configuredHosts)
+        let linkAddress = dialed ?? PeerAddresses.sourceAddress(remoteIP, advertised: hello.peerAddress)
         let peer = Peer(
             hello: hello, channel: channel, outbound: outbound, clients: hello.clients, capacity: hello.capacity,
             lastHeard: .now(), clientAddress: clientAddress, linkAddress: linkAddress, remoteIP: remoteIP)
@@ -362,11 +318,8 @@ final class ServerManager: Sendable {
             }
             state.peers[hello.serverID] = peer
             if let linkAddress {
-                if state.targets[linkAddress] == nil, state.targets.count < Self.maxTargets {
-                    state.targets[linkAddress] = Dial()
-                }
-                state.targets[linkAddress]?.backoff = DialBackoff()
-                state.targets[linkAddress]?.failures = 0
+                state.dials.add(linkAddress)
+                state.dials.linked(linkAddress)
             }
             let gossip = state.peers.values.filter { $0.id != hello.serverID }.compactMap { other in
                 other.linkAddress.map { KnownPeer(serverID: other.id, peerAddress: $0) }
@@ -405,37 +358,12 @@ final class ServerManager: Sendable {
         return true
     }
 
-    /// The client address a linked server advertised, if clients may be sent there: its host is the address the
-    /// link comes from (a wildcard host is taken to mean that), the host this server dialled, or the host of a
-    /// `--peer` address.
-    private func verifiedClientAddress(_ hello: PeerHello, remoteIP: String, dialed: String?) -> ServerAddress? {
-        guard var address = try? ServerAddress(parsing: hello.clientAddress, defaultPort: 0, allowingTLS: true),
-            address.port != 0
-        else { return nil }
-        let host = address.host.lowercased()
-        if host == "0.0.0.0" || host == "::" {
-            address.host = remoteIP
-            return address
-        }
-        let dialedHost = dialed.flatMap { try? ServerAddress(parsing: $0, defaultPort: 0) }?.host.lowercased()
-        guard host == remoteIP.lowercased() || host == dialedHost || configuredHosts.contains(host) else {
-            return nil
-        }
-        return address
-    }
-
-    /// A peer that dialled us, named by the address its link comes from and the peer port it advertised.
-    static func sourceAddress(_ remoteIP: String, advertised: String) -> String? {
-        guard let port = (try? ServerAddress(parsing: advertised, defaultPort: 0))?.port, port != 0 else { return nil }
-        return ServerAddress(host: remoteIP, port: port).description
-    }
-
     /// A link closed (either side, or silence). Only the registered link of a server counts.
     func linkLost(_ serverID: UInt64, channel: any Channel) {
         let removed: Peer? = state.withLock { state in
             guard let peer = state.peers[serverID], peer.channel === channel else { return nil }
             state.peers[serverID] = nil
-            if let address = peer.linkAddress { state.targets[address]?.deferAttempt() }
+            if let address = peer.linkAddress { state.dials.lost(address, at: .now()) }
             return peer
         }
         guard let removed else { return }
@@ -460,16 +388,10 @@ final class ServerManager: Sendable {
     func learn(_ peers: [KnownPeer], from serverID: UInt64) {
         state.withLock { state in
             guard state.peers[serverID] != nil else { return }
-            var gossiped = state.targets.values.filter(\.gossiped).count
             for peer in peers where peer.serverID != self.serverID && state.peers[peer.serverID] == nil {
-                guard state.targets[peer.peerAddress] == nil, state.targets.count < Self.maxTargets,
-                    gossiped < Self.maxGossipedTargets,
-                    let address = try? ServerAddress(parsing: peer.peerAddress, defaultPort: 0), mayDial(address)
+                guard let address = try? ServerAddress(parsing: peer.peerAddress, defaultPort: 0), mayDial(address)
                 else { continue }
-                var dial = Dial()
-                dial.gossiped = true
-                state.targets[peer.peerAddress] = dial
-                gossiped += 1
+                state.dials.add(peer.peerAddress, gossiped: true)
             }
         }
         dialDue()
@@ -585,15 +507,5 @@ final class ServerManager: Sendable {
             state.peers[chosen.id]?.clients += 1
             return (chosen.clientAddress?.description ?? "", chosen.hello.name)
         }
-    }
-}
-
-/// Delays between attempts to link to an address: 0.5 s doubling to 10 s.
-struct DialBackoff: Sendable {
-    private var attempt = 0
-
-    mutating func next() -> Duration {
-        defer { attempt += 1 }
-        return min(.milliseconds(500) * (1 << min(attempt, 5)), .seconds(10))
     }
 }
