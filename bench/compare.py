@@ -24,7 +24,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # Connections set up at once by the load generator, per server: each its fastest. ngircd listens with a backlog of
 # 10, so more at once means dropped SYNs and one-second retries; InspIRCd finishes registrations on a once-a-second
 # timer, so it needs many at once to connect quickly.
-CONNECTING = {"tchatd": 100, "InspIRCd": 1000, "ngircd": 8}
+CONNECTING = {"tchatd": 100, "tchatd-before": 100, "InspIRCd": 1000, "ngircd": 8}
 
 
 def free_port():
@@ -69,14 +69,14 @@ class Server:
         self.name = name
         self.bin_dir = bin_dir
         self.tls = tls
-        self.protocol = "tchat" if name == "tchatd" else "irc"
+        self.protocol = "tchat" if name.startswith("tchatd") else "irc"
 
     def __enter__(self):
         self.dir = tempfile.mkdtemp(prefix=f"compare-{self.name}-")
         self.port = free_port()
         log = open(os.path.join(self.dir, "output"), "w")
         cert, key = make_certificate(self.dir) if self.tls else ("", "")
-        if self.name == "tchatd":
+        if self.name.startswith("tchatd"):
             argv = [os.path.join(self.bin_dir, "tchatd"), "--data-dir", os.path.join(self.dir, "data"),
                     "--listen", f"127.0.0.1:{self.port}", "--peer-listen", "127.0.0.1:0",
                     "--max-clients", "60000", "--max-per-ip", "0", "--rate", "0", "--log-level", "warning"]
@@ -157,8 +157,9 @@ def scenarios(quick):
     ]
 
 
-def measure(bin_dir, server_name, arguments, timeout):
-    with Server(server_name, bin_dir, tls="--tls" in arguments) as server:
+def measure(bin_dir, server_name, arguments, timeout, baseline=None):
+    server_bin = baseline if server_name == "tchatd-before" else bin_dir
+    with Server(server_name, server_bin, tls="--tls" in arguments) as server:
         extra = ["--server", f"127.0.0.1:{server.port}", "--protocol", server.protocol,
                  "--connecting", str(CONNECTING[server_name]), "--timeout", str(timeout - 30)]
         if arguments[0] == "idle":
@@ -177,9 +178,13 @@ def main():
     parser.add_argument("--quick", action="store_true", help="small counts and one repeat, to check the script")
     parser.add_argument("--servers", default="tchatd,InspIRCd,ngircd")
     parser.add_argument("--raw", help="also write every run's report here, as JSON")
+    parser.add_argument("--baseline", help="a directory with an earlier tchatd: measured too (plaintext only), as "
+                                           "'tchatd-before', so a change is compared with what it changed in one run")
     options = parser.parse_args()
     repeats = 1 if options.quick else options.repeats
     servers = options.servers.split(",")
+    if options.baseline and "tchatd-before" not in servers:
+        servers.insert(1, "tchatd-before")
     plan = scenarios(options.quick)
     results = {}  # (scenario, server) -> [report]
     history = []
@@ -187,10 +192,12 @@ def main():
     for repeat in range(repeats):
         for name, arguments, _, timeout in plan:
             for server in servers:
+                if server == "tchatd-before" and "--tls" in arguments:
+                    continue  # the earlier build may not speak TLS
                 print(f"[{time.time() - started:6.0f} s] repeat {repeat + 1}/{repeats}: {name} on {server}",
                       file=sys.stderr, flush=True)
                 try:
-                    report = measure(options.bin, server, arguments, timeout)
+                    report = measure(options.bin, server, arguments, timeout, options.baseline)
                 except (RuntimeError, subprocess.TimeoutExpired) as error:
                     print(f"  failed: {error}", file=sys.stderr)
                     report = {"failed": str(error)}
@@ -205,6 +212,9 @@ def main():
     def median(values):
         return statistics.median(values) if values else None
 
+    def values_for(server, scenario):
+        return results.get((scenario, server))
+
     def show(value):
         if value is None:
             return "failed"
@@ -217,9 +227,10 @@ def main():
     print(f"{os.cpu_count()} cores, {platform.platform()}; {repeats} repeat(s), medians; "
           f"ratio = tchatd ÷ the better peer (for figures where lower is better, below 1 means tchatd is ahead).")
     print()
-    peers = [s for s in servers if s != "tchatd"]
-    print("| scenario | figure | " + " | ".join(servers) + " | ratio |")
-    print("|---|---|" + "---|" * len(servers) + "---|")
+    peers = [s for s in servers if not s.startswith("tchatd")]
+    before = "tchatd-before" in servers
+    print("| scenario | figure | " + " | ".join(servers) + " | ratio |" + (" vs before |" if before else ""))
+    print("|---|---|" + "---|" * len(servers) + "---|" + ("---|" if before else ""))
     for name, _, figures, _ in plan:
         for key, label, better in figures:
             medians = {}
@@ -231,8 +242,12 @@ def main():
             if key != "faults" and "tchatd" in servers and medians["tchatd"] is not None and peer_values:
                 best = max(peer_values) if better == "higher" else min(peer_values)
                 ratio = f"{medians['tchatd'] / best:.2f}×" if best else ""
-            cells = " | ".join(show(medians[s]) for s in servers)
-            print(f"| {name} | {label} | {cells} | {ratio} |")
+            cells = " | ".join(show(medians[s]) if values_for(s, name) else "—" for s in servers)
+            line = f"| {name} | {label} | {cells} | {ratio} |"
+            if before:
+                earlier, now = medians.get("tchatd-before"), medians.get("tchatd")
+                line += f" {now / earlier:.2f}× |" if key != "faults" and earlier and now is not None else " |"
+            print(line)
     if history:
         print()
         print("| tchatd history store | median |")

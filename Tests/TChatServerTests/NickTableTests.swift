@@ -16,10 +16,13 @@ import Testing
             host: "h", processID: 1)
     }
 
-    static func table(with locals: [String]) throws -> NickTable {
-        var table = NickTable(ourServerID: 0xAAAA_0000_0000_0000)
+    typealias Table = NickTable<String>
+
+    /// A table whose clients of ours are `locals`, sessions 1, 2..., each with its nick as its value.
+    static func table(with locals: [String]) throws -> Table {
+        var table = Table(ourServerID: 0xAAAA_0000_0000_0000)
         for (index, nick) in locals.enumerated() {
-            try table.claimLocal(Nick(validating: nick), session: UInt64(index + 1), at: now)
+            try table.admitLocal(Nick(validating: nick), session: UInt64(index + 1), value: nick, at: now)
         }
         return table
     }
@@ -61,15 +64,15 @@ import Testing
         #expect(newcomer.to != "alice")
         var attempt = table
         #expect(throws: ProtocolError.self) {
-            try attempt.claimLocal(Nick(validating: "alice"), session: 2, at: Self.now)
+            try attempt.renameLocal(Nick(validating: "alice"), session: 2, at: Self.now)
         }
         // The client that lost it takes it back.
-        try table.claimLocal(Nick(validating: "alice"), session: 1, at: Self.now)
-        #expect(table.localNick[1]?.name == "alice")
+        try table.renameLocal(Nick(validating: "alice"), session: 1, at: Self.now)
+        #expect(table.localNick(1)?.name == "alice")
         // Once the hold is over (or its owner gone), the nick is anyone's.
         var later = try Self.table(with: ["alice"])
         _ = later.addRemote(Self.client("alice"), serverID: Self.b, serverName: "B", at: Self.now)
-        let afterHold = Timestamp(milliseconds: Self.now.milliseconds + NickTable.holdTime + 1)
+        let afterHold = Timestamp(milliseconds: Self.now.milliseconds + Table.holdTime + 1)
         let taken = try later.renameRemote(from: "alice", to: "alice", serverID: Self.b, at: afterHold)
         #expect(taken?.to == "alice")
     }
@@ -95,9 +98,9 @@ import Testing
     @Test func aCollisionNameIsNeverOneThatIsTaken() {
         let taken = Set(
             stride(from: 4, through: 16, by: 2).map { "x_" + String(ServerIdentity.hex(Self.b).prefix($0)) })
-        let name = NickTable.collisionName("x", serverID: Self.b) { taken.contains($0) }
+        let name = Table.collisionName("x", serverID: Self.b) { taken.contains($0) }
         #expect(!taken.contains(name) && name.hasPrefix("x_bbbb"))
         let long = String(repeating: "n", count: 32)
-        #expect(NickTable.collisionName(long, serverID: Self.b) { _ in false }.count <= ProtocolLimits.maxNickLength)
+        #expect(Table.collisionName(long, serverID: Self.b) { _ in false }.count <= ProtocolLimits.maxNickLength)
     }
 }

@@ -449,7 +449,8 @@ import Testing
         }
         #expect(await NetworkTests.linked([a, b]))
         let impostor = try await RawPeer.connect(to: a.peerAddress, from: "127.0.0.2")
-        _ = try await impostor.authenticate(secret: Self.secret, as: RawPeer.hello(id: 0x1000_0000_0000_0001, name: "B"))
+        _ = try await impostor.authenticate(
+            secret: Self.secret, as: RawPeer.hello(id: 0x1000_0000_0000_0001, name: "B"))
         #expect(await logs.contains("already linked from another address", level: .warning))
         #expect(await impostor.closed(within: .seconds(3)))
         #expect(a.server.linkedServers == 1 && b.server.linkedServers == 1, "the real link stays")

@@ -9,8 +9,8 @@ import TChatProtocol
 /// `nicks.json`, rewritten by the store writer.
 final class ClientManager: Sendable {
     typealias Remote = RemoteDirectory.Entry
-    typealias LocalRename = NickTable.LocalRename
-    typealias RemoteChange = NickTable.RemoteChange
+    typealias LocalRename = NickTable<ClientSession>.LocalRename
+    typealias RemoteChange = NickTable<ClientSession>.RemoteChange
 
     /// Where a nick is connected.
     enum Location {
@@ -19,8 +19,8 @@ final class ClientManager: Sendable {
     }
 
     private struct State {
-        var sessions: [UInt64: ClientSession] = [:]
-        var nicks: NickTable
+        /// Our clients (with their sessions) and linked servers' clients.
+        var nicks: NickTable<ClientSession>
         /// Nick key to what is remembered of it.
         var known: [String: NickRecord] = [:]
         /// At most this many nicks are remembered (see `forgetOldest`).
@@ -69,7 +69,7 @@ final class ClientManager: Sendable {
         store: HistoryStore, known: [NickRecord], serverName: String, serverID: UInt64 = 0,
         knownLimit: Int = ClientManager.defaultKnownLimit, logger: Logger
     ) {
-        var initial = State(nicks: NickTable(ourServerID: serverID))
+        var initial = State(nicks: NickTable<ClientSession>(ourServerID: serverID))
         initial.knownLimit = knownLimit
         for record in known { initial.known[Nick.key(for: record.nick)] = record }
         self.state = Mutex(initial)
@@ -80,7 +80,7 @@ final class ClientManager: Sendable {
     }
 
     /// Clients connected to this server (not the network).
-    var count: Int { state.withLock { $0.sessions.count } }
+    var count: Int { state.withLock { $0.nicks.locals.count } }
 
     /// The contents of `nicks.json`.
     func snapshot() -> NicksFile {
@@ -91,8 +91,7 @@ final class ClientManager: Sendable {
     /// Registers a session under its nick; returns the nick's saved welcome text.
     func admit(_ session: ClientSession, nick: Nick) throws(ProtocolError) -> String {
         let welcome = try state.withLock { (state) throws(ProtocolError) -> String in
-            try state.nicks.claimLocal(nick, session: session.id, at: session.connectedAt)
-            state.sessions[session.id] = session
+            try state.nicks.admitLocal(nick, session: session.id, value: session, at: session.connectedAt)
             return state.markSeen(nick, at: session.connectedAt, connecting: true).welcome
         }
         store.writer.markNicksChanged()
@@ -101,9 +100,9 @@ final class ClientManager: Sendable {
 
     func rename(_ session: ClientSession, to nick: Nick) throws(ProtocolError) {
         try state.withLock { (state) throws(ProtocolError) in
-            guard state.sessions[session.id] != nil else { return }
+            guard state.nicks.locals[session.id] != nil else { return }
             let now = Timestamp.now()
-            try state.nicks.claimLocal(nick, session: session.id, at: now)
+            try state.nicks.renameLocal(nick, session: session.id, at: now)
             _ = state.markSeen(nick, at: now, connecting: false)
         }
         store.writer.markNicksChanged()
@@ -113,9 +112,7 @@ final class ClientManager: Sendable {
     func remove(_ session: ClientSession, reason: String) {
         let now = Timestamp.now()
         let removed: Nick? = state.withLock { state in
-            guard state.sessions.removeValue(forKey: session.id) != nil,
-                let nick = state.nicks.releaseLocal(session.id)
-            else { return nil }
+            guard let nick = state.nicks.releaseLocal(session.id) else { return nil }
             let duration = now.milliseconds(since: session.connectedAt)
             state.known[nick.key]?.lastSeen = now.iso8601
             state.known[nick.key]?.connectedMs += duration
@@ -136,11 +133,13 @@ final class ClientManager: Sendable {
 
     /// A session's nick now (a collision with a linked server's client may have changed it).
     func currentNick(of session: ClientSession) -> Nick? {
-        state.withLock { $0.nicks.localNick[session.id] }
+        state.withLock { $0.nicks.localNick(session.id) }
     }
 
     func session(named nick: String) -> ClientSession? {
-        state.withLock { state in state.nicks.localByKey[Nick.key(for: nick)].flatMap { state.sessions[$0] } }
+        state.withLock { state in
+            state.nicks.localByKey[Nick.key(for: nick)].flatMap { state.nicks.locals[$0]?.value }
+        }
     }
 
     func info(for session: ClientSession) -> ClientInfo? {
@@ -158,7 +157,7 @@ final class ClientManager: Sendable {
                 return sessions.compactMap { info(of: $0.id, in: state) }
                     + remoteNicks.compactMap { state.nicks.remote[Nick.key(for: $0)].map { info(of: $0) } }
             }
-            return state.sessions.keys.compactMap { info(of: $0, in: state) }
+            return state.nicks.locals.keys.compactMap { info(of: $0, in: state) }
                 + state.nicks.remote.entries.map { info(of: $0) }
         }
         return infos.sorted { $0.nick.lowercased() < $1.nick.lowercased() }
@@ -167,7 +166,9 @@ final class ClientManager: Sendable {
     func locate(_ nick: String) -> Location? {
         state.withLock { state in
             let key = Nick.key(for: nick)
-            if let id = state.nicks.localByKey[key], let session = state.sessions[id] { return .local(session) }
+            if let id = state.nicks.localByKey[key], let session = state.nicks.locals[id]?.value {
+                return .local(session)
+            }
             if let remote = state.nicks.remote[key] {
                 return .remote(serverID: remote.serverID, nick: remote.client.nick)
             }
@@ -177,9 +178,7 @@ final class ClientManager: Sendable {
 
     /// Our clients, with their nicks, to describe to a newly linked server.
     func localClients() -> [(session: ClientSession, nick: Nick)] {
-        state.withLock { state in
-            state.sessions.values.compactMap { session in state.nicks.localNick[session.id].map { (session, $0) } }
-        }
+        state.withLock { state in state.nicks.locals.values.map { ($0.value, $0.nick) } }
     }
 
     // MARK: - Clients of linked servers (the rules are `NickTable`'s)
@@ -240,7 +239,7 @@ final class ClientManager: Sendable {
     }
 
     private func info(of id: UInt64, in state: State) -> ClientInfo? {
-        guard let session = state.sessions[id], let nick = state.nicks.localNick[id] else { return nil }
+        guard let (nick, session) = state.nicks.locals[id] else { return nil }
         return ClientInfo(
             nick: nick.name, address: session.address, connectedAt: session.connectedAt,
             durationMilliseconds: Timestamp.now().milliseconds(since: session.connectedAt),

@@ -1,7 +1,8 @@
 import TChatProtocol
 
 /// Which client holds which nick, ours and linked servers', and the rules that keep nicks unique across the
-/// network. A value with no lock and no I/O: `ClientManager` keeps it behind its lock, tests drive it directly.
+/// network. A value with no lock and no I/O: `ClientManager` keeps it behind its lock (with each of our clients'
+/// session as `Local`, so that one table, not two, is kept per client), tests drive it directly.
 ///
 /// When two clients turn out to hold one nick (a link brings together servers that both had one, or two took it
 /// at the same moment), neither keeps it: each is renamed after its own server (`collisionName`), which every
@@ -11,7 +12,7 @@ import TChatProtocol
 /// A nick one of our clients lost so is then held back for that client for `holdTime`: a linked server's claim on
 /// it is a collision again (its client is renamed), and none of our other clients may take it. Without that, a
 /// lying server would take a nick in two steps: claim it (both lose it), then rename its client to it.
-struct NickTable {
+struct NickTable<Local> {
     /// Our client that lost its nick in a collision, and its new one.
     struct LocalRename: Equatable {
         let session: UInt64
@@ -41,14 +42,14 @@ struct NickTable {
     }
 
     /// How long a nick lost in a collision is held back for the client that lost it, in milliseconds.
-    static let holdTime: UInt64 = 5 * 60 * 1000
+    static var holdTime: UInt64 { 5 * 60 * 1000 }
     /// Holds kept at most; past it, expired ones are dropped, then the oldest.
-    static let maxHolds = 10_000
+    static var maxHolds: Int { 10_000 }
 
     let ourServerID: UInt64
-    /// Our clients: nick key to session, and each session's nick.
+    /// Our clients: nick key to session id, and each session's nick and value.
     private(set) var localByKey: [String: UInt64] = [:]
-    private(set) var localNick: [UInt64: Nick] = [:]
+    private(set) var locals: [UInt64: (nick: Nick, value: Local)] = [:]
     /// Linked servers' clients.
     private(set) var remote = RemoteDirectory()
     private var holds: [String: Hold] = [:]
@@ -63,13 +64,31 @@ struct NickTable {
     /// Whether `key` is held back for one of our clients other than `session`.
     func isHeld(_ key: String, against session: UInt64?, at now: Timestamp) -> Bool {
         guard let hold = holds[key], hold.until > now, hold.session != session else { return false }
-        return localNick[hold.session] != nil  // a client that left has no more claim
+        return locals[hold.session] != nil  // a client that left has no more claim
     }
+
+    func localNick(_ session: UInt64) -> Nick? { locals[session]?.nick }
 
     // MARK: - Our clients
 
-    /// Gives `session` the nick (its first, or a new one); throws `nick-in-use` saying why not.
-    mutating func claimLocal(_ nick: Nick, session: UInt64, at now: Timestamp) throws(ProtocolError) {
+    /// Registers a client of ours under its first nick; throws `nick-in-use` saying why not.
+    mutating func admitLocal(_ nick: Nick, session: UInt64, value: Local, at now: Timestamp) throws(ProtocolError) {
+        try check(nick, for: session, at: now)
+        localByKey[nick.key] = session
+        locals[session] = (nick, value)
+    }
+
+    /// Gives a client of ours a new nick; throws `nick-in-use` saying why not. Nothing happens for a session
+    /// that is not ours.
+    mutating func renameLocal(_ nick: Nick, session: UInt64, at now: Timestamp) throws(ProtocolError) {
+        guard let old = locals[session] else { return }
+        try check(nick, for: session, at: now)
+        localByKey[old.nick.key] = nil
+        localByKey[nick.key] = session
+        locals[session] = (nick, old.value)
+    }
+
+    private func check(_ nick: Nick, for session: UInt64, at now: Timestamp) throws(ProtocolError) {
         if let holder = localByKey[nick.key], holder != session {
             throw ProtocolError(.nickInUse, "the nick \(nick.name) is in use; choose another")
         }
@@ -80,16 +99,13 @@ struct NickTable {
             throw ProtocolError(
                 .nickInUse, "the nick \(nick.name) is held for the client that lost it in a collision; try later")
         }
-        if let old = localNick[session] { localByKey[old.key] = nil }
-        localByKey[nick.key] = session
-        localNick[session] = nick
     }
 
     @discardableResult
     mutating func releaseLocal(_ session: UInt64) -> Nick? {
-        guard let nick = localNick.removeValue(forKey: session) else { return nil }
-        localByKey[nick.key] = nil
-        return nick
+        guard let local = locals.removeValue(forKey: session) else { return nil }
+        localByKey[local.nick.key] = nil
+        return local.nick
     }
 
     // MARK: - Linked servers' clients
@@ -166,12 +182,13 @@ struct NickTable {
     /// Whoever holds `key` (our client, or another server's) is renamed after their own server; an evicted client
     /// of ours gets the nick held back for it.
     private mutating func evictHolders(of key: String, into change: inout RemoteChange, at now: Timestamp) {
-        if let session = localByKey[key], let nick = localNick[session] {
+        if let session = localByKey[key], let local = locals[session] {
+            let nick = local.nick
             let new = Self.collisionName(nick.name, serverID: ourServerID, taken: isTaken)
             if let newNick = try? Nick(validating: new) {
                 localByKey[key] = nil
                 localByKey[newNick.key] = session
-                localNick[session] = newNick
+                locals[session] = (newNick, local.value)
                 change.local = LocalRename(session: session, old: nick.name, new: new)
                 hold(key, for: session, at: now)
             }
