@@ -72,6 +72,13 @@ final class RawPeer: Sendable {
     }
 
     var frames: [PeerFrame] { log.frames.withLock { $0 } }
+
+    var frameCount: Int { log.frames.withLock { $0.count } }
+
+    /// Whether a frame received after the first `index` matches, without copying what came before.
+    func received(after index: Int, where matches: (PeerFrame) -> Bool) -> Bool {
+        log.frames.withLock { frames in index < frames.count && frames[index...].contains(where: matches) }
+    }
     var isClosed: Bool { log.closed.withLock { $0 } || !channel.isActive }
 
     func send(_ frames: PeerFrame...) async throws {

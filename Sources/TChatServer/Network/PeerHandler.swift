@@ -134,7 +134,9 @@ final class PeerHandler: ChannelInboundHandler {
                 metadata: ["peer": "\(who)", "frame": "\(frame.type)", "reason": "\(error.message)"])
             return
         }
-        perform(handshake.receive(frame, binding: binding(context), hello: { manager.hello() }), context)
+        // The binding matters only until the link is up: not worked out (a SHA-256) for every frame after.
+        let binding = handshake.isLinked ? LinkTranscript.noBinding : binding(context)
+        perform(handshake.receive(frame, binding: binding, hello: { manager.hello() }), context)
     }
 
     /// Before the handshake is done: refuse the link. After: a server that sends what we cannot read is running
