@@ -34,7 +34,7 @@ public enum PeerFrameCheck {
             }
         case .clientAdded(let client):
             try nick(client.nick)
-            try TextField.check(client.address, "address", maxBytes: ProtocolLimits.maxHelloFieldBytes)
+            try address(client.address, "address", allowingTLS: false)
             try clock.check(client.connectedAt, "connected at")
             try TextField.check(client.clientName, "client name", maxBytes: ProtocolLimits.maxHelloFieldBytes)
             try TextField.check(client.clientVersion, "client version", maxBytes: ProtocolLimits.maxHelloFieldBytes)

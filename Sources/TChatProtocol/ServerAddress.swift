@@ -54,8 +54,11 @@ public struct ServerAddress: Sendable, Hashable, CustomStringConvertible {
             host = rest
         }
         guard !host.isEmpty else { throw refuse("the host is empty") }
-        guard !host.unicodeScalars.contains(where: { TextField.isControl($0) || $0 == " " || $0 == "/" }) else {
-            throw refuse("the host may not contain spaces, '/' or control characters")
+        let unwanted: (Unicode.Scalar) -> Bool = {
+            TextField.isControl($0) || $0 == " " || $0 == "/" || $0.properties.generalCategory == .format
+        }
+        guard !host.unicodeScalars.contains(where: unwanted) else {
+            throw refuse("the host may not contain spaces, '/', control or invisible (format) characters")
         }
         var port = defaultPort
         if let portText {

@@ -29,6 +29,8 @@ final class ChannelManager: Sendable {
         /// The oldest message id stored, 0 while there is none.
         var firstID: UInt64 = 0
         var lastID: UInt64 = 0
+        /// The newest message's time (the sequencer's clock), when there is one.
+        var lastTime: Timestamp?
 
         init(name: ChannelName, file: String, created: Timestamp) {
             self.name = name
@@ -112,6 +114,7 @@ final class ChannelManager: Sendable {
                 channel.topicSetAt = Timestamp(iso8601: entry.record.topicTime) ?? Timestamp(milliseconds: 0)
                 channel.firstID = entry.firstID
                 channel.lastID = entry.lastID
+                channel.lastTime = entry.lastTime
                 state.channels[name.key] = channel
                 state.files.insert(entry.record.file)
             }
@@ -272,6 +275,9 @@ final class ChannelManager: Sendable {
         case gap(expected: UInt64)
         /// It could not be stored (the history writer is overloaded); `ack` has failed.
         case failed
+        /// Its id is further on than any sequencer could have numbered since the channel's last message
+        /// (`IDGrowth`): refused.
+        case implausible
     }
 
     /// Numbers, stores and delivers a message, creating the channel if needed (senders need not be members, so
@@ -304,6 +310,9 @@ final class ChannelManager: Sendable {
         return state.withLock { state in
             let channel = state.channels[name.key] ?? createChannel(name, &state)
             guard message.id > channel.lastID else { return .duplicate }
+            guard IDGrowth.isPlausible(message, after: channel.lastID, at: channel.lastTime) else {
+                return .implausible
+            }
             if message.id > channel.lastID + 1 && !allowGap {
                 return .gap(expected: channel.lastID + 1)
             }
@@ -335,6 +344,7 @@ final class ChannelManager: Sendable {
             throw ProtocolError(.storageFailure, "the history writer is overloaded; message not sent, try again")
         }
         channel.lastID = message.id
+        channel.lastTime = message.time
         if channel.firstID == 0 { channel.firstID = message.id }
         channel.recent.append(message)
         if channel.recent.count > recentCapacity { channel.recent.removeFirst() }

@@ -127,7 +127,8 @@ public final class ChatServer: Service, Sendable {
                 load: { [weak clientManager] in clientManager?.count ?? 0 }, logger: logger)
             let router = NetworkRouter(
                 servers: serverManager, channels: channelManager, clients: clientManager, group: group,
-                forwardTimeout: configuration.forwardTimeout, logger: logger)
+                forwardTimeout: configuration.forwardTimeout, maxWaitingBytes: configuration.maxWaitingBytes,
+                logger: logger)
             serverManager.setHandler(router)
             let context = ServerContext(
                 configuration: configuration, channels: channelManager, clients: clientManager,
@@ -170,6 +171,7 @@ public final class ChatServer: Service, Sendable {
                     "certificate sha256": "\(tls.identity.fingerprint)", "expires": "\(tls.identity.notValidAfter)",
                     "pinned peers": "\(tls.pins.count)",
                 ])
+            LiveSettings.warnIfExpiring(tls.identity, logger: logger)
         } else if !configuration.clientAddress.isLoopback {
             logger.warning(
                 "TLS off: clients on \(configuration.clientAddress) talk in plaintext (--tls-cert and --tls-key)")

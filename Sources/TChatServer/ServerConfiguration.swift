@@ -28,6 +28,9 @@ public struct ServerConfiguration: Sendable {
     /// How long a client's message may wait for the sequencer to number it before the client is told it may not
     /// have been delivered.
     public var forwardTimeout: Duration = .seconds(30)
+    /// Bytes of numbered messages held ahead of a gap (waiting for the history that fills it), in all channels;
+    /// past it, what arrives ahead of a gap is not kept, since the history brings it again.
+    public var maxWaitingBytes = 64 << 20
     /// How long a link may take from connecting to both hellos (the handshake).
     public var linkHandshakeTimeout: Duration = .seconds(10)
     /// Whether to listen on the peer port at all (`tchat --local` does not: its server never links).

@@ -80,13 +80,13 @@ struct TChatDaemon: AsyncParsableCommand {
     @Option(
         name: .customLong("max-frame"),
         help: ArgumentHelp(
-            "Largest frame accepted, in bytes; K and M suffixes allowed.", valueName: "bytes"))
+            "Largest frame accepted, in bytes; K, M and G suffixes allowed.", valueName: "bytes"))
     var maxFrame = "64K"
 
     @Option(
         name: .customLong("max-queue"),
         help: ArgumentHelp(
-            "Bytes queued for one client before it is cut off; K and M suffixes allowed.", valueName: "bytes"))
+            "Bytes queued for one client before it is cut off; K, M and G suffixes allowed.", valueName: "bytes"))
     var maxQueue = "4M"
 
     @Option(

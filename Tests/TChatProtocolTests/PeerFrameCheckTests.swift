@@ -75,6 +75,14 @@ import Testing
             .peers(
                 (0...ProtocolLimits.maxGossipedServers).map { KnownPeer(serverID: UInt64($0 + 1), peerAddress: "h:1") }),
             .challenge(LinkChallenge(serverID: 0, nonce: Array(repeating: 1, count: 32))),
+            .clientAdded(
+                RemoteClient(
+                    nick: "a", address: "not an address", connectedAt: now, clientName: "c", clientVersion: "1",
+                    host: "h", processID: 1)),
+            .clientAdded(
+                RemoteClient(
+                    nick: "a", address: "1.2.3.4\u{202E}:5", connectedAt: now, clientName: "c", clientVersion: "1",
+                    host: "h", processID: 1)),
         ]
         for frame in bad { #expect(Self.refusal(frame) != nil, "\(frame) was accepted") }
         let hello = PeerHello(

@@ -18,6 +18,10 @@ import Testing
             plan.failed("10.0.0.1:7668", at: start)
         }
         #expect(plan.targets["10.0.0.9:7668"] == nil, "forgotten")
+        let heardAgain = plan.add("10.0.0.9:7668", gossiped: true, at: start)
+        #expect(!heardAgain, "and gossip naming it again is not heard")
+        let heardLater = plan.add("10.0.0.9:7668", gossiped: true, at: start + .minutes(11))
+        #expect(heardLater, "for a while")
         #expect(plan.targets["10.0.0.1:7668"] != nil, "a configured address is kept")
         for index in 0..<(DialPlan.maxGossiped + 10) { plan.add("10.1.0.\(index):7668", gossiped: true) }
         #expect(plan.targets.values.filter(\.gossiped).count == DialPlan.maxGossiped)
@@ -33,6 +37,24 @@ import Testing
         plan.failed("a:1", at: now)
         #expect(!plan.due(at: now, linked: [], own: "").contains("a:1"), "waits its back-off")
         #expect(plan.due(at: now + .seconds(1), linked: [], own: "").contains("a:1"))
+    }
+
+    @Test func idsGrowNoFasterThanAThousandAMillisecond() {
+        let last = Timestamp(milliseconds: 1_764_000_000_000)
+        func message(_ id: UInt64, after milliseconds: UInt64) -> ChatMessage {
+            ChatMessage(
+                channel: "#a", id: id, time: Timestamp(milliseconds: last.milliseconds + milliseconds), from: "a",
+                body: .text("x"))
+        }
+        #expect(IDGrowth.isPlausible(message(11, after: 0), after: 10, at: last), "the next one")
+        #expect(IDGrowth.isPlausible(message(1_010, after: 0), after: 10, at: last), "within the slack")
+        #expect(IDGrowth.isPlausible(message(1_000_000, after: 1_000), after: 10, at: last))
+        #expect(!IDGrowth.isPlausible(message(10_000_000, after: 1_000), after: 10, at: last))
+        #expect(!IDGrowth.isPlausible(message(ProtocolLimits.maxMessageID, after: 300_000), after: 10, at: last))
+        // A channel with no message: since 2020, which leaves the highest id out of reach for centuries.
+        #expect(!IDGrowth.isPlausible(message(ProtocolLimits.maxMessageID, after: 0), after: 0, at: nil))
+        #expect(IDGrowth.isPlausible(message(5_000_000_000, after: 0), after: 0, at: nil), "an old channel's window")
+        #expect(IDGrowth.isPlausible(message(UInt64.max / 2, after: UInt64.max / 4), after: 0, at: last), "no trap")
     }
 
     @Test func clientsAreSentOnlyWhereTheLinkOrTheOperatorVouches() {

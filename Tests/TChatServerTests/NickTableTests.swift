@@ -30,7 +30,7 @@ import Testing
     @Test func aCollisionTakesTheNickFromEveryHolderAndNamesThemAfterTheirServers() throws {
         var table = try Self.table(with: ["alice"])
         // B claims an alice "connected" in 1970: nobody keeps the nick.
-        let changeResult = table.addRemote(Self.client("alice"), serverID: Self.b, serverName: "B", at: Self.now)
+        let changeResult = try table.addRemote(Self.client("alice"), serverID: Self.b, serverName: "B", at: Self.now)
         let change = try #require(changeResult)
         #expect(change.local == .init(session: 1, old: "alice", new: "alice_aaaa"))
         #expect(change.to == "alice_bbbb")
@@ -43,8 +43,8 @@ import Testing
         let unchanged = try table.renameRemote(from: "alice", to: "alice_bbbb", serverID: Self.b, at: Self.now)
         #expect(unchanged == nil)
         // Two linked servers' clients collide on a third: both lose it.
-        _ = table.addRemote(Self.client("bob"), serverID: Self.c, serverName: "C", at: Self.now)
-        let secondResult = table.addRemote(Self.client("bob"), serverID: Self.b, serverName: "B", at: Self.now)
+        _ = try table.addRemote(Self.client("bob"), serverID: Self.c, serverName: "C", at: Self.now)
+        let secondResult = try table.addRemote(Self.client("bob"), serverID: Self.b, serverName: "B", at: Self.now)
         let second = try #require(secondResult)
         #expect(second.otherRemote == .init(from: "bob", to: "bob_cccc") && second.to == "bob_bbbb")
         #expect(table.removeRemotes(of: Self.b).sorted() == ["alice_bbbb", "bob_bbbb"])
@@ -53,13 +53,13 @@ import Testing
     /// Found by review: after "both lose it", a lying server renamed its client to the freed nick and had it.
     @Test func aNickLostInACollisionIsHeldForItsOwnerAgainstEveryoneElse() throws {
         var table = try Self.table(with: ["alice", "carol"])
-        _ = table.addRemote(Self.client("alice"), serverID: Self.b, serverName: "B", at: Self.now)
+        _ = try table.addRemote(Self.client("alice"), serverID: Self.b, serverName: "B", at: Self.now)
         // B's client renames itself to the freed nick: a collision again, and it stays where it was.
         let again = try table.renameRemote(from: "alice", to: "alice", serverID: Self.b, at: Self.now)
         #expect(again == nil)
         #expect(table.remoteNick("alice", on: Self.b) == "alice_bbbb")
         // Nor does a new client of B's, nor another client of ours.
-        let newcomerResult = table.addRemote(Self.client("alice"), serverID: Self.c, serverName: "C", at: Self.now)
+        let newcomerResult = try table.addRemote(Self.client("alice"), serverID: Self.c, serverName: "C", at: Self.now)
         let newcomer = try #require(newcomerResult)
         #expect(newcomer.to != "alice")
         var attempt = table
@@ -71,7 +71,7 @@ import Testing
         #expect(table.localNick(1)?.name == "alice")
         // Once the hold is over (or its owner gone), the nick is anyone's.
         var later = try Self.table(with: ["alice"])
-        _ = later.addRemote(Self.client("alice"), serverID: Self.b, serverName: "B", at: Self.now)
+        _ = try later.addRemote(Self.client("alice"), serverID: Self.b, serverName: "B", at: Self.now)
         let afterHold = Timestamp(milliseconds: Self.now.milliseconds + Table.holdTime + 1)
         let taken = try later.renameRemote(from: "alice", to: "alice", serverID: Self.b, at: afterHold)
         #expect(taken?.to == "alice")
@@ -81,8 +81,8 @@ import Testing
     /// reach or remove, holding a nick until restart.
     @Test func aServerCannotRenameOneOfItsClientsOntoAnotherOrAStranger() throws {
         var table = try Self.table(with: [])
-        _ = table.addRemote(Self.client("a"), serverID: Self.b, serverName: "B", at: Self.now)
-        _ = table.addRemote(Self.client("b"), serverID: Self.b, serverName: "B", at: Self.now)
+        _ = try table.addRemote(Self.client("a"), serverID: Self.b, serverName: "B", at: Self.now)
+        _ = try table.addRemote(Self.client("b"), serverID: Self.b, serverName: "B", at: Self.now)
         var attempt = table
         #expect(throws: ProtocolError.self) {
             try attempt.renameRemote(from: "a", to: "b", serverID: Self.b, at: Self.now)
@@ -93,6 +93,20 @@ import Testing
         table = attempt
         #expect(table.removeRemotes(of: Self.b).count == 2, "nothing orphaned")
         #expect(!table.isTaken("a") && !table.isTaken("b"))
+    }
+
+    @Test func aServerHasAtMostSoManyClientsHere() throws {
+        var table = Table(ourServerID: 1, maxRemotePerServer: 3)
+        for nick in ["a", "b", "c"] {
+            _ = try table.addRemote(Self.client(nick), serverID: Self.b, serverName: "B", at: Self.now)
+        }
+        var attempt = table
+        #expect(throws: ProtocolError.self) {
+            try attempt.addRemote(Self.client("d"), serverID: Self.b, serverName: "B", at: Self.now)
+        }
+        _ = try table.addRemote(Self.client("d"), serverID: Self.c, serverName: "C", at: Self.now)  // another's room
+        _ = try table.addRemote(Self.client("a"), serverID: Self.b, serverName: "B", at: Self.now)  // announced again
+        #expect(table.removeRemotes(of: Self.b).count == 3)
     }
 
     @Test func aCollisionNameIsNeverOneThatIsTaken() {

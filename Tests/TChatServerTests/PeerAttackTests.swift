@@ -362,6 +362,72 @@ import Testing
         try await attacker.send(message(6))
         #expect(await target.logs.contains("refused", "did not ask"), "the answer is over once 5 is reached")
         #expect(try await target.alice.history("#ops", limit: 10).map(\.id) == [1, 2, 3, 4, 5])
+        // Found by the outsider review: announcing the highest id and answering with it jumped the channel there,
+        // using up its ids. Ids cannot grow faster than 1,000 a millisecond since the channel's last message.
+        try await attacker.send(.channelState(channel: "#ops", lastID: ProtocolLimits.maxMessageID))
+        #expect(
+            await eventually {
+                attacker.frames.contains { if case .syncRequest("#ops", 5, _) = $0 { true } else { false } }
+            })
+        try await attacker.send(message(ProtocolLimits.maxMessageID))
+        #expect(await target.logs.contains("refused", "further on than ids can have grown"))
+        #expect(try await target.alice.history("#ops", limit: 10).map(\.id) == [1, 2, 3, 4, 5])
+        await target.stop()
+    }
+
+    /// Found by the outsider review: messages numbered ahead of a gap that is never filled were held without a bound.
+    @Test func messagesAheadOfAGapAreHeldOnlyUpToABound() async throws {
+        let target = try await Target.start { $0.maxWaitingBytes = 20_000 }
+        let hello = RawPeer.hello(startedAt: Timestamp(milliseconds: 1_700_000_000_000))
+        let attacker = try await Self.linkedAttacker(to: target, hello: hello)
+        try await attacker.send(
+            .clientAdded(
+                RemoteClient(
+                    nick: "mallory", address: "6.6.6.6:6", connectedAt: .now(), clientName: "x", clientVersion: "1",
+                    host: "h", processID: 1)))
+        let body = String(repeating: "x", count: 1000)
+        for id in UInt64(5)...UInt64(60) {  // 4 is never sent: a gap
+            try await attacker.send(
+                .message(
+                    origin: hello.serverID, seq: id,
+                    ChatMessage(channel: "#ops", id: id, time: .now(), from: "mallory", body: .text(body))))
+        }
+        #expect(await target.logs.contains("not kept", "20000 bytes are held already", level: .warning))
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(try await target.alice.history("#ops", limit: 10).map(\.id) == [1, 2, 3], "nothing past the gap")
+        await target.stop()
+    }
+
+    /// Found by the outsider review: the sequencer could number a message "from" anyone, a client of ours included.
+    @Test func theSequencerNumbersOnlyMessagesOfTheClientsOfTheServerTheyCameThrough() async throws {
+        let target = try await Target.start()
+        let hello = RawPeer.hello(startedAt: Timestamp(milliseconds: 1_700_000_000_000))
+        let attacker = try await Self.linkedAttacker(to: target, hello: hello)
+        let serverID = try #require(
+            attacker.frames.compactMap { if case .hello(let h) = $0 { h.serverID } else { nil } }.first)
+        let now = Timestamp.now()
+        func message(_ id: UInt64, from: String) -> ChatMessage {
+            ChatMessage(channel: "#ops", id: id, time: now, from: from, body: .text("forged"))
+        }
+        try await attacker.send(.message(origin: hello.serverID, seq: 1, message(4, from: "alice")))
+        #expect(await target.logs.contains("refused", "alice is not a client of the server it is numbered for"))
+        try await attacker.send(.message(origin: serverID, seq: 77, message(4, from: "alice")))
+        #expect(await target.logs.contains("refused", "answers no forward of this server's"))
+        // A topic credited to alice, set now, from a server she is not on.
+        try await attacker.send(.topic(channel: "#ops", topic: "forged", setBy: "alice", time: now))
+        #expect(await target.logs.contains("refused", "PEER_TOPIC", "alice is not one of its clients"))
+        try await attacker.send(.clientRemoved(nick: "alice", reason: "bye"))
+        #expect(await target.logs.contains("refused", "CLIENT_REMOVED"))
+        // Its own client's message, numbered by it: taken.
+        try await attacker.send(
+            .clientAdded(
+                RemoteClient(
+                    nick: "mallory", address: "6.6.6.6:6", connectedAt: now, clientName: "x", clientVersion: "1",
+                    host: "h", processID: 1)))
+        try await attacker.send(.message(origin: hello.serverID, seq: 2, message(4, from: "mallory")))
+        #expect(await eventually { (try? await target.alice.history("#ops", limit: 10).last?.from) == "mallory" })
+        #expect(
+            try await target.alice.history("#ops", limit: 10).map(\.from) == ["alice", "alice", "alice", "mallory"])
         await target.stop()
     }
 

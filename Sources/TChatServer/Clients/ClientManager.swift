@@ -183,8 +183,12 @@ final class ClientManager: Sendable {
 
     // MARK: - Clients of linked servers (the rules are `NickTable`'s)
 
-    func addRemote(_ client: RemoteClient, serverID: UInt64, serverName: String) -> RemoteChange? {
-        state.withLock { $0.nicks.addRemote(client, serverID: serverID, serverName: serverName, at: .now()) }
+    func addRemote(_ client: RemoteClient, serverID: UInt64, serverName: String) throws(ProtocolError)
+        -> RemoteChange?
+    {
+        try state.withLock { (state) throws(ProtocolError) -> RemoteChange? in
+            try state.nicks.addRemote(client, serverID: serverID, serverName: serverName, at: .now())
+        }
     }
 
     func renameRemote(from old: String, to new: String, serverID: UInt64) throws(ProtocolError) -> RemoteChange? {

@@ -47,6 +47,9 @@ struct NickTable<Local> {
     static var maxHolds: Int { 10_000 }
 
     let ourServerID: UInt64
+    /// Clients one linked server may have here (ten times the default `--max-clients` by default), so a lying
+    /// server cannot grow this table without end.
+    let maxRemotePerServer: Int
     /// Our clients: nick key to session id, and each session's nick and value.
     private(set) var localByKey: [String: UInt64] = [:]
     private(set) var locals: [UInt64: (nick: Nick, value: Local)] = [:]
@@ -54,8 +57,9 @@ struct NickTable<Local> {
     private(set) var remote = RemoteDirectory()
     private var holds: [String: Hold] = [:]
 
-    init(ourServerID: UInt64) {
+    init(ourServerID: UInt64, maxRemotePerServer: Int = 100_000) {
         self.ourServerID = ourServerID
+        self.maxRemotePerServer = maxRemotePerServer
     }
 
     /// Whether a nick key is held by a client here or of a linked server.
@@ -111,10 +115,10 @@ struct NickTable<Local> {
     // MARK: - Linked servers' clients
 
     /// Registers a linked server's client (or updates one it announced before); a nick held here, or held back, is
-    /// a collision.
+    /// a collision. Throws when that server has `maxRemotePerServer` clients here already.
     mutating func addRemote(
         _ client: RemoteClient, serverID: UInt64, serverName: String, at now: Timestamp
-    ) -> RemoteChange? {
+    ) throws(ProtocolError) -> RemoteChange? {
         if let key = remote.key(of: client.nick, on: serverID), var known = remote.remove(key: key) {
             // Announced again (a second burst): new details, the same name here.
             let shown = known.client.nick
@@ -122,6 +126,9 @@ struct NickTable<Local> {
             known.client.nick = shown
             remote.insert(known)
             return nil
+        }
+        guard remote.count(of: serverID) < maxRemotePerServer else {
+            throw ProtocolError(.serverFull, "it has \(maxRemotePerServer) clients here already")
         }
         let announcedKey = Nick.key(for: client.nick)
         var incoming = RemoteDirectory.Entry(

@@ -26,6 +26,9 @@ struct RemoteDirectory {
 
     var entries: Dictionary<String, Entry>.Values { byKey.values }
 
+    /// How many clients `serverID` has here.
+    func count(of serverID: UInt64) -> Int { announced[serverID]?.count ?? 0 }
+
     /// The shown key of the client `serverID` calls `nick`, if it is one of that server's.
     func key(of nick: String, on serverID: UInt64) -> String? {
         announced[serverID]?[Nick.key(for: nick)]

@@ -21,14 +21,24 @@ struct DialPlan {
     static let maxGossiped = 64
     /// Failed attempts in a row after which a gossiped address is forgotten.
     static let gossipAttempts = 5
+    /// How long a gossiped address given up is not taken from gossip again, and how many such are remembered.
+    static let givenUpFor: TimeAmount = .minutes(10)
+    static let maxGivenUp = 1024
 
     private(set) var targets: [String: Dial] = [:]
+    /// Gossiped addresses given up, and when: gossip naming them again does not start the count afresh.
+    private var givenUp: [String: NIODeadline] = [:]
 
     /// Adds an address to keep a link to, unless it is known already or a bound is reached; true if added.
     @discardableResult
-    mutating func add(_ address: String, gossiped: Bool = false) -> Bool {
+    mutating func add(_ address: String, gossiped: Bool = false, at now: NIODeadline = .now()) -> Bool {
         guard targets[address] == nil, targets.count < Self.maxTargets else { return false }
-        if gossiped, targets.values.filter(\.gossiped).count >= Self.maxGossiped { return false }
+        if gossiped {
+            if let since = givenUp[address], now - since < Self.givenUpFor { return false }
+            if targets.values.filter(\.gossiped).count >= Self.maxGossiped { return false }
+        } else {
+            givenUp[address] = nil
+        }
         var dial = Dial()
         dial.gossiped = gossiped
         targets[address] = dial
@@ -52,16 +62,24 @@ struct DialPlan {
     }
 
     /// An attempt to link to `address` failed (no connection, or refused in the handshake): wait longer before
-    /// the next, and forget a gossiped address that keeps failing.
-    mutating func failed(_ address: String, at now: NIODeadline) {
-        guard var dial = targets[address] else { return }
+    /// the next, and forget a gossiped address that keeps failing. True for the first failure in a row of an
+    /// address the operator gave (worth a warning; the next ones are not).
+    @discardableResult
+    mutating func failed(_ address: String, at now: NIODeadline) -> Bool {
+        guard var dial = targets[address] else { return false }
+        let first = dial.failures == 0 && !dial.gossiped
         dial.failures += 1
         if dial.gossiped && dial.failures >= Self.gossipAttempts {
             targets[address] = nil
-            return
+            if givenUp.count >= Self.maxGivenUp, let oldest = givenUp.min(by: { $0.value < $1.value }) {
+                givenUp[oldest.key] = nil
+            }
+            givenUp[address] = now
+            return false
         }
         dial.nextAttempt = now + TimeAmount(dial.backoff.next())
         targets[address] = dial
+        return first
     }
 
     /// A link to `address` is up: the next loss starts the back-off afresh.

@@ -47,13 +47,19 @@ extension NetworkRouter {
     func handleClientFrame(_ frame: PeerFrame, from peer: ServerManager.Peer) {
         switch frame {
         case .clientAdded(let client):
-            if let change = clients.addRemote(client, serverID: peer.id, serverName: peer.hello.name) {
-                apply(change, from: peer)
+            do {
+                if let change = try clients.addRemote(client, serverID: peer.id, serverName: peer.hello.name) {
+                    apply(change, from: peer)
+                }
+            } catch {
+                refuse("CLIENT_ADDED", from: peer, error.message)
             }
         case .clientRemoved(let nick, let reason):
-            if let known = clients.removeRemote(nick, serverID: peer.id) {
-                channels.remoteQuit([known], reason: reason)
+            guard let known = clients.removeRemote(nick, serverID: peer.id) else {
+                refuse("CLIENT_REMOVED", from: peer, "\(nick) is not one of its clients")
+                return
             }
+            channels.remoteQuit([known], reason: reason)
         case .clientRenamed(let old, let new):
             do {
                 if let change = try clients.renameRemote(from: old, to: new, serverID: peer.id) {
@@ -69,7 +75,15 @@ extension NetworkRouter {
             guard let shown = ownClient(nick, of: peer, in: "PEER_PARTED") else { return }
             channels.remotePart(channel: channel, nick: shown, reason: reason, time: time)
         case .topic(let channel, let topic, let setBy, let time):
-            channels.applyTopic(channel: channel, topic: topic, setBy: setBy, time: time)
+            // A topic set before the link came up (the link's first burst) may name anyone, who may have left;
+            // one set since names a client of the sender's.
+            let shown = clients.remoteNick(setBy, on: peer.id)
+            let earlier = time.milliseconds + ProtocolLimits.maxClockSkew < peer.linkedAt.milliseconds
+            guard shown != nil || earlier else {
+                refuse("PEER_TOPIC", from: peer, "\(setBy) is not one of its clients")
+                return
+            }
+            channels.applyTopic(channel: channel, topic: topic, setBy: shown ?? setBy, time: time)
         case .direct(let message):
             guard let from = ownClient(message.from, of: peer, in: "PEER_DIRECT") else { return }
             guard case .local(let session)? = clients.locate(message.to) else {

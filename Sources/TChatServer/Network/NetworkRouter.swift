@@ -57,6 +57,8 @@ final class NetworkRouter: PeerEventHandler {
         var numbered: [UInt64: [UInt64: UInt64]] = [:]
         /// Messages that arrived ahead of a gap, per channel key, until history fills it.
         var waiting: [String: [UInt64: (origin: UInt64, seq: UInt64, message: ChatMessage)]] = [:]
+        /// Their bytes in all (`maxWaitingBytes`).
+        var waitingBytes = 0
         /// Channels whose history a sync request is filling, and from whom.
         var syncing: [String: Sync] = [:]
         /// History being read to answer a linked server's SYNC_REQUEST, by server id and channel key: one at a time
@@ -71,6 +73,8 @@ final class NetworkRouter: PeerEventHandler {
     /// Messages held ahead of a gap per channel before the oldest are dropped.
     static let waitingLimit = 10_000
 
+    static func size(_ message: ChatMessage) -> Int { message.body.text.utf8.count + 64 }
+
     let state = Mutex(State())
     let servers: ServerManager
     let channels: ChannelManager
@@ -79,12 +83,15 @@ final class NetworkRouter: PeerEventHandler {
     let logger: Logger
     /// How long a client waits for the sequencer to number its message before being told it may not have been.
     private let forwardPatience: TimeAmount
+    /// Bytes of messages held ahead of gaps in all channels (`ServerConfiguration.maxWaitingBytes`).
+    private let maxWaitingBytes: Int
 
     init(
         servers: ServerManager, channels: ChannelManager, clients: ClientManager, group: any EventLoopGroup,
-        forwardTimeout: Duration = .seconds(30), logger: Logger
+        forwardTimeout: Duration = .seconds(30), maxWaitingBytes: Int = 64 << 20, logger: Logger
     ) {
         self.forwardPatience = TimeAmount(forwardTimeout)
+        self.maxWaitingBytes = maxWaitingBytes
         self.servers = servers
         self.channels = channels
         self.clients = clients
@@ -194,9 +201,29 @@ final class NetworkRouter: PeerEventHandler {
         } else if peer.id != servers.leader {
             refuse("PEER_MESSAGE", from: peer, "numbered messages come from the sequencer only")
             return
+        } else if let problem = authorProblem(origin: origin, seq: seq, message, channel: name) {
+            refuse("PEER_MESSAGE", from: peer, problem)
+            return
         }
         guard receive(origin: origin, seq: seq, message, from: peer) == .applied else { return }
         drainWaiting(channel: name)
+    }
+
+    /// Why a live numbered message cannot be taken as the sequencer says, if it cannot: its author must be a client
+    /// of the server it came through (`origin`): ours when it answers our forward (compared with the forward in
+    /// `receive`), the forwarding server's, or the sequencer's own. History (origin 0) is not checked so: its
+    /// authors may have left long ago.
+    private func authorProblem(origin: UInt64, seq: UInt64, _ message: ChatMessage, channel: ChannelName) -> String? {
+        if origin == servers.serverID {
+            if state.withLock({ $0.forwards[seq] != nil }) { return nil }
+            // Not waiting for it: a resend of what is stored already is harmless; anything new is refused.
+            guard message.id > channels.lastID(of: channel) else { return nil }
+            return "it answers no forward of this server's (seq \(seq))"
+        }
+        guard case .remote(let serverID, _)? = clients.locate(message.from), serverID == origin else {
+            return "\(message.from) is not a client of the server it is numbered for"
+        }
+        return nil
     }
 
     /// Applies one numbered message; a gap asks `peer` (the one that sent it) for the history in between.
@@ -237,6 +264,14 @@ final class NetworkRouter: PeerEventHandler {
             if let mine { mine.reply.succeed(message) }
             logger.debug(
                 "duplicate message ignored", metadata: ["channel": "\(message.channel)", "id": "\(message.id)"])
+        case .implausible:
+            ack?.succeed(())
+            if let mine { state.withLock { $0.forwards[seq] = mine } }
+            if let peer {
+                refuse(
+                    "PEER_MESSAGE", from: peer,
+                    "message \(message.id) in \(message.channel) is further on than ids can have grown since its last")
+            }
         case .gap(let expected):
             ack?.succeed(())  // not stored yet: the forward waits again, and the message waits for the gap to close
             if let mine { state.withLock { $0.forwards[seq] = mine } }
@@ -247,10 +282,23 @@ final class NetworkRouter: PeerEventHandler {
                 }
                 return .failed
             }
+            let maxWaitingBytes = self.maxWaitingBytes
+            var full = false
             let request: Bool = state.withLock { state in
                 var waiting = state.waiting[key] ?? [:]
-                waiting[message.id] = (origin, seq, message)
-                if waiting.count > Self.waitingLimit, let oldest = waiting.keys.min() { waiting[oldest] = nil }
+                if state.waitingBytes + Self.size(message) <= maxWaitingBytes {
+                    if let replaced = waiting.updateValue((origin, seq, message), forKey: message.id) {
+                        state.waitingBytes -= Self.size(replaced.message)
+                    }
+                    state.waitingBytes += Self.size(message)
+                } else {
+                    full = true
+                }
+                if waiting.count > Self.waitingLimit, let oldest = waiting.keys.min(),
+                    let dropped = waiting.removeValue(forKey: oldest)
+                {
+                    state.waitingBytes -= Self.size(dropped.message)
+                }
                 state.waiting[key] = waiting
                 guard let peer else { return false }
                 if let running = state.syncing[key], NIODeadline.now() - running.since < Self.syncPatience {
@@ -258,6 +306,11 @@ final class NetworkRouter: PeerEventHandler {
                 }
                 state.syncing[key] = Sync(peer: peer.id)
                 return true
+            }
+            if full {
+                logger.warning(
+                    "messages ahead of a gap are not kept: \(maxWaitingBytes) bytes are held already",
+                    metadata: ["channel": "\(message.channel)", "id": "\(message.id)"])
             }
             if request, let peer {
                 logger.info(
@@ -289,8 +342,9 @@ final class NetworkRouter: PeerEventHandler {
                     return nil
                 }
                 guard lowest <= expected else { return nil }  // still a gap: history is on its way
-                state.waiting[key]![lowest] = nil
-                return waiting[lowest]
+                guard let next = state.waiting[key]?.removeValue(forKey: lowest) else { return nil }
+                state.waitingBytes -= Self.size(next.message)
+                return next
             }
             guard let next else { return }
             _ = receive(origin: next.origin, seq: next.seq, next.message, from: servers.peer(servers.leader))

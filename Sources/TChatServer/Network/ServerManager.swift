@@ -44,6 +44,8 @@ final class ServerManager: Sendable {
         let linkAddress: String?
         /// The address the link comes from.
         let remoteIP: String
+        /// When the link came up (this server's clock).
+        let linkedAt: Timestamp
 
         var id: UInt64 { hello.serverID }
     }
@@ -228,13 +230,19 @@ final class ServerManager: Sendable {
             }
             .connect(host: address.host, port: address.port)
             .whenComplete { [self] result in
-                state.withLock { state in
+                let firstFailure: Bool = state.withLock { state in
                     state.dials.attemptEnded(text)
-                    if case .failure = result { state.dials.failed(text, at: .now()) }
+                    guard case .failure = result else { return false }
+                    return state.dials.failed(text, at: .now())
                 }
                 switch result {
                 case .failure(let error):
-                    logger.debug("cannot link", metadata: ["peer": "\(text)", "error": "\(error)"])
+                    let metadata: Logger.Metadata = ["peer": "\(text)", "error": "\(Self.describe(error))"]
+                    if firstFailure {
+                        logger.warning("cannot link (trying again with back-off)", metadata: metadata)
+                    } else {
+                        logger.debug("cannot link", metadata: metadata)
+                    }
                 case .success(let channel):
                     // A link refused in its handshake is not dialled again at once, but after the back-off.
                     channel.closeFuture.whenComplete { [self] _ in
@@ -245,6 +253,18 @@ final class ServerManager: Sendable {
                     }
                 }
             }
+    }
+
+    /// A failed connection attempt in the system's words ("Connection refused"), not NIO's type names.
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? IOError { return String(cString: strerror(error.errnoCode)) }
+        if let error = error as? NIOConnectionError, let first = error.connectionErrors.first {
+            return describe(first.error)
+        }
+        if let error = error as? NIOConnectionError, let resolution = error.dnsAAAAError ?? error.dnsAError {
+            return "cannot resolve the host (\(resolution))"
+        }
+        return "\(error)"
     }
 
     /// The trust a dialled link's TLS handshake uses, for explaining its failures.
@@ -299,7 +319,8 @@ final class ServerManager: Sendable {
         let linkAddress = dialed ?? PeerAddresses.sourceAddress(remoteIP, advertised: hello.peerAddress)
         let peer = Peer(
             hello: hello, channel: channel, outbound: outbound, clients: hello.clients, capacity: hello.capacity,
-            lastHeard: .now(), clientAddress: clientAddress, linkAddress: linkAddress, remoteIP: remoteIP)
+            lastHeard: .now(), clientAddress: clientAddress, linkAddress: linkAddress, remoteIP: remoteIP,
+            linkedAt: .now())
         var otherAddress: String?
         let outcome: (accepted: Bool, replaced: Peer?, gossip: [KnownPeer]) = state.withLock { state in
             guard !state.stopped else { return (false, nil, []) }

@@ -57,6 +57,7 @@ final class LiveSettings: Sendable {
                         metadata: [
                             "sha256": "\(identity.fingerprint)", "expires": "\(identity.notValidAfter)",
                         ])
+                    Self.warnIfExpiring(identity, logger: logger)
                 }
             } catch {
                 logger.error(
@@ -77,10 +78,26 @@ final class LiveSettings: Sendable {
     }
 
     static func readMOTD(_ file: String) throws -> String {
+        guard FileManager.default.isReadableFile(atPath: file) else {
+            throw SettingsError("cannot read the MOTD file \(file): no such file, or not readable")
+        }
         guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
-            throw SettingsError("cannot read the MOTD file \(file) as UTF-8 text")
+            throw SettingsError("the MOTD file \(file) is not UTF-8 text")
         }
         return text.trimmingCharacters(in: .newlines)
+    }
+
+    /// A certificate that has expired, or expires within a week, is used (a client that pinned it still takes it)
+    /// but said out loud: every other client will refuse it.
+    static func warnIfExpiring(_ identity: TLSIdentity, logger: Logger, now: Date = Date()) {
+        let left = identity.notValidAfter.timeIntervalSince(now)
+        if left <= 0 {
+            logger.error(
+                "the certificate has expired: clients that check it refuse this server",
+                metadata: ["expired": "\(identity.notValidAfter)", "sha256": "\(identity.fingerprint)"])
+        } else if left < 7 * 86_400 {
+            logger.warning("the certificate expires within a week", metadata: ["expires": "\(identity.notValidAfter)"])
+        }
     }
 
     static func loadTLS(_ configuration: ServerConfiguration) throws -> ServerTLS? {

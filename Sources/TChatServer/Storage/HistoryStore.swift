@@ -22,6 +22,8 @@ final class HistoryStore: Sendable {
         /// 0 when the channel has no stored messages.
         var firstID: UInt64
         var lastID: UInt64
+        /// The newest stored message's time, when there is one.
+        var lastTime: Timestamp?
     }
 
     let directory: String
@@ -81,7 +83,7 @@ final class HistoryStore: Sendable {
                     "dropped an unfinished last line (a crash during a write)",
                     metadata: ["file": "\(path)", "bytes": "\(dropped)"])
             }
-            let ends: (first: UInt64, last: UInt64)
+            let ends: (first: UInt64, last: UInt64, lastTime: Timestamp?)
             do {
                 ends = try Self.endIDs(path: path)
             } catch {
@@ -97,7 +99,8 @@ final class HistoryStore: Sendable {
                     ])
                 ends = try Self.endIDs(path: path)
             }
-            loaded.append(LoadedChannel(record: record, firstID: ends.first, lastID: ends.last))
+            loaded.append(
+                LoadedChannel(record: record, firstID: ends.first, lastID: ends.last, lastTime: ends.lastTime))
         }
         return loaded
     }
@@ -133,15 +136,18 @@ final class HistoryStore: Sendable {
 
     /// The ids of a history file's first and last messages (0 for an empty file); throws if either is unreadable
     /// or impossible (0, beyond `ProtocolLimits.maxMessageID`, or the first after the last).
-    private static func endIDs(path: String) throws -> (first: UInt64, last: UInt64) {
+    private static func endIDs(path: String) throws -> (first: UInt64, last: UInt64, lastTime: Timestamp?) {
         var lastID: UInt64 = 0
+        var lastTime: Timestamp?
         var lastLine: [UInt8]?
         try LineFile.readBackward(path: path) { line in
             lastLine = line
             return false
         }
         if let lastLine {
-            lastID = try decodeRecord(lastLine, path: path, lineNumber: { try LineFile.countLines(path: path) }).id
+            let record = try decodeRecord(lastLine, path: path, lineNumber: { try LineFile.countLines(path: path) })
+            lastID = record.id
+            lastTime = Timestamp(iso8601: record.time)
         }
         var firstID: UInt64 = 0
         if let firstLine = try LineFile.firstLine(path: path) {
@@ -153,7 +159,7 @@ final class HistoryStore: Sendable {
         guard firstID <= lastID else {
             throw StorageError("\(path) starts at message id \(firstID), after its last one, \(lastID)")
         }
-        return (firstID, lastID)
+        return (firstID, lastID, lastTime)
     }
 
     private static let maxID = ProtocolLimits.maxMessageID

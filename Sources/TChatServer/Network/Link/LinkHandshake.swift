@@ -70,7 +70,9 @@ struct LinkHandshake {
         case (.awaitingProof(let peer), .proof(let proof)):
             let transcript = transcript(peer, binding)
             guard transcript.verify(proof, by: role == .dialer ? .listener : .dialer, secret: secret) else {
-                return refuse("the link proof does not verify: the two servers have different link secrets")
+                return refuse(
+                    "the link proof does not verify: the two servers have different link secrets, "
+                        + "or something between them ended TLS (the certificates they see differ)")
             }
             state = .awaitingHello(peer: peer)
             guard role == .listener else { return [.send(.hello(hello()))] }
