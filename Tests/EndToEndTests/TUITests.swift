@@ -34,8 +34,22 @@ final class Tmux: Sendable {
         posix_spawn_file_actions_addclose(&actions, pipeEnds[1])
         let argv = ([Self.path!, "-L", socket] + arguments).map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
+        // The test process blocks most signals (its runtime takes them by other means), and a spawned process
+        // inherits the mask: a tmux server started with it, and every pane under it, would never see the SIGHUP of
+        // `kill-server` and would outlive the test. Every spawn starts with nothing blocked and default handlers.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for signal in [SIGHUP, SIGINT, SIGTERM, SIGPIPE, SIGCHLD, SIGQUIT] { sigaddset(&defaults, signal) }
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, Self.path!, &actions, nil, argv, environ)
+        let spawned = posix_spawn(&pid, Self.path!, &actions, &attributes, argv, environ)
         close(pipeEnds[1])
         defer { close(pipeEnds[0]) }
         guard spawned == 0 else { throw ProcessError("cannot run tmux: \(spawned)") }
@@ -88,7 +102,11 @@ final class Tmux: Sendable {
         return (condition(lines), lines)
     }
 
-    func stop() { _ = try? run(["kill-server"]) }
+    /// Ends the tmux server and every client in it, and removes its socket.
+    func stop() {
+        _ = try? run(["kill-server"])
+        try? FileManager.default.removeItem(atPath: "/tmp/tmux-\(getuid())/\(socket)")
+    }
 }
 
 @Suite(.serialized, .enabled(if: Tmux.path != nil, "tmux is not installed"))
