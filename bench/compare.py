@@ -128,6 +128,82 @@ def tls_config(name, config, tls_port, plain_port, cert, key):
 """
 
 
+def check_peer_settings(servers):
+    """Checks, in each IRC server's own output, that the benchmark's settings took effect.
+
+    Both servers accept a setting they cannot use and carry on with a default: InspIRCd 3.15 replaces a
+    `netbuffersize` outside 1024..65534 with 10240 and says so only in its debug output, and ngircd sets a default
+    user mode only if it may. A measurement with a setting silently dropped compares the wrong servers.
+    """
+    directory = tempfile.mkdtemp(prefix="compare-check-")
+    try:
+        if "InspIRCd" in servers:
+            port = free_port()
+            with open(os.path.join(HERE, "inspircd.conf")) as f:
+                config = f.read().replace("@DIR@", directory).replace("@PORT@", str(port))
+            path = os.path.join(directory, "inspircd.conf")
+            with open(path, "w") as f:
+                f.write(config)
+            # --debug prints the configuration warnings the file log never sees (it opens after the config is read).
+            process = subprocess.Popen(["inspircd", f"--config={path}", "--nofork", "--runasroot", "--debug"],
+                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                       text=True, errors="replace")
+            lines = []
+            deadline = time.time() + 10
+            try:
+                for line in process.stdout:
+                    lines.append(line)
+                    if "is now running" in line or time.time() > deadline:
+                        break
+            finally:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+            warnings = [line.strip() for line in lines if "CONFIG: WARNING" in line]
+            if warnings or not any("is now running" in line for line in lines):
+                raise RuntimeError("InspIRCd did not take bench/inspircd.conf as written: "
+                                   + ("; ".join(warnings) or "it never said it was running"))
+            print("bench/compare: InspIRCd took bench/inspircd.conf without a configuration warning "
+                  "(netbuffersize 65534 in range)", file=sys.stderr)
+        if "ngircd" in servers:
+            port = free_port()
+            with open(os.path.join(HERE, "ngircd.conf")) as f:
+                config = f.read().replace("@DIR@", directory).replace("@PORT@", str(port))
+            path = os.path.join(directory, "ngircd.conf")
+            with open(path, "w") as f:
+                f.write(config)
+            process = subprocess.Popen(["ngircd", "--config", path, "--nodaemon"], stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+            try:
+                wait_for_port(port, process)
+                with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+                    client.sendall(b"NICK modecheck\r\nUSER modecheck 0 * :check\r\nMODE modecheck\r\n")
+                    answer = b""
+                    deadline = time.time() + 5
+                    while b" 221 " not in answer and time.time() < deadline:
+                        chunk = client.recv(65536)
+                        if not chunk:
+                            break
+                        answer += chunk
+            finally:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+            modes = [line for line in answer.decode(errors="replace").splitlines() if " 221 " in line]
+            if not modes or "F" not in modes[0].rsplit(" ", 1)[-1]:
+                raise RuntimeError(f"ngircd did not give a new client user mode F (relaxed flood protection): {modes}")
+            print(f"bench/compare: ngircd gives new clients user mode F ({modes[0].rsplit(' ', 1)[-1]})",
+                  file=sys.stderr)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 def run_bench(bin_dir, arguments, timeout):
     argv = [os.path.join(bin_dir, "tchat-bench")] + arguments + ["--json"]
     result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
@@ -186,6 +262,7 @@ def main():
     if options.baseline and "tchatd-before" not in servers:
         servers.insert(1, "tchatd-before")
     plan = scenarios(options.quick)
+    check_peer_settings(servers)
     results = {}  # (scenario, server) -> [report]
     history = []
     started = time.time()

@@ -11,7 +11,7 @@ final class BenchRole {
     let senderIndex: Int?
     /// Messages this client sends in all.
     let quota: Int
-    /// Unacknowledged messages allowed at once.
+    /// Messages allowed at once that some member has not yet received.
     let window: Int
     let size: Int
     let channel: String
@@ -21,9 +21,13 @@ final class BenchRole {
     let perSender: [Int]
     /// The senders whose messages this client should see (those in its channel).
     let expectedSenders: Set<Int>
+    /// Every sender's window, by sender index: this client's own keeps its sending in step with its members, and
+    /// the others hear from it what it received.
+    let windows: [DeliveryWindow]
+    /// What this client received during the current read, per sender, reported to their windows once per read.
+    private var receivedInRead: [Int: [Int]] = [:]
 
     var sent = 0
-    var acked = 0
     var received = 0
     var duplicated = 0
     var reordered = 0
@@ -36,9 +40,10 @@ final class BenchRole {
 
     init(
         senderIndex: Int?, quota: Int, window: Int, size: Int, channel: String, receives: Bool, perSender: [Int],
-        expectedSenders: Set<Int>
+        expectedSenders: Set<Int>, windows: [DeliveryWindow] = []
     ) {
         self.expectedSenders = expectedSenders
+        self.windows = windows
         self.senderIndex = senderIndex
         self.quota = quota
         self.window = window
@@ -70,9 +75,23 @@ final class BenchRole {
         if seq < highest[sender] { reordered += 1 }
         highest[sender] = max(highest[sender], seq)
         received += 1
+        if sender < windows.count { receivedInRead[sender, default: []].append(seq) }
         _ = histogram.record(now >= nanos ? (now - nanos) / 1000 : 0)
         return true
     }
+
+    /// Tells the senders' windows what arrived during this read.
+    func reportReceived() {
+        guard !receivedInRead.isEmpty else { return }
+        for (sender, seqs) in receivedInRead { windows[sender].received(seqs) }
+        receivedInRead.removeAll(keepingCapacity: true)
+    }
+
+    /// This client's own window, if it sends.
+    var ownWindow: DeliveryWindow? { senderIndex.flatMap { $0 < windows.count ? windows[$0] : nil } }
+
+    /// Messages every member has received.
+    var delivered: Int { ownWindow?.delivered ?? sent }
 
     /// Messages expected from the senders but never seen.
     var lost: Int {

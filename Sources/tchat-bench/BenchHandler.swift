@@ -8,8 +8,8 @@ import TChatProtocol
 /// Speaks tchat or IRC for one benchmark client: registration, joining, sending within the window, and counting
 /// every channel message received.
 ///
-/// IRC has no acknowledgement for PRIVMSG, so an IRC sender asks PING after every quarter window and takes the
-/// PONG (the server answers in order) as acknowledging everything sent before it.
+/// Both protocols keep the window the same way (`DeliveryWindow`): a message leaves it once every member has
+/// received it. tchat's OK and IRC's PONG play no part, so neither server does work the other does not.
 ///
 /// It reads the socket's bytes itself rather than through a frame decoder: at millions of deliveries a second a
 /// pipeline event and a `RawFrame` per message would make the load generator, not the server, the bottleneck.
@@ -86,6 +86,7 @@ final class BenchHandler: ChannelInboundHandler {
         case .irc: splitLines(&buffer, context: context)
         }
         carry = buffer.readableBytes > 0 ? buffer : nil
+        role.reportReceived()
         if deliveredInRead > 0 {
             tally.delivered.add(deliveredInRead, ordering: .relaxed)
             deliveredInRead = 0
@@ -180,7 +181,7 @@ final class BenchHandler: ChannelInboundHandler {
             case 2:
                 becomeReady()
             default:
-                role.acked += 1
+                break  // a SEND's OK: the window moves on deliveries, not acknowledgements
             }
         case FrameType.error.rawValue:
             let text = (try? ServerFrame(decoding: raw)).map { "\($0)" } ?? "an error"
@@ -227,11 +228,6 @@ final class BenchHandler: ChannelInboundHandler {
             write(irc: "JOIN \(role.channel)\r\n", context: context)
         } else if rest.starts(with: Array("366 ".utf8)) {
             becomeReady()
-        } else if rest.starts(with: Array("PONG ".utf8)) {
-            guard let colon = Self.find(Array(" :".utf8), in: rest) else { return }
-            var digits = rest[(colon + 2)...]
-            if digits.last == UInt8(ascii: "\r") { digits = digits.dropLast() }
-            if let value = Int(String(decoding: digits, as: UTF8.self)) { role.acked = max(role.acked, value) }
         } else if let first = rest.first, first == UInt8(ascii: "4") || first == UInt8(ascii: "5"),
             rest.count > 3, rest[rest.startIndex + 3] == UInt8(ascii: " "),
             !rest.starts(with: Array("422 ".utf8))  // "no MOTD" is an error numeric but harmless
@@ -240,15 +236,6 @@ final class BenchHandler: ChannelInboundHandler {
             tally.fail("\(nick): \(text)")
             if !isReady { ready.fail(ChannelError.ioOnClosedChannel) }
         }
-    }
-
-    private static func find(_ needle: [UInt8], in haystack: ByteBufferView.SubSequence) -> Int? {
-        var index = haystack.startIndex
-        while index + needle.count <= haystack.endIndex {
-            if haystack[index] == needle[0] && haystack[index + 1] == needle[1] { return index }
-            index += 1
-        }
-        return nil
     }
 
     // MARK: - Counting and sending
@@ -260,15 +247,22 @@ final class BenchHandler: ChannelInboundHandler {
         }
     }
 
-    /// Sends while the window allows, then flushes once.
+    /// Sends while the window allows, then flushes once. A sender whose window is full is woken by the
+    /// delivery that makes room.
     func pump() {
         started = true
         guard let context, let sender = role.senderIndex else { return }
-        let ackEvery = max(role.window / 4, 1)
-        while role.sent < role.quota && role.sent - role.acked < role.window {
+        while role.sent < role.quota {
+            if role.sent - role.delivered >= role.window {
+                guard let window = role.ownWindow, !window.waitIfFull(sent: role.sent, window: role.window) else {
+                    break
+                }
+                continue
+            }
             let now = NIODeadline.now().uptimeNanoseconds
             _ = tally.start.compareExchange(expected: 0, desired: now, ordering: .relaxed)
             let body = BenchBody.make(sender: sender, seq: role.sent, nanos: now, size: role.size)
+            role.ownWindow?.sent(role.sent)
             role.sent += 1
             switch kind {
             case .tchat:
@@ -280,7 +274,6 @@ final class BenchHandler: ChannelInboundHandler {
                 line.writeString("PRIVMSG \(role.channel) :")
                 line.writeBytes(body)
                 line.writeString("\r\n")
-                if role.sent % ackEvery == 0 || role.sent == role.quota { line.writeString("PING :\(role.sent)\r\n") }
                 context.write(wrapOutboundOut(line), promise: nil)
             }
         }

@@ -36,6 +36,11 @@ struct TrafficRun {
         let size = self.size
         let perSender = self.perSender
         let plans = self.plans
+        var audiences = [Int](repeating: 0, count: perSender.count)
+        for plan in plans where plan.receives {
+            for sender in plan.expectedSenders where sender != plan.senderIndex { audiences[sender] += 1 }
+        }
+        let windows = perSender.indices.map { DeliveryWindow(messages: perSender[$0], audience: audiences[$0]) }
         let fleet = ClientFleet(
             address: address, kind: kind, group: group, tally: tally, deadline: deadline,
             concurrency: target.connecting, tls: try target.tlsClient())
@@ -44,7 +49,10 @@ struct TrafficRun {
             return BenchRole(
                 senderIndex: plan.senderIndex, quota: plan.quota, window: window, size: size,
                 channel: plan.channel, receives: plan.receives, perSender: perSender,
-                expectedSenders: plan.expectedSenders)
+                expectedSenders: plan.expectedSenders, windows: windows)
+        }
+        for (plan, client) in zip(plans, clients) {
+            if let sender = plan.senderIndex { windows[sender].onRoom { client.go() } }
         }
         // Everyone is in; memberships have reached every server (for IRC, the JOIN answers came back).
         try await Task.sleep(for: .milliseconds(200))
@@ -109,7 +117,7 @@ struct Fanout: AsyncParsableCommand {
     @Option(help: "Receiving clients.") var receivers = 100
     @Option(help: "Sending clients.") var senders = 1
     @Option(help: "Messages in all, spread over the senders.") var messages = 20_000
-    @Option(help: "Unacknowledged messages allowed per sender.") var window = 100
+    @Option(help: "Messages per sender not yet received by every member, at most.") var window = 100
     @Option(help: "Message body size in bytes.") var size = 64
 
     func run() async throws {
@@ -146,7 +154,7 @@ struct Rooms: AsyncParsableCommand {
     @Option(help: "Clients, each in one channel.") var clients = 1000
     @Option(help: "Channels; clients are spread evenly over them.") var channels = 200
     @Option(help: "Messages in all, spread over the clients.") var messages = 20_000
-    @Option(help: "Unacknowledged messages allowed per client.") var window = 10
+    @Option(help: "Messages per client not yet received by every member, at most.") var window = 10
     @Option(help: "Message body size in bytes.") var size = 64
 
     func run() async throws {
