@@ -73,6 +73,9 @@ final class ServerManager: Sendable {
     let redirects: Bool
     let balanceMargin: Int
     private let load: @Sendable () -> Int
+    /// Mirrors of `State.leader` and `State.peers.count`, read on every channel message without the state's lock.
+    private let leaderID: Atomic<UInt64>
+    private let linkCount = Atomic<Int>(0)
     private let state: Mutex<State>
     private let handler = Mutex<(any PeerEventHandler)?>(nil)
     private let group: any EventLoopGroup
@@ -111,6 +114,7 @@ final class ServerManager: Sendable {
         self.handshakeTimeout = configuration.linkHandshakeTimeout
         self.registry = registry
         self.logger = logger
+        leaderID = Atomic(serverID)
         var initial = State(clientAddress: clientAddress, leader: serverID)
         for peer in configuration.peers { initial.dials.add(peer.description) }
         state = Mutex(initial)
@@ -338,6 +342,7 @@ final class ServerManager: Sendable {
                 replaced = existing
             }
             state.peers[hello.serverID] = peer
+            linkCount.store(state.peers.count, ordering: .relaxed)
             if let linkAddress {
                 state.dials.add(linkAddress)
                 state.dials.linked(linkAddress)
@@ -384,6 +389,7 @@ final class ServerManager: Sendable {
         let removed: Peer? = state.withLock { state in
             guard let peer = state.peers[serverID], peer.channel === channel else { return nil }
             state.peers[serverID] = nil
+            linkCount.store(state.peers.count, ordering: .relaxed)
             if let address = peer.linkAddress { state.dials.lost(address, at: .now()) }
             return peer
         }
@@ -432,7 +438,7 @@ final class ServerManager: Sendable {
 
     /// The server that numbers channel messages: the longest-running one (a restarted server, which may lack recent
     /// history, never takes over from one that ran all along).
-    var leader: UInt64 { state.withLock { $0.leader } }
+    var leader: UInt64 { leaderID.load(ordering: .acquiring) }
 
     var isLeader: Bool { leader == serverID }
 
@@ -442,7 +448,10 @@ final class ServerManager: Sendable {
             for peer in state.peers.values where (peer.hello.startedAt, peer.id) < best {
                 best = (peer.hello.startedAt, peer.id)
             }
-            defer { state.leader = best.1 }
+            defer {
+                state.leader = best.1
+                leaderID.store(best.1, ordering: .releasing)
+            }
             return state.leader != best.1
         }
         if changed {
@@ -478,7 +487,8 @@ final class ServerManager: Sendable {
     /// Always through a task on the link's event loop, even from that loop: tasks run in the order they were queued,
     /// so frames broadcast one after the other (numbered messages, under the channel lock) leave in that order.
     func broadcast(_ frame: PeerFrame, except excluded: UInt64? = nil) {
-        guard let buffer = Self.encode(frame) else { return }
+        // Alone, a message is never encoded for peers.
+        guard linkCount.load(ordering: .relaxed) > 0, let buffer = Self.encode(frame) else { return }
         for peer in peers where peer.id != excluded {
             let channel = peer.channel
             channel.eventLoop.execute { channel.writeAndFlush(buffer, promise: nil) }
