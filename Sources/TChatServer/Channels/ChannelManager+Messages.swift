@@ -1,0 +1,116 @@
+import NIOCore
+import TChatProtocol
+
+/// Numbering, storing and delivering channel messages, and serving them to linked servers.
+extension ChannelManager {
+    /// What applying a message numbered elsewhere did.
+    enum ApplyOutcome: Equatable {
+        case applied
+        /// Already held (its id is not newer than the channel's last).
+        case duplicate
+        /// Messages are missing before it: the channel's next id is `expected`.
+        case gap(expected: UInt64)
+        /// It could not be stored (the history writer is overloaded); `ack` has failed.
+        case failed
+        /// Its id is further on than any sequencer could have numbered since the channel's last message
+        /// (`IDGrowth`): refused.
+        case implausible
+    }
+
+    /// Numbers, stores and delivers a message, creating the channel if needed (senders need not be members, so
+    /// scripts can notify without joining). Only the network's sequencer does this. `ack` completes when the
+    /// history writer has it as `--fsync` asks.
+    ///
+    /// `replicate` is called with the numbered message while the channel's lock is held, so that what it queues for
+    /// the other servers is queued in id order too.
+    func sequence(
+        channel name: ChannelName, from nick: String, body: MessageBody, ack: EventLoopPromise<Void>?,
+        replicate: (ChatMessage) -> Void = { _ in }
+    ) throws(ProtocolError) -> ChatMessage {
+        let channel = channel(creating: name)
+        return try channel.withState { (state) throws(ProtocolError) -> ChatMessage in
+            guard let id = state.history.nextID else {
+                throw ProtocolError(.storageFailure, "\(channel.name.name) has used up its message ids")
+            }
+            let message = ChatMessage(channel: channel.name.name, id: id, time: .now(), from: nick, body: body)
+            try keep(message, in: channel, &state, ack: ack)
+            replicate(message)
+            return message
+        }
+    }
+
+    /// Stores and delivers a message the sequencer numbered, if it is the channel's next one. With `allowGap`
+    /// (history sent to fill a gap, which may start after messages compacted away) an id further on is taken too.
+    func apply(_ message: ChatMessage, allowGap: Bool = false, ack: EventLoopPromise<Void>?) -> ApplyOutcome {
+        guard let name = try? ChannelName(validating: message.channel) else { return .duplicate }
+        let channel = channel(creating: name)
+        return channel.withState { state in
+            let lastID = state.history.lastID
+            guard message.id > lastID else { return .duplicate }
+            guard IDGrowth.isPlausible(message, after: lastID, at: state.history.lastTime) else {
+                return .implausible
+            }
+            if message.id > lastID + 1 && !allowGap { return .gap(expected: lastID + 1) }
+            var stored = message
+            stored.channel = channel.name.name
+            do {
+                try keep(stored, in: channel, &state, ack: ack)
+            } catch {
+                ack?.fail(error)
+                return .failed
+            }
+            return .applied
+        }
+    }
+
+    /// Queues a numbered message for the disk, adds it to the channel's history window and delivers it to the
+    /// members here; called with the channel's lock held, so ids, file order and delivery order agree.
+    private func keep(
+        _ message: ChatMessage, in channel: ChatChannel, _ state: inout ChatChannel.State, ack: EventLoopPromise<Void>?
+    ) throws(ProtocolError) {
+        // The sender's acknowledgement waits for the disk and for every loop's hand-off (`DeliveryReceipt`).
+        let frame = SubscriberSet.encode(.message(message))
+        let receipt = ack.map {
+            DeliveryReceipt(parties: 1 + (frame == nil ? 0 : state.members.local.loopCount), promise: $0)
+        }
+        guard store.writer.enqueue(.message(file: channel.file, message, ack: receipt)) else {
+            receipt?.report(ProtocolError(.storageFailure, "not stored"))
+            throw ProtocolError(.storageFailure, "the history writer is overloaded; message not sent, try again")
+        }
+        state.history.append(message)
+        if let frame { state.members.local.deliver(frame, receipt: receipt) }
+    }
+
+    /// Messages with ids after `after`, oldest first, for a linked server catching up. Returns on `eventLoop`.
+    func messages(
+        channel name: ChannelName, after: UInt64, on eventLoop: any EventLoop
+    ) -> EventLoopFuture<[ChatMessage]> {
+        guard let channel = directory.channel(name) else { return eventLoop.makeSucceededFuture([]) }
+        let plan = channel.withState { $0.history.since(after) }
+        guard let disk = plan.disk else { return eventLoop.makeSucceededFuture(plan.inMemory) }
+        return read(disk, from: channel, on: eventLoop).map { older in older + plan.inMemory }
+    }
+
+    /// Up to `limit` messages with ids below `before` (0: the newest), oldest first, from memory and, where
+    /// needed, from disk. Returns on `eventLoop`.
+    func history(
+        channel name: ChannelName, before: UInt64, limit: Int, on eventLoop: any EventLoop
+    ) -> EventLoopFuture<[ChatMessage]> {
+        guard let channel = directory.channel(name) else {
+            return eventLoop.makeFailedFuture(ProtocolError(.noSuchChannel, "there is no channel \(name.name)"))
+        }
+        let plan = channel.withState { $0.history.page(before: before, count: limit) }
+        guard let disk = plan.disk else { return eventLoop.makeSucceededFuture(plan.inMemory) }
+        return read(disk, from: channel, on: eventLoop).map { older in older + plan.inMemory }
+    }
+
+    /// The newest id of a channel, 0 if it has none or does not exist.
+    func lastID(of name: ChannelName) -> UInt64 {
+        directory.channel(name)?.withState { $0.history.lastID } ?? 0
+    }
+
+    /// Creates a channel a linked server told of, so it is listed here too.
+    func ensure(_ name: ChannelName) {
+        _ = channel(creating: name)
+    }
+}

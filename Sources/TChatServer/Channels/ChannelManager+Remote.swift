@@ -1,0 +1,83 @@
+import TChatProtocol
+
+/// Members on linked servers, and topics set there.
+extension ChannelManager {
+    func remoteJoin(channel text: String, nick: String, time: Timestamp) {
+        guard let name = try? ChannelName(validating: text) else { return }
+        let channel = channel(creating: name)
+        let added = channel.withState { state in
+            guard state.members.addRemote(nick) else { return false }
+            if let frame = SubscriberSet.encode(.joined(channel: channel.name.name, nick: nick, time: time)) {
+                state.members.local.deliver(frame)
+            }
+            return true
+        }
+        if added { memberships.add(remote: nick, to: channel) }
+    }
+
+    func remotePart(channel text: String, nick: String, reason: String, time: Timestamp) {
+        guard let name = try? ChannelName(validating: text), let channel = directory.channel(name) else { return }
+        let removed = channel.withState { state in
+            guard state.members.removeRemote(nick) else { return false }
+            let event = ServerFrame.parted(channel: channel.name.name, nick: nick, reason: reason, time: time)
+            if let frame = SubscriberSet.encode(event) { state.members.local.deliver(frame) }
+            return true
+        }
+        if removed { memberships.remove(remote: nick, from: channel) }
+    }
+
+    /// Takes remote nicks out of every channel they are in, telling the local members who shared one with each,
+    /// once. Costs the channels those nicks are in, not all channels.
+    func remoteQuit(_ nicks: [String], reason: String) {
+        for nick in nicks {
+            var audience = SubscriberSet()
+            for channel in memberships.removeAll(ofRemote: nick) {
+                let others = channel.withState { state in
+                    state.members.removeRemote(nick) ? state.members.local.sessions : []
+                }
+                for member in others { audience.insert(member) }
+            }
+            if let frame = SubscriberSet.encode(.quitted(nick: nick, reason: reason, time: .now())) {
+                audience.deliver(frame)
+            }
+        }
+    }
+
+    /// A remote member changed nick: renamed in every channel it is in, and the local members who share one told
+    /// once.
+    func remoteRename(from old: String, to new: String) {
+        var audience = SubscriberSet()
+        for channel in memberships.rename(remote: old, to: new) {
+            let others = channel.withState { state in
+                state.members.renameRemote(from: old, to: new) ? state.members.local.sessions : []
+            }
+            for member in others { audience.insert(member) }
+        }
+        if let frame = SubscriberSet.encode(.nickChanged(old: old, new: new, time: .now())) {
+            audience.deliver(frame)
+        }
+    }
+
+    /// The remote members of a channel.
+    func remoteMembers(of name: ChannelName) -> [String] {
+        directory.channel(name)?.withState { Array($0.members.remote.values) } ?? []
+    }
+
+    /// The channels a remote nick is in, sorted by name.
+    func channels(ofRemote nick: String) -> [ChannelInfo] {
+        memberships.channels(ofRemote: nick).map(\.info).sorted { $0.name.lowercased() < $1.name.lowercased() }
+    }
+
+    /// A topic set on a linked server; the latest setting wins, the same on every server.
+    func applyTopic(channel text: String, topic: String, setBy: String, time: Timestamp) {
+        guard let name = try? ChannelName(validating: text) else { return }
+        let channel = channel(creating: name)
+        let changed = channel.withState { state in
+            guard state.takeTopic(topic, setBy: setBy, at: time) else { return false }
+            let event = ServerFrame.topic(channel: channel.name.name, topic: topic, setBy: setBy, time: time)
+            if let frame = SubscriberSet.encode(event) { state.members.local.deliver(frame) }
+            return true
+        }
+        if changed { store.writer.markChannelsChanged() }
+    }
+}

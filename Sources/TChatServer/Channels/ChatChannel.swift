@@ -1,0 +1,60 @@
+import Synchronization
+import TChatProtocol
+
+/// One channel: its identity, fixed when it is made, and its state behind a lock of its own, so that a message
+/// in one channel never waits for another channel.
+///
+/// Under the lock a message is numbered, queued for the disk and posted to the members' loops, so ids, file order
+/// and what every member receives agree. The lock is never held across I/O or a wait.
+final class ChatChannel: Sendable {
+    struct State {
+        var topic = ""
+        var topicSetBy = ""
+        var topicSetAt = Timestamp(milliseconds: 0)
+        var members = ChannelMembers()
+        var history: HistoryWindow
+
+        /// Takes a topic unless the one held was set later: the latest setting wins, the same on every server.
+        mutating func takeTopic(_ topic: String, setBy: String, at time: Timestamp) -> Bool {
+            guard (time, setBy) > (topicSetAt, topicSetBy) else { return false }
+            self.topic = topic
+            topicSetBy = setBy
+            topicSetAt = time
+            return true
+        }
+    }
+
+    let name: ChannelName
+    /// The history file under `channels/`.
+    let file: String
+    let created: Timestamp
+    private let state: Mutex<State>
+
+    init(name: ChannelName, file: String, created: Timestamp, state: State) {
+        self.name = name
+        self.file = file
+        self.created = created
+        self.state = Mutex(state)
+    }
+
+    func withState<Result: Sendable, E: Error>(_ body: (inout State) throws(E) -> Result) throws(E) -> Result {
+        try state.withLock { (state) throws(E) -> Result in try body(&state) }
+    }
+
+    var info: ChannelInfo { withState { info(of: $0) } }
+
+    func info(of state: State) -> ChannelInfo {
+        ChannelInfo(
+            name: name.name, members: UInt32(clamping: state.members.count), topic: state.topic,
+            topicSetBy: state.topicSetBy, topicSetAt: state.topicSetAt, lastMessageID: state.history.lastID)
+    }
+
+    /// The channel's line in `channels.json`.
+    var record: ChannelRecord {
+        withState { state in
+            ChannelRecord(
+                name: name.name, file: file, created: created.iso8601, topic: state.topic, topicBy: state.topicSetBy,
+                topicTime: state.topicSetBy.isEmpty ? "" : state.topicSetAt.iso8601)
+        }
+    }
+}

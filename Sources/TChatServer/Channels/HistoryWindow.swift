@@ -1,0 +1,91 @@
+import DequeModule
+import TChatProtocol
+
+/// A channel's ids and its newest messages: a run in memory, contiguous and ending at the newest id, the rest on
+/// disk. A value without I/O: it says which ids to read from disk, and takes what was read.
+struct HistoryWindow: Sendable {
+    /// Which stored messages to read from the channel's file: ids in `after+1 ..< before`, the newest `limit`.
+    struct DiskRange: Sendable, Equatable {
+        var before: UInt64
+        var after: UInt64
+        var limit: Int
+    }
+
+    /// Messages kept in memory; also the most a join replays.
+    let capacity: Int
+    /// Messages served at most (`--history-limit`): older ones are no longer read, even if still on disk.
+    let limit: Int
+    private(set) var recent: Deque<ChatMessage> = []
+    /// The oldest id stored, 0 while there is none.
+    private(set) var firstID: UInt64
+    private(set) var lastID: UInt64
+    /// The newest message's time (the sequencer's clock), when there is one.
+    private(set) var lastTime: Timestamp?
+
+    init(capacity: Int, limit: Int, firstID: UInt64 = 0, lastID: UInt64 = 0, lastTime: Timestamp? = nil) {
+        self.capacity = capacity
+        self.limit = limit
+        self.firstID = firstID
+        self.lastID = lastID
+        self.lastTime = lastTime
+    }
+
+    /// The id the next message gets, or nil once ids are used up.
+    var nextID: UInt64? { lastID < ProtocolLimits.maxMessageID ? lastID + 1 : nil }
+
+    /// The id of the oldest message still served.
+    var oldestServed: UInt64 {
+        let bound = lastID > UInt64(limit) ? lastID - UInt64(limit) + 1 : 1
+        return max(firstID, bound)
+    }
+
+    /// The id of the oldest message held in memory, or the next id when none is.
+    var recentStart: UInt64 { recent.first?.id ?? lastID + 1 }
+
+    /// Takes the channel's newest message. An id beyond the next one (history after a gap that cannot be filled)
+    /// empties the run in memory, which must stay contiguous.
+    mutating func append(_ message: ChatMessage) {
+        if message.id != lastID + 1 { recent.removeAll() }
+        lastID = message.id
+        lastTime = message.time
+        if firstID == 0 { firstID = message.id }
+        recent.append(message)
+        if recent.count > capacity { recent.removeFirst() }
+    }
+
+    /// Takes older messages read from disk, as far as they extend the run in memory backwards without a gap.
+    mutating func prepend(_ older: [ChatMessage]) {
+        for message in older.reversed() where message.id + 1 == recentStart {
+            guard recent.count < capacity else { break }
+            recent.prepend(message)
+        }
+    }
+
+    /// The newest `count` messages in memory, oldest first, for a join's replay.
+    func newest(_ count: Int) -> [ChatMessage] { Array(recent.suffix(count)) }
+
+    /// What a join wanting `wanted` messages must read first, if memory holds fewer and more are stored.
+    func missingForReplay(_ wanted: Int) -> DiskRange? {
+        guard wanted > recent.count, lastID > 0, recentStart > oldestServed else { return nil }
+        return DiskRange(before: recentStart, after: oldestServed - 1, limit: wanted - recent.count)
+    }
+
+    /// Up to `count` messages below `before` (0: the newest): those in memory, and the range to read for the rest.
+    func page(before: UInt64, count: Int) -> (inMemory: [ChatMessage], disk: DiskRange?) {
+        let upper = before == 0 ? lastID + 1 : min(before, lastID + 1)
+        let oldest = oldestServed
+        let inMemory = Array(recent.filter { $0.id < upper && $0.id >= oldest }.suffix(count))
+        let diskUpper = min(upper, recentStart)
+        guard inMemory.count < count, diskUpper > oldest, lastID > 0 else { return (inMemory, nil) }
+        return (inMemory, DiskRange(before: diskUpper, after: oldest - 1, limit: count - inMemory.count))
+    }
+
+    /// Every message after `after`, for a linked server catching up: those in memory, and the range to read.
+    func since(_ after: UInt64) -> (inMemory: [ChatMessage], disk: DiskRange?) {
+        guard lastID > after else { return ([], nil) }
+        let inMemory = Array(recent.filter { $0.id > after })
+        guard recentStart > after + 1, firstID > 0 else { return (inMemory, nil) }
+        let lower = max(after, oldestServed - 1)
+        return (inMemory, DiskRange(before: recentStart, after: lower, limit: Int.max))
+    }
+}
