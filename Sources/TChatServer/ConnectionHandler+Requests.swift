@@ -47,7 +47,7 @@ extension ConnectionHandler {
                 server.router.clientParted(channel: name.name, nick: nick.name, reason: reason)
             case .send(let channel, let body):
                 try send(body, to: channel, nick: nick, requestID: id, session: session)
-                return  // answered when the history writer has it
+                return  // answered by its `SendReply`, once stored and handed over
             case .sendDirect(let target, let body):
                 try sendDirect(body, to: target, from: nick)
             case .listChannels:
@@ -225,18 +225,8 @@ extension ConnectionHandler {
     ) throws {
         let name = try validatedChannel(channel)
         guard !body.text.isEmpty else { throw ProtocolError(.invalidArgument, "an empty message was not sent") }
-        server.router.publish(channel: name, from: nick.name, body: body, on: session.eventLoop).whenComplete {
-            result in
-            switch result {
-            case .success(let message):
-                Self.send([.sent(id: message.id, time: message.time), .ok], to: id, on: session)
-            case .failure(let error as ProtocolError):
-                Self.send([.error(error)], to: id, on: session)
-            case .failure(let error):
-                let text = "the message was delivered to those online but could not be stored: \(error)"
-                Self.send([.error(ProtocolError(.storageFailure, text))], to: id, on: session)
-            }
-        }
+        server.router.publish(
+            channel: name, from: nick.name, body: body, reply: SendReply(session: session, requestID: id))
     }
 
     /// A client mostly sends to the channel it sent to last; checking a name (every scalar's Unicode category) cost

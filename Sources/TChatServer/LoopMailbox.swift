@@ -101,7 +101,7 @@ final class LoopMailbox: Sendable {
     /// Consecutive deliveries to the same audience (a busy channel's messages) are joined into one buffer first,
     /// so each member costs one append per run of messages rather than one per message.
     private func write(_ deliveries: [Delivery]) {
-        var written: [Outbox] = []
+        let drain = MailboxDrain(mailbox: self)
         var start = 0
         while start < deliveries.count {
             let first = deliveries[start]
@@ -116,12 +116,12 @@ final class LoopMailbox: Sendable {
                 }
             }
             for session in first.sessions where session.id != first.excluded {
-                let outbox = session.outbox.value
-                if outbox.append(frames) { written.append(outbox) }
+                drain.append(frames, to: session)
             }
             start = end
         }
-        for outbox in written { outbox.flush() }
-        for delivery in deliveries { delivery.receipt?.report() }
+        // Before the flush: a sender whose acknowledgement completes here gets SENT and OK in the same write.
+        for delivery in deliveries { delivery.receipt?.report(in: drain) }
+        drain.flush()
     }
 }

@@ -121,4 +121,74 @@ import Testing
         _ = DeliveryReceipt(parties: 0, promise: promise)
         #expect(Outcome(promise.futureResult).value == "done")
     }
+
+    static func frames(_ channel: EmbeddedChannel) throws -> [[ServerFrame]] {
+        var writes: [[ServerFrame]] = []
+        while var buffer = try channel.readOutbound(as: ByteBuffer.self) {
+            var decoder = FrameDecoder()
+            var frames: [ServerFrame] = []
+            while let raw = try decoder.decode(buffer: &buffer) { frames.append(try ServerFrame(decoding: raw.get())) }
+            writes.append(frames)
+        }
+        return writes
+    }
+
+    static let message = ChatMessage(
+        channel: "#r", id: 7, time: Timestamp(milliseconds: 1_800_000_000_000), from: "n1", body: .text("hi"))
+
+    @Test func aSenderCompletedInTheDrainGetsItsCopySentAndOkInOneWrite() throws {
+        let mailbox = LoopMailbox(loop: loop)
+        let (sender, channel) = try client(1, mailbox: mailbox)
+        let reply = SendReply(session: sender, requestID: 42)
+        let receipt = DeliveryReceipt(parties: 2, waiter: .client(reply), message: Self.message)
+        receipt.report()  // the store writer was first
+        mailbox.post(SubscriberSet.encode(.message(Self.message))!, to: [sender], receipt: receipt)
+        loop.run()
+        let writes = try Self.frames(channel)
+        #expect(writes.count == 1, "\(writes)")
+        #expect(writes.first == [.message(Self.message), .sent(id: 7, time: Self.message.time), .ok])
+    }
+
+    @Test func aSenderCompletedByTheWriterLastIsAnsweredBehindWhatItWasSent() throws {
+        let mailbox = LoopMailbox(loop: loop)
+        let (sender, channel) = try client(1, mailbox: mailbox)
+        let reply = SendReply(session: sender, requestID: 42)
+        let receipt = DeliveryReceipt(parties: 2, waiter: .client(reply), message: Self.message)
+        mailbox.post(SubscriberSet.encode(.message(Self.message))!, to: [sender], receipt: receipt)
+        loop.run()
+        #expect(try Self.frames(channel) == [[.message(Self.message)]])
+        receipt.report()  // the store writer, from the sender's loop
+        loop.run()
+        #expect(try Self.frames(channel) == [[.sent(id: 7, time: Self.message.time), .ok]])
+    }
+
+    @Test func aSendIsAnsweredOnceEvenIfAFailureAndTheReceiptBothArrive() throws {
+        let mailbox = LoopMailbox(loop: loop)
+        let (sender, channel) = try client(1, mailbox: mailbox)
+        let reply = SendReply(session: sender, requestID: 9)
+        let receipt = DeliveryReceipt(parties: 1, waiter: .client(reply), message: Self.message)
+        reply.fail(ProtocolError(.storageFailure, "the sequencer did not number it in time"))
+        receipt.report()
+        loop.run()
+        let writes = try Self.frames(channel).flatMap { $0 }
+        #expect(writes.count == 1, "\(writes)")
+        if case .error(let error)? = writes.first { #expect(error.code == .storageFailure) } else { Issue.record() }
+    }
+
+    @Test func aStoreFailureAnswersTheSenderWithAnErrorAndNoSent() throws {
+        let mailbox = LoopMailbox(loop: loop)
+        let (sender, channel) = try client(1, mailbox: mailbox)
+        let reply = SendReply(session: sender, requestID: 3)
+        let receipt = DeliveryReceipt(parties: 2, waiter: .client(reply), message: Self.message)
+        receipt.report(StorageError("disk full"))
+        mailbox.post(SubscriberSet.encode(.message(Self.message))!, to: [sender], receipt: receipt)
+        loop.run()
+        let writes = try Self.frames(channel).flatMap { $0 }
+        #expect(writes.first == .message(Self.message))
+        guard writes.count == 2, case .error(let error) = writes[1] else {
+            Issue.record("\(writes)")
+            return
+        }
+        #expect(error.code == .storageFailure && error.message.contains("disk full"))
+    }
 }

@@ -18,13 +18,14 @@ extension ChannelManager {
     }
 
     /// Numbers, stores and delivers a message, creating the channel if needed (senders need not be members, so
-    /// scripts can notify without joining). Only the network's sequencer does this. `ack` completes when the
-    /// history writer has it as `--fsync` asks.
+    /// scripts can notify without joining). Only the network's sequencer does this. `ack` hears once the history
+    /// writer has it as `--fsync` asks and every loop with members here has handed it over; if this throws, `ack`
+    /// has heard nothing and the caller tells it.
     ///
     /// `replicate` is called with the numbered message while the channel's lock is held, so that what it queues for
     /// the other servers is queued in id order too.
     func sequence(
-        channel name: ChannelName, from nick: String, body: MessageBody, ack: EventLoopPromise<Void>?,
+        channel name: ChannelName, from nick: String, body: MessageBody, ack: DeliveryReceipt.Waiter?,
         replicate: (ChatMessage) -> Void = { _ in }
     ) throws(ProtocolError) -> ChatMessage {
         let channel = channel(creating: name)
@@ -41,7 +42,7 @@ extension ChannelManager {
 
     /// Stores and delivers a message the sequencer numbered, if it is the channel's next one. With `allowGap`
     /// (history sent to fill a gap, which may start after messages compacted away) an id further on is taken too.
-    func apply(_ message: ChatMessage, allowGap: Bool = false, ack: EventLoopPromise<Void>?) -> ApplyOutcome {
+    func apply(_ message: ChatMessage, allowGap: Bool = false, ack: DeliveryReceipt.Waiter?) -> ApplyOutcome {
         guard let name = try? ChannelName(validating: message.channel) else { return .duplicate }
         let channel = channel(creating: name)
         return channel.withState { state in
@@ -66,15 +67,16 @@ extension ChannelManager {
     /// Queues a numbered message for the disk, adds it to the channel's history window and delivers it to the
     /// members here; called with the channel's lock held, so ids, file order and delivery order agree.
     private func keep(
-        _ message: ChatMessage, in channel: ChatChannel, _ state: inout ChatChannel.State, ack: EventLoopPromise<Void>?
+        _ message: ChatMessage, in channel: ChatChannel, _ state: inout ChatChannel.State,
+        ack: DeliveryReceipt.Waiter?
     ) throws(ProtocolError) {
         // The sender's acknowledgement waits for the disk and for every loop's hand-off (`DeliveryReceipt`).
         let frame = SubscriberSet.encode(.message(message))
         let receipt = ack.map {
-            DeliveryReceipt(parties: 1 + (frame == nil ? 0 : state.members.local.loopCount), promise: $0)
+            DeliveryReceipt(
+                parties: 1 + (frame == nil ? 0 : state.members.local.loopCount), waiter: $0, message: message)
         }
         guard store.writer.enqueue(.message(file: channel.file, message, ack: receipt)) else {
-            receipt?.report(ProtocolError(.storageFailure, "not stored"))
             throw ProtocolError(.storageFailure, "the history writer is overloaded; message not sent, try again")
         }
         state.history.append(message)

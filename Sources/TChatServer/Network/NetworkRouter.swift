@@ -23,7 +23,7 @@ final class NetworkRouter: PeerEventHandler {
         let channel: ChannelName
         let from: String
         let body: MessageBody
-        let reply: EventLoopPromise<ChatMessage>
+        let reply: SendReply
         let since: NIODeadline
     }
 
@@ -101,24 +101,18 @@ final class NetworkRouter: PeerEventHandler {
 
     // MARK: - Channel messages
 
-    /// Numbers (here or at the sequencer), stores and delivers a client's message; completes once it is stored
-    /// here as `--fsync` asks.
-    func publish(
-        channel name: ChannelName, from nick: String, body: MessageBody, on eventLoop: any EventLoop
-    ) -> EventLoopFuture<ChatMessage> {
+    /// Numbers (here or at the sequencer), stores and delivers a client's message; `reply` is answered once it is
+    /// stored here as `--fsync` asks and handed to every member here, or refused.
+    func publish(channel name: ChannelName, from nick: String, body: MessageBody, reply: SendReply) {
         if servers.isLeader {
-            let ack = eventLoop.makePromise(of: Void.self)
-            let message: ChatMessage
             do {
-                message = try sequenceHere(
-                    channel: name, from: nick, body: body, origin: servers.serverID, seq: 0, ack: ack)
+                _ = try sequenceHere(
+                    channel: name, from: nick, body: body, origin: servers.serverID, seq: 0, ack: .client(reply))
             } catch {
-                ack.fail(error)
-                return eventLoop.makeFailedFuture(error)
+                reply.fail(error)
             }
-            return ack.futureResult.map { message }
+            return
         }
-        let reply = eventLoop.makePromise(of: ChatMessage.self)
         let seq: UInt64? = state.withLock { state in
             guard state.forwards.count < Self.maxForwards else { return nil }
             let seq = state.nextSeq
@@ -127,18 +121,16 @@ final class NetworkRouter: PeerEventHandler {
             return seq
         }
         guard let seq else {
-            let error = ProtocolError(.storageFailure, "the sequencer is not numbering messages; not sent, try again")
-            reply.fail(error)
-            return reply.futureResult
+            reply.fail(ProtocolError(.storageFailure, "the sequencer is not numbering messages; not sent, try again"))
+            return
         }
         servers.send(.forward(seq: seq, channel: name.name, from: nick, body: body), to: servers.leader)
-        return reply.futureResult
     }
 
-    /// Numbers a message here and sends it to every linked server; `ack` completes once it is stored and handed over.
+    /// Numbers a message here and sends it to every linked server; `ack` hears once it is stored and handed over.
     private func sequenceHere(
         channel name: ChannelName, from nick: String, body: MessageBody, origin: UInt64, seq: UInt64,
-        ack: EventLoopPromise<Void>?
+        ack: DeliveryReceipt.Waiter?
     ) throws(ProtocolError) -> ChatMessage {
         try channels.sequence(channel: name, from: nick, body: body, ack: ack) { [servers] message in
             servers.broadcast(.message(origin: origin, seq: seq, message))
@@ -250,22 +242,19 @@ final class NetworkRouter: PeerEventHandler {
                 defer { state.syncing[key]?.mayJump = false }
                 return state.syncing[key]?.mayJump == true
             }
-        let ack = mine.map { $0.reply.futureResult.eventLoop.makePromise(of: Void.self) }
-        let outcome = channels.apply(message, allowGap: allowGap, ack: ack)
+        let outcome = channels.apply(message, allowGap: allowGap, ack: mine.map { .client($0.reply) })
         if isSync, let name = try? ChannelName(validating: message.channel) {
             finishSyncIfDone(key: key, lastID: channels.lastID(of: name))
         }
         switch outcome {
         case .applied, .failed:
-            if let ack, let mine { ack.futureResult.map { message }.cascade(to: mine.reply) }
+            break  // the client is answered by the receipt, or was told of the failure
         case .duplicate:
             // Ours, already stored (it came with history, or a resend was answered twice): still answer the client.
-            ack?.succeed(())
             if let mine { mine.reply.succeed(message) }
             logger.debug(
                 "duplicate message ignored", metadata: ["channel": "\(message.channel)", "id": "\(message.id)"])
         case .implausible:
-            ack?.succeed(())
             if let mine { state.withLock { $0.forwards[seq] = mine } }
             if let peer {
                 refuse(
@@ -273,7 +262,7 @@ final class NetworkRouter: PeerEventHandler {
                     "message \(message.id) in \(message.channel) is further on than ids can have grown since its last")
             }
         case .gap(let expected):
-            ack?.succeed(())  // not stored yet: the forward waits again, and the message waits for the gap to close
+            // Not stored yet: the forward waits again, and the message waits for the gap to close.
             if let mine { state.withLock { $0.forwards[seq] = mine } }
             if isSync {
                 // History that does not continue what this server holds: a jump, not a gap to wait on.
@@ -435,14 +424,11 @@ final class NetworkRouter: PeerEventHandler {
         if servers.isLeader {
             state.withLock { $0.forwards.removeAll() }
             for (_, forward) in pending {
-                let ack = forward.reply.futureResult.eventLoop.makePromise(of: Void.self)
                 do {
-                    let message = try sequenceHere(
+                    _ = try sequenceHere(
                         channel: forward.channel, from: forward.from, body: forward.body, origin: servers.serverID,
-                        seq: 0, ack: ack)
-                    ack.futureResult.map { message }.cascade(to: forward.reply)
+                        seq: 0, ack: .client(forward.reply))
                 } catch {
-                    ack.fail(error)
                     forward.reply.fail(error)
                 }
             }
