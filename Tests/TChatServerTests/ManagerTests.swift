@@ -29,6 +29,7 @@ import Testing
 
         func session(_ nick: String) throws -> (ClientSession, EmbeddedChannel) {
             let channel = EmbeddedChannel()
+            try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: Int(1000 + nextID))).wait()
             let session = ClientSession(
                 id: nextID, channel: channel, address: "127.0.0.1:\(1000 + nextID)", connectedAt: .now(),
                 hello: Hello(nick: nick, clientName: "unit", clientVersion: "1", processID: 1, host: "h"))
@@ -152,6 +153,19 @@ import Testing
         #expect(throws: ProtocolError(.tooManyChannels, "you are in 3 channels, the most this server allows")) {
             _ = try fixture.join(alice, "alice", "#four")
         }
+    }
+
+    @Test func aJoinCompletingAfterItsClientLeftAddsNoMember() throws {
+        let fixture = try Fixture()
+        let (alice, aliceChannel) = try fixture.session("alice")
+        let (bob, _) = try fixture.session("bob")
+        _ = try fixture.join(bob, "bob", "#late")
+        fixture.channels.remove(alice, nick: "alice", reason: "gone")  // its quit ran first
+        try aliceChannel.close().wait()
+        #expect(throws: ProtocolError.self) { _ = try fixture.join(alice, "alice", "#late") }
+        let members = fixture.channels.members(of: try ChannelName(validating: "#late")) ?? []
+        #expect(members.map(\.id) == [bob.id])
+        #expect(fixture.channels.channels(of: alice).isEmpty)
     }
 
     @Test func clientManagerKeepsNicksUniqueAndRemembersThem() throws {

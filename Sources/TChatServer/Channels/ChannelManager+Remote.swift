@@ -5,25 +5,27 @@ extension ChannelManager {
     func remoteJoin(channel text: String, nick: String, time: Timestamp) {
         guard let name = try? ChannelName(validating: text) else { return }
         let channel = channel(creating: name)
-        let added = channel.withState { state in
-            guard state.members.addRemote(nick) else { return false }
+        let memberships = self.memberships
+        channel.withState { state in
+            guard state.members.addRemote(nick) else { return }
+            // Under the channel's lock, so a rename or quit arriving from another link's loop finds the index and
+            // the channel in step (it takes the index first, then each channel).
+            memberships.add(remote: nick, to: channel)
             if let frame = SubscriberSet.encode(.joined(channel: channel.name.name, nick: nick, time: time)) {
                 state.members.local.deliver(frame)
             }
-            return true
         }
-        if added { memberships.add(remote: nick, to: channel) }
     }
 
     func remotePart(channel text: String, nick: String, reason: String, time: Timestamp) {
         guard let name = try? ChannelName(validating: text), let channel = directory.channel(name) else { return }
-        let removed = channel.withState { state in
-            guard state.members.removeRemote(nick) else { return false }
+        let memberships = self.memberships
+        channel.withState { state in
+            guard state.members.removeRemote(nick) else { return }
+            memberships.remove(remote: nick, from: channel)
             let event = ServerFrame.parted(channel: channel.name.name, nick: nick, reason: reason, time: time)
             if let frame = SubscriberSet.encode(event) { state.members.local.deliver(frame) }
-            return true
         }
-        if removed { memberships.remove(remote: nick, from: channel) }
     }
 
     /// Takes remote nicks out of every channel they are in, telling the local members who shared one with each,

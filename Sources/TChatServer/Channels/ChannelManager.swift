@@ -116,6 +116,9 @@ final class ChannelManager: Sendable {
     private func completeJoin(
         _ session: ClientSession, nick: String, channel name: ChannelName, history: Int
     ) throws(ProtocolError) -> JoinResult {
+        // A join that waited for the disk may complete after the client left (its quit ran on this loop already):
+        // it must not come back as a member no one will ever take out.
+        guard session.channel.isActive else { throw ProtocolError(.internalError, "the connection has closed") }
         let joinedCount = memberships.count(of: session)
         let channel = channel(creating: name)
         let result = try channel.withState { (state) throws(ProtocolError) -> JoinResult in

@@ -4,8 +4,10 @@ import TChatProtocol
 /// The channels each member is in, so that a quit or a nick change reaches every channel of one member without
 /// looking through all channels.
 ///
-/// Kept beside the channels' own member lists, never under a channel's lock: a session's joins, parts and quit all
-/// run on its own event loop, one at a time, and a linked server's members change in the order its frames arrive.
+/// Lock order: a channel's lock, then this index's, never the other way round (a quit or rename reads the index,
+/// lets it go, then takes each channel). A session's entries change on its own event loop, one at a time, after its
+/// channel's lock is released; a remote nick's change under the channel's lock, because a nick collision on one
+/// link renames a client of another from that other link's loop.
 final class MembershipIndex: Sendable {
     private struct State {
         /// Session id to channel key to channel.

@@ -19,8 +19,6 @@ final class SendReply: Sendable {
         self.requestID = requestID
     }
 
-    var isAnswered: Bool { answered.load(ordering: .acquiring) }
-
     /// SENT naming the message, then OK.
     func succeed(_ message: ChatMessage?, in drain: MailboxDrain? = nil) {
         guard let message else {

@@ -118,7 +118,9 @@ extension NetworkRouter {
         logger.notice(
             "nick collision: both clients renamed",
             metadata: ["nick": "\(local.old)", "renamed": "\(local.new)", "peer": "\(peer.hello.name)"])
-        channels.announceNickChange(session, from: local.old, to: local.new)
+        // On the session's own loop, where its quit runs too: the others hear NICK before QUIT, or no NICK at all.
+        let channels = self.channels
+        session.eventLoop.execute { channels.announceNickChange(session, from: local.old, to: local.new) }
         let notice =
             "another \(local.old) is connected to \(peer.hello.name): neither keeps the nick, you are now "
             + "\(local.new) (/nick \(local.old) takes it back once it is free)"
