@@ -217,7 +217,9 @@ def scenarios(quick):
     the server speak TLS too."""
     scale = 10 if quick else 1
     traffic = [("deliveries_per_second", "deliveries/s", "higher"), ("latency_p99", "p99 latency (ms)", "lower"),
-               ("server_cpu", "server CPU (s)", "lower"), ("faults", "lost+duplicated+reordered", "lower")]
+               ("server_cpu", "server CPU (s)", "lower"),
+               ("server_cpu_per_message", "server CPU per message (µs)", "lower"),
+               ("faults", "lost+duplicated+reordered", "lower")]
     return [
         ("fanout 100x1", ["fanout", "--receivers", "100", "--senders", "1", "--messages", str(20000 // scale),
                           "--window", "100", "--size", "64"], traffic, 120),
@@ -227,6 +229,9 @@ def scenarios(quick):
                            "--messages", str(40000 // scale), "--window", "100", "--size", "64"], traffic, 180),
         (f"rooms {1000 // scale}/{200 // scale}", ["rooms", "--clients", str(1000 // scale), "--channels", str(200 // scale),
                             "--messages", str(50000 // scale), "--window", "10", "--size", "64"], traffic, 300),
+        (f"rooms {5000 // scale}/{1000 // scale}", ["rooms", "--clients", str(5000 // scale),
+                            "--channels", str(1000 // scale), "--messages", str(100000 // scale), "--window", "10",
+                            "--size", "64"], traffic, 600),
         (f"idle {10000 // scale}", ["idle", "--clients", str(10000 // scale), "--channels", "100"],
          [("server_memory_per_client", "memory per client (bytes)", "lower"),
           ("connections_per_second", "connections/s", "higher")], 600),
@@ -243,6 +248,8 @@ def measure(bin_dir, server_name, arguments, timeout, baseline=None):
         cpu_before = cpu_seconds(server.process.pid)
         report = run_bench(bin_dir, arguments + extra, timeout)
         report["server_cpu"] = cpu_seconds(server.process.pid) - cpu_before
+        if report.get("messages_sent"):
+            report["server_cpu_per_message"] = report["server_cpu"] * 1e6 / report["messages_sent"]
         report["faults"] = report.get("lost", 0) + report.get("duplicated", 0) + report.get("reordered", 0)
         return report
 
@@ -253,6 +260,8 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="small counts and one repeat, to check the script")
     parser.add_argument("--servers", default="tchatd,InspIRCd,ngircd")
+    parser.add_argument("--only", help="comma-separated scenario name prefixes to run (\"rooms,fanout 100x1\"); "
+                                       "the history store is measured only when nothing is left out")
     parser.add_argument("--raw", help="also write every run's report here, as JSON")
     parser.add_argument("--baseline", help="a directory with an earlier tchatd: measured too (plaintext only), as "
                                            "'tchatd-before', so a change is compared with what it changed in one run")
@@ -262,6 +271,9 @@ def main():
     if options.baseline and "tchatd-before" not in servers:
         servers.insert(1, "tchatd-before")
     plan = scenarios(options.quick)
+    if options.only:
+        prefixes = [p.strip() for p in options.only.split(",")]
+        plan = [entry for entry in plan if any(entry[0].startswith(p) for p in prefixes)]
     check_peer_settings(servers)
     results = {}  # (scenario, server) -> [report]
     history = []
@@ -279,7 +291,7 @@ def main():
                     print(f"  failed: {error}", file=sys.stderr)
                     report = {"failed": str(error)}
                 results.setdefault((name, server), []).append(report)
-        if "tchatd" in servers:
+        if "tchatd" in servers and not options.only:
             print(f"[{time.time() - started:6.0f} s] repeat {repeat + 1}/{repeats}: history on tchatd",
                   file=sys.stderr, flush=True)
             stored = "100000" if options.quick else "1000000"
