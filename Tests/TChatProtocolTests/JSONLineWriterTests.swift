@@ -1,0 +1,30 @@
+import Foundation
+import TChatProtocol
+import Testing
+
+/// The hand-written JSON lines: whatever a string holds, a JSON parser reads back exactly that string.
+@Suite struct JSONLineWriterTests {
+    static let awkward = [
+        "", "plain text", "quote \" and backslash \\ and slash /", "new\nline\r\ttab", "\u{0}\u{1}\u{1F}\u{7F}",
+        "日本語 and 👋🏽", "\\\"\\\"", "ends with escape\n", "\"starts with one",
+        String(repeating: "long run without escapes ", count: 40) + "\u{2}",
+    ]
+
+    @Test(arguments: awkward) func everyStringReadsBackExactly(_ text: String) throws {
+        var writer = JSONLineWriter()
+        writer.field("body", text)
+        writer.field("id", UInt64(7))
+        let line = writer.finish()
+        #expect(line.last == UInt8(ascii: "\n"))
+        #expect(!line.dropLast().contains(UInt8(ascii: "\n")))
+        let object = try JSONSerialization.jsonObject(with: Data(line)) as? [String: Any]
+        #expect(object?["body"] as? String == text)
+        #expect(object?["id"] as? Int == 7)
+    }
+
+    @Test func controlCharactersUseTheShortFormsOrUnicodeEscapes() {
+        var bytes: [UInt8] = []
+        JSONLineWriter.appendQuoted("a\"b\\c\nd\u{1}e", to: &bytes)
+        #expect(String(decoding: bytes, as: UTF8.self) == #""a\"b\\c\nd\u0001e""#)
+    }
+}
