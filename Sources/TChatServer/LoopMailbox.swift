@@ -37,6 +37,9 @@ final class LoopMailbox: Sendable {
 
     private struct State {
         var deliveries: [Delivery] = []
+        /// The array the last drain emptied, kept for its capacity: a drain swaps it in rather than copying out
+        /// everything posted (which retained and released every delivery once more).
+        var spare: [Delivery] = []
         /// A drain is queued or running; posts need not queue another.
         var drainPending = false
     }
@@ -78,24 +81,32 @@ final class LoopMailbox: Sendable {
     /// Writes everything posted so far, now; on the loop only (before closing a connection, so nothing is lost).
     func drainNow() {
         loop.preconditionInEventLoop()
-        write(
-            state.withLock { state in
-                defer { state.deliveries.removeAll(keepingCapacity: true) }
-                return state.deliveries
-            })
+        var deliveries = take()
+        write(deliveries)
+        deliveries.removeAll(keepingCapacity: true)
+        state.withLock { $0.spare = deliveries }
     }
 
     private func drain() {
-        let deliveries = state.withLock { state in
-            defer { state.deliveries.removeAll(keepingCapacity: true) }
-            return state.deliveries
-        }
+        var deliveries = take()
         write(deliveries)
+        deliveries.removeAll(keepingCapacity: true)
         let busy = state.withLock { state in
+            state.spare = deliveries
             if state.deliveries.isEmpty { state.drainPending = false }
             return !state.deliveries.isEmpty
         }
         if busy { loop.scheduleTask(in: Self.busyDelay) { self.drain() } }
+    }
+
+    /// Everything posted so far; the list left behind is the spare one, empty.
+    private func take() -> [Delivery] {
+        state.withLock { state in
+            var taken: [Delivery] = []
+            swap(&taken, &state.spare)
+            swap(&taken, &state.deliveries)
+            return taken
+        }
     }
 
     /// Consecutive deliveries to the same audience (a busy channel's messages) are joined into one buffer first,

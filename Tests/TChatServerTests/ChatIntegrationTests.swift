@@ -292,4 +292,19 @@ import Testing
         #expect(index.contains("#fresh"))
         await server.stop()
     }
+
+    @Test func aChannelMadeByAJoinAloneIsInChannelsJSONWithinASecondOrTwo() async throws {
+        // Without a message nothing forces the index out at once; it is written within a second of the change.
+        let server = try await TestServer()
+        defer { server.removeData() }
+        let alice = try await server.connect("alice", events: false)
+        _ = try await alice.join("#quiet")
+        var index = ""
+        for _ in 0..<40 where !index.contains("#quiet") {
+            try await Task.sleep(for: .milliseconds(100))
+            index = (try? String(contentsOfFile: server.directory + "/channels.json", encoding: .utf8)) ?? ""
+        }
+        #expect(index.contains("#quiet"), "\(index)")
+        await server.stop()
+    }
 }

@@ -100,6 +100,7 @@ final class StoreWriter: Sendable {
         queue.withLock { $0.started = true }
         let thread = Thread { [self] in
             var state = ThreadState(files: files)
+            state.namedFiles = Set(files.keys)
             self.run(&state)
         }
         thread.name = "tchatd-store"
@@ -168,6 +169,9 @@ final class StoreWriter: Sendable {
         var lastSnapshot = ContinuousClock.now
         var pendingChannels = false
         var pendingNicks = false
+        /// The history files the last `channels.json` written names (at first, those found at start-up).
+        var namedFiles: Set<String> = []
+        var lastChannelsWrite = ContinuousClock.now
     }
 
     static let maxOpenFiles = 256
@@ -188,9 +192,20 @@ final class StoreWriter: Sendable {
                 return (jobs, queue.closing, queue.closing ? queue.finished : nil)
             }
             // A new channel is in channels.json before its first line is written, so a crash can never leave a
-            // history file that no channel names.
-            if state.pendingChannels, let channels = snapshots.withLock({ $0 }).channels() {
-                writeMetadata(channels, name: "channels.json")
+            // history file that no channel names. Otherwise a change (a channel made by a join, a topic) waits up
+            // to a second: a thousand clients joining a thousand new channels rewrote the whole index per turn.
+            let unnamed = taken.jobs.contains { job in
+                if case .message(let file, _, _) = job { return !state.namedFiles.contains(file) }
+                return false
+            }
+            if state.pendingChannels,
+                unnamed || taken.closing || ContinuousClock.now - state.lastChannelsWrite >= .seconds(1),
+                let channels = snapshots.withLock({ $0 }).channels()
+            {
+                if writeMetadata(channels, name: "channels.json") {
+                    state.namedFiles = Set(channels.channels.map(\.file))
+                }
+                state.lastChannelsWrite = ContinuousClock.now
                 state.pendingChannels = false
             }
             if !taken.jobs.isEmpty {
@@ -218,40 +233,73 @@ final class StoreWriter: Sendable {
         if state.pendingNicks {
             wait = min(wait, .seconds(1) - (ContinuousClock.now - state.lastSnapshot))
         }
+        if state.pendingChannels {
+            wait = min(wait, .seconds(1) - (ContinuousClock.now - state.lastChannelsWrite))
+        }
         let (seconds, attoseconds) = max(wait, .milliseconds(1)).components
         return .microseconds(Int(seconds) * 1_000_000 + Int(attoseconds / 1_000_000_000_000))
     }
 
+    /// One file's share of a batch: its new lines, the acknowledgements waiting for them, and (for a channel file)
+    /// the ids they carry.
+    private struct FileBatch {
+        let path: String
+        /// The channel file's name under `channels/`; nil for `clients.jsonl`.
+        let file: String?
+        var bytes: [UInt8] = []
+        var acks: [DeliveryReceipt] = []
+        var firstID: UInt64 = 0
+        var lastID: UInt64 = 0
+        var lines = 0
+    }
+
     private func process(_ jobs: [Job], _ state: inout ThreadState) {
-        // Group lines per file, keeping each file's order (ids increase within a channel file).
-        var order: [String] = []
-        var lines: [String: [UInt8]] = [:]
-        var acks: [String: [DeliveryReceipt]] = [:]
+        // Group lines per file, keeping each file's order (ids increase within a channel file): one dictionary
+        // lookup per message, the path and the file's range touched once per file.
+        var batches: [FileBatch] = []
+        var byFile: [String: Int] = [:]
+        var clientsBatch: Int?
         var barriers: [EventLoopPromise<Void>] = []
         for job in jobs {
             switch job {
             case .message(let file, let message, let ack):
-                let path = "channels/" + file
-                if lines[path] == nil { order.append(path) }
-                lines[path, default: []].append(contentsOf: MessageRecord.line(for: message))
-                if let ack { acks[path, default: []].append(ack) }
-                if state.files[file] == nil { state.files[file] = FileRange(firstID: message.id, lastID: 0) }
-                state.files[file]!.lastID = message.id
-                state.files[file]!.lines += 1
+                let index: Int
+                if let known = byFile[file] {
+                    index = known
+                } else {
+                    index = batches.count
+                    batches.append(FileBatch(path: "channels/" + file, file: file, firstID: message.id))
+                    byFile[file] = index
+                }
+                batches[index].bytes.append(contentsOf: MessageRecord.line(for: message))
+                if let ack { batches[index].acks.append(ack) }
+                batches[index].lastID = message.id
+                batches[index].lines += 1
             case .connection(let record):
-                let path = Self.clientsFile
-                if lines[path] == nil { order.append(path) }
-                lines[path, default: []].append(contentsOf: Self.line(for: record))
+                let index = clientsBatch ?? batches.count
+                if clientsBatch == nil {
+                    batches.append(FileBatch(path: Self.clientsFile, file: nil))
+                    clientsBatch = index
+                }
+                batches[index].bytes.append(contentsOf: Self.line(for: record))
             case .barrier(let promise):
                 barriers.append(promise)
             }
         }
+        for batch in batches {
+            guard let file = batch.file else { continue }
+            var range = state.files[file] ?? FileRange(firstID: batch.firstID, lastID: 0)
+            range.lastID = batch.lastID
+            range.lines += batch.lines
+            state.files[file] = range
+        }
+        let order = batches.map(\.path)
         var failures: [String: any Error] = [:]
-        for path in order {
+        for batch in batches {
             do {
-                try append(lines[path]!, to: path, &state)
+                try append(batch.bytes, to: batch.path, &state)
             } catch {
-                failures[path] = error
+                failures[batch.path] = error
             }
         }
         // Logged when writes start failing and when they work again, not once per batch: a full disk would
@@ -274,10 +322,11 @@ final class StoreWriter: Sendable {
         // Completed on their own loops, one task per loop for the whole batch: completing each promise from this
         // thread would cost a task, and often a wake-up of the loop, per message.
         var byLoop: [ObjectIdentifier: (loop: any EventLoop, acks: [(DeliveryReceipt, (any Error)?)])] = [:]
-        for path in order {
-            for ack in acks[path] ?? [] {
+        for batch in batches {
+            let failure = failures[batch.path]
+            for ack in batch.acks {
                 let loop = ack.eventLoop
-                byLoop[ObjectIdentifier(loop), default: (loop, [])].acks.append((ack, failures[path]))
+                byLoop[ObjectIdentifier(loop), default: (loop, [])].acks.append((ack, failure))
             }
         }
         for (loop, batch) in byLoop.values {
