@@ -67,7 +67,7 @@ class Server:
 
     def __init__(self, name, bin_dir, tls=False):
         self.name = name
-        self.bin_dir = bin_dir
+        self.bin_dir = os.path.abspath(bin_dir)  # the server runs in its own directory
         self.tls = tls
         self.protocol = "tchat" if name.startswith("tchatd") else "irc"
 
@@ -97,7 +97,10 @@ class Server:
                 argv = ["inspircd", f"--config={path}", "--nofork", "--runasroot"]
             else:
                 argv = ["ngircd", "--config", path, "--nodaemon"]
-        self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        # In its own directory: a server that dumps core on the way out (InspIRCd 3.15 does, now and then, on
+        # SIGTERM) leaves the file there, removed with the rest, not in the repository.
+        self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                        cwd=self.dir)
         wait_for_port(self.port, self.process)
         time.sleep(0.2)  # let the probe connection go before anything is measured
         return self
@@ -147,7 +150,7 @@ def check_peer_settings(servers):
             # --debug prints the configuration warnings the file log never sees (it opens after the config is read).
             process = subprocess.Popen(["inspircd", f"--config={path}", "--nofork", "--runasroot", "--debug"],
                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                       text=True, errors="replace")
+                                       text=True, errors="replace", cwd=directory)
             lines = []
             deadline = time.time() + 10
             try:
@@ -176,7 +179,7 @@ def check_peer_settings(servers):
             with open(path, "w") as f:
                 f.write(config)
             process = subprocess.Popen(["ngircd", "--config", path, "--nodaemon"], stdout=subprocess.DEVNULL,
-                                       stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+                                       stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, cwd=directory)
             try:
                 wait_for_port(port, process)
                 with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
