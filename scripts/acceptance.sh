@@ -116,7 +116,7 @@ echo "   a client could still send afterwards"
 #    thousands of messages.
 if command -v tmux >/dev/null 2>&1; then
 python3 - "$bin" "$addr" <<'PY' || exit 1
-import subprocess, sys, time, statistics
+import os, subprocess, sys, time, statistics
 bin, addr = sys.argv[1], sys.argv[2]
 sock = f"tchat-acceptance-{time.time_ns()}"
 def tmux(*args):
@@ -158,6 +158,10 @@ try:
     print(f"   switching to #big with 10,000 messages received (5,000 kept): on screen after {(shown - switched) * 1000:.0f} ms")
 finally:
     tmux("kill-server")
+    try:  # tmux leaves its socket file behind
+        os.remove(f"/tmp/tmux-{os.getuid()}/{sock}")
+    except OSError:
+        pass
 PY
 fi
 # 5. A network of three servers (issue 4).
