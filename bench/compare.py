@@ -106,12 +106,7 @@ class Server:
         return self
 
     def __exit__(self, *_):
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -131,6 +126,26 @@ def tls_config(name, config, tls_port, plain_port, cert, key):
 """
 
 
+def stop_process(process):
+    """SIGTERM, then SIGKILL if it has not gone within 10 s."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def write_config(template, directory, port):
+    """An IRC server's configuration from bench/TEMPLATE, with @DIR@ and @PORT@ filled in; returns its path."""
+    with open(os.path.join(HERE, template)) as f:
+        config = f.read().replace("@DIR@", directory).replace("@PORT@", str(port))
+    path = os.path.join(directory, template)
+    with open(path, "w") as f:
+        f.write(config)
+    return path
+
+
 def check_peer_settings(servers):
     """Checks, in each IRC server's own output, that the benchmark's settings took effect.
 
@@ -141,12 +156,7 @@ def check_peer_settings(servers):
     directory = tempfile.mkdtemp(prefix="compare-check-")
     try:
         if "InspIRCd" in servers:
-            port = free_port()
-            with open(os.path.join(HERE, "inspircd.conf")) as f:
-                config = f.read().replace("@DIR@", directory).replace("@PORT@", str(port))
-            path = os.path.join(directory, "inspircd.conf")
-            with open(path, "w") as f:
-                f.write(config)
+            path = write_config("inspircd.conf", directory, free_port())
             # --debug prints the configuration warnings the file log never sees (it opens after the config is read).
             process = subprocess.Popen(["inspircd", f"--config={path}", "--nofork", "--runasroot", "--debug"],
                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -159,12 +169,7 @@ def check_peer_settings(servers):
                     if "is now running" in line or time.time() > deadline:
                         break
             finally:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+                stop_process(process)
             warnings = [line.strip() for line in lines if "CONFIG: WARNING" in line]
             if warnings or not any("is now running" in line for line in lines):
                 raise RuntimeError("InspIRCd did not take bench/inspircd.conf as written: "
@@ -173,11 +178,7 @@ def check_peer_settings(servers):
                   "(netbuffersize 65534 in range)", file=sys.stderr)
         if "ngircd" in servers:
             port = free_port()
-            with open(os.path.join(HERE, "ngircd.conf")) as f:
-                config = f.read().replace("@DIR@", directory).replace("@PORT@", str(port))
-            path = os.path.join(directory, "ngircd.conf")
-            with open(path, "w") as f:
-                f.write(config)
+            path = write_config("ngircd.conf", directory, port)
             process = subprocess.Popen(["ngircd", "--config", path, "--nodaemon"], stdout=subprocess.DEVNULL,
                                        stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, cwd=directory)
             try:
@@ -192,12 +193,7 @@ def check_peer_settings(servers):
                             break
                         answer += chunk
             finally:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+                stop_process(process)
             modes = [line for line in answer.decode(errors="replace").splitlines() if " 221 " in line]
             if not modes or "F" not in modes[0].rsplit(" ", 1)[-1]:
                 raise RuntimeError(f"ngircd did not give a new client user mode F (relaxed flood protection): {modes}")

@@ -227,15 +227,7 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     /// Sends replies from outside a read (a completed disk read or store acknowledgement), at once.
     static func send(_ frames: [ServerFrame], to requestID: UInt32, on session: ClientSession) {
-        var buffer = session.channel.allocator.buffer(capacity: 256)
-        for frame in frames {
-            do {
-                try frame.encode(requestID: requestID, into: &buffer)
-            } catch {
-                try? ServerFrame.error(error).encode(requestID: requestID, into: &buffer)
-            }
-        }
-        session.send(buffer)
+        session.send(session.encode(frames, requestID: requestID))
     }
 
     /// Sends an error and closes once it is written; no request is handled after it.

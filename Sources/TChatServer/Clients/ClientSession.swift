@@ -38,6 +38,19 @@ final class ClientSession: Sendable, Hashable {
         mailbox.post(frames, to: [self])
     }
 
+    /// Encodes replies to one request; a frame too large for the wire becomes an ERROR in its place.
+    func encode(_ frames: [ServerFrame], requestID: UInt32, capacity: Int = 256) -> ByteBuffer {
+        var buffer = channel.allocator.buffer(capacity: capacity)
+        for frame in frames {
+            do {
+                try frame.encode(requestID: requestID, into: &buffer)
+            } catch {
+                try? ServerFrame.error(error).encode(requestID: requestID, into: &buffer)
+            }
+        }
+        return buffer
+    }
+
     static func == (lhs: ClientSession, rhs: ClientSession) -> Bool { lhs.id == rhs.id }
     func hash(into hasher: inout Hasher) { hasher.combine(id) }
 }

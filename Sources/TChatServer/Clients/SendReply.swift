@@ -41,14 +41,7 @@ final class SendReply: Sendable {
 
     private func answer(_ frames: [ServerFrame], in drain: MailboxDrain?) {
         guard !answered.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        var buffer = session.channel.allocator.buffer(capacity: 48)
-        for frame in frames {
-            do {
-                try frame.encode(requestID: requestID, into: &buffer)
-            } catch {
-                try? ServerFrame.error(error).encode(requestID: requestID, into: &buffer)
-            }
-        }
+        let buffer = session.encode(frames, requestID: requestID, capacity: 48)
         if let drain, drain.mailbox === session.mailbox {
             drain.append(buffer, to: session)
         } else {
