@@ -403,8 +403,7 @@ import Testing
         let target = try await Target.start()
         let hello = RawPeer.hello(startedAt: Timestamp(milliseconds: 1_700_000_000_000))
         let attacker = try await Self.linkedAttacker(to: target, hello: hello)
-        let serverID = try #require(
-            attacker.frames.compactMap { if case .hello(let h) = $0 { h.serverID } else { nil } }.first)
+        let serverID = try #require(attacker.linkedServerID)
         let now = Timestamp.now()
         func message(_ id: UInt64, from: String) -> ChatMessage {
             ChatMessage(channel: "#ops", id: id, time: now, from: from, body: .text("forged"))
@@ -448,8 +447,7 @@ import Testing
         // A plausible start long before the server's: it becomes the sequencer, as an honest server would.
         let hello = RawPeer.hello(startedAt: Timestamp(milliseconds: 1_700_000_000_000))
         let attacker = try await Self.linkedAttacker(to: target, hello: hello)
-        let serverID = try #require(
-            attacker.frames.compactMap { if case .hello(let h) = $0 { h.serverID } else { nil } }.first)
+        let serverID = try #require(attacker.linkedServerID)
         let sending = Task { try await target.alice.send(.text("the real words"), to: "#ops") }
         #expect(await eventually { attacker.frames.contains { if case .forward = $0 { true } else { false } } })
         guard

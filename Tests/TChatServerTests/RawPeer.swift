@@ -74,6 +74,11 @@ final class RawPeer: Sendable {
 
     var frames: [PeerFrame] { log.frames.withLock { $0 } }
 
+    /// The id the server it linked to gave in its HELLO, once that has arrived.
+    var linkedServerID: UInt64? {
+        frames.compactMap { if case .hello(let hello) = $0 { hello.serverID } else { nil } }.first
+    }
+
     var frameCount: Int { log.frames.withLock { $0.count } }
 
     /// Whether a frame received after the first `index` matches, without copying what came before.

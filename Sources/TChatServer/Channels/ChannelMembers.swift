@@ -19,8 +19,6 @@ struct ChannelMembers {
         remote.removeValue(forKey: Nick.key(for: nick)) != nil
     }
 
-    func hasRemote(_ nick: String) -> Bool { remote[Nick.key(for: nick)] != nil }
-
     /// Returns false if `old` was not a member.
     mutating func renameRemote(from old: String, to new: String) -> Bool {
         guard remote.removeValue(forKey: Nick.key(for: old)) != nil else { return false }
