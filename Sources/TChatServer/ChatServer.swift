@@ -111,11 +111,13 @@ public final class ChatServer: Service, Sendable {
         let group = MultiThreadedEventLoopGroup(
             numberOfThreads: configuration.threads > 0 ? configuration.threads : System.coreCount)
         do {
+            let feed = ChangeFeed()
             let channelManager = try ChannelManager(
                 store: store, threadPool: threadPool, loaded: channels, unclaimedFiles: unclaimed,
-                maxChannelsPerClient: configuration.maxChannelsPerClient, logger: logger)
+                maxChannelsPerClient: configuration.maxChannelsPerClient, feed: feed, logger: logger)
             let clientManager = ClientManager(
-                store: store, known: nicks, serverName: configuration.name, serverID: serverID, logger: logger)
+                store: store, known: nicks, serverName: configuration.name, serverID: serverID, feed: feed,
+                logger: logger)
             store.start(
                 files: channelManager.fileRanges,
                 snapshots: StoreWriter.Snapshots(
@@ -130,6 +132,7 @@ public final class ChatServer: Service, Sendable {
                 forwardTimeout: configuration.forwardTimeout, maxWaitingBytes: configuration.maxWaitingBytes,
                 logger: logger)
             serverManager.setHandler(router)
+            feed.subscribe(ChangeReplicator(servers: serverManager))
             let context = ServerContext(
                 configuration: configuration, channels: channelManager, clients: clientManager,
                 servers: serverManager, router: router, live: live, loops: Array(group.makeIterator()), logger: logger)

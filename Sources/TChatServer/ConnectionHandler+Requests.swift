@@ -44,19 +44,17 @@ extension ConnectionHandler {
                 let name = try ChannelName(validating: channel)
                 try TextField.check(reason, "reason", maxBytes: ProtocolLimits.maxReasonBytes)
                 try server.channels.part(session, nick: nick.name, channel: name, reason: reason)
-                server.router.clientParted(channel: name.name, nick: nick.name, reason: reason)
             case .send(let channel, let body):
                 try send(body, to: channel, nick: nick, requestID: id, session: session)
                 return  // answered by its `SendReply`, once stored and handed over
             case .sendDirect(let target, let body):
-                try sendDirect(body, to: target, from: nick)
+                try server.clients.sendDirect(body, from: nick, to: target)
             case .listChannels:
                 for info in server.channels.list() { reply(.channelInfo(info), to: id) }
             case .setTopic(let channel, let topic):
                 let name = try ChannelName(validating: channel)
                 try TextField.check(topic, "topic", maxBytes: ProtocolLimits.maxTopicBytes)
-                let time = try server.channels.setTopic(session, nick: nick.name, channel: name, topic: topic)
-                server.router.topicSet(channel: name.name, topic: topic, setBy: nick.name, time: time)
+                try server.channels.setTopic(session, nick: nick.name, channel: name, topic: topic)
             case .listClients(let channel):
                 try listClients(in: channel, requestID: id)
             case .whois(let target):
@@ -142,7 +140,6 @@ extension ConnectionHandler {
                 mailbox: server.mailbox(for: context.eventLoop))
             let welcomeText = try server.clients.admit(session, nick: nick)
             phase = .welcomed(session, nick)
-            server.router.clientConnected(session, nick: nick)
             logger.info(
                 "client connected",
                 metadata: [
@@ -173,7 +170,6 @@ extension ConnectionHandler {
         try server.clients.rename(session, to: new)
         phase = .welcomed(session, new)
         server.channels.announceNickChange(session, from: current.name, to: new.name)
-        server.router.clientRenamed(from: current.name, to: new.name)
         logger.info("nick changed", metadata: ["from": "\(current)", "to": "\(new)"])
     }
 
@@ -205,11 +201,9 @@ extension ConnectionHandler {
     private func join(_ channel: String, history: Int, session: ClientSession, nick: Nick, requestID id: UInt32) throws
     {
         let name = try ChannelName(validating: channel)
-        let router = server.router
         server.channels.join(session, nick: nick.name, channel: name, history: history).whenComplete { result in
             switch result {
             case .success(let joined):
-                if joined.isNew { router.clientJoined(channel: joined.info.name, nick: nick.name) }
                 var frames: [ServerFrame] = [.channelInfo(joined.info)]
                 frames += joined.replay.map { .message($0) }
                 frames.append(.ok)
@@ -236,28 +230,6 @@ extension ConnectionHandler {
         let name = try ChannelName(validating: text)
         lastChannel = (text, name)
         return name
-    }
-
-    private func sendDirect(_ body: MessageBody, to target: String, from nick: Nick) throws {
-        guard !body.text.isEmpty else { throw ProtocolError(.invalidArgument, "an empty message was not sent") }
-        let recipient: ClientSession
-        switch server.clients.locate(target) {
-        case .remote(let serverID, let known)?:
-            server.router.sendDirect(DirectMessage(from: nick.name, to: known, time: .now(), body: body), to: serverID)
-            return
-        case .local(let session)?:
-            recipient = session
-        case nil:
-            throw ProtocolError(.noSuchNick, "no client is connected as \(target)")
-        }
-        guard let info = server.clients.info(for: recipient) else {
-            throw ProtocolError(.noSuchNick, "no client is connected as \(target)")
-        }
-        let event = ServerFrame.direct(DirectMessage(from: nick.name, to: info.nick, time: .now(), body: body))
-        guard let frame = SubscriberSet.encode(event) else {
-            throw ProtocolError(.fieldTooLong, "the message is too long")
-        }
-        recipient.send(frame)
     }
 
     private func listClients(in channel: String, requestID id: UInt32) throws {

@@ -89,8 +89,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         if case .welcomed(let session, let welcomed) = phase {
             let nick = server.clients.currentNick(of: session) ?? welcomed
             server.channels.remove(session, nick: nick.name, reason: quitMessage ?? reason)
-            server.clients.remove(session, reason: reason)
-            server.router.clientQuit(nick: nick.name, reason: quitMessage ?? reason)
+            server.clients.remove(session, reason: reason, quitMessage: quitMessage)
             logger.info(
                 "client disconnected",
                 metadata: ["nick": "\(nick)", "address": "\(address)", "reason": "\(reason)"])

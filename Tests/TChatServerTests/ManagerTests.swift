@@ -15,15 +15,21 @@ import Testing
         let pool = NIOThreadPool(numberOfThreads: 1)
         let channels: ChannelManager
         let clients: ClientManager
+        /// Every change the managers emitted for the network, in order.
+        let changes = ChangeRecorder()
         var nextID: UInt64 = 1
 
         init(historyLimit: Int = 10_000) throws {
             store = try HistoryStore(
                 directory: directory, policy: .never, historyLimit: historyLimit, logger: TestServer.quietLogger)
             pool.start()
+            let feed = ChangeFeed()
+            feed.subscribe(changes)
             channels = try ChannelManager(
-                store: store, threadPool: pool, loaded: [], maxChannelsPerClient: 3, logger: TestServer.quietLogger)
-            clients = ClientManager(store: store, known: [], serverName: "unit", logger: TestServer.quietLogger)
+                store: store, threadPool: pool, loaded: [], maxChannelsPerClient: 3, feed: feed,
+                logger: TestServer.quietLogger)
+            clients = ClientManager(
+                store: store, known: [], serverName: "unit", feed: feed, logger: TestServer.quietLogger)
             store.start(files: [:], snapshots: .init())
         }
 

@@ -17,6 +17,7 @@ extension ChannelManager {
             state.topicSetAt = .now()
             let event = ServerFrame.topic(channel: channel.name.name, topic: topic, setBy: nick, time: state.topicSetAt)
             if let frame = SubscriberSet.encode(event) { state.members.local.deliver(frame, excluding: session.id) }
+            feed.emit(.topic(channel: channel.name.name, topic: topic, setBy: nick, time: state.topicSetAt))
             return state.topicSetAt
         }
         store.writer.markChannelsChanged()

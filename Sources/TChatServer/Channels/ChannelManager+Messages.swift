@@ -22,11 +22,12 @@ extension ChannelManager {
     /// writer has it as `--fsync` asks and every loop with members here has handed it over; if this throws, `ack`
     /// has heard nothing and the caller tells it.
     ///
-    /// `replicate` is called with the numbered message while the channel's lock is held, so that what it queues for
-    /// the other servers is queued in id order too.
+    /// The numbered message goes to the feed while the channel's lock is held, so the network hears the channel's
+    /// messages in id order and in order with its joins, parts and topics. `origin` and `seq` name the forward it
+    /// answers (`LocalChange.message`).
     func sequence(
-        channel name: ChannelName, from nick: String, body: MessageBody, ack: DeliveryReceipt.Waiter?,
-        replicate: (ChatMessage) -> Void = { _ in }
+        channel name: ChannelName, from nick: String, body: MessageBody, origin: UInt64 = 0, seq: UInt64 = 0,
+        ack: DeliveryReceipt.Waiter?
     ) throws(ProtocolError) -> ChatMessage {
         let channel = channel(creating: name)
         return try channel.withState { (state) throws(ProtocolError) -> ChatMessage in
@@ -35,7 +36,7 @@ extension ChannelManager {
             }
             let message = ChatMessage(channel: channel.name.name, id: id, time: .now(), from: nick, body: body)
             try keep(message, in: channel, &state, ack: ack)
-            replicate(message)
+            feed.emit(.message(origin: origin, seq: seq, message))
             return message
         }
     }

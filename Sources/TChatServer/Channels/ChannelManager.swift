@@ -21,6 +21,8 @@ final class ChannelManager: Sendable {
     let directory: ChannelDirectory
     let memberships = MembershipIndex()
     let store: HistoryStore
+    /// Where joins, parts, topics and numbered messages go for the rest of the network.
+    let feed: ChangeFeed
     let threadPool: NIOThreadPool
     /// Messages kept in memory per channel; also the most a join can replay.
     let recentCapacity: Int
@@ -31,9 +33,10 @@ final class ChannelManager: Sendable {
     /// `unclaimedFiles` are history files no channel owns; new channels never take their names.
     init(
         store: HistoryStore, threadPool: NIOThreadPool, loaded: [HistoryStore.LoadedChannel],
-        unclaimedFiles: [String] = [], maxChannelsPerClient: Int, logger: Logger
+        unclaimedFiles: [String] = [], maxChannelsPerClient: Int, feed: ChangeFeed = ChangeFeed(), logger: Logger
     ) throws {
         self.store = store
+        self.feed = feed
         self.threadPool = threadPool
         let capacity = min(store.historyLimit, Int(ProtocolLimits.maxHistoryRequest))
         self.recentCapacity = capacity
@@ -129,9 +132,11 @@ final class ChannelManager: Sendable {
                         .tooManyChannels, "you are in \(joinedCount) channels, the most this server allows")
                 }
                 state.members.local.insert(session)
-                if let frame = SubscriberSet.encode(.joined(channel: channel.name.name, nick: nick, time: .now())) {
+                let time = Timestamp.now()
+                if let frame = SubscriberSet.encode(.joined(channel: channel.name.name, nick: nick, time: time)) {
                     state.members.local.deliver(frame, excluding: session.id)
                 }
+                feed.emit(.joined(channel: channel.name.name, nick: nick, time: time))
             }
             return JoinResult(info: channel.info(of: state), replay: state.history.newest(history), isNew: isNew)
         }
@@ -145,8 +150,10 @@ final class ChannelManager: Sendable {
             guard state.members.local.remove(session) else {
                 throw ProtocolError(.notOnChannel, "you are not in \(channel.name.name)")
             }
-            let event = ServerFrame.parted(channel: channel.name.name, nick: nick, reason: reason, time: .now())
+            let time = Timestamp.now()
+            let event = ServerFrame.parted(channel: channel.name.name, nick: nick, reason: reason, time: time)
             if let frame = SubscriberSet.encode(event) { state.members.local.deliver(frame) }
+            feed.emit(.parted(channel: channel.name.name, nick: nick, reason: reason, time: time))
         }
         memberships.remove(session, from: channel)
     }

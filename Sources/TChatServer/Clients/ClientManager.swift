@@ -57,6 +57,8 @@ final class ClientManager: Sendable {
 
     private let state: Mutex<State>
     private let store: HistoryStore
+    /// Where arrivals, renames and departures go for the rest of the network.
+    let feed: ChangeFeed
     private let serverName: String
     /// This server's id, after which our clients that lose a nick collision are renamed.
     let serverID: UInt64
@@ -67,13 +69,14 @@ final class ClientManager: Sendable {
 
     init(
         store: HistoryStore, known: [NickRecord], serverName: String, serverID: UInt64 = 0,
-        knownLimit: Int = ClientManager.defaultKnownLimit, logger: Logger
+        knownLimit: Int = ClientManager.defaultKnownLimit, feed: ChangeFeed = ChangeFeed(), logger: Logger
     ) {
         var initial = State(nicks: NickTable<ClientSession>(ourServerID: serverID))
         initial.knownLimit = knownLimit
         for record in known { initial.known[Nick.key(for: record.nick)] = record }
         self.state = Mutex(initial)
         self.store = store
+        self.feed = feed
         self.serverName = serverName
         self.serverID = serverID
         self.logger = logger
@@ -95,21 +98,26 @@ final class ClientManager: Sendable {
             return state.markSeen(nick, at: session.connectedAt, connecting: true).welcome
         }
         store.writer.markNicksChanged()
+        feed.emit(.clientAdded(session.remoteClient(nick: nick)))
         return welcome
     }
 
     func rename(_ session: ClientSession, to nick: Nick) throws(ProtocolError) {
-        try state.withLock { (state) throws(ProtocolError) in
-            guard state.nicks.locals[session.id] != nil else { return }
+        let old = try state.withLock { (state) throws(ProtocolError) -> Nick? in
+            guard let old = state.nicks.localNick(session.id) else { return nil }
             let now = Timestamp.now()
             try state.nicks.renameLocal(nick, session: session.id, at: now)
             _ = state.markSeen(nick, at: now, connecting: false)
+            return old
         }
+        guard let old else { return }
         store.writer.markNicksChanged()
+        feed.emit(.clientRenamed(old: old.name, new: nick.name))
     }
 
-    /// Forgets a session and logs its connection; safe to call for a session never admitted.
-    func remove(_ session: ClientSession, reason: String) {
+    /// Forgets a session, logs its connection with `reason` and tells the network it quit with `quitMessage` (what the
+    /// client said in QUIT, else `reason`); safe to call for a session never admitted.
+    func remove(_ session: ClientSession, reason: String, quitMessage: String? = nil) {
         let now = Timestamp.now()
         let removed: Nick? = state.withLock { state in
             guard let nick = state.nicks.releaseLocal(session.id) else { return nil }
@@ -120,6 +128,7 @@ final class ClientManager: Sendable {
         }
         guard let removed else { return }
         store.writer.markNicksChanged()
+        feed.emit(.clientRemoved(nick: removed.name, reason: quitMessage ?? reason))
         let record = ConnectionRecord(
             nick: removed.name, address: session.address, connected: session.connectedAt.iso8601,
             disconnected: now.iso8601, durationMs: now.milliseconds(since: session.connectedAt),

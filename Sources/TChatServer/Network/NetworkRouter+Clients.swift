@@ -1,45 +1,9 @@
 import NIOCore
 import TChatProtocol
 
-/// Clients, memberships, topics and direct messages across the network.
+/// What linked servers say of their clients, memberships, topics and direct messages, and what a new link is told
+/// of ours. (Our own clients' changes reach the network through `ChangeFeed` and `ChangeReplicator`.)
 extension NetworkRouter {
-    /// A client of ours said hello, changed nick, joined, left, set a topic or quit: tell the network.
-    func clientConnected(_ session: ClientSession, nick: Nick) {
-        servers.broadcast(.clientAdded(remoteClient(session, nick: nick)))
-    }
-
-    func clientRenamed(from old: String, to new: String) {
-        servers.broadcast(.clientRenamed(old: old, new: new))
-    }
-
-    func clientJoined(channel: String, nick: String) {
-        servers.broadcast(.joined(channel: channel, nick: nick, time: .now()))
-    }
-
-    func clientParted(channel: String, nick: String, reason: String) {
-        servers.broadcast(.parted(channel: channel, nick: nick, reason: reason, time: .now()))
-    }
-
-    func clientQuit(nick: String, reason: String) {
-        servers.broadcast(.clientRemoved(nick: nick, reason: reason))
-    }
-
-    func topicSet(channel: String, topic: String, setBy: String, time: Timestamp) {
-        servers.broadcast(.topic(channel: channel, topic: topic, setBy: setBy, time: time))
-    }
-
-    /// Sends a direct message to a client of a linked server.
-    func sendDirect(_ message: DirectMessage, to serverID: UInt64) {
-        servers.send(.direct(message), to: serverID)
-    }
-
-    private func remoteClient(_ session: ClientSession, nick: Nick) -> RemoteClient {
-        RemoteClient(
-            nick: nick.name, address: session.address, connectedAt: session.connectedAt,
-            clientName: session.hello.clientName, clientVersion: session.hello.clientVersion,
-            host: session.hello.host, processID: session.hello.processID)
-    }
-
     // MARK: - From linked servers
 
     /// What a linked server says of its clients. Each frame names one of that server's own clients (as that server
@@ -137,7 +101,7 @@ extension NetworkRouter {
         // Everything the new peer needs to know of us: clients, what they are in, channels and topics.
         var frames: [PeerFrame] = []
         for (session, nick) in clients.localClients() {
-            frames.append(.clientAdded(remoteClient(session, nick: nick)))
+            frames.append(.clientAdded(session.remoteClient(nick: nick)))
             for channel in channels.channels(of: session) {
                 frames.append(.joined(channel: channel.name, nick: nick.name, time: session.connectedAt))
             }

@@ -127,14 +127,13 @@ final class NetworkRouter: PeerEventHandler {
         servers.send(.forward(seq: seq, channel: name.name, from: nick, body: body), to: servers.leader)
     }
 
-    /// Numbers a message here and sends it to every linked server; `ack` hears once it is stored and handed over.
+    /// Numbers a message here (the channel sends it to every linked server); `ack` hears once it is stored and handed
+    /// over.
     private func sequenceHere(
         channel name: ChannelName, from nick: String, body: MessageBody, origin: UInt64, seq: UInt64,
         ack: DeliveryReceipt.Waiter?
     ) throws(ProtocolError) -> ChatMessage {
-        try channels.sequence(channel: name, from: nick, body: body, ack: ack) { [servers] message in
-            servers.broadcast(.message(origin: origin, seq: seq, message))
-        }
+        try channels.sequence(channel: name, from: nick, body: body, origin: origin, seq: seq, ack: ack)
     }
 
     private func handleForward(
