@@ -14,7 +14,7 @@ public final class ChatServer: Service, Sendable {
     private struct Running: Sendable {
         let group: MultiThreadedEventLoopGroup
         let threadPool: NIOThreadPool
-        let store: HistoryStore
+        let store: any ChatStorage
         let context: ServerContext
         let listener: ServerListener
     }
@@ -77,10 +77,10 @@ public final class ChatServer: Service, Sendable {
         threadPool.start()
         let configuration = self.configuration
         let logger = self.logger
-        let loaded: (HistoryStore, [HistoryStore.LoadedChannel], [String], [NickRecord], UInt64)
+        let loaded: (any ChatStorage, [StoredChannel], [String], [NickRecord], UInt64)
         do {
             loaded = try await threadPool.runIfActive {
-                let store = try HistoryStore(
+                let store: any ChatStorage = try HistoryStore(
                     directory: configuration.dataDirectory, policy: configuration.fsync,
                     historyLimit: configuration.historyLimit, logger: logger)
                 let channels = try store.loadChannels()

@@ -20,7 +20,7 @@ extension ChannelManager {
             feed.emit(.topic(channel: channel.name.name, topic: topic, setBy: nick, time: state.topicSetAt))
             return state.topicSetAt
         }
-        store.writer.markChannelsChanged()
+        store.channelsChanged()
         return time
     }
 

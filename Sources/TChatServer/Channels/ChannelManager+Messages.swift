@@ -77,7 +77,7 @@ extension ChannelManager {
             DeliveryReceipt(
                 parties: 1 + (frame == nil ? 0 : state.members.local.loopCount), waiter: $0, message: message)
         }
-        guard store.writer.enqueue(.message(file: channel.file, message, ack: receipt)) else {
+        guard store.append(message, file: channel.file, receipt: receipt) else {
             throw ProtocolError(.storageFailure, "the history writer is overloaded; message not sent, try again")
         }
         state.history.append(message)

@@ -80,6 +80,6 @@ extension ChannelManager {
             if let frame = SubscriberSet.encode(event) { state.members.local.deliver(frame) }
             return true
         }
-        if changed { store.writer.markChannelsChanged() }
+        if changed { store.channelsChanged() }
     }
 }

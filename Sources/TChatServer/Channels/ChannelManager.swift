@@ -20,7 +20,7 @@ final class ChannelManager: Sendable {
 
     let directory: ChannelDirectory
     let memberships = MembershipIndex()
-    let store: HistoryStore
+    let store: any ChatStorage
     /// Where joins, parts, topics and numbered messages go for the rest of the network.
     let feed: ChangeFeed
     let threadPool: NIOThreadPool
@@ -29,10 +29,10 @@ final class ChannelManager: Sendable {
     let maxChannelsPerClient: Int
     let logger: Logger
 
-    /// `loaded` comes from `HistoryStore.loadChannels`, which has checked every name.
+    /// `loaded` comes from `ChatStorage.loadChannels`, which has checked every name.
     /// `unclaimedFiles` are history files no channel owns; new channels never take their names.
     init(
-        store: HistoryStore, threadPool: NIOThreadPool, loaded: [HistoryStore.LoadedChannel],
+        store: any ChatStorage, threadPool: NIOThreadPool, loaded: [StoredChannel],
         unclaimedFiles: [String] = [], maxChannelsPerClient: Int, feed: ChangeFeed = ChangeFeed(), logger: Logger
     ) throws {
         self.store = store
@@ -65,7 +65,7 @@ final class ChannelManager: Sendable {
                 state: ChatChannel.State(history: HistoryWindow(capacity: recentCapacity, limit: store.historyLimit)))
         }
         if isNew {
-            store.writer.markChannelsChanged()
+            store.channelsChanged()
             logger.info("channel created", metadata: ["channel": "\(name.name)", "file": "\(channel.file)"])
         }
         return channel

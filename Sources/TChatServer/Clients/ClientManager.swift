@@ -56,7 +56,7 @@ final class ClientManager: Sendable {
     }
 
     private let state: Mutex<State>
-    private let store: HistoryStore
+    private let store: any ChatStorage
     /// Where arrivals, renames and departures go for the rest of the network.
     let feed: ChangeFeed
     private let serverName: String
@@ -68,7 +68,7 @@ final class ClientManager: Sendable {
     static let defaultKnownLimit = 100_000
 
     init(
-        store: HistoryStore, known: [NickRecord], serverName: String, serverID: UInt64 = 0,
+        store: any ChatStorage, known: [NickRecord], serverName: String, serverID: UInt64 = 0,
         knownLimit: Int = ClientManager.defaultKnownLimit, feed: ChangeFeed = ChangeFeed(), logger: Logger
     ) {
         var initial = State(nicks: NickTable<ClientSession>(ourServerID: serverID))
@@ -97,7 +97,7 @@ final class ClientManager: Sendable {
             try state.nicks.admitLocal(nick, session: session.id, value: session, at: session.connectedAt)
             return state.markSeen(nick, at: session.connectedAt, connecting: true).welcome
         }
-        store.writer.markNicksChanged()
+        store.nicksChanged()
         feed.emit(.clientAdded(session.remoteClient(nick: nick)))
         return welcome
     }
@@ -111,7 +111,7 @@ final class ClientManager: Sendable {
             return old
         }
         guard let old else { return }
-        store.writer.markNicksChanged()
+        store.nicksChanged()
         feed.emit(.clientRenamed(old: old.name, new: nick.name))
     }
 
@@ -127,14 +127,14 @@ final class ClientManager: Sendable {
             return nick
         }
         guard let removed else { return }
-        store.writer.markNicksChanged()
+        store.nicksChanged()
         feed.emit(.clientRemoved(nick: removed.name, reason: quitMessage ?? reason))
         let record = ConnectionRecord(
             nick: removed.name, address: session.address, connected: session.connectedAt.iso8601,
             disconnected: now.iso8601, durationMs: now.milliseconds(since: session.connectedAt),
             client: session.hello.clientName, clientVersion: session.hello.clientVersion, host: session.hello.host,
             pid: session.hello.processID, reason: reason)
-        if !store.writer.enqueue(.connection(record)) {
+        if !store.logConnection(record) {
             logger.warning(
                 "connection log entry dropped: the history writer is overloaded", metadata: ["nick": "\(removed)"])
         }
@@ -239,7 +239,7 @@ final class ClientManager: Sendable {
             record.welcome = text
             state.known[nick.key] = record
         }
-        store.writer.markNicksChanged()
+        store.nicksChanged()
     }
 
     private func info(of remote: Remote) -> ClientInfo {

@@ -16,16 +16,6 @@ import TChatProtocol
 /// every write goes through the `StoreWriter` thread and every read of old history runs on a thread pool, so the
 /// event loops never touch the disk.
 final class HistoryStore: Sendable {
-    /// A channel as found on disk at start-up.
-    struct LoadedChannel: Sendable {
-        var record: ChannelRecord
-        /// 0 when the channel has no stored messages.
-        var firstID: UInt64
-        var lastID: UInt64
-        /// The newest stored message's time, when there is one.
-        var lastTime: Timestamp?
-    }
-
     let directory: String
     let historyLimit: Int
     let writer: StoreWriter
@@ -64,9 +54,9 @@ final class HistoryStore: Sendable {
 
     // MARK: - Start-up
 
-    func loadChannels() throws -> [LoadedChannel] {
+    func loadChannels() throws -> [StoredChannel] {
         guard let file: ChannelsFile = try loadMetadata("channels.json") else { return [] }
-        var loaded: [LoadedChannel] = []
+        var loaded: [StoredChannel] = []
         var seenFiles = Set<String>()
         for record in file.channels {
             if let problem = ChannelName.problem(with: record.name) {
@@ -100,7 +90,7 @@ final class HistoryStore: Sendable {
                 ends = try Self.endIDs(path: path)
             }
             loaded.append(
-                LoadedChannel(record: record, firstID: ends.first, lastID: ends.last, lastTime: ends.lastTime))
+                StoredChannel(record: record, firstID: ends.first, lastID: ends.last, lastTime: ends.lastTime))
         }
         return loaded
     }
