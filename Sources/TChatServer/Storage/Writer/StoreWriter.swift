@@ -18,40 +18,6 @@ import TChatProtocol
 /// `--fsync always` one fsync commits a whole batch (group commit). It also keeps channel files within the history
 /// limit and rewrites the small metadata files when they changed.
 final class StoreWriter: Sendable {
-    enum Job: Sendable {
-        /// A channel message for `channels/<file>`; `ack` is told once the policy says it is stored.
-        case message(file: String, ChatMessage, ack: DeliveryReceipt?)
-        /// A finished connection for `clients.jsonl`.
-        case connection(ConnectionRecord)
-        /// Completes once every earlier job is written and synced (tests, shutdown).
-        case barrier(EventLoopPromise<Void>)
-
-        var cost: Int {
-            switch self {
-            case .message(_, let message, _): 128 + message.body.text.utf8.count + message.from.utf8.count
-            case .connection: 256
-            case .barrier: 0
-            }
-        }
-    }
-
-    /// What the writer knows of a channel file: its oldest and newest message ids, and about how many lines it has.
-    struct FileRange: Sendable {
-        var firstID: UInt64
-        var lastID: UInt64
-        /// Counted, not taken from the ids: ids have gaps (messages numbered but not stored on a full disk), and a
-        /// count from ids would overstate the file.
-        var lines: Int
-
-        /// For a file whose ids run without gaps from `firstID` to `lastID`; an overestimate otherwise, corrected by
-        /// the next compaction.
-        init(firstID: UInt64, lastID: UInt64) {
-            self.firstID = firstID
-            self.lastID = lastID
-            lines = lastID >= firstID && firstID > 0 ? Int(min(lastID - firstID + 1, UInt64(Int.max))) : 0
-        }
-    }
-
     private struct Queue {
         var jobs: [Job] = []
         var queuedBytes = 0
@@ -99,7 +65,8 @@ final class StoreWriter: Sendable {
     func start(files: [String: FileRange]) {
         queue.withLock { $0.started = true }
         let thread = Thread { [self] in
-            var state = ThreadState(files: files)
+            var state = ThreadState(
+                files: files, handles: OpenFiles(directory: self.directory, limit: Self.maxOpenFiles))
             state.namedFiles = Set(files.keys)
             self.run(&state)
         }
@@ -156,16 +123,8 @@ final class StoreWriter: Sendable {
 
     /// State only the writer thread touches.
     private struct ThreadState {
-        struct OpenFile {
-            var fd: Int32
-            var path: String
-        }
         var files: [String: FileRange]
-        var open: [String: OpenFile] = [:]
-        /// Least recently used first; bounds the number of descriptors kept open.
-        var openOrder: [String] = []
-        var unsynced: Set<String> = []
-        var lastSync = ContinuousClock.now
+        var handles: OpenFiles
         var lastSnapshot = ContinuousClock.now
         var pendingChannels = false
         var pendingNicks = false
@@ -194,10 +153,7 @@ final class StoreWriter: Sendable {
             // A new channel is in channels.json before its first line is written, so a crash can never leave a
             // history file that no channel names. Otherwise a change (a channel made by a join, a topic) waits up
             // to a second: a thousand clients joining a thousand new channels rewrote the whole index per turn.
-            let unnamed = taken.jobs.contains { job in
-                if case .message(let file, _, _) = job { return !state.namedFiles.contains(file) }
-                return false
-            }
+            let unnamed = WriteBatch.writesUnnamed(taken.jobs, named: state.namedFiles)
             if state.pendingChannels,
                 unnamed || taken.closing || ContinuousClock.now - state.lastChannelsWrite >= .seconds(1),
                 let channels = snapshots.withLock({ $0 }).channels()
@@ -209,12 +165,12 @@ final class StoreWriter: Sendable {
                 state.pendingChannels = false
             }
             if !taken.jobs.isEmpty {
-                process(taken.jobs, &state)
+                process(WriteBatch(taken.jobs), &state)
             }
             maybeSync(&state, force: taken.closing)
             maybeWriteNicks(&state, force: taken.closing)
             if taken.closing && taken.jobs.isEmpty {
-                for (_, file) in state.open { close(file.fd) }
+                state.handles.closeAll()
                 taken.finished?.resume()
                 return
             }
@@ -227,8 +183,8 @@ final class StoreWriter: Sendable {
     /// How long the thread may sleep: until an interval sync or a metadata rewrite is due, at most a second.
     private func nextWake(_ state: ThreadState) -> DispatchTimeInterval {
         var wait = Duration.seconds(1)
-        if case .interval(let interval) = policy, !state.unsynced.isEmpty {
-            wait = min(wait, interval - (ContinuousClock.now - state.lastSync))
+        if case .interval(let interval) = policy, !state.handles.unsynced.isEmpty {
+            wait = min(wait, interval - (ContinuousClock.now - state.handles.lastSync))
         }
         if state.pendingNicks {
             wait = min(wait, .seconds(1) - (ContinuousClock.now - state.lastSnapshot))
@@ -240,71 +196,25 @@ final class StoreWriter: Sendable {
         return .microseconds(Int(seconds) * 1_000_000 + Int(attoseconds / 1_000_000_000_000))
     }
 
-    /// One file's share of a batch: its new lines, the acknowledgements waiting for them, and (for a channel file)
-    /// the ids they carry.
-    private struct FileBatch {
-        let path: String
-        /// The channel file's name under `channels/`; nil for `clients.jsonl`.
-        let file: String?
-        var bytes: [UInt8] = []
-        var acks: [DeliveryReceipt] = []
-        var firstID: UInt64 = 0
-        var lastID: UInt64 = 0
-        var lines = 0
-    }
-
-    private func process(_ jobs: [Job], _ state: inout ThreadState) {
-        // Group lines per file, keeping each file's order (ids increase within a channel file): one dictionary
-        // lookup per message, the path and the file's range touched once per file.
-        var batches: [FileBatch] = []
-        var byFile: [String: Int] = [:]
-        var clientsBatch: Int?
-        var barriers: [EventLoopPromise<Void>] = []
-        for job in jobs {
-            switch job {
-            case .message(let file, let message, let ack):
-                let index: Int
-                if let known = byFile[file] {
-                    index = known
-                } else {
-                    index = batches.count
-                    batches.append(FileBatch(path: "channels/" + file, file: file, firstID: message.id))
-                    byFile[file] = index
-                }
-                batches[index].bytes.append(contentsOf: MessageRecord.line(for: message))
-                if let ack { batches[index].acks.append(ack) }
-                batches[index].lastID = message.id
-                batches[index].lines += 1
-            case .connection(let record):
-                let index = clientsBatch ?? batches.count
-                if clientsBatch == nil {
-                    batches.append(FileBatch(path: Self.clientsFile, file: nil))
-                    clientsBatch = index
-                }
-                batches[index].bytes.append(contentsOf: Self.line(for: record))
-            case .barrier(let promise):
-                barriers.append(promise)
-            }
-        }
-        for batch in batches {
-            guard let file = batch.file else { continue }
-            var range = state.files[file] ?? FileRange(firstID: batch.firstID, lastID: 0)
-            range.lastID = batch.lastID
-            range.lines += batch.lines
+    private func process(_ batch: WriteBatch, _ state: inout ThreadState) {
+        for lines in batch.files {
+            guard let file = lines.file else { continue }
+            var range = state.files[file] ?? FileRange(firstID: lines.firstID, lastID: 0)
+            range.lastID = lines.lastID
+            range.lines += lines.lines
             state.files[file] = range
         }
-        let order = batches.map(\.path)
         var failures: [String: any Error] = [:]
-        for batch in batches {
+        for lines in batch.files {
             do {
-                try append(batch.bytes, to: batch.path, &state)
+                try state.handles.append(lines.bytes, to: lines.path)
             } catch {
-                failures[batch.path] = error
+                failures[lines.path] = error
             }
         }
         // Logged when writes start failing and when they work again, not once per batch: a full disk would
         // otherwise fill the log (and whatever disk it is on) at the rate messages arrive.
-        if !order.isEmpty {
+        if !batch.files.isEmpty {
             let wasFailing = failing.exchange(!failures.isEmpty, ordering: .relaxed)
             if let (path, error) = failures.first, !wasFailing {
                 logger.error(
@@ -316,95 +226,44 @@ final class StoreWriter: Sendable {
                 logger.notice("history writes work again")
             }
         }
-        if policy == .always || !barriers.isEmpty {
-            for (path, error) in syncAll(&state) where failures[path] == nil { failures[path] = error }
+        if policy == .always || !batch.barriers.isEmpty {
+            for (path, error) in state.handles.syncAll(logger: logger) where failures[path] == nil {
+                failures[path] = error
+            }
         }
         // Completed on their own loops, one task per loop for the whole batch: completing each promise from this
         // thread would cost a task, and often a wake-up of the loop, per message.
         var byLoop: [ObjectIdentifier: (loop: any EventLoop, acks: [(DeliveryReceipt, (any Error)?)])] = [:]
-        for batch in batches {
-            let failure = failures[batch.path]
-            for ack in batch.acks {
+        for lines in batch.files {
+            let failure = failures[lines.path]
+            for ack in lines.acks {
                 let loop = ack.eventLoop
                 byLoop[ObjectIdentifier(loop), default: (loop, [])].acks.append((ack, failure))
             }
         }
-        for (loop, batch) in byLoop.values {
+        for (loop, acks) in byLoop.values {
             loop.execute {
-                for (ack, error) in batch { ack.report(error) }
+                for (ack, error) in acks { ack.report(error) }
             }
         }
-        for barrier in barriers { barrier.succeed() }
-        for path in order where path.hasPrefix("channels/") && failures[path] == nil {
-            compactIfNeeded(file: String(path.dropFirst("channels/".count)), &state)
+        for barrier in batch.barriers { barrier.succeed() }
+        for lines in batch.files where failures[lines.path] == nil {
+            if let file = lines.file { compactIfNeeded(file: file, &state) }
         }
-    }
-
-    private func append(_ bytes: [UInt8], to path: String, _ state: inout ThreadState) throws {
-        let file = try openFile(path, &state)
-        let before = lseek(file.fd, 0, SEEK_END)
-        do {
-            try LineFile.writeAll(fd: file.fd, bytes, path: "\(directory)/\(path)")
-        } catch {
-            // Take back a partial write so the file never ends in half a line.
-            if before >= 0 { _ = ftruncate(file.fd, before) }
-            throw error
-        }
-        state.unsynced.insert(path)
-    }
-
-    private func openFile(_ path: String, _ state: inout ThreadState) throws -> ThreadState.OpenFile {
-        if let file = state.open[path] {
-            if let index = state.openOrder.firstIndex(of: path) {
-                state.openOrder.remove(at: index)
-                state.openOrder.append(path)
-            }
-            return file
-        }
-        if state.open.count >= Self.maxOpenFiles, let oldest = state.openOrder.first {
-            if state.unsynced.contains(oldest), let file = state.open[oldest] {
-                _ = fsync(file.fd)
-                state.unsynced.remove(oldest)
-            }
-            close(state.open[oldest]!.fd)
-            state.open[oldest] = nil
-            state.openOrder.removeFirst()
-        }
-        let full = "\(directory)/\(path)"
-        let fd = open(full, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw StorageError.system("cannot open", full) }
-        let file = ThreadState.OpenFile(fd: fd, path: full)
-        state.open[path] = file
-        state.openOrder.append(path)
-        return file
     }
 
     private func maybeSync(_ state: inout ThreadState, force: Bool) {
-        guard !state.unsynced.isEmpty else { return }
+        guard !state.handles.unsynced.isEmpty else { return }
         switch policy {
         case .always:
-            syncAll(&state)
+            state.handles.syncAll(logger: logger)
         case .interval(let interval):
-            if force || ContinuousClock.now - state.lastSync >= interval { syncAll(&state) }
-        case .never:
-            if force { syncAll(&state) }
-        }
-    }
-
-    /// Returns the files whose fsync failed: with `--fsync always` their messages must not be acknowledged.
-    @discardableResult
-    private func syncAll(_ state: inout ThreadState) -> [String: any Error] {
-        var failed: [String: any Error] = [:]
-        for path in state.unsynced {
-            if let file = state.open[path], fsync(file.fd) != 0 {
-                let error = StorageError.system("cannot fsync", file.path)
-                logger.error("fsync failed", metadata: ["file": "\(file.path)", "error": "\(error)"])
-                failed[path] = error
+            if force || ContinuousClock.now - state.handles.lastSync >= interval {
+                state.handles.syncAll(logger: logger)
             }
+        case .never:
+            if force { state.handles.syncAll(logger: logger) }
         }
-        state.unsynced.removeAll(keepingCapacity: true)
-        state.lastSync = ContinuousClock.now
-        return failed
     }
 
     /// `nicks.json` changes with every connection, so it is rewritten at most once a second (every turn with
@@ -439,56 +298,19 @@ final class StoreWriter: Sendable {
         }
     }
 
-    /// Rewrites a channel file with only its newest `historyLimit` lines once it holds twice that many, so the
-    /// copying costs at most one extra write per appended line.
     private func compactIfNeeded(file: String, _ state: inout ThreadState) {
-        guard let range = state.files[file], range.lines >= 2 * historyLimit else { return }
+        guard let range = state.files[file], HistoryCompaction.isDue(range, historyLimit: historyLimit) else { return }
         let path = "channels/" + file
-        let full = "\(directory)/\(path)"
+        state.handles.closeFile(path)
         do {
-            if let open = state.open[path] {
-                if state.unsynced.contains(path) { _ = fsync(open.fd) }
-                close(open.fd)
-                state.open[path] = nil
-                state.openOrder.removeAll { $0 == path }
-                state.unsynced.remove(path)
-            }
-            var kept: [[UInt8]] = []
-            try LineFile.readBackward(path: full) { line in
-                kept.append(line)
-                return kept.count < historyLimit
-            }
-            kept.reverse()
-            var bytes: [UInt8] = []
-            for line in kept {
-                bytes.append(contentsOf: line)
-                bytes.append(UInt8(ascii: "\n"))
-            }
-            try LineFile.replaceAtomically(path: full, with: bytes)
-            if let first = kept.first, let record = try? JSONDecoder().decode(MessageRecord.self, from: Data(first)) {
-                state.files[file]!.firstID = record.id
-            }
-            state.files[file]!.lines = kept.count
-            logger.debug("compacted history", metadata: ["file": "\(path)", "kept": "\(kept.count)"])
+            let kept = try HistoryCompaction.compact(path: "\(directory)/\(path)", keep: historyLimit)
+            if let firstID = kept.firstID { state.files[file]?.firstID = firstID }
+            state.files[file]?.lines = kept.lines
+            logger.debug("compacted history", metadata: ["file": "\(path)", "kept": "\(kept.lines)"])
         } catch {
             // Tried again after another `historyLimit` lines, not on every write (a full disk fails them all).
-            state.files[file]!.lines = historyLimit
+            state.files[file]?.lines = historyLimit
             logger.error("history compaction failed", metadata: ["file": "\(path)", "error": "\(error)"])
         }
-    }
-
-    static func line(for record: ConnectionRecord) -> [UInt8] {
-        var writer = JSONLineWriter(reservingCapacity: 256)
-        writer.field("nick", record.nick)
-        writer.field("address", record.address)
-        writer.field("connected", record.connected)
-        writer.field("disconnected", record.disconnected)
-        writer.field("durationMs", record.durationMs)
-        writer.field("client", record.client)
-        writer.field("clientVersion", record.clientVersion)
-        writer.field("host", record.host)
-        writer.field("pid", UInt64(record.pid))
-        writer.field("reason", record.reason)
-        return writer.finish()
     }
 }

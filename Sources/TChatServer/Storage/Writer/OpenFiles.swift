@@ -1,0 +1,94 @@
+import Logging
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// The writer thread's open descriptors and what they hold that is not yet synced.
+///
+/// Appending keeps a descriptor per file, least recently used closed first so a server with thousands of channels
+/// stays under its descriptor limit; a file is fsynced before its descriptor is closed, so closing never weakens
+/// `--fsync`. Only the writer thread owns one.
+struct OpenFiles {
+    private struct OpenFile {
+        var fd: Int32
+        var path: String
+    }
+
+    let directory: String
+    let limit: Int
+    private var files: [String: OpenFile] = [:]
+    /// Least recently used first.
+    private var order: [String] = []
+    private(set) var unsynced: Set<String> = []
+    private(set) var lastSync = ContinuousClock.now
+
+    init(directory: String, limit: Int) {
+        self.directory = directory
+        self.limit = limit
+    }
+
+    /// Appends whole lines to `path` (relative to the data directory); a partial write is taken back, so a file
+    /// never ends in half a line.
+    mutating func append(_ bytes: [UInt8], to path: String) throws {
+        let fd = try descriptor(path)
+        let before = lseek(fd, 0, SEEK_END)
+        do {
+            try LineFile.writeAll(fd: fd, bytes, path: "\(directory)/\(path)")
+        } catch {
+            if before >= 0 { _ = ftruncate(fd, before) }
+            throw error
+        }
+        unsynced.insert(path)
+    }
+
+    /// Syncs and closes one file (before it is replaced, say).
+    mutating func closeFile(_ path: String) {
+        guard let file = files.removeValue(forKey: path) else { return }
+        if unsynced.remove(path) != nil { _ = fsync(file.fd) }
+        _ = close(file.fd)
+        order.removeAll { $0 == path }
+    }
+
+    mutating func closeAll() {
+        for (_, file) in files { _ = close(file.fd) }
+        files = [:]
+        order = []
+    }
+
+    /// Syncs every file written since the last sync; returns those whose fsync failed, whose messages must not be
+    /// acknowledged under `--fsync always`.
+    @discardableResult
+    mutating func syncAll(logger: Logger) -> [String: any Error] {
+        var failed: [String: any Error] = [:]
+        for path in unsynced {
+            if let file = files[path], fsync(file.fd) != 0 {
+                let error = StorageError.system("cannot fsync", file.path)
+                logger.error("fsync failed", metadata: ["file": "\(file.path)", "error": "\(error)"])
+                failed[path] = error
+            }
+        }
+        unsynced.removeAll(keepingCapacity: true)
+        lastSync = ContinuousClock.now
+        return failed
+    }
+
+    private mutating func descriptor(_ path: String) throws -> Int32 {
+        if let file = files[path] {
+            if let index = order.firstIndex(of: path) {
+                order.remove(at: index)
+                order.append(path)
+            }
+            return file.fd
+        }
+        if files.count >= limit, let oldest = order.first { closeFile(oldest) }
+        let full = "\(directory)/\(path)"
+        let fd = open(full, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw StorageError.system("cannot open", full) }
+        files[path] = OpenFile(fd: fd, path: full)
+        order.append(path)
+        return fd
+    }
+}
