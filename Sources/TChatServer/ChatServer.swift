@@ -60,6 +60,14 @@ public final class ChatServer: Service, Sendable {
         }
     }
 
+    /// The id of the server that numbers channel messages (this one's when alone; for tests and monitoring).
+    public var sequencerID: UInt64? {
+        state.withLock { state in
+            guard case .running(let running) = state else { return nil }
+            return running.context.servers.leader
+        }
+    }
+
     /// The load the linked servers last reported.
     public var peerLoads: [(name: String, clients: UInt32)] {
         state.withLock { state in

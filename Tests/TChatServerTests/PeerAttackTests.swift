@@ -469,9 +469,16 @@ import Testing
 
     /// Found by review: a sequencer that never numbers a forwarded message left its client waiting for ever.
     @Test func aSequencerThatSwallowsMessagesCannotLeaveClientsWaiting() async throws {
-        let target = try await Target.start { $0.forwardTimeout = .milliseconds(500) }
+        // The attacker sends nothing more, so its link dies after three silent heartbeats and the target numbers the
+        // forward itself: heartbeats of a second keep that well after the forward's half second (checked each beat).
+        let target = try await Target.start {
+            $0.forwardTimeout = .milliseconds(500)
+            $0.heartbeat = .seconds(1)
+        }
         let hello = RawPeer.hello(startedAt: Timestamp(milliseconds: 1_700_000_000_000))
         let attacker = try await Self.linkedAttacker(to: target, hello: hello)
+        // The link is counted a moment before the sequencer is chosen: wait for that, or the message is numbered here.
+        #expect(await eventually { target.server.server.sequencerID == hello.serverID })
         let error = await #expect(throws: ProtocolError.self) {
             try await target.alice.send(.text("into the void"), to: "#ops")
         }

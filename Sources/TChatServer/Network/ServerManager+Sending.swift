@@ -1,0 +1,38 @@
+import NIOCore
+import TChatProtocol
+
+/// Frames to linked servers: encoded once, queued on each link.
+extension ServerManager {
+    static func encode(_ frame: PeerFrame) -> ByteBuffer? {
+        var buffer = ByteBufferAllocator().buffer(capacity: 128)
+        do {
+            try frame.encode(into: &buffer)
+            return buffer
+        } catch {
+            return nil
+        }
+    }
+
+    func send(_ frame: PeerFrame, to channel: any Channel) {
+        guard let buffer = Self.encode(frame) else { return }
+        channel.writeAndFlush(buffer, promise: nil)
+    }
+
+    func send(_ frame: PeerFrame, to serverID: UInt64) {
+        guard let peer = peer(serverID) else { return }
+        send(frame, to: peer.channel)
+    }
+
+    /// Encodes once and queues the same bytes for every linked server.
+    ///
+    /// Always through a task on the link's event loop, even from that loop: tasks run in the order they were queued,
+    /// so frames broadcast one after the other (numbered messages, under the channel lock) leave in that order.
+    func broadcast(_ frame: PeerFrame, except excluded: UInt64? = nil) {
+        // Alone, a message is never encoded for peers.
+        guard linkCount.load(ordering: .relaxed) > 0, let buffer = Self.encode(frame) else { return }
+        for peer in peers where peer.id != excluded {
+            let channel = peer.channel
+            channel.eventLoop.execute { channel.writeAndFlush(buffer, promise: nil) }
+        }
+    }
+}
