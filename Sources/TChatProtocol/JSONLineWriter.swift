@@ -10,9 +10,24 @@ public struct JSONLineWriter {
         bytes.append(UInt8(ascii: "{"))
     }
 
+    /// Appends the line to `bytes` (pass it with `consume`, so appending does not copy it): a batch of lines is
+    /// built in one buffer, not one array per line.
+    public init(continuing bytes: [UInt8]) {
+        self.bytes = bytes
+        self.bytes.append(UInt8(ascii: "{"))
+    }
+
     public mutating func field(_ key: StaticString, _ value: String) {
         writeKey(key)
         Self.appendQuoted(value, to: &bytes)
+    }
+
+    /// A time as `Timestamp.iso8601` spells it, written straight into the line.
+    public mutating func field(_ key: StaticString, _ value: Timestamp) {
+        writeKey(key)
+        bytes.append(UInt8(ascii: "\""))
+        value.appendISO8601(to: &bytes)
+        bytes.append(UInt8(ascii: "\""))
     }
 
     public mutating func field(_ key: StaticString, _ value: UInt64) {

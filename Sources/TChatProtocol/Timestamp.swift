@@ -26,12 +26,19 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
 
     /// `YYYY-MM-DDTHH:MM:SS.mmmZ`, UTC.
     public var iso8601: String {
+        var out = [UInt8]()
+        out.reserveCapacity(24)
+        appendISO8601(to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends `iso8601`'s 24 bytes: the history writer spells every stored message's time, and a String each
+    /// cost an allocation per message.
+    public func appendISO8601(to out: inout [UInt8]) {
         let millis = Int(milliseconds % 1000)
         let seconds = Int(milliseconds / 1000)
         let (year, month, day) = Self.civil(fromDays: seconds / 86_400)
         let secondOfDay = seconds % 86_400
-        var out = [UInt8]()
-        out.reserveCapacity(24)
         func digits(_ value: Int, _ count: Int) {
             var divisor = 1
             for _ in 1..<count { divisor *= 10 }
@@ -49,7 +56,6 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
         digits(secondOfDay / 60 % 60, 2); out.append(UInt8(ascii: ":"))
         digits(secondOfDay % 60, 2); out.append(UInt8(ascii: "."))
         digits(millis, 3); out.append(UInt8(ascii: "Z"))
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// Parses exactly the form `iso8601` writes; nil for anything else.

@@ -113,23 +113,27 @@ final class LoopMailbox: Sendable {
     /// so each member costs one append per run of messages rather than one per message.
     private func write(_ deliveries: [Delivery]) {
         let drain = MailboxDrain(mailbox: self)
-        var start = 0
-        while start < deliveries.count {
-            let first = deliveries[start]
-            var end = start + 1
-            var frames = first.frames
-            if let audience = first.audience {
-                while end < deliveries.count, deliveries[end].audience == audience,
-                    deliveries[end].excluded == first.excluded
-                {
-                    frames.writeImmutableBuffer(deliveries[end].frames)
-                    end += 1
+        // Fields are read in place: copying a whole `Delivery` out retained and released each of its references.
+        deliveries.withUnsafeBufferPointer { deliveries in
+            var start = 0
+            while start < deliveries.count {
+                var end = start + 1
+                var frames = deliveries[start].frames
+                let excluded = deliveries[start].excluded
+                if let audience = deliveries[start].audience {
+                    while end < deliveries.count, deliveries[end].audience == audience,
+                        deliveries[end].excluded == excluded
+                    {
+                        frames.writeImmutableBuffer(deliveries[end].frames)
+                        end += 1
+                    }
                 }
+                let sessions = deliveries[start].sessions
+                for index in sessions.indices where sessions[index].id != excluded {
+                    drain.append(frames, to: sessions[index])
+                }
+                start = end
             }
-            for session in first.sessions where session.id != first.excluded {
-                drain.append(frames, to: session)
-            }
-            start = end
         }
         // Before the flush: a sender whose acknowledgement completes here gets SENT and OK in the same write.
         for delivery in deliveries { delivery.receipt?.report(in: drain) }

@@ -27,4 +27,23 @@ import Testing
         JSONLineWriter.appendQuoted("a\"b\\c\nd\u{1}e", to: &bytes)
         #expect(String(decoding: bytes, as: UTF8.self) == #""a\"b\\c\nd\u0001e""#)
     }
+
+    @Test func linesContinuingABufferAndTimesWrittenInPlaceMatchTheirStandaloneForms() throws {
+        let time = Timestamp(milliseconds: 1_796_000_123_456)
+        var standalone = JSONLineWriter()
+        standalone.field("time", time.iso8601)
+        standalone.field("body", "a \"quote\"")
+        let expected = standalone.finish()
+
+        let earlier = Array("{\"earlier\":1}\n".utf8)
+        var continuing = JSONLineWriter(continuing: earlier)
+        continuing.field("time", time)
+        continuing.field("body", "a \"quote\"")
+        #expect(continuing.finish() == earlier + expected)
+
+        var bytes: [UInt8] = []
+        time.appendISO8601(to: &bytes)
+        #expect(String(decoding: bytes, as: UTF8.self) == time.iso8601)
+        #expect(Timestamp(iso8601: time.iso8601) == time)
+    }
 }

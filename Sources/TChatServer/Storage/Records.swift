@@ -21,13 +21,23 @@ struct MessageRecord: Codable, Sendable, Equatable {
 
     /// The line as written to disk, newline included; same keys and order as the `Codable` form.
     static func line(for message: ChatMessage) -> [UInt8] {
-        var writer = JSONLineWriter(reservingCapacity: 96 + message.body.text.utf8.count)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(96 + message.body.text.utf8.count)
+        appendLine(for: message, to: &bytes)
+        return bytes
+    }
+
+    /// Appends the line to a batch's bytes, with no array of its own.
+    static func appendLine(for message: ChatMessage, to bytes: inout [UInt8]) {
+        var taken: [UInt8] = []
+        swap(&taken, &bytes)
+        var writer = JSONLineWriter(continuing: consume taken)
         writer.field("id", message.id)
-        writer.field("time", message.time.iso8601)
+        writer.field("time", message.time)
         writer.field("from", message.from)
         writer.field("type", message.body.contentType.description)
         writer.field("body", message.body.text)
-        return writer.finish()
+        bytes = writer.finish()
     }
 
     /// The message this line records, or nil when a field holds something no server writes.

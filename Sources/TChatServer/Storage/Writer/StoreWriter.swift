@@ -153,9 +153,9 @@ final class StoreWriter: Sendable {
             // A new channel is in channels.json before its first line is written, so a crash can never leave a
             // history file that no channel names. Otherwise a change (a channel made by a join, a topic) waits up
             // to a second: a thousand clients joining a thousand new channels rewrote the whole index per turn.
-            let unnamed = WriteBatch.writesUnnamed(taken.jobs, named: state.namedFiles)
             if state.pendingChannels,
-                unnamed || taken.closing || ContinuousClock.now - state.lastChannelsWrite >= .seconds(1),
+                taken.closing || ContinuousClock.now - state.lastChannelsWrite >= .seconds(1)
+                    || WriteBatch.writesUnnamed(taken.jobs, named: state.namedFiles),
                 let channels = snapshots.withLock({ $0 }).channels()
             {
                 if writeMetadata(channels, name: "channels.json") {

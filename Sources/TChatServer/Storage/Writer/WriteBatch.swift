@@ -35,7 +35,7 @@ struct WriteBatch {
                     files.append(FileLines(path: "channels/" + file, file: file, firstID: message.id))
                     byFile[file] = index
                 }
-                files[index].bytes.append(contentsOf: MessageRecord.line(for: message))
+                MessageRecord.appendLine(for: message, to: &files[index].bytes)
                 if let ack { files[index].acks.append(ack) }
                 files[index].lastID = message.id
                 files[index].lines += 1
