@@ -119,28 +119,29 @@ public final class ChatServer: Service, Sendable {
         let group = MultiThreadedEventLoopGroup(
             numberOfThreads: configuration.threads > 0 ? configuration.threads : System.coreCount)
         do {
-            let feed = ChangeFeed()
+            // The links first, so the feed's one subscriber is fixed before any change is emitted: reading it then
+            // takes no lock on the message path.
+            let serverManager = ServerManager(
+                serverID: serverID, name: configuration.name, clientAddress: configuration.clientAddress.description,
+                configuration: configuration, group: group, live: live, registry: registry, logger: logger)
+            let feed = ChangeFeed(subscriber: ChangeReplicator(servers: serverManager))
             let channelManager = try ChannelManager(
                 store: store, threadPool: threadPool, loaded: channels, unclaimedFiles: unclaimed,
                 maxChannelsPerClient: configuration.maxChannelsPerClient, feed: feed, logger: logger)
             let clientManager = ClientManager(
                 store: store, known: nicks, serverName: configuration.name, serverID: serverID, feed: feed,
                 logger: logger)
+            serverManager.setLoad { [weak clientManager] in clientManager?.count ?? 0 }
             store.start(
                 files: channelManager.fileRanges,
                 snapshots: StoreWriter.Snapshots(
                     channels: { [weak channelManager] in channelManager?.snapshot() },
                     nicks: { [weak clientManager] in clientManager?.snapshot() }))
-            let serverManager = ServerManager(
-                serverID: serverID, name: configuration.name, clientAddress: configuration.clientAddress.description,
-                configuration: configuration, group: group, live: live, registry: registry,
-                load: { [weak clientManager] in clientManager?.count ?? 0 }, logger: logger)
             let router = NetworkRouter(
                 servers: serverManager, channels: channelManager, clients: clientManager, group: group,
                 forwardTimeout: configuration.forwardTimeout, maxWaitingBytes: configuration.maxWaitingBytes,
                 logger: logger)
             serverManager.setHandler(router)
-            feed.subscribe(ChangeReplicator(servers: serverManager))
             let context = ServerContext(
                 configuration: configuration, channels: channelManager, clients: clientManager,
                 servers: serverManager, router: router, live: live, loops: Array(group.makeIterator()), logger: logger)

@@ -16,15 +16,16 @@ import Testing
         let channels: ChannelManager
         let clients: ClientManager
         /// Every change the managers emitted for the network, in order.
-        let changes = ChangeRecorder()
+        let changes: ChangeRecorder
         var nextID: UInt64 = 1
 
         init(historyLimit: Int = 10_000) throws {
             store = try HistoryStore(
                 directory: directory, policy: .never, historyLimit: historyLimit, logger: TestServer.quietLogger)
             pool.start()
-            let feed = ChangeFeed()
-            feed.subscribe(changes)
+            let changes = ChangeRecorder()
+            self.changes = changes
+            let feed = ChangeFeed(subscriber: changes)
             channels = try ChannelManager(
                 store: store, threadPool: pool, loaded: [], maxChannelsPerClient: 3, feed: feed,
                 logger: TestServer.quietLogger)

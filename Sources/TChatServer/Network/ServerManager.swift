@@ -72,7 +72,8 @@ final class ServerManager: Sendable {
     let heartbeat: Duration
     let redirects: Bool
     let balanceMargin: Int
-    let load: @Sendable () -> Int
+    /// This server's client count; set once the client manager exists, which is made after this.
+    private let loadSource = Mutex<(@Sendable () -> Int)?>(nil)
     /// Mirrors of `State.leader` and `State.peers.count`, read on every channel message without the state's lock.
     private let leaderID: Atomic<UInt64>
     let linkCount = Atomic<Int>(0)
@@ -96,7 +97,7 @@ final class ServerManager: Sendable {
     init(
         serverID: UInt64, name: String, clientAddress: String, configuration: ServerConfiguration,
         group: any EventLoopGroup, live: LiveSettings, registry: DiscoveryRegistry?,
-        load: @escaping @Sendable () -> Int, logger: Logger
+        logger: Logger
     ) {
         self.live = live
         self.configuredHosts = Set(configuration.peers.map { $0.host.lowercased() })
@@ -108,7 +109,6 @@ final class ServerManager: Sendable {
         self.heartbeat = configuration.heartbeat
         self.redirects = configuration.redirects
         self.balanceMargin = configuration.balanceMargin
-        self.load = load
         self.group = group
         self.maxFrame = configuration.maxFrameLength
         self.handshakeTimeout = configuration.linkHandshakeTimeout
@@ -121,6 +121,11 @@ final class ServerManager: Sendable {
     }
 
     func setHandler(_ handler: any PeerEventHandler) { self.handler.withLock { $0 = handler } }
+
+    func setLoad(_ load: @escaping @Sendable () -> Int) { loadSource.withLock { $0 = load } }
+
+    /// Clients connected here, as the load reports and the hello tell other servers.
+    func load() -> Int { loadSource.withLock { $0 }?() ?? 0 }
 
     var clientAddress: String { state.withLock { $0.clientAddress } }
 
