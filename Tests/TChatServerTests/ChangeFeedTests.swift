@@ -50,7 +50,7 @@ final class ChangeRecorder: ChangeSubscriber {
         fixture.clients.remove(bob, reason: "again")  // gone already: nothing
         #expect(
             fixture.changes.take() == [
-                "joined #ops alice", "message 0 0 #ops 1 hello", "topic #ops t alice", "parted #ops alice later",
+                "joined #ops alice", "message 1 0 #ops 1 hello", "topic #ops t alice", "parted #ops alice later",
                 "renamed bob robert", "removed robert bye",
             ])
     }

@@ -67,7 +67,8 @@ import Testing
         func publish(_ channel: String, from nick: String, _ text: String) throws -> ChatMessage {
             let ack = MultiThreadedEventLoopGroup.singleton.next().makePromise(of: Void.self)
             return try channels.sequence(
-                channel: ChannelName(validating: channel), from: nick, body: .text(text), ack: .promise(ack))
+                channel: ChannelName(validating: channel), from: nick, body: .text(text), origin: 1, seq: 0,
+                ack: .promise(ack))
         }
 
         deinit {

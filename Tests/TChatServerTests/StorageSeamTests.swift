@@ -76,7 +76,8 @@ final class MemoryStorage: ChatStorage {
         let loop = MultiThreadedEventLoopGroup.singleton.next()
         for index in 4...5 {
             let acked = loop.makePromise(of: Void.self)
-            _ = try channels.sequence(channel: name, from: "alice", body: .text("m\(index)"), ack: .promise(acked))
+            _ = try channels.sequence(
+                channel: name, from: "alice", body: .text("m\(index)"), origin: 1, seq: 0, ack: .promise(acked))
             try acked.futureResult.wait()
         }
         #expect(storage.stored["db.jsonl"]?.map(\.body.text) == ["o1", "o2", "o3", "m4", "m5"])

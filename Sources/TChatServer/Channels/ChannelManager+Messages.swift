@@ -26,7 +26,7 @@ extension ChannelManager {
     /// messages in id order and in order with its joins, parts and topics. `origin` and `seq` name the forward it
     /// answers (`LocalChange.message`).
     func sequence(
-        channel name: ChannelName, from nick: String, body: MessageBody, origin: UInt64 = 0, seq: UInt64 = 0,
+        channel name: ChannelName, from nick: String, body: MessageBody, origin: UInt64, seq: UInt64,
         ack: DeliveryReceipt.Waiter?
     ) throws(ProtocolError) -> ChatMessage {
         let channel = channel(creating: name)

@@ -91,14 +91,17 @@ final class ClientManager: Sendable {
         return NicksFile(version: 1, nicks: known.values.sorted { $0.nick.lowercased() < $1.nick.lowercased() })
     }
 
+    // Arrivals, renames and departures are emitted while the nick table's lock is held, so the network hears of two
+    // clients trading a nick in the order the table saw it (the feed only queues; see `ChangeReplicator`).
+
     /// Registers a session under its nick; returns the nick's saved welcome text.
     func admit(_ session: ClientSession, nick: Nick) throws(ProtocolError) -> String {
         let welcome = try state.withLock { (state) throws(ProtocolError) -> String in
             try state.nicks.admitLocal(nick, session: session.id, value: session, at: session.connectedAt)
+            feed.emit(.clientAdded(session.remoteClient(nick: nick)))
             return state.markSeen(nick, at: session.connectedAt, connecting: true).welcome
         }
         store.nicksChanged()
-        feed.emit(.clientAdded(session.remoteClient(nick: nick)))
         return welcome
     }
 
@@ -107,12 +110,12 @@ final class ClientManager: Sendable {
             guard let old = state.nicks.localNick(session.id) else { return nil }
             let now = Timestamp.now()
             try state.nicks.renameLocal(nick, session: session.id, at: now)
+            feed.emit(.clientRenamed(old: old.name, new: nick.name))
             _ = state.markSeen(nick, at: now, connecting: false)
             return old
         }
-        guard let old else { return }
+        guard old != nil else { return }
         store.nicksChanged()
-        feed.emit(.clientRenamed(old: old.name, new: nick.name))
     }
 
     /// Forgets a session, logs its connection with `reason` and tells the network it quit with `quitMessage` (what the
@@ -121,6 +124,7 @@ final class ClientManager: Sendable {
         let now = Timestamp.now()
         let removed: Nick? = state.withLock { state in
             guard let nick = state.nicks.releaseLocal(session.id) else { return nil }
+            feed.emit(.clientRemoved(nick: nick.name, reason: quitMessage ?? reason))
             let duration = now.milliseconds(since: session.connectedAt)
             state.known[nick.key]?.lastSeen = now.iso8601
             state.known[nick.key]?.connectedMs += duration
@@ -128,7 +132,6 @@ final class ClientManager: Sendable {
         }
         guard let removed else { return }
         store.nicksChanged()
-        feed.emit(.clientRemoved(nick: removed.name, reason: quitMessage ?? reason))
         let record = ConnectionRecord(
             nick: removed.name, address: session.address, connected: session.connectedAt.iso8601,
             disconnected: now.iso8601, durationMs: now.milliseconds(since: session.connectedAt),

@@ -4,8 +4,8 @@ import TChatProtocol
 ///
 /// The type that makes a change emits it (`ChangeFeed`), not the connection that asked for it: channel changes
 /// while their channel's lock is held, so joins, parts, topics and numbered messages of one channel reach the
-/// network in the order its members here saw them; a client's arrival, renames and departure from its own event
-/// loop, where they happen one after the other.
+/// network in the order its members here saw them; a client's arrival, renames and departure while the nick
+/// table's lock is held, so two clients trading a nick are heard in the order the table saw it.
 enum LocalChange: Sendable {
     case clientAdded(RemoteClient)
     case clientRenamed(old: String, new: String)

@@ -3,8 +3,8 @@ import TChatProtocol
 /// Turns local changes into peer frames for every linked server (or, for a direct message, the one its recipient
 /// is on).
 ///
-/// `ServerManager.broadcast` encodes only when a link exists and only queues, so this is cheap enough to run under
-/// a channel's lock, and the frames leave each link in the order they were emitted.
+/// `ServerManager.broadcast` and `post` encode only when a link exists and only queue, through a task on the link's
+/// loop, so this is cheap enough to run under a lock, and the frames leave each link in the order they were emitted.
 struct ChangeReplicator: ChangeSubscriber {
     let servers: ServerManager
 
@@ -25,7 +25,7 @@ struct ChangeReplicator: ChangeSubscriber {
         case .message(let origin, let seq, let message):
             servers.broadcast(.message(origin: origin, seq: seq, message))
         case .direct(let message, let serverID):
-            servers.send(.direct(message), to: serverID)
+            servers.post(.direct(message), to: serverID)
         }
     }
 }

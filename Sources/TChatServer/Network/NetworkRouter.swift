@@ -3,8 +3,9 @@ import NIOCore
 import Synchronization
 import TChatProtocol
 
-/// Makes linked servers one chat network: numbers channel messages at one place, replicates them and the
-/// clients, memberships and topics to every server, and catches a (re)linked server up.
+/// Makes linked servers one chat network: numbers channel messages at one place, applies what linked servers say
+/// of their clients, memberships, topics and messages, and catches a (re)linked server up. Our own changes leave
+/// through `ChangeFeed` (`ChangeReplicator`), not from here.
 ///
 /// One server, the sequencer (`ServerManager.leader`), numbers every channel message, so ids mean the same on
 /// every server and a client's history is the same wherever it connects. Another server forwards a client's

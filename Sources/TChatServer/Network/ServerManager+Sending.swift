@@ -23,6 +23,14 @@ extension ServerManager {
         send(frame, to: peer.channel)
     }
 
+    /// Queues a frame for one linked server as `broadcast` does, through a task on the link's loop, so it leaves
+    /// in order with what was broadcast before it (a direct message after its author's CLIENT_ADDED, say).
+    func post(_ frame: PeerFrame, to serverID: UInt64) {
+        guard let peer = peer(serverID), let buffer = Self.encode(frame) else { return }
+        let channel = peer.channel
+        channel.eventLoop.execute { channel.writeAndFlush(buffer, promise: nil) }
+    }
+
     /// Encodes once and queues the same bytes for every linked server.
     ///
     /// Always through a task on the link's event loop, even from that loop: tasks run in the order they were queued,

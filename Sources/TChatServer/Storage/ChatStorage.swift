@@ -34,7 +34,9 @@ protocol ChatStorage: AnyObject, Sendable {
     // MARK: While serving
 
     /// Queues a numbered message for `file` (its channel's storage name); false when the backend can take no more
-    /// now and the message must be refused. `receipt` hears once it is stored as `--fsync` asks, or that it failed.
+    /// now and the message must be refused. `receipt` hears once it is stored as `--fsync` asks, or that it failed,
+    /// from any thread, possibly before this returns with the channel's lock held (reporting only counts down and
+    /// posts the answer to a mailbox).
     func append(_ message: ChatMessage, file: String, receipt: DeliveryReceipt?) -> Bool
     /// Up to `limit` messages with ids below `before` (0: no bound) and above `after`, oldest first. Blocking.
     func readMessages(file: String, channel: String, before: UInt64, after: UInt64, limit: Int) throws -> [ChatMessage]

@@ -23,6 +23,9 @@ struct OpenFiles {
     /// Least recently used first.
     private var order: [String] = []
     private(set) var unsynced: Set<String> = []
+    /// Files whose fsync failed when their descriptor was closed early (evicted, or before compaction): the next
+    /// `syncAll` reports them, so `--fsync always` fails their acknowledgements as if it had synced them itself.
+    private var failedOnClose: [String: any Error] = [:]
     private(set) var lastSync = ContinuousClock.now
 
     init(directory: String, limit: Int) {
@@ -47,7 +50,9 @@ struct OpenFiles {
     /// Syncs and closes one file (before it is replaced, say).
     mutating func closeFile(_ path: String) {
         guard let file = files.removeValue(forKey: path) else { return }
-        if unsynced.remove(path) != nil { _ = fsync(file.fd) }
+        if unsynced.remove(path) != nil, fsync(file.fd) != 0 {
+            failedOnClose[path] = StorageError.system("cannot fsync", file.path)
+        }
         _ = close(file.fd)
         order.removeAll { $0 == path }
     }
@@ -62,7 +67,11 @@ struct OpenFiles {
     /// acknowledged under `--fsync always`.
     @discardableResult
     mutating func syncAll(logger: Logger) -> [String: any Error] {
-        var failed: [String: any Error] = [:]
+        var failed = failedOnClose
+        failedOnClose = [:]
+        for (path, error) in failed {
+            logger.error("fsync failed", metadata: ["file": "\(directory)/\(path)", "error": "\(error)"])
+        }
         for path in unsynced {
             if let file = files[path], fsync(file.fd) != 0 {
                 let error = StorageError.system("cannot fsync", file.path)
