@@ -73,4 +73,26 @@ final class ChangeRecorder: ChangeSubscriber {
         }
         #expect(fixture.changes.take() == ["joined #ops bob"])
     }
+
+    /// What linked servers say is applied here and never emitted again: it would echo round the network.
+    @Test func changesFromLinkedServersAreNotEmitted() throws {
+        let fixture = try ManagerTests.Fixture()
+        let (alice, _) = try fixture.session("alice")
+        _ = try fixture.join(alice, "alice", "#ops")
+        _ = fixture.changes.take()
+        let zed = RemoteClient(
+            nick: "zed", address: "127.0.0.2:1", connectedAt: .now(), clientName: "x", clientVersion: "1", host: "h",
+            processID: 1)
+        _ = try fixture.clients.addRemote(zed, serverID: 42, serverName: "other")
+        fixture.channels.remoteJoin(channel: "#ops", nick: "zed", time: .now())
+        fixture.channels.applyTopic(channel: "#ops", topic: "theirs", setBy: "zed", time: .now())
+        let message = ChatMessage(channel: "#ops", id: 1, time: .now(), from: "zed", body: .text("numbered there"))
+        #expect(fixture.channels.apply(message, ack: nil) == .applied)
+        _ = try fixture.clients.renameRemote(from: "zed", to: "zee", serverID: 42)
+        fixture.channels.remoteRename(from: "zed", to: "zee")
+        fixture.channels.remotePart(channel: "#ops", nick: "zee", reason: "bye", time: .now())
+        _ = fixture.clients.removeRemote("zee", serverID: 42)
+        fixture.channels.remoteQuit(["zee"], reason: "gone")
+        #expect(fixture.changes.take().isEmpty)
+    }
 }
