@@ -25,6 +25,8 @@ struct TrafficRun {
     let perSender: [Int]
     /// Deliveries that make the run complete.
     let expected: Int
+    /// The server's process, whose CPU time is read across the sending phase.
+    var serverPid: Int32? = nil
 
     func run(scenario: String, extra: (inout Report) -> Void = { _ in }) async throws -> Report {
         let address = try target.address()
@@ -56,6 +58,7 @@ struct TrafficRun {
         }
         // Everyone is in; memberships have reached every server (for IRC, the JOIN answers came back).
         try await Task.sleep(for: .milliseconds(200))
+        let cpuBefore = serverPid.flatMap(ProcessCPU.seconds)
         for client in clients { client.go() }
         while tally.delivered.load(ordering: .relaxed) < expected && ContinuousClock.now < deadline
             && tally.failed.load(ordering: .relaxed) == 0
@@ -63,6 +66,7 @@ struct TrafficRun {
             try await Task.sleep(for: .milliseconds(2))
         }
         let end = NIODeadline.now().uptimeNanoseconds
+        let cpuAfter = serverPid.flatMap(ProcessCPU.seconds)
         let start = tally.start.load(ordering: .relaxed)
         // Late stragglers still count for loss and duplicates; a moment to let them in.
         try await Task.sleep(for: .milliseconds(100))
@@ -99,6 +103,12 @@ struct TrafficRun {
         report.add("reordered", Double(reordered))
         report.add("errors", Double(tally.failed.load(ordering: .relaxed)))
         report.addLatency(histogram)
+        if let cpuBefore, let cpuAfter {
+            report.add("server cpu sending", cpuAfter - cpuBefore, "s")
+            if sent > 0 {
+                report.add("server cpu per message sending", (cpuAfter - cpuBefore) * 1e6 / Double(sent), "µs")
+            }
+        }
         extra(&report)
         for failure in tally.firstFailures { FileHandle.standardError.write(Data("tchat-bench: \(failure)\n".utf8)) }
         return report
@@ -119,6 +129,8 @@ struct Fanout: AsyncParsableCommand {
     @Option(help: "Messages in all, spread over the senders.") var messages = 20_000
     @Option(help: "Messages per sender not yet received by every member, at most.") var window = 100
     @Option(help: "Message body size in bytes.") var size = 64
+    @Option(help: "The server's process id: its CPU time is also read across the sending phase alone.")
+    var serverPid: Int32?
 
     func run() async throws {
         OpenFileLimit.raise()
@@ -140,7 +152,7 @@ struct Fanout: AsyncParsableCommand {
         }
         let run = TrafficRun(
             target: target, window: window, size: size, plans: plans, perSender: perSender,
-            expected: receivers * messages)
+            expected: receivers * messages, serverPid: serverPid)
         try await run.run(scenario: "fanout").finish(json: target.json)
     }
 }
@@ -156,6 +168,8 @@ struct Rooms: AsyncParsableCommand {
     @Option(help: "Messages in all, spread over the clients.") var messages = 20_000
     @Option(help: "Messages per client not yet received by every member, at most.") var window = 10
     @Option(help: "Message body size in bytes.") var size = 64
+    @Option(help: "The server's process id: its CPU time is also read across the sending phase alone.")
+    var serverPid: Int32?
 
     func run() async throws {
         OpenFileLimit.raise()
@@ -176,7 +190,8 @@ struct Rooms: AsyncParsableCommand {
                     senderIndex: index, quota: perSender[index], receives: true, expectedSenders: others))
         }
         let run = TrafficRun(
-            target: target, window: window, size: size, plans: plans, perSender: perSender, expected: expected)
+            target: target, window: window, size: size, plans: plans, perSender: perSender, expected: expected,
+            serverPid: serverPid)
         try await run.run(scenario: "rooms") { $0.add("channels", Double(channels)) }.finish(json: target.json)
     }
 }
