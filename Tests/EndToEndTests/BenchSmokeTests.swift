@@ -43,9 +43,13 @@ struct BenchSmokeTests {
         // 40 clients in 8 rooms of 5: each of a client's messages reaches the 4 others in its room.
         let rooms = try await Self.report([
             "rooms", "--server", daemon.clients, "--clients", "40", "--channels", "8", "--messages", "400",
-            "--window", "4", "--timeout", "30",
+            "--window", "4", "--timeout", "30", "--server-pid", String(daemon.child.process.processIdentifier),
         ])
         #expect(Self.number(rooms, "deliveries") == 400 * 4)
+        // The server's CPU across the sending phase: read, and no more than the whole run's can be.
+        let sending = Self.number(rooms, "server_cpu_sending")
+        #expect(sending >= 0 && sending < 30)
+        #expect(rooms["server_cpu_per_message_sending"] != nil)
         #expect(Self.number(rooms, "deliveries_expected") == 400 * 4)
         for key in ["lost", "duplicated", "reordered", "errors"] { #expect(Self.number(rooms, key) == 0, "\(key)") }
         #expect(await daemon.stop() == 0)
