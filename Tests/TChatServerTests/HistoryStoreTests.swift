@@ -245,3 +245,12 @@ import Testing
         await store.shutdown()
     }
 }
+
+extension MessageRecord {
+    /// One message's line on its own, as the writer appends it to a batch.
+    static func line(for message: ChatMessage) -> [UInt8] {
+        var bytes: [UInt8] = []
+        appendLine(for: message, to: &bytes)
+        return bytes
+    }
+}

@@ -54,3 +54,12 @@ final class ClientSession: Sendable, Hashable {
     static func == (lhs: ClientSession, rhs: ClientSession) -> Bool { lhs.id == rhs.id }
     func hash(into hasher: inout Hasher) { hasher.combine(id) }
 }
+
+extension ClientSession {
+    /// This client as linked servers are told of it.
+    func remoteClient(nick: Nick) -> RemoteClient {
+        RemoteClient(
+            nick: nick.name, address: address, connectedAt: connectedAt, clientName: hello.clientName,
+            clientVersion: hello.clientVersion, host: hello.host, processID: hello.processID)
+    }
+}

@@ -19,12 +19,3 @@ enum LocalChange: Sendable {
     /// A direct message to a client of the linked server `serverID`.
     case direct(DirectMessage, serverID: UInt64)
 }
-
-extension ClientSession {
-    /// This client as linked servers are told of it.
-    func remoteClient(nick: Nick) -> RemoteClient {
-        RemoteClient(
-            nick: nick.name, address: address, connectedAt: connectedAt, clientName: hello.clientName,
-            clientVersion: hello.clientVersion, host: hello.host, processID: hello.processID)
-    }
-}

@@ -19,15 +19,8 @@ struct MessageRecord: Codable, Sendable, Equatable {
         body = message.body.text
     }
 
-    /// The line as written to disk, newline included; same keys and order as the `Codable` form.
-    static func line(for message: ChatMessage) -> [UInt8] {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(96 + message.body.text.utf8.count)
-        appendLine(for: message, to: &bytes)
-        return bytes
-    }
-
-    /// Appends the line to a batch's bytes, with no array of its own.
+    /// Appends the line as written to disk, newline included (same keys and order as the `Codable` form), to a
+    /// batch's bytes, with no array of its own.
     static func appendLine(for message: ChatMessage, to bytes: inout [UInt8]) {
         var taken: [UInt8] = []
         swap(&taken, &bytes)
