@@ -8,7 +8,7 @@ import TChatProtocol
 /// completes, so a burst of pipelined requests costs one system call. Replies that wait for something (the disk,
 /// the history writer) are written on their own when it arrives.
 final class ConnectionHandler: ChannelInboundHandler {
-    typealias InboundIn = FrameDecoder.InboundOut
+    typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     enum Phase {
@@ -36,14 +36,14 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     /// What the client may still ask for before it is refused with `rate-limited` (`--rate`, `--burst`).
     var budget: RequestBudget
-    /// Whether a frame is half-received, and since when (`--frame-timeout`).
-    let partialFrame: PartialFrameWatch
+    /// Bytes of a frame not yet whole, and since when (`--frame-timeout`).
+    var inbound: InboundFrames
     /// Whether the client came over TLS: it is redirected only to TLS ports, a plaintext one only to plaintext.
     let overTLS: Bool
 
-    init(server: ServerContext, partialFrame: PartialFrameWatch = PartialFrameWatch(), overTLS: Bool = false) {
+    init(server: ServerContext, overTLS: Bool = false) {
         self.server = server
-        self.partialFrame = partialFrame
+        inbound = InboundFrames(maxFrameLength: server.configuration.maxFrameLength)
         self.overTLS = overTLS
         budget = RequestBudget(
             rate: server.configuration.requestRate, burst: server.configuration.requestBurst)
@@ -100,7 +100,24 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !isClosing else { return }
-        let frame = unwrapInboundIn(data)
+        var bytes = unwrapInboundIn(data)
+        inbound.receive(&bytes)
+        // Handling a frame may close the connection; what follows it is then ignored.
+        while !isClosing {
+            let frame: FrameDecoder.InboundOut
+            do {
+                guard let next = try inbound.next() else { break }
+                frame = next
+            } catch {
+                refuse(error, context: context)
+                return
+            }
+            handleFrame(frame, context: context)
+        }
+        inbound.settle(now: .now())
+    }
+
+    private func handleFrame(_ frame: FrameDecoder.InboundOut, context: ChannelHandlerContext) {
         // Every request counts against the budget, malformed ones too; a PONG answers the server and does not.
         let isPong = (try? frame.get())?.type == FrameType.pong.rawValue
         if !isPong, !budget.spend() {
@@ -129,6 +146,11 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        refuse(error, context: context)
+    }
+
+    /// Ends the connection over a stream error: an oversize length field, or one from the layers below.
+    private func refuse(_ error: any Error, context: ChannelHandlerContext) {
         if let tooLarge = error as? FrameDecoder.FrameTooLarge {
             logger.notice(
                 "oversize frame refused",

@@ -40,7 +40,6 @@ struct ServerListener {
         at address: ServerAddress, overTLS: Bool, group: any EventLoopGroup, server: ServerContext
     ) async throws -> any Channel {
         let configuration = server.configuration
-        let maxFrame = configuration.maxFrameLength
         let queueBound = configuration.maxOutboundBytes
         let handshakeLimit = TimeAmount(configuration.frameTimeout)
         return try await ServerBootstrap(group: group)
@@ -64,10 +63,7 @@ struct ServerListener {
                         try pipeline.addHandler(NIOSSLServerHandler(context: tls.clientContext))
                         try pipeline.addHandler(TLSHandshakeDeadline(limit: handshakeLimit))
                     }
-                    let watch = PartialFrameWatch()
-                    try pipeline.addHandler(
-                        ByteToMessageHandler(WatchedFrameDecoder(maxFrameLength: maxFrame, watch: watch)))
-                    try pipeline.addHandler(ConnectionHandler(server: server, partialFrame: watch, overTLS: overTLS))
+                    try pipeline.addHandler(ConnectionHandler(server: server, overTLS: overTLS))
                 }
             }
             .bind(host: address.host, port: address.port)

@@ -52,7 +52,7 @@ final class KeepAliveSweep {
         var quiet: [Entry] = []
         var unfinished: [Entry] = []
         for entry in entries.values {
-            if let since = entry.handler.partialFrame.since, now - since >= frameTimeout {
+            if let since = entry.handler.inbound.partialSince, now - since >= frameTimeout {
                 unfinished.append(entry)
                 continue
             }
