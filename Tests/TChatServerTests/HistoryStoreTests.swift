@@ -196,6 +196,29 @@ import Testing
         #expect(try Data(contentsOf: URL(fileURLWithPath: directory + "/channels.json")) == broken)
     }
 
+    @Test func nickRecordsKeepTheirTimesAsTextAndABadTimeIsNamed() throws {
+        let directory = TestServer.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try Self.openStore(directory)
+        let record = NickRecord(
+            nick: "Alice", welcome: "hi", firstSeen: Timestamp(milliseconds: 1_764_000_000_123),
+            lastSeen: Timestamp(milliseconds: 1_764_000_100_456), connections: 3, connectedMs: 9)
+        let data = try JSONEncoder().encode(NicksFile(version: 1, nicks: [record]))
+        // The file keeps the form older versions wrote and read.
+        #expect(String(decoding: data, as: UTF8.self).contains(#""firstSeen":"2025-11-24T16:00:00.123Z""#))
+        try data.write(to: URL(fileURLWithPath: directory + "/nicks.json"))
+        #expect(try store.loadNicks() == [record])
+        let bad = String(decoding: data, as: UTF8.self)
+            .replacingOccurrences(of: "2025-11-24T16:01:40.456Z", with: "yesterday")
+        try Data(bad.utf8).write(to: URL(fileURLWithPath: directory + "/nicks.json"))
+        do {
+            _ = try store.loadNicks()
+            Issue.record("a nicks.json with a bad time was accepted")
+        } catch {
+            #expect("\(error)".contains("nicks.json") && "\(error)".contains("yesterday"), "\(error)")
+        }
+    }
+
     @Test func aSecondServerCannotOpenTheSameDirectory() throws {
         let directory = TestServer.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }

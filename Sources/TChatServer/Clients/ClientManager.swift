@@ -30,7 +30,7 @@ final class ClientManager: Sendable {
         func record(for nick: Nick, at time: Timestamp) -> NickRecord {
             known[nick.key]
                 ?? NickRecord(
-                    nick: nick.name, welcome: "", firstSeen: time.iso8601, lastSeen: time.iso8601, connections: 0,
+                    nick: nick.name, welcome: "", firstSeen: time, lastSeen: time, connections: 0,
                     connectedMs: 0)
         }
 
@@ -38,7 +38,7 @@ final class ClientManager: Sendable {
         mutating func markSeen(_ nick: Nick, at time: Timestamp, connecting: Bool) -> NickRecord {
             var record = record(for: nick, at: time)
             record.nick = nick.name
-            record.lastSeen = time.iso8601
+            record.lastSeen = time
             if connecting { record.connections += 1 }
             known[nick.key] = record
             if known.count > knownLimit { forgetOldest() }
@@ -88,7 +88,8 @@ final class ClientManager: Sendable {
     /// The contents of `nicks.json`.
     func snapshot() -> NicksFile {
         let known = state.withLock { $0.known }
-        return NicksFile(version: 1, nicks: known.values.sorted { $0.nick.lowercased() < $1.nick.lowercased() })
+        // Sorted by the keys already made, not by lowercasing two nicks per comparison.
+        return NicksFile(version: 1, nicks: known.sorted { $0.key < $1.key }.map(\.value))
     }
 
     // Arrivals, renames and departures are emitted while the nick table's lock is held, so the network hears of two
@@ -126,7 +127,7 @@ final class ClientManager: Sendable {
             guard let nick = state.nicks.releaseLocal(session.id) else { return nil }
             feed.emit(.clientRemoved(nick: nick.name, reason: quitMessage ?? reason))
             let duration = now.milliseconds(since: session.connectedAt)
-            state.known[nick.key]?.lastSeen = now.iso8601
+            state.known[nick.key]?.lastSeen = now
             state.known[nick.key]?.connectedMs += duration
             return nick
         }
@@ -228,7 +229,7 @@ final class ClientManager: Sendable {
     // MARK: - What is remembered of nicks
 
     /// When a nick that is not connected was last seen, for a helpful "no such nick".
-    func lastSeen(_ nick: String) -> String? {
+    func lastSeen(_ nick: String) -> Timestamp? {
         state.withLock { $0.known[Nick.key(for: nick)]?.lastSeen }
     }
 
