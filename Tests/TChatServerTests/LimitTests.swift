@@ -16,11 +16,14 @@ struct LimitTests {
         var budget = RequestBudget(rate: 10, burst: 4, now: start)
         var answers: [Bool] = []
         for _ in 0..<5 { answers.append(budget.spend(now: start)) }
-        // A token has trickled back by 150 ms, but the refusal lasts until the bucket is half full (0.2 s at 10/s).
+        // A token has trickled back by 150 ms, but the refusal lasts until the client has paused for the time the
+        // bucket takes to fill half way (0.2 s at 10/s), and each request refused meanwhile starts that pause again.
         answers.append(budget.spend(now: start + .milliseconds(150)))
-        answers.append(budget.spend(now: start + .milliseconds(200)))
-        answers.append(budget.spend(now: start + .milliseconds(200)))
-        #expect(answers == [true, true, true, true, false, false, true, true])
+        answers.append(budget.spend(now: start + .milliseconds(300)))
+        answers.append(budget.spend(now: start + .milliseconds(499)))
+        answers.append(budget.spend(now: start + .milliseconds(700)))
+        answers.append(budget.spend(now: start + .milliseconds(700)))
+        #expect(answers == [true, true, true, true, false, false, false, false, true, true])
         #expect(budget.pause == 0.2)
         var unlimited = RequestBudget(rate: 0, burst: 1, now: start)
         var refused = 0

@@ -2,10 +2,12 @@ import NIOCore
 
 /// How many requests a client may still make: a token bucket of `burst` tokens refilled at `rate` per second.
 ///
-/// A client that runs it dry is refused everything for a while (until the bucket is half full again), not just
-/// the request that found it empty. With a plain bucket, a pipelined run of requests would be refused with gaps —
-/// one accepted whenever a token had trickled back — and a client that sends the refused ones again would reorder
-/// its messages. Refusing a whole stretch keeps what is refused contiguous, so "send again from the first refusal,
+/// A client that runs it dry is refused everything until it has paused for `pause` seconds (the time the bucket
+/// takes to fill half way), not just the request that found it empty. With a plain bucket, a pipelined run of
+/// requests would be refused with gaps — one accepted whenever a token had trickled back — and a client that sends
+/// the refused ones again would reorder its messages. Each refused request restarts the pause: a fixed stretch
+/// from the first refusal would end in the middle of a long pipelined run when the server is busy, and accept its
+/// tail ahead of the refused middle. So what is refused stays contiguous, and "send again from the first refusal,
 /// in order, after a pause" loses and reorders nothing.
 struct RequestBudget {
     let rate: Double
@@ -26,14 +28,17 @@ struct RequestBudget {
     mutating func spend(now: NIODeadline = .now()) -> Bool {
         guard rate > 0 else { return true }
         if let until = refusingUntil {
-            guard now >= until else { return false }
+            guard now >= until else {
+                refusingUntil = now + pauseAmount
+                return false
+            }
             refusingUntil = nil
         }
         let elapsed = Double((now - refilledAt).nanoseconds) / 1e9
         tokens = min(burst, tokens + elapsed * rate)
         refilledAt = now
         guard tokens >= 1 else {
-            refusingUntil = now + .nanoseconds(Int64(burst / 2 / rate * 1e9))
+            refusingUntil = now + pauseAmount
             return false
         }
         tokens -= 1
@@ -42,4 +47,6 @@ struct RequestBudget {
 
     /// Seconds a refused client should wait before sending again.
     var pause: Double { rate > 0 ? burst / 2 / rate : 0 }
+
+    private var pauseAmount: TimeAmount { .nanoseconds(Int64(pause * 1e9)) }
 }
