@@ -162,8 +162,12 @@ struct TUITests {
         }
         #expect(counted, "\(screen.joined(separator: "\n"))")
         try tmux.keys("me", "F3")
-        let (switched, after) = try await tmux.waitFor("me") { $0.first?.hasPrefix(" #b") == true }
-        #expect(switched && after.contains { $0.contains("other │ one for b") })
+        // Waits for the whole switch: a capture can land while curses is still writing the screen out.
+        let (switched, after) = try await tmux.waitFor("me") {
+            $0.first?.hasPrefix(" #b") == true && $0.contains { $0.contains("other │ one for b") }
+                && $0.contains { $0.hasPrefix(" 3 #b") && !$0.contains(" 1│") }
+        }
+        #expect(switched && after.contains { $0.contains("other │ one for b") }, "\(after.joined(separator: "\n"))")
         #expect(after.contains { $0.hasPrefix(" 3 #b") && !$0.contains(" 1│") }, "the count cleared")
         try tmux.keys("me", "M-2")
         #expect(try await tmux.waitFor("me") { $0.first?.hasPrefix(" #a") == true }.0)
