@@ -31,6 +31,11 @@ final class DeliveryReceipt: Sendable {
             case .promise(let promise): promise.futureResult.eventLoop
             }
         }
+
+        /// The mailbox of a waiting client's loop.
+        var mailbox: LoopMailbox? {
+            if case .client(let reply) = self { reply.session.mailbox } else { nil }
+        }
     }
 
     private let remaining: Atomic<Int>
@@ -39,6 +44,9 @@ final class DeliveryReceipt: Sendable {
     private let message: ChatMessage?
     /// Where the waiter lives, and where reports are best made from.
     var eventLoop: any EventLoop { waiter.eventLoop }
+    /// For a client's SEND, its loop's mailbox: reports made from its drain answer in the same write as the
+    /// messages (`LoopMailbox.post(reports:)`).
+    var mailbox: LoopMailbox? { waiter.mailbox }
 
     /// `parties`: how many reports complete it; `message`: what a client's SENT names.
     init(parties: Int, waiter: Waiter, message: ChatMessage? = nil) {

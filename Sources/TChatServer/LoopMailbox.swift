@@ -26,6 +26,9 @@ final class LoopMailbox: Sendable {
         }
     }
 
+    /// A report for a receipt of one of this loop's clients, made by another party (the history writer).
+    typealias Report = (receipt: DeliveryReceipt, error: (any Error)?)
+
     private struct Delivery {
         var frames: ByteBuffer
         var sessions: [ClientSession]
@@ -33,6 +36,8 @@ final class LoopMailbox: Sendable {
         var audience: Audience?
         /// Told once the frames are handed to every session's channel.
         var receipt: DeliveryReceipt?
+        /// Made during the drain that reaches them; no frames go with them.
+        var reports: [Report]? = nil
     }
 
     private struct State {
@@ -59,8 +64,10 @@ final class LoopMailbox: Sendable {
         _ frames: ByteBuffer, to sessions: [ClientSession], excluding excluded: UInt64? = nil,
         audience: Audience? = nil, receipt: DeliveryReceipt? = nil
     ) {
-        let delivery = Delivery(
-            frames: frames, sessions: sessions, excluded: excluded, audience: audience, receipt: receipt)
+        post(Delivery(frames: frames, sessions: sessions, excluded: excluded, audience: audience, receipt: receipt))
+    }
+
+    private func post(_ delivery: Delivery) {
         let queueDrain = state.withLock { state in
             state.deliveries.append(delivery)
             defer { state.drainPending = true }
@@ -76,6 +83,13 @@ final class LoopMailbox: Sendable {
         } else {
             loop.execute { self.drain() }
         }
+    }
+
+    /// Queues reports for receipts whose waiters are clients of this loop. Made in the drain, an answer they
+    /// complete (SENT and OK) joins the client's outbox there, behind everything posted to it before, in the same
+    /// write as the drain's messages: no task, buffer list or write of its own per answer.
+    func post(reports: [Report]) {
+        post(Delivery(frames: ByteBuffer(), sessions: [], reports: reports))
     }
 
     /// Writes everything posted so far, now; on the loop only (before closing a connection, so nothing is lost).
@@ -136,7 +150,12 @@ final class LoopMailbox: Sendable {
             }
         }
         // Before the flush: a sender whose acknowledgement completes here gets SENT and OK in the same write.
-        for delivery in deliveries { delivery.receipt?.report(in: drain) }
+        deliveries.withUnsafeBufferPointer { deliveries in
+            for index in deliveries.indices {
+                deliveries[index].receipt?.report(in: drain)
+                for report in deliveries[index].reports ?? [] { report.receipt.report(report.error, in: drain) }
+            }
+        }
         drain.flush()
     }
 }

@@ -69,8 +69,9 @@ struct SubscriberSet {
     }
 
     /// Encodes an event once; nil only if a field is too long for the wire, which validated input never is.
-    static func encode(_ event: ServerFrame) -> ByteBuffer? {
-        var buffer = ByteBufferAllocator().buffer(capacity: 128)
+    /// `capacity`: the frame's size, when the caller can tell, so the buffer is made once and not grown.
+    static func encode(_ event: ServerFrame, capacity: Int = 128) -> ByteBuffer? {
+        var buffer = ByteBufferAllocator().buffer(capacity: capacity)
         do {
             try event.encode(requestID: 0, into: &buffer)
             return buffer

@@ -72,7 +72,9 @@ extension ChannelManager {
         ack: DeliveryReceipt.Waiter?
     ) throws(ProtocolError) {
         // The sender's acknowledgement waits for the disk and for every loop's hand-off (`DeliveryReceipt`).
-        let frame = SubscriberSet.encode(.message(message))
+        // The fixed fields (lengths, id, time, content type) take well under 64 bytes.
+        let size = 64 + message.channel.utf8.count + message.from.utf8.count + message.body.text.utf8.count
+        let frame = SubscriberSet.encode(.message(message), capacity: size)
         let receipt = ack.map {
             DeliveryReceipt(
                 parties: 1 + (frame == nil ? 0 : state.members.local.loopCount), waiter: $0, message: message)

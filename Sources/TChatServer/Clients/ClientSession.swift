@@ -41,14 +41,17 @@ final class ClientSession: Sendable, Hashable {
     /// Encodes replies to one request; a frame too large for the wire becomes an ERROR in its place.
     func encode(_ frames: [ServerFrame], requestID: UInt32, capacity: Int = 256) -> ByteBuffer {
         var buffer = channel.allocator.buffer(capacity: capacity)
-        for frame in frames {
-            do {
-                try frame.encode(requestID: requestID, into: &buffer)
-            } catch {
-                try? ServerFrame.error(error).encode(requestID: requestID, into: &buffer)
-            }
-        }
+        for frame in frames { Self.encode(frame, requestID: requestID, into: &buffer) }
         return buffer
+    }
+
+    /// Appends one reply; one too large for the wire becomes an ERROR in its place.
+    static func encode(_ frame: ServerFrame, requestID: UInt32, into buffer: inout ByteBuffer) {
+        do {
+            try frame.encode(requestID: requestID, into: &buffer)
+        } catch {
+            try? ServerFrame.error(error).encode(requestID: requestID, into: &buffer)
+        }
     }
 
     static func == (lhs: ClientSession, rhs: ClientSession) -> Bool { lhs.id == rhs.id }

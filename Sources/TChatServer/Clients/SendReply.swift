@@ -25,7 +25,7 @@ final class SendReply: Sendable {
             fail(ProtocolError(.internalError, "the message was stored but its id was lost"))
             return
         }
-        answer([.sent(id: message.id, time: message.time), .ok], in: drain)
+        answer(.sent(id: message.id, time: message.time), then: .ok, in: drain)
     }
 
     func fail(_ error: any Error, in drain: MailboxDrain? = nil) {
@@ -36,12 +36,15 @@ final class SendReply: Sendable {
             refusal = ProtocolError(
                 .storageFailure, "the message was delivered to those online but could not be stored: \(error)")
         }
-        answer([.error(refusal)], in: drain)
+        answer(.error(refusal), in: drain)
     }
 
-    private func answer(_ frames: [ServerFrame], in drain: MailboxDrain?) {
+    /// One answer per SEND, one or two frames (no array of them: this runs once per message).
+    private func answer(_ frame: ServerFrame, then second: ServerFrame? = nil, in drain: MailboxDrain?) {
         guard !answered.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        let buffer = session.encode(frames, requestID: requestID, capacity: 48)
+        var buffer = session.channel.allocator.buffer(capacity: 48)
+        ClientSession.encode(frame, requestID: requestID, into: &buffer)
+        if let second { ClientSession.encode(second, requestID: requestID, into: &buffer) }
         if let drain, drain.mailbox === session.mailbox {
             drain.append(buffer, to: session)
         } else {

@@ -231,19 +231,26 @@ final class StoreWriter: Sendable {
                 failures[path] = error
             }
         }
-        // Completed on their own loops, one task per loop for the whole batch: completing each promise from this
-        // thread would cost a task, and often a wake-up of the loop, per message.
-        var byLoop: [ObjectIdentifier: (loop: any EventLoop, acks: [(DeliveryReceipt, (any Error)?)])] = [:]
+        // Reported on their own loops, once per loop for the whole batch: reporting each from this thread would
+        // cost a task, and often a wake-up of the loop, per message. A client's go through its loop's mailbox, so
+        // that the answers they complete go out with that drain's messages.
+        var byMailbox: [ObjectIdentifier: (mailbox: LoopMailbox, reports: [LoopMailbox.Report])] = [:]
+        var byLoop: [ObjectIdentifier: (loop: any EventLoop, reports: [LoopMailbox.Report])] = [:]
         for lines in batch.files {
             let failure = failures[lines.path]
             for ack in lines.acks {
-                let loop = ack.eventLoop
-                byLoop[ObjectIdentifier(loop), default: (loop, [])].acks.append((ack, failure))
+                if let mailbox = ack.mailbox {
+                    byMailbox[ObjectIdentifier(mailbox), default: (mailbox, [])].reports.append((ack, failure))
+                } else {
+                    let loop = ack.eventLoop
+                    byLoop[ObjectIdentifier(loop), default: (loop, [])].reports.append((ack, failure))
+                }
             }
         }
-        for (loop, acks) in byLoop.values {
+        for (mailbox, reports) in byMailbox.values { mailbox.post(reports: reports) }
+        for (loop, reports) in byLoop.values {
             loop.execute {
-                for (ack, error) in acks { ack.report(error) }
+                for report in reports { report.receipt.report(report.error) }
             }
         }
         for barrier in batch.barriers { barrier.succeed() }
