@@ -162,6 +162,35 @@ import Testing
         #expect(try Self.frames(channel) == [[.sent(id: 7, time: Self.message.time), .ok]])
     }
 
+    @Test func theWritersReportsAreMadeInADrainAndAnsweredInItsWrite() throws {
+        let mailbox = LoopMailbox(loop: loop)
+        let (sender, channel) = try client(1, mailbox: mailbox)
+        let reply = SendReply(session: sender, requestID: 42)
+        let receipt = DeliveryReceipt(parties: 2, waiter: .client(reply), message: Self.message)
+        #expect(receipt.mailbox === mailbox)
+        mailbox.post(SubscriberSet.encode(.message(Self.message))!, to: [sender], receipt: receipt)
+        loop.run()
+        #expect(try Self.frames(channel) == [[.message(Self.message)]])
+        // A later message and the writer's report reach the loop together: one write, the answer behind it.
+        var later = Self.message
+        later.id = 8
+        mailbox.post(SubscriberSet.encode(.message(later))!, to: [sender])
+        mailbox.post(reports: [(receipt, nil)])
+        loop.run()
+        #expect(try Self.frames(channel) == [[.message(later), .sent(id: 7, time: Self.message.time), .ok]])
+        // A failed store is answered the same way, with one ERROR.
+        let failing = SendReply(session: sender, requestID: 43)
+        let lost = DeliveryReceipt(parties: 1, waiter: .client(failing), message: later)
+        mailbox.post(reports: [(lost, ProtocolError(.storageFailure, "disk full"))])
+        loop.run()
+        let answer = try Self.frames(channel)
+        if case .error(let error)? = answer.first?.first, answer.count == 1, answer[0].count == 1 {
+            #expect(error.code == .storageFailure)
+        } else {
+            Issue.record("\(answer)")
+        }
+    }
+
     @Test func aSendIsAnsweredOnceEvenIfAFailureAndTheReceiptBothArrive() throws {
         let mailbox = LoopMailbox(loop: loop)
         let (sender, channel) = try client(1, mailbox: mailbox)
