@@ -135,9 +135,14 @@ final class LoopMailbox: Sendable {
                 var frames = deliveries[start].frames
                 let excluded = deliveries[start].excluded
                 if let audience = deliveries[start].audience {
-                    while end < deliveries.count, deliveries[end].audience == audience,
-                        deliveries[end].excluded == excluded
-                    {
+                    while end < deliveries.count {
+                        // The writer's reports carry no frames and are made after every run: they must not split
+                        // one (in a busy channel that cost an append per member per write batch).
+                        if deliveries[end].reports != nil {
+                            end += 1
+                            continue
+                        }
+                        guard deliveries[end].audience == audience, deliveries[end].excluded == excluded else { break }
                         frames.writeImmutableBuffer(deliveries[end].frames)
                         end += 1
                     }
