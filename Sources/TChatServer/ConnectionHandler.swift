@@ -161,6 +161,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         }
         logger.debug("connection error", metadata: ["address": "\(address)", "error": "\(error)"])
         closeReason = closeReason ?? "connection error: \(error)"
+        isClosing = true
         context.close(promise: nil)
     }
 
@@ -191,7 +192,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         return ProtocolError(
             .rateLimited,
             "more than \(Int(limits.requestRate)) requests per second (after a burst of \(limits.requestBurst)): "
-                + "not carried out; send it again in \(Int((budget.pause * 1000).rounded(.up))) ms")
+                + "not carried out; send nothing for \(Int((budget.pause * 1000).rounded(.up))) ms, then send it again")
     }
 
     // MARK: - Keep-alive (called by the loop's `KeepAliveSweep`)

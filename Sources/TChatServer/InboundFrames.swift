@@ -55,9 +55,16 @@ struct InboundFrames {
             partialSince = nil
         } else {
             if completedFrame || partialSince == nil { partialSince = now }
-            // The frames taken leave their bytes in front of the rest; without this, a client that always ends a
-            // read mid-frame would grow the buffer without end.
-            if buffer!.readerIndex > 0 { buffer!.discardReadBytes() }
+            // Kept alone, the unfinished bytes would hold the whole read buffer (up to 64 KiB, which NIO's receive
+            // buffer pool could otherwise use again) and, in front of them, the frames already taken: a client that
+            // always ends a read mid-frame would grow the buffer without end. They are moved to a buffer of their
+            // own size; more of the frame is appended to it.
+            let waiting = waitingBytes
+            if buffer!.readerIndex > 0 || buffer!.capacity > 2 * waiting + 256 {
+                var own = ByteBufferAllocator().buffer(capacity: waiting)
+                own.writeImmutableBuffer(buffer!)
+                buffer = own
+            }
         }
         completedFrame = false
     }

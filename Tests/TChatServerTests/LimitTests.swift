@@ -31,6 +31,32 @@ struct LimitTests {
         #expect(refused == 0)
     }
 
+    /// Found by review: with a pause longer than the sender's longest back-off (4 s), restarting the whole pause on
+    /// every refused request refused a backing-off sender for ever. A refused request extends the refusal by at
+    /// most a second.
+    @Test func aLongPauseStillLetsABackingOffSenderThrough() {
+        let start = NIODeadline.now()
+        var budget = RequestBudget(rate: 20, burst: 400, now: start)
+        for _ in 0..<400 { _ = budget.spend(now: start) }
+        #expect(budget.pause == 10)
+        let first = budget.spend(now: start)
+        #expect(!first)
+        // PipelinedSender's back-off: 0.25 s, then doubling up to 4 s.
+        var at = start
+        var refusedAt: [Double] = []
+        for pause in [0.25, 0.5, 1, 2, 4, 4] {
+            at = at + .milliseconds(Int64(pause * 1000))
+            if budget.spend(now: at) { break }
+            refusedAt.append(Double((at - start).nanoseconds) / 1e9)
+        }
+        #expect(refusedAt == [0.25, 0.75, 1.75, 3.75, 7.75], "accepted at 11.75 s, once the 10 s pause is over")
+        // Requests still arriving at the end of the pause (a pipelined tail) keep it going a second past the last.
+        var tail = RequestBudget(rate: 20, burst: 400, now: start)
+        for _ in 0..<401 { _ = tail.spend(now: start) }
+        let answers = [9_900, 10_500, 11_400, 12_500].map { tail.spend(now: start + .milliseconds($0)) }
+        #expect(answers == [false, false, false, true])
+    }
+
     @Test func aFloodIsRefusedFromTheFirstExcessRequestOnAndNothingPastTheBudgetIsStored() async throws {
         let server = try await TestServer {
             $0.requestRate = 10
@@ -54,7 +80,9 @@ struct LimitTests {
         #expect(outcomes.prefix(19).allSatisfy { !$0 })
         #expect(outcomes.dropFirst(19).allSatisfy { $0 })
         let refusal = flooder.frames.first { Self.code($0.frame) == .rateLimited }?.frame
-        if case .error(let error) = refusal { #expect(error.message.contains("send it again in 1000 ms")) }
+        if case .error(let error) = refusal {
+            #expect(error.message.contains("send nothing for 1000 ms, then send it again"))
+        }
         #expect(!flooder.isClosed, "a rate-limited client is slowed down, not cut off")
 
         // Others are served meanwhile, and the flooder is again after the pause.
