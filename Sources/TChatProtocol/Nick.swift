@@ -1,11 +1,12 @@
 /// A validated nick: 1–32 ASCII characters as an IRC user knows them.
 ///
 /// Nicks are ASCII on purpose: no homoglyph, bidi override or zero-width character can make one nick look like
-/// another, and case-insensitive comparison is unambiguous (ASCII case mapping, as Ergo's `ascii` casemapping).
+/// another. ASCII has look-alikes of its own, though (`aIice` with a capital I beside `alice`), so two nicks are
+/// the same nick when their skeletons (`key`) are equal; see `key(for:)`.
 public struct Nick: Sendable, Hashable, CustomStringConvertible {
     /// The nick as its owner spelled it.
     public let name: String
-    /// The lower-cased form, used for uniqueness and lookups.
+    /// The skeleton, used for uniqueness and lookups.
     public let key: String
 
     public init(validating text: String) throws(ProtocolError) {
@@ -21,9 +22,32 @@ public struct Nick: Sendable, Hashable, CustomStringConvertible {
     public static func == (lhs: Nick, rhs: Nick) -> Bool { lhs.key == rhs.key }
     public func hash(into hasher: inout Hasher) { hasher.combine(key) }
 
-    /// The lookup key of any text, valid nick or not.
+    /// The lookup key of any text, valid nick or not: its confusable skeleton, so that nicks a reader cannot tell
+    /// apart are one nick (Ergo folds nicks to Unicode skeletons for the same reason).
+    ///
+    /// Left to right: ASCII letters are lower-cased; then `i`, `1` and `|` become `l` (a capital I, a lower-case l,
+    /// a one and a bar look alike in many fonts, and after lower-casing the capital I is an i); `0` becomes `o`;
+    /// and the pairs `rn` and `vv` become `m` and `w`. So `alice`, `aIice`, `a1ice`, `ALlCE` and `Alice` share
+    /// the key `allce`, and `corn`, `com` and `c0m` share `com`. It folds more than a reader would (`ian` and `lan`
+    /// are one nick): a nick refused for looking like another costs a second try, a nick accepted for looking like
+    /// another costs the trust of everyone who reads it.
     public static func key(for text: String) -> String {
-        String(decoding: text.utf8.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }, as: UTF8.self)
+        var skeleton: [UInt8] = []
+        skeleton.reserveCapacity(text.utf8.count)
+        for byte in text.utf8 {
+            var folded = byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte
+            switch folded {
+            case UInt8(ascii: "i"), UInt8(ascii: "1"), UInt8(ascii: "|"): folded = UInt8(ascii: "l")
+            case UInt8(ascii: "0"): folded = UInt8(ascii: "o")
+            default: break
+            }
+            switch (skeleton.last, folded) {
+            case (UInt8(ascii: "r"), UInt8(ascii: "n")): skeleton[skeleton.count - 1] = UInt8(ascii: "m")
+            case (UInt8(ascii: "v"), UInt8(ascii: "v")): skeleton[skeleton.count - 1] = UInt8(ascii: "w")
+            default: skeleton.append(folded)
+            }
+        }
+        return String(decoding: skeleton, as: UTF8.self)
     }
 
     /// Why `text` is not a valid nick, or nil if it is.

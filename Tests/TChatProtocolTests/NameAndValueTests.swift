@@ -15,6 +15,28 @@ import Testing
         #expect(Nick.problem(with: nick) != nil)
     }
 
+    /// Look-alikes are one nick: the attacks of issue 12's "Why" (`aIice`, `a1ice` and `ALlCE` beside `alice`).
+    @Test(arguments: [
+        ("alice", "aIice"), ("alice", "a1ice"), ("alice", "ALlCE"), ("alice", "a|ice"), ("alice", "ALICE"),
+        ("bob0", "BoBo"), ("corn", "com"), ("c0rn", "COM"), ("vvill", "wiII"), ("Nick_", "nlck_"),
+    ])
+    func lookAlikeNicksAreOneNick(_ pair: (String, String)) throws {
+        #expect(try Nick(validating: pair.0) == Nick(validating: pair.1), "\(pair)")
+    }
+
+    @Test(arguments: [("alice", "alicia"), ("bob", "rob"), ("mn", "nm"), ("ab", "ba"), ("x[y]", "x{y}")])
+    func differentNicksStayApart(_ pair: (String, String)) throws {
+        #expect(try Nick(validating: pair.0) != Nick(validating: pair.1), "\(pair)")
+    }
+
+    @Test func theSkeletonFoldsLeftToRightAndKeepsTheSpelling() throws {
+        #expect(Nick.key(for: "aIice") == "allce")
+        #expect(Nick.key(for: "rnrn") == "mm")
+        #expect(Nick.key(for: "rnn") == "mn")
+        #expect(Nick.key(for: "vvv") == "wv")
+        #expect(try Nick(validating: "A1ice").name == "A1ice")
+    }
+
     @Test func nicksCompareCaseInsensitively() throws {
         #expect(try Nick(validating: "Alice") == Nick(validating: "aLICE"))
         #expect(try Nick(validating: "Alice").name == "Alice")

@@ -90,6 +90,11 @@ import Testing
         let alice = try await server.connect("alice")
         let error = await #expect(throws: ProtocolError.self) { _ = try await server.connect("ALICE") }
         #expect(error?.code == .nickInUse)
+        // Look-alikes are the same nick (capital I, one, bar, and a lower-case l for the capital I).
+        for lookAlike in ["aIice", "a1ice", "a|ice", "ALlCE"] {
+            let refused = await #expect(throws: ProtocolError.self) { _ = try await server.connect(lookAlike) }
+            #expect(refused?.code == .nickInUse, "\(lookAlike)")
+        }
         let bob = try await server.connect("bob")
         let bobEvents = EventLog(bob)
         _ = try await bob.join("#x")

@@ -77,6 +77,25 @@ import Testing
         }
     }
 
+    /// An older version kept `alice` and `aIice` apart; now they are one nick, and the one seen last is kept.
+    @Test func nicksThatNowShareASkeletonKeepTheOneSeenLast() throws {
+        let fixture = try Fixture()
+        func record(_ nick: String, welcome: String, seen: UInt64) -> NickRecord {
+            NickRecord(
+                nick: nick, welcome: welcome, firstSeen: Timestamp(milliseconds: 1),
+                lastSeen: Timestamp(milliseconds: seen),
+                connections: 1, connectedMs: 0)
+        }
+        let clients = ClientManager(
+            store: fixture.store,
+            known: [
+                record("alice", welcome: "the real one", seen: 500), record("aIice", welcome: "planted", seen: 100),
+            ],
+            serverName: "unit", logger: TestServer.quietLogger)
+        #expect(clients.snapshot().nicks.map(\.welcome) == ["the real one"])
+        #expect(clients.welcomeText(for: try Nick(validating: "a1ice")) == "the real one")
+    }
+
     @Test func aClientCyclingThroughNicksCannotGrowTheNickRegistryWithoutEnd() throws {
         let fixture = try Fixture()
         let clients = ClientManager(

@@ -73,7 +73,12 @@ final class ClientManager: Sendable {
     ) {
         var initial = State(nicks: NickTable<ClientSession>(ourServerID: serverID))
         initial.knownLimit = knownLimit
-        for record in known { initial.known[Nick.key(for: record.nick)] = record }
+        // Nicks an older version kept apart can share a skeleton now (`Nick.key(for:)`): the one seen last stays.
+        for record in known {
+            let key = Nick.key(for: record.nick)
+            if let kept = initial.known[key], kept.lastSeen > record.lastSeen { continue }
+            initial.known[key] = record
+        }
         self.state = Mutex(initial)
         self.store = store
         self.feed = feed
