@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "TChatClient", targets: ["TChatClient"]),
         .library(name: "TChatServer", targets: ["TChatServer"]),
         .library(name: "TChatTUI", targets: ["TChatTUI"]),
+        .library(name: "TChatAuth", targets: ["TChatAuth"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
@@ -51,6 +52,15 @@ let package = Package(
                 .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Accounts' cryptography, pure: SCRAM-SHA-256 for both sides; shared by the server and the client.
+        .target(
+            name: "TChatAuth",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -148,6 +158,11 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TChatAuthTests",
+            dependencies: ["TChatAuth"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
