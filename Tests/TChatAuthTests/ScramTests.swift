@@ -124,6 +124,58 @@ import Testing
         }
     }
 
+    @Test func aFinalMessageMustRepeatTheGS2HeaderItBegan() throws {
+        // The exchange began "y,," (base64 "eSws"); a final message claiming "n,," ("biws") is refused.
+        var server = ScramServer()
+        _ = try server.receiveClientFirst("y,,n=user,r=" + Self.clientNonce)
+        let first = try server.serverFirst(keys: Self.keys, decoy: Self.decoy, serverNonce: Self.serverNonce)
+        var client = ScramClient(account: "user", password: "pencil", nonce: Self.clientNonce)
+        _ = try client.clientFirst()
+        let final = try client.receiveServerFirst(first)
+        // The client made "n,,"; its final message claims so, and "y,," here does not match it.
+        #expect(throws: ScramError.self) { try server.receiveClientFinal(final) }
+    }
+
+    @Test func aFinishedExchangeTakesNothingMore() throws {
+        var (server, _) = try Self.serverAfterFirst()
+        _ = try server.receiveClientFinal(Self.clientFinal)
+        #expect(throws: ScramError.outOfOrder) { try server.receiveClientFinal(Self.clientFinal) }
+        #expect(throws: ScramError.outOfOrder) { try server.receiveClientFirst(Self.clientFirst) }
+    }
+
+    @Test(arguments: [
+        "n,,n=ab,\u{301}cd,r=abc", "n,,n=us\u{0}er,r=abc", "n,,n=user,r=ab c", "n,,n=\u{212A}elvin,r=abc",
+        "n,,n=user,r=abc\u{212A}",
+    ])
+    func nonASCIIAndControlCharactersAreRefusedBeforeParsing(_ message: String) {
+        var server = ScramServer()
+        #expect(throws: ScramError.malformed("a character outside printable ASCII")) {
+            try server.receiveClientFirst(message)
+        }
+    }
+
+    @Test func aNonceWithALookAlikeCharacterIsNotTheNonce() throws {
+        var (server, _) = try Self.serverAfterFirst()
+        // U+212A KELVIN SIGN is canonically equivalent to K; a byte-exact comparison does not take it.
+        let final = Self.clientFinal.replacingOccurrences(
+            of: "rOprNGfwEbeRWgbNEkqO", with: "rOprNGfwEbeRWgbNE\u{212A}qO")
+        #expect(throws: ScramError.self) { try server.receiveClientFinal(final) }
+    }
+
+    @Test func decoysAreTheSameForTheSameKeyAndDifferForAnother() {
+        let secret = Array("s".utf8)
+        let one = ScramKeys.decoy(for: "allce", secret: secret, iterations: 4096)
+        #expect(one == ScramKeys.decoy(for: "allce", secret: secret, iterations: 4096))
+        #expect(one.salt.count == ScramKeys.saltLength)
+        #expect(one.salt != ScramKeys.decoy(for: "bob", secret: secret, iterations: 4096).salt)
+    }
+
+    @Test func aPasswordComposedDifferentlyIsTheSamePassword() throws {
+        let composed = try ScramKeys(password: "caf\u{E9}", salt: [1, 2, 3, 4], iterations: 4096)
+        let decomposed = try ScramKeys(password: "cafe\u{301}", salt: [1, 2, 3, 4], iterations: 4096)
+        #expect(composed == decomposed)
+    }
+
     @Test func keysSurviveBeingStored() throws {
         let data = try JSONEncoder().encode(Self.keys)
         #expect(try JSONDecoder().decode(ScramKeys.self, from: data) == Self.keys)

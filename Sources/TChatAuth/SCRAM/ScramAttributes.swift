@@ -2,18 +2,31 @@
 ///
 /// Each attribute is a single ASCII letter, `=`, and a value without commas; what a value may hold is checked by
 /// the party that reads it. Parsing never trusts lengths or order beyond what the RFC fixes.
+///
+/// Every SCRAM message tchat exchanges is printable ASCII: account names are nicks, nonces are printable ASCII by
+/// the RFC, and the rest is base64 and digits. Anything else is refused before parsing, so that a comma followed
+/// by a combining mark, a look-alike of a nonce's character or a control character cannot make the two sides (or
+/// a log line) read a message differently. For ASCII, `Character`s are bytes, and comparisons are exact.
 struct ScramAttributes {
     private(set) var pairs: [(name: Character, value: Substring)] = []
 
     init(parsing message: Substring) throws(ScramError) {
         guard !message.isEmpty else { throw ScramError.malformed("an empty message") }
+        try Self.checkPrintableASCII(message)
         for part in message.split(separator: ",", omittingEmptySubsequences: false) {
-            guard part.count >= 2, let name = part.first, name.isASCII, name.isLetter,
+            guard part.count >= 2, let name = part.first, name.isLetter,
                 part[part.index(after: part.startIndex)] == "="
             else {
-                throw ScramError.malformed("\"\(part.prefix(20))\" is not an attribute")
+                throw ScramError.malformed("a part that is not name=value")
             }
             pairs.append((name, part.dropFirst(2)))
+        }
+    }
+
+    /// Refuses anything but the printable ASCII characters (0x21 to 0x7E).
+    static func checkPrintableASCII(_ text: Substring) throws(ScramError) {
+        guard text.utf8.allSatisfy({ $0 >= 0x21 && $0 <= 0x7E }) else {
+            throw ScramError.malformed("a character outside printable ASCII")
         }
     }
 

@@ -46,7 +46,7 @@ public struct ScramClient: Sendable {
         let attributes = try ScramAttributes(parsing: message[...])
         if attributes.pairs.first?.name == "m" { throw ScramError.malformed("mandatory extensions are not supported") }
         let combined = try attributes.value("r", at: 0)
-        guard combined.hasPrefix(nonce), combined.count > nonce.count else {
+        guard combined.utf8.starts(with: nonce.utf8), combined.utf8.count > nonce.utf8.count else {
             throw ScramError.malformed("the server's nonce does not extend ours")
         }
         try ScramServer.checkNonce(combined)

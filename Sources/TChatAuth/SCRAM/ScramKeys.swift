@@ -14,6 +14,9 @@ public struct ScramKeys: Sendable, Equatable, Codable {
     /// The fewest iterations accepted from a server: RFC 7677 asks for at least 4096.
     public static let minimumIterations = 4096
 
+    /// Bytes of salt for new accounts (and decoys).
+    public static let saltLength = 16
+
     public init(salt: [UInt8], iterations: Int, storedKey: [UInt8], serverKey: [UInt8]) {
         self.salt = salt
         self.iterations = iterations
@@ -31,11 +34,18 @@ public struct ScramKeys: Sendable, Equatable, Codable {
 
     /// Hi(password, salt, i) of RFC 5802: PBKDF2 with HMAC-SHA-256, 32 bytes.
     static func saltedPassword(_ password: String, salt: [UInt8], iterations: Int) throws -> [UInt8] {
-        guard iterations >= 1 else { throw ScramError.malformed("an iteration count of \(iterations)") }
+        guard iterations >= 1 else { throw ScramError.malformed("an iteration count below 1") }
         let key = try KDF.Insecure.PBKDF2.deriveKey(
-            from: Array(password.utf8), salt: salt, using: .sha256, outputByteCount: 32,
+            from: normalized(password), salt: salt, using: .sha256, outputByteCount: 32,
             unsafeUncheckedRounds: iterations)
         return key.withUnsafeBytes { Array($0) }
+    }
+
+    /// A password's bytes, in Unicode normalization form KC: the same password typed on two systems that compose
+    /// accents differently gives the same bytes. (SASLprep's normalization step; its tables of prohibited
+    /// characters are not applied.)
+    static func normalized(_ password: String) -> [UInt8] {
+        Array(password.precomposedStringWithCompatibilityMapping.utf8)
     }
 
     static func clientKey(_ salted: [UInt8]) -> [UInt8] { hmac(salted, "Client Key") }

@@ -23,13 +23,14 @@ public struct ScramServer: Sendable {
     public mutating func receiveClientFirst(_ message: String) throws(ScramError) -> String {
         guard case .awaitingClientFirst = state else { throw ScramError.outOfOrder }
         state = .finished
+        try ScramAttributes.checkPrintableASCII(message[...])
         // gs2-header: "n,," (no channel binding) or "y,," (the client could bind, but thinks we cannot).
         let fields = message.split(separator: ",", maxSplits: 2, omittingEmptySubsequences: false)
         guard fields.count == 3 else { throw ScramError.malformed("no GS2 header") }
         switch fields[0] {
         case "n", "y": break
         case let flag where flag.hasPrefix("p="): throw ScramError.malformed("channel binding is not supported")
-        default: throw ScramError.malformed("GS2 header \"\(fields[0].prefix(8))\"")
+        default: throw ScramError.malformed("an unknown GS2 header")
         }
         guard fields[1].isEmpty else { throw ScramError.malformed("an authorization identity is not supported") }
         let bare = fields[2]
@@ -51,6 +52,7 @@ public struct ScramServer: Sendable {
         -> String
     {
         guard case .awaitingKeys(let header, let bare, let clientNonce, _) = state else { throw ScramError.outOfOrder }
+        state = .finished
         try Self.checkNonce(serverNonce[...])
         let used = keys ?? decoy
         let nonce = clientNonce + serverNonce
@@ -66,16 +68,17 @@ public struct ScramServer: Sendable {
             throw ScramError.outOfOrder
         }
         state = .finished
-        guard let proofStart = message.range(of: ",p=", options: .backwards) else {
+        try ScramAttributes.checkPrintableASCII(message[...])
+        guard let proofStart = message.range(of: ",p=", options: [.backwards, .literal]) else {
             throw ScramError.malformed("no proof")
         }
         let withoutProof = message[..<proofStart.lowerBound]
         let attributes = try ScramAttributes(parsing: withoutProof)
         let binding = try attributes.value("c", at: 0)
-        guard binding == Data(header.utf8).base64EncodedString() else {
+        guard binding.utf8.elementsEqual(Data(header.utf8).base64EncodedString().utf8) else {
             throw ScramError.malformed("the channel binding does not match the GS2 header")
         }
-        guard try attributes.value("r", at: 1) == nonce else { throw ScramError.rejected }
+        guard try attributes.value("r", at: 1).utf8.elementsEqual(nonce.utf8) else { throw ScramError.rejected }
         guard let proof = Data(base64Encoded: String(message[proofStart.upperBound...])), proof.count == 32 else {
             throw ScramError.malformed("the proof is not 32 bytes of base64")
         }
@@ -115,11 +118,13 @@ public struct ScramServer: Sendable {
 }
 
 extension ScramKeys {
-    /// Keys for an account that does not exist: the same salt every time for one name (so that asking twice does
-    /// not tell a real account from a missing one), derived from a secret of the server's, and keys that match no
-    /// password.
+    /// Keys for an account that does not exist: the same salt every time for one account (so that asking twice
+    /// does not tell a real account from a missing one), derived from a secret of the server's, and keys that match
+    /// no password. `account` must be the key the server looks accounts up by (a nick's skeleton), so that
+    /// look-alike spellings of a missing account get one salt, as those of a real one do; `iterations` must be
+    /// what new accounts get. The salt is 16 bytes, as `ScramKeys.saltLength`.
     public static func decoy(for account: String, secret: [UInt8], iterations: Int) -> ScramKeys {
-        let salt = Array(hmac(secret, "decoy salt " + account).prefix(16))
+        let salt = Array(hmac(secret, "decoy salt " + account).prefix(saltLength))
         return ScramKeys(
             salt: salt, iterations: iterations, storedKey: hmac(secret, "decoy stored " + account),
             serverKey: hmac(secret, "decoy server " + account))
