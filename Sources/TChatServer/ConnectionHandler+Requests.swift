@@ -36,7 +36,7 @@ extension ConnectionHandler {
             case .nick(let text):
                 try changeNick(to: text, session: session, current: nick)
             case .whoami:
-                try describe(session, requestID: id)
+                try describe(session, to: nick, requestID: id)
             case .join(let channel, let history):
                 try join(channel, history: Int(history), session: session, nick: nick, requestID: id)
                 return  // answered when the join completes
@@ -56,9 +56,9 @@ extension ConnectionHandler {
                 try TextField.check(topic, "topic", maxBytes: ProtocolLimits.maxTopicBytes)
                 try server.channels.setTopic(session, nick: nick.name, channel: name, topic: topic)
             case .listClients(let channel):
-                try listClients(in: channel, requestID: id)
+                try listClients(in: channel, viewer: nick, requestID: id)
             case .whois(let target):
-                try whois(target, requestID: id)
+                try whois(target, viewer: nick, requestID: id)
             case .listServers:
                 for info in server.servers.list() { reply(.serverInfo(info), to: id) }
             case .help:
@@ -173,29 +173,27 @@ extension ConnectionHandler {
         logger.info("nick changed", metadata: ["from": "\(current)", "to": "\(new)"])
     }
 
-    /// `whoami` and `whois` answer alike: the client, then each channel it is in.
-    private func describe(_ session: ClientSession, requestID id: UInt32) throws {
+    /// `whoami` and `whois` answer alike: the client (as `viewer` may see it), then each channel it is in.
+    private func describe(_ session: ClientSession, to viewer: Nick, requestID id: UInt32) throws {
         guard let info = server.clients.info(for: session) else {
             throw ProtocolError(.internalError, "your session is not registered")
         }
-        reply(.clientInfo(info), to: id)
+        reply(.clientInfo(ClientVisibility.info(info, shownTo: viewer)), to: id)
         for channel in server.channels.channels(of: session) { reply(.channelInfo(channel), to: id) }
     }
 
-    private func whois(_ target: String, requestID id: UInt32) throws {
+    /// A nick that is not connected is only that: when it was last seen is no stranger's business.
+    private func whois(_ target: String, viewer: Nick, requestID id: UInt32) throws {
         if case .remote(_, let nick)? = server.clients.locate(target), let info = server.clients.remoteInfo(named: nick)
         {
-            reply(.clientInfo(info), to: id)
+            reply(.clientInfo(ClientVisibility.info(info, shownTo: viewer)), to: id)
             for channel in server.channels.channels(ofRemote: nick) { reply(.channelInfo(channel), to: id) }
             return
         }
         guard let session = server.clients.session(named: target) else {
-            if let seen = server.clients.lastSeen(target) {
-                throw ProtocolError(.noSuchNick, "\(target) is not connected (last seen \(seen))")
-            }
             throw ProtocolError(.noSuchNick, "no client is connected as \(target)")
         }
-        try describe(session, requestID: id)
+        try describe(session, to: viewer, requestID: id)
     }
 
     private func join(_ channel: String, history: Int, session: ClientSession, nick: Nick, requestID id: UInt32) throws
@@ -232,9 +230,11 @@ extension ConnectionHandler {
         return name
     }
 
-    private func listClients(in channel: String, requestID id: UInt32) throws {
+    private func listClients(in channel: String, viewer: Nick, requestID id: UInt32) throws {
         if channel.isEmpty {
-            for info in server.clients.list() { reply(.clientInfo(info), to: id) }
+            for info in server.clients.list() {
+                reply(.clientInfo(ClientVisibility.info(info, shownTo: viewer)), to: id)
+            }
             return
         }
         let name = try ChannelName(validating: channel)
@@ -242,7 +242,9 @@ extension ConnectionHandler {
             throw ProtocolError(.noSuchChannel, "there is no channel \(name.name)")
         }
         let remote = server.channels.remoteMembers(of: name)
-        for info in server.clients.list(members, remoteNicks: remote) { reply(.clientInfo(info), to: id) }
+        for info in server.clients.list(members, remoteNicks: remote) {
+            reply(.clientInfo(ClientVisibility.info(info, shownTo: viewer)), to: id)
+        }
     }
 
     private func history(

@@ -107,6 +107,10 @@ import Testing
         await bobEvents.wait(for: "the nick change") { events in
             events.contains { if case .nickChanged("alice", "alicia", _) = $0 { true } else { false } }
         }
+        // Nobody learns when a nick that is not connected was last seen.
+        let gone = await #expect(throws: ProtocolError.self) { _ = try await bob.request(.whois(nick: "alice")) }
+        #expect(
+            gone?.code == .noSuchNick && gone?.message.contains("last seen") == false, "\(String(describing: gone))")
         // The old nick is free again.
         _ = try await server.connect("alice")
         await server.stop()
@@ -183,10 +187,16 @@ import Testing
             Issue.record("whois did not start with CLIENT_INFO")
             return
         }
-        #expect(info.nick == "alice" && info.address.hasPrefix("127.0.0.1:") && info.clientName == "tchat")
-        #expect(info.server == "test" && info.processID == UInt32(ProcessInfo.processInfo.processIdentifier))
+        // Privacy by default: bob sees alice's nick, client and server, not where she is or her machine.
+        #expect(info.nick == "alice" && info.clientName == "tchat" && info.server == "test")
+        #expect(info.address.isEmpty && info.host.isEmpty && info.processID == 0, "\(info)")
         #expect(
             whois.dropFirst().compactMap { if case .channelInfo(let c) = $0 { c.name } else { nil } } == ["#a", "#b"])
+        let listed = try await bob.request(.listClients(channel: "#b")).compactMap {
+            if case .clientInfo(let c) = $0 { c } else { nil }
+        }
+        #expect(listed.first { $0.nick == "alice" }.map { $0.address.isEmpty && $0.host.isEmpty } == true)
+        #expect(listed.first { $0.nick == "bob" }.map { $0.address.hasPrefix("127.0.0.1:") } == true, "bob sees bob")
 
         let me = try await bob.request(.whoami)
         guard case .clientInfo(let mine) = me.first else {
@@ -194,6 +204,8 @@ import Testing
             return
         }
         #expect(mine.nick == "bob" && mine.connectedAt <= Timestamp.now())
+        #expect(mine.address.hasPrefix("127.0.0.1:") && !mine.host.isEmpty)
+        #expect(mine.processID == UInt32(ProcessInfo.processInfo.processIdentifier))
 
         let servers = try await alice.request(.listServers)
         guard case .serverInfo(let thisServer) = servers.first else {

@@ -205,7 +205,6 @@ import Testing
         #expect(fixture.clients.session(named: "ALICIA") == alice)
         fixture.clients.remove(alice, reason: "bye")
         #expect(fixture.clients.count == 0)
-        #expect(fixture.clients.lastSeen("alicia") != nil)
         let snapshot = fixture.clients.snapshot()
         #expect(snapshot.nicks.map(\.nick) == ["Alice", "Alicia"])
         #expect(snapshot.nicks.first?.welcome == "hi alice" && snapshot.nicks.first?.connections == 1)

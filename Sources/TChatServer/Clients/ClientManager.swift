@@ -233,11 +233,6 @@ final class ClientManager: Sendable {
 
     // MARK: - What is remembered of nicks
 
-    /// When a nick that is not connected was last seen, for a helpful "no such nick".
-    func lastSeen(_ nick: String) -> Timestamp? {
-        state.withLock { $0.known[Nick.key(for: nick)]?.lastSeen }
-    }
-
     func welcomeText(for nick: Nick) -> String {
         state.withLock { $0.known[nick.key]?.welcome ?? "" }
     }

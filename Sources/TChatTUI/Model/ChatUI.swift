@@ -641,18 +641,20 @@ public struct ChatUI: Sendable {
         case .who:
             let clients = frames.compactMap { if case .clientInfo(let c) = $0 { c } else { nil } }
             info("\(clients.count) connected:", in: index)
+            // A server shows others' addresses to no one but themselves: an empty one is left out.
             for client in clients {
-                info(
-                    "  \(client.nick) from \(client.address), for \(Self.duration(client.durationMilliseconds))",
-                    in: index)
+                let from = client.address.isEmpty ? "" : " from \(client.address)"
+                info("  \(client.nick)\(from), for \(Self.duration(client.durationMilliseconds))", in: index)
             }
         case .whois:
             for frame in frames {
                 if case .clientInfo(let client) = frame {
+                    let from = client.address.isEmpty ? "" : " from \(client.address)"
+                    let host = client.host.isEmpty ? "" : " on \(client.host)"
                     info(
-                        "\(client.nick) is connected from \(client.address) to \(client.server) since "
+                        "\(client.nick) is connected\(from) to \(client.server) since "
                             + "\(client.connectedAt.iso8601) (\(Self.duration(client.durationMilliseconds))), "
-                            + "using \(client.clientName) \(client.clientVersion) on \(client.host)",
+                            + "using \(client.clientName) \(client.clientVersion)\(host)",
                         in: index)
                 }
             }
