@@ -131,6 +131,7 @@ let package = Package(
         .executableTarget(
             name: "tchat-bench",
             dependencies: [
+                "TChatAuth",
                 "TChatProtocol",
                 "TChatTLS",
                 "TChatServer",

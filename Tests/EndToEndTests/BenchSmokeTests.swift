@@ -90,6 +90,13 @@ struct BenchSmokeTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: scratch).isEmpty)
     }
 
+    @Test func passwordsTimesBothHashes() async throws {
+        let report = try await Self.report(["passwords", "--count", "2", "--log-n", "10", "--iterations", "4096"])
+        #expect(Self.number(report, "scrypt_log2_N") == 10)
+        #expect(Self.number(report, "scrypt_median") > 0 && Self.number(report, "scram_median") > 0)
+        #expect(Self.number(report, "scram_iterations") == 4096)
+    }
+
     @Test func aTargetOffLoopbackIsRefused() async throws {
         let bench = try Child("tchat-bench", ["fanout", "--server", "192.0.2.1:7667"])
         #expect(await bench.exitStatus() != 0)

@@ -16,8 +16,7 @@ public struct PasswordHash: Sendable, Equatable, Codable, CustomStringConvertibl
     public var hash: [UInt8]
 
     /// The parameters new hashes use: N = 2^15, r = 8, p = 1, 32 MiB (RFC 7914's interactive-login choice).
-    /// Their time per hash on the reference machine is to be measured and written in docs/accounts.md when the
-    /// server starts hashing (issue 12).
+    /// About 83 ms per hash on the reference machine (`tchat-bench passwords`; docs/accounts.md).
     public static let standard = (logN: 15, blockSize: 8, parallelism: 1)
 
     /// The most a stored hash may ask for: a damaged or hostile accounts file must not make a check take 4 GiB.
