@@ -25,26 +25,23 @@ public struct Nick: Sendable, Hashable, CustomStringConvertible {
     /// The lookup key of any text, valid nick or not: its confusable skeleton, so that nicks a reader cannot tell
     /// apart are one nick (Ergo folds nicks to Unicode skeletons for the same reason).
     ///
-    /// Left to right: ASCII letters are lower-cased; then `i`, `1` and `|` become `l` (a capital I, a lower-case l,
-    /// a one and a bar look alike in many fonts, and after lower-casing the capital I is an i); `0` becomes `o`;
-    /// and the pairs `rn` and `vv` become `m` and `w`. So `alice`, `aIice`, `a1ice`, `ALlCE` and `Alice` share
-    /// the key `allce`, and `corn`, `com` and `c0m` share `com`. It folds more than a reader would (`ian` and `lan`
-    /// are one nick): a nick refused for looking like another costs a second try, a nick accepted for looking like
-    /// another costs the trust of everyone who reads it.
+    /// Each character on its own: ASCII letters are lower-cased; then `i`, `1` and `|` become `l` (a capital I, a
+    /// lower-case l, a one and a bar look alike in many fonts, and after lower-casing the capital I is an i); `0`
+    /// becomes `o`; `m` becomes `rn` and `w` becomes `vv`. Expanding the letters that look like pairs, rather than
+    /// folding the pairs, leaves no order to depend on: `vw`, `wv` and `vvv` all become `vvv`. So `alice`, `aIice`,
+    /// `a1ice`, `ALlCE` and `Alice` share the key `allce`, and `corn`, `com` and `c0m` share `corn`. It folds more
+    /// than a reader would (`ian` and `lan` are one nick): a nick refused for looking like another costs a second
+    /// try, a nick accepted for looking like another costs the trust of everyone who reads it.
     public static func key(for text: String) -> String {
         var skeleton: [UInt8] = []
-        skeleton.reserveCapacity(text.utf8.count)
+        skeleton.reserveCapacity(text.utf8.count * 2)
         for byte in text.utf8 {
-            var folded = byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte
-            switch folded {
-            case UInt8(ascii: "i"), UInt8(ascii: "1"), UInt8(ascii: "|"): folded = UInt8(ascii: "l")
-            case UInt8(ascii: "0"): folded = UInt8(ascii: "o")
-            default: break
-            }
-            switch (skeleton.last, folded) {
-            case (UInt8(ascii: "r"), UInt8(ascii: "n")): skeleton[skeleton.count - 1] = UInt8(ascii: "m")
-            case (UInt8(ascii: "v"), UInt8(ascii: "v")): skeleton[skeleton.count - 1] = UInt8(ascii: "w")
-            default: skeleton.append(folded)
+            switch byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte {
+            case UInt8(ascii: "i"), UInt8(ascii: "1"), UInt8(ascii: "|"): skeleton.append(UInt8(ascii: "l"))
+            case UInt8(ascii: "0"): skeleton.append(UInt8(ascii: "o"))
+            case UInt8(ascii: "m"): skeleton.append(contentsOf: [UInt8(ascii: "r"), UInt8(ascii: "n")])
+            case UInt8(ascii: "w"): skeleton.append(contentsOf: [UInt8(ascii: "v"), UInt8(ascii: "v")])
+            case let other: skeleton.append(other)
             }
         }
         return String(decoding: skeleton, as: UTF8.self)

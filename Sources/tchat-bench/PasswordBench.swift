@@ -20,6 +20,9 @@ struct PasswordBench: AsyncParsableCommand {
 
     func run() async throws {
         guard (1...1000).contains(count) else { throw ValidationError("--count must be 1 to 1000") }
+        guard (1...ScramClient.maximumIterations).contains(iterations) else {
+            throw ValidationError("--iterations must be 1 to \(ScramClient.maximumIterations)")
+        }
         var scrypt: [Double] = []
         var scram: [Double] = []
         for index in 0..<count {

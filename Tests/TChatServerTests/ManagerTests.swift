@@ -77,23 +77,23 @@ import Testing
         }
     }
 
-    /// An older version kept `alice` and `aIice` apart; now they are one nick, and the one seen last is kept.
-    @Test func nicksThatNowShareASkeletonKeepTheOneSeenLast() throws {
+    /// An older version kept `alice` and `aIice` apart; now they are one nick, and the one seen first is kept,
+    /// whichever order the file lists them in.
+    @Test func nicksThatNowShareASkeletonKeepTheOneSeenFirst() throws {
         let fixture = try Fixture()
-        func record(_ nick: String, welcome: String, seen: UInt64) -> NickRecord {
+        func record(_ nick: String, welcome: String, first: UInt64) -> NickRecord {
             NickRecord(
-                nick: nick, welcome: welcome, firstSeen: Timestamp(milliseconds: 1),
-                lastSeen: Timestamp(milliseconds: seen),
-                connections: 1, connectedMs: 0)
+                nick: nick, welcome: welcome, firstSeen: Timestamp(milliseconds: first),
+                lastSeen: Timestamp(milliseconds: 1_000), connections: 1, connectedMs: 0)
         }
-        let clients = ClientManager(
-            store: fixture.store,
-            known: [
-                record("alice", welcome: "the real one", seen: 500), record("aIice", welcome: "planted", seen: 100),
-            ],
-            serverName: "unit", logger: TestServer.quietLogger)
-        #expect(clients.snapshot().nicks.map(\.welcome) == ["the real one"])
-        #expect(clients.welcomeText(for: try Nick(validating: "a1ice")) == "the real one")
+        let owner = record("alice", welcome: "the real one", first: 100)
+        let planted = record("aIice", welcome: "planted", first: 500)
+        for known in [[owner, planted], [planted, owner]] {
+            let clients = ClientManager(
+                store: fixture.store, known: known, serverName: "unit", logger: TestServer.quietLogger)
+            #expect(clients.snapshot().nicks.map(\.welcome) == ["the real one"])
+            #expect(clients.welcomeText(for: try Nick(validating: "a1ice")) == "the real one")
+        }
     }
 
     @Test func aClientCyclingThroughNicksCannotGrowTheNickRegistryWithoutEnd() throws {

@@ -4,7 +4,7 @@ import TChatProtocol
 
 /// Who is connected, under which nick, and what is remembered of every nick that ever connected.
 ///
-/// Nicks are unique case-insensitively across the network (`NickTable` holds who has which, and the collision
+/// Nicks are unique by skeleton: case-insensitively, and look-alikes are one nick across the network (`NickTable` holds who has which, and the collision
 /// rule). Each finished connection is appended to `clients.jsonl`; welcome texts and per-nick totals live in
 /// `nicks.json`, rewritten by the store writer.
 final class ClientManager: Sendable {
@@ -73,10 +73,11 @@ final class ClientManager: Sendable {
     ) {
         var initial = State(nicks: NickTable<ClientSession>(ourServerID: serverID))
         initial.knownLimit = knownLimit
-        // Nicks an older version kept apart can share a skeleton now (`Nick.key(for:)`): the one seen last stays.
+        // Nicks an older version kept apart can share a skeleton now (`Nick.key(for:)`): the one seen first stays,
+        // since a look-alike is more likely a later impersonator than the nick's first owner.
         for record in known {
             let key = Nick.key(for: record.nick)
-            if let kept = initial.known[key], kept.lastSeen > record.lastSeen { continue }
+            if let kept = initial.known[key], kept.firstSeen <= record.firstSeen { continue }
             initial.known[key] = record
         }
         self.state = Mutex(initial)
