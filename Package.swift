@@ -69,6 +69,7 @@ let package = Package(
             dependencies: [
                 "TChatProtocol",
                 "TChatTLS",
+                "TChatAuth",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOTLS", package: "swift-nio"),
@@ -106,6 +107,7 @@ let package = Package(
             name: "tchatd",
             dependencies: [
                 "TChatServer",
+                "TChatAuth",
                 "TChatTLS",
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -53,6 +53,14 @@ public enum ClientFrame: Sendable, Hashable {
     /// Up to `limit` messages with ids below `before` (0: the newest), oldest first.
     case history(channel: String, before: UInt64, limit: UInt16)
     case quit(reason: String)
+    /// Makes the session's nick an account with this password.
+    case register(password: String)
+    /// Starts a login: `SCRAM-SHA-256` with the client-first message, or `PLAIN` with `\0account\0password`.
+    case login(mechanism: String, data: String)
+    /// The client-final message of a SCRAM login.
+    case loginContinue(data: String)
+    case setPassword(old: String, new: String)
+    case dropAccount(password: String)
 
     public var type: FrameType {
         switch self {
@@ -76,6 +84,11 @@ public enum ClientFrame: Sendable, Hashable {
         case .getWelcome: .getWelcome
         case .history: .history
         case .quit: .quit
+        case .register: .register
+        case .login: .login
+        case .loginContinue: .loginContinue
+        case .setPassword: .setPassword
+        case .dropAccount: .dropAccount
         }
     }
 
@@ -122,6 +135,16 @@ public enum ClientFrame: Sendable, Hashable {
                 w.u16(limit)
             case .quit(let reason):
                 try w.str(reason, "reason")
+            case .register(let password), .dropAccount(let password):
+                try w.str(password, "password")
+            case .login(let mechanism, let data):
+                try w.str(mechanism, "mechanism")
+                try w.str(data, "data")
+            case .loginContinue(let data):
+                try w.str(data, "data")
+            case .setPassword(let old, let new):
+                try w.str(old, "old password")
+                try w.str(new, "new password")
             }
         }
     }
@@ -160,6 +183,11 @@ public enum ClientFrame: Sendable, Hashable {
         case .history:
             self = .history(channel: try r.str("channel"), before: try r.u64("before"), limit: try r.u16("limit"))
         case .quit: self = .quit(reason: try r.str("reason"))
+        case .register: self = .register(password: try r.str("password"))
+        case .login: self = .login(mechanism: try r.str("mechanism"), data: try r.str("data"))
+        case .loginContinue: self = .loginContinue(data: try r.str("data"))
+        case .setPassword: self = .setPassword(old: try r.str("old password"), new: try r.str("new password"))
+        case .dropAccount: self = .dropAccount(password: try r.str("password"))
         default:
             throw ProtocolError(.unknownFrameType, "frame type \(type) is not a client request")
         }

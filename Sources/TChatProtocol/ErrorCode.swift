@@ -25,6 +25,12 @@ public enum ErrorCode: UInt16, Sendable, CaseIterable, CustomStringConvertible {
     case frameTimeout = 211
     case linkRefused = 212
     case tlsRequired = 213
+    case loginFailed = 214
+    case loginThrottled = 215
+    case accountRequired = 216
+    case insecureTransport = 217
+    case notLoggedIn = 218
+    case registrationClosed = 219
 
     case invalidNick = 300
     case nickInUse = 301
@@ -34,6 +40,8 @@ public enum ErrorCode: UInt16, Sendable, CaseIterable, CustomStringConvertible {
     case noSuchNick = 305
     case invalidArgument = 306
     case tooManyChannels = 307
+    case nickRegistered = 308
+    case alreadyRegistered = 309
 
     case storageFailure = 500
     case internalError = 501
@@ -62,6 +70,12 @@ public enum ErrorCode: UInt16, Sendable, CaseIterable, CustomStringConvertible {
         case .frameTimeout: "frame-timeout"
         case .linkRefused: "link-refused"
         case .tlsRequired: "tls-required"
+        case .loginFailed: "login-failed"
+        case .loginThrottled: "login-throttled"
+        case .accountRequired: "account-required"
+        case .insecureTransport: "insecure-transport"
+        case .notLoggedIn: "not-logged-in"
+        case .registrationClosed: "registration-closed"
         case .invalidNick: "invalid-nick"
         case .nickInUse: "nick-in-use"
         case .invalidChannel: "invalid-channel"
@@ -70,6 +84,8 @@ public enum ErrorCode: UInt16, Sendable, CaseIterable, CustomStringConvertible {
         case .noSuchNick: "no-such-nick"
         case .invalidArgument: "invalid-argument"
         case .tooManyChannels: "too-many-channels"
+        case .nickRegistered: "nick-registered"
+        case .alreadyRegistered: "already-registered"
         case .storageFailure: "storage-failure"
         case .internalError: "internal-error"
         }
@@ -79,7 +95,8 @@ public enum ErrorCode: UInt16, Sendable, CaseIterable, CustomStringConvertible {
     public var closesConnection: Bool {
         switch self {
         case .frameTooLarge, .unsupportedVersion, .serverFull, .idleTimeout, .shuttingDown, .sendQueueFull,
-            .notImplemented, .redirected, .tooManyConnections, .frameTimeout, .linkRefused, .tlsRequired:
+            .notImplemented, .redirected, .tooManyConnections, .frameTimeout, .linkRefused, .tlsRequired,
+            .accountRequired:
             true
         default:
             false

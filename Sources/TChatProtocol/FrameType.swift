@@ -24,6 +24,11 @@ public enum FrameType: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     case getWelcome = 0x1F
     case history = 0x20
     case quit = 0x21
+    case register = 0x22
+    case login = 0x23
+    case loginContinue = 0x24
+    case setPassword = 0x25
+    case dropAccount = 0x26
 
     case ok = 0x80
     case error = 0x81
@@ -43,6 +48,8 @@ public enum FrameType: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     case helpEntry = 0x93
     case text = 0x94
     case redirect = 0x95
+    case authData = 0x96
+    case loggedIn = 0x97
 
     /// The upper-case name the spec and `help` use.
     public var description: String {
@@ -67,6 +74,11 @@ public enum FrameType: UInt8, Sendable, CaseIterable, CustomStringConvertible {
         case .getWelcome: "GET_WELCOME"
         case .history: "HISTORY"
         case .quit: "QUIT"
+        case .register: "REGISTER"
+        case .login: "LOGIN"
+        case .loginContinue: "LOGIN_CONTINUE"
+        case .setPassword: "SET_PASSWORD"
+        case .dropAccount: "DROP_ACCOUNT"
         case .ok: "OK"
         case .error: "ERROR"
         case .welcome: "WELCOME"
@@ -85,6 +97,8 @@ public enum FrameType: UInt8, Sendable, CaseIterable, CustomStringConvertible {
         case .helpEntry: "HELP_ENTRY"
         case .text: "TEXT"
         case .redirect: "REDIRECT"
+        case .authData: "AUTH_DATA"
+        case .loggedIn: "LOGGED_IN"
         }
     }
 
@@ -117,6 +131,11 @@ public enum FrameType: UInt8, Sendable, CaseIterable, CustomStringConvertible {
         case .getWelcome: ("", "your nick's welcome text")
         case .history: ("channel before limit", "older messages of a channel, before a message id")
         case .quit: ("reason", "end the session")
+        case .register: ("password", "register your nick as an account (over TLS or on this host only)")
+        case .login: ("mechanism data", "log in: SCRAM-SHA-256, or PLAIN over TLS; answered by AUTH_DATA or LOGGED_IN")
+        case .loginContinue: ("data", "the next step of a SCRAM-SHA-256 login")
+        case .setPassword: ("old new", "change your account's password (over TLS or on this host only)")
+        case .dropAccount: ("password", "delete your account; your nick is free again")
         default: ("", "")
         }
     }

@@ -31,6 +31,13 @@ public enum ProtocolLimits {
     public static let maxWelcomeBytes = 1000
     /// Longest client name, client version or host name in a hello, in UTF-8 bytes.
     public static let maxHelloFieldBytes = 255
+    /// Longest password, in UTF-8 bytes (after NFKC normalization a password may grow, so a server checks the
+    /// normalized form too).
+    public static let maxPasswordBytes = 256
+    /// Shortest password a server accepts for a new account or a new password, in characters.
+    public static let minPasswordCharacters = 8
+    /// Longest LOGIN or LOGIN_CONTINUE data, and AUTH_DATA, in bytes.
+    public static let maxAuthDataBytes = 1024
     /// Most messages one join or history request can ask for.
     public static let maxHistoryRequest: UInt16 = 1000
     /// The highest message id: 2^53 − 1, so that an id survives every JSON tool (jq reads numbers as doubles), and

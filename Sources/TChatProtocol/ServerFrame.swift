@@ -26,6 +26,10 @@ public enum ServerFrame: Sendable, Hashable {
     case text(String)
     /// In the answer to HELLO: connect to this server instead (`HOST:PORT` and its name); error 208 follows.
     case redirect(address: String, server: String)
+    /// A step of a SCRAM login: the server-first message, then the server-final one.
+    case authData(String)
+    /// The session is logged in to this account (after LOGIN, LOGIN_CONTINUE or REGISTER).
+    case loggedIn(account: String)
 
     public var type: FrameType {
         switch self {
@@ -49,6 +53,8 @@ public enum ServerFrame: Sendable, Hashable {
         case .helpEntry: .helpEntry
         case .text: .text
         case .redirect: .redirect
+        case .authData: .authData
+        case .loggedIn: .loggedIn
         }
     }
 
@@ -136,6 +142,10 @@ public enum ServerFrame: Sendable, Hashable {
             case .redirect(let address, let server):
                 try w.str(address, "address")
                 try w.str(server, "server")
+            case .authData(let data):
+                try w.str(data, "data")
+            case .loggedIn(let account):
+                try w.str(account, "account")
             }
         }
     }
@@ -210,6 +220,8 @@ public enum ServerFrame: Sendable, Hashable {
             self = .helpEntry(name: try r.str("name"), arguments: try r.str("arguments"), summary: try r.str("summary"))
         case .text: self = .text(try r.text("text"))
         case .redirect: self = .redirect(address: try r.str("address"), server: try r.str("server"))
+        case .authData: self = .authData(try r.str("data"))
+        case .loggedIn: self = .loggedIn(account: try r.str("account"))
         default:
             throw ProtocolError(.unknownFrameType, "frame type \(type) is not a server frame")
         }

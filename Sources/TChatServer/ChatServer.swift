@@ -14,6 +14,9 @@ public final class ChatServer: Service, Sendable {
     private struct Running: Sendable {
         let group: MultiThreadedEventLoopGroup
         let threadPool: NIOThreadPool
+        /// Password hashing and the accounts file, apart from history reads.
+        let accountPool: NIOThreadPool
+        let accountWatch: RepeatedTask?
         let store: any ChatStorage
         let context: ServerContext
         let listener: ServerListener
@@ -81,11 +84,16 @@ public final class ChatServer: Service, Sendable {
         guard state.withLock({ if case .idle = $0 { true } else { false } }) else {
             throw ProtocolError(.internalError, "the server was already started")
         }
+        let configuration = self.configuration
+        if configuration.requireAccount, configuration.registration == .off {
+            throw ProtocolError(.invalidArgument, "--require-account needs accounts: not with --registration off")
+        }
         let threadPool = NIOThreadPool(numberOfThreads: 2)
         threadPool.start()
-        let configuration = self.configuration
+        let accountPool = NIOThreadPool(numberOfThreads: 1)
+        accountPool.start()
         let logger = self.logger
-        let loaded: (any ChatStorage, [StoredChannel], [String], [NickRecord], UInt64)
+        let loaded: (any ChatStorage, [StoredChannel], [String], [NickRecord], UInt64, AccountsFile?)
         do {
             loaded = try await threadPool.runIfActive {
                 let store: any ChatStorage = try HistoryStore(
@@ -99,13 +107,23 @@ public final class ChatServer: Service, Sendable {
                         metadata: ["file": "\(configuration.dataDirectory)/channels/\(file)"])
                 }
                 let serverID = try ServerIdentity.load(directory: configuration.dataDirectory)
-                return (store, channels, unclaimed, try store.loadNicks(), serverID)
+                let accounts =
+                    configuration.registration == .off
+                    ? nil : try AccountFile(directory: configuration.dataDirectory).load()
+                return (store, channels, unclaimed, try store.loadNicks(), serverID, accounts)
             }
         } catch {
             try? await threadPool.shutdownGracefully()
+            try? await accountPool.shutdownGracefully()
             throw error
         }
-        let (store, channels, unclaimed, nicks, serverID) = loaded
+        let (store, channels, unclaimed, nicks, serverID, accountsFile) = loaded
+        let accounts = accountsFile.map {
+            AccountBook(
+                storage: AccountFile(directory: configuration.dataDirectory), loaded: $0,
+                policy: configuration.registration, operators: configuration.operators, pool: accountPool,
+                iterations: configuration.scramIterations, logger: logger)
+        }
         let live: LiveSettings
         let registry = configuration.discover ? DiscoveryRegistry(directory: configuration.discoveryDirectory) : nil
         do {
@@ -114,6 +132,7 @@ public final class ChatServer: Service, Sendable {
         } catch {
             await store.shutdown()
             try? await threadPool.shutdownGracefully()
+            try? await accountPool.shutdownGracefully()
             throw error
         }
         let group = MultiThreadedEventLoopGroup(
@@ -130,7 +149,7 @@ public final class ChatServer: Service, Sendable {
                 maxChannelsPerClient: configuration.maxChannelsPerClient, feed: feed, logger: logger)
             let clientManager = ClientManager(
                 store: store, known: nicks, serverName: configuration.name, serverID: serverID, feed: feed,
-                logger: logger)
+                accounts: accounts, logger: logger)
             serverManager.setLoad { [weak clientManager] in clientManager?.count ?? 0 }
             store.start(
                 files: channelManager.fileRanges,
@@ -155,9 +174,12 @@ public final class ChatServer: Service, Sendable {
             serverManager.start(
                 clientAddress: listener.clientAddress.description,
                 peerAddress: listener.peerAddress?.description ?? "")
+            let accountWatch = accounts?.watchStore(on: group.next())
             state.withLock {
                 $0 = .running(
-                    Running(group: group, threadPool: threadPool, store: store, context: context, listener: listener))
+                    Running(
+                        group: group, threadPool: threadPool, accountPool: accountPool, accountWatch: accountWatch,
+                        store: store, context: context, listener: listener))
             }
             logger.info(
                 "listening clients=\(listener.clientAddress) peers=\(listener.peerAddress?.description ?? "-")",
@@ -165,11 +187,14 @@ public final class ChatServer: Service, Sendable {
                     "name": "\(configuration.name)", "id": "\(ServerIdentity.hex(serverID))",
                     "data": "\(configuration.dataDirectory)",
                     "channels": "\(channels.count)", "fsync": "\(configuration.fsync)",
+                    "accounts":
+                        "\(accounts.map { "\($0.count), registration \(configuration.registration)" } ?? "off")",
                 ])
             logSecurity(live.current, listener: listener)
         } catch {
             try? await group.shutdownGracefully()
             try? await threadPool.shutdownGracefully()
+            try? await accountPool.shutdownGracefully()
             throw error
         }
     }
@@ -240,9 +265,11 @@ public final class ChatServer: Service, Sendable {
         for connection in connections {
             try? await connection.closeFuture.get()
         }
+        running.accountWatch?.cancel()
         await running.store.shutdown()
         try? await running.group.shutdownGracefully()
         try? await running.threadPool.shutdownGracefully()
+        try? await running.accountPool.shutdownGracefully()
         logger.info("stopped")
     }
 }

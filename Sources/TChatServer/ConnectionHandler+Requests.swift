@@ -16,10 +16,20 @@ extension ConnectionHandler {
             break
         }
         guard case .welcomed(let session, var nick) = phase else {
-            if case .hello(let hello) = frame {
+            switch frame {
+            case .hello(let hello):
                 handleHello(hello, requestID: id, context: context)
-            } else {
-                reply(.error(ProtocolError(.helloRequired, "send HELLO before \(frame.type)")), to: id)
+            case .login, .loginContinue:
+                // Logging in before the hello lets a client ask for its registered nick in the hello itself.
+                do {
+                    if try !handleAccountRequest(frame, requestID: id, session: nil, context: context) {
+                        reply(.ok, to: id)
+                    }
+                } catch {
+                    reply(.error(Self.protocolError(error, doing: "\(frame.type)")), to: id)
+                }
+            default:
+                reply(.error(ProtocolError(.helloRequired, "send HELLO (or LOGIN) before \(frame.type)")), to: id)
             }
             return
         }
@@ -71,10 +81,11 @@ extension ConnectionHandler {
                 // Characters are grapheme clusters, so "héllo 👋🏽" keeps its accent and skin tone.
                 reply(.text(String(text.reversed())), to: id)
             case .setWelcome(let text):
-                try TextField.check(text, "welcome text", maxBytes: ProtocolLimits.maxWelcomeBytes, allowNewlines: true)
-                server.clients.setWelcomeText(text, for: nick)
+                if try setWelcome(text, session: session, nick: nick, requestID: id, context: context) { return }
             case .getWelcome:
-                reply(.text(server.clients.welcomeText(for: nick)), to: id)
+                try getWelcome(session: session, nick: nick, requestID: id)
+            case .register, .login, .loginContinue, .setPassword, .dropAccount:
+                if try handleAccountRequest(frame, requestID: id, session: session, context: context) { return }
             case .history(let channel, let before, let limit):
                 try history(channel, before: before, limit: Int(limit), session: session, requestID: id)
                 return  // answered when the history is read
@@ -135,10 +146,15 @@ extension ConnectionHandler {
             guard local < server.configuration.maxClients else {
                 throw ProtocolError(.serverFull, "the server is full (\(server.configuration.maxClients) clients)")
             }
+            if server.configuration.requireAccount, loginAccount == nil {
+                throw ProtocolError(
+                    .accountRequired,
+                    "this server admits logged-in clients only: LOGIN before HELLO (tchat --password-file)")
+            }
             let session = ClientSession(
                 id: connectionID, channel: context.channel, address: address, connectedAt: .now(), hello: hello,
                 mailbox: server.mailbox(for: context.eventLoop))
-            let welcomeText = try server.clients.admit(session, nick: nick)
+            let welcomeText = try server.clients.admit(session, nick: nick, account: loginAccount)
             phase = .welcomed(session, nick)
             logger.info(
                 "client connected",
@@ -178,7 +194,7 @@ extension ConnectionHandler {
         guard let info = server.clients.info(for: session) else {
             throw ProtocolError(.internalError, "your session is not registered")
         }
-        reply(.clientInfo(ClientVisibility.info(info, shownTo: viewer)), to: id)
+        reply(.clientInfo(ClientVisibility.info(info, shownTo: viewer, isOperator: viewerIsOperator)), to: id)
         for channel in server.channels.channels(of: session) { reply(.channelInfo(channel), to: id) }
     }
 
@@ -186,7 +202,7 @@ extension ConnectionHandler {
     private func whois(_ target: String, viewer: Nick, requestID id: UInt32) throws {
         if case .remote(_, let nick)? = server.clients.locate(target), let info = server.clients.remoteInfo(named: nick)
         {
-            reply(.clientInfo(ClientVisibility.info(info, shownTo: viewer)), to: id)
+            reply(.clientInfo(ClientVisibility.info(info, shownTo: viewer, isOperator: viewerIsOperator)), to: id)
             for channel in server.channels.channels(ofRemote: nick) { reply(.channelInfo(channel), to: id) }
             return
         }
@@ -233,7 +249,7 @@ extension ConnectionHandler {
     private func listClients(in channel: String, viewer: Nick, requestID id: UInt32) throws {
         if channel.isEmpty {
             for info in server.clients.list() {
-                reply(.clientInfo(ClientVisibility.info(info, shownTo: viewer)), to: id)
+                reply(.clientInfo(ClientVisibility.info(info, shownTo: viewer, isOperator: viewerIsOperator)), to: id)
             }
             return
         }
@@ -243,7 +259,7 @@ extension ConnectionHandler {
         }
         let remote = server.channels.remoteMembers(of: name)
         for info in server.clients.list(members, remoteNicks: remote) {
-            reply(.clientInfo(ClientVisibility.info(info, shownTo: viewer)), to: id)
+            reply(.clientInfo(ClientVisibility.info(info, shownTo: viewer, isOperator: viewerIsOperator)), to: id)
         }
     }
 
@@ -267,6 +283,14 @@ extension ConnectionHandler {
     }
 
     // MARK: - Helpers
+
+    /// Whether this connection is logged in to a server operator's account (`--operator`).
+    var viewerIsOperator: Bool {
+        guard case .welcomed(let session, _) = phase, let book = server.clients.accounts,
+            let key = server.clients.account(of: session)
+        else { return false }
+        return book.isOperator(key)
+    }
 
     /// A failure from a future as the client should see it: our own refusals verbatim, storage trouble as such.
     static func protocolError(_ error: any Error, doing action: String) -> ProtocolError {

@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import TChatAuth
 import TChatProtocol
 
 /// One client connection: reads frames, answers requests, keeps the connection alive or ends it.
@@ -40,6 +41,15 @@ final class ConnectionHandler: ChannelInboundHandler {
     var inbound: InboundFrames
     /// Whether the client came over TLS: it is redirected only to TLS ports, a plaintext one only to plaintext.
     let overTLS: Bool
+    /// The client's IP address alone (logins are throttled per address), and whether it is this host's.
+    var ipAddress = "unknown"
+    var isLoopbackPeer = false
+    /// The account a login before HELLO proved (its key); the session is admitted logged in to it.
+    var loginAccount: String?
+    /// A SCRAM login between its two steps, and the account key it asked for.
+    var scramLogin: (exchange: ScramServer, account: String)?
+    /// Set while an account request waits for the accounts' thread pool: one at a time per connection.
+    var accountRequestRunning = false
 
     init(server: ServerContext, overTLS: Bool = false) {
         self.server = server
@@ -56,6 +66,8 @@ final class ConnectionHandler: ChannelInboundHandler {
     func channelActive(context: ChannelHandlerContext) {
         if let remote = context.remoteAddress, let ip = remote.ipAddress, let port = remote.port {
             address = ServerAddress(host: ip, port: port).description
+            ipAddress = ip
+            isLoopbackPeer = ip.hasPrefix("127.") || ip == "::1" || ip.hasPrefix("::ffff:127.")
         }
         let refusal: ProtocolError
         switch server.admitConnection(context.channel, from: context.remoteAddress?.ipAddress ?? "unknown") {

@@ -76,6 +76,15 @@ public struct ServerConfiguration: Sendable {
     /// (`--balance-margin`).
     public var balanceMargin = 10
 
+    /// Who may create accounts (`--registration`).
+    public var registration = RegistrationPolicy.open
+    /// Whether only logged-in clients are admitted (`--require-account`).
+    public var requireAccount = false
+    /// Accounts that are server operators (`--operator`, repeatable).
+    public var operators: [String] = []
+    /// SCRAM iterations for new accounts' keys; lowered only by tests.
+    public var scramIterations = 600_000
+
     public init(dataDirectory: String, name: String) {
         self.dataDirectory = dataDirectory
         self.name = name

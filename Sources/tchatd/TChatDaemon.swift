@@ -18,7 +18,8 @@ struct TChatDaemon: AsyncParsableCommand {
             line on standard output; logs go to standard error. SIGTERM or SIGINT shut it down cleanly; SIGHUP \
             reads the certificate, the key, the link secret and the MOTD again. See tchatd(8).
             """,
-        version: TChatVersion.current)
+        version: TChatVersion.current,
+        subcommands: [AccountCommand.self])
 
     @Option(
         name: .customLong("listen"),
@@ -144,6 +145,9 @@ struct TChatDaemon: AsyncParsableCommand {
     @Option(help: "Event loop threads (default: one per core).")
     var threads = 0
 
+    @OptionGroup(title: "Accounts")
+    var accounts: AccountOptions
+
     func run() async throws {
         guard let level = Logger.Level(rawValue: logLevel) else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
@@ -185,6 +189,7 @@ struct TChatDaemon: AsyncParsableCommand {
         }
         if let problem = Self.nameProblem(configuration.name) { throw ValidationError(problem) }
         try configureSecurity(&configuration)
+        try accounts.apply(to: &configuration)
         configuration.discover = discover
         guard heartbeat >= 0.1 else { throw ValidationError("--heartbeat must be at least 0.1 seconds") }
         configuration.heartbeat = .milliseconds(Int64(heartbeat * 1000))

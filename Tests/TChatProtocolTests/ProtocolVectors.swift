@@ -33,6 +33,17 @@ enum ProtocolVectors {
         "get-welcome": (17, .getWelcome),
         "history": (18, .history(channel: "#ops", before: 100, limit: 20)),
         "quit": (19, .quit(reason: "done")),
+        "register": (20, .register(password: "correct horse")),
+        "login": (21, .login(mechanism: "SCRAM-SHA-256", data: "n,,n=user,r=rOprNGfwEbeRWgbNEkqO")),
+        "login-plain": (21, .login(mechanism: "PLAIN", data: "\0ann\0correct horse")),
+        "login-continue": (
+            22,
+            .loginContinue(
+                data: "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
+                    + "p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=")
+        ),
+        "set-password": (23, .setPassword(old: "correct horse", new: "battery staple")),
+        "drop-account": (24, .dropAccount(password: "battery staple")),
     ]
 
     static let server: [String: (requestID: UInt32, frame: ServerFrame)] = [
@@ -83,6 +94,12 @@ enum ProtocolVectors {
         "help-entry": (14, .helpEntry(name: "JOIN", arguments: "channel history", summary: "join a channel")),
         "text": (15, .text("👋🏽 olléh")),
         "redirect": (1, .redirect(address: "127.0.0.1:7669", server: "hub-2")),
+        "auth-data": (
+            21,
+            .authData(
+                "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096")
+        ),
+        "logged-in": (22, .loggedIn(account: "ann")),
     ]
 
     static let peer: [String: PeerFrame] = [

@@ -137,10 +137,12 @@ import Testing
         await second.stop()
     }
 
+    /// Without accounts (`--registration off`) a welcome text belongs to a nick; with them, to an account
+    /// (`AccountTests`).
     @Test func theWelcomeTextIsShownAgainOnReconnect() async throws {
         let directory = TestServer.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let server = try await TestServer(directory: directory)
+        let server = try await TestServer(directory: directory) { $0.registration = .off }
         let alice = try await server.connect("alice", events: false)
         #expect(alice.welcome.welcomeText == "")
         _ = try await alice.request(.setWelcome("welcome back, alice"))
@@ -150,7 +152,7 @@ import Testing
         #expect(again.welcome.welcomeText == "welcome back, alice")
         await server.stop()
         // And across a restart, from nicks.json.
-        let restarted = try await TestServer(directory: directory)
+        let restarted = try await TestServer(directory: directory) { $0.registration = .off }
         let third = try await restarted.connect("ALICE", events: false)
         #expect(third.welcome.welcomeText == "welcome back, alice")
         await restarted.stop()

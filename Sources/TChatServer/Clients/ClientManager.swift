@@ -25,6 +25,8 @@ final class ClientManager: Sendable {
         var known: [String: NickRecord] = [:]
         /// At most this many nicks are remembered (see `forgetOldest`).
         var knownLimit = ClientManager.defaultKnownLimit
+        /// The account key (`Nick.key(for:)` of its name) each logged-in session of ours is logged in to.
+        var accountOf: [UInt64: String] = [:]
 
         /// What is remembered of a nick, or a fresh record first seen at `time`.
         func record(for nick: Nick, at time: Timestamp) -> NickRecord {
@@ -57,6 +59,8 @@ final class ClientManager: Sendable {
 
     private let state: Mutex<State>
     private let store: any ChatStorage
+    /// Who owns which nick; nil (tests, `tchat --local`'s server before accounts) or turned off: nobody does.
+    let accounts: AccountBook?
     /// Where arrivals, renames and departures go for the rest of the network.
     let feed: ChangeFeed
     private let serverName: String
@@ -69,7 +73,8 @@ final class ClientManager: Sendable {
 
     init(
         store: any ChatStorage, known: [NickRecord], serverName: String, serverID: UInt64 = 0,
-        knownLimit: Int = ClientManager.defaultKnownLimit, feed: ChangeFeed = ChangeFeed(), logger: Logger
+        knownLimit: Int = ClientManager.defaultKnownLimit, feed: ChangeFeed = ChangeFeed(),
+        accounts: AccountBook? = nil, logger: Logger
     ) {
         var initial = State(nicks: NickTable<ClientSession>(ourServerID: serverID))
         initial.knownLimit = knownLimit
@@ -82,6 +87,7 @@ final class ClientManager: Sendable {
         }
         self.state = Mutex(initial)
         self.store = store
+        self.accounts = accounts?.isEnabled == true ? accounts : nil
         self.feed = feed
         self.serverName = serverName
         self.serverID = serverID
@@ -101,18 +107,54 @@ final class ClientManager: Sendable {
     // Arrivals, renames and departures are emitted while the nick table's lock is held, so the network hears of two
     // clients trading a nick in the order the table saw it (the feed only queues; see `ChangeReplicator`).
 
-    /// Registers a session under its nick; returns the nick's saved welcome text.
-    func admit(_ session: ClientSession, nick: Nick) throws(ProtocolError) -> String {
+    /// Registers a session under its nick, logged in to `account` (a key) or not; returns its welcome text: the
+    /// account's when accounts are on, else the nick's.
+    func admit(_ session: ClientSession, nick: Nick, account: String? = nil) throws(ProtocolError) -> String {
+        try checkOwnership(of: nick, by: account)
         let welcome = try state.withLock { (state) throws(ProtocolError) -> String in
             try state.nicks.admitLocal(nick, session: session.id, value: session, at: session.connectedAt)
+            state.accountOf[session.id] = account
             feed.emit(.clientAdded(session.remoteClient(nick: nick)))
             return state.markSeen(nick, at: session.connectedAt, connecting: true).welcome
         }
         store.nicksChanged()
-        return welcome
+        guard let accounts else { return welcome }
+        return account.flatMap { accounts.account(forKey: $0)?.welcome } ?? ""
+    }
+
+    /// A registered nick is its account's: anyone else asking for it is refused, not renamed, so that a client
+    /// learns at once that it cannot have it.
+    private func checkOwnership(of nick: Nick, by account: String?) throws(ProtocolError) {
+        guard let accounts, accounts.isRegistered(nick.key), account != nick.key else { return }
+        throw ProtocolError(
+            .nickRegistered, "the nick \(nick.name) is registered: log in to use it, or choose another")
+    }
+
+    /// The account key a session is logged in to, if any.
+    func account(of session: ClientSession) -> String? {
+        state.withLock { $0.accountOf[session.id] }
+    }
+
+    /// Logs a session in to `account` (a key), or out with nil.
+    func setAccount(_ account: String?, for session: ClientSession) {
+        state.withLock { state in
+            guard state.nicks.localNick(session.id) != nil else { return }
+            state.accountOf[session.id] = account
+        }
+    }
+
+    /// Logs out every session of a dropped account; returns how many there were.
+    @discardableResult
+    func forgetAccount(_ account: String) -> Int {
+        state.withLock { state in
+            let sessions = state.accountOf.filter { $0.value == account }.map(\.key)
+            for id in sessions { state.accountOf[id] = nil }
+            return sessions.count
+        }
     }
 
     func rename(_ session: ClientSession, to nick: Nick) throws(ProtocolError) {
+        try checkOwnership(of: nick, by: account(of: session))
         let old = try state.withLock { (state) throws(ProtocolError) -> Nick? in
             guard let old = state.nicks.localNick(session.id) else { return nil }
             let now = Timestamp.now()
@@ -130,6 +172,7 @@ final class ClientManager: Sendable {
     func remove(_ session: ClientSession, reason: String, quitMessage: String? = nil) {
         let now = Timestamp.now()
         let removed: Nick? = state.withLock { state in
+            state.accountOf[session.id] = nil
             guard let nick = state.nicks.releaseLocal(session.id) else { return nil }
             feed.emit(.clientRemoved(nick: nick.name, reason: quitMessage ?? reason))
             let duration = now.milliseconds(since: session.connectedAt)

@@ -133,11 +133,13 @@ enum LineFile {
 
     /// Replaces `path` with `bytes` so that a crash leaves either the old file or the new one, never a mix:
     /// write a temporary file, fsync it, rename it over the old one, fsync the directory.
-    static func replaceAtomically(path: String, with bytes: [UInt8]) throws {
+    /// `mode` is set on the new file whatever a leftover temporary file had.
+    static func replaceAtomically(path: String, with bytes: [UInt8], mode: mode_t = 0o644) throws {
         let temporary = path + ".tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
         guard fd >= 0 else { throw StorageError.system("cannot create", temporary) }
         do {
+            guard fchmod(fd, mode) == 0 else { throw StorageError.system("cannot set the mode of", temporary) }
             try writeAll(fd: fd, bytes, path: temporary)
             guard fsync(fd) == 0 else { throw StorageError.system("cannot fsync", temporary) }
             close(fd)

@@ -1,0 +1,87 @@
+import Foundation
+import TChatAuth
+import TChatProtocol
+
+/// A registered account: the nick it owns, what checks its password, and what belongs to it.
+///
+/// Two forms of the password are kept, both one-way: the scrypt hash for a password sent whole (PLAIN over TLS,
+/// changing a password, dropping the account) and the SCRAM keys for a login that never sends it.
+struct Account: Sendable, Equatable {
+    /// The nick as registered; the account is found by its skeleton (`Nick.key(for:)`).
+    var name: String
+    var password: PasswordHash
+    var scram: ScramKeys
+    var created: Timestamp
+    /// Shown in this account's welcomes (SET_WELCOME); nobody else can read or change it.
+    var welcome: String
+
+    var key: String { Nick.key(for: name) }
+}
+
+extension Account: Codable {
+    private enum CodingKeys: String, CodingKey {
+        case name, password, scramSalt, scramIterations, scramStoredKey, scramServerKey, created, welcome
+    }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        name = try container.decode(String.self, forKey: .name)
+        password = try container.decode(PasswordHash.self, forKey: .password)
+        let iterations = try container.decode(Int.self, forKey: .scramIterations)
+        guard iterations >= ScramKeys.minimumIterations, iterations <= ScramClient.maximumIterations else {
+            throw DecodingError.dataCorruptedError(
+                forKey: .scramIterations, in: container, debugDescription: "\(iterations) is not a usable count")
+        }
+        scram = ScramKeys(
+            salt: try Self.bytes(.scramSalt, in: container), iterations: iterations,
+            storedKey: try Self.bytes(.scramStoredKey, in: container, count: 32),
+            serverKey: try Self.bytes(.scramServerKey, in: container, count: 32))
+        let createdText = try container.decode(String.self, forKey: .created)
+        guard let time = Timestamp(iso8601: createdText) else {
+            throw DecodingError.dataCorruptedError(
+                forKey: .created, in: container, debugDescription: "\(createdText) is not a time")
+        }
+        created = time
+        welcome = try container.decodeIfPresent(String.self, forKey: .welcome) ?? ""
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(name, forKey: .name)
+        try container.encode(password, forKey: .password)
+        try container.encode(Data(scram.salt).base64EncodedString(), forKey: .scramSalt)
+        try container.encode(scram.iterations, forKey: .scramIterations)
+        try container.encode(Data(scram.storedKey).base64EncodedString(), forKey: .scramStoredKey)
+        try container.encode(Data(scram.serverKey).base64EncodedString(), forKey: .scramServerKey)
+        try container.encode(created.iso8601, forKey: .created)
+        try container.encode(welcome, forKey: .welcome)
+    }
+
+    private static func bytes(
+        _ key: CodingKeys, in container: KeyedDecodingContainer<CodingKeys>, count: Int? = nil
+    ) throws -> [UInt8] {
+        let text = try container.decode(String.self, forKey: key)
+        guard let data = Data(base64Encoded: text), !data.isEmpty, count == nil || data.count == count else {
+            throw DecodingError.dataCorruptedError(forKey: key, in: container, debugDescription: "not base64 bytes")
+        }
+        return Array(data)
+    }
+}
+
+/// The whole of `accounts.json` (mode 0600).
+struct AccountsFile: Codable, Sendable, Equatable {
+    var version: Int
+    /// Base64 of 32 random bytes: the server's secret for decoy SCRAM salts, so that asking about an account that
+    /// does not exist answers the same before and after a restart.
+    var decoySecret: String
+    var accounts: [Account]
+
+    static func empty() -> AccountsFile {
+        var secret = [UInt8](repeating: 0, count: 32)
+        var generator = SystemRandomNumberGenerator()
+        for index in secret.indices { secret[index] = generator.next() }
+        return AccountsFile(version: 1, decoySecret: Data(secret).base64EncodedString(), accounts: [])
+    }
+
+    var secretBytes: [UInt8] { Data(base64Encoded: decoySecret).map(Array.init) ?? [] }
+}

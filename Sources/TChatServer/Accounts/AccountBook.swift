@@ -1,0 +1,255 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+import TChatAuth
+import TChatProtocol
+
+/// Every account, which nicks they own, and the work that touches passwords.
+///
+/// Lookups (is a nick registered, an account's SCRAM keys) are a lock and a dictionary read, fit for an event loop.
+/// Anything that hashes a password (scrypt, about 80 ms; PBKDF2 for new SCRAM keys, about 120 ms) or writes the
+/// store runs on a thread pool of its own, so a storm of logins delays neither event loops nor history reads, and
+/// at most `maxQueuedJobs` wait for it: past that a request is refused as busy rather than queued without end.
+final class AccountBook: Sendable {
+    private struct State {
+        var accounts: [String: Account] = [:]
+        var decoySecret: [UInt8] = []
+        var storedVersion = ""
+        var throttle = LoginThrottle()
+    }
+
+    let policy: RegistrationPolicy
+    private let state: Mutex<State>
+    private let storage: any AccountStorage
+    private let pool: NIOThreadPool
+    private let queued = Atomic<Int>(0)
+    /// Account keys (`Nick.key(for:)`) of server operators (`--operator`).
+    private let operators: Set<String>
+    private let logger: Logger
+    /// SCRAM iterations for new keys; fewer only in tests, where 600,000 would make each registration slow.
+    let iterations: Int
+
+    /// Jobs (hashing or writing) waiting or running at most.
+    static let maxQueuedJobs = 16
+
+    init(
+        storage: any AccountStorage, loaded: AccountsFile, policy: RegistrationPolicy, operators: [String],
+        pool: NIOThreadPool, iterations: Int = ScramKeys.standardIterations, logger: Logger
+    ) {
+        self.storage = storage
+        self.policy = policy
+        self.pool = pool
+        self.operators = Set(operators.map { Nick.key(for: $0) })
+        self.iterations = iterations
+        self.logger = logger
+        var initial = State()
+        Self.apply(loaded, to: &initial)
+        initial.storedVersion = storage.version()
+        state = Mutex(initial)
+    }
+
+    /// Whether accounts are in use at all (`--registration off` turns them off).
+    var isEnabled: Bool { policy != .off }
+
+    var count: Int { state.withLock { $0.accounts.count } }
+
+    /// Whether the nick with this key belongs to an account.
+    func isRegistered(_ key: String) -> Bool {
+        isEnabled && state.withLock { $0.accounts[key] != nil }
+    }
+
+    func account(forKey key: String) -> Account? {
+        state.withLock { $0.accounts[key] }
+    }
+
+    func isOperator(_ key: String) -> Bool { operators.contains(key) }
+
+    /// The account's SCRAM keys, and the decoy that stands in when there is no such account.
+    func scramKeys(forKey key: String) -> (keys: ScramKeys?, decoy: ScramKeys) {
+        state.withLock { state in
+            (state.accounts[key]?.scram, ScramKeys.decoy(for: key, secret: state.decoySecret, iterations: iterations))
+        }
+    }
+
+    // MARK: - Throttling (see `LoginThrottle`)
+
+    func throttleWait(account key: String, address: String) -> UInt64? {
+        state.withLock { $0.throttle.wait(account: key, address: address, at: .now()) }
+    }
+
+    func loginFailed(account key: String, address: String) {
+        state.withLock { $0.throttle.failed(account: key, address: address, at: .now()) }
+    }
+
+    func loginSucceeded(account key: String) {
+        state.withLock { $0.throttle.succeeded(account: key) }
+    }
+
+    // MARK: - Work off the event loops
+
+    /// Creates the account `nick` with `password`; fails with `already-registered` when it exists.
+    func register(_ nick: Nick, password: String, on loop: any EventLoop) -> EventLoopFuture<Account> {
+        let iterations = self.iterations
+        return offLoop(on: loop) { book in
+            let account = Account(
+                name: nick.name, password: try PasswordHash.make(password: password),
+                scram: try ScramKeys(password: password, salt: Self.randomSalt(), iterations: iterations),
+                created: .now(), welcome: "")
+            try book.change { file in
+                guard !file.accounts.contains(where: { $0.key == nick.key }) else {
+                    throw ProtocolError(.alreadyRegistered, "the nick \(nick.name) is registered already")
+                }
+                file.accounts.append(account)
+            }
+            return account
+        }
+    }
+
+    /// The account when `password` is its password; nil otherwise, including when there is no such account (which
+    /// takes as long to say: a decoy hash is checked).
+    func verify(key: String, password: String, on loop: any EventLoop) -> EventLoopFuture<Account?> {
+        offLoop(on: loop) { book in
+            guard let account = book.account(forKey: key) else {
+                _ = try? Self.decoyHash.verify(password)
+                return nil
+            }
+            return try account.password.verify(password) ? account : nil
+        }
+    }
+
+    /// Replaces the password of `key`'s account when `old` is its password now; fails with `login-failed`
+    /// otherwise.
+    func changePassword(key: String, old: String, new: String, on loop: any EventLoop) -> EventLoopFuture<Void> {
+        let iterations = self.iterations
+        return offLoop(on: loop) { book in
+            guard let account = book.account(forKey: key), try account.password.verify(old) else {
+                throw ProtocolError(.loginFailed, "that is not your current password; nothing was changed")
+            }
+            let hash = try PasswordHash.make(password: new)
+            let scram = try ScramKeys(password: new, salt: Self.randomSalt(), iterations: iterations)
+            try book.change { file in
+                guard let index = file.accounts.firstIndex(where: { $0.key == key }) else {
+                    throw ProtocolError(.notLoggedIn, "the account \(account.name) no longer exists")
+                }
+                file.accounts[index].password = hash
+                file.accounts[index].scram = scram
+            }
+        }
+    }
+
+    /// Deletes `key`'s account when `password` is its password; fails with `login-failed` otherwise.
+    func drop(key: String, password: String, on loop: any EventLoop) -> EventLoopFuture<Void> {
+        offLoop(on: loop) { book in
+            guard let account = book.account(forKey: key), try account.password.verify(password) else {
+                throw ProtocolError(.loginFailed, "that is not your password; the account was not dropped")
+            }
+            try book.change { file in file.accounts.removeAll { $0.key == key } }
+        }
+    }
+
+    func setWelcome(_ text: String, key: String, on loop: any EventLoop) -> EventLoopFuture<Void> {
+        offLoop(on: loop) { book in
+            try book.change { file in
+                guard let index = file.accounts.firstIndex(where: { $0.key == key }) else {
+                    throw ProtocolError(.notLoggedIn, "your account no longer exists")
+                }
+                file.accounts[index].welcome = text
+            }
+        }
+    }
+
+    /// Reads the store again when another process (`tchatd account`) changed it. Blocking: on a thread pool.
+    func reloadIfChanged() {
+        let version = storage.version()
+        guard version != state.withLock({ $0.storedVersion }) else { return }
+        do {
+            let file = try storage.load()
+            state.withLock { state in
+                Self.apply(file, to: &state)
+                state.storedVersion = version
+            }
+            logger.info("accounts reloaded", metadata: ["accounts": "\(file.accounts.count)"])
+        } catch {
+            logger.error("accounts not reloaded", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Starts reloading the store every `interval` when it changed, on `loop`'s schedule and this book's pool.
+    func watchStore(on loop: any EventLoop, every interval: TimeAmount = .seconds(2)) -> RepeatedTask {
+        loop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [self] _ in
+            guard queued.load(ordering: .relaxed) == 0 else { return }
+            pool.submit { [self] state in if case .active = state { reloadIfChanged() } }
+        }
+    }
+
+    // MARK: - Helpers
+
+    /// Runs `work` on the pool unless `maxQueuedJobs` are waiting already.
+    private func offLoop<T: Sendable>(
+        on loop: any EventLoop, _ work: @escaping @Sendable (AccountBook) throws -> T
+    ) -> EventLoopFuture<T> {
+        guard queued.wrappingAdd(1, ordering: .relaxed).newValue <= Self.maxQueuedJobs else {
+            queued.wrappingSubtract(1, ordering: .relaxed)
+            return loop.makeFailedFuture(
+                ProtocolError(.loginThrottled, "the server is busy checking passwords; try again in a few seconds"))
+        }
+        return pool.runIfActive(eventLoop: loop) { [self] in
+            defer { queued.wrappingSubtract(1, ordering: .relaxed) }
+            return try work(self)
+        }
+    }
+
+    /// Changes the store, then this book to match what is stored.
+    private func change(_ body: (inout AccountsFile) throws -> Void) throws {
+        let stored = try storage.update(body)
+        let version = storage.version()
+        state.withLock { state in
+            Self.apply(stored, to: &state)
+            state.storedVersion = version
+        }
+    }
+
+    private static func apply(_ file: AccountsFile, to state: inout State) {
+        var accounts: [String: Account] = [:]
+        for account in file.accounts { accounts[account.key] = account }
+        state.accounts = accounts
+        state.decoySecret = file.secretBytes
+    }
+
+    static func randomSalt() -> [UInt8] {
+        var salt = [UInt8](repeating: 0, count: ScramKeys.saltLength)
+        var generator = SystemRandomNumberGenerator()
+        for index in salt.indices { salt[index] = generator.next() }
+        return salt
+    }
+
+    /// Checked when an account does not exist, so that answering takes as long as for one that does.
+    private static let decoyHash: PasswordHash = {
+        (try? PasswordHash.make(password: "decoy"))
+            ?? PasswordHash(logN: 15, blockSize: 8, parallelism: 1, salt: [0], hash: [])
+    }()
+
+    /// A new password's rules: long enough, not too long once normalized. Checked before any hashing.
+    static func checkNewPassword(_ password: String) throws(ProtocolError) {
+        guard password.count >= ProtocolLimits.minPasswordCharacters else {
+            throw ProtocolError(
+                .invalidArgument, "a password needs at least \(ProtocolLimits.minPasswordCharacters) characters")
+        }
+        try checkPassword(password)
+    }
+
+    /// Any password sent: within the byte limit, normalized too, and without control characters.
+    static func checkPassword(_ password: String) throws(ProtocolError) {
+        let normalized = password.precomposedStringWithCompatibilityMapping
+        guard password.utf8.count <= ProtocolLimits.maxPasswordBytes,
+            normalized.utf8.count <= ProtocolLimits.maxPasswordBytes
+        else {
+            throw ProtocolError(.fieldTooLong, "a password is at most \(ProtocolLimits.maxPasswordBytes) bytes")
+        }
+        guard !password.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw ProtocolError(.invalidArgument, "a password may not contain control characters")
+        }
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+import TChatProtocol
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Where accounts persist: `accounts.json` in the data directory by default; a database later, behind the same seam.
+///
+/// Every call blocks (disk, a lock): call it on a thread pool or before the server accepts anyone, never on an
+/// event loop.
+protocol AccountStorage: Sendable {
+    /// What is stored, creating an empty store (with a fresh decoy secret) when there is none.
+    func load() throws -> AccountsFile
+    /// Applies `change` to what is stored now (not to what this process last read), so that a running server and
+    /// `tchatd account` never undo each other's changes; returns what is stored afterwards.
+    func update(_ change: (inout AccountsFile) throws -> Void) throws -> AccountsFile
+    /// Something that changes whenever another process changed the store, cheap to ask.
+    func version() -> String
+}
+
+/// `accounts.json`, mode 0600, written whole and atomically under an exclusive `flock` of `accounts.lock`.
+///
+/// A whole-file rewrite per change is fine at the rate accounts change (a registration costs 200 ms of hashing
+/// anyway); the file stays one a person can read with `jq`, hashes and keys only.
+struct AccountFile: AccountStorage {
+    let path: String
+    let lockPath: String
+
+    init(directory: String) {
+        path = directory + "/accounts.json"
+        lockPath = directory + "/accounts.lock"
+    }
+
+    func load() throws -> AccountsFile {
+        try locked { try read() ?? write(.empty()) }
+    }
+
+    func update(_ change: (inout AccountsFile) throws -> Void) throws -> AccountsFile {
+        try locked {
+            var file = try read() ?? .empty()
+            try change(&file)
+            return try write(file)
+        }
+    }
+
+    func version() -> String {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return "" }
+        return "\(info.st_ino) \(info.st_mtim.tv_sec) \(info.st_mtim.tv_nsec) \(info.st_size)"
+    }
+
+    private func read() throws -> AccountsFile? {
+        guard let bytes = try LineFile.readAll(path: path) else { return nil }
+        // A copy left readable by others (restored from a backup, say) is closed first, then read.
+        var info = stat()
+        if stat(path, &info) == 0, info.st_mode & 0o077 != 0 { _ = chmod(path, 0o600) }
+        do {
+            let file = try JSONDecoder().decode(AccountsFile.self, from: Data(bytes))
+            guard file.version == 1 else {
+                throw StorageError("\(path) is version \(file.version); this tchatd reads version 1")
+            }
+            guard file.secretBytes.count >= 16 else { throw StorageError("\(path) has no usable decoySecret") }
+            return file
+        } catch let error as StorageError {
+            throw error
+        } catch {
+            throw StorageError("\(path) is not an accounts file: \(error)")
+        }
+    }
+
+    private func write(_ file: AccountsFile) throws -> AccountsFile {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        var sorted = file
+        sorted.accounts.sort { $0.key < $1.key }
+        let bytes = Array(try encoder.encode(sorted)) + [UInt8(ascii: "\n")]
+        try LineFile.replaceAtomically(path: path, with: bytes, mode: 0o600)
+        return sorted
+    }
+
+    private func locked<T>(_ body: () throws -> T) throws -> T {
+        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw StorageError.system("cannot open", lockPath) }
+        defer { close(fd) }
+        while flock(fd, LOCK_EX) != 0 {
+            guard errno == EINTR else { throw StorageError.system("cannot lock", lockPath) }
+        }
+        defer { flock(fd, LOCK_UN) }
+        return try body()
+    }
+}

@@ -1,0 +1,95 @@
+import TChatProtocol
+
+/// Slows password guessing, per address and per account, without slowing anyone else. A value with no clock of its
+/// own: callers pass the time, tests pass any.
+///
+/// A few failures are free (typos). After that, each failure makes the address (or the account) wait before its
+/// next attempt: 1 s, then 2, 4, 8 … up to `maxWait`. An attempt while waiting is refused at once, checks no
+/// password and costs the server nothing. A success clears the account's count, not the address's, so an attacker
+/// with one account of their own cannot reset their address between guesses at another's.
+///
+/// The account's own count means someone who keeps guessing at an account also makes its owner wait (at most
+/// `maxWait` between attempts); the alternative, no limit per account, lets a guesser spread over many addresses.
+struct LoginThrottle {
+    struct Limits {
+        /// Failures from one address before it must wait.
+        var freePerAddress = 5
+        /// Failures at one account before it must wait; more than per address, so that one address alone cannot
+        /// make an account's owner wait.
+        var freePerAccount = 10
+        /// The longest wait, in milliseconds.
+        var maxWait: UInt64 = 60_000
+        /// A count is forgotten this long after its last failure, in milliseconds.
+        var forgetAfter: UInt64 = 15 * 60_000
+        /// Entries kept per table; past it, forgotten ones go first, then the oldest.
+        var maxEntries = 50_000
+    }
+
+    private struct Entry {
+        var failures: Int
+        var lastFailure: Timestamp
+        var waitUntil: Timestamp
+    }
+
+    let limits: Limits
+    private var byAddress: [String: Entry] = [:]
+    private var byAccount: [String: Entry] = [:]
+
+    init(limits: Limits = Limits()) { self.limits = limits }
+
+    /// Milliseconds the attempt must wait, or nil when it may go ahead now.
+    func wait(account: String, address: String, at now: Timestamp) -> UInt64? {
+        let until = max(
+            byAddress[address]?.waitUntil ?? Timestamp(milliseconds: 0),
+            byAccount[account]?.waitUntil ?? Timestamp(milliseconds: 0))
+        return until > now ? until.milliseconds - now.milliseconds : nil
+    }
+
+    mutating func failed(account: String, address: String, at now: Timestamp) {
+        Self.count(&byAddress, address, free: limits.freePerAddress, limits: limits, at: now)
+        Self.count(&byAccount, account, free: limits.freePerAccount, limits: limits, at: now)
+    }
+
+    mutating func succeeded(account: String) {
+        byAccount[account] = nil
+    }
+
+    /// Failures counted against an address now (for tests and the docs' figures).
+    func failures(fromAddress address: String, at now: Timestamp) -> Int {
+        guard let entry = byAddress[address], !isForgotten(entry, at: now) else { return 0 }
+        return entry.failures
+    }
+
+    private func isForgotten(_ entry: Entry, at now: Timestamp) -> Bool {
+        now.milliseconds(since: entry.lastFailure) >= limits.forgetAfter && entry.waitUntil <= now
+    }
+
+    private static func count(
+        _ table: inout [String: Entry], _ key: String, free: Int, limits: Limits, at now: Timestamp
+    ) {
+        var entry = table[key] ?? Entry(failures: 0, lastFailure: now, waitUntil: now)
+        if now.milliseconds(since: entry.lastFailure) >= limits.forgetAfter, entry.waitUntil <= now {
+            entry.failures = 0
+        }
+        entry.failures += 1
+        entry.lastFailure = now
+        if entry.failures > free {
+            let doublings = min(entry.failures - free - 1, 16)
+            let wait = min(UInt64(1000) << UInt64(doublings), limits.maxWait)
+            entry.waitUntil = Timestamp(milliseconds: now.milliseconds + wait)
+        }
+        if table[key] == nil, table.count >= limits.maxEntries { prune(&table, limits: limits, at: now) }
+        table[key] = entry
+    }
+
+    private static func prune(_ table: inout [String: Entry], limits: Limits, at now: Timestamp) {
+        table = table.filter {
+            now.milliseconds(since: $0.value.lastFailure) < limits.forgetAfter || $0.value.waitUntil > now
+        }
+        while table.count >= limits.maxEntries,
+            let oldest = table.min(by: { $0.value.lastFailure < $1.value.lastFailure })
+        {
+            table[oldest.key] = nil
+        }
+    }
+}
