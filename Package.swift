@@ -85,6 +85,7 @@ let package = Package(
             name: "TChatClient",
             dependencies: [
                 "TChatProtocol",
+                "TChatAuth",
                 "TChatTLS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -119,6 +120,7 @@ let package = Package(
         .executableTarget(
             name: "tchat",
             dependencies: [
+                "TChatAuth",
                 "TChatTUI",
                 "TChatServer",
                 "TChatClient",

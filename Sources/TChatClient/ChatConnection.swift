@@ -149,6 +149,11 @@ public final class ChatConnection: Sendable {
             processID: UInt32(truncatingIfNeeded: getpid()), host: Self.hostName(), acceptsRedirect: acceptsRedirect)
         let reply: [ServerFrame]
         do {
+            if let credentials = options.credentials {
+                _ = try await ScramLogin.run(credentials) {
+                    try await Self.submit($0, on: channel, closeReason: closeReason).get()
+                }
+            }
             reply = try await Self.submit(.hello(hello), on: channel, closeReason: closeReason).get()
         } catch {
             try? await channel.close()

@@ -14,6 +14,12 @@ public enum SessionCommand: Sendable, Equatable {
     case request(ClientFrame, tag: UInt64)
     case nick(String)
     case quit(reason: String)
+    /// Logs in (SCRAM-SHA-256); the session logs in again with these on every reconnection.
+    case login(Credentials)
+    /// Makes the session's nick an account with this password, and logs in to it.
+    case register(password: String)
+    case setPassword(old: String, new: String)
+    case dropAccount(password: String)
 }
 
 /// What a session tells its user interface, in order.
@@ -33,6 +39,10 @@ public enum SessionEvent: Sendable, Equatable {
     /// A command failed: what was tried and the server's (or the session's) reason.
     case failed(String, ProtocolError)
     case nickChanged(String)
+    /// The session is logged in to this account (after `login` or `register`).
+    case loggedIn(account: String)
+    /// An account request succeeded: what to tell the user.
+    case accountChanged(String)
 }
 
 /// A session with a server that survives losing it: it reconnects with back-off, rejoins every channel and fills
@@ -52,6 +62,8 @@ public final class ChatSession: Sendable {
         /// Servers to try, learnt from the network's server list: when one is lost the next is tried.
         var servers: [ServerAddress] = []
         var next = 0
+        /// What the session logs in with on each connection: the options' at first, then the latest login's.
+        var credentials: Credentials?
     }
 
     public let options: ConnectOptions
@@ -74,6 +86,7 @@ public final class ChatSession: Sendable {
         self.onEvent = onEvent
         var initial = State(nick: options.nick)
         initial.servers = [options.server]
+        initial.credentials = options.credentials
         for channel in channels {
             guard let name = try? ChannelName(validating: channel),
                 !initial.channels.contains(where: { $0.key == name.key })
@@ -125,9 +138,9 @@ public final class ChatSession: Sendable {
         while !isStopped {
             attempt += 1
             var attemptOptions = options
-            (attemptOptions.nick, attemptOptions.server) = state.withLock { state in
+            (attemptOptions.nick, attemptOptions.server, attemptOptions.credentials) = state.withLock { state in
                 defer { state.next += 1 }
-                return (state.nick, state.servers[state.next % state.servers.count])
+                return (state.nick, state.servers[state.next % state.servers.count], state.credentials)
             }
             onEvent(.connecting(attemptOptions.server, attempt: attempt))
             let reason: String
@@ -139,6 +152,10 @@ public final class ChatSession: Sendable {
             } catch let error as ProtocolError where error.code == .nickInUse && attempt == 1 && !isStopped {
                 // Our previous connection may still hold the nick until the server notices it is gone.
                 state.withLock { $0.nick += "_" }
+                reason = "\(error.message); trying \(state.withLock { $0.nick })"
+            } catch let error as ProtocolError where error.code == .nickRegistered && !isStopped {
+                // Someone's account: connect under another nick, from which /login can take it back.
+                state.withLock { $0.nick = String($0.nick.prefix(ProtocolLimits.maxNickLength - 1)) + "_" }
                 reason = "\(error.message); trying \(state.withLock { $0.nick })"
             } catch let error as ProtocolError {
                 reason = error.message
@@ -338,7 +355,41 @@ public final class ChatSession: Sendable {
             }
         case .quit:
             break
+        case .login(let credentials):
+            let onEvent = self.onEvent
+            Task { [self] in
+                do {
+                    let account = try await connection.login(credentials)
+                    state.withLock { $0.credentials = credentials }
+                    onEvent(.loggedIn(account: account))
+                } catch {
+                    onEvent(.failed(Self.describe(command), Self.protocolError(error)))
+                }
+            }
+        case .register(let password):
+            report(connection.submit(.register(password: password)), command) { [self] frames in
+                for case .loggedIn(let account) in frames {
+                    state.withLock { $0.credentials = Credentials(account: account, password: password) }
+                    return .loggedIn(account: account)
+                }
+                return nil
+            }
+        case .setPassword(let old, let new):
+            report(connection.submit(.setPassword(old: old, new: new)), command) { [self] _ in
+                state.withLock { $0.credentials?.password = new }
+                return .accountChanged("password changed")
+            }
+        case .dropAccount(let password):
+            report(connection.submit(.dropAccount(password: password)), command) { [self] _ in
+                state.withLock { $0.credentials = nil }
+                return .accountChanged("account dropped: your nick is free for anyone now")
+            }
         }
+    }
+
+    static func protocolError(_ error: any Error) -> ProtocolError {
+        if let error = error as? ProtocolError { return error }
+        return ProtocolError(.internalError, "\(error)")
     }
 
     private func report(
@@ -358,7 +409,8 @@ public final class ChatSession: Sendable {
         }
     }
 
-    static func describe(_ command: SessionCommand) -> String {
+    /// A command in a few words, for failure messages.
+    public static func describe(_ command: SessionCommand) -> String {
         switch command {
         case .join(let channel): "join \(channel)"
         case .part(let channel, _): "part \(channel)"
@@ -368,6 +420,11 @@ public final class ChatSession: Sendable {
         case .request(let frame, _): frame.type.description.lowercased()
         case .nick(let nick): "nick \(nick)"
         case .quit: "quit"
+        // Never a password: these words are shown and may be logged.
+        case .login(let credentials): "login to \(credentials.account)"
+        case .register: "register"
+        case .setPassword: "password change"
+        case .dropAccount: "dropping the account"
         }
     }
 }

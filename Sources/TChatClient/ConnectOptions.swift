@@ -21,6 +21,8 @@ public struct ConnectOptions: Sendable {
     public var maxRedirects = 3
     /// Whom to believe when `server` is a `tls://` address: the system's authorities by default.
     public var tlsTrust: TLSTrust = .systemRoots
+    /// When set, the client logs in (SCRAM-SHA-256) before its hello, on every connection it makes.
+    public var credentials: Credentials?
 
     public init(server: ServerAddress, nick: String) {
         self.server = server

@@ -3,7 +3,7 @@ public import TChatProtocol
 public import TChatTLS
 
 /// Where the client connects, as whom, and how it looks: from flags, then the environment (`TCHAT_SERVER`,
-/// `TCHAT_NICK`, `NO_COLOR`), then the configuration file, then the defaults.
+/// `TCHAT_NICK`, `TCHAT_PASSWORD_FILE`, `NO_COLOR`), then the configuration file, then the defaults.
 public struct ClientSettings: Sendable, Equatable {
     public var server: ServerAddress
     public var nick: String
@@ -13,6 +13,9 @@ public struct ClientSettings: Sendable, Equatable {
     public var scrollback: Int
     /// Whom to believe when `server` is a `tls://` address.
     public var tlsTrust: TLSTrust
+    /// The file holding the nick's account password (`--password-file`, `TCHAT_PASSWORD_FILE`, `passwordFile`):
+    /// with one, the client logs in before its hello.
+    public var passwordFile: String?
 
     /// `$XDG_CONFIG_HOME/tchat/config.json`; every key is optional.
     public struct File: Codable, Sendable, Equatable {
@@ -26,11 +29,15 @@ public struct ClientSettings: Sendable, Equatable {
         public var tlsCA: String?
         /// The SHA-256 fingerprint of a `tls://` server's certificate (as `--tls-pin`).
         public var tlsPin: String?
+        /// A file (mode 600) whose first line is the account password (as `--password-file`).
+        public var passwordFile: String?
 
         public init(
             server: String? = nil, nick: String? = nil, channels: [String]? = nil, colors: Bool? = nil,
-            timeFormat: String? = nil, scrollback: Int? = nil, tlsCA: String? = nil, tlsPin: String? = nil
+            timeFormat: String? = nil, scrollback: Int? = nil, tlsCA: String? = nil, tlsPin: String? = nil,
+            passwordFile: String? = nil
         ) {
+            self.passwordFile = passwordFile
             self.server = server
             self.nick = nick
             self.channels = channels
@@ -66,7 +73,7 @@ public struct ClientSettings: Sendable, Equatable {
 
     public static func resolve(
         server: String?, nick: String?, channels: [String] = [], noColor: Bool = false, tlsCA: String? = nil,
-        tlsPin: String? = nil, environment: [String: String], file: File?
+        tlsPin: String? = nil, passwordFile: String? = nil, environment: [String: String], file: File?
     ) throws -> ClientSettings {
         let serverText =
             server ?? environment["TCHAT_SERVER"] ?? file?.server
@@ -101,7 +108,9 @@ public struct ClientSettings: Sendable, Equatable {
         return ClientSettings(
             server: address, nick: nickText, channels: wanted,
             colors: !noColor && !noColorSet && (file?.colors ?? true), timeFormat: timeFormat, scrollback: scrollback,
-            tlsTrust: try trust(for: address, ca: tlsCA, pin: tlsPin, file: file))
+            tlsTrust: try trust(for: address, ca: tlsCA, pin: tlsPin, file: file),
+            passwordFile: passwordFile ?? environment["TCHAT_PASSWORD_FILE"].flatMap { $0.isEmpty ? nil : $0 }
+                ?? file?.passwordFile)
     }
 
     /// `--tls-ca` or `--tls-pin` (else the file's `tlsCA` or `tlsPin`), else the system's authorities. The flags

@@ -10,10 +10,10 @@ struct ChatCommand: AsyncParsableCommand {
         commandName: "chat",
         abstract: "The full-screen client (the default).",
         discussion: """
-            Settings come from the flags, then TCHAT_SERVER, TCHAT_NICK and NO_COLOR, then \
+            Settings come from the flags, then TCHAT_SERVER, TCHAT_NICK, TCHAT_PASSWORD_FILE and NO_COLOR, then \
             $XDG_CONFIG_HOME/tchat/config.json (keys: server, nick, channels, colors, timeFormat, scrollback, \
-            tlsCA, tlsPin). A server written tls://HOST:PORT is reached over TLS. \
-            Type /help inside for every command and key.
+            tlsCA, tlsPin, passwordFile). A server written tls://HOST:PORT is reached over TLS. Without a password \
+            file, /login asks for your account's password. Type /help inside for every command and key.
             """)
 
     @OptionGroup var connection: ServerOptions
@@ -45,6 +45,7 @@ struct ChatCommand: AsyncParsableCommand {
             var options = ConnectOptions(server: settings.server, nick: settings.nick)
             options.clientName = "tchat"
             options.tlsTrust = settings.tlsTrust
+            options.credentials = try ServerOptions.credentials(for: settings)
             let ui = ChatUI(
                 nick: settings.nick, serverAddress: settings.server.description, scrollback: settings.scrollback,
                 timeFormat: settings.timeFormat)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TChatAuth
 import TChatClient
 import TChatProtocol
 import TChatTUI
@@ -29,6 +30,14 @@ struct ServerOptions: ParsableArguments {
             "For a tls:// server: trust exactly the certificate with this SHA-256 fingerprint.", valueName: "sha256"))
     var tlsPin: String?
 
+    @Option(
+        name: .customLong("password-file"),
+        help: ArgumentHelp(
+            "Log in to your nick's account with the password on this file's first line (mode 600; default: "
+                + "$TCHAT_PASSWORD_FILE, the config file's passwordFile).",
+            valueName: "file"))
+    var passwordFile: String?
+
     /// All settings, with `channels` and `noColor` from the full-screen client's own flags.
     func settings(
         channels: [String] = [], noColor: Bool = false, configPath: String? = nil
@@ -37,7 +46,7 @@ struct ServerOptions: ParsableArguments {
         do {
             return try ClientSettings.resolve(
                 server: server, nick: nick, channels: channels, noColor: noColor, tlsCA: tlsCA, tlsPin: tlsPin,
-                environment: environment,
+                passwordFile: passwordFile, environment: environment,
                 file: ClientSettings.loadFile(at: configPath ?? ClientSettings.configPath(environment: environment)))
         } catch let problem as ClientSettings.Problem {
             throw ValidationError(problem.description)
@@ -49,7 +58,19 @@ struct ServerOptions: ParsableArguments {
         var options = ConnectOptions(server: settings.server, nick: settings.nick)
         options.receivesEvents = receivesEvents
         options.tlsTrust = settings.tlsTrust
+        options.credentials = try Self.credentials(for: settings)
         return options
+    }
+
+    /// The nick's account and the password file's password; nil without a password file. A file that group or
+    /// others can read is refused.
+    static func credentials(for settings: ClientSettings) throws -> Credentials? {
+        guard let path = settings.passwordFile else { return nil }
+        do {
+            return Credentials(account: settings.nick, password: try PasswordFile.read(path))
+        } catch {
+            throw ValidationError(error.description)
+        }
     }
 }
 

@@ -12,15 +12,6 @@ struct AccountCommand: ParsableCommand {
         abstract: "Create, reset, drop or list accounts in a data directory.",
         subcommands: [Add.self, Password.self, Drop.self, List.self])
 
-    struct Location: ParsableArguments {
-        @Option(
-            name: .customLong("data-dir"),
-            help: ArgumentHelp("The server's data directory (default as tchatd's).", valueName: "dir"))
-        var dataDirectory: String?
-
-        var directory: String { dataDirectory ?? TChatDaemon.defaultDataDirectory() }
-    }
-
     struct Secret: ParsableArguments {
         @Option(
             name: .customLong("password-file"),
@@ -49,7 +40,7 @@ struct AccountCommand: ParsableCommand {
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create an account; its name is the nick it owns.")
         @Argument(help: "The account name (a nick).") var name: String
-        @OptionGroup var location: Location
+        @OptionGroup var location: DataDirectoryOption
         @OptionGroup var secret: Secret
 
         func run() throws {
@@ -65,7 +56,7 @@ struct AccountCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "passwd", abstract: "Set a new password for an account.")
         @Argument(help: "The account name.") var name: String
-        @OptionGroup var location: Location
+        @OptionGroup var location: DataDirectoryOption
         @OptionGroup var secret: Secret
 
         func run() throws {
@@ -80,7 +71,7 @@ struct AccountCommand: ParsableCommand {
     struct Drop: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Delete an account; its nick is free again.")
         @Argument(help: "The account name.") var name: String
-        @OptionGroup var location: Location
+        @OptionGroup var location: DataDirectoryOption
 
         func run() throws {
             try AccountCommand.carryOut { try AccountAdministration.drop(name, dataDirectory: location.directory) }
@@ -90,7 +81,7 @@ struct AccountCommand: ParsableCommand {
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Every account, with when it was created.")
-        @OptionGroup var location: Location
+        @OptionGroup var location: DataDirectoryOption
 
         func run() throws {
             try AccountCommand.carryOut {

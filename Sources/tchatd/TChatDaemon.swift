@@ -29,11 +29,7 @@ struct TChatDaemon: AsyncParsableCommand {
     @Option(name: .customLong("peer-listen"), help: ArgumentHelp("Address for other servers.", valueName: "host:port"))
     var peerListen = "127.0.0.1:\(ServerAddress.defaultPeerPort)"
 
-    @Option(
-        name: .customLong("data-dir"),
-        help: ArgumentHelp(
-            "Where history is kept (default: $XDG_STATE_HOME/tchatd, else ~/.local/state/tchatd).", valueName: "dir"))
-    var dataDirectory: String?
+    @OptionGroup var data: DataDirectoryOption
 
     @Option(help: ArgumentHelp("The server's name (default: the host name).", valueName: "name"))
     var name: String?
@@ -177,7 +173,7 @@ struct TChatDaemon: AsyncParsableCommand {
             // Servers on one host need different names: the host and the client port (or the process id).
             let port = clientAddress.port == 0 ? "pid\(getpid())" : "\(clientAddress.port)"
             configuration = ServerConfiguration(
-                dataDirectory: dataDirectory ?? Self.defaultDataDirectory(), name: name ?? Self.hostName() + ":" + port)
+                dataDirectory: data.directory, name: name ?? Self.hostName() + ":" + port)
             configuration.clientAddress = clientAddress
             configuration.peerAddress = try ServerAddress(
                 parsing: peerListen, defaultPort: ServerAddress.defaultPeerPort)

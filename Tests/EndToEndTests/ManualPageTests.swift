@@ -32,7 +32,7 @@ import Testing
             "listen", "peer\\-listen", "data\\-dir", "name", "motd", "log\\-level", "max\\-clients",
             "max\\-frame", "max\\-queue", "idle\\-timeout", "history\\-limit", "fsync", "peer", "discover", "heartbeat",
             "balance\\-margin", "no\\-redirect", "tls\\-cert", "tls\\-key", "plain\\-listen", "link\\-secret",
-            "peer\\-fingerprint",
+            "peer\\-fingerprint", "registration", "require\\-account", "operator",
         ]
         for flag in flags {
             #expect(page.contains(".It Fl \\-\(flag)"), "man/tchatd.8 does not describe --\(flag)")
@@ -46,6 +46,7 @@ import Testing
         }
         for flag in [
             "server", "nick", "join", "local", "no\\-color", "config", "history", "json", "to", "tls\\-ca", "tls\\-pin",
+            "password\\-file",
         ] {
             #expect(page.contains("Fl \\-\(flag)"), "man/tchat.1 does not mention --\(flag)")
         }

@@ -26,10 +26,12 @@ protocol AccountStorage: Sendable {
 /// A whole-file rewrite per change is fine at the rate accounts change (a registration costs 200 ms of hashing
 /// anyway); the file stays one a person can read with `jq`, hashes and keys only.
 struct AccountFile: AccountStorage {
+    let directory: String
     let path: String
     let lockPath: String
 
     init(directory: String) {
+        self.directory = directory
         path = directory + "/accounts.json"
         lockPath = directory + "/accounts.lock"
     }
@@ -82,6 +84,12 @@ struct AccountFile: AccountStorage {
     }
 
     private func locked<T>(_ body: () throws -> T) throws -> T {
+        // `tchatd account add` may come before the server ever ran.
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw StorageError("cannot create the data directory \(directory): \(error.localizedDescription)")
+        }
         let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw StorageError.system("cannot open", lockPath) }
         defer { close(fd) }

@@ -42,6 +42,10 @@ public struct ChatUI: Sendable {
     public let scrollback: Int
     /// Pasted lines waiting for a yes or no.
     public private(set) var pendingPaste: [String]?
+    /// A password being typed (`/register`, `/login`, `/passwd`, `/unregister`): keys go there, unechoed.
+    public internal(set) var secret: SecretPrompt?
+    /// The nick asked for at start (the session may have had to take another): `/login`'s default account.
+    public let preferredNick: String
     /// Pastes of more lines than this ask first.
     public static let pasteConfirmationThreshold = 5
 
@@ -58,6 +62,7 @@ public struct ChatUI: Sendable {
         timeFormat: LineLayout.TimeFormat = .minutes, clock: LocalClock = .system
     ) {
         self.nick = nick
+        self.preferredNick = nick
         self.serverName = serverAddress
         self.serverAddress = serverAddress
         self.width = width
@@ -122,11 +127,11 @@ public struct ChatUI: Sendable {
         return true
     }
 
-    private mutating func info(_ text: String, in index: Int? = nil) {
+    mutating func info(_ text: String, in index: Int? = nil) {
         add(.info(text), to: index ?? active)
     }
 
-    private mutating func error(_ text: String, in index: Int? = nil) {
+    mutating func error(_ text: String, in index: Int? = nil) {
         add(.error(text), to: index ?? active)
     }
 
@@ -135,6 +140,7 @@ public struct ChatUI: Sendable {
     // MARK: - Keys
 
     public mutating func handle(_ key: Key) -> [Effect] {
+        if secret != nil { return handleSecret(key) }
         if let lines = pendingPaste {
             pendingPaste = nil
             switch key {
@@ -407,6 +413,9 @@ public struct ChatUI: Sendable {
             return []
         case .quit(let reason):
             return quit(reason: reason)
+        case .register, .login, .changePassword, .unregister:
+            startAccountCommand(command)
+            return []
         }
     }
 
@@ -477,6 +486,10 @@ public struct ChatUI: Sendable {
         case .nickChanged(let new):
             info("you are now known as \(new)")
             nick = new
+        case .loggedIn(let account):
+            return loggedIn(account)
+        case .accountChanged(let text):
+            info(text)
         }
         return []
     }

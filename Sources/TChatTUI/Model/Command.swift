@@ -16,6 +16,11 @@ public enum Command: Sendable, Equatable {
     case clear
     case help
     case quit(String)
+    case register
+    /// The account to log in to; nil for the nick asked for at start.
+    case login(String?)
+    case changePassword
+    case unregister
 }
 
 /// Every command once, with what it takes and does: the parser, `/help` and Tab completion all read this one
@@ -83,6 +88,20 @@ public struct CommandSpec: Sendable {
         CommandSpec(name: "clear", arguments: "", summary: "clear this buffer's scrollback", required: 0) { _, _ in
             .clear
         },
+        CommandSpec(
+            name: "register", arguments: "", summary: "make your nick an account (asks for a password, unechoed)",
+            required: 0
+        ) { _, _ in .register },
+        CommandSpec(
+            name: "login", arguments: "[account]", summary: "log in to your account (asks for its password)",
+            required: 0
+        ) { words, _ in .login(words.first) },
+        CommandSpec(name: "passwd", arguments: "", summary: "change your account's password", required: 0) { _, _ in
+            .changePassword
+        },
+        CommandSpec(
+            name: "unregister", arguments: "", summary: "drop your account (asks for its password)", required: 0
+        ) { _, _ in .unregister },
         CommandSpec(name: "help", arguments: "", summary: "every command and key", required: 0) { _, _ in .help },
         CommandSpec(name: "quit", arguments: "[reason]", summary: "leave tchat", required: 0) { _, rest in
             .quit(rest)

@@ -149,6 +149,14 @@ public enum ScreenComposer {
             canvas.cursor = (min(end, rect.width - 1), rect.y)
             return
         }
+        if let secret = ui.secret {
+            // The question only: not one character typed is drawn, not even as a mask.
+            let end = canvas.put(
+                TerminalText.truncate(secret.question, to: max(rect.width - 1, 1)), x: rect.x, y: rect.y,
+                style: Style(foreground: .yellow, bold: true))
+            canvas.cursor = (min(end, rect.x + rect.width - 1), rect.y)
+            return
+        }
         let prompt = TerminalText.truncate(
             "[\(TerminalText.sanitize(ui.activeBuffer.name))] ", to: max(rect.width / 3, 1))
         let start = canvas.put(prompt, x: rect.x, y: rect.y, style: Style(bold: true))
