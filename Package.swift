@@ -136,6 +136,7 @@ let package = Package(
             name: "tchat-bench",
             dependencies: [
                 "TChatAuth",
+                "TChatClient",
                 "TChatProtocol",
                 "TChatTLS",
                 "TChatServer",

@@ -61,6 +61,12 @@ public enum ClientFrame: Sendable, Hashable {
     case loginContinue(data: String)
     case setPassword(old: String, new: String)
     case dropAccount(password: String)
+    /// An empty `change` asks for the modes (answered by CHANNEL_MODES); else one change, as `+i` or `+k key`.
+    case channelMode(channel: String, change: String)
+    case kick(channel: String, nick: String, reason: String)
+    case invite(channel: String, nick: String)
+    /// JOIN with the channel's key.
+    case joinKeyed(channel: String, key: String, history: UInt16)
 
     public var type: FrameType {
         switch self {
@@ -89,6 +95,10 @@ public enum ClientFrame: Sendable, Hashable {
         case .loginContinue: .loginContinue
         case .setPassword: .setPassword
         case .dropAccount: .dropAccount
+        case .channelMode: .channelMode
+        case .kick: .kick
+        case .invite: .invite
+        case .joinKeyed: .joinKeyed
         }
     }
 
@@ -145,6 +155,20 @@ public enum ClientFrame: Sendable, Hashable {
             case .setPassword(let old, let new):
                 try w.str(old, "old password")
                 try w.str(new, "new password")
+            case .channelMode(let channel, let change):
+                try w.str(channel, "channel")
+                try w.str(change, "change")
+            case .kick(let channel, let nick, let reason):
+                try w.str(channel, "channel")
+                try w.str(nick, "nick")
+                try w.str(reason, "reason")
+            case .invite(let channel, let nick):
+                try w.str(channel, "channel")
+                try w.str(nick, "nick")
+            case .joinKeyed(let channel, let key, let history):
+                try w.str(channel, "channel")
+                try w.str(key, "key")
+                w.u16(history)
             }
         }
     }
@@ -188,6 +212,11 @@ public enum ClientFrame: Sendable, Hashable {
         case .loginContinue: self = .loginContinue(data: try r.str("data"))
         case .setPassword: self = .setPassword(old: try r.str("old password"), new: try r.str("new password"))
         case .dropAccount: self = .dropAccount(password: try r.str("password"))
+        case .channelMode: self = .channelMode(channel: try r.str("channel"), change: try r.str("change"))
+        case .kick: self = .kick(channel: try r.str("channel"), nick: try r.str("nick"), reason: try r.str("reason"))
+        case .invite: self = .invite(channel: try r.str("channel"), nick: try r.str("nick"))
+        case .joinKeyed:
+            self = .joinKeyed(channel: try r.str("channel"), key: try r.str("key"), history: try r.u16("history"))
         default:
             throw ProtocolError(.unknownFrameType, "frame type \(type) is not a client request")
         }

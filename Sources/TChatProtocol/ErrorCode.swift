@@ -42,6 +42,11 @@ public enum ErrorCode: UInt16, Sendable, CaseIterable, CustomStringConvertible {
     case tooManyChannels = 307
     case nickRegistered = 308
     case alreadyRegistered = 309
+    case banned = 310
+    case inviteOnly = 311
+    case badChannelKey = 312
+    case cannotSend = 313
+    case notChannelOperator = 314
 
     case storageFailure = 500
     case internalError = 501
@@ -86,6 +91,11 @@ public enum ErrorCode: UInt16, Sendable, CaseIterable, CustomStringConvertible {
         case .tooManyChannels: "too-many-channels"
         case .nickRegistered: "nick-registered"
         case .alreadyRegistered: "already-registered"
+        case .banned: "banned"
+        case .inviteOnly: "invite-only"
+        case .badChannelKey: "bad-channel-key"
+        case .cannotSend: "cannot-send"
+        case .notChannelOperator: "not-channel-operator"
         case .storageFailure: "storage-failure"
         case .internalError: "internal-error"
         }

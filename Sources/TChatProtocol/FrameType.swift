@@ -29,6 +29,10 @@ public enum FrameType: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     case loginContinue = 0x24
     case setPassword = 0x25
     case dropAccount = 0x26
+    case channelMode = 0x27
+    case kick = 0x28
+    case invite = 0x29
+    case joinKeyed = 0x2A
 
     case ok = 0x80
     case error = 0x81
@@ -50,6 +54,10 @@ public enum FrameType: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     case redirect = 0x95
     case authData = 0x96
     case loggedIn = 0x97
+    case channelModes = 0x98
+    case modeChanged = 0x99
+    case kicked = 0x9A
+    case invited = 0x9B
 
     /// The upper-case name the spec and `help` use.
     public var description: String {
@@ -79,6 +87,10 @@ public enum FrameType: UInt8, Sendable, CaseIterable, CustomStringConvertible {
         case .loginContinue: "LOGIN_CONTINUE"
         case .setPassword: "SET_PASSWORD"
         case .dropAccount: "DROP_ACCOUNT"
+        case .channelMode: "CHANNEL_MODE"
+        case .kick: "KICK"
+        case .invite: "INVITE"
+        case .joinKeyed: "JOIN_KEYED"
         case .ok: "OK"
         case .error: "ERROR"
         case .welcome: "WELCOME"
@@ -99,6 +111,10 @@ public enum FrameType: UInt8, Sendable, CaseIterable, CustomStringConvertible {
         case .redirect: "REDIRECT"
         case .authData: "AUTH_DATA"
         case .loggedIn: "LOGGED_IN"
+        case .channelModes: "CHANNEL_MODES"
+        case .modeChanged: "MODE_CHANGED"
+        case .kicked: "KICKED"
+        case .invited: "INVITED"
         }
     }
 
@@ -136,6 +152,11 @@ public enum FrameType: UInt8, Sendable, CaseIterable, CustomStringConvertible {
         case .loginContinue: ("data", "the next step of a SCRAM-SHA-256 login")
         case .setPassword: ("old new", "change your account's password (over TLS or on this host only)")
         case .dropAccount: ("password", "delete your account; your nick is free again")
+        case .channelMode:
+            ("channel change", "show a channel's modes (empty change), or change one: +i +k key +s +t +m +o +v +b")
+        case .kick: ("channel nick reason", "put a member out of a channel (channel operators)")
+        case .invite: ("channel nick", "let a nick into an invite-only channel (channel operators)")
+        case .joinKeyed: ("channel key history", "join a channel that has a key")
         default: ("", "")
         }
     }

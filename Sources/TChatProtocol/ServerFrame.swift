@@ -30,6 +30,15 @@ public enum ServerFrame: Sendable, Hashable {
     case authData(String)
     /// The session is logged in to this account (after LOGIN, LOGIN_CONTINUE or REGISTER).
     case loggedIn(account: String)
+    /// A channel's modes (`+iks`, the key shown to members only), operators, voiced members and bans, each list
+    /// space-separated.
+    case channelModes(channel: String, modes: String, operators: String, voiced: String, bans: String)
+    /// A channel operator changed a mode (`+i`, `+o ann`, `-b bad*`); to every member.
+    case modeChanged(channel: String, by: String, change: String, time: Timestamp)
+    /// `nick` was put out of `channel` by `by`; to every member, the kicked one included.
+    case kicked(channel: String, nick: String, by: String, reason: String, time: Timestamp)
+    /// `by` invites you to `channel`.
+    case invited(channel: String, by: String, time: Timestamp)
 
     public var type: FrameType {
         switch self {
@@ -55,6 +64,10 @@ public enum ServerFrame: Sendable, Hashable {
         case .redirect: .redirect
         case .authData: .authData
         case .loggedIn: .loggedIn
+        case .channelModes: .channelModes
+        case .modeChanged: .modeChanged
+        case .kicked: .kicked
+        case .invited: .invited
         }
     }
 
@@ -146,6 +159,27 @@ public enum ServerFrame: Sendable, Hashable {
                 try w.str(data, "data")
             case .loggedIn(let account):
                 try w.str(account, "account")
+            case .channelModes(let channel, let modes, let operators, let voiced, let bans):
+                try w.str(channel, "channel")
+                try w.str(modes, "modes")
+                try w.str(operators, "operators")
+                try w.str(voiced, "voiced")
+                try w.str(bans, "bans")
+            case .modeChanged(let channel, let by, let change, let time):
+                try w.str(channel, "channel")
+                try w.str(by, "by")
+                try w.str(change, "change")
+                w.time(time)
+            case .kicked(let channel, let nick, let by, let reason, let time):
+                try w.str(channel, "channel")
+                try w.str(nick, "nick")
+                try w.str(by, "by")
+                try w.str(reason, "reason")
+                w.time(time)
+            case .invited(let channel, let by, let time):
+                try w.str(channel, "channel")
+                try w.str(by, "by")
+                w.time(time)
             }
         }
     }
@@ -222,6 +256,19 @@ public enum ServerFrame: Sendable, Hashable {
         case .redirect: self = .redirect(address: try r.str("address"), server: try r.str("server"))
         case .authData: self = .authData(try r.str("data"))
         case .loggedIn: self = .loggedIn(account: try r.str("account"))
+        case .channelModes:
+            self = .channelModes(
+                channel: try r.str("channel"), modes: try r.str("modes"), operators: try r.str("operators"),
+                voiced: try r.str("voiced"), bans: try r.str("bans"))
+        case .modeChanged:
+            self = .modeChanged(
+                channel: try r.str("channel"), by: try r.str("by"), change: try r.str("change"),
+                time: try r.time("time"))
+        case .kicked:
+            self = .kicked(
+                channel: try r.str("channel"), nick: try r.str("nick"), by: try r.str("by"),
+                reason: try r.str("reason"), time: try r.time("time"))
+        case .invited: self = .invited(channel: try r.str("channel"), by: try r.str("by"), time: try r.time("time"))
         default:
             throw ProtocolError(.unknownFrameType, "frame type \(type) is not a server frame")
         }

@@ -46,10 +46,13 @@ extension ConnectionHandler {
             case .nick(let text):
                 try changeNick(to: text, session: session, current: nick)
             case .whoami:
-                try describe(session, to: nick, requestID: id)
+                try describe(session, to: nick, viewerSession: session, requestID: id)
             case .join(let channel, let history):
-                try join(channel, history: Int(history), session: session, nick: nick, requestID: id)
+                try join(channel, key: "", history: Int(history), session: session, nick: nick, requestID: id)
                 return  // answered when the join completes
+            case .joinKeyed(let channel, let key, let history):
+                try join(channel, key: key, history: Int(history), session: session, nick: nick, requestID: id)
+                return
             case .part(let channel, let reason):
                 let name = try ChannelName(validating: channel)
                 try TextField.check(reason, "reason", maxBytes: ProtocolLimits.maxReasonBytes)
@@ -60,15 +63,18 @@ extension ConnectionHandler {
             case .sendDirect(let target, let body):
                 try server.clients.sendDirect(body, from: nick, to: target)
             case .listChannels:
-                for info in server.channels.list() { reply(.channelInfo(info), to: id) }
+                for info in server.channels.list(for: session) { reply(.channelInfo(info), to: id) }
             case .setTopic(let channel, let topic):
                 let name = try ChannelName(validating: channel)
                 try TextField.check(topic, "topic", maxBytes: ProtocolLimits.maxTopicBytes)
-                try server.channels.setTopic(session, nick: nick.name, channel: name, topic: topic)
+                try server.channels.setTopic(
+                    session, nick: nick.name, channel: name, topic: topic, member: member(session, nick))
             case .listClients(let channel):
-                try listClients(in: channel, viewer: nick, requestID: id)
+                try listClients(in: channel, session: session, viewer: nick, requestID: id)
             case .whois(let target):
-                try whois(target, viewer: nick, requestID: id)
+                try whois(target, session: session, viewer: nick, requestID: id)
+            case .channelMode, .kick, .invite:
+                try handleChannelRequest(frame, session: session, nick: nick, requestID: id)
             case .listServers:
                 for info in server.servers.list() { reply(.serverInfo(info), to: id) }
             case .help:
@@ -189,17 +195,24 @@ extension ConnectionHandler {
         logger.info("nick changed", metadata: ["from": "\(current)", "to": "\(new)"])
     }
 
-    /// `whoami` and `whois` answer alike: the client (as `viewer` may see it), then each channel it is in.
-    private func describe(_ session: ClientSession, to viewer: Nick, requestID id: UInt32) throws {
+    /// `whoami` and `whois` answer alike: the client (as `viewer` may see it), then each channel it is in that the
+    /// viewer may know of.
+    private func describe(
+        _ session: ClientSession, to viewer: Nick, viewerSession: ClientSession, requestID id: UInt32
+    ) throws {
         guard let info = server.clients.info(for: session) else {
             throw ProtocolError(.internalError, "your session is not registered")
         }
         reply(.clientInfo(ClientVisibility.info(info, shownTo: viewer, isOperator: viewerIsOperator)), to: id)
-        for channel in server.channels.channels(of: session) { reply(.channelInfo(channel), to: id) }
+        for channel in server.channels.channels(of: session, visibleTo: viewerIsOperator ? nil : viewerSession) {
+            reply(.channelInfo(channel), to: id)
+        }
     }
 
     /// A nick that is not connected is only that: when it was last seen is no stranger's business.
-    private func whois(_ target: String, viewer: Nick, requestID id: UInt32) throws {
+    private func whois(_ target: String, session viewerSession: ClientSession, viewer: Nick, requestID id: UInt32)
+        throws
+    {
         if case .remote(_, let nick)? = server.clients.locate(target), let info = server.clients.remoteInfo(named: nick)
         {
             reply(.clientInfo(ClientVisibility.info(info, shownTo: viewer, isOperator: viewerIsOperator)), to: id)
@@ -209,13 +222,19 @@ extension ConnectionHandler {
         guard let session = server.clients.session(named: target) else {
             throw ProtocolError(.noSuchNick, "no client is connected as \(target)")
         }
-        try describe(session, to: viewer, requestID: id)
+        try describe(session, to: viewer, viewerSession: viewerSession, requestID: id)
     }
 
-    private func join(_ channel: String, history: Int, session: ClientSession, nick: Nick, requestID id: UInt32) throws
-    {
+    private func join(
+        _ channel: String, key: String, history: Int, session: ClientSession, nick: Nick, requestID id: UInt32
+    ) throws {
         let name = try ChannelName(validating: channel)
-        server.channels.join(session, nick: nick.name, channel: name, history: history).whenComplete { result in
+        guard key.utf8.count <= ChannelAccess.maxArgumentBytes else {
+            throw ProtocolError(.fieldTooLong, "a channel key is at most \(ChannelAccess.maxArgumentBytes) bytes")
+        }
+        let joining = server.channels.join(
+            session, nick: nick.name, channel: name, history: history, member: member(session, nick), key: key)
+        joining.whenComplete { result in
             switch result {
             case .success(let joined):
                 var frames: [ServerFrame] = [.channelInfo(joined.info)]
@@ -234,7 +253,8 @@ extension ConnectionHandler {
         let name = try validatedChannel(channel)
         guard !body.text.isEmpty else { throw ProtocolError(.invalidArgument, "an empty message was not sent") }
         server.router.publish(
-            channel: name, from: nick.name, body: body, reply: SendReply(session: session, requestID: id))
+            channel: name, from: nick.name, body: body, reply: SendReply(session: session, requestID: id),
+            sender: ChannelManager.Sender(session: session, member: member(session, nick)))
     }
 
     /// A client mostly sends to the channel it sent to last; checking a name (every scalar's Unicode category) cost
@@ -246,7 +266,7 @@ extension ConnectionHandler {
         return name
     }
 
-    private func listClients(in channel: String, viewer: Nick, requestID id: UInt32) throws {
+    private func listClients(in channel: String, session: ClientSession, viewer: Nick, requestID id: UInt32) throws {
         if channel.isEmpty {
             for info in server.clients.list() {
                 reply(.clientInfo(ClientVisibility.info(info, shownTo: viewer, isOperator: viewerIsOperator)), to: id)
@@ -254,6 +274,7 @@ extension ConnectionHandler {
             return
         }
         let name = try ChannelName(validating: channel)
+        if !viewerIsOperator { _ = try server.channels.channel(name, memberOnly: session, doing: "see who is in it") }
         guard let members = server.channels.members(of: name) else {
             throw ProtocolError(.noSuchChannel, "there is no channel \(name.name)")
         }
@@ -271,6 +292,7 @@ extension ConnectionHandler {
             throw ProtocolError(
                 .invalidArgument, "a history request asks for 1 to \(ProtocolLimits.maxHistoryRequest) messages")
         }
+        _ = try server.channels.channel(name, memberOnly: session, doing: "read its history")
         let reading = server.channels.history(channel: name, before: before, limit: limit, on: session.eventLoop)
         reading.whenComplete { result in
             switch result {
@@ -283,6 +305,50 @@ extension ConnectionHandler {
     }
 
     // MARK: - Helpers
+
+    /// Who `session` is, for a channel's rules.
+    func member(_ session: ClientSession, _ nick: Nick) -> ChannelAccess.Member {
+        ChannelAccess.Member(nick: nick.name, account: server.clients.account(of: session))
+    }
+
+    /// CHANNEL_MODE, KICK and INVITE: the one they name must be connected here.
+    private func handleChannelRequest(
+        _ frame: ClientFrame, session: ClientSession, nick: Nick, requestID id: UInt32
+    ) throws {
+        let me = member(session, nick)
+        switch frame {
+        case .channelMode(let channel, let change):
+            let name = try ChannelName(validating: channel)
+            guard !change.isEmpty else {
+                reply(try server.channels.modes(of: name, viewer: session), to: id)
+                return
+            }
+            let named = change.split(separator: " ").dropFirst().first.map(String.init)
+            try server.channels.changeMode(
+                change, channel: name, by: me, session: session, target: named.flatMap { target(named: $0) })
+        case .kick(let channel, let nickText, let reason):
+            let name = try ChannelName(validating: channel)
+            try TextField.check(reason, "reason", maxBytes: ProtocolLimits.maxReasonBytes)
+            guard let target = target(named: nickText) else {
+                throw ProtocolError(.noSuchNick, "no client is connected here as \(nickText)")
+            }
+            try server.channels.kick(target, channel: name, by: me, session: session, reason: reason)
+        case .invite(let channel, let nickText):
+            let name = try ChannelName(validating: channel)
+            guard let target = target(named: nickText) else {
+                throw ProtocolError(.noSuchNick, "no client is connected here as \(nickText)")
+            }
+            try server.channels.invite(target, channel: name, by: me, session: session)
+        default:
+            break
+        }
+    }
+
+    private func target(named nick: String) -> ChannelManager.Target? {
+        guard let session = server.clients.session(named: nick), let current = server.clients.currentNick(of: session)
+        else { return nil }
+        return ChannelManager.Target(session: session, member: member(session, current))
+    }
 
     /// Whether this connection is logged in to a server operator's account (`--operator`).
     var viewerIsOperator: Bool {

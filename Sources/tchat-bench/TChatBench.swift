@@ -11,9 +11,9 @@ import TChatTLS
 struct TChatBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tchat-bench",
-        abstract: "Measure a chat server: fan-out, many rooms, idle clients, history writes, password hashes.",
+        abstract: "Measure a chat server: fan-out, many rooms, idle clients, history writes, password hashes, logins.",
         discussion: "Every run is bounded in messages and in time, and only loopback servers may be targets.",
-        subcommands: [Fanout.self, Rooms.self, Idle.self, HistoryBench.self, PasswordBench.self])
+        subcommands: [Fanout.self, Rooms.self, Idle.self, HistoryBench.self, PasswordBench.self, LoginBench.self])
 }
 
 /// Flags every networked scenario shares.

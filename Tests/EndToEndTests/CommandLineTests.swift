@@ -16,9 +16,10 @@ import Testing
         options.receivesEvents = false
         let watcher = try await ChatConnection.connect(options)
         defer { Task { await watcher.quit() } }
+        // WHOIS names the channels a client is in (a member list is for members only).
         for _ in 0..<500 {
-            let members = (try? await watcher.request(.listClients(channel: channel))) ?? []
-            if members.contains(where: { if case .clientInfo(let info) = $0 { info.nick == nick } else { false } }) {
+            let frames = (try? await watcher.request(.whois(nick: nick))) ?? []
+            if frames.contains(where: { if case .channelInfo(let info) = $0 { info.name == channel } else { false } }) {
                 return
             }
             try await Task.sleep(for: .milliseconds(10))

@@ -72,7 +72,7 @@ struct DiskFullTests {
         // Space comes back: the server takes messages again, with nothing done to it.
         try FileManager.default.removeItem(atPath: mountPoint + "/filler")
         _ = try await writer.send(.text("after"), to: "#ops")
-        let history = try await writer.history("#ops", limit: 1)
+        let history = try await reader.history("#ops", limit: 1)  // a member: history is for members
         #expect(history.last?.body.text == "after")
         let file = try String(contentsOfFile: mountPoint + "/data/channels/ops.jsonl", encoding: .utf8)
         #expect(file.hasSuffix("\"body\":\"after\"}\n"), "stored on disk, after whole lines only")

@@ -44,6 +44,11 @@ enum ProtocolVectors {
         ),
         "set-password": (23, .setPassword(old: "correct horse", new: "battery staple")),
         "drop-account": (24, .dropAccount(password: "battery staple")),
+        "channel-mode": (25, .channelMode(channel: "#ops", change: "+k hunter2")),
+        "channel-mode-query": (26, .channelMode(channel: "#ops", change: "")),
+        "kick": (27, .kick(channel: "#ops", nick: "eve", reason: "spam")),
+        "invite": (28, .invite(channel: "#ops", nick: "bob")),
+        "join-keyed": (29, .joinKeyed(channel: "#ops", key: "hunter2", history: 50)),
     ]
 
     static let server: [String: (requestID: UInt32, frame: ServerFrame)] = [
@@ -100,6 +105,12 @@ enum ProtocolVectors {
                 "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096")
         ),
         "logged-in": (22, .loggedIn(account: "ann")),
+        "channel-modes": (
+            26, .channelModes(channel: "#ops", modes: "+ik hunter2", operators: "ann", voiced: "", bans: "eve*")
+        ),
+        "mode-changed": (0, .modeChanged(channel: "#ops", by: "ann", change: "+i", time: time)),
+        "kicked": (0, .kicked(channel: "#ops", nick: "eve", by: "ann", reason: "spam", time: time)),
+        "invited": (0, .invited(channel: "#ops", by: "ann", time: time)),
     ]
 
     static let peer: [String: PeerFrame] = [

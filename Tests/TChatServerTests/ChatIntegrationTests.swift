@@ -268,15 +268,15 @@ import Testing
         let alice = try await first.connect("alice", events: false)
         for index in 1...50 { _ = alice.submit(.send(channel: "#big", body: .text("m\(index)"))) }
         try await alice.send(.text("m51"), to: "#big")
-        #expect(try await alice.history("#big", limit: 100).map(\.id) == Array(12...51), "only the newest 40")
+        #expect(try await alice.memberHistory("#big", limit: 100).map(\.id) == Array(12...51), "only the newest 40")
         await first.stop()
 
         let second = try await TestServer(directory: directory) { $0.historyLimit = 40 }
         let bob = try await second.connect("bob", events: false)
         // Nothing is in memory after a restart: both pages come from the file.
-        #expect(try await bob.history("#big", limit: 20).map(\.id) == Array(32...51))
-        #expect(try await bob.history("#big", before: 32, limit: 20).map(\.id) == Array(12...31))
-        #expect(try await bob.history("#big", before: 12, limit: 20).isEmpty)
+        #expect(try await bob.memberHistory("#big", limit: 20).map(\.id) == Array(32...51))
+        #expect(try await bob.memberHistory("#big", before: 32, limit: 20).map(\.id) == Array(12...31))
+        #expect(try await bob.memberHistory("#big", before: 12, limit: 20).isEmpty)
         let (_, replay) = try await bob.join("#big", history: 5)
         #expect(replay.map(\.id) == Array(47...51))
         await second.stop()

@@ -79,7 +79,7 @@ import Testing
         _ = try await bystander.send(.text("after \(sent) mutated requests"), to: "#fuzz")
         #expect(try await bystander.ping() < .seconds(1))
         let fresh = try await server.connect("fresh", events: false)
-        #expect(try await fresh.history("#fuzz", limit: 1).last?.body.text == "after \(sent) mutated requests")
+        #expect(try await fresh.memberHistory("#fuzz", limit: 1).last?.body.text == "after \(sent) mutated requests")
         await server.stop()
     }
 }

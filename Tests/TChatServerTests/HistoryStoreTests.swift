@@ -153,7 +153,7 @@ import Testing
         let client = try await server.connect("after", events: false)
         let sent = try await client.send(.text("the next one"), to: "#ops")
         #expect(sent.id == 4, "ids go on from the last possible message")
-        let history = try await client.history("#ops", limit: 10)
+        let history = try await client.memberHistory("#ops", limit: 10)
         #expect(history.map(\.id) == [1, 2, 3, 4])
         let aside = try FileManager.default.contentsOfDirectory(atPath: directory + "/channels")
             .filter { $0.hasPrefix("ops.jsonl.damaged-") }

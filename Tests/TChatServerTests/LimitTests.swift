@@ -91,7 +91,7 @@ struct LimitTests {
         try await Task.sleep(for: .milliseconds(1100))
         try await flooder.send(.send(channel: "#flood", body: .text("after the pause")), id: 500)
         #expect(await flooder.reply(to: 500).last == .ok)
-        let history = try await bystander.history("#flood", limit: 100)
+        let history = try await bystander.memberHistory("#flood", limit: 100)
         #expect(history.map(\.body.text) == (0..<19).map { "m\($0)" } + ["still here", "after the pause"])
         await server.stop()
     }
@@ -108,7 +108,7 @@ struct LimitTests {
         try await sender.finish()
         #expect(sender.resent > 0, "the limit was never reached: the test proves nothing")
         let reader = try await server.connect("reader", events: false)
-        let history = try await reader.history("#logs", limit: 200)
+        let history = try await reader.memberHistory("#logs", limit: 200)
         #expect(history.map(\.body.text) == (0..<150).map { "line \($0)" })
         #expect(history.map(\.id) == Array(1...150))
         await server.stop()

@@ -110,7 +110,7 @@ enum LinkSecurity: String, CaseIterable, Sendable, CustomTestStringConvertible {
         // Every server stored the same history.
         for server in servers {
             let reader = try await server.connect("reader", events: false)
-            let history = try await reader.history("#ops", limit: 200)
+            let history = try await reader.memberHistory("#ops", limit: 200)
             #expect(history.map(\.id) == Array(1...120))
             #expect(history.map(\.body) == logs[0].messages.map(\.body))
             await reader.quit()
@@ -148,12 +148,13 @@ enum LinkSecurity: String, CaseIterable, Sendable, CustomTestStringConvertible {
             if case .clientInfo(let info) = frame { "\(info.nick)@\(info.server)" } else { nil }
         }
         #expect(nicks == ["alice@A", "bob@B", "carol@C"])
+        // A member list is for members: bob joins first.
+        let (channel, _) = try await everyone.join("#team", history: 0)
+        #expect(channel.members == 3)
         let team = try await everyone.request(.listClients(channel: "#team")).compactMap { frame -> String? in
             if case .clientInfo(let info) = frame { info.nick } else { nil }
         }
-        #expect(team == ["alice", "carol"])
-        let (channel, _) = try await everyone.join("#team", history: 0)
-        #expect(channel.members == 3)
+        #expect(team == ["alice", "bob", "carol"])
         // A nick taken anywhere is taken everywhere.
         let error = await #expect(throws: ProtocolError.self) { _ = try await servers[1].connect("Alice") }
         #expect(error?.code == .nickInUse)
@@ -211,7 +212,7 @@ enum LinkSecurity: String, CaseIterable, Sendable, CustomTestStringConvertible {
         _ = try await early.request(.nick("dup"))
         _ = try await late.join("#x", history: 0)
         let sent = try await late.send(.text("hello"), to: "#x")
-        let history = try await observer.history("#x", limit: 5)
+        let history = try await observer.memberHistory("#x", limit: 5)
         #expect(history.first { $0.id == sent.id }?.from.hasPrefix("dup_") == true)
         await Self.stop([a, b, c])
     }
@@ -337,7 +338,7 @@ enum LinkSecurity: String, CaseIterable, Sendable, CustomTestStringConvertible {
         #expect(await Self.linked([servers[0], restarted, servers[2]]))
         await streaming.value
         let reader = try await restarted.connect("reader", events: false)
-        #expect(await eventually { (try? await reader.history("#log", limit: 100).map(\.id)) == Array(1...60) })
+        #expect(await eventually { (try? await reader.memberHistory("#log", limit: 100).map(\.id)) == Array(1...60) })
         let next = try await reader.send(.text("from B again"), to: "#log")
         #expect(next.id == 61, "numbering carries on across the network")
         await Self.stop([servers[0], restarted, servers[2]])

@@ -193,3 +193,11 @@ func eventually(within timeout: Duration = .seconds(5), _ condition: () async ->
     }
     return await condition()
 }
+
+extension ChatConnection {
+    /// History is for members: joins the channel (nothing replayed; nothing happens if in it already), then reads.
+    func memberHistory(_ channel: String, before: UInt64 = 0, limit: UInt16 = 50) async throws -> [ChatMessage] {
+        _ = try await join(channel, history: 0)
+        return try await history(channel, before: before, limit: limit)
+    }
+}

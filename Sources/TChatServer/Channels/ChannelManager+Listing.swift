@@ -5,13 +5,16 @@ extension ChannelManager {
     /// Sets a topic; returns the time it was set (the latest setting wins across the network).
     @discardableResult
     func setTopic(
-        _ session: ClientSession, nick: String, channel name: ChannelName, topic: String
+        _ session: ClientSession, nick: String, channel name: ChannelName, topic: String,
+        member: ChannelAccess.Member? = nil
     ) throws(ProtocolError) -> Timestamp {
         let channel = try existing(name)
+        let member = member ?? ChannelAccess.Member(nick: nick, account: nil)
         let time = try channel.withState { (state) throws(ProtocolError) -> Timestamp in
             guard state.members.local.contains(session) else {
                 throw ProtocolError(.notOnChannel, "join \(channel.name.name) to set its topic")
             }
+            try state.access.checkTopic(member)
             state.topic = topic
             state.topicSetBy = nick
             state.topicSetAt = .now()
@@ -34,9 +37,16 @@ extension ChannelManager {
         }
     }
 
-    /// Every channel, sorted by name.
-    func list() -> [ChannelInfo] {
-        directory.all.map(\.info).sorted { $0.name.lowercased() < $1.name.lowercased() }
+    /// Every channel `viewer` may know of, sorted by name: secret ones only to their members (nil: all).
+    func list(for viewer: ClientSession? = nil) -> [ChannelInfo] {
+        directory.all.compactMap { channel in
+            channel.withState { state in
+                guard let viewer, state.access.secret, !state.members.local.contains(viewer) else {
+                    return channel.info(of: state)
+                }
+                return nil
+            }
+        }.sorted { $0.name.lowercased() < $1.name.lowercased() }
     }
 
     func info(_ name: ChannelName) -> ChannelInfo? { directory.channel(name)?.info }
@@ -46,8 +56,29 @@ extension ChannelManager {
         directory.channel(name)?.withState { $0.members.local.sessions }
     }
 
-    /// The channels a session is in, sorted by name.
-    func channels(of session: ClientSession) -> [ChannelInfo] {
-        memberships.channels(of: session).map(\.info).sorted { $0.name.lowercased() < $1.name.lowercased() }
+    /// The channel, when `viewer` is in it: its member list and history are for its members only. A secret
+    /// channel is answered for as if it did not exist.
+    func channel(_ name: ChannelName, memberOnly viewer: ClientSession, doing action: String) throws(ProtocolError)
+        -> ChatChannel
+    {
+        let channel = try existing(name)
+        let (isMember, secret) = channel.withState { ($0.members.local.contains(viewer), $0.access.secret) }
+        guard isMember else {
+            if secret { throw ProtocolError(.noSuchChannel, "there is no channel \(name.name)") }
+            throw ProtocolError(.notOnChannel, "join \(name.name) to \(action)")
+        }
+        return channel
+    }
+
+    /// The channels a session is in, sorted by name; with a `viewer`, the secret ones it is not in are left out.
+    func channels(of session: ClientSession, visibleTo viewer: ClientSession? = nil) -> [ChannelInfo] {
+        memberships.channels(of: session).compactMap { channel in
+            channel.withState { state in
+                guard let viewer, viewer.id != session.id, state.access.secret,
+                    !state.members.local.contains(viewer)
+                else { return channel.info(of: state) }
+                return nil
+            }
+        }.sorted { $0.name.lowercased() < $1.name.lowercased() }
     }
 }

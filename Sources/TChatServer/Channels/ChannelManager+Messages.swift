@@ -27,10 +27,13 @@ extension ChannelManager {
     /// answers (`LocalChange.message`).
     func sequence(
         channel name: ChannelName, from nick: String, body: MessageBody, origin: UInt64, seq: UInt64,
-        ack: DeliveryReceipt.Waiter?
+        ack: DeliveryReceipt.Waiter?, sender: Sender? = nil
     ) throws(ProtocolError) -> ChatMessage {
         let channel = channel(creating: name)
         return try channel.withState { (state) throws(ProtocolError) -> ChatMessage in
+            if let sender, state.access.restrictsSending {
+                try state.access.checkSend(sender.member, isMember: state.members.local.contains(sender.session))
+            }
             guard let id = state.history.nextID else {
                 throw ProtocolError(.storageFailure, "\(channel.name.name) has used up its message ids")
             }
@@ -84,6 +87,22 @@ extension ChannelManager {
         }
         state.history.append(message)
         if let frame { state.members.local.deliver(frame, receipt: receipt) }
+    }
+
+    /// A client of ours sending to a channel, for the checks of a restricted channel (`ChannelAccess.checkSend`).
+    struct Sender: Sendable {
+        let session: ClientSession
+        let member: ChannelAccess.Member
+    }
+
+    /// The checks `sequence` makes, for a message this server forwards to the sequencer instead.
+    func checkSend(_ sender: Sender, to name: ChannelName) throws(ProtocolError) {
+        guard let channel = directory.channel(name) else { return }
+        try channel.withState { (state) throws(ProtocolError) in
+            if state.access.restrictsSending {
+                try state.access.checkSend(sender.member, isMember: state.members.local.contains(sender.session))
+            }
+        }
     }
 
     /// Messages with ids after `after`, oldest first, for a linked server catching up. Returns on `eventLoop`.

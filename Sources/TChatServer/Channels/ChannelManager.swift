@@ -50,6 +50,7 @@ final class ChannelManager: Sendable {
             state.topic = entry.record.topic
             state.topicSetBy = entry.record.topicBy
             state.topicSetAt = Timestamp(iso8601: entry.record.topicTime) ?? Timestamp(milliseconds: 0)
+            state.access = ChatChannel.access(from: entry.record)
             return ChatChannel(
                 name: try ChannelName(validating: entry.record.name), file: entry.record.file,
                 created: Timestamp(iso8601: entry.record.created) ?? .now(), state: state)
@@ -59,6 +60,11 @@ final class ChannelManager: Sendable {
 
     /// The channel named `name`, made (and written to `channels.json` soon) if there is none yet.
     func channel(creating name: ChannelName) -> ChatChannel {
+        channelReportingNew(creating: name).channel
+    }
+
+    /// As `channel(creating:)`, and whether this call made it.
+    func channelReportingNew(creating name: ChannelName) -> (channel: ChatChannel, isNew: Bool) {
         let (channel, isNew) = directory.channel(creating: name) { file in
             ChatChannel(
                 name: name, file: file, created: .now(),
@@ -68,7 +74,7 @@ final class ChannelManager: Sendable {
             store.channelsChanged()
             logger.info("channel created", metadata: ["channel": "\(name.name)", "file": "\(channel.file)"])
         }
-        return channel
+        return (channel, isNew)
     }
 
     func existing(_ name: ChannelName) throws(ProtocolError) -> ChatChannel {
@@ -97,33 +103,45 @@ final class ChannelManager: Sendable {
 
     // MARK: - Joining and leaving
 
-    /// Joins `session`, replaying up to `history` messages. Returns on the session's event loop.
+    /// Joins `session` (as `member`, with the channel's `key` if it has one), replaying up to `history` messages.
+    /// Returns on the session's event loop. The logged-in member who makes a channel is its first operator.
     func join(
-        _ session: ClientSession, nick: String, channel name: ChannelName, history: Int
+        _ session: ClientSession, nick: String, channel name: ChannelName, history: Int,
+        member: ChannelAccess.Member? = nil, key: String = ""
     ) -> EventLoopFuture<JoinResult> {
+        let member = member ?? ChannelAccess.Member(nick: nick, account: nil)
         let wanted = min(history, recentCapacity)
         // Fill the in-memory history from disk first if it is short; the join itself then never waits.
         guard let channel = directory.channel(name),
             let missing = channel.withState({ $0.history.missingForReplay(wanted) })
         else {
             return session.eventLoop.makeCompletedFuture {
-                try self.completeJoin(session, nick: nick, channel: name, history: wanted)
+                try self.completeJoin(session, nick: nick, channel: name, history: wanted, member: member, key: key)
             }
+        }
+        // A member who may not join learns so before the disk is read for it.
+        do {
+            try channel.withState { (state) throws(ProtocolError) in
+                if !state.members.local.contains(session) { try state.access.checkJoin(member, key: key) }
+            }
+        } catch {
+            return session.eventLoop.makeFailedFuture(error)
         }
         return read(missing, from: channel, on: session.eventLoop).flatMapThrowing { older in
             channel.withState { $0.history.prepend(older) }
-            return try self.completeJoin(session, nick: nick, channel: name, history: wanted)
+            return try self.completeJoin(session, nick: nick, channel: name, history: wanted, member: member, key: key)
         }
     }
 
     private func completeJoin(
-        _ session: ClientSession, nick: String, channel name: ChannelName, history: Int
+        _ session: ClientSession, nick: String, channel name: ChannelName, history: Int,
+        member: ChannelAccess.Member, key: String
     ) throws(ProtocolError) -> JoinResult {
         // A join that waited for the disk may complete after the client left (its quit ran on this loop already):
         // it must not come back as a member no one will ever take out.
         guard session.channel.isActive else { throw ProtocolError(.internalError, "the connection has closed") }
         let joinedCount = memberships.count(of: session)
-        let channel = channel(creating: name)
+        let (channel, created) = channelReportingNew(creating: name)
         let result = try channel.withState { (state) throws(ProtocolError) -> JoinResult in
             let isNew = !state.members.local.contains(session)
             if isNew {
@@ -131,6 +149,9 @@ final class ChannelManager: Sendable {
                     throw ProtocolError(
                         .tooManyChannels, "you are in \(joinedCount) channels, the most this server allows")
                 }
+                if created, let account = member.account { state.access.operators.insert(account) }
+                try state.access.checkJoin(member, key: key)
+                state.access.invited.remove(member.nickKey)
                 state.members.local.insert(session)
                 let time = Timestamp.now()
                 if let frame = SubscriberSet.encode(.joined(channel: channel.name.name, nick: nick, time: time)) {
@@ -141,6 +162,7 @@ final class ChannelManager: Sendable {
             return JoinResult(info: channel.info(of: state), replay: state.history.newest(history), isNew: isNew)
         }
         if result.isNew { memberships.add(session, to: channel) }
+        if created, member.account != nil { store.channelsChanged() }
         return result
     }
 

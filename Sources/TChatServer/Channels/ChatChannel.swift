@@ -13,6 +13,7 @@ final class ChatChannel: Sendable {
         var topicSetAt = Timestamp(milliseconds: 0)
         var members = ChannelMembers()
         var history: HistoryWindow
+        var access = ChannelAccess()
 
         /// Takes a topic unless the one held was set later: the latest setting wins, the same on every server.
         mutating func takeTopic(_ topic: String, setBy: String, at time: Timestamp) -> Bool {
@@ -52,9 +53,32 @@ final class ChatChannel: Sendable {
     /// The channel's line in `channels.json`.
     var record: ChannelRecord {
         withState { state in
-            ChannelRecord(
+            var record = ChannelRecord(
                 name: name.name, file: file, created: created.iso8601, topic: state.topic, topicBy: state.topicSetBy,
                 topicTime: state.topicSetBy.isEmpty ? "" : state.topicSetAt.iso8601)
+            let access = state.access
+            let modes = access.modeString(showKey: false)
+            record.modes = modes == "+" ? nil : modes
+            record.key = access.key
+            record.operators = access.operators.isEmpty ? nil : access.operators.sorted()
+            record.voiced = access.voiced.isEmpty ? nil : access.voiced.sorted()
+            record.bans = access.bans.isEmpty ? nil : access.bans
+            return record
         }
+    }
+
+    /// A channel's access as `channels.json` recorded it.
+    static func access(from record: ChannelRecord) -> ChannelAccess {
+        var access = ChannelAccess()
+        let modes = record.modes ?? ""
+        access.inviteOnly = modes.contains("i")
+        access.secret = modes.contains("s")
+        access.topicLock = modes.contains("t")
+        access.moderated = modes.contains("m")
+        access.key = record.key
+        access.operators = Set(record.operators ?? [])
+        access.voiced = Set(record.voiced ?? [])
+        access.bans = Array((record.bans ?? []).prefix(ChannelAccess.maxBans))
+        return access
     }
 }

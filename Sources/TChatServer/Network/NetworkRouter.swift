@@ -104,15 +104,27 @@ final class NetworkRouter: PeerEventHandler {
 
     /// Numbers (here or at the sequencer), stores and delivers a client's message; `reply` is answered once it is
     /// stored here as `--fsync` asks and handed to every member here, or refused.
-    func publish(channel name: ChannelName, from nick: String, body: MessageBody, reply: SendReply) {
+    func publish(
+        channel name: ChannelName, from nick: String, body: MessageBody, reply: SendReply,
+        sender: ChannelManager.Sender? = nil
+    ) {
         if servers.isLeader {
             do {
-                _ = try sequenceHere(
-                    channel: name, from: nick, body: body, origin: servers.serverID, seq: 0, ack: .client(reply))
+                _ = try channels.sequence(
+                    channel: name, from: nick, body: body, origin: servers.serverID, seq: 0, ack: .client(reply),
+                    sender: sender)
             } catch {
                 reply.fail(error)
             }
             return
+        }
+        if let sender {
+            do {
+                try channels.checkSend(sender, to: name)
+            } catch {
+                reply.fail(error)
+                return
+            }
         }
         let seq: UInt64? = state.withLock { state in
             guard state.forwards.count < Self.maxForwards else { return nil }

@@ -134,6 +134,13 @@ struct ChannelRecord: Codable, Sendable, Equatable {
     var topic: String
     var topicBy: String
     var topicTime: String
+    /// The channel's access, absent for an open channel nobody operates (and in files from before accounts).
+    var modes: String?
+    var key: String?
+    /// Account keys.
+    var operators: [String]?
+    var voiced: [String]?
+    var bans: [String]?
 }
 
 /// The whole of `channels.json`.

@@ -1,0 +1,106 @@
+import TChatProtocol
+
+/// Channel operators' requests: modes, kicks and invitations. The rules are `ChannelAccess`'s; this applies them
+/// under the channel's lock and tells the members.
+extension ChannelManager {
+    /// Someone a request names, when they are connected here: their session and who they are.
+    struct Target: Sendable {
+        let session: ClientSession
+        let member: ChannelAccess.Member
+    }
+
+    /// CHANNEL_MODES as `viewer` may see it: the key only to members; a secret channel only to its members.
+    func modes(of name: ChannelName, viewer: ClientSession) throws(ProtocolError) -> ServerFrame {
+        let channel = try existing(name)
+        return try channel.withState { (state) throws(ProtocolError) -> ServerFrame in
+            let isMember = state.members.local.contains(viewer)
+            if state.access.secret, !isMember {
+                throw ProtocolError(.noSuchChannel, "there is no channel \(name.name)")
+            }
+            let access = state.access
+            return .channelModes(
+                channel: channel.name.name, modes: access.modeString(showKey: isMember),
+                operators: access.operators.sorted().joined(separator: " "),
+                voiced: access.voiced.sorted().joined(separator: " "),
+                bans: isMember ? access.bans.joined(separator: " ") : "")
+        }
+    }
+
+    /// Applies one mode change by `member`; every member here hears MODE_CHANGED. Returns the change as announced.
+    @discardableResult
+    func changeMode(
+        _ text: String, channel name: ChannelName, by member: ChannelAccess.Member, session: ClientSession,
+        target: Target?
+    ) throws(ProtocolError) -> String {
+        let change = try ChannelAccess.Change(parsing: text)
+        let channel = try existing(name)
+        let announced = try channel.withState { (state) throws(ProtocolError) -> String in
+            guard state.members.local.contains(session) else {
+                if state.access.secret { throw ProtocolError(.noSuchChannel, "there is no channel \(name.name)") }
+                throw ProtocolError(.notOnChannel, "join \(name.name) to change its modes")
+            }
+            let here = target.flatMap { state.members.local.contains($0.session) ? $0.member : nil }
+            let announced = try state.access.apply(change, by: member, target: here)
+            let event = ServerFrame.modeChanged(
+                channel: channel.name.name, by: member.nick, change: announced, time: .now())
+            if let frame = SubscriberSet.encode(event) { state.members.local.deliver(frame) }
+            return announced
+        }
+        store.channelsChanged()
+        logger.info(
+            "channel mode", metadata: ["channel": "\(name.name)", "by": "\(member.nick)", "change": "\(announced)"])
+        return announced
+    }
+
+    /// Puts `target` out of the channel; every member, the kicked one included, hears KICKED.
+    func kick(
+        _ target: Target, channel name: ChannelName, by member: ChannelAccess.Member, session: ClientSession,
+        reason: String
+    ) throws(ProtocolError) {
+        let channel = try existing(name)
+        try channel.withState { (state) throws(ProtocolError) in
+            guard state.members.local.contains(session) else {
+                if state.access.secret { throw ProtocolError(.noSuchChannel, "there is no channel \(name.name)") }
+                throw ProtocolError(.notOnChannel, "you are not in \(name.name)")
+            }
+            try state.access.checkOperator(member)
+            guard state.members.local.contains(target.session) else {
+                throw ProtocolError(.notOnChannel, "\(target.member.nick) is not in \(name.name)")
+            }
+            let time = Timestamp.now()
+            let event = ServerFrame.kicked(
+                channel: channel.name.name, nick: target.member.nick, by: member.nick, reason: reason, time: time)
+            if let frame = SubscriberSet.encode(event) { state.members.local.deliver(frame) }
+            state.members.local.remove(target.session)
+            feed.emit(
+                .parted(
+                    channel: channel.name.name, nick: target.member.nick, reason: "kicked by \(member.nick)", time: time
+                ))
+        }
+        memberships.remove(target.session, from: channel)
+        logger.info(
+            "kicked", metadata: ["channel": "\(name.name)", "nick": "\(target.member.nick)", "by": "\(member.nick)"])
+    }
+
+    /// Lets `target` into the channel despite `+i`; it hears INVITED.
+    func invite(
+        _ target: Target, channel name: ChannelName, by member: ChannelAccess.Member, session: ClientSession
+    ) throws(ProtocolError) {
+        let channel = try existing(name)
+        try channel.withState { (state) throws(ProtocolError) in
+            guard state.members.local.contains(session) else {
+                if state.access.secret { throw ProtocolError(.noSuchChannel, "there is no channel \(name.name)") }
+                throw ProtocolError(.notOnChannel, "you are not in \(name.name)")
+            }
+            try state.access.checkOperator(member)
+            guard !state.members.local.contains(target.session) else {
+                throw ProtocolError(.invalidArgument, "\(target.member.nick) is in \(name.name) already")
+            }
+            if state.access.invited.count >= 1000 { state.access.invited.removeAll() }
+            state.access.invited.insert(target.member.nickKey)
+        }
+        if let frame = SubscriberSet.encode(.invited(channel: channel.name.name, by: member.nick, time: .now())) {
+            target.session.send(frame)
+        }
+    }
+}
