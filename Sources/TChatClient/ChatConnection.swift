@@ -192,8 +192,13 @@ public final class ChatConnection: Sendable {
     }
 
     /// Joins a channel; returns it and up to `history` of its latest messages, oldest first.
-    public func join(_ channel: String, history: UInt16 = 50) async throws -> (ChannelInfo, [ChatMessage]) {
-        let frames = try await request(.join(channel: channel, history: history))
+    /// A channel with a key (`+k`) needs it.
+    public func join(_ channel: String, history: UInt16 = 50, key: String = "") async throws
+        -> (ChannelInfo, [ChatMessage])
+    {
+        let frames = try await request(
+            key.isEmpty
+                ? .join(channel: channel, history: history) : .joinKeyed(channel: channel, key: key, history: history))
         guard case .channelInfo(let info) = frames.first else {
             throw ConnectionError("the server answered JOIN without the channel")
         }

@@ -5,6 +5,8 @@ public import TChatProtocol
 /// What a user interface asks of a session.
 public enum SessionCommand: Sendable, Equatable {
     case join(String)
+    /// Joins a channel that has a key; the key is used again on every rejoin.
+    case joinKeyed(String, key: String)
     case part(String, reason: String)
     case send(channel: String, body: MessageBody)
     case sendDirect(nick: String, body: MessageBody)
@@ -64,6 +66,8 @@ public final class ChatSession: Sendable {
         var next = 0
         /// What the session logs in with on each connection: the options' at first, then the latest login's.
         var credentials: Credentials?
+        /// Channel keys by channel key, for rejoining keyed channels.
+        var keys: [String: String] = [:]
     }
 
     public let options: ConnectOptions
@@ -202,6 +206,16 @@ public final class ChatSession: Sendable {
                 onEvent(.event(event))
             case .error(let error):
                 return error.message
+            case .kicked(let channel, let who, _, _, _)
+            where Nick.key(for: who) == Nick.key(for: state.withLock({ $0.nick })):
+                // Put out: not rejoined on the next connection.
+                if let name = try? ChannelName(validating: channel) {
+                    state.withLock { state in
+                        state.channels.removeAll { $0.key == name.key }
+                        state.newest[name.key] = nil
+                    }
+                }
+                onEvent(.event(event))
             case .nickChanged(let old, let new, _):
                 // The server renamed us (a nick collision between linked servers): keep the new nick for reconnects.
                 state.withLock { state in if state.nick.lowercased() == old.lowercased() { state.nick = new } }
@@ -236,7 +250,7 @@ public final class ChatSession: Sendable {
 
     /// Joins every channel the session should be in, asking each for exactly what was missed.
     private func rejoin(on connection: ChatConnection) async {
-        let (channels, newest) = state.withLock { ($0.channels, $0.newest) }
+        let (channels, newest, keys) = state.withLock { ($0.channels, $0.newest, $0.keys) }
         guard !channels.isEmpty else { return }
         var lastIDs: [String: UInt64] = [:]
         if let frames = try? await connection.request(.listChannels) {
@@ -251,13 +265,15 @@ public final class ChatSession: Sendable {
                 let missed = (lastIDs[key] ?? seen) > seen ? (lastIDs[key] ?? seen) - seen : 0
                 history = UInt16(min(missed, UInt64(ProtocolLimits.maxHistoryRequest)))
             }
-            await join(name, history: history, on: connection, since: seen)
+            await join(name, history: history, key: keys[key] ?? "", on: connection, since: seen)
         }
     }
 
-    private func join(_ channel: String, history: UInt16, on connection: ChatConnection, since seen: UInt64) async {
+    private func join(
+        _ channel: String, history: UInt16, key: String = "", on connection: ChatConnection, since seen: UInt64
+    ) async {
         do {
-            let (info, replay) = try await connection.join(channel, history: history)
+            let (info, replay) = try await connection.join(channel, history: history, key: key)
             let fresh = replay.filter { deliverable($0) }
             onEvent(.joined(info, replay: fresh))
             // A gap longer than one replay: page back until it is closed.
@@ -305,10 +321,19 @@ public final class ChatSession: Sendable {
                 }
             }
         }
+        if case .joinKeyed(let channel, let key) = command, let name = try? ChannelName(validating: channel) {
+            state.withLock { state in
+                if !state.channels.contains(where: { $0.key == name.key }) {
+                    state.channels.append((name.key, name.name))
+                }
+                state.keys[name.key] = key
+            }
+        }
         if case .part(let channel, _) = command, let name = try? ChannelName(validating: channel) {
             state.withLock { state in
                 state.channels.removeAll { $0.key == name.key }
                 state.newest[name.key] = nil
+                state.keys[name.key] = nil
             }
         }
         if case .quit(let reason) = command {
@@ -319,6 +344,7 @@ public final class ChatSession: Sendable {
         }
         guard let connection else {
             if case .join = command { return }  // joined on connecting
+            if case .joinKeyed = command { return }
             if case .part(let channel, _) = command {
                 onEvent(.parted(channel))
                 return
@@ -327,9 +353,15 @@ public final class ChatSession: Sendable {
             return
         }
         switch command {
-        case .join(let channel):
+        case .join(let channel), .joinKeyed(let channel, _):
             // Written now, in order with the commands around it; nothing was seen yet, so no gap to fill.
-            report(connection.submit(.join(channel: channel, history: initialHistory)), command) { [self] frames in
+            let request: ClientFrame =
+                if case .joinKeyed(_, let key) = command {
+                    .joinKeyed(channel: channel, key: key, history: initialHistory)
+                } else {
+                    .join(channel: channel, history: initialHistory)
+                }
+            report(connection.submit(request), command) { [self] frames in
                 guard case .channelInfo(let info) = frames.first else { return nil }
                 let replay = frames.compactMap { if case .message(let m) = $0 { m } else { nil } }
                 return .joined(info, replay: replay.filter { deliverable($0) })
@@ -412,7 +444,7 @@ public final class ChatSession: Sendable {
     /// A command in a few words, for failure messages.
     public static func describe(_ command: SessionCommand) -> String {
         switch command {
-        case .join(let channel): "join \(channel)"
+        case .join(let channel), .joinKeyed(let channel, _): "join \(channel)"
         case .part(let channel, _): "part \(channel)"
         case .send(let channel, _): "message to \(channel)"
         case .sendDirect(let nick, _): "message to \(nick)"

@@ -122,7 +122,8 @@ extension ConnectionHandler {
             try checkThrottle(key, book: book)
             let verifying = book.verify(key: key, password: password, on: context.eventLoop)
             runAccountWork(verifying, id, context) { [address = ipAddress] result in
-                guard case .success(let account?) = result else {
+                // A refusal as busy is no failed login: only a password checked and wrong counts.
+                guard let account = try result.get() else {
                     book.loginFailed(account: key, address: address)
                     throw Self.loginRefusal
                 }

@@ -7,7 +7,8 @@ import TChatProtocol
 
 /// `tchat-bench logins`: what password work does to everyone else. A bystander pings the server every 20 ms while
 /// (1) a storm of PLAIN logins over TLS makes it check one scrypt hash per login, and (2) one address fails 100
-/// SCRAM logins in a row, as a guesser would (a random proof: no key derived on this side). Reports the bystander's
+/// SCRAM logins in a row, as a guesser would (a random proof: no key derived on this side), one every 50 ms so that
+/// the bystander is measured over seconds, not the few milliseconds the refusals take. Reports the bystander's
 /// round trips during each, and what the server answered.
 struct LoginBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -27,6 +28,8 @@ struct LoginBench: AsyncParsableCommand {
     @Option(help: "Logins in the storm.") var logins = 200
     @Option(help: "Storm logins under way at once.") var concurrency = 20
     @Option(help: "Failed logins in a row from one address.") var failures = 100
+    @Option(help: "Seconds between two failed logins, so that the bystander is measured over a while.")
+    var failureInterval: Double = 0.05
     @Option(help: "Seconds after which the run stops, whatever it reached.") var timeout: Double = 120
     @Flag(help: "Print the report as one JSON object.") var json = false
 
@@ -42,8 +45,11 @@ struct LoginBench: AsyncParsableCommand {
     }
 
     func run() async throws {
-        guard (1...10_000).contains(logins), (1...1000).contains(failures), (1...200).contains(concurrency) else {
-            throw ValidationError("--logins 1...10000, --failures 1...1000, --concurrency 1...200")
+        guard (1...10_000).contains(logins), (1...1000).contains(failures), (1...200).contains(concurrency),
+            (0...1).contains(failureInterval)
+        else {
+            throw ValidationError(
+                "--logins 1...10000, --failures 1...1000, --concurrency 1...200, --failure-interval 0...1")
         }
         let address = try ServerAddress(parsing: server, defaultPort: 7667, allowingTLS: true)
         guard address.usesTLS, address.host.hasPrefix("127.") || address.host == "::1" else {
@@ -178,6 +184,7 @@ struct LoginBench: AsyncParsableCommand {
                 return try await connection.request(.loginContinue(data: "c=biws,r=\(full),p=\(proof)"))
             }
             answers[answer, default: 0] += 1
+            try await Task.sleep(for: .milliseconds(Int(failureInterval * 1000)))
         }
         await connection.close()
         return (attempts, answers)

@@ -79,3 +79,46 @@ import Testing
         #expect(!ChatSession.describe(.register(password: "hunter2")).contains("hunter2"))
     }
 }
+
+/// `/mode`, `/op`, `/kick`, `/ban`, `/invite` and `/join #channel key`, and what their events show.
+@Suite struct ChannelCommandTests {
+    @Test func operatorCommandsBecomeRequestsForTheChannelShown() {
+        var ui = ChatUITests.connected()
+        func frame(_ effects: [Effect]) -> ClientFrame? {
+            if case .session(.request(let frame, _))? = effects.first { return frame }
+            return nil
+        }
+        #expect(frame(ChatUITests.type("/mode +i", into: &ui)) == .channelMode(channel: "#ops", change: "+i"))
+        #expect(
+            frame(ChatUITests.type("/mode #dev +k s3", into: &ui)) == .channelMode(channel: "#dev", change: "+k s3"))
+        #expect(frame(ChatUITests.type("/op bob", into: &ui)) == .channelMode(channel: "#ops", change: "+o bob"))
+        #expect(frame(ChatUITests.type("/unban eve*", into: &ui)) == .channelMode(channel: "#ops", change: "-b eve*"))
+        #expect(
+            frame(ChatUITests.type("/kick bob go away", into: &ui))
+                == .kick(channel: "#ops", nick: "bob", reason: "go away"))
+        #expect(frame(ChatUITests.type("/invite carol", into: &ui)) == .invite(channel: "#ops", nick: "carol"))
+        #expect(ChatUITests.type("/join #vault hunter2", into: &ui) == [.session(.joinKeyed("#vault", key: "hunter2"))])
+    }
+
+    @Test func kicksModesAndInvitationsShowWhereTheyBelong() {
+        var ui = ChatUITests.connected()
+        let time = ChatUITests.time
+        _ = ui.handle(.event(.modeChanged(channel: "#ops", by: "ann", change: "+i", time: time)))
+        #expect(ui.activeBuffer.lines.last.map { "\($0)" }?.contains("ann sets mode +i") == true)
+        let tag = ui.handle(.event(.modeChanged(channel: "#ops", by: "ann", change: "+s", time: time)))
+        guard case .session(.request(_, let modesTag))? = tag.first else {
+            Issue.record("no modes request")
+            return
+        }
+        _ = ui.handle(
+            .reply(
+                tag: modesTag,
+                frames: [.channelModes(channel: "#ops", modes: "+is", operators: "ann", voiced: "", bans: ""), .ok]))
+        #expect(ui.activeBuffer.isPrivate)
+        #expect(ScreenComposer.compose(ui).lines.contains { $0.contains("#ops is") })
+        _ = ui.handle(.event(.invited(channel: "#secret", by: "ann", time: time)))
+        #expect(ui.buffers[0].lines.last.map { "\($0)" }?.contains("ann invites you to #secret") == true)
+        _ = ui.handle(.event(.kicked(channel: "#ops", nick: "alice", by: "ann", reason: "bye", time: time)))
+        #expect(!ui.buffers.contains { $0.name == "#ops" }, "kicked: the channel's entry goes")
+    }
+}

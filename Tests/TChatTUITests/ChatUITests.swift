@@ -121,7 +121,9 @@ import Testing
         _ = ui.handle(.function(3))
         _ = ui.handle(.function(2))
         #expect(ui.handle(.event(.message(Self.message("#dev", 1, from: "alice", "alice says")))) == [])
-        #expect(ui.handle(.joined(Self.channel("#new"), replay: [Self.message("#new", 1, "alice: old")])) == [])
+        // A join asks only for the channel's modes (for the sidebar): no bell.
+        let effects = ui.handle(.joined(Self.channel("#new"), replay: [Self.message("#new", 1, "alice: old")]))
+        #expect(!effects.contains(.bell) && effects.count == 1)
         #expect(ui.buffers.first { $0.name == "#dev" }!.unread == 0)
     }
 

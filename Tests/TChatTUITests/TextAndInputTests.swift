@@ -184,6 +184,6 @@ import Testing
         }
         #expect(throws: CommandError("usage: /msg nick text")) { try CommandSpec.parse("/msg bob").get() }
         #expect(throws: CommandError("usage: /history n")) { try CommandSpec.parse("/history lots").get() }
-        #expect(throws: CommandError("usage: /join #channel")) { try CommandSpec.parse("/join").get() }
+        #expect(throws: CommandError("usage: /join #channel [key]")) { try CommandSpec.parse("/join").get() }
     }
 }

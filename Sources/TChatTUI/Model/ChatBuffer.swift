@@ -21,6 +21,8 @@ public struct ChatBuffer: Sendable {
     public var unread = 0
     public var mentions = 0
     public var topic = ""
+    /// A channel's modes as the server last said (`+is`; never the key).
+    public var modes = ""
     public var members = 0
     /// Rows scrolled up from the newest line; 0 follows live messages.
     public var scroll = 0
@@ -38,6 +40,9 @@ public struct ChatBuffer: Sendable {
         self.name = name
         self.limit = max(limit, 1)
     }
+
+    /// Whether the channel keeps people out or hides itself (`+i`, `+k`, `+s`): the sidebar marks it.
+    public var isPrivate: Bool { modes.contains("i") || modes.contains("k") || modes.contains("s") }
 
     public var channelName: String? {
         if case .channel = kind { return name }

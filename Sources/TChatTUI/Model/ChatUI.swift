@@ -25,9 +25,13 @@ public struct ChatUI: Sendable {
     /// Where the answer to a request goes, and how to show it.
     enum Purpose: Sendable, Equatable {
         case list, who, whois, servers, welcome, reverse, setWelcome, setTopic, history(Int)
+        /// CHANNEL_MODES for a channel: shown when asked for, else only kept for the sidebar.
+        case modes(show: Bool)
+        /// An operator's request whose event (MODE_CHANGED, KICKED) says what happened.
+        case channelRequest
     }
 
-    public private(set) var buffers: [ChatBuffer]
+    public internal(set) var buffers: [ChatBuffer]
     public private(set) var active = 0
     public internal(set) var input = InputLine()
     public private(set) var connection: ConnectionState = .connecting(attempt: 1)
@@ -103,14 +107,14 @@ public struct ChatUI: Sendable {
     }
 
     /// The buffer of a kind, created at the end of the list when `create` is given.
-    private mutating func index(of kind: ChatBuffer.Kind, create name: String? = nil) -> Int? {
+    mutating func index(of kind: ChatBuffer.Kind, create name: String? = nil) -> Int? {
         if let index = buffers.firstIndex(where: { $0.kind == kind }) { return index }
         guard let name else { return nil }
         buffers.append(ChatBuffer(kind: kind, name: name, limit: scrollback))
         return buffers.count - 1
     }
 
-    private mutating func remove(_ index: Int) {
+    mutating func remove(_ index: Int) {
         guard index > 0, buffers.indices.contains(index) else { return }
         buffers.remove(at: index)
         if active >= index { select(max(active - 1, 0)) }
@@ -119,7 +123,7 @@ public struct ChatUI: Sendable {
     /// Adds a line to a buffer, counting it as unread (and a mention) when that buffer is not the one shown.
     /// Returns false for a message already held (nothing changes, nothing rings).
     @discardableResult
-    private mutating func add(_ line: Line, to index: Int, counts: Bool = false) -> Bool {
+    mutating func add(_ line: Line, to index: Int, counts: Bool = false) -> Bool {
         guard buffers[index].append(line) else { return false }
         guard index != active, counts else { return true }
         buffers[index].unread += 1
@@ -135,7 +139,7 @@ public struct ChatUI: Sendable {
         add(.error(text), to: index ?? active)
     }
 
-    private static func key(_ name: String) -> String { name.lowercased() }
+    static func key(_ name: String) -> String { name.lowercased() }
 
     // MARK: - Keys
 
@@ -416,10 +420,12 @@ public struct ChatUI: Sendable {
         case .register, .login, .changePassword, .unregister:
             startAccountCommand(command)
             return []
+        case .joinKeyed, .mode, .op, .voice, .kick, .ban, .invite:
+            return runChannelCommand(command)
         }
     }
 
-    private mutating func request(_ frame: ClientFrame, _ purpose: Purpose) -> [Effect] {
+    mutating func request(_ frame: ClientFrame, _ purpose: Purpose) -> [Effect] {
         let tag = register(purpose, in: activeBuffer.kind)
         return [.session(.request(frame, tag: tag))]
     }
@@ -469,6 +475,8 @@ public struct ChatUI: Sendable {
             for index in buffers.indices { buffers[index].fetchingOlder = false }
         case .joined(let channel, let replay):
             joined(channel, replay: replay)
+            // The modes, for the sidebar's mark of a private channel.
+            return request(.channelMode(channel: channel.name, change: ""), .modes(show: false))
         case .parted(let channel):
             if let index = index(of: .channel(Self.key(channel))) { remove(index) }
         case .event(let frame):
@@ -552,7 +560,7 @@ public struct ChatUI: Sendable {
         return words.contains { $0 == wanted }
     }
 
-    private mutating func remember(_ speaker: String, in channel: String) {
+    mutating func remember(_ speaker: String, in channel: String) {
         let key = Self.key(channel)
         var nicks = nicksByChannel[key] ?? []
         nicks.removeAll { $0.lowercased() == speaker.lowercased() }
@@ -561,7 +569,7 @@ public struct ChatUI: Sendable {
         nicksByChannel[key] = nicks
     }
 
-    private mutating func forget(_ speaker: String, in channel: String) {
+    mutating func forget(_ speaker: String, in channel: String) {
         nicksByChannel[Self.key(channel)]?.removeAll { $0.lowercased() == speaker.lowercased() }
     }
 
@@ -622,6 +630,8 @@ public struct ChatUI: Sendable {
             if active != 0 { info(text) }
         case .error(let error):
             self.error(error.message, in: 0)
+        case .modeChanged, .kicked, .invited:
+            return channelEvent(frame)
         default:
             break
         }
@@ -692,8 +702,19 @@ public struct ChatUI: Sendable {
             for case .text(let text) in frames { info(text, in: index) }
         case .setTopic:
             break  // the TOPIC event does not come back to us; show it here
-        case .history:
+        case .history, .channelRequest:
             break
+        case .modes(let show):
+            for case .channelModes(let channel, let modes, let operators, let voiced, let bans) in frames {
+                let bufferIndex = self.index(of: .channel(Self.key(channel)))
+                if let bufferIndex { buffers[bufferIndex].modes = String(modes.prefix { $0 != " " }) }
+                guard show else { continue }
+                var parts = ["modes of \(channel): \(modes == "+" ? "none" : modes)"]
+                parts.append("operators: \(operators.isEmpty ? "none" : operators)")
+                if !voiced.isEmpty { parts.append("voiced: \(voiced)") }
+                if !bans.isEmpty { parts.append("bans: \(bans)") }
+                info(parts.joined(separator: "; "), in: bufferIndex ?? index)
+            }
         }
         if purpose == .setTopic, let channel = buffers[index].channelName {
             info("topic of \(channel) set", in: index)

@@ -16,6 +16,15 @@ public enum Command: Sendable, Equatable {
     case clear
     case help
     case quit(String)
+    /// A channel with a key.
+    case joinKeyed(String, key: String)
+    /// Shows a channel's modes (empty change) or changes one.
+    case mode(channel: String?, change: String)
+    case op(String, on: Bool)
+    case voice(String, on: Bool)
+    case kick(String, reason: String)
+    case ban(String, on: Bool)
+    case invite(String, channel: String?)
     case register
     /// The account to log in to; nil for the nick asked for at start.
     case login(String?)
@@ -35,9 +44,9 @@ public struct CommandSpec: Sendable {
 
     public static let all: [CommandSpec] = [
         CommandSpec(
-            name: "join", arguments: "#channel", summary: "join a channel (created if new) and switch to it",
+            name: "join", arguments: "#channel [key]", summary: "join a channel (created if new) and switch to it",
             required: 1
-        ) { words, _ in .join(words[0]) },
+        ) { words, _ in words.count > 1 ? .joinKeyed(words[0], key: words[1]) : .join(words[0]) },
         CommandSpec(
             name: "part", arguments: "[#channel] [reason]", summary: "leave this channel, or the one named",
             required: 0
@@ -88,6 +97,40 @@ public struct CommandSpec: Sendable {
         CommandSpec(name: "clear", arguments: "", summary: "clear this buffer's scrollback", required: 0) { _, _ in
             .clear
         },
+        CommandSpec(
+            name: "mode", arguments: "[#channel] [+i|+k key|+s|+t|+m|-...]",
+            summary: "show this channel's modes, or change one (channel operators)", required: 0
+        ) { words, rest in
+            guard let first = words.first, first.hasPrefix("#") else { return .mode(channel: nil, change: rest) }
+            return .mode(channel: first, change: Self.after(first, in: rest))
+        },
+        CommandSpec(name: "op", arguments: "nick", summary: "make a member a channel operator", required: 1) {
+            words, _ in .op(words[0], on: true)
+        },
+        CommandSpec(name: "deop", arguments: "nick", summary: "take a channel operator's status", required: 1) {
+            words, _ in .op(words[0], on: false)
+        },
+        CommandSpec(name: "voice", arguments: "nick", summary: "let a member speak in a moderated channel", required: 1)
+        {
+            words, _ in .voice(words[0], on: true)
+        },
+        CommandSpec(name: "devoice", arguments: "nick", summary: "take a member's voice", required: 1) { words, _ in
+            .voice(words[0], on: false)
+        },
+        CommandSpec(name: "kick", arguments: "nick [reason]", summary: "put a member out of this channel", required: 1)
+        {
+            words, rest in .kick(words[0], reason: Self.after(words[0], in: rest))
+        },
+        CommandSpec(
+            name: "ban", arguments: "nick*|account:name", summary: "keep matching nicks or an account out", required: 1
+        ) { words, _ in .ban(words[0], on: true) },
+        CommandSpec(name: "unban", arguments: "mask", summary: "lift a ban", required: 1) { words, _ in
+            .ban(words[0], on: false)
+        },
+        CommandSpec(
+            name: "invite", arguments: "nick [#channel]", summary: "let a nick into this invite-only channel",
+            required: 1
+        ) { words, _ in .invite(words[0], channel: words.count > 1 ? words[1] : nil) },
         CommandSpec(
             name: "register", arguments: "", summary: "make your nick an account (asks for a password, unechoed)",
             required: 0

@@ -66,10 +66,16 @@ public enum ScreenComposer {
             var nameStyle = style
             if buffer.unread > 0 && !isActive { nameStyle.bold = true }
             if case .direct = buffer.kind, buffer.unread > 0, !isActive { nameStyle.foreground = .magenta }
-            let room = rect.width - (end - rect.x) - countWidth
+            // A private channel (+i, +k or +s) is marked after its name.
+            let mark = buffer.isPrivate ? " \(buffer.modes.filter { "iks".contains($0) })" : ""
+            let room = rect.width - (end - rect.x) - countWidth - mark.count
             end = canvas.put(
-                TerminalText.truncate(TerminalText.sanitize(buffer.name), to: room), x: end, y: rect.y + row,
+                TerminalText.truncate(TerminalText.sanitize(buffer.name), to: max(room, 1)), x: end, y: rect.y + row,
                 style: nameStyle)
+            if !mark.isEmpty, room > 1 {
+                canvas.put(
+                    mark, x: end, y: rect.y + row, style: Style(foreground: .cyan, dim: !isActive, reverse: isActive))
+            }
             if !count.isEmpty {
                 canvas.put(count, x: rect.x + rect.width - count.count, y: rect.y + row, style: countStyle)
             }
