@@ -308,7 +308,10 @@ extension ConnectionHandler {
 
     /// Who `session` is, for a channel's rules.
     func member(_ session: ClientSession, _ nick: Nick) -> ChannelAccess.Member {
-        ChannelAccess.Member(nick: nick.name, account: server.clients.account(of: session))
+        let account = server.clients.account(of: session)
+        return ChannelAccess.Member(
+            nick: nick.name, account: account,
+            accountName: account.flatMap { server.clients.accounts?.account(forKey: $0)?.name })
     }
 
     /// CHANNEL_MODE, KICK and INVITE: the one they name must be connected here.

@@ -11,7 +11,7 @@ import Testing
 
     static func operated() -> ChannelAccess {
         var access = ChannelAccess()
-        access.operators = ["ann"]
+        access.operators = ["ann": "ann"]
         return access
     }
 
@@ -32,6 +32,14 @@ import Testing
         #expect(notLoggedIn?.code == .notLoggedIn)
         // The last operator stays.
         #expect(throws: ProtocolError.self) { try access.apply(.op("ann", on: false), by: Self.ann, target: Self.ann) }
+    }
+
+    @Test func operatorsAreShownByTheirAccountsNamesNotTheirSkeletons() throws {
+        var access = ChannelAccess()
+        let mia = ChannelAccess.Member(nick: "Mia", account: Nick.key(for: "Mia"), accountName: "Mia")
+        _ = try access.apply(.op("Mia", on: true), by: mia, target: mia)
+        #expect(access.isOperator(mia))
+        #expect(Array(access.operators.values) == ["Mia"] && Array(access.operators.keys) == ["rnla"])
     }
 
     @Test func inviteOnlyKeysAndBansKeepPeopleOut() throws {

@@ -11,14 +11,24 @@ struct ChannelAccess: Sendable, Equatable {
     /// Who is asking: the nick's key and the account the session is logged in to, if any.
     struct Member: Sendable, Equatable {
         var nick: String
+        /// The account's key.
         var account: String?
+        /// The account's name as registered, to show.
+        var accountName: String?
+
+        init(nick: String, account: String?, accountName: String? = nil) {
+            self.nick = nick
+            self.account = account
+            self.accountName = accountName ?? account
+        }
 
         var nickKey: String { Nick.key(for: nick) }
     }
 
-    var operators: Set<String> = []
-    /// Account keys, or nick keys of members without an account.
-    var voiced: Set<String> = []
+    /// Account key to account name.
+    var operators: [String: String] = [:]
+    /// Account keys (or nick keys of members without an account) to the name shown.
+    var voiced: [String: String] = [:]
     /// `account:NAME`, or a nick pattern with `*` and `?`, as set.
     var bans: [String] = []
     /// Nick keys invited since the last restart (an invitation is for a moment, not for ever).
@@ -41,11 +51,11 @@ struct ChannelAccess: Sendable, Equatable {
     var isPrivate: Bool { inviteOnly || secret || key != nil }
 
     func isOperator(_ member: Member) -> Bool {
-        member.account.map { operators.contains($0) } ?? false
+        member.account.map { operators[$0] != nil } ?? false
     }
 
     func isVoiced(_ member: Member) -> Bool {
-        voiced.contains(member.nickKey) || member.account.map { voiced.contains($0) } == true
+        voiced[member.nickKey] != nil || member.account.map { voiced[$0] != nil } == true
     }
 
     func isBanned(_ member: Member) -> Bool {
@@ -162,7 +172,7 @@ struct ChannelAccess: Sendable, Equatable {
         if case .op(let nick, true) = change, operators.isEmpty, let account = member.account,
             Nick.key(for: nick) == member.nickKey
         {
-            operators.insert(account)  // claiming a channel nobody operates
+            operators[account] = member.accountName ?? account  // claiming a channel nobody operates
             return "+o \(nick)"
         }
         try checkOperator(member)
@@ -186,20 +196,19 @@ struct ChannelAccess: Sendable, Equatable {
                 throw ProtocolError(.notLoggedIn, "\(nick) is not logged in: only accounts can be channel operators")
             }
             if on {
-                operators.insert(account)
+                operators[account] = target.accountName ?? account
             } else {
-                guard operators.count > 1 || !operators.contains(account) else {
+                guard operators.count > 1 || operators[account] == nil else {
                     throw ProtocolError(
                         .invalidArgument, "a channel keeps at least one operator: op someone else first")
                 }
-                operators.remove(account)
+                operators[account] = nil
             }
             return (on ? "+o " : "-o ") + nick
         case .voice(let nick, let on):
-            let key =
-                target.flatMap { $0.nickKey == Nick.key(for: nick) ? ($0.account ?? $0.nickKey) : nil }
-                ?? Nick.key(for: nick)
-            if on { voiced.insert(key) } else { voiced.remove(key) }
+            let here = target.flatMap { $0.nickKey == Nick.key(for: nick) ? $0 : nil }
+            let key = here.map { $0.account ?? $0.nickKey } ?? Nick.key(for: nick)
+            if on { voiced[key] = here?.accountName ?? nick } else { voiced[key] = nil }
             return (on ? "+v " : "-v ") + nick
         case .ban(let mask, let on):
             let normalized = Self.normalize(mask)

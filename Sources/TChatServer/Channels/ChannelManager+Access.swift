@@ -20,8 +20,8 @@ extension ChannelManager {
             let access = state.access
             return .channelModes(
                 channel: channel.name.name, modes: access.modeString(showKey: isMember),
-                operators: access.operators.sorted().joined(separator: " "),
-                voiced: access.voiced.sorted().joined(separator: " "),
+                operators: access.operators.values.sorted().joined(separator: " "),
+                voiced: access.voiced.values.sorted().joined(separator: " "),
                 bans: isMember ? access.bans.joined(separator: " ") : "")
         }
     }

@@ -149,7 +149,9 @@ final class ChannelManager: Sendable {
                     throw ProtocolError(
                         .tooManyChannels, "you are in \(joinedCount) channels, the most this server allows")
                 }
-                if created, let account = member.account { state.access.operators.insert(account) }
+                if created, let account = member.account {
+                    state.access.operators[account] = member.accountName ?? account
+                }
                 try state.access.checkJoin(member, key: key)
                 state.access.invited.remove(member.nickKey)
                 state.members.local.insert(session)

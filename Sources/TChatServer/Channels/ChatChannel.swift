@@ -60,8 +60,8 @@ final class ChatChannel: Sendable {
             let modes = access.modeString(showKey: false)
             record.modes = modes == "+" ? nil : modes
             record.key = access.key
-            record.operators = access.operators.isEmpty ? nil : access.operators.sorted()
-            record.voiced = access.voiced.isEmpty ? nil : access.voiced.sorted()
+            record.operators = access.operators.isEmpty ? nil : access.operators.values.sorted()
+            record.voiced = access.voiced.isEmpty ? nil : access.voiced.values.sorted()
             record.bans = access.bans.isEmpty ? nil : access.bans
             return record
         }
@@ -76,8 +76,8 @@ final class ChatChannel: Sendable {
         access.topicLock = modes.contains("t")
         access.moderated = modes.contains("m")
         access.key = record.key
-        access.operators = Set(record.operators ?? [])
-        access.voiced = Set(record.voiced ?? [])
+        for name in record.operators ?? [] { access.operators[Nick.key(for: name)] = name }
+        for name in record.voiced ?? [] { access.voiced[Nick.key(for: name)] = name }
         access.bans = Array((record.bans ?? []).prefix(ChannelAccess.maxBans))
         return access
     }

@@ -137,7 +137,7 @@ struct ChannelRecord: Codable, Sendable, Equatable {
     /// The channel's access, absent for an open channel nobody operates (and in files from before accounts).
     var modes: String?
     var key: String?
-    /// Account keys.
+    /// Account names (a voiced member without an account: its nick).
     var operators: [String]?
     var voiced: [String]?
     var bans: [String]?
