@@ -67,6 +67,12 @@ public enum ClientFrame: Sendable, Hashable {
     case invite(channel: String, nick: String)
     /// JOIN with the channel's key.
     case joinKeyed(channel: String, key: String, history: UInt16)
+    /// Server operators: end a session; ban `account:NAME` or `address:IP` (an empty mask lists the bans); lift a
+    /// ban; empty and close a channel.
+    case kill(nick: String, reason: String)
+    case serverBan(mask: String, reason: String)
+    case serverUnban(mask: String)
+    case closeChannel(channel: String, reason: String)
 
     public var type: FrameType {
         switch self {
@@ -99,6 +105,10 @@ public enum ClientFrame: Sendable, Hashable {
         case .kick: .kick
         case .invite: .invite
         case .joinKeyed: .joinKeyed
+        case .kill: .kill
+        case .serverBan: .serverBan
+        case .serverUnban: .serverUnban
+        case .closeChannel: .closeChannel
         }
     }
 
@@ -169,6 +179,17 @@ public enum ClientFrame: Sendable, Hashable {
                 try w.str(channel, "channel")
                 try w.str(key, "key")
                 w.u16(history)
+            case .kill(let nick, let reason):
+                try w.str(nick, "nick")
+                try w.str(reason, "reason")
+            case .serverBan(let mask, let reason):
+                try w.str(mask, "mask")
+                try w.str(reason, "reason")
+            case .serverUnban(let mask):
+                try w.str(mask, "mask")
+            case .closeChannel(let channel, let reason):
+                try w.str(channel, "channel")
+                try w.str(reason, "reason")
             }
         }
     }
@@ -217,6 +238,10 @@ public enum ClientFrame: Sendable, Hashable {
         case .invite: self = .invite(channel: try r.str("channel"), nick: try r.str("nick"))
         case .joinKeyed:
             self = .joinKeyed(channel: try r.str("channel"), key: try r.str("key"), history: try r.u16("history"))
+        case .kill: self = .kill(nick: try r.str("nick"), reason: try r.str("reason"))
+        case .serverBan: self = .serverBan(mask: try r.str("mask"), reason: try r.str("reason"))
+        case .serverUnban: self = .serverUnban(mask: try r.str("mask"))
+        case .closeChannel: self = .closeChannel(channel: try r.str("channel"), reason: try r.str("reason"))
         default:
             throw ProtocolError(.unknownFrameType, "frame type \(type) is not a client request")
         }

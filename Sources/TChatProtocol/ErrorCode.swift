@@ -31,6 +31,8 @@ public enum ErrorCode: UInt16, Sendable, CaseIterable, CustomStringConvertible {
     case insecureTransport = 217
     case notLoggedIn = 218
     case registrationClosed = 219
+    case killed = 220
+    case serverBanned = 221
 
     case invalidNick = 300
     case nickInUse = 301
@@ -47,6 +49,7 @@ public enum ErrorCode: UInt16, Sendable, CaseIterable, CustomStringConvertible {
     case badChannelKey = 312
     case cannotSend = 313
     case notChannelOperator = 314
+    case notServerOperator = 315
 
     case storageFailure = 500
     case internalError = 501
@@ -81,6 +84,8 @@ public enum ErrorCode: UInt16, Sendable, CaseIterable, CustomStringConvertible {
         case .insecureTransport: "insecure-transport"
         case .notLoggedIn: "not-logged-in"
         case .registrationClosed: "registration-closed"
+        case .killed: "killed"
+        case .serverBanned: "server-banned"
         case .invalidNick: "invalid-nick"
         case .nickInUse: "nick-in-use"
         case .invalidChannel: "invalid-channel"
@@ -96,6 +101,7 @@ public enum ErrorCode: UInt16, Sendable, CaseIterable, CustomStringConvertible {
         case .badChannelKey: "bad-channel-key"
         case .cannotSend: "cannot-send"
         case .notChannelOperator: "not-channel-operator"
+        case .notServerOperator: "not-server-operator"
         case .storageFailure: "storage-failure"
         case .internalError: "internal-error"
         }
@@ -106,7 +112,7 @@ public enum ErrorCode: UInt16, Sendable, CaseIterable, CustomStringConvertible {
         switch self {
         case .frameTooLarge, .unsupportedVersion, .serverFull, .idleTimeout, .shuttingDown, .sendQueueFull,
             .notImplemented, .redirected, .tooManyConnections, .frameTimeout, .linkRefused, .tlsRequired,
-            .accountRequired:
+            .accountRequired, .killed, .serverBanned:
             true
         default:
             false

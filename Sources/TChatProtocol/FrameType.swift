@@ -33,6 +33,10 @@ public enum FrameType: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     case kick = 0x28
     case invite = 0x29
     case joinKeyed = 0x2A
+    case kill = 0x2B
+    case serverBan = 0x2C
+    case serverUnban = 0x2D
+    case closeChannel = 0x2E
 
     case ok = 0x80
     case error = 0x81
@@ -91,6 +95,10 @@ public enum FrameType: UInt8, Sendable, CaseIterable, CustomStringConvertible {
         case .kick: "KICK"
         case .invite: "INVITE"
         case .joinKeyed: "JOIN_KEYED"
+        case .kill: "KILL"
+        case .serverBan: "SERVER_BAN"
+        case .serverUnban: "SERVER_UNBAN"
+        case .closeChannel: "CLOSE_CHANNEL"
         case .ok: "OK"
         case .error: "ERROR"
         case .welcome: "WELCOME"
@@ -157,6 +165,10 @@ public enum FrameType: UInt8, Sendable, CaseIterable, CustomStringConvertible {
         case .kick: ("channel nick reason", "put a member out of a channel (channel operators)")
         case .invite: ("channel nick", "let a nick into an invite-only channel (channel operators)")
         case .joinKeyed: ("channel key history", "join a channel that has a key")
+        case .kill: ("nick reason", "end a client's session (server operators)")
+        case .serverBan: ("mask reason", "ban account:NAME or address:IP from the server, or list bans (server operators)")
+        case .serverUnban: ("mask", "lift a server ban (server operators)")
+        case .closeChannel: ("channel reason", "put everyone out of a channel and close it (server operators)")
         default: ("", "")
         }
     }

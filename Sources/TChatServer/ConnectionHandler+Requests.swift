@@ -75,6 +75,10 @@ extension ConnectionHandler {
                 try whois(target, session: session, viewer: nick, requestID: id)
             case .channelMode, .kick, .invite:
                 try handleChannelRequest(frame, session: session, nick: nick, requestID: id)
+            case .kill, .serverBan, .serverUnban, .closeChannel:
+                if try handleOperatorRequest(frame, session: session, nick: nick, requestID: id, context: context) {
+                    return
+                }
             case .listServers:
                 for info in server.servers.list() { reply(.serverInfo(info), to: id) }
             case .help:
@@ -309,9 +313,11 @@ extension ConnectionHandler {
     /// Who `session` is, for a channel's rules.
     func member(_ session: ClientSession, _ nick: Nick) -> ChannelAccess.Member {
         let account = server.clients.account(of: session)
-        return ChannelAccess.Member(
+        var member = ChannelAccess.Member(
             nick: nick.name, account: account,
             accountName: account.flatMap { server.clients.accounts?.account(forKey: $0)?.name })
+        member.isServerOperator = viewerIsOperator
+        return member
     }
 
     /// CHANNEL_MODE, KICK and INVITE: the one they name must be connected here.

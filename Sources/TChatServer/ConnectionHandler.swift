@@ -86,6 +86,8 @@ final class ConnectionHandler: ChannelInboundHandler {
             refusal = ProtocolError(
                 .tooManyConnections,
                 "\(server.configuration.maxConnectionsPerAddress) connections from your address are open already")
+        case .banned(let ban):
+            refusal = ProtocolError(.serverBanned, "your address is banned from this server: \(ban.reason)")
         }
         logger.notice("connection refused", metadata: ["address": "\(address)", "reason": "\(refusal.code)"])
         closeWithError(context: context, refusal)

@@ -76,12 +76,15 @@ final class ServerContext: Sendable {
         case full
         case tooManyFromAddress
         case shuttingDown
+        /// A server operator banned the address.
+        case banned(ServerBan)
     }
 
     /// Registers a new connection from `address` (an IP address), unless the server is full, that address has
     /// `--max-per-ip` open already, or the server is going down.
     func admitConnection(_ channel: any Channel, from address: String) -> Admission {
         guard !isShuttingDown else { return .shuttingDown }
+        if let ban = clients.accounts?.ban(forAddress: address) { return .banned(ban) }
         let id = nextConnectionID.wrappingAdd(1, ordering: .relaxed).oldValue
         let perAddressLimit = configuration.maxConnectionsPerAddress
         return connections.withLock { connections in
@@ -103,6 +106,11 @@ final class ServerContext: Sendable {
     }
 
     var openConnections: [any Channel] { connections.withLock { $0.channels.values.map(\.channel) } }
+
+    /// The open connections from one IP address (a server ban of that address ends them).
+    func connections(from address: String) -> [any Channel] {
+        connections.withLock { $0.channels.values.filter { $0.address == address }.map(\.channel) }
+    }
 
     var isShuttingDown: Bool { shuttingDown.load(ordering: .relaxed) }
 

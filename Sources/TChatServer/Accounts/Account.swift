@@ -68,6 +68,14 @@ extension Account: Codable {
     }
 }
 
+/// A server operator's ban of an account (`account:KEY`) or an address (`address:IP`) from the whole server.
+struct ServerBan: Codable, Sendable, Equatable {
+    var mask: String
+    var reason: String
+    var by: String
+    var time: String
+}
+
 /// The whole of `accounts.json` (mode 0600).
 struct AccountsFile: Codable, Sendable, Equatable {
     var version: Int
@@ -75,6 +83,8 @@ struct AccountsFile: Codable, Sendable, Equatable {
     /// does not exist answers the same before and after a restart.
     var decoySecret: String
     var accounts: [Account]
+    /// Absent in files written before there were server bans.
+    var serverBans: [ServerBan]?
 
     static func empty() -> AccountsFile {
         var secret = [UInt8](repeating: 0, count: 32)

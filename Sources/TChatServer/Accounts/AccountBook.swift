@@ -18,6 +18,8 @@ final class AccountBook: Sendable {
         var decoySecret: [UInt8] = []
         var storedVersion = ""
         var throttle = LoginThrottle()
+        /// Server bans by mask (`account:KEY`, `address:IP`).
+        var bans: [String: ServerBan] = [:]
     }
 
     let policy: RegistrationPolicy
@@ -70,6 +72,46 @@ final class AccountBook: Sendable {
     func scramKeys(forKey key: String) -> (keys: ScramKeys?, decoy: ScramKeys) {
         state.withLock { state in
             (state.accounts[key]?.scram, ScramKeys.decoy(for: key, secret: state.decoySecret, iterations: iterations))
+        }
+    }
+
+    // MARK: - Server bans
+
+    /// Most server bans kept.
+    static let maxServerBans = 10_000
+
+    func ban(forAccount key: String) -> ServerBan? {
+        state.withLock { $0.bans["account:" + key] }
+    }
+
+    func ban(forAddress ip: String) -> ServerBan? {
+        state.withLock { $0.bans.isEmpty ? nil : $0.bans["address:" + ip] }
+    }
+
+    var serverBans: [ServerBan] { state.withLock { $0.bans.values.sorted { $0.mask < $1.mask } } }
+
+    /// Adds (or replaces) a server ban; the store is written off the loop.
+    func addBan(_ ban: ServerBan, on loop: any EventLoop) -> EventLoopFuture<Void> {
+        offLoop(on: loop) { book in
+            try book.change { file in
+                var bans = (file.serverBans ?? []).filter { $0.mask != ban.mask }
+                guard bans.count < Self.maxServerBans else {
+                    throw ProtocolError(.invalidArgument, "the server keeps at most \(Self.maxServerBans) bans")
+                }
+                bans.append(ban)
+                file.serverBans = bans
+            }
+        }
+    }
+
+    func removeBan(_ mask: String, on loop: any EventLoop) -> EventLoopFuture<Void> {
+        offLoop(on: loop) { book in
+            try book.change { file in
+                guard (file.serverBans ?? []).contains(where: { $0.mask == mask }) else {
+                    throw ProtocolError(.invalidArgument, "there is no server ban \(mask)")
+                }
+                file.serverBans = (file.serverBans ?? []).filter { $0.mask != mask }
+            }
         }
     }
 
@@ -216,6 +258,7 @@ final class AccountBook: Sendable {
         for account in file.accounts { accounts[account.key] = account }
         state.accounts = accounts
         state.decoySecret = file.secretBytes
+        state.bans = Dictionary((file.serverBans ?? []).map { ($0.mask, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
     static func randomSalt() -> [UInt8] {

@@ -15,6 +15,8 @@ struct ChannelAccess: Sendable, Equatable {
         var account: String?
         /// The account's name as registered, to show.
         var accountName: String?
+        /// Server operators (`--operator`) are operators of every channel.
+        var isServerOperator = false
 
         init(nick: String, account: String?, accountName: String? = nil) {
             self.nick = nick
@@ -51,7 +53,7 @@ struct ChannelAccess: Sendable, Equatable {
     var isPrivate: Bool { inviteOnly || secret || key != nil }
 
     func isOperator(_ member: Member) -> Bool {
-        member.account.map { operators[$0] != nil } ?? false
+        member.isServerOperator || (member.account.map { operators[$0] != nil } ?? false)
     }
 
     func isVoiced(_ member: Member) -> Bool {

@@ -104,3 +104,26 @@ extension ChannelManager {
         }
     }
 }
+
+extension ChannelManager {
+    /// A server operator closes a channel: every member here is put out (KICKED, by `by`), and the channel becomes
+    /// invite-only and secret, its invitations forgotten, until an operator opens it again. Returns how many were
+    /// put out.
+    func close(_ name: ChannelName, by: String, reason: String) throws(ProtocolError) -> Int {
+        let channel = try existing(name)
+        let removed = channel.withState { state -> [ClientSession] in
+            let members = state.members.local.sessions
+            let time = Timestamp.now()
+            let event = ServerFrame.kicked(channel: channel.name.name, nick: "*", by: by, reason: reason, time: time)
+            if let frame = SubscriberSet.encode(event) { state.members.local.deliver(frame) }
+            for member in members { state.members.local.remove(member) }
+            state.access.inviteOnly = true
+            state.access.secret = true
+            state.access.invited.removeAll()
+            return members
+        }
+        for member in removed { memberships.remove(member, from: channel) }
+        store.channelsChanged()
+        return removed.count
+    }
+}
