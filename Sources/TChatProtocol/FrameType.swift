@@ -166,7 +166,8 @@ public enum FrameType: UInt8, Sendable, CaseIterable, CustomStringConvertible {
         case .invite: ("channel nick", "let a nick into an invite-only channel (channel operators)")
         case .joinKeyed: ("channel key history", "join a channel that has a key")
         case .kill: ("nick reason", "end a client's session (server operators)")
-        case .serverBan: ("mask reason", "ban account:NAME or address:IP from the server, or list bans (server operators)")
+        case .serverBan:
+            ("mask reason", "ban account:NAME or address:IP from the server, or list bans (server operators)")
         case .serverUnban: ("mask", "lift a server ban (server operators)")
         case .closeChannel: ("channel reason", "put everyone out of a channel and close it (server operators)")
         default: ("", "")

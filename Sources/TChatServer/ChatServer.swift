@@ -151,6 +151,14 @@ public final class ChatServer: Service, Sendable {
                 store: store, known: nicks, serverName: configuration.name, serverID: serverID, feed: feed,
                 accounts: accounts, logger: logger)
             serverManager.setLoad { [weak clientManager] in clientManager?.count ?? 0 }
+            accounts?.onDrop { [weak clientManager, weak channelManager] key in
+                clientManager?.forgetAccount(key)
+                channelManager?.forgetAccount(key)
+            }
+            for name in configuration.operators where accounts?.account(forKey: Nick.key(for: name)) == nil {
+                logger.warning(
+                    "--operator \(name) has no account: make it with tchatd account add (REGISTER refuses the name)")
+            }
             store.start(
                 files: channelManager.fileRanges,
                 snapshots: StoreWriter.Snapshots(

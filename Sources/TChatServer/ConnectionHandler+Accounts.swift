@@ -52,13 +52,11 @@ extension ConnectionHandler {
             try requireSecureTransport()
             try AccountBook.checkPassword(password)
             try checkThrottle(key, book: book)
-            let clients = server.clients
             runAccountWork(book.drop(key: key, password: password, on: context.eventLoop), id, context) {
                 [address = ipAddress, logger] result in
                 switch result {
                 case .success:
-                    clients.forgetAccount(key)
-                    logger.notice("account dropped", metadata: ["account": "\(key)"])
+                    logger.notice("account dropped", metadata: ["account": "\(key)"])  // the book told everyone
                 case .failure(let error as ProtocolError) where error.code == .loginFailed:
                     book.loginFailed(account: key, address: address)
                 case .failure:
@@ -95,6 +93,9 @@ extension ConnectionHandler {
             }
             let key = Nick.key(for: account)
             try checkThrottle(key, book: book)
+            // Counted as a failure now, taken back on success: exchanges started while the count was low cannot
+            // all be finished later, past the throttle.
+            book.loginFailed(account: key, address: ipAddress)
             let (keys, decoy) = book.scramKeys(forKey: key)
             let first: String
             do {
@@ -102,7 +103,7 @@ extension ConnectionHandler {
             } catch {
                 throw ProtocolError(.loginFailed, "the SCRAM exchange failed: \(error)")
             }
-            scramLogin = (scram, key)
+            scramLogin = ScramLogin(exchange: scram, account: key, keys: keys, started: .now())
             reply(.authData(first), to: id)
             return false
         case Self.plainMechanism:
@@ -127,7 +128,8 @@ extension ConnectionHandler {
                     book.loginFailed(account: key, address: address)
                     throw Self.loginRefusal
                 }
-                self.completeLogin(account, book: book)
+                book.loginFailed(account: key, address: address)  // taken back by `completeLogin`
+                try self.completeLogin(account, book: book)
                 return [.loggedIn(account: account.name), .ok]
             }
             return true
@@ -140,39 +142,51 @@ extension ConnectionHandler {
     }
 
     private func continueLogin(data: String, book: AccountBook, requestID id: UInt32) throws {
-        guard let (started, key) = scramLogin else {
+        guard let login = scramLogin else {
             throw ProtocolError(.invalidArgument, "no login is in progress: send LOGIN first")
         }
         scramLogin = nil
         guard data.utf8.count <= ProtocolLimits.maxAuthDataBytes else {
             throw ProtocolError(.fieldTooLong, "login data is at most \(ProtocolLimits.maxAuthDataBytes) bytes")
         }
-        var scram = started
+        // An exchange is for a moment: one held open cannot be finished after the password changed or the account
+        // was dropped and made again.
+        guard Timestamp.now().milliseconds(since: login.started) <= Self.scramLifetime else {
+            throw ProtocolError(.loginFailed, "the login took too long; start again with LOGIN")
+        }
+        var scram = login.exchange
         let final: String
         do {
             final = try scram.receiveClientFinal(data)
         } catch {
-            book.loginFailed(account: key, address: ipAddress)
-            logger.notice("login failed", metadata: ["account": "\(key)", "address": "\(address)"])
+            logger.notice("login failed", metadata: ["account": "\(login.account)", "address": "\(address)"])
             throw Self.loginRefusal
         }
-        guard let account = book.account(forKey: key) else { throw Self.loginRefusal }
-        completeLogin(account, book: book)
+        guard let account = book.account(forKey: login.account), account.scram == login.keys else {
+            throw Self.loginRefusal
+        }
+        try completeLogin(account, book: book)
         reply(.authData(final), to: id)
         reply(.loggedIn(account: account.name), to: id)
     }
+
+    /// How long a SCRAM exchange may stay between its two steps, in milliseconds.
+    static let scramLifetime: UInt64 = 30_000
 
     /// The same words whether the account exists or not.
     static var loginRefusal: ProtocolError {
         ProtocolError(.loginFailed, "the account or the password is wrong")
     }
 
-    private func completeLogin(_ account: Account, book: AccountBook) {
-        book.loginSucceeded(account: account.key)
+    private func completeLogin(_ account: Account, book: AccountBook) throws(ProtocolError) {
+        book.loginSucceeded(account: account.key, address: ipAddress)
+        if let ban = book.ban(forAccount: account.key) {
+            throw ProtocolError(.serverBanned, "the account \(account.name) is banned from this server: \(ban.reason)")
+        }
         if let session = welcomedSession {
             server.clients.setAccount(account.key, for: session)
         } else {
-            loginAccount = account.key
+            loginAccount = LoginProof(account: account.key, keys: account.scram)
         }
         logger.info("logged in", metadata: ["account": "\(account.name)", "address": "\(address)"])
     }
@@ -193,6 +207,14 @@ extension ConnectionHandler {
         }
         guard let nick = server.clients.currentNick(of: session) else { return }
         try AccountBook.checkNewPassword(password)
+        if book.isOperator(nick.key) {
+            throw ProtocolError(
+                .registrationClosed,
+                "\(nick.name) is a server operator's name: its account is made with tchatd account add")
+        }
+        // Registrations count against the address as logins do: nobody takes every free nick in a loop.
+        try checkThrottle(nick.key, book: book)
+        book.registrationAttempted(address: ipAddress)
         let clients = server.clients
         runAccountWork(book.register(nick, password: password, on: context.eventLoop), id, context) {
             [logger, address] result in
@@ -277,7 +299,12 @@ extension ConnectionHandler {
             do {
                 for frame in try finish(result) { self.reply(frame, to: id) }
             } catch {
-                self.reply(.error(Self.protocolError(error, doing: "the account request")), to: id)
+                let refusal = Self.protocolError(error, doing: "the account request")
+                guard !refusal.code.closesConnection else {
+                    self.closeWithError(context: context, refusal, requestID: id)
+                    return
+                }
+                self.reply(.error(refusal), to: id)
             }
             self.flushPending(context: context)
         }

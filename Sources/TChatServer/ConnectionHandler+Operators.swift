@@ -18,7 +18,8 @@ extension ConnectionHandler {
                 throw ProtocolError(.noSuchNick, "no client is connected here as \(target)")
             }
             let because = reason.isEmpty ? "" : ": \(reason)"
-            Self.end(victim.channel, ProtocolError(.killed, "disconnected by the server operator \(nick.name)\(because)"))
+            Self.end(
+                victim.channel, ProtocolError(.killed, "disconnected by the server operator \(nick.name)\(because)"))
             logger.notice("session ended", metadata: ["nick": "\(target)", "by": "\(nick)", "reason": "\(reason)"])
             return false
         case .serverBan(let mask, let reason):
@@ -45,7 +46,8 @@ extension ConnectionHandler {
                         Self.end(channel, error)
                     }
                 }
-                logger.notice("server ban", metadata: ["mask": "\(normalized)", "by": "\(nick)", "reason": "\(reason)"])
+                logger.notice(
+                    "server ban", metadata: ["mask": "\(normalized)", "by": "\(nick)", "reason": "\(reason)"])
             }
             return true
         case .serverUnban(let mask):

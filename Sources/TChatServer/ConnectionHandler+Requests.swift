@@ -26,7 +26,12 @@ extension ConnectionHandler {
                         reply(.ok, to: id)
                     }
                 } catch {
-                    reply(.error(Self.protocolError(error, doing: "\(frame.type)")), to: id)
+                    let refusal = Self.protocolError(error, doing: "\(frame.type)")
+                    if refusal.code.closesConnection {
+                        closeWithError(context: context, refusal, requestID: id)
+                    } else {
+                        reply(.error(refusal), to: id)
+                    }
                 }
             default:
                 reply(.error(ProtocolError(.helloRequired, "send HELLO (or LOGIN) before \(frame.type)")), to: id)
@@ -112,7 +117,11 @@ extension ConnectionHandler {
             }
             reply(.ok, to: id)
         } catch let error as ProtocolError {
-            reply(.error(error), to: id)
+            if error.code.closesConnection {
+                closeWithError(context: context, error, requestID: id)  // a banned account, say
+            } else {
+                reply(.error(error), to: id)
+            }
         } catch {
             logger.error("request failed", metadata: ["request": "\(frame.type)", "error": "\(error)"])
             reply(.error(ProtocolError(.internalError, "the server failed to handle \(frame.type)")), to: id)
@@ -156,7 +165,11 @@ extension ConnectionHandler {
             guard local < server.configuration.maxClients else {
                 throw ProtocolError(.serverFull, "the server is full (\(server.configuration.maxClients) clients)")
             }
-            if server.configuration.requireAccount, loginAccount == nil {
+            // A login proved before the hello counts if its account is still the one it proved.
+            let account = loginAccount.flatMap { proof in
+                server.clients.accounts?.account(forKey: proof.account)?.scram == proof.keys ? proof.account : nil
+            }
+            if server.configuration.requireAccount, account == nil {
                 throw ProtocolError(
                     .accountRequired,
                     "this server admits logged-in clients only: LOGIN before HELLO (tchat --password-file)")
@@ -164,7 +177,7 @@ extension ConnectionHandler {
             let session = ClientSession(
                 id: connectionID, channel: context.channel, address: address, connectedAt: .now(), hello: hello,
                 mailbox: server.mailbox(for: context.eventLoop))
-            let welcomeText = try server.clients.admit(session, nick: nick, account: loginAccount)
+            let welcomeText = try server.clients.admit(session, nick: nick, account: account)
             phase = .welcomed(session, nick)
             logger.info(
                 "client connected",
@@ -220,7 +233,8 @@ extension ConnectionHandler {
         if case .remote(_, let nick)? = server.clients.locate(target), let info = server.clients.remoteInfo(named: nick)
         {
             reply(.clientInfo(ClientVisibility.info(info, shownTo: viewer, isOperator: viewerIsOperator)), to: id)
-            for channel in server.channels.channels(ofRemote: nick) { reply(.channelInfo(channel), to: id) }
+            let visible = server.channels.channels(ofRemote: nick, visibleTo: viewerIsOperator ? nil : viewerSession)
+            for channel in visible { reply(.channelInfo(channel), to: id) }
             return
         }
         guard let session = server.clients.session(named: target) else {
@@ -236,9 +250,20 @@ extension ConnectionHandler {
         guard key.utf8.count <= ChannelAccess.maxArgumentBytes else {
             throw ProtocolError(.fieldTooLong, "a channel key is at most \(ChannelAccess.maxArgumentBytes) bytes")
         }
+        // A key is a password of sorts: wrong guesses from one address are slowed as failed logins are.
+        let book = server.clients.accounts
+        let guess = "key " + name.key
+        if !key.isEmpty, let wait = book?.throttleWait(account: guess, address: ipAddress) {
+            throw ProtocolError(
+                .loginThrottled, "too many wrong channel keys from your address; try again in \((wait + 999) / 1000) s")
+        }
         let joining = server.channels.join(
             session, nick: nick.name, channel: name, history: history, member: member(session, nick), key: key)
+        let address = ipAddress
         joining.whenComplete { result in
+            if !key.isEmpty, case .failure(let error as ProtocolError) = result, error.code == .badChannelKey {
+                book?.loginFailed(account: guess, address: address)
+            }
             switch result {
             case .success(let joined):
                 var frames: [ServerFrame] = [.channelInfo(joined.info)]
@@ -317,6 +342,7 @@ extension ConnectionHandler {
             nick: nick.name, account: account,
             accountName: account.flatMap { server.clients.accounts?.account(forKey: $0)?.name })
         member.isServerOperator = viewerIsOperator
+        member.session = session.id
         return member
     }
 
@@ -331,6 +357,11 @@ extension ConnectionHandler {
             guard !change.isEmpty else {
                 reply(try server.channels.modes(of: name, viewer: session), to: id)
                 return
+            }
+            guard server.servers.peers.isEmpty else {
+                throw ProtocolError(
+                    .invalidArgument,
+                    "channel modes are not shared between linked servers yet: they cannot be changed on a network")
             }
             let named = change.split(separator: " ").dropFirst().first.map(String.init)
             try server.channels.changeMode(

@@ -9,6 +9,21 @@ import TChatProtocol
 /// completes, so a burst of pipelined requests costs one system call. Replies that wait for something (the disk,
 /// the history writer) are written on their own when it arrives.
 final class ConnectionHandler: ChannelInboundHandler {
+    /// A login proved before the hello.
+    struct LoginProof {
+        let account: String
+        let keys: ScramKeys
+    }
+
+    /// A SCRAM exchange between LOGIN and LOGIN_CONTINUE: the account asked for and its keys then (nil: no such
+    /// account, answered with a decoy).
+    struct ScramLogin {
+        let exchange: ScramServer
+        let account: String
+        let keys: ScramKeys?
+        let started: Timestamp
+    }
+
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
@@ -44,10 +59,11 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// The client's IP address alone (logins are throttled per address), and whether it is this host's.
     var ipAddress = "unknown"
     var isLoopbackPeer = false
-    /// The account a login before HELLO proved (its key); the session is admitted logged in to it.
-    var loginAccount: String?
-    /// A SCRAM login between its two steps, and the account key it asked for.
-    var scramLogin: (exchange: ScramServer, account: String)?
+    /// The account a login before HELLO proved; the session is admitted logged in to it, if it still has the keys
+    /// it was proved with (not dropped, its password not changed, meanwhile).
+    var loginAccount: LoginProof?
+    /// A SCRAM login between its two steps.
+    var scramLogin: ScramLogin?
     /// Set while an account request waits for the accounts' thread pool: one at a time per connection.
     var accountRequestRunning = false
 

@@ -49,6 +49,10 @@ enum ProtocolVectors {
         "kick": (27, .kick(channel: "#ops", nick: "eve", reason: "spam")),
         "invite": (28, .invite(channel: "#ops", nick: "bob")),
         "join-keyed": (29, .joinKeyed(channel: "#ops", key: "hunter2", history: 50)),
+        "kill": (30, .kill(nick: "eve", reason: "spam")),
+        "server-ban": (31, .serverBan(mask: "address:203.0.113.9", reason: "spam")),
+        "server-unban": (32, .serverUnban(mask: "account:eve")),
+        "close-channel": (33, .closeChannel(channel: "#spam", reason: "abuse")),
     ]
 
     static let server: [String: (requestID: UInt32, frame: ServerFrame)] = [

@@ -46,7 +46,7 @@ import Testing
         var access = Self.operated()
         _ = try access.apply(.flag("i", on: true), by: Self.ann, target: nil)
         #expect((#expect(throws: ProtocolError.self) { try access.checkJoin(Self.bob, key: "") })?.code == .inviteOnly)
-        access.invited.insert(Self.bob.nickKey)
+        access.invited.insert(Self.bob.session)
         try access.checkJoin(Self.bob, key: "")
         try access.checkJoin(Self.ann, key: "")  // operators always get in
         _ = try access.apply(.key("hunter2"), by: Self.ann, target: nil)

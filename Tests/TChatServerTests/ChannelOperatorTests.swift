@@ -43,7 +43,7 @@ import Testing
         try await bob.send(.whois(nick: "ann"), id: 6)
         #expect(!(await bob.reply(to: 6)).contains { if case .channelInfo = $0 { true } else { false } })
         try await bob.send(.send(channel: "#ops", body: .text("let me in")), id: 7)
-        #expect(Self.code(await bob.reply(to: 7)) == .cannotSend)
+        #expect(Self.code(await bob.reply(to: 7)) == .noSuchChannel, "secret: as if it did not exist")
         try await bob.send(.channelMode(channel: "#ops", change: "+o bob"), id: 8)
         #expect(Self.code(await bob.reply(to: 8)) == .noSuchChannel)
         #expect(!bob.frames.contains { if case .message = $0.frame { true } else { false } })

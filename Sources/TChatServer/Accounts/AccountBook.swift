@@ -35,6 +35,15 @@ final class AccountBook: Sendable {
 
     /// Jobs (hashing or writing) waiting or running at most.
     static let maxQueuedJobs = 16
+    /// Accounts kept at most: registering more is refused.
+    static let maxAccounts = 100_000
+    /// Told of every account that no longer exists (dropped here or by `tchatd account drop`), so that no session
+    /// stays logged in to it and no channel keeps it as an operator for whoever registers the name next.
+    private let dropHandler = Mutex<(@Sendable (String) -> Void)?>(nil)
+
+    func onDrop(_ handler: @escaping @Sendable (String) -> Void) {
+        dropHandler.withLock { $0 = handler }
+    }
 
     init(
         storage: any AccountStorage, loaded: AccountsFile, policy: RegistrationPolicy, operators: [String],
@@ -125,8 +134,12 @@ final class AccountBook: Sendable {
         state.withLock { $0.throttle.failed(account: key, address: address, at: .now()) }
     }
 
-    func loginSucceeded(account key: String) {
-        state.withLock { $0.throttle.succeeded(account: key) }
+    func loginSucceeded(account key: String, address: String) {
+        state.withLock { $0.throttle.succeeded(account: key, address: address) }
+    }
+
+    func registrationAttempted(address: String) {
+        state.withLock { $0.throttle.attempted(address: address, at: .now()) }
     }
 
     // MARK: - Work off the event loops
@@ -142,6 +155,9 @@ final class AccountBook: Sendable {
             try book.change { file in
                 guard !file.accounts.contains(where: { $0.key == nick.key }) else {
                     throw ProtocolError(.alreadyRegistered, "the nick \(nick.name) is registered already")
+                }
+                guard file.accounts.count < Self.maxAccounts else {
+                    throw ProtocolError(.registrationClosed, "this server has as many accounts as it takes")
                 }
                 file.accounts.append(account)
             }
@@ -208,10 +224,13 @@ final class AccountBook: Sendable {
         guard version != state.withLock({ $0.storedVersion }) else { return }
         do {
             let file = try storage.load()
-            state.withLock { state in
+            let dropped = state.withLock { state in
+                let before = Set(state.accounts.keys)
                 Self.apply(file, to: &state)
                 state.storedVersion = version
+                return before.subtracting(state.accounts.keys)
             }
+            tellDropped(dropped)
             logger.info("accounts reloaded", metadata: ["accounts": "\(file.accounts.count)"])
         } catch {
             logger.error("accounts not reloaded", metadata: ["error": "\(error)"])
@@ -247,10 +266,18 @@ final class AccountBook: Sendable {
     private func change(_ body: (inout AccountsFile) throws -> Void) throws {
         let stored = try storage.update(body)
         let version = storage.version()
-        state.withLock { state in
+        let dropped = state.withLock { state in
+            let before = Set(state.accounts.keys)
             Self.apply(stored, to: &state)
             state.storedVersion = version
+            return before.subtracting(state.accounts.keys)
         }
+        tellDropped(dropped)
+    }
+
+    private func tellDropped(_ keys: Set<String>) {
+        guard !keys.isEmpty, let handler = dropHandler.withLock({ $0 }) else { return }
+        for key in keys { handler(key) }
     }
 
     private static func apply(_ file: AccountsFile, to state: inout State) {

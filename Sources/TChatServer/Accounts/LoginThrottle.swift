@@ -4,21 +4,24 @@ import TChatProtocol
 /// own: callers pass the time, tests pass any.
 ///
 /// A few failures are free (typos). After that, each failure makes the address (or the account) wait before its
-/// next attempt: 1 s, then 2, 4, 8 … up to `maxWait`. An attempt while waiting is refused at once, checks no
-/// password and costs the server nothing. A success clears the account's count, not the address's, so an attacker
-/// with one account of their own cannot reset their address between guesses at another's.
+/// next attempt: 1 s, then 2, 4, 8 … up to a maximum. An attempt while waiting is refused at once, checks no
+/// password and costs the server nothing. Every attempt is counted as a failure when it starts (`failed`), and a
+/// success takes that back (`succeeded`): so a guesser cannot start many exchanges while its count is low and finish
+/// them all later.
 ///
-/// The account's own count means someone who keeps guessing at an account also makes its owner wait (at most
-/// `maxWait` between attempts); the alternative, no limit per account, lets a guesser spread over many addresses.
+/// An account's own count has a short maximum wait (`maxAccountWait`, 5 s) and many free failures: it slows a
+/// guesser spread over many addresses, while someone guessing from a few addresses cannot lock the account's owner
+/// out (the owner's address has no failures of its own, so the owner waits at most those 5 s).
 struct LoginThrottle {
     struct Limits {
         /// Failures from one address before it must wait.
         var freePerAddress = 5
-        /// Failures at one account before it must wait; more than per address, so that one address alone cannot
-        /// make an account's owner wait.
-        var freePerAccount = 10
-        /// The longest wait, in milliseconds.
+        /// Failures at one account before it must wait, from all addresses together.
+        var freePerAccount = 20
+        /// The longest wait of an address, in milliseconds.
         var maxWait: UInt64 = 60_000
+        /// The longest wait of an account, in milliseconds.
+        var maxAccountWait: UInt64 = 5_000
         /// A count is forgotten this long after its last failure, in milliseconds.
         var forgetAfter: UInt64 = 15 * 60_000
         /// Entries kept per table; past it, forgotten ones go first, then the oldest.
@@ -46,12 +49,21 @@ struct LoginThrottle {
     }
 
     mutating func failed(account: String, address: String, at now: Timestamp) {
-        Self.count(&byAddress, address, free: limits.freePerAddress, limits: limits, at: now)
-        Self.count(&byAccount, account, free: limits.freePerAccount, limits: limits, at: now)
+        Self.count(&byAddress, address, free: limits.freePerAddress, maxWait: limits.maxWait, limits: limits, at: now)
+        Self.count(
+            &byAccount, account, free: limits.freePerAccount, maxWait: limits.maxAccountWait, limits: limits, at: now)
     }
 
-    mutating func succeeded(account: String) {
+    /// Counts an attempt against an address only (a registration).
+    mutating func attempted(address: String, at now: Timestamp) {
+        Self.count(&byAddress, address, free: limits.freePerAddress, maxWait: limits.maxWait, limits: limits, at: now)
+    }
+
+    /// A login succeeded: the account's count is cleared, and the failure counted when it started is taken back
+    /// from the address (any wait it began stays).
+    mutating func succeeded(account: String, address: String) {
         byAccount[account] = nil
+        if let entry = byAddress[address], entry.failures > 0 { byAddress[address]?.failures -= 1 }
     }
 
     /// Failures counted against an address now (for tests and the docs' figures).
@@ -65,7 +77,7 @@ struct LoginThrottle {
     }
 
     private static func count(
-        _ table: inout [String: Entry], _ key: String, free: Int, limits: Limits, at now: Timestamp
+        _ table: inout [String: Entry], _ key: String, free: Int, maxWait: UInt64, limits: Limits, at now: Timestamp
     ) {
         var entry = table[key] ?? Entry(failures: 0, lastFailure: now, waitUntil: now)
         if now.milliseconds(since: entry.lastFailure) >= limits.forgetAfter, entry.waitUntil <= now {
@@ -75,7 +87,7 @@ struct LoginThrottle {
         entry.lastFailure = now
         if entry.failures > free {
             let doublings = min(entry.failures - free - 1, 16)
-            let wait = min(UInt64(1000) << UInt64(doublings), limits.maxWait)
+            let wait = min(UInt64(1000) << UInt64(doublings), maxWait)
             entry.waitUntil = Timestamp(milliseconds: now.milliseconds + wait)
         }
         if table[key] == nil, table.count >= limits.maxEntries { prune(&table, limits: limits, at: now) }

@@ -1,3 +1,4 @@
+import Crypto
 import TChatProtocol
 
 /// Who may do what in a channel: its operators, voiced members, bans, invitations and modes. A value with no lock
@@ -17,11 +18,15 @@ struct ChannelAccess: Sendable, Equatable {
         var accountName: String?
         /// Server operators (`--operator`) are operators of every channel.
         var isServerOperator = false
+        /// The session's id: an invitation, and a guest's voice, are for the session, not a nick someone else could
+        /// take once it is free.
+        var session: UInt64 = 0
 
-        init(nick: String, account: String?, accountName: String? = nil) {
+        init(nick: String, account: String?, accountName: String? = nil, session: UInt64 = 0) {
             self.nick = nick
             self.account = account
             self.accountName = accountName ?? account
+            self.session = session
         }
 
         var nickKey: String { Nick.key(for: nick) }
@@ -33,8 +38,8 @@ struct ChannelAccess: Sendable, Equatable {
     var voiced: [String: String] = [:]
     /// `account:NAME`, or a nick pattern with `*` and `?`, as set.
     var bans: [String] = []
-    /// Nick keys invited since the last restart (an invitation is for a moment, not for ever).
-    var invited: Set<String> = []
+    /// Sessions invited (an invitation is for that session: it ends with it, and with a restart).
+    var invited: Set<UInt64> = []
     var inviteOnly = false
     var secret = false
     var topicLock = false
@@ -47,7 +52,7 @@ struct ChannelAccess: Sendable, Equatable {
     static let maxArgumentBytes = 64
 
     /// Whether anything here can refuse a message, so that an open channel's sends check nothing more.
-    var restrictsSending: Bool { moderated || !bans.isEmpty || inviteOnly || key != nil }
+    var restrictsSending: Bool { moderated || !bans.isEmpty || inviteOnly || key != nil || secret }
 
     /// Whether anything can keep a member out or hide the channel.
     var isPrivate: Bool { inviteOnly || secret || key != nil }
@@ -57,13 +62,17 @@ struct ChannelAccess: Sendable, Equatable {
     }
 
     func isVoiced(_ member: Member) -> Bool {
-        voiced[member.nickKey] != nil || member.account.map { voiced[$0] != nil } == true
+        voiced[Self.guestKey(member.session)] != nil || member.account.map { voiced[$0] != nil } == true
     }
 
     func isBanned(_ member: Member) -> Bool {
-        guard !isOperator(member) else { return false }
-        return bans.contains { Self.matches($0, member) }
+        guard !isOperator(member), !bans.isEmpty else { return false }
+        let nickKey = Array(member.nickKey.utf8)
+        return bans.contains { Self.matches($0, nickKey: nickKey, account: member.account) }
     }
+
+    /// A guest's voice is its session's.
+    static func guestKey(_ session: UInt64) -> String { "session:\(session)" }
 
     /// The modes as a word: `+ikmst`, with the key after it when `showKey` (members see it, others do not).
     func modeString(showKey: Bool) -> String {
@@ -82,17 +91,19 @@ struct ChannelAccess: Sendable, Equatable {
     func checkJoin(_ member: Member, key given: String) throws(ProtocolError) {
         if isOperator(member) { return }
         if isBanned(member) { throw ProtocolError(.banned, "you are banned from this channel") }
-        if inviteOnly, !invited.contains(member.nickKey) {
+        if inviteOnly, !invited.contains(member.session) {
             throw ProtocolError(.inviteOnly, "the channel is invite-only: ask an operator for an invitation")
         }
         if let key, !ConstantTime.equal(key, given) {
+            // Counted against the address by the caller, as a failed login is.
             throw ProtocolError(.badChannelKey, "the channel has a key, and that is not it (/join #channel key)")
         }
     }
 
     /// Members of an invite-only or keyed channel only; voiced members and operators only when moderated.
-    func checkSend(_ member: Member, isMember: Bool) throws(ProtocolError) {
+    func checkSend(_ member: Member, isMember: Bool, channel: String = "") throws(ProtocolError) {
         if isOperator(member) { return }
+        if !isMember, secret { throw ProtocolError(.noSuchChannel, "there is no channel \(channel)") }
         if isBanned(member) { throw ProtocolError(.cannotSend, "you are banned from this channel") }
         if !isMember, inviteOnly || key != nil {
             throw ProtocolError(.cannotSend, "only members send to an invite-only or keyed channel: join it first")
@@ -208,9 +219,11 @@ struct ChannelAccess: Sendable, Equatable {
             }
             return (on ? "+o " : "-o ") + nick
         case .voice(let nick, let on):
-            let here = target.flatMap { $0.nickKey == Nick.key(for: nick) ? $0 : nil }
-            let key = here.map { $0.account ?? $0.nickKey } ?? Nick.key(for: nick)
-            if on { voiced[key] = here?.accountName ?? nick } else { voiced[key] = nil }
+            guard let here = target.flatMap({ $0.nickKey == Nick.key(for: nick) ? $0 : nil }) else {
+                throw ProtocolError(.notOnChannel, "\(nick) is not in the channel")
+            }
+            let key = here.account ?? Self.guestKey(here.session)
+            if on { voiced[key] = here.accountName ?? nick } else { voiced[key] = nil }
             return (on ? "+v " : "-v ") + nick
         case .ban(let mask, let on):
             let normalized = Self.normalize(mask)
@@ -237,8 +250,12 @@ struct ChannelAccess: Sendable, Equatable {
     }
 
     static func matches(_ mask: String, _ member: Member) -> Bool {
-        if mask.hasPrefix("account:") { return member.account == String(mask.dropFirst(8)) }
-        return glob(Array(mask.utf8), Array(member.nickKey.utf8))
+        matches(mask, nickKey: Array(member.nickKey.utf8), account: member.account)
+    }
+
+    static func matches(_ mask: String, nickKey: [UInt8], account: String?) -> Bool {
+        if mask.hasPrefix("account:") { return account == String(mask.dropFirst(8)) }
+        return glob(Array(mask.utf8), nickKey)
     }
 
     /// `*` any run, `?` any one character; iterative, so no pattern can take time beyond its length times the
@@ -268,11 +285,11 @@ struct ChannelAccess: Sendable, Equatable {
     }
 }
 
-/// Compares a channel key in time that does not depend on where it differs.
+/// Compares a channel key in time that depends on neither where it differs nor its length: the SHA-256 of both
+/// are compared, byte by byte.
 enum ConstantTime {
     static func equal(_ a: String, _ b: String) -> Bool {
-        let (x, y) = (Array(a.utf8), Array(b.utf8))
-        guard x.count == y.count else { return false }
+        let (x, y) = (Array(SHA256.hash(data: Array(a.utf8))), Array(SHA256.hash(data: Array(b.utf8))))
         var difference: UInt8 = 0
         for index in x.indices { difference |= x[index] ^ y[index] }
         return difference == 0

@@ -97,7 +97,7 @@ extension ChannelManager {
                 throw ProtocolError(.invalidArgument, "\(target.member.nick) is in \(name.name) already")
             }
             if state.access.invited.count >= 1000 { state.access.invited.removeAll() }
-            state.access.invited.insert(target.member.nickKey)
+            state.access.invited.insert(target.session.id)
         }
         if let frame = SubscriberSet.encode(.invited(channel: channel.name.name, by: member.nick, time: .now())) {
             target.session.send(frame)
@@ -125,5 +125,20 @@ extension ChannelManager {
         for member in removed { memberships.remove(member, from: channel) }
         store.channelsChanged()
         return removed.count
+    }
+}
+
+extension ChannelManager {
+    /// An account is gone: it operates no channel and has no voice any more, so that whoever registers the name
+    /// next inherits nothing.
+    func forgetAccount(_ key: String) {
+        var changed = false
+        for channel in directory.all {
+            channel.withState { state in
+                if state.access.operators.removeValue(forKey: key) != nil { changed = true }
+                if state.access.voiced.removeValue(forKey: key) != nil { changed = true }
+            }
+        }
+        if changed { store.channelsChanged() }
     }
 }

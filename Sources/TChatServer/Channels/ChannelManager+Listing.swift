@@ -12,6 +12,7 @@ extension ChannelManager {
         let member = member ?? ChannelAccess.Member(nick: nick, account: nil)
         let time = try channel.withState { (state) throws(ProtocolError) -> Timestamp in
             guard state.members.local.contains(session) else {
+                if state.access.secret { throw ProtocolError(.noSuchChannel, "there is no channel \(name.name)") }
                 throw ProtocolError(.notOnChannel, "join \(channel.name.name) to set its topic")
             }
             try state.access.checkTopic(member)

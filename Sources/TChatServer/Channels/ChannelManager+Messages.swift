@@ -32,7 +32,8 @@ extension ChannelManager {
         let channel = channel(creating: name)
         return try channel.withState { (state) throws(ProtocolError) -> ChatMessage in
             if let sender, state.access.restrictsSending {
-                try state.access.checkSend(sender.member, isMember: state.members.local.contains(sender.session))
+                try state.access.checkSend(
+                    sender.member, isMember: state.members.local.contains(sender.session), channel: name.name)
             }
             guard let id = state.history.nextID else {
                 throw ProtocolError(.storageFailure, "\(channel.name.name) has used up its message ids")
@@ -100,7 +101,8 @@ extension ChannelManager {
         guard let channel = directory.channel(name) else { return }
         try channel.withState { (state) throws(ProtocolError) in
             if state.access.restrictsSending {
-                try state.access.checkSend(sender.member, isMember: state.members.local.contains(sender.session))
+                try state.access.checkSend(
+                    sender.member, isMember: state.members.local.contains(sender.session), channel: name.name)
             }
         }
     }

@@ -66,8 +66,16 @@ extension ChannelManager {
     }
 
     /// The channels a remote nick is in, sorted by name.
-    func channels(ofRemote nick: String) -> [ChannelInfo] {
-        memberships.channels(ofRemote: nick).map(\.info).sorted { $0.name.lowercased() < $1.name.lowercased() }
+    /// The channels a linked server's client is in; with a `viewer`, the secret ones it is not in are left out.
+    func channels(ofRemote nick: String, visibleTo viewer: ClientSession? = nil) -> [ChannelInfo] {
+        memberships.channels(ofRemote: nick).compactMap { channel in
+            channel.withState { state in
+                guard let viewer, state.access.secret, !state.members.local.contains(viewer) else {
+                    return channel.info(of: state)
+                }
+                return nil
+            }
+        }.sorted { $0.name.lowercased() < $1.name.lowercased() }
     }
 
     /// A topic set on a linked server; the latest setting wins, the same on every server.

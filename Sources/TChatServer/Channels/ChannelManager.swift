@@ -153,7 +153,7 @@ final class ChannelManager: Sendable {
                     state.access.operators[account] = member.accountName ?? account
                 }
                 try state.access.checkJoin(member, key: key)
-                state.access.invited.remove(member.nickKey)
+                state.access.invited.remove(member.session)
                 state.members.local.insert(session)
                 let time = Timestamp.now()
                 if let frame = SubscriberSet.encode(.joined(channel: channel.name.name, nick: nick, time: time)) {
@@ -172,6 +172,7 @@ final class ChannelManager: Sendable {
         let channel = try existing(name)
         try channel.withState { (state) throws(ProtocolError) in
             guard state.members.local.remove(session) else {
+                if state.access.secret { throw ProtocolError(.noSuchChannel, "there is no channel \(name.name)") }
                 throw ProtocolError(.notOnChannel, "you are not in \(channel.name.name)")
             }
             let time = Timestamp.now()

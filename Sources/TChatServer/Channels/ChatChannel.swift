@@ -61,7 +61,9 @@ final class ChatChannel: Sendable {
             record.modes = modes == "+" ? nil : modes
             record.key = access.key
             record.operators = access.operators.isEmpty ? nil : access.operators.values.sorted()
-            record.voiced = access.voiced.isEmpty ? nil : access.voiced.values.sorted()
+            // A guest's voice is its session's, and ends with it.
+            let voiced = access.voiced.filter { !$0.key.hasPrefix("session:") }.values.sorted()
+            record.voiced = voiced.isEmpty ? nil : voiced
             record.bans = access.bans.isEmpty ? nil : access.bans
             return record
         }

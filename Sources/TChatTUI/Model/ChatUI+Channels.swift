@@ -16,6 +16,23 @@ extension ChatUI {
             }
             return [.session(.joinKeyed(name.name, key: key))]
         }
+        switch command {
+        case .kill(let nick, let reason):
+            return request(.kill(nick: nick, reason: reason), .operatorRequest(done: "\(nick)'s session ended"))
+        case .serverBan(let mask, let reason):
+            return request(
+                .serverBan(mask: mask, reason: reason), .operatorRequest(done: mask.isEmpty ? "" : "\(mask) banned"))
+        case .serverUnban(let mask):
+            return request(.serverUnban(mask: mask), .operatorRequest(done: "\(mask) may come back"))
+        case .closeChannel(let named, let reason):
+            guard let channel = named ?? activeBuffer.channelName else {
+                error("/closechannel in a channel, or name one: /closechannel #channel reason")
+                return []
+            }
+            return request(.closeChannel(channel: channel, reason: reason), .operatorRequest(done: "\(channel) closed"))
+        default:
+            break
+        }
         if case .invite(let nick, let named) = command {
             guard let channel = named ?? activeBuffer.channelName else {
                 error("/invite in a channel, or name one: /invite nick #channel")

@@ -29,6 +29,8 @@ public struct ChatUI: Sendable {
         case modes(show: Bool)
         /// An operator's request whose event (MODE_CHANGED, KICKED) says what happened.
         case channelRequest
+        /// A server operator's request, answered by OK (and TEXT lines, listing bans): `done` says it worked.
+        case operatorRequest(done: String)
     }
 
     public internal(set) var buffers: [ChatBuffer]
@@ -420,7 +422,7 @@ public struct ChatUI: Sendable {
         case .register, .login, .changePassword, .unregister:
             startAccountCommand(command)
             return []
-        case .joinKeyed, .mode, .op, .voice, .kick, .ban, .invite:
+        case .joinKeyed, .mode, .op, .voice, .kick, .ban, .invite, .kill, .serverBan, .serverUnban, .closeChannel:
             return runChannelCommand(command)
         }
     }
@@ -704,6 +706,9 @@ public struct ChatUI: Sendable {
             break  // the TOPIC event does not come back to us; show it here
         case .history, .channelRequest:
             break
+        case .operatorRequest(let done):
+            for case .text(let text) in frames { info(text, in: index) }
+            if !done.isEmpty { info(done, in: index) }
         case .modes(let show):
             for case .channelModes(let channel, let modes, let operators, let voiced, let bans) in frames {
                 let bufferIndex = self.index(of: .channel(Self.key(channel)))

@@ -25,6 +25,11 @@ public enum Command: Sendable, Equatable {
     case kick(String, reason: String)
     case ban(String, on: Bool)
     case invite(String, channel: String?)
+    /// Server operators' commands.
+    case kill(String, reason: String)
+    case serverBan(String, reason: String)
+    case serverUnban(String)
+    case closeChannel(String?, reason: String)
     case register
     /// The account to log in to; nil for the nick asked for at start.
     case login(String?)
@@ -131,6 +136,27 @@ public struct CommandSpec: Sendable {
             name: "invite", arguments: "nick [#channel]", summary: "let a nick into this invite-only channel",
             required: 1
         ) { words, _ in .invite(words[0], channel: words.count > 1 ? words[1] : nil) },
+        CommandSpec(
+            name: "kill", arguments: "nick [reason]", summary: "end a client's session (server operators)", required: 1
+        ) { words, rest in .kill(words[0], reason: Self.after(words[0], in: rest)) },
+        CommandSpec(
+            name: "serverban", arguments: "[account:name|address:ip] [reason]",
+            summary: "ban from the server, or list the bans (server operators)", required: 0
+        ) { words, rest in
+            guard let first = words.first else { return .serverBan("", reason: "") }
+            return .serverBan(first, reason: Self.after(first, in: rest))
+        },
+        CommandSpec(
+            name: "serverunban", arguments: "account:name|address:ip", summary: "lift a server ban (server operators)",
+            required: 1
+        ) { words, _ in .serverUnban(words[0]) },
+        CommandSpec(
+            name: "closechannel", arguments: "[#channel] [reason]",
+            summary: "put everyone out of a channel and close it (server operators)", required: 0
+        ) { words, rest in
+            guard let first = words.first, first.hasPrefix("#") else { return .closeChannel(nil, reason: rest) }
+            return .closeChannel(first, reason: Self.after(first, in: rest))
+        },
         CommandSpec(
             name: "register", arguments: "", summary: "make your nick an account (asks for a password, unechoed)",
             required: 0
