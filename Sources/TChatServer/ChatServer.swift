@@ -151,6 +151,7 @@ public final class ChatServer: Service, Sendable {
                 store: store, known: nicks, serverName: configuration.name, serverID: serverID, feed: feed,
                 accounts: accounts, logger: logger)
             serverManager.setLoad { [weak clientManager] in clientManager?.count ?? 0 }
+            if let accounts { channelManager.forgetAccounts(notIn: accounts.keys) }
             accounts?.onDrop { [weak clientManager, weak channelManager] key in
                 clientManager?.forgetAccount(key)
                 channelManager?.forgetAccount(key)

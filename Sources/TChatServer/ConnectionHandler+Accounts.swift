@@ -93,9 +93,6 @@ extension ConnectionHandler {
             }
             let key = Nick.key(for: account)
             try checkThrottle(key, book: book)
-            // Counted as a failure now, taken back on success: exchanges started while the count was low cannot
-            // all be finished later, past the throttle.
-            book.loginFailed(account: key, address: ipAddress)
             let (keys, decoy) = book.scramKeys(forKey: key)
             let first: String
             do {
@@ -122,13 +119,16 @@ extension ConnectionHandler {
             try AccountBook.checkPassword(password)
             try checkThrottle(key, book: book)
             let verifying = book.verify(key: key, password: password, on: context.eventLoop)
-            runAccountWork(verifying, id, context) { [address = ipAddress] result in
+            runAccountWork(verifying, id, context) { result in
                 // A refusal as busy is no failed login: only a password checked and wrong counts.
-                guard let account = try result.get() else {
-                    book.loginFailed(account: key, address: address)
+                let checked = try result.get()
+                // Guesses sent together all passed the first check: what the ones before them started, the answer
+                // keeps to itself.
+                try self.checkThrottle(key, book: book)
+                guard let account = checked else {
+                    book.loginFailed(account: key, address: self.ipAddress)
                     throw Self.loginRefusal
                 }
-                book.loginFailed(account: key, address: address)  // taken back by `completeLogin`
                 try self.completeLogin(account, book: book)
                 return [.loggedIn(account: account.name), .ok]
             }
@@ -154,11 +154,14 @@ extension ConnectionHandler {
         guard Timestamp.now().milliseconds(since: login.started) <= Self.scramLifetime else {
             throw ProtocolError(.loginFailed, "the login took too long; start again with LOGIN")
         }
+        // Asked again: exchanges held open while the count was low are checked one wait at a time, as new ones are.
+        try checkThrottle(login.account, book: book)
         var scram = login.exchange
         let final: String
         do {
             final = try scram.receiveClientFinal(data)
         } catch {
+            book.loginFailed(account: login.account, address: ipAddress)
             logger.notice("login failed", metadata: ["account": "\(login.account)", "address": "\(address)"])
             throw Self.loginRefusal
         }
@@ -179,7 +182,9 @@ extension ConnectionHandler {
     }
 
     private func completeLogin(_ account: Account, book: AccountBook) throws(ProtocolError) {
-        book.loginSucceeded(account: account.key, address: ipAddress)
+        // The password was checked against these keys: a change or a drop since then undoes the login.
+        guard book.account(forKey: account.key)?.scram == account.scram else { throw Self.loginRefusal }
+        book.loginSucceeded(account: account.key)
         if let ban = book.ban(forAccount: account.key) {
             throw ProtocolError(.serverBanned, "the account \(account.name) is banned from this server: \(ban.reason)")
         }
@@ -212,9 +217,12 @@ extension ConnectionHandler {
                 .registrationClosed,
                 "\(nick.name) is a server operator's name: its account is made with tchatd account add")
         }
-        // Registrations count against the address as logins do: nobody takes every free nick in a loop.
-        try checkThrottle(nick.key, book: book)
-        book.registrationAttempted(address: ipAddress)
+        // Nobody takes every free nick in a loop: registrations from one address are slowed after five.
+        if let wait = book.registrationWait(address: ipAddress) {
+            throw ProtocolError(
+                .loginThrottled, "too many registrations from your address; try again in \((wait + 999) / 1000) s")
+        }
+        book.registered(address: ipAddress)
         let clients = server.clients
         runAccountWork(book.register(nick, password: password, on: context.eventLoop), id, context) {
             [logger, address] result in
@@ -278,7 +286,7 @@ extension ConnectionHandler {
         }
     }
 
-    private func checkThrottle(_ key: String, book: AccountBook) throws(ProtocolError) {
+    func checkThrottle(_ key: String, book: AccountBook) throws(ProtocolError) {
         if let wait = book.throttleWait(account: key, address: ipAddress) {
             throw ProtocolError(
                 .loginThrottled,

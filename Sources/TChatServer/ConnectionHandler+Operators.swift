@@ -59,6 +59,10 @@ extension ConnectionHandler {
         case .closeChannel(let channel, let reason):
             try TextField.check(reason, "reason", maxBytes: ProtocolLimits.maxReasonBytes)
             let name = try ChannelName(validating: channel)
+            guard server.servers.peers.isEmpty else {
+                throw ProtocolError(
+                    .invalidArgument, "channels are not closed on a network yet: modes are not shared between servers")
+            }
             let count = try server.channels.close(name, by: nick.name, reason: reason)
             logger.notice(
                 "channel closed", metadata: ["channel": "\(name.name)", "by": "\(nick)", "members": "\(count)"])

@@ -169,6 +169,9 @@ extension ConnectionHandler {
             let account = loginAccount.flatMap { proof in
                 server.clients.accounts?.account(forKey: proof.account)?.scram == proof.keys ? proof.account : nil
             }
+            if let account, let ban = server.clients.accounts?.ban(forAccount: account) {
+                throw ProtocolError(.serverBanned, "your account is banned from this server: \(ban.reason)")
+            }
             if server.configuration.requireAccount, account == nil {
                 throw ProtocolError(
                     .accountRequired,

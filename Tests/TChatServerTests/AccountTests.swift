@@ -164,10 +164,9 @@ import Testing
             default: Issue.record("attempt \(attempt): \(answer)")
             }
         }
-        // Every attempt counts when it starts, and so did the registration from this address: five are free, so
-        // five logins are checked (the fifth starts the wait); the rest wait a second, then two, ... so at most a
-        // stray one more is checked while this loop runs.
-        #expect((5...6).contains(failed), "\(failed) checked")
+        // Six are checked (five free, and the one that starts the wait); the rest wait a second, then two, ... so
+        // at most a stray one more is checked while this loop runs.
+        #expect((6...7).contains(failed), "\(failed) checked")
         #expect(throttled == 100 - failed)
         await server.stop()
     }
@@ -315,13 +314,13 @@ import Testing
         }
         #expect(waits == [1000, 2000, 4000, 8000, 16_000, 32_000, 60_000, 60_000, 60_000])
         // Another address is not slowed by this one's failures, until the account has had its own 20 free ones;
-        // then the account waits, but never more than 5 s, so nobody can lock its owner out for long.
+        // then the account waits, but never more than 15 s, so nobody can lock its owner out for long.
         #expect(throttle.wait(account: "ann", address: "10.0.0.2", at: now) == nil)
         for _ in 0..<10 { throttle.failed(account: "ann", address: "10.0.0.1", at: now) }
         let accountWait = throttle.wait(account: "ann", address: "10.0.0.2", at: now)
-        #expect(accountWait != nil && accountWait! <= 5_000)
+        #expect(accountWait != nil && accountWait! <= 15_000)
         #expect(throttle.wait(account: "bob", address: "10.0.0.2", at: now) == nil)
-        throttle.succeeded(account: "ann", address: "10.0.0.2")
+        throttle.succeeded(account: "ann")
         #expect(throttle.wait(account: "ann", address: "10.0.0.2", at: now) == nil)
     }
 

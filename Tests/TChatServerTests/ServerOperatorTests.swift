@@ -50,10 +50,17 @@ import Testing
         let (server, root) = try await Self.withOperator()
         defer { server.removeData() }
         let eve = try await AccountTests.registered("eve", on: server)
+        // Another of eve's connections has logged in and not said hello yet when the ban comes.
+        let waiting = try await RawConnection.connect(to: server.address)
+        let early = try await AccountTests.login(waiting, account: "eve", password: AccountTests.password)
+        #expect(early.contains(.loggedIn(account: "eve")))
         try await root.send(.serverBan(mask: "account:Eve", reason: "spam"), id: 3)
         #expect(await root.reply(to: 3, within: .seconds(30)) == [.ok])
         #expect(await eventually { eve.isClosed })
         #expect(eve.frames.contains { if case .error(let e) = $0.frame { e.code == .serverBanned } else { false } })
+        try await waiting.send(
+            .hello(Hello(nick: "eve", clientName: "raw", clientVersion: "1", processID: 1, host: "h")), id: 1)
+        #expect(AccountTests.errorCode(await waiting.reply(to: 1)) == .serverBanned)
         let again = try await RawConnection.connect(to: server.address)
         let answer = try await AccountTests.login(again, account: "eve", password: AccountTests.password)
         #expect(AccountTests.errorCode(answer) == .serverBanned)

@@ -134,12 +134,16 @@ final class AccountBook: Sendable {
         state.withLock { $0.throttle.failed(account: key, address: address, at: .now()) }
     }
 
-    func loginSucceeded(account key: String, address: String) {
-        state.withLock { $0.throttle.succeeded(account: key, address: address) }
+    func loginSucceeded(account key: String) {
+        state.withLock { $0.throttle.succeeded(account: key) }
     }
 
-    func registrationAttempted(address: String) {
-        state.withLock { $0.throttle.attempted(address: address, at: .now()) }
+    func registrationWait(address: String) -> UInt64? {
+        state.withLock { $0.throttle.registrationWait(address: address, at: .now()) }
+    }
+
+    func registered(address: String) {
+        state.withLock { $0.throttle.registered(address: address, at: .now()) }
     }
 
     // MARK: - Work off the event loops
@@ -225,10 +229,10 @@ final class AccountBook: Sendable {
         do {
             let file = try storage.load()
             let dropped = state.withLock { state in
-                let before = Set(state.accounts.keys)
+                let before = state.accounts
                 Self.apply(file, to: &state)
                 state.storedVersion = version
-                return before.subtracting(state.accounts.keys)
+                return Self.gone(before, now: state.accounts)
             }
             tellDropped(dropped)
             logger.info("accounts reloaded", metadata: ["accounts": "\(file.accounts.count)"])
@@ -267,13 +271,22 @@ final class AccountBook: Sendable {
         let stored = try storage.update(body)
         let version = storage.version()
         let dropped = state.withLock { state in
-            let before = Set(state.accounts.keys)
+            let before = state.accounts
             Self.apply(stored, to: &state)
             state.storedVersion = version
-            return before.subtracting(state.accounts.keys)
+            return Self.gone(before, now: state.accounts)
         }
         tellDropped(dropped)
     }
+
+    /// Accounts that are no longer the ones they were: dropped, or dropped and made again (another creation time)
+    /// between two reads of the store.
+    private static func gone(_ before: [String: Account], now: [String: Account]) -> Set<String> {
+        Set(before.filter { now[$0.key]?.created != $0.value.created }.keys)
+    }
+
+    /// Every account key there is.
+    var keys: Set<String> { state.withLock { Set($0.accounts.keys) } }
 
     private func tellDropped(_ keys: Set<String>) {
         guard !keys.isEmpty, let handler = dropHandler.withLock({ $0 }) else { return }

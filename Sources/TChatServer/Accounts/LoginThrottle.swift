@@ -5,13 +5,13 @@ import TChatProtocol
 ///
 /// A few failures are free (typos). After that, each failure makes the address (or the account) wait before its
 /// next attempt: 1 s, then 2, 4, 8 … up to a maximum. An attempt while waiting is refused at once, checks no
-/// password and costs the server nothing. Every attempt is counted as a failure when it starts (`failed`), and a
-/// success takes that back (`succeeded`): so a guesser cannot start many exchanges while its count is low and finish
-/// them all later.
+/// password and costs the server nothing. The server asks before it starts an attempt and again before it checks
+/// the password (`wait`), so exchanges started while the count was low cannot all be finished later.
 ///
-/// An account's own count has a short maximum wait (`maxAccountWait`, 5 s) and many free failures: it slows a
-/// guesser spread over many addresses, while someone guessing from a few addresses cannot lock the account's owner
-/// out (the owner's address has no failures of its own, so the owner waits at most those 5 s).
+/// An account's own count has a shorter maximum wait (`maxAccountWait`, 15 s) and more free failures: it slows a
+/// guesser spread over many addresses (to about 5,800 guesses a day), while someone guessing from a few addresses
+/// cannot lock the account's owner out (the owner's address has no failures of its own, so the owner waits at most
+/// those 15 s). Registrations are counted per address in a table of their own, so they never slow a login.
 struct LoginThrottle {
     struct Limits {
         /// Failures from one address before it must wait.
@@ -21,7 +21,9 @@ struct LoginThrottle {
         /// The longest wait of an address, in milliseconds.
         var maxWait: UInt64 = 60_000
         /// The longest wait of an account, in milliseconds.
-        var maxAccountWait: UInt64 = 5_000
+        var maxAccountWait: UInt64 = 15_000
+        /// Registrations from one address before it must wait to register again.
+        var freeRegistrations = 5
         /// A count is forgotten this long after its last failure, in milliseconds.
         var forgetAfter: UInt64 = 15 * 60_000
         /// Entries kept per table; past it, forgotten ones go first, then the oldest.
@@ -37,6 +39,7 @@ struct LoginThrottle {
     let limits: Limits
     private var byAddress: [String: Entry] = [:]
     private var byAccount: [String: Entry] = [:]
+    private var registrations: [String: Entry] = [:]
 
     init(limits: Limits = Limits()) { self.limits = limits }
 
@@ -54,16 +57,22 @@ struct LoginThrottle {
             &byAccount, account, free: limits.freePerAccount, maxWait: limits.maxAccountWait, limits: limits, at: now)
     }
 
-    /// Counts an attempt against an address only (a registration).
-    mutating func attempted(address: String, at now: Timestamp) {
-        Self.count(&byAddress, address, free: limits.freePerAddress, maxWait: limits.maxWait, limits: limits, at: now)
+    /// Milliseconds an address must wait before it registers again, or nil.
+    func registrationWait(address: String, at now: Timestamp) -> UInt64? {
+        guard let until = registrations[address]?.waitUntil, until > now else { return nil }
+        return until.milliseconds - now.milliseconds
     }
 
-    /// A login succeeded: the account's count is cleared, and the failure counted when it started is taken back
-    /// from the address (any wait it began stays).
-    mutating func succeeded(account: String, address: String) {
+    /// Counts a registration from an address (in its own table: it never slows a login).
+    mutating func registered(address: String, at now: Timestamp) {
+        Self.count(
+            &registrations, address, free: limits.freeRegistrations, maxWait: limits.maxWait, limits: limits, at: now)
+    }
+
+    /// A login succeeded: the account's count is cleared (not the address's, so an attacker with an account of
+    /// their own cannot reset their address between guesses at another's).
+    mutating func succeeded(account: String) {
         byAccount[account] = nil
-        if let entry = byAddress[address], entry.failures > 0 { byAddress[address]?.failures -= 1 }
     }
 
     /// Failures counted against an address now (for tests and the docs' figures).

@@ -45,6 +45,9 @@ struct ChannelAccess: Sendable, Equatable {
     var topicLock = false
     var moderated = false
     var key: String?
+    /// Its operators' accounts were dropped (or a server operator closed it): nobody may claim it any more; only a
+    /// server operator gives it a new operator.
+    var orphaned = false
 
     /// Most bans one channel keeps.
     static let maxBans = 100
@@ -182,7 +185,7 @@ struct ChannelAccess: Sendable, Equatable {
     mutating func apply(
         _ change: Change, by member: Member, target: Member?
     ) throws(ProtocolError) -> String {
-        if case .op(let nick, true) = change, operators.isEmpty, let account = member.account,
+        if case .op(let nick, true) = change, operators.isEmpty, !orphaned, let account = member.account,
             Nick.key(for: nick) == member.nickKey
         {
             operators[account] = member.accountName ?? account  // claiming a channel nobody operates
@@ -210,6 +213,7 @@ struct ChannelAccess: Sendable, Equatable {
             }
             if on {
                 operators[account] = target.accountName ?? account
+                orphaned = false
             } else {
                 guard operators.count > 1 || operators[account] == nil else {
                     throw ProtocolError(
@@ -220,7 +224,10 @@ struct ChannelAccess: Sendable, Equatable {
             return (on ? "+o " : "-o ") + nick
         case .voice(let nick, let on):
             guard let here = target.flatMap({ $0.nickKey == Nick.key(for: nick) ? $0 : nil }) else {
-                throw ProtocolError(.notOnChannel, "\(nick) is not in the channel")
+                // Someone absent is devoiced by their account's name; voice is only given to who is here.
+                guard !on else { throw ProtocolError(.notOnChannel, "\(nick) is not in the channel") }
+                voiced[Nick.key(for: nick)] = nil
+                return "-v " + nick
             }
             let key = here.account ?? Self.guestKey(here.session)
             if on { voiced[key] = here.accountName ?? nick } else { voiced[key] = nil }

@@ -120,6 +120,9 @@ extension ChannelManager {
             state.access.inviteOnly = true
             state.access.secret = true
             state.access.invited.removeAll()
+            // Its operators are out too: only a server operator opens it again, or gives it to someone.
+            state.access.operators.removeAll()
+            state.access.orphaned = true
             return members
         }
         for member in removed { memberships.remove(member, from: channel) }
@@ -132,11 +135,28 @@ extension ChannelManager {
     /// An account is gone: it operates no channel and has no voice any more, so that whoever registers the name
     /// next inherits nothing.
     func forgetAccount(_ key: String) {
+        forgetAccounts { $0 == key }
+    }
+
+    /// At start-up: operators and voice of accounts dropped while the server was not running.
+    func forgetAccounts(notIn keys: Set<String>) {
+        forgetAccounts { !keys.contains($0) && !$0.hasPrefix("session:") }
+    }
+
+    /// A channel that loses its last operator so is orphaned: the next member to come by cannot claim it.
+    private func forgetAccounts(where gone: (String) -> Bool) {
         var changed = false
         for channel in directory.all {
             channel.withState { state in
-                if state.access.operators.removeValue(forKey: key) != nil { changed = true }
-                if state.access.voiced.removeValue(forKey: key) != nil { changed = true }
+                for key in state.access.operators.keys where gone(key) {
+                    state.access.operators[key] = nil
+                    if state.access.operators.isEmpty { state.access.orphaned = true }
+                    changed = true
+                }
+                for key in state.access.voiced.keys where gone(key) {
+                    state.access.voiced[key] = nil
+                    changed = true
+                }
             }
         }
         if changed { store.channelsChanged() }

@@ -65,6 +65,7 @@ final class ChatChannel: Sendable {
             let voiced = access.voiced.filter { !$0.key.hasPrefix("session:") }.values.sorted()
             record.voiced = voiced.isEmpty ? nil : voiced
             record.bans = access.bans.isEmpty ? nil : access.bans
+            record.orphaned = access.orphaned ? true : nil
             return record
         }
     }
@@ -81,6 +82,7 @@ final class ChatChannel: Sendable {
         for name in record.operators ?? [] { access.operators[Nick.key(for: name)] = name }
         for name in record.voiced ?? [] { access.voiced[Nick.key(for: name)] = name }
         access.bans = Array((record.bans ?? []).prefix(ChannelAccess.maxBans))
+        access.orphaned = record.orphaned ?? false
         return access
     }
 }

@@ -141,6 +141,8 @@ struct ChannelRecord: Codable, Sendable, Equatable {
     var operators: [String]?
     var voiced: [String]?
     var bans: [String]?
+    /// Its operators' accounts are gone: only a server operator gives it a new one.
+    var orphaned: Bool?
 }
 
 /// The whole of `channels.json`.
