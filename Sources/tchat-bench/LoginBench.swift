@@ -33,6 +33,13 @@ struct LoginBench: AsyncParsableCommand {
     @Option(help: "Seconds after which the run stops, whatever it reached.") var timeout: Double = 120
     @Flag(help: "Print the report as one JSON object.") var json = false
 
+    /// The `--json` report: one object on one line, as every scenario prints.
+    struct Report: Codable {
+        var scenario: String
+        var storm: Phase
+        var failures: Phase
+    }
+
     struct Phase: Codable {
         var name: String
         var seconds: Double
@@ -77,7 +84,8 @@ struct LoginBench: AsyncParsableCommand {
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
-            print(String(decoding: try encoder.encode(phases), as: UTF8.self))
+            let report = Report(scenario: "logins", storm: storm, failures: guesses)
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
             return
         }
         for phase in phases {

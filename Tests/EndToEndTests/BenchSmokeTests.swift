@@ -97,6 +97,33 @@ struct BenchSmokeTests {
         #expect(Self.number(report, "scram_iterations") == 4096)
     }
 
+    @Test func loginsStormAndFailuresAreAnsweredAsTheThrottleSays() async throws {
+        let directory = CommandLineTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let secrets = directory + "-secrets"
+        defer { try? FileManager.default.removeItem(atPath: secrets) }
+        let password = try AccountCommandLineTests.passwordFile("storm-password-1", mode: 0o600, in: secrets)
+        let add = try Child(
+            "tchatd", ["account", "add", "storm", "--data-dir", directory, "--password-file", password])
+        #expect(await add.exitStatus() == 0, "\(add.stderr)")
+        let tls = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/tls").path
+        let daemon = try await Daemon(
+            directory: directory, extra: ["--tls-cert", tls + "/server.pem", "--tls-key", tls + "/server-key.pem"])
+        let report = try await Self.report([
+            "logins", "--server", daemon.clients, "--account", "storm", "--password-file", password, "--logins", "4",
+            "--concurrency", "2", "--failures", "10", "--failure-interval", "0",
+        ])
+        #expect(report["scenario"] as? String == "logins")
+        let storm = try #require(report["storm"] as? [String: Any])
+        let failures = try #require(report["failures"] as? [String: Any])
+        #expect((storm["answers"] as? [String: Int])?["ok"] == 4)
+        let answers = try #require(failures["answers"] as? [String: Int])
+        #expect(answers["login-failed", default: 0] + answers["login-throttled", default: 0] == 10)
+        #expect(answers["login-failed", default: 0] <= 6 && answers["login-throttled", default: 0] >= 4)
+        #expect(await daemon.stop() == 0)
+    }
+
     @Test func aTargetOffLoopbackIsRefused() async throws {
         let bench = try Child("tchat-bench", ["fanout", "--server", "192.0.2.1:7667"])
         #expect(await bench.exitStatus() != 0)
