@@ -36,8 +36,7 @@ extension ChannelManager {
         let channel = try existing(name)
         let announced = try channel.withState { (state) throws(ProtocolError) -> String in
             guard state.members.local.contains(session) else {
-                if state.access.secret { throw ProtocolError(.noSuchChannel, "there is no channel \(name.name)") }
-                throw ProtocolError(.notOnChannel, "join \(name.name) to change its modes")
+                throw state.refusal(toNonMember: name.name, "join \(name.name) to change its modes")
             }
             let here = target.flatMap { state.members.local.contains($0.session) ? $0.member : nil }
             let announced = try state.access.apply(change, by: member, target: here)
@@ -60,8 +59,7 @@ extension ChannelManager {
         let channel = try existing(name)
         try channel.withState { (state) throws(ProtocolError) in
             guard state.members.local.contains(session) else {
-                if state.access.secret { throw ProtocolError(.noSuchChannel, "there is no channel \(name.name)") }
-                throw ProtocolError(.notOnChannel, "you are not in \(name.name)")
+                throw state.refusal(toNonMember: name.name, "you are not in \(name.name)")
             }
             try state.access.checkOperator(member)
             guard state.members.local.contains(target.session) else {
@@ -89,8 +87,7 @@ extension ChannelManager {
         let channel = try existing(name)
         try channel.withState { (state) throws(ProtocolError) in
             guard state.members.local.contains(session) else {
-                if state.access.secret { throw ProtocolError(.noSuchChannel, "there is no channel \(name.name)") }
-                throw ProtocolError(.notOnChannel, "you are not in \(name.name)")
+                throw state.refusal(toNonMember: name.name, "you are not in \(name.name)")
             }
             try state.access.checkOperator(member)
             guard !state.members.local.contains(target.session) else {

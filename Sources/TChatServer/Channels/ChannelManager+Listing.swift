@@ -12,8 +12,7 @@ extension ChannelManager {
         let member = member ?? ChannelAccess.Member(nick: nick, account: nil)
         let time = try channel.withState { (state) throws(ProtocolError) -> Timestamp in
             guard state.members.local.contains(session) else {
-                if state.access.secret { throw ProtocolError(.noSuchChannel, "there is no channel \(name.name)") }
-                throw ProtocolError(.notOnChannel, "join \(channel.name.name) to set its topic")
+                throw state.refusal(toNonMember: name.name, "join \(channel.name.name) to set its topic")
             }
             try state.access.checkTopic(member)
             state.topic = topic
@@ -63,10 +62,10 @@ extension ChannelManager {
         -> ChatChannel
     {
         let channel = try existing(name)
-        let (isMember, secret) = channel.withState { ($0.members.local.contains(viewer), $0.access.secret) }
-        guard isMember else {
-            if secret { throw ProtocolError(.noSuchChannel, "there is no channel \(name.name)") }
-            throw ProtocolError(.notOnChannel, "join \(name.name) to \(action)")
+        try channel.withState { (state) throws(ProtocolError) in
+            guard state.members.local.contains(viewer) else {
+                throw state.refusal(toNonMember: name.name, "join \(name.name) to \(action)")
+            }
         }
         return channel
     }

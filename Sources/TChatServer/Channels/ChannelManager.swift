@@ -172,8 +172,7 @@ final class ChannelManager: Sendable {
         let channel = try existing(name)
         try channel.withState { (state) throws(ProtocolError) in
             guard state.members.local.remove(session) else {
-                if state.access.secret { throw ProtocolError(.noSuchChannel, "there is no channel \(name.name)") }
-                throw ProtocolError(.notOnChannel, "you are not in \(channel.name.name)")
+                throw state.refusal(toNonMember: name.name, "you are not in \(channel.name.name)")
             }
             let time = Timestamp.now()
             let event = ServerFrame.parted(channel: channel.name.name, nick: nick, reason: reason, time: time)

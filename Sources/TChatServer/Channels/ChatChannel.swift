@@ -15,6 +15,13 @@ final class ChatChannel: Sendable {
         var history: HistoryWindow
         var access = ChannelAccess()
 
+        /// What a client that is not a member is told: that it is not in the channel, or, for a secret channel,
+        /// that there is no such channel (as for a name nobody uses).
+        func refusal(toNonMember name: String, _ message: String) -> ProtocolError {
+            access.secret
+                ? ProtocolError(.noSuchChannel, "there is no channel \(name)") : ProtocolError(.notOnChannel, message)
+        }
+
         /// Takes a topic unless the one held was set later: the latest setting wins, the same on every server.
         mutating func takeTopic(_ topic: String, setBy: String, at time: Timestamp) -> Bool {
             guard (time, setBy) > (topicSetAt, topicSetBy) else { return false }

@@ -103,7 +103,7 @@ public struct CommandSpec: Sendable {
             .clear
         },
         CommandSpec(
-            name: "mode", arguments: "[#channel] [+i|+k key|+s|+t|+m|-...]",
+            name: "mode", arguments: "[#channel] [+i|+k key|...]",
             summary: "show this channel's modes, or change one (channel operators)", required: 0
         ) { words, rest in
             guard let first = words.first, first.hasPrefix("#") else { return .mode(channel: nil, change: rest) }
@@ -127,7 +127,8 @@ public struct CommandSpec: Sendable {
             words, rest in .kick(words[0], reason: Self.after(words[0], in: rest))
         },
         CommandSpec(
-            name: "ban", arguments: "nick*|account:name", summary: "keep matching nicks or an account out", required: 1
+            name: "ban", arguments: "mask",
+            summary: "keep nicks matching a pattern (bad*) or an account (account:name) out", required: 1
         ) { words, _ in .ban(words[0], on: true) },
         CommandSpec(name: "unban", arguments: "mask", summary: "lift a ban", required: 1) { words, _ in
             .ban(words[0], on: false)
@@ -140,14 +141,14 @@ public struct CommandSpec: Sendable {
             name: "kill", arguments: "nick [reason]", summary: "end a client's session (server operators)", required: 1
         ) { words, rest in .kill(words[0], reason: Self.after(words[0], in: rest)) },
         CommandSpec(
-            name: "serverban", arguments: "[account:name|address:ip] [reason]",
-            summary: "ban from the server, or list the bans (server operators)", required: 0
+            name: "serverban", arguments: "[mask] [reason]",
+            summary: "ban account:name or address:ip from the server, or list bans (server operators)", required: 0
         ) { words, rest in
             guard let first = words.first else { return .serverBan("", reason: "") }
             return .serverBan(first, reason: Self.after(first, in: rest))
         },
         CommandSpec(
-            name: "serverunban", arguments: "account:name|address:ip", summary: "lift a server ban (server operators)",
+            name: "serverunban", arguments: "mask", summary: "lift a server ban (server operators)",
             required: 1
         ) { words, _ in .serverUnban(words[0]) },
         CommandSpec(
