@@ -64,6 +64,12 @@ final class Child: Sendable {
         try input.fileHandleForWriting.close()
     }
 
+    /// A test that fails (or throws) before it stops what it started must not leave it running: the last reference
+    /// going away ends the process, as SIGKILL would, so it cannot linger or hold a mount.
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+
     var stdout: String { output.text }
     var stderr: String { errors.text }
     var lines: [String] { stdout.split(separator: "\n").map(String.init) }
