@@ -14,7 +14,7 @@ enum ScramLogin {
         _ credentials: Credentials, submit: (ClientFrame) async throws -> [ServerFrame]
     ) async throws -> String {
         var client = ScramClient(
-            account: credentials.account, password: credentials.password, nonce: Self.nonce())
+            account: credentials.account, password: credentials.password, nonce: RandomBytes.nonce())
         let first = try await submit(.login(mechanism: "SCRAM-SHA-256", data: try client.clientFirst()))
         guard case .authData(let serverFirst)? = first.first else {
             throw ConnectionError("the server answered LOGIN without its SCRAM challenge")
@@ -37,13 +37,6 @@ enum ScramLogin {
         }
         for case .loggedIn(let account) in answer { return account }
         throw ConnectionError("the server did not say the login succeeded")
-    }
-
-    static func nonce() -> String {
-        var bytes = [UInt8](repeating: 0, count: 18)
-        var generator = SystemRandomNumberGenerator()
-        for index in bytes.indices { bytes[index] = generator.next() }
-        return Data(bytes).base64EncodedString()
     }
 }
 

@@ -96,7 +96,7 @@ extension ConnectionHandler {
             let (keys, decoy) = book.scramKeys(forKey: key)
             let first: String
             do {
-                first = try scram.serverFirst(keys: keys, decoy: decoy, serverNonce: Self.makeNonce())
+                first = try scram.serverFirst(keys: keys, decoy: decoy, serverNonce: RandomBytes.nonce())
             } catch {
                 throw ProtocolError(.loginFailed, "the SCRAM exchange failed: \(error)")
             }
@@ -316,13 +316,5 @@ extension ConnectionHandler {
             }
             self.flushPending(context: context)
         }
-    }
-
-    /// 18 random bytes in base64: printable, no commas, as SCRAM asks.
-    static func makeNonce() -> String {
-        var bytes = [UInt8](repeating: 0, count: 18)
-        var generator = SystemRandomNumberGenerator()
-        for index in bytes.indices { bytes[index] = generator.next() }
-        return Data(bytes).base64EncodedString()
     }
 }

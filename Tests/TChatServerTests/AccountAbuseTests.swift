@@ -16,7 +16,7 @@ import Testing
     static func startScram(_ connection: RawConnection, account: String, id: UInt32) async throws
         -> (ScramClient, [ServerFrame])
     {
-        var client = ScramClient(account: account, password: "x", nonce: ConnectionHandler.makeNonce())
+        var client = ScramClient(account: account, password: "x", nonce: RandomBytes.nonce())
         try await connection.send(.login(mechanism: "SCRAM-SHA-256", data: try client.clientFirst()), id: id)
         return (client, await connection.reply(to: id))
     }
@@ -56,7 +56,7 @@ import Testing
         defer { server.removeData() }
         let ann = try await AccountTests.registered("ann", on: server)
         let thief = try await RawConnection.connect(to: server.address)
-        var client = ScramClient(account: "ann", password: AccountTests.password, nonce: ConnectionHandler.makeNonce())
+        var client = ScramClient(account: "ann", password: AccountTests.password, nonce: RandomBytes.nonce())
         try await thief.send(.login(mechanism: "SCRAM-SHA-256", data: try client.clientFirst()), id: 5)
         guard case .authData(let first)? = await thief.reply(to: 5).first else {
             Issue.record("no challenge")

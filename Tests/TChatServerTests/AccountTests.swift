@@ -35,7 +35,7 @@ import Testing
     static func login(
         _ connection: RawConnection, account: String, password: String, id: UInt32 = 10
     ) async throws -> [ServerFrame] {
-        var client = ScramClient(account: account, password: password, nonce: ConnectionHandler.makeNonce())
+        var client = ScramClient(account: account, password: password, nonce: RandomBytes.nonce())
         try await connection.send(.login(mechanism: "SCRAM-SHA-256", data: try client.clientFirst()), id: id)
         let first = await connection.reply(to: id)
         guard case .authData(let serverFirst)? = first.first, first.last == .ok else { return first }

@@ -35,9 +35,7 @@ public struct PasswordHash: Sendable, Equatable, Codable, CustomStringConvertibl
         password: String, logN: Int = standard.logN, blockSize: Int = standard.blockSize,
         parallelism: Int = standard.parallelism
     ) throws -> PasswordHash {
-        var salt = [UInt8](repeating: 0, count: 16)
-        var generator = SystemRandomNumberGenerator()
-        for index in salt.indices { salt[index] = generator.next() }
+        let salt = RandomBytes.make(16)
         let hash = try derive(password, salt: salt, logN: logN, blockSize: blockSize, parallelism: parallelism)
         return PasswordHash(logN: logN, blockSize: blockSize, parallelism: parallelism, salt: salt, hash: hash)
     }

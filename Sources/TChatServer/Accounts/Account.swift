@@ -87,10 +87,7 @@ struct AccountsFile: Codable, Sendable, Equatable {
     var serverBans: [ServerBan]?
 
     static func empty() -> AccountsFile {
-        var secret = [UInt8](repeating: 0, count: 32)
-        var generator = SystemRandomNumberGenerator()
-        for index in secret.indices { secret[index] = generator.next() }
-        return AccountsFile(version: 1, decoySecret: Data(secret).base64EncodedString(), accounts: [])
+        AccountsFile(version: 1, decoySecret: Data(RandomBytes.make(32)).base64EncodedString(), accounts: [])
     }
 
     var secretBytes: [UInt8] { Data(base64Encoded: decoySecret).map(Array.init) ?? [] }

@@ -13,7 +13,8 @@ public enum AccountAdministration {
         try AccountBook.checkNewPassword(password)
         let account = Account(
             name: nick.name, password: try PasswordHash.make(password: password),
-            scram: try ScramKeys(password: password, salt: AccountBook.randomSalt(), iterations: iterations),
+            scram: try ScramKeys(
+                password: password, salt: RandomBytes.make(ScramKeys.saltLength), iterations: iterations),
             created: .now(), welcome: "")
         _ = try AccountFile(directory: dataDirectory).update { file in
             guard !file.accounts.contains(where: { $0.key == nick.key }) else {
@@ -31,7 +32,8 @@ public enum AccountAdministration {
         try AccountBook.checkNewPassword(password)
         let key = Nick.key(for: name)
         let hash = try PasswordHash.make(password: password)
-        let scram = try ScramKeys(password: password, salt: AccountBook.randomSalt(), iterations: iterations)
+        let scram = try ScramKeys(
+            password: password, salt: RandomBytes.make(ScramKeys.saltLength), iterations: iterations)
         _ = try AccountFile(directory: dataDirectory).update { file in
             guard let index = file.accounts.firstIndex(where: { $0.key == key }) else {
                 throw ProtocolError(.noSuchNick, "there is no account \(name)")

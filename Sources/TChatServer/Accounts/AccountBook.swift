@@ -154,7 +154,8 @@ final class AccountBook: Sendable {
         return offLoop(on: loop) { book in
             let account = Account(
                 name: nick.name, password: try PasswordHash.make(password: password),
-                scram: try ScramKeys(password: password, salt: Self.randomSalt(), iterations: iterations),
+                scram: try ScramKeys(
+                    password: password, salt: RandomBytes.make(ScramKeys.saltLength), iterations: iterations),
                 created: .now(), welcome: "")
             try book.change { file in
                 guard !file.accounts.contains(where: { $0.key == nick.key }) else {
@@ -190,7 +191,8 @@ final class AccountBook: Sendable {
                 throw ProtocolError(.loginFailed, "that is not your current password; nothing was changed")
             }
             let hash = try PasswordHash.make(password: new)
-            let scram = try ScramKeys(password: new, salt: Self.randomSalt(), iterations: iterations)
+            let scram = try ScramKeys(
+                password: new, salt: RandomBytes.make(ScramKeys.saltLength), iterations: iterations)
             try book.change { file in
                 guard let index = file.accounts.firstIndex(where: { $0.key == key }) else {
                     throw ProtocolError(.notLoggedIn, "the account \(account.name) no longer exists")
@@ -228,13 +230,7 @@ final class AccountBook: Sendable {
         guard version != state.withLock({ $0.storedVersion }) else { return }
         do {
             let file = try storage.load()
-            let dropped = state.withLock { state in
-                let before = state.accounts
-                Self.apply(file, to: &state)
-                state.storedVersion = version
-                return Self.gone(before, now: state.accounts)
-            }
-            tellDropped(dropped)
+            adopt(file, version: version)
             logger.info("accounts reloaded", metadata: ["accounts": "\(file.accounts.count)"])
         } catch {
             logger.error("accounts not reloaded", metadata: ["error": "\(error)"])
@@ -269,10 +265,14 @@ final class AccountBook: Sendable {
     /// Changes the store, then this book to match what is stored.
     private func change(_ body: (inout AccountsFile) throws -> Void) throws {
         let stored = try storage.update(body)
-        let version = storage.version()
+        adopt(stored, version: storage.version())
+    }
+
+    /// Takes what the store holds as this book's, and tells of the accounts that are gone.
+    private func adopt(_ file: AccountsFile, version: String) {
         let dropped = state.withLock { state in
             let before = state.accounts
-            Self.apply(stored, to: &state)
+            Self.apply(file, to: &state)
             state.storedVersion = version
             return Self.gone(before, now: state.accounts)
         }
@@ -299,13 +299,6 @@ final class AccountBook: Sendable {
         state.accounts = accounts
         state.decoySecret = file.secretBytes
         state.bans = Dictionary((file.serverBans ?? []).map { ($0.mask, $0) }, uniquingKeysWith: { first, _ in first })
-    }
-
-    static func randomSalt() -> [UInt8] {
-        var salt = [UInt8](repeating: 0, count: ScramKeys.saltLength)
-        var generator = SystemRandomNumberGenerator()
-        for index in salt.indices { salt[index] = generator.next() }
-        return salt
     }
 
     /// Checked when an account does not exist, so that answering takes as long as for one that does.
