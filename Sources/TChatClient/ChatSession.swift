@@ -68,6 +68,19 @@ public final class ChatSession: Sendable {
         var credentials: Credentials?
         /// Channel keys by channel key, for rejoining keyed channels.
         var keys: [String: String] = [:]
+        /// The nick a NICK sent and not yet answered asks for: events naming it may come before the answer.
+        var requestedNick: String?
+
+        /// The nick before the last NICK answered: events naming it may be read after the answer.
+        var formerNick: String?
+
+        /// Whether `nick` is this session's (as it is, was just before, or is about to be).
+        func isOwn(_ nick: String) -> Bool {
+            let key = Nick.key(for: nick)
+            return [self.nick, requestedNick, formerNick].contains { $0.map { Nick.key(for: $0) == key } == true }
+        }
+
+        func tracks(_ channel: ChannelName) -> Bool { channels.contains { $0.key == channel.key } }
     }
 
     public let options: ConnectOptions
@@ -183,6 +196,7 @@ public final class ChatSession: Sendable {
         let stopped = state.withLock { state -> Bool in
             state.connection = connection
             state.nick = nick
+            state.formerNick = nil
             // Start the next round of attempts with the server after this one.
             if let index = state.servers.firstIndex(of: connection.server) {
                 state.next = index + 1
@@ -216,6 +230,31 @@ public final class ChatSession: Sendable {
                     }
                 }
                 onEvent(.event(event))
+            case .joined(let channel, let who, _):
+                // Another session sharing our nick (our account's, elsewhere) is in a channel, and so are we now:
+                // joined like any other, for its history and members.
+                if let name = try? ChannelName(validating: channel),
+                    state.withLock({ $0.isOwn(who) && !$0.tracks(name) })
+                {
+                    state.withLock { $0.channels.append((name.key, name.name)) }
+                    Task { await join(name.name, history: initialHistory, on: connection, since: 0) }
+                } else {
+                    onEvent(.event(event))
+                }
+            case .parted(let channel, let who, _, _):
+                // Left by another session sharing our nick, or by our own nick change onto theirs.
+                if let name = try? ChannelName(validating: channel),
+                    state.withLock({ $0.isOwn(who) && $0.tracks(name) })
+                {
+                    state.withLock { state in
+                        state.channels.removeAll { $0.key == name.key }
+                        state.newest[name.key] = nil
+                        state.keys[name.key] = nil
+                    }
+                    onEvent(.parted(name.name))
+                } else {
+                    onEvent(.event(event))
+                }
             case .nickChanged(let old, let new, _):
                 // The server renamed us (a nick collision between linked servers): keep the new nick for reconnects.
                 state.withLock { state in if state.nick.lowercased() == old.lowercased() { state.nick = new } }
@@ -381,10 +420,16 @@ public final class ChatSession: Sendable {
         case .request(let frame, let tag):
             report(connection.submit(frame), command) { frames in .reply(tag: tag, frames: frames) }
         case .nick(let nick):
-            report(connection.submit(.nick(nick)), command) { [self] _ in
-                state.withLock { $0.nick = nick }
+            state.withLock { $0.requestedNick = nick }
+            let submitted = connection.submit(.nick(nick))
+            report(submitted, command) { [self] _ in
+                state.withLock { state in
+                    state.formerNick = state.nick
+                    state.nick = nick
+                }
                 return .nickChanged(nick)
             }
+            submitted.whenComplete { [self] _ in state.withLock { $0.requestedNick = nil } }
         case .quit:
             break
         case .login(let credentials):

@@ -55,6 +55,7 @@ extension ConnectionHandler {
     private func target(named nick: String) -> ChannelManager.Target? {
         guard let session = server.clients.session(named: nick), let current = server.clients.currentNick(of: session)
         else { return nil }
-        return ChannelManager.Target(session: session, member: member(session, current))
+        return ChannelManager.Target(
+            session: session, member: member(session, current), companions: server.clients.companions(of: session))
     }
 }

@@ -14,12 +14,17 @@ extension ConnectionHandler {
         switch frame {
         case .kill(let target, let reason):
             try TextField.check(reason, "reason", maxBytes: ProtocolLimits.maxReasonBytes)
-            guard let victim = server.clients.session(named: target) else {
+            // Every session sharing the nick: they are one client.
+            let victims = server.clients.sessions(named: target)
+            guard !victims.isEmpty else {
                 throw ProtocolError(.noSuchNick, "no client is connected here as \(target)")
             }
             let because = reason.isEmpty ? "" : ": \(reason)"
-            Self.end(
-                victim.channel, ProtocolError(.killed, "disconnected by the server operator \(nick.name)\(because)"))
+            for victim in victims {
+                Self.end(
+                    victim.channel, ProtocolError(.killed, "disconnected by the server operator \(nick.name)\(because)")
+                )
+            }
             logger.notice("session ended", metadata: ["nick": "\(target)", "by": "\(nick)", "reason": "\(reason)"])
             return false
         case .serverBan(let mask, let reason):
@@ -38,9 +43,7 @@ extension ConnectionHandler {
                 let error = ProtocolError(.serverBanned, "you are banned from this server: \(reason)")
                 if normalized.hasPrefix("account:") {
                     let key = String(normalized.dropFirst("account:".count))
-                    for (victim, _) in clients.localClients() where clients.account(of: victim) == key {
-                        Self.end(victim.channel, error)
-                    }
+                    for victim in clients.sessions(ofAccount: key) { Self.end(victim.channel, error) }
                 } else {
                     for channel in context2.connections(from: String(normalized.dropFirst("address:".count))) {
                         Self.end(channel, error)

@@ -49,7 +49,8 @@ extension ConnectionHandler {
             case .hello:
                 throw ProtocolError(.alreadyWelcomed, "this connection already said hello")
             case .nick(let text):
-                try changeNick(to: text, session: session, current: nick)
+                try changeNick(to: text, session: session, current: nick, requestID: id)
+                return  // answered by changeNick, before what the new nick brings
             case .whoami:
                 try describe(session, to: nick, viewerSession: session, requestID: id)
             case .join(let channel, let history):
@@ -61,12 +62,15 @@ extension ConnectionHandler {
             case .part(let channel, let reason):
                 let name = try ChannelName(validating: channel)
                 try TextField.check(reason, "reason", maxBytes: ProtocolLimits.maxReasonBytes)
-                try server.channels.part(session, nick: nick.name, channel: name, reason: reason)
+                try server.channels.part(
+                    session, nick: nick.name, channel: name, reason: reason,
+                    companions: server.clients.companions(of: session))
             case .send(let channel, let body):
                 try send(body, to: channel, nick: nick, requestID: id, session: session)
                 return  // answered by its `SendReply`, once stored and handed over
             case .sendDirect(let target, let body):
-                try server.clients.sendDirect(body, from: nick, to: target)
+                try server.clients.sendDirect(
+                    body, from: nick, to: target, echoTo: server.clients.companions(of: session))
             case .listChannels:
                 for info in server.channels.list(for: session) { reply(.channelInfo(info), to: id) }
             case .setTopic(let channel, let topic):
@@ -180,7 +184,7 @@ extension ConnectionHandler {
             let session = ClientSession(
                 id: connectionID, channel: context.channel, address: address, connectedAt: .now(), hello: hello,
                 mailbox: server.mailbox(for: context.eventLoop))
-            let welcomeText = try server.clients.admit(session, nick: nick, account: account)
+            let admission = try server.clients.admit(session, nick: nick, account: account)
             phase = .welcomed(session, nick)
             logger.info(
                 "client connected",
@@ -194,9 +198,13 @@ extension ConnectionHandler {
                         version: hello.version, serverName: server.servers.name,
                         serverVersion: TChatVersion.current, nick: nick.name, address: address,
                         connectedAt: session.connectedAt, maxFrameLength: UInt32(server.configuration.maxFrameLength),
-                        welcomeText: welcomeText, motd: server.live.current.motd)),
+                        welcomeText: admission.welcome, motd: server.live.current.motd)),
                 to: id)
             reply(.ok, to: id)
+            // Sharing its account's nick: it is in that nick's channels, as it hears after the welcome.
+            if let first = admission.companions.first {
+                for event in server.channels.attach(session, to: first, nick: nick.name) { reply(event, to: 0) }
+            }
         } catch let error as ProtocolError {
             closeWithError(context: context, error, requestID: id)
         } catch {
@@ -206,12 +214,35 @@ extension ConnectionHandler {
 
     // MARK: - Requests that need more than a line
 
-    private func changeNick(to text: String, session: ClientSession, current: Nick) throws {
+    private func changeNick(to text: String, session: ClientSession, current: Nick, requestID id: UInt32) throws {
         let new = try Nick(validating: text)
-        guard new.name != current.name else { return }
-        try server.clients.rename(session, to: new)
+        guard new.name != current.name else {
+            reply(.ok, to: id)
+            return
+        }
+        // Its channels, should it leave its nick for one its account's sessions hold.
+        let before = server.channels.channels(of: session, visibleTo: nil)
+        let outcome = try server.clients.rename(session, to: new)
         phase = .welcomed(session, new)
-        server.channels.announceNickChange(session, from: current.name, to: new.name)
+        switch outcome {
+        case .renamed(let companions)?:
+            server.channels.announceNickChange(session, from: current.name, to: new.name, companions: companions)
+            reply(.ok, to: id)
+        case .joined(let companions)?:
+            // Its old nick is gone from the network. It leaves that nick's channels and is in the new one's: told in
+            // that order, around the OK that makes the new nick its own.
+            let reason = "now a session of \(new.name)"
+            server.channels.remove(session, nick: current.name, reason: reason)
+            for channel in before {
+                reply(.parted(channel: channel.name, nick: current.name, reason: reason, time: .now()), to: 0)
+            }
+            reply(.ok, to: id)
+            if let first = companions.first {
+                for event in server.channels.attach(session, to: first, nick: new.name) { reply(event, to: 0) }
+            }
+        case nil:
+            reply(.ok, to: id)
+        }
         logger.info("nick changed", metadata: ["from": "\(current)", "to": "\(new)"])
     }
 
@@ -261,7 +292,8 @@ extension ConnectionHandler {
                 .loginThrottled, "too many wrong channel keys from your address; try again in \((wait + 999) / 1000) s")
         }
         let joining = server.channels.join(
-            session, nick: nick.name, channel: name, history: history, member: member(session, nick), key: key)
+            session, nick: nick.name, channel: name, history: history, member: member(session, nick), key: key,
+            companions: server.clients.companions(of: session))
         let address = ipAddress
         joining.whenComplete { result in
             if !key.isEmpty, case .failure(let error as ProtocolError) = result, error.code == .badChannelKey {

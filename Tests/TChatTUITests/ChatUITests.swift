@@ -175,6 +175,18 @@ import Testing
         #expect(ui.activeBuffer.kind == .direct("bob"))
     }
 
+    @Test func aDirectMessageSentFromAnotherSessionOfMineShowsWithTheOneIWroteTo() {
+        var ui = Self.connected()
+        let mine = DirectMessage(from: "alice", to: "carol", time: Self.time, body: .text("sent from my phone"))
+        #expect(ui.handle(.event(.direct(mine))) == [], "no bell for what I wrote")
+        let index = ui.buffers.firstIndex { $0.kind == .direct("carol") }
+        #expect(index != nil && !ui.buffers.contains { $0.kind == .direct("alice") })
+        if let index {
+            #expect(ui.buffers[index].lines.last?.own == true)
+            #expect(ui.buffers[index].unread == 0 && ui.buffers[index].mentions == 0)
+        }
+    }
+
     @Test func aPasteOfManyLinesAsksFirstAndAFewGoStraightOut() {
         var ui = Self.connected()
         #expect(

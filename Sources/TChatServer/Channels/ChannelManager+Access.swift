@@ -7,6 +7,8 @@ extension ChannelManager {
     struct Target: Sendable {
         let session: ClientSession
         let member: ChannelAccess.Member
+        /// The sessions sharing its nick: put out with it, invited with it.
+        var companions: [ClientSession] = []
     }
 
     /// CHANNEL_MODES as `viewer` may see it: the key only to members; a secret channel only to its members.
@@ -70,12 +72,14 @@ extension ChannelManager {
                 channel: channel.name.name, nick: target.member.nick, by: member.nick, reason: reason, time: time)
             if let frame = SubscriberSet.encode(event) { state.members.local.deliver(frame) }
             state.members.local.remove(target.session)
+            state.members.removeCompanions(target.companions)
             feed.emit(
                 .parted(
                     channel: channel.name.name, nick: target.member.nick, reason: "kicked by \(member.nick)", time: time
                 ))
         }
         memberships.remove(target.session, from: channel)
+        for companion in target.companions { memberships.remove(companion, from: channel) }
         logger.info(
             "kicked", metadata: ["channel": "\(name.name)", "nick": "\(target.member.nick)", "by": "\(member.nick)"])
     }
@@ -94,10 +98,10 @@ extension ChannelManager {
                 throw ProtocolError(.invalidArgument, "\(target.member.nick) is in \(name.name) already")
             }
             if state.access.invited.count >= 1000 { state.access.invited.removeAll() }
-            state.access.invited.insert(target.session.id)
+            for invited in [target.session] + target.companions { state.access.invited.insert(invited.id) }
         }
         if let frame = SubscriberSet.encode(.invited(channel: channel.name.name, by: member.nick, time: .now())) {
-            target.session.send(frame)
+            for invited in [target.session] + target.companions { invited.send(frame) }
         }
     }
 }
@@ -114,6 +118,7 @@ extension ChannelManager {
             let event = ServerFrame.kicked(channel: channel.name.name, nick: "*", by: by, reason: reason, time: time)
             if let frame = SubscriberSet.encode(event) { state.members.local.deliver(frame) }
             for member in members { state.members.local.remove(member) }
+            state.members.sharedSessions = 0
             state.access.inviteOnly = true
             state.access.secret = true
             state.access.invited.removeAll()

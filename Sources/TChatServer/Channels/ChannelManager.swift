@@ -103,11 +103,12 @@ final class ChannelManager: Sendable {
 
     // MARK: - Joining and leaving
 
-    /// Joins `session` (as `member`, with the channel's `key` if it has one), replaying up to `history` messages.
-    /// Returns on the session's event loop. The logged-in member who makes a channel is its first operator.
+    /// Joins `session` (as `member`, with the channel's `key` if it has one), replaying up to `history` messages,
+    /// and with it the `companions` sharing its nick, who hear JOINED. Returns on the session's event loop. The
+    /// logged-in member who makes a channel is its first operator.
     func join(
         _ session: ClientSession, nick: String, channel name: ChannelName, history: Int,
-        member: ChannelAccess.Member? = nil, key: String = ""
+        member: ChannelAccess.Member? = nil, key: String = "", companions: [ClientSession] = []
     ) -> EventLoopFuture<JoinResult> {
         let member = member ?? ChannelAccess.Member(nick: nick, account: nil)
         let wanted = min(history, recentCapacity)
@@ -116,7 +117,9 @@ final class ChannelManager: Sendable {
             let missing = channel.withState({ $0.history.missingForReplay(wanted) })
         else {
             return session.eventLoop.makeCompletedFuture {
-                try self.completeJoin(session, nick: nick, channel: name, history: wanted, member: member, key: key)
+                try self.completeJoin(
+                    session, nick: nick, channel: name, history: wanted, member: member, key: key,
+                    companions: companions)
             }
         }
         // A member who may not join learns so before the disk is read for it.
@@ -129,13 +132,15 @@ final class ChannelManager: Sendable {
         }
         return read(missing, from: channel, on: session.eventLoop).flatMapThrowing { older in
             channel.withState { $0.history.prepend(older) }
-            return try self.completeJoin(session, nick: nick, channel: name, history: wanted, member: member, key: key)
+            return try self.completeJoin(
+                session, nick: nick, channel: name, history: wanted, member: member, key: key,
+                companions: companions)
         }
     }
 
     private func completeJoin(
         _ session: ClientSession, nick: String, channel name: ChannelName, history: Int,
-        member: ChannelAccess.Member, key: String
+        member: ChannelAccess.Member, key: String, companions: [ClientSession]
     ) throws(ProtocolError) -> JoinResult {
         // A join that waited for the disk may complete after the client left (its quit ran on this loop already):
         // it must not come back as a member no one will ever take out.
@@ -158,17 +163,25 @@ final class ChannelManager: Sendable {
                 let time = Timestamp.now()
                 if let frame = SubscriberSet.encode(.joined(channel: channel.name.name, nick: nick, time: time)) {
                     state.members.local.deliver(frame, excluding: session.id)
+                    for companion in state.members.addCompanions(companions) { companion.send(frame) }
                 }
                 feed.emit(.joined(channel: channel.name.name, nick: nick, time: time))
             }
             return JoinResult(info: channel.info(of: state), replay: state.history.newest(history), isNew: isNew)
         }
-        if result.isNew { memberships.add(session, to: channel) }
+        if result.isNew {
+            memberships.add(session, to: channel)
+            for companion in companions { memberships.add(companion, to: channel) }
+        }
         if created, member.account != nil { store.channelsChanged() }
         return result
     }
 
-    func part(_ session: ClientSession, nick: String, channel name: ChannelName, reason: String) throws(ProtocolError) {
+    /// Takes `session` and the `companions` sharing its nick out of a channel; the companions hear PARTED too.
+    func part(
+        _ session: ClientSession, nick: String, channel name: ChannelName, reason: String,
+        companions: [ClientSession] = []
+    ) throws(ProtocolError) {
         let channel = try existing(name)
         try channel.withState { (state) throws(ProtocolError) in
             guard state.members.local.remove(session) else {
@@ -177,34 +190,62 @@ final class ChannelManager: Sendable {
             let time = Timestamp.now()
             let event = ServerFrame.parted(channel: channel.name.name, nick: nick, reason: reason, time: time)
             if let frame = SubscriberSet.encode(event) { state.members.local.deliver(frame) }
+            state.members.removeCompanions(companions)
             feed.emit(.parted(channel: channel.name.name, nick: nick, reason: reason, time: time))
         }
         memberships.remove(session, from: channel)
+        for companion in companions { memberships.remove(companion, from: channel) }
     }
 
-    /// Takes a session out of every channel, telling everyone who shared one with it, once.
-    func remove(_ session: ClientSession, nick: String?, reason: String) {
+    /// Takes a session out of every channel, telling everyone who shared one with it, once. With `nickRemains`
+    /// (sessions sharing its nick stay) no one is told: the member they see is still there.
+    func remove(_ session: ClientSession, nick: String?, reason: String, nickRemains: Bool = false) {
         var audience = SubscriberSet()
         for channel in memberships.removeAll(of: session) {
             let others = channel.withState { state in
+                if nickRemains {
+                    state.members.removeCompanions([session])
+                    return [ClientSession]()
+                }
                 state.members.local.remove(session)
                 return state.members.local.sessions
             }
             for member in others { audience.insert(member) }
         }
-        if let nick, let frame = SubscriberSet.encode(.quitted(nick: nick, reason: reason, time: .now())) {
+        if let nick, !nickRemains, let frame = SubscriberSet.encode(.quitted(nick: nick, reason: reason, time: .now()))
+        {
             audience.deliver(frame)
         }
     }
 
-    /// Tells everyone who shares a channel with `session` of its new nick, once each.
-    func announceNickChange(_ session: ClientSession, from old: String, to new: String) {
+    /// Puts `session`, which now shares `first`'s nick, in every channel `first` is in. Returns the JOINED events
+    /// that tell it so, for the caller to send in their place among its replies; no one else hears anything.
+    func attach(_ session: ClientSession, to first: ClientSession, nick: String) -> [ServerFrame] {
+        var events: [ServerFrame] = []
+        for channel in memberships.channels(of: first) {
+            let added = channel.withState { state -> Bool in
+                guard state.members.local.contains(first) else { return false }
+                return !state.members.addCompanions([session]).isEmpty
+            }
+            guard added else { continue }
+            memberships.add(session, to: channel)
+            events.append(.joined(channel: channel.name.name, nick: nick, time: .now()))
+        }
+        return events
+    }
+
+    /// Tells everyone who shares a channel with `session`, and the `companions` sharing its nick, of its new
+    /// nick, once each.
+    func announceNickChange(
+        _ session: ClientSession, from old: String, to new: String, companions: [ClientSession] = []
+    ) {
         var audience = SubscriberSet()
         for channel in memberships.channels(of: session) {
             for member in channel.withState({ $0.members.local.sessions }) where member.id != session.id {
                 audience.insert(member)
             }
         }
+        for companion in companions { audience.insert(companion) }
         if let frame = SubscriberSet.encode(.nickChanged(old: old, new: new, time: .now())) {
             audience.deliver(frame)
         }

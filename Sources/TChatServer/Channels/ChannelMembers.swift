@@ -6,8 +6,27 @@ struct ChannelMembers {
     var local = SubscriberSet()
     /// Members connected to linked servers: nick key to nick.
     private(set) var remote: [String: String] = [:]
+    /// Sessions in `local` that share a nick with another session in it (`NickTable`'s companions): one member
+    /// each fewer than sessions.
+    var sharedSessions = 0
 
-    var count: Int { local.count + remote.count }
+    /// Members, a nick shared by several sessions counted once.
+    var count: Int { max(local.count - sharedSessions, 0) + remote.count }
+
+    /// Adds sessions sharing the nick of a member here; returns those that were not in yet.
+    mutating func addCompanions(_ sessions: [ClientSession]) -> [ClientSession] {
+        let added = sessions.filter { local.insert($0) }
+        sharedSessions += added.count
+        return added
+    }
+
+    /// Takes out sessions that shared a nick with a member here; returns those that were in.
+    @discardableResult
+    mutating func removeCompanions(_ sessions: [ClientSession]) -> [ClientSession] {
+        let removed = sessions.filter { local.remove($0) }
+        sharedSessions = max(sharedSessions - removed.count, 0)
+        return removed
+    }
 
     /// Returns false if the nick was already a member.
     mutating func addRemote(_ nick: String) -> Bool {

@@ -28,6 +28,17 @@ final class ClientManager: Sendable {
         /// The account key (`Nick.key(for:)` of its name) each logged-in session of ours is logged in to.
         var accountOf: [UInt64: String] = [:]
 
+        /// Whether a session logged in to `account` takes `nick` as a companion of the session holding it: it is
+        /// the same account's.
+        func shares(_ nick: Nick, with account: String?) -> Bool {
+            guard let account, let holder = nicks.localByKey[nick.key] else { return false }
+            return accountOf[holder] == account
+        }
+
+        func sessions(_ ids: [UInt64]) -> [ClientSession] {
+            ids.compactMap { nicks.locals[$0]?.value }
+        }
+
         /// What is remembered of a nick, or a fresh record first seen at `time`.
         func record(for nick: Nick, at time: Timestamp) -> NickRecord {
             known[nick.key]
@@ -107,19 +118,32 @@ final class ClientManager: Sendable {
     // Arrivals, renames and departures are emitted while the nick table's lock is held, so the network hears of two
     // clients trading a nick in the order the table saw it (the feed only queues; see `ChangeReplicator`).
 
-    /// Registers a session under its nick, logged in to `account` (a key) or not; returns its welcome text: the
-    /// account's when accounts are on, else the nick's.
-    func admit(_ session: ClientSession, nick: Nick, account: String? = nil) throws(ProtocolError) -> String {
+    /// What admitting a session gave it.
+    struct Admission {
+        /// The account's welcome text when accounts are on, else the nick's.
+        var welcome: String
+        /// The sessions of its account it shares its nick with (empty: it is a client of its own).
+        var companions: [ClientSession]
+    }
+
+    /// Registers a session under its nick, logged in to `account` (a key) or not. A nick held by a session logged in
+    /// to the same account is shared with it: the network hears of no new client.
+    func admit(_ session: ClientSession, nick: Nick, account: String? = nil) throws(ProtocolError) -> Admission {
         try checkOwnership(of: nick, by: account)
-        let welcome = try state.withLock { (state) throws(ProtocolError) -> String in
-            try state.nicks.admitLocal(nick, session: session.id, value: session, at: session.connectedAt)
+        let (welcome, companions) = try state.withLock {
+            (state) throws(ProtocolError) -> (String, [ClientSession]) in
+            let sharing = state.shares(nick, with: account)
+            try state.nicks.admitLocal(
+                nick, session: session.id, value: session, at: session.connectedAt, sharing: sharing)
             state.accountOf[session.id] = account
-            feed.emit(.clientAdded(session.remoteClient(nick: nick)))
-            return state.markSeen(nick, at: session.connectedAt, connecting: true).welcome
+            if !sharing { feed.emit(.clientAdded(session.remoteClient(nick: nick))) }
+            let welcome = state.markSeen(nick, at: session.connectedAt, connecting: true).welcome
+            return (welcome, state.sessions(state.nicks.companions(of: session.id)))
         }
         store.nicksChanged()
-        guard let accounts else { return welcome }
-        return account.flatMap { accounts.account(forKey: $0)?.welcome } ?? ""
+        guard let accounts else { return Admission(welcome: welcome, companions: companions) }
+        return Admission(
+            welcome: account.flatMap { accounts.account(forKey: $0)?.welcome } ?? "", companions: companions)
     }
 
     /// A registered nick is its account's: anyone else asking for it is refused, not renamed, so that a client
@@ -153,34 +177,74 @@ final class ClientManager: Sendable {
         }
     }
 
-    func rename(_ session: ClientSession, to nick: Nick) throws(ProtocolError) {
-        try checkOwnership(of: nick, by: account(of: session))
-        let old = try state.withLock { (state) throws(ProtocolError) -> Nick? in
-            guard let old = state.nicks.localNick(session.id) else { return nil }
-            let now = Timestamp.now()
-            try state.nicks.renameLocal(nick, session: session.id, at: now)
-            feed.emit(.clientRenamed(old: old.name, new: nick.name))
-            _ = state.markSeen(nick, at: now, connecting: false)
-            return old
-        }
-        guard old != nil else { return }
-        store.nicksChanged()
+    /// What a rename did, for the channels and the sessions concerned.
+    enum Rename {
+        /// The session and its companions (all of them here) have the new nick.
+        case renamed(companions: [ClientSession])
+        /// The session left its old nick, which no one holds now, to share the new one with these sessions of its
+        /// account.
+        case joined(companions: [ClientSession])
     }
 
-    /// Forgets a session, logs its connection with `reason` and tells the network it quit with `quitMessage` (what the
-    /// client said in QUIT, else `reason`); safe to call for a session never admitted.
-    func remove(_ session: ClientSession, reason: String, quitMessage: String? = nil) {
+    /// Renames a session with every session sharing its nick, or lets it join sessions of its account holding the
+    /// new nick. Nil when the session is not ours.
+    @discardableResult
+    func rename(_ session: ClientSession, to nick: Nick) throws(ProtocolError) -> Rename? {
+        let account = account(of: session)
+        try checkOwnership(of: nick, by: account)
+        let outcome = try state.withLock { (state) throws(ProtocolError) -> Rename? in
+            guard let old = state.nicks.localNick(session.id) else { return nil }
+            let now = Timestamp.now()
+            let sharing = state.shares(nick, with: account)
+            guard let outcome = try state.nicks.renameLocal(nick, session: session.id, at: now, sharing: sharing)
+            else { return nil }
+            _ = state.markSeen(nick, at: now, connecting: false)
+            let companions = state.sessions(state.nicks.companions(of: session.id))
+            switch outcome {
+            case .renamed:
+                feed.emit(.clientRenamed(old: old.name, new: nick.name))
+                return .renamed(companions: companions)
+            case .joined:
+                feed.emit(.clientRemoved(nick: old.name, reason: "now a session of \(nick.name)"))
+                return .joined(companions: companions)
+            }
+        }
+        guard outcome != nil else { return nil }
+        store.nicksChanged()
+        return outcome
+    }
+
+    /// The other sessions sharing `session`'s nick.
+    func companions(of session: ClientSession) -> [ClientSession] {
+        state.withLock { $0.sessions($0.nicks.companions(of: session.id)) }
+    }
+
+    /// Every session of ours logged in to `account` (a key).
+    func sessions(ofAccount account: String) -> [ClientSession] {
+        state.withLock { state in state.sessions(state.accountOf.filter { $0.value == account }.map(\.key)) }
+    }
+
+    /// Every session of ours connected as `nick`.
+    func sessions(named nick: String) -> [ClientSession] {
+        state.withLock { $0.sessions($0.nicks.sessions(holding: Nick.key(for: nick))) }
+    }
+
+    /// Forgets a session, logs its connection with `reason` and, when no other session shares its nick, tells the
+    /// network it quit with `quitMessage` (what the client said in QUIT, else `reason`); safe to call for a session
+    /// never admitted. Returns whether its nick went with it (false: companions keep it).
+    @discardableResult
+    func remove(_ session: ClientSession, reason: String, quitMessage: String? = nil) -> Bool {
         let now = Timestamp.now()
-        let removed: Nick? = state.withLock { state in
+        let released: (nick: Nick, wasLast: Bool)? = state.withLock { state in
             state.accountOf[session.id] = nil
-            guard let nick = state.nicks.releaseLocal(session.id) else { return nil }
-            feed.emit(.clientRemoved(nick: nick.name, reason: quitMessage ?? reason))
+            guard let (nick, wasLast) = state.nicks.releaseLocal(session.id) else { return nil }
+            if wasLast { feed.emit(.clientRemoved(nick: nick.name, reason: quitMessage ?? reason)) }
             let duration = now.milliseconds(since: session.connectedAt)
             state.known[nick.key]?.lastSeen = now
             state.known[nick.key]?.connectedMs += duration
-            return nick
+            return (nick, wasLast)
         }
-        guard let removed else { return }
+        guard let (removed, wasLast) = released else { return true }
         store.nicksChanged()
         let record = ConnectionRecord(
             nick: removed.name, address: session.address, connected: session.connectedAt.iso8601,
@@ -191,6 +255,7 @@ final class ClientManager: Sendable {
             logger.warning(
                 "connection log entry dropped: the history writer is overloaded", metadata: ["nick": "\(removed)"])
         }
+        return wasLast
     }
 
     /// A session's nick now (a collision with a linked server's client may have changed it).
@@ -219,10 +284,13 @@ final class ClientManager: Sendable {
                 return sessions.compactMap { info(of: $0.id, in: state) }
                     + remoteNicks.compactMap { state.nicks.remote[Nick.key(for: $0)].map { info(of: $0) } }
             }
-            return state.nicks.locals.keys.compactMap { info(of: $0, in: state) }
+            return state.nicks.localByKey.values.compactMap { info(of: $0, in: state) }
                 + state.nicks.remote.entries.map { info(of: $0) }
         }
-        return infos.sorted { $0.nick.lowercased() < $1.nick.lowercased() }
+        // Sessions sharing a nick are one client.
+        var seen = Set<String>()
+        return infos.filter { seen.insert(Nick.key(for: $0.nick)).inserted }
+            .sorted { $0.nick.lowercased() < $1.nick.lowercased() }
     }
 
     func locate(_ nick: String) -> Location? {
@@ -238,9 +306,11 @@ final class ClientManager: Sendable {
         }
     }
 
-    /// Our clients, with their nicks, to describe to a newly linked server.
+    /// Our clients, with their nicks, to describe to a newly linked server: one session per nick.
     func localClients() -> [(session: ClientSession, nick: Nick)] {
-        state.withLock { state in state.nicks.locals.values.map { ($0.value, $0.nick) } }
+        state.withLock { state in
+            state.nicks.localByKey.values.compactMap { id in state.nicks.locals[id].map { ($0.value, $0.nick) } }
+        }
     }
 
     // MARK: - Clients of linked servers (the rules are `NickTable`'s)

@@ -12,12 +12,27 @@ import TChatProtocol
 /// A nick one of our clients lost so is then held back for that client for `holdTime`: a linked server's claim on
 /// it is a collision again (its client is renamed), and none of our other clients may take it. Without that, a
 /// lying server would take a nick in two steps: claim it (both lose it), then rename its client to it.
+///
+/// Sessions of one account may share its nick (a laptop and a phone): the first holds it, the others are its
+/// companions. To everyone else, here and on linked servers, they are one client, which goes when the last of them
+/// does; a rename or a collision moves them all.
 struct NickTable<Local> {
     /// Our client that lost its nick in a collision, and its new one.
     struct LocalRename: Equatable {
         let session: UInt64
         let old: String
         let new: String
+        /// Sessions sharing the nick with `session`, renamed with it.
+        var companions: [UInt64] = []
+    }
+
+    /// What a rename of one of our sessions did.
+    enum LocalRenameOutcome: Equatable {
+        /// These sessions (the one asking and its companions) now have the new nick.
+        case renamed([UInt64])
+        /// The session left its nick (no other session had it) for one another session of its account holds, and
+        /// is that session's companion now.
+        case joined
     }
 
     /// What a linked server's client arriving (or changing nick) did to the nicks here.
@@ -53,9 +68,14 @@ struct NickTable<Local> {
     /// Our clients: nick key to session id, and each session's nick and value.
     private(set) var localByKey: [String: UInt64] = [:]
     private(set) var locals: [UInt64: (nick: Nick, value: Local)] = [:]
+    /// Nick key to the sessions sharing it with the one in `localByKey`, in the order they came.
+    private(set) var companions: [String: [UInt64]] = [:]
     /// Linked servers' clients.
     private(set) var remote = RemoteDirectory()
     private var holds: [String: Hold] = [:]
+
+    /// Sessions that may share one nick.
+    static var maxSessionsPerNick: Int { 10 }
 
     init(ourServerID: UInt64, maxRemotePerServer: Int = 100_000) {
         self.ourServerID = ourServerID
@@ -73,43 +93,118 @@ struct NickTable<Local> {
 
     func localNick(_ session: UInt64) -> Nick? { locals[session]?.nick }
 
+    /// Every session of ours holding `key`: the first, then its companions.
+    func sessions(holding key: String) -> [UInt64] {
+        guard let first = localByKey[key] else { return [] }
+        return [first] + (companions[key] ?? [])
+    }
+
+    /// The sessions sharing `session`'s nick, itself left out.
+    func companions(of session: UInt64) -> [UInt64] {
+        guard let nick = locals[session]?.nick else { return [] }
+        return sessions(holding: nick.key).filter { $0 != session }
+    }
+
+    /// Whether `session` is the one the network knows its nick by (the first of those sharing it).
+    func isFirst(_ session: UInt64) -> Bool {
+        locals[session].map { localByKey[$0.nick.key] == session } ?? false
+    }
+
     // MARK: - Our clients
 
-    /// Registers a client of ours under its first nick; throws `nick-in-use` saying why not.
-    mutating func admitLocal(_ nick: Nick, session: UInt64, value: Local, at now: Timestamp) throws(ProtocolError) {
-        try check(nick, for: session, at: now)
+    /// Registers a client of ours under its first nick; throws `nick-in-use` saying why not. With `sharing` (the
+    /// caller found the nick's holder logged in to the same account) it becomes the holder's companion; returns
+    /// whether it did.
+    @discardableResult
+    mutating func admitLocal(
+        _ nick: Nick, session: UInt64, value: Local, at now: Timestamp, sharing: Bool = false
+    ) throws(ProtocolError) -> Bool {
+        if sharing, localByKey[nick.key] != nil {
+            try addCompanion(session, to: nick)
+            locals[session] = (nick, value)
+            return true
+        }
+        try check(nick, for: [session], at: now)
         localByKey[nick.key] = session
         locals[session] = (nick, value)
+        return false
     }
 
-    /// Gives a client of ours a new nick; throws `nick-in-use` saying why not. Nothing happens for a session
-    /// that is not ours.
-    mutating func renameLocal(_ nick: Nick, session: UInt64, at now: Timestamp) throws(ProtocolError) {
-        guard let old = locals[session] else { return }
-        try check(nick, for: session, at: now)
-        localByKey[old.nick.key] = nil
-        localByKey[nick.key] = session
-        locals[session] = (nick, old.value)
+    private mutating func addCompanion(_ session: UInt64, to nick: Nick) throws(ProtocolError) {
+        guard sessions(holding: nick.key).count < Self.maxSessionsPerNick else {
+            throw ProtocolError(
+                .tooManyConnections, "\(Self.maxSessionsPerNick) sessions share the nick \(nick.name) already")
+        }
+        companions[nick.key, default: []].append(session)
     }
 
-    private func check(_ nick: Nick, for session: UInt64, at now: Timestamp) throws(ProtocolError) {
-        if let holder = localByKey[nick.key], holder != session {
+    /// Gives a client of ours a new nick, with every session sharing its nick; throws `nick-in-use` saying why not.
+    /// With `sharing` (the new nick's holder is logged in to the same account) a session alone on its nick joins
+    /// the holder instead. Nil for a session that is not ours.
+    @discardableResult
+    mutating func renameLocal(
+        _ nick: Nick, session: UInt64, at now: Timestamp, sharing: Bool = false
+    ) throws(ProtocolError) -> LocalRenameOutcome? {
+        guard let old = locals[session] else { return nil }
+        let group = sessions(holding: old.nick.key)
+        if sharing, let holder = localByKey[nick.key], !group.contains(holder) {
+            guard group.count == 1 else {
+                throw ProtocolError(
+                    .nickInUse,
+                    "\(nick.name) is another nick of your account's sessions; a nick shared by several sessions "
+                        + "moves as one, to a free nick")
+            }
+            try addCompanion(session, to: nick)
+            localByKey[old.nick.key] = nil
+            locals[session] = (nick, old.value)
+            return .joined
+        }
+        try check(nick, for: group, at: now)
+        move(group, from: old.nick, to: nick)
+        return .renamed(group)
+    }
+
+    /// Puts sessions sharing `old` (the first of them first) under `new`.
+    private mutating func move(_ group: [UInt64], from old: Nick, to new: Nick) {
+        localByKey[old.key] = nil
+        let rest = companions.removeValue(forKey: old.key)
+        if let first = group.first { localByKey[new.key] = first }
+        companions[new.key] = rest
+        for id in group {
+            if let local = locals[id] { locals[id] = (new, local.value) }
+        }
+    }
+
+    private func check(_ nick: Nick, for group: [UInt64], at now: Timestamp) throws(ProtocolError) {
+        if let holder = localByKey[nick.key], !group.contains(holder) {
             throw ProtocolError(.nickInUse, "the nick \(nick.name) is in use; choose another")
         }
         if remote[nick.key] != nil {
             throw ProtocolError(.nickInUse, "the nick \(nick.name) is in use on another server")
         }
-        if isHeld(nick.key, against: session, at: now) {
+        if let hold = holds[nick.key], !group.contains(hold.session), isHeld(nick.key, against: nil, at: now) {
             throw ProtocolError(
                 .nickInUse, "the nick \(nick.name) is held for the client that lost it in a collision; try later")
         }
     }
 
+    /// Forgets a session of ours: its nick, and whether it was the last session holding it.
     @discardableResult
-    mutating func releaseLocal(_ session: UInt64) -> Nick? {
+    mutating func releaseLocal(_ session: UInt64) -> (nick: Nick, wasLast: Bool)? {
         guard let local = locals.removeValue(forKey: session) else { return nil }
-        localByKey[local.nick.key] = nil
-        return local.nick
+        let key = local.nick.key
+        var rest = companions.removeValue(forKey: key) ?? []
+        if localByKey[key] == session {
+            guard !rest.isEmpty else {
+                localByKey[key] = nil
+                return (local.nick, true)
+            }
+            localByKey[key] = rest.removeFirst()
+        } else {
+            rest.removeAll { $0 == session }
+        }
+        if !rest.isEmpty { companions[key] = rest }
+        return (local.nick, false)
     }
 
     // MARK: - Linked servers' clients
@@ -193,10 +288,10 @@ struct NickTable<Local> {
             let nick = local.nick
             let new = Self.collisionName(nick.name, serverID: ourServerID, taken: isTaken)
             if let newNick = try? Nick(validating: new) {
-                localByKey[key] = nil
-                localByKey[newNick.key] = session
-                locals[session] = (newNick, local.value)
-                change.local = LocalRename(session: session, old: nick.name, new: new)
+                let group = sessions(holding: key)
+                move(group, from: nick, to: newNick)
+                change.local = LocalRename(
+                    session: session, old: nick.name, new: new, companions: Array(group.dropFirst()))
                 hold(key, for: session, at: now)
             }
         }

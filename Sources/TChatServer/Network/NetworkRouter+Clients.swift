@@ -50,13 +50,15 @@ extension NetworkRouter {
             channels.applyTopic(channel: channel, topic: topic, setBy: shown ?? setBy, time: time)
         case .direct(let message):
             guard let from = ownClient(message.from, of: peer, in: "PEER_DIRECT") else { return }
-            guard case .local(let session)? = clients.locate(message.to) else {
+            guard case .local? = clients.locate(message.to) else {
                 refuse("PEER_DIRECT", from: peer, "\(message.to) is not a client of this server")
                 return
             }
             var delivered = message
             delivered.from = from
-            if let frame = SubscriberSet.encode(.direct(delivered)) { session.send(frame) }
+            if let frame = SubscriberSet.encode(.direct(delivered)) {
+                for session in clients.sessions(named: message.to) { session.send(frame) }
+            }
         default:
             break
         }
@@ -79,12 +81,15 @@ extension NetworkRouter {
         guard let local = change.local,
             let session = clients.localClients().first(where: { $0.session.id == local.session })?.session
         else { return }
+        let companions = clients.companions(of: session)
         logger.notice(
             "nick collision: both clients renamed",
             metadata: ["nick": "\(local.old)", "renamed": "\(local.new)", "peer": "\(peer.hello.name)"])
         // On the session's own loop, where its quit runs too: the others hear NICK before QUIT, or no NICK at all.
         let channels = self.channels
-        session.eventLoop.execute { channels.announceNickChange(session, from: local.old, to: local.new) }
+        session.eventLoop.execute {
+            channels.announceNickChange(session, from: local.old, to: local.new, companions: companions)
+        }
         let notice =
             "another \(local.old) is connected to \(peer.hello.name): neither keeps the nick, you are now "
             + "\(local.new) (/nick \(local.old) takes it back once it is free)"
@@ -92,6 +97,9 @@ extension NetworkRouter {
         try? ServerFrame.nickChanged(old: local.old, new: local.new, time: .now()).encode(requestID: 0, into: &buffer)
         try? ServerFrame.notice(notice).encode(requestID: 0, into: &buffer)
         session.send(buffer)
+        if !companions.isEmpty, let frame = SubscriberSet.encode(.notice(notice)) {
+            for companion in companions { companion.send(frame) }
+        }
         servers.broadcast(.clientRenamed(old: local.old, new: local.new))
     }
 

@@ -584,14 +584,17 @@ public struct ChatUI: Sendable {
             let added = add(line, to: index, counts: !line.own)
             return added && line.mention ? [.bell] : []
         case .direct(let message):
-            let index = index(of: .direct(Self.key(message.from)), create: message.from)!
+            // One we sent from another session of our account: it belongs with the one we wrote to.
+            let own = Nick.key(for: message.from) == Nick.key(for: nick)
+            let peer = own ? message.to : message.from
+            let index = index(of: .direct(Self.key(peer)), create: peer)!
             let line = Line(
                 time: message.time,
                 kind: .message(
                     nick: message.from, text: message.body.text, action: message.body.contentType == .action),
-                mention: true)
-            add(line, to: index, counts: true)
-            return [.bell]
+                mention: !own, own: own)
+            add(line, to: index, counts: !own)
+            return own ? [] : [.bell]
         case .joined(let channel, let who, let time):
             guard let index = index(of: .channel(Self.key(channel))) else { return [] }
             buffers[index].members += 1
