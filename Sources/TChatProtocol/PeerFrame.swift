@@ -107,6 +107,15 @@ public enum PeerFrameType: UInt8, Sendable, CaseIterable, CustomStringConvertibl
     case syncRequest = 0x4E
     case linkChallenge = 0x50
     case linkProof = 0x51
+    case account = 0x52
+    case accountDropped = 0x53
+    case serverBan = 0x54
+    case serverUnban = 0x55
+    case channelAccess = 0x56
+    case operators = 0x57
+    case kick = 0x58
+    case invite = 0x59
+    case kill = 0x5A
     /// The client protocol's ERROR frame, which refuses a link (and tells a client that dialled the peer port
     /// by mistake what it reached).
     case error = 0x81
@@ -130,6 +139,15 @@ public enum PeerFrameType: UInt8, Sendable, CaseIterable, CustomStringConvertibl
         case .syncRequest: "SYNC_REQUEST"
         case .linkChallenge: "LINK_CHALLENGE"
         case .linkProof: "LINK_PROOF"
+        case .account: "ACCOUNT"
+        case .accountDropped: "ACCOUNT_DROPPED"
+        case .serverBan: "PEER_SERVER_BAN"
+        case .serverUnban: "PEER_SERVER_UNBAN"
+        case .channelAccess: "CHANNEL_ACCESS"
+        case .operators: "OPERATORS"
+        case .kick: "PEER_KICK"
+        case .invite: "PEER_INVITE"
+        case .kill: "PEER_KILL"
         case .error: "ERROR"
         }
     }
@@ -173,6 +191,8 @@ public enum PeerFrame: Sendable, Hashable {
     case channelState(channel: String, lastID: UInt64)
     /// Asks for a channel's messages after `after`, up to `limit`; answered by `.message` frames.
     case syncRequest(channel: String, after: UInt64, limit: UInt32)
+    /// Accounts, bans, channel access, operators, and operators' actions across servers (`NetworkRecord`).
+    case record(NetworkRecord)
 
     public var type: PeerFrameType {
         switch self {
@@ -194,6 +214,7 @@ public enum PeerFrame: Sendable, Hashable {
         case .topic: .topic
         case .channelState: .channelState
         case .syncRequest: .syncRequest
+        case .record(let record): record.type
         }
     }
 
@@ -285,6 +306,8 @@ public enum PeerFrame: Sendable, Hashable {
                 try w.str(channel, "channel")
                 w.u64(after)
                 w.u32(limit)
+            case .record(let record):
+                try record.encode(into: &w)
             }
         }
     }
@@ -356,6 +379,8 @@ public enum PeerFrame: Sendable, Hashable {
         case .channelState: self = .channelState(channel: try r.str("channel"), lastID: try r.u64("last id"))
         case .syncRequest:
             self = .syncRequest(channel: try r.str("channel"), after: try r.u64("after"), limit: try r.u32("limit"))
+        case .account, .accountDropped, .serverBan, .serverUnban, .channelAccess, .operators, .kick, .invite, .kill:
+            self = .record(try NetworkRecord(decoding: type, from: &r))
         }
         try r.finish()
     }

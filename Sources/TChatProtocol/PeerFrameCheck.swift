@@ -83,6 +83,8 @@ public enum PeerFrameCheck {
             try self.channel(channel)
             try messageID(after, "after")
             guard limit > 0 else { throw refuse("a SYNC_REQUEST asks for at least one message") }
+        case .record(let record):
+            try validate(record, clock: clock)
         }
     }
 

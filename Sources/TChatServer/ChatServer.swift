@@ -55,6 +55,14 @@ public final class ChatServer: Service, Sendable {
         context?.live.reload(logger: logger)
     }
 
+    /// What a running server shares between its connections (for tests).
+    var context: ServerContext? {
+        state.withLock { state in
+            guard case .running(let running) = state else { return nil }
+            return running.context
+        }
+    }
+
     /// How many other servers are linked (for tests and monitoring).
     public var linkedServers: Int {
         state.withLock { state in
@@ -173,6 +181,24 @@ public final class ChatServer: Service, Sendable {
             let context = ServerContext(
                 configuration: configuration, channels: channelManager, clients: clientManager,
                 servers: serverManager, router: router, live: live, loops: Array(group.makeIterator()), logger: logger)
+            // Accounts and bans changed here go to every linked server; a ban from anywhere puts out whom it names.
+            accounts?.onChange { records in
+                for record in records { feed.emit(.record(record)) }
+            }
+            accounts?.onBan { [weak context] ban in
+                guard let context else { return }
+                let error = ProtocolError(.serverBanned, "you are banned from this server: \(ban.reason)")
+                if ban.mask.hasPrefix("account:") {
+                    let key = String(ban.mask.dropFirst("account:".count))
+                    for victim in context.clients.sessions(ofAccount: key) {
+                        ConnectionHandler.end(victim.channel, error)
+                    }
+                } else {
+                    for channel in context.connections(from: String(ban.mask.dropFirst("address:".count))) {
+                        ConnectionHandler.end(channel, error)
+                    }
+                }
+            }
             let listener: ServerListener
             do {
                 listener = try await ServerListener.bind(group: group, server: context)

@@ -26,30 +26,48 @@ extension ConnectionHandler {
                 reply(try server.channels.modes(of: name, viewer: session), to: id)
                 return
             }
-            guard server.servers.peers.isEmpty else {
-                throw ProtocolError(
-                    .invalidArgument,
-                    "channel modes are not shared between linked servers yet: they cannot be changed on a network")
-            }
             let named = change.split(separator: " ").dropFirst().first.map(String.init)
             try server.channels.changeMode(
-                change, channel: name, by: me, session: session, target: named.flatMap { target(named: $0) })
+                change, channel: name, by: me, session: session, target: named.flatMap { target(named: $0) },
+                absent: named.flatMap { account(named: $0) })
         case .kick(let channel, let nickText, let reason):
             let name = try ChannelName(validating: channel)
             try TextField.check(reason, "reason", maxBytes: ProtocolLimits.maxReasonBytes)
-            guard let target = target(named: nickText) else {
-                throw ProtocolError(.noSuchNick, "no client is connected here as \(nickText)")
+            if let target = target(named: nickText) {
+                try server.channels.kick(target, channel: name, by: me, session: session, reason: reason)
+            } else {
+                let (serverID, known) = try remote(nickText)
+                try server.channels.checkRemoteAction(by: me, session: session, channel: name, member: known)
+                server.clients.feed.emit(
+                    .record(.kick(channel: name.name, nick: known, by: nick.name, reason: reason), serverID: serverID))
             }
-            try server.channels.kick(target, channel: name, by: me, session: session, reason: reason)
         case .invite(let channel, let nickText):
             let name = try ChannelName(validating: channel)
-            guard let target = target(named: nickText) else {
-                throw ProtocolError(.noSuchNick, "no client is connected here as \(nickText)")
+            if let target = target(named: nickText) {
+                try server.channels.invite(target, channel: name, by: me, session: session)
+            } else {
+                let (serverID, known) = try remote(nickText)
+                try server.channels.checkRemoteAction(by: me, session: session, channel: name, member: nil)
+                server.clients.feed.emit(
+                    .record(.invite(channel: name.name, nick: known, by: nick.name), serverID: serverID))
             }
-            try server.channels.invite(target, channel: name, by: me, session: session)
         default:
             break
         }
+    }
+
+    /// A client of a linked server: its server, and its nick as that server names it.
+    private func remote(_ nick: String) throws(ProtocolError) -> (UInt64, String) {
+        guard case .remote(let serverID, let known)? = server.clients.locate(nick) else {
+            throw ProtocolError(.noSuchNick, "no client is connected as \(nick)")
+        }
+        return (serverID, known)
+    }
+
+    /// The account `nick` names, for `+o`/`-o` on someone not here (on another server, or away).
+    private func account(named nick: String) -> ChannelAccess.Member? {
+        guard let account = server.clients.accounts?.account(forKey: Nick.key(for: nick)) else { return nil }
+        return ChannelAccess.Member(nick: nick, account: account.key, accountName: account.name)
     }
 
     private func target(named nick: String) -> ChannelManager.Target? {

@@ -16,8 +16,14 @@ extension ConnectionHandler {
             try TextField.check(reason, "reason", maxBytes: ProtocolLimits.maxReasonBytes)
             // Every session sharing the nick: they are one client.
             let victims = server.clients.sessions(named: target)
+            if victims.isEmpty, case .remote(let serverID, let known)? = server.clients.locate(target) {
+                // Its own server ends it.
+                server.clients.feed.emit(.record(.kill(nick: known, by: nick.name, reason: reason), serverID: serverID))
+                logger.notice("session ended", metadata: ["nick": "\(known)", "by": "\(nick)", "reason": "\(reason)"])
+                return false
+            }
             guard !victims.isEmpty else {
-                throw ProtocolError(.noSuchNick, "no client is connected here as \(target)")
+                throw ProtocolError(.noSuchNick, "no client is connected as \(target)")
             }
             let because = reason.isEmpty ? "" : ": \(reason)"
             for victim in victims {
@@ -62,11 +68,10 @@ extension ConnectionHandler {
         case .closeChannel(let channel, let reason):
             try TextField.check(reason, "reason", maxBytes: ProtocolLimits.maxReasonBytes)
             let name = try ChannelName(validating: channel)
-            guard server.servers.peers.isEmpty else {
-                throw ProtocolError(
-                    .invalidArgument, "channels are not closed on a network yet: modes are not shared between servers")
-            }
-            let count = try server.channels.close(name, by: nick.name, reason: reason)
+            // Named for linked servers, which hear them leave.
+            let nicks = Set(
+                (server.channels.members(of: name) ?? []).compactMap { server.clients.currentNick(of: $0)?.name })
+            let count = try server.channels.close(name, by: nick.name, reason: reason, nicks: nicks.sorted())
             logger.notice(
                 "channel closed", metadata: ["channel": "\(name.name)", "by": "\(nick)", "members": "\(count)"])
             return false

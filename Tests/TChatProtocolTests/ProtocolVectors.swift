@@ -147,5 +147,23 @@ enum ProtocolVectors {
         "peer-topic": .topic(channel: "#ops", topic: "deploys", setBy: "alice", time: time),
         "channel-state": .channelState(channel: "#ops", lastID: 12),
         "sync-request": .syncRequest(channel: "#ops", after: 10, limit: 1000),
+        "account": .record(
+            .account(
+                SharedAccount(
+                    name: "ann", passwordHash: "scrypt$15$8$1$AAE=$" + String(repeating: "A", count: 43) + "=",
+                    scramSalt: [1, 2], scramIterations: 4096, storedKey: Array(repeating: 0xAA, count: 32),
+                    serverKey: Array(repeating: 0xBB, count: 32), created: time, updated: time, welcome: "hi"))),
+        "account-dropped": .record(.accountDropped(name: "ann", time: time)),
+        "peer-server-ban": .record(.serverBan(mask: "address:192.0.2.7", reason: "spam", by: "root", time: time)),
+        "peer-server-unban": .record(.serverUnban(mask: "address:192.0.2.7", time: time)),
+        "channel-access": .record(
+            .channelAccess(
+                SharedChannelAccess(
+                    channel: "#ops", modes: "it", key: "k3y", operators: ["ann"], voiced: ["bob"],
+                    bans: ["account:eve"], orphaned: false, time: time, by: "ann", change: "+i"))),
+        "operators": .record(.operators(["root", "ann"])),
+        "peer-kick": .record(.kick(channel: "#ops", nick: "eve", by: "ann", reason: "bye")),
+        "peer-invite": .record(.invite(channel: "#ops", nick: "bob", by: "ann")),
+        "peer-kill": .record(.kill(nick: "eve", by: "root", reason: "spam")),
     ]
 }

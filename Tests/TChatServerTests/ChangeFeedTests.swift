@@ -20,6 +20,7 @@ final class ChangeRecorder: ChangeSubscriber {
         case .message(let origin, let seq, let message):
             line = "message \(origin) \(seq) \(message.channel) \(message.id) \(message.body.text)"
         case .direct(let message, let serverID): line = "direct \(message.to) \(serverID)"
+        case .record(let record, _): line = "record \(record.type)"
         }
         recorded.withLock { $0.append(line) }
     }

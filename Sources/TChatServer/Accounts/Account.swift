@@ -12,15 +12,29 @@ struct Account: Sendable, Equatable {
     var password: PasswordHash
     var scram: ScramKeys
     var created: Timestamp
+    /// When its password or welcome text last changed: of two copies (linked servers'), the newer is kept.
+    var updated: Timestamp
     /// Shown in this account's welcomes (SET_WELCOME); nobody else can read or change it.
     var welcome: String
 
     var key: String { Nick.key(for: name) }
+
+    init(
+        name: String, password: PasswordHash, scram: ScramKeys, created: Timestamp, updated: Timestamp? = nil,
+        welcome: String
+    ) {
+        self.name = name
+        self.password = password
+        self.scram = scram
+        self.created = created
+        self.updated = updated ?? created
+        self.welcome = welcome
+    }
 }
 
 extension Account: Codable {
     private enum CodingKeys: String, CodingKey {
-        case name, password, scramSalt, scramIterations, scramStoredKey, scramServerKey, created, welcome
+        case name, password, scramSalt, scramIterations, scramStoredKey, scramServerKey, created, updated, welcome
     }
 
     init(from decoder: any Decoder) throws {
@@ -42,6 +56,8 @@ extension Account: Codable {
                 forKey: .created, in: container, debugDescription: "\(createdText) is not a time")
         }
         created = time
+        // Absent in files written before accounts were shared between servers.
+        updated = try container.decodeIfPresent(String.self, forKey: .updated).flatMap(Timestamp.init(iso8601:)) ?? time
         welcome = try container.decodeIfPresent(String.self, forKey: .welcome) ?? ""
     }
 
@@ -54,6 +70,7 @@ extension Account: Codable {
         try container.encode(Data(scram.storedKey).base64EncodedString(), forKey: .scramStoredKey)
         try container.encode(Data(scram.serverKey).base64EncodedString(), forKey: .scramServerKey)
         try container.encode(created.iso8601, forKey: .created)
+        try container.encode(updated.iso8601, forKey: .updated)
         try container.encode(welcome, forKey: .welcome)
     }
 
@@ -76,6 +93,12 @@ struct ServerBan: Codable, Sendable, Equatable {
     var time: String
 }
 
+/// An account dropped (by name) or a server ban lifted (by mask), at `time` (ISO 8601).
+struct Removal: Codable, Sendable, Equatable {
+    var name: String
+    var time: String
+}
+
 /// The whole of `accounts.json` (mode 0600).
 struct AccountsFile: Codable, Sendable, Equatable {
     var version: Int
@@ -85,6 +108,10 @@ struct AccountsFile: Codable, Sendable, Equatable {
     var accounts: [Account]
     /// Absent in files written before there were server bans.
     var serverBans: [ServerBan]?
+    /// Accounts dropped and server bans lifted, and when: an older copy from a linked server that missed the
+    /// removal does not bring them back (`AccountSync`). Absent in files written before accounts were shared.
+    var dropped: [Removal]?
+    var unbanned: [Removal]?
 
     static func empty() -> AccountsFile {
         AccountsFile(version: 1, decoySecret: Data(RandomBytes.make(32)).base64EncodedString(), accounts: [])

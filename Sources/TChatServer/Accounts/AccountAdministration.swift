@@ -21,6 +21,7 @@ public enum AccountAdministration {
                 throw ProtocolError(.alreadyRegistered, "the account \(nick.name) exists already")
             }
             file.accounts.append(account)
+            file.dropped?.removeAll { Nick.key(for: $0.name) == nick.key }
         }
     }
 
@@ -40,6 +41,7 @@ public enum AccountAdministration {
             }
             file.accounts[index].password = hash
             file.accounts[index].scram = scram
+            file.accounts[index].updated = .now()
         }
     }
 
@@ -47,10 +49,12 @@ public enum AccountAdministration {
     public static func drop(_ name: String, dataDirectory: String) throws {
         let key = Nick.key(for: name)
         _ = try AccountFile(directory: dataDirectory).update { file in
-            guard file.accounts.contains(where: { $0.key == key }) else {
+            guard let account = file.accounts.first(where: { $0.key == key }) else {
                 throw ProtocolError(.noSuchNick, "there is no account \(name)")
             }
             file.accounts.removeAll { $0.key == key }
+            // Kept, so that a linked server's older copy does not bring it back.
+            file.note(Removal(name: account.name, time: Timestamp.now().iso8601), in: \.dropped, now: .now())
         }
     }
 

@@ -20,6 +20,13 @@ final class AccountBook: Sendable {
         var throttle = LoginThrottle()
         /// Server bans by mask (`account:KEY`, `address:IP`).
         var bans: [String: ServerBan] = [:]
+        /// The store as last read, to tell the network what changed (`AccountSync`).
+        var file: AccountsFile
+        /// Records heard from linked servers, waiting to be merged into the store in one write.
+        var heard: [NetworkRecord] = []
+        var mergeQueued = false
+        /// Account keys each linked server makes server operators (OPERATORS).
+        var remoteOperators: [UInt64: Set<String>] = [:]
     }
 
     let policy: RegistrationPolicy
@@ -27,8 +34,9 @@ final class AccountBook: Sendable {
     private let storage: any AccountStorage
     private let pool: NIOThreadPool
     private let queued = Atomic<Int>(0)
-    /// Account keys (`Nick.key(for:)`) of server operators (`--operator`).
+    /// Account keys (`Nick.key(for:)`) of server operators (`--operator`), and their names as given.
     private let operators: Set<String>
+    let operatorNames: [String]
     private let logger: Logger
     /// SCRAM iterations for new keys; fewer only in tests, where 600,000 would make each registration slow.
     let iterations: Int
@@ -45,6 +53,25 @@ final class AccountBook: Sendable {
         dropHandler.withLock { $0 = handler }
     }
 
+    /// Told of every change to accounts and server bans made here (by a client or `tchatd account`), as records
+    /// for the rest of the network; not of what was heard from it.
+    private let changeHandler = Mutex<(@Sendable ([NetworkRecord]) -> Void)?>(nil)
+
+    func onChange(_ handler: @escaping @Sendable ([NetworkRecord]) -> Void) {
+        changeHandler.withLock { $0 = handler }
+    }
+
+    /// Told of every server ban that is new (made here, by `tchatd account`, or heard from the network), so that
+    /// whoever it names is put out at once.
+    private let banHandler = Mutex<(@Sendable (ServerBan) -> Void)?>(nil)
+
+    func onBan(_ handler: @escaping @Sendable (ServerBan) -> Void) {
+        banHandler.withLock { $0 = handler }
+    }
+
+    /// Records heard at most while waiting to be merged; past it, more are dropped (the next link brings them).
+    static let maxHeard = 200_000
+
     init(
         storage: any AccountStorage, loaded: AccountsFile, policy: RegistrationPolicy, operators: [String],
         pool: NIOThreadPool, iterations: Int = ScramKeys.standardIterations, logger: Logger
@@ -53,9 +80,10 @@ final class AccountBook: Sendable {
         self.policy = policy
         self.pool = pool
         self.operators = Set(operators.map { Nick.key(for: $0) })
+        self.operatorNames = operators
         self.iterations = iterations
         self.logger = logger
-        var initial = State()
+        var initial = State(file: loaded)
         Self.apply(loaded, to: &initial)
         initial.storedVersion = storage.version()
         state = Mutex(initial)
@@ -75,7 +103,10 @@ final class AccountBook: Sendable {
         state.withLock { $0.accounts[key] }
     }
 
-    func isOperator(_ key: String) -> Bool { operators.contains(key) }
+    /// Whether an account is a server operator: named by `--operator` here or on a linked server.
+    func isOperator(_ key: String) -> Bool {
+        operators.contains(key) || state.withLock { $0.remoteOperators.values.contains { $0.contains(key) } }
+    }
 
     /// The account's SCRAM keys, and the decoy that stands in when there is no such account.
     func scramKeys(forKey key: String) -> (keys: ScramKeys?, decoy: ScramKeys) {
@@ -109,6 +140,7 @@ final class AccountBook: Sendable {
                 }
                 bans.append(ban)
                 file.serverBans = bans
+                file.unbanned?.removeAll { $0.name == ban.mask }
             }
         }
     }
@@ -120,6 +152,7 @@ final class AccountBook: Sendable {
                     throw ProtocolError(.invalidArgument, "there is no server ban \(mask)")
                 }
                 file.serverBans = (file.serverBans ?? []).filter { $0.mask != mask }
+                file.note(Removal(name: mask, time: Timestamp.now().iso8601), in: \.unbanned, now: .now())
             }
         }
     }
@@ -165,6 +198,7 @@ final class AccountBook: Sendable {
                     throw ProtocolError(.registrationClosed, "this server has as many accounts as it takes")
                 }
                 file.accounts.append(account)
+                file.dropped?.removeAll { Nick.key(for: $0.name) == nick.key }
             }
             return account
         }
@@ -199,6 +233,7 @@ final class AccountBook: Sendable {
                 }
                 file.accounts[index].password = hash
                 file.accounts[index].scram = scram
+                file.accounts[index].updated = .now()
             }
         }
     }
@@ -209,7 +244,10 @@ final class AccountBook: Sendable {
             guard let account = book.account(forKey: key), try account.password.verify(password) else {
                 throw ProtocolError(.loginFailed, "that is not your password; the account was not dropped")
             }
-            try book.change { file in file.accounts.removeAll { $0.key == key } }
+            try book.change { file in
+                file.accounts.removeAll { $0.key == key }
+                file.note(Removal(name: account.name, time: Timestamp.now().iso8601), in: \.dropped, now: .now())
+            }
         }
     }
 
@@ -220,6 +258,7 @@ final class AccountBook: Sendable {
                     throw ProtocolError(.notLoggedIn, "your account no longer exists")
                 }
                 file.accounts[index].welcome = text
+                file.accounts[index].updated = .now()
             }
         }
     }
@@ -268,15 +307,86 @@ final class AccountBook: Sendable {
         adopt(stored, version: storage.version())
     }
 
-    /// Takes what the store holds as this book's, and tells of the accounts that are gone.
-    private func adopt(_ file: AccountsFile, version: String) {
-        let dropped = state.withLock { state in
+    /// Takes what the store holds as this book's, and tells of the accounts that are gone, and the network what
+    /// changed but what it told us itself (`heard`: a change by `tchatd account` can be in the same read).
+    private func adopt(_ file: AccountsFile, version: String, heard: Set<NetworkRecord> = []) {
+        let (dropped, changes, newBans) = state.withLock { state in
             let before = state.accounts
+            let bansBefore = state.bans
+            let changes = AccountSync.changes(from: state.file, to: file).filter { !heard.contains($0) }
             Self.apply(file, to: &state)
+            state.file = file
             state.storedVersion = version
-            return Self.gone(before, now: state.accounts)
+            return (Self.gone(before, now: state.accounts), changes, state.bans.filter { bansBefore[$0.key] == nil })
         }
         tellDropped(dropped)
+        if !newBans.isEmpty, let handler = banHandler.withLock({ $0 }) {
+            for ban in newBans.values { handler(ban) }
+        }
+        if !changes.isEmpty, let handler = changeHandler.withLock({ $0 }) { handler(changes) }
+    }
+
+    // MARK: - The network's copies (`AccountSync`)
+
+    /// Everything a newly linked server is told: accounts, bans, removals.
+    var records: [NetworkRecord] { state.withLock { AccountSync.records(of: $0.file) } }
+
+    /// Takes a record a linked server told of; it is merged into the store on the pool, with those heard meanwhile,
+    /// in one write.
+    func hear(_ record: NetworkRecord) {
+        let queue = state.withLock { state -> Bool in
+            guard state.heard.count < Self.maxHeard else { return false }
+            state.heard.append(record)
+            defer { state.mergeQueued = true }
+            return !state.mergeQueued
+        }
+        guard queue else { return }
+        pool.submit { [self] poolState in
+            guard case .active = poolState else { return }
+            mergeHeard()
+        }
+    }
+
+    /// Merges what was heard into the store. Blocking: on the pool.
+    private func mergeHeard() {
+        let heard = state.withLock { state in
+            defer {
+                state.heard = []
+                state.mergeQueued = false
+            }
+            return state.heard
+        }
+        guard !heard.isEmpty else { return }
+        var kept = 0
+        do {
+            let now = Timestamp.now()
+            let stored = try storage.update { file in
+                for record in heard {
+                    do {
+                        try AccountSync.merge(
+                            record, into: &file, now: now, maxAccounts: Self.maxAccounts, maxBans: Self.maxServerBans)
+                        kept += 1
+                    } catch AccountSync.Refusal.invalid(let why) {
+                        logger.notice("a linked server's account record was refused", metadata: ["why": "\(why)"])
+                    } catch {
+                        continue  // older than what is here, or no room
+                    }
+                }
+            }
+            adopt(stored, version: storage.version(), heard: Set(heard))
+            if kept > 0 { logger.info("accounts merged from the network", metadata: ["records": "\(kept)"]) }
+        } catch {
+            logger.error("accounts from the network not merged", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// A linked server's OPERATORS: its `--operator` accounts are operators here too, while it is linked.
+    func setOperators(_ names: [String], of serverID: UInt64) {
+        state.withLock { $0.remoteOperators[serverID] = Set(names.map { Nick.key(for: $0) }) }
+    }
+
+    func forgetOperators(of serverID: UInt64) {
+        state.withLock { $0.remoteOperators[serverID] = nil }
     }
 
     /// Accounts that are no longer the ones they were: dropped, or dropped and made again (another creation time)

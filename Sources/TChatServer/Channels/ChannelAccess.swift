@@ -47,6 +47,9 @@ struct ChannelAccess: Sendable, Equatable {
     /// Its operators' accounts were dropped (or a server operator closed it): nobody may claim it any more; only a
     /// server operator gives it a new operator.
     var orphaned = false
+    /// When an operator last changed any of the above: of two servers' copies the newer is kept
+    /// (`ChannelManager+Sharing`).
+    var changed = Timestamp(milliseconds: 0)
 
     /// Most bans one channel keeps.
     static let maxBans = 100

@@ -28,11 +28,13 @@ extension ChannelManager {
         }
     }
 
-    /// Applies one mode change by `member`; every member here hears MODE_CHANGED. Returns the change as announced.
+    /// Applies one mode change by `member`; every member here hears MODE_CHANGED, and the network the channel's
+    /// new access. `absent`: who `+o`/`-o` names when they are not here (an account, perhaps on another server).
+    /// Returns the change as announced.
     @discardableResult
     func changeMode(
         _ text: String, channel name: ChannelName, by member: ChannelAccess.Member, session: ClientSession,
-        target: Target?
+        target: Target?, absent: ChannelAccess.Member? = nil
     ) throws(ProtocolError) -> String {
         let change = try ChannelAccess.Change(parsing: text)
         let channel = try existing(name)
@@ -41,10 +43,11 @@ extension ChannelManager {
                 throw state.refusal(toNonMember: name.name, "join \(name.name) to change its modes")
             }
             let here = target.flatMap { state.members.local.contains($0.session) ? $0.member : nil }
-            let announced = try state.access.apply(change, by: member, target: here)
+            let announced = try state.access.apply(change, by: member, target: here ?? absent)
             let event = ServerFrame.modeChanged(
                 channel: channel.name.name, by: member.nick, change: announced, time: .now())
             if let frame = SubscriberSet.encode(event) { state.members.local.deliver(frame) }
+            shareAccess(of: channel, &state, by: member.nick, change: announced)
             return announced
         }
         store.channelsChanged()
@@ -110,7 +113,9 @@ extension ChannelManager {
     /// A server operator closes a channel: every member here is put out (KICKED, by `by`), and the channel becomes
     /// invite-only and secret, its invitations forgotten, until an operator opens it again. Returns how many were
     /// put out.
-    func close(_ name: ChannelName, by: String, reason: String) throws(ProtocolError) -> Int {
+    func close(
+        _ name: ChannelName, by: String, reason: String, nicks: [String] = []
+    ) throws(ProtocolError) -> Int {
         let channel = try existing(name)
         let removed = channel.withState { state -> [ClientSession] in
             let members = state.members.local.sessions
@@ -119,12 +124,18 @@ extension ChannelManager {
             if let frame = SubscriberSet.encode(event) { state.members.local.deliver(frame) }
             for member in members { state.members.local.remove(member) }
             state.members.sharedSessions = 0
+            // Linked servers put out their members (PEER_KICK `*`) and hear ours leave.
+            for nick in nicks {
+                feed.emit(.parted(channel: channel.name.name, nick: nick, reason: "closed by \(by)", time: time))
+            }
+            feed.emit(.record(.kick(channel: channel.name.name, nick: "*", by: by, reason: reason)))
             state.access.inviteOnly = true
             state.access.secret = true
             state.access.invited.removeAll()
             // Its operators are out too: only a server operator opens it again, or gives it to someone.
             state.access.operators.removeAll()
             state.access.orphaned = true
+            shareAccess(of: channel, &state, by: by, change: "+is")
             return members
         }
         for member in removed { memberships.remove(member, from: channel) }

@@ -156,6 +156,7 @@ final class ChannelManager: Sendable {
                 }
                 if created, let account = member.account {
                     state.access.operators[account] = member.accountName ?? account
+                    shareAccess(of: channel, &state, by: nick, change: "+o \(nick)")
                 }
                 try state.access.checkJoin(member, key: key)
                 state.access.invited.remove(member.session)

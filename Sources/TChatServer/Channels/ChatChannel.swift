@@ -73,6 +73,7 @@ final class ChatChannel: Sendable {
             record.voiced = voiced.isEmpty ? nil : voiced
             record.bans = access.bans.isEmpty ? nil : access.bans
             record.orphaned = access.orphaned ? true : nil
+            record.accessTime = access.changed.milliseconds == 0 ? nil : access.changed.iso8601
             return record
         }
     }
@@ -90,6 +91,7 @@ final class ChatChannel: Sendable {
         for name in record.voiced ?? [] { access.voiced[Nick.key(for: name)] = name }
         access.bans = Array((record.bans ?? []).prefix(ChannelAccess.maxBans))
         access.orphaned = record.orphaned ?? false
+        access.changed = record.accessTime.flatMap(Timestamp.init(iso8601:)) ?? Timestamp(milliseconds: 0)
         return access
     }
 }

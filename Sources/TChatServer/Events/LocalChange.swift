@@ -18,4 +18,7 @@ enum LocalChange: Sendable {
     case message(origin: UInt64, seq: UInt64, ChatMessage)
     /// A direct message to a client of the linked server `serverID`.
     case direct(DirectMessage, serverID: UInt64)
+    /// Accounts, bans and channel access changed here (`NetworkRecord`), for every linked server; or, with
+    /// `serverID`, an operator's action on a client of that server.
+    case record(NetworkRecord, serverID: UInt64? = nil)
 }

@@ -26,6 +26,10 @@ struct ChangeReplicator: ChangeSubscriber {
             servers.broadcast(.message(origin: origin, seq: seq, message))
         case .direct(let message, let serverID):
             servers.post(.direct(message), to: serverID)
+        case .record(let record, let serverID?):
+            servers.post(.record(record), to: serverID)
+        case .record(let record, nil):
+            servers.broadcast(.record(record))
         }
     }
 }

@@ -114,6 +114,8 @@ extension NetworkRouter {
                 frames.append(.joined(channel: channel.name, nick: nick.name, time: session.connectedAt))
             }
         }
+        // Accounts and channels' access before the channels' states, so a join that follows finds the rules.
+        frames += sharedRecords()
         for channel in channels.states() {
             frames.append(.channelState(channel: channel.name, lastID: channel.lastID))
             if !channel.topicSetBy.isEmpty {
@@ -129,6 +131,7 @@ extension NetworkRouter {
     }
 
     func linkDown(_ peer: ServerManager.Peer) {
+        clients.accounts?.forgetOperators(of: peer.id)
         let nicks = clients.removeRemotes(of: peer.id)
         channels.remoteQuit(nicks, reason: "\(peer.hello.name) left the network")
         state.withLock { state in

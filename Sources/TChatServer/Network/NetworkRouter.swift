@@ -253,6 +253,8 @@ final class NetworkRouter: PeerEventHandler {
             handleChannelState(channel: channel, lastID: lastID, from: peer)
         case .clientAdded, .clientRemoved, .clientRenamed, .joined, .parted, .topic, .direct:
             handleClientFrame(frame, from: peer)
+        case .record(let record):
+            handleRecord(record, from: peer)
         case .hello, .load, .goodbye, .peers, .challenge, .proof, .error:
             break
         }

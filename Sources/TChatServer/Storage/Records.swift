@@ -143,6 +143,8 @@ struct ChannelRecord: Codable, Sendable, Equatable {
     var bans: [String]?
     /// Its operators' accounts are gone: only a server operator gives it a new one.
     var orphaned: Bool?
+    /// When the access above last changed (ISO 8601), to keep the newer of two linked servers' copies.
+    var accessTime: String?
 }
 
 /// The whole of `channels.json`.
