@@ -214,6 +214,9 @@ public final class ChatSession: Sendable {
         await learnServers(from: connection)
         await rejoin(on: connection)
         for await event in connection.events {
+            // What names the nick we had comes just before the answer to our NICK (PARTED of its channels, when the
+            // new nick is one our account's sessions share); anything else ends that.
+            if case .parted = event {} else { state.withLock { $0.formerNick = nil } }
             switch event {
             case .message(let message):
                 guard deliverable(message) else { continue }

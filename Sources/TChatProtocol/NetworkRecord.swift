@@ -69,6 +69,7 @@ public enum NetworkRecord: Sendable, Hashable {
             w.time(time)
         case .channelAccess(let access):
             try w.str(access.channel, "channel")
+            w.time(access.created)
             try w.str(access.modes, "modes")
             try w.str(access.key, "key")
             try w.str(access.operators.joined(separator: " "), "operators")
@@ -118,6 +119,7 @@ public enum NetworkRecord: Sendable, Hashable {
             self = .serverUnban(mask: try r.str("mask"), time: try r.time("time"))
         case .channelAccess:
             let channel = try r.str("channel")
+            let created = try r.time("created")
             let modes = try r.str("modes")
             let key = try r.str("key")
             let operators = Self.words(try r.str("operators"))
@@ -127,7 +129,8 @@ public enum NetworkRecord: Sendable, Hashable {
             guard orphaned <= 1 else { throw ProtocolError(.malformedFrame, "orphaned is 0 or 1") }
             self = .channelAccess(
                 SharedChannelAccess(
-                    channel: channel, modes: modes, key: key, operators: operators, voiced: voiced, bans: bans,
+                    channel: channel, created: created, modes: modes, key: key, operators: operators, voiced: voiced,
+                    bans: bans,
                     orphaned: orphaned == 1, time: try r.time("time"), by: try r.str("by"),
                     change: try r.str("change")))
         case .operators:
@@ -187,6 +190,9 @@ public struct SharedAccount: Sendable, Hashable {
 /// stay on their own server.
 public struct SharedChannelAccess: Sendable, Hashable {
     public var channel: String
+    /// When the channel these rules belong to was made: of two servers' channels of one name (one made during a
+    /// split), the older one's rules win, whatever the times of their changes.
+    public var created: Timestamp
     /// The flags set, as letters among `i`, `s`, `t` and `m` (`k` is the key's).
     public var modes: String
     /// Empty for none.
@@ -204,9 +210,10 @@ public struct SharedChannelAccess: Sendable, Hashable {
     public var change: String
 
     public init(
-        channel: String, modes: String, key: String, operators: [String], voiced: [String], bans: [String],
-        orphaned: Bool, time: Timestamp, by: String = "", change: String = ""
+        channel: String, created: Timestamp, modes: String, key: String, operators: [String], voiced: [String],
+        bans: [String], orphaned: Bool, time: Timestamp, by: String = "", change: String = ""
     ) {
+        self.created = created
         self.by = by
         self.change = change
         self.channel = channel

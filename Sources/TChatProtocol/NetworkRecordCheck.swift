@@ -45,6 +45,7 @@ extension PeerFrameCheck {
             for name in access.operators + access.voiced { try nick(name) }
             for ban in access.bans { try maskWord(ban, "ban") }
             try clock.check(access.time, "time")
+            try clock.check(access.created, "created")
             if !access.by.isEmpty { try nick(access.by) }
             try TextField.check(access.change, "change", maxBytes: 2 * maxMaskBytes)
         case .operators(let names):

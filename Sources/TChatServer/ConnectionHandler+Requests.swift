@@ -64,7 +64,8 @@ extension ConnectionHandler {
                 try TextField.check(reason, "reason", maxBytes: ProtocolLimits.maxReasonBytes)
                 try server.channels.part(
                     session, nick: nick.name, channel: name, reason: reason,
-                    companions: server.clients.companions(of: session))
+                    companions: server.clients.companions(of: session),
+                    late: { [clients = server.clients] in clients.companions(of: session) })
             case .send(let channel, let body):
                 try send(body, to: channel, nick: nick, requestID: id, session: session)
                 return  // answered by its `SendReply`, once stored and handed over
@@ -184,7 +185,17 @@ extension ConnectionHandler {
             let session = ClientSession(
                 id: connectionID, channel: context.channel, address: address, connectedAt: .now(), hello: hello,
                 mailbox: server.mailbox(for: context.eventLoop))
-            let admission = try server.clients.admit(session, nick: nick, account: account)
+            let welcome = { (text: String) in
+                Welcome(
+                    version: hello.version, serverName: self.server.servers.name,
+                    serverVersion: TChatVersion.current, nick: nick.name, address: self.address,
+                    connectedAt: session.connectedAt, maxFrameLength: UInt32(self.server.configuration.maxFrameLength),
+                    welcomeText: text, motd: self.server.live.current.motd)
+            }
+            flushPending(context: context)  // answers to requests before the hello go before its welcome
+            let admission = try server.clients.admit(session, nick: nick, account: account) { text in
+                session.encode([.welcome(welcome(text)), .ok], requestID: id)
+            }
             phase = .welcomed(session, nick)
             logger.info(
                 "client connected",
@@ -192,15 +203,6 @@ extension ConnectionHandler {
                     "nick": "\(nick)", "address": "\(address)",
                     "client": "\(hello.clientName) \(hello.clientVersion)",
                 ])
-            reply(
-                .welcome(
-                    Welcome(
-                        version: hello.version, serverName: server.servers.name,
-                        serverVersion: TChatVersion.current, nick: nick.name, address: address,
-                        connectedAt: session.connectedAt, maxFrameLength: UInt32(server.configuration.maxFrameLength),
-                        welcomeText: admission.welcome, motd: server.live.current.motd)),
-                to: id)
-            reply(.ok, to: id)
             // Sharing its account's nick: it is in that nick's channels, as it hears after the welcome.
             if let first = admission.companions.first {
                 for event in server.channels.attach(session, to: first, nick: nick.name) { reply(event, to: 0) }
@@ -293,7 +295,7 @@ extension ConnectionHandler {
         }
         let joining = server.channels.join(
             session, nick: nick.name, channel: name, history: history, member: member(session, nick), key: key,
-            companions: server.clients.companions(of: session))
+            companions: { [clients = server.clients] in clients.companions(of: session) })
         let address = ipAddress
         joining.whenComplete { result in
             if !key.isEmpty, case .failure(let error as ProtocolError) = result, error.code == .badChannelKey {

@@ -118,15 +118,11 @@ final class ConnectionHandler: ChannelInboundHandler {
         let reason = closeReason ?? (server.isShuttingDown ? "server shutting down" : "connection closed")
         if case .welcomed(let session, let welcomed) = phase {
             let nick = server.clients.currentNick(of: session) ?? welcomed
-            if server.clients.companions(of: session).isEmpty {
-                server.channels.remove(session, nick: nick.name, reason: quitMessage ?? reason)
-                server.clients.remove(session, reason: reason, quitMessage: quitMessage)
-            } else {
-                // Sessions sharing its nick stay (unless they are leaving too): the nick is let go first, so that of
-                // sessions leaving together the last one tells the channels.
-                let wasLast = server.clients.remove(session, reason: reason, quitMessage: quitMessage)
-                server.channels.remove(session, nick: nick.name, reason: quitMessage ?? reason, nickRemains: !wasLast)
-            }
+            // While sessions that stay share its nick, its channels hear nothing; of sessions leaving together, the
+            // last to begin tells them.
+            let remains = server.clients.beginLeaving(session)
+            server.channels.remove(session, nick: nick.name, reason: quitMessage ?? reason, nickRemains: remains)
+            server.clients.remove(session, reason: reason, quitMessage: quitMessage)
             logger.info(
                 "client disconnected",
                 metadata: ["nick": "\(nick)", "address": "\(address)", "reason": "\(reason)"])

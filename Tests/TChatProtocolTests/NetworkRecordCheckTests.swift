@@ -42,7 +42,8 @@ import Testing
 
     @Test func aChannelsAccessIsBounded() {
         let good = SharedChannelAccess(
-            channel: "#ops", modes: "ism", key: "", operators: ["ann"], voiced: [], bans: [], orphaned: false,
+            channel: "#ops", created: Self.now, modes: "ism", key: "", operators: ["ann"], voiced: [], bans: [],
+            orphaned: false,
             time: Self.now)
         #expect(Self.refusal(.channelAccess(good)) == nil)
         var bad = good

@@ -159,7 +159,7 @@ enum ProtocolVectors {
         "channel-access": .record(
             .channelAccess(
                 SharedChannelAccess(
-                    channel: "#ops", modes: "it", key: "k3y", operators: ["ann"], voiced: ["bob"],
+                    channel: "#ops", created: time, modes: "it", key: "k3y", operators: ["ann"], voiced: ["bob"],
                     bans: ["account:eve"], orphaned: false, time: time, by: "ann", change: "+i"))),
         "operators": .record(.operators(["root", "ann"])),
         "peer-kick": .record(.kick(channel: "#ops", nick: "eve", by: "ann", reason: "bye")),

@@ -9,14 +9,17 @@ import Testing
 @Suite struct AccountSyncTests {
     static let t0 = Timestamp(milliseconds: 1_764_000_000_000)
 
-    static func account(_ name: String = "ann", updated: UInt64 = 0, welcome: String = "") throws -> Account {
+    static func account(_ name: String = "ann", created: UInt64 = 0, updated: UInt64 = 0, welcome: String = "") throws
+        -> Account
+    {
         Account(
             name: name,
             password: try #require(PasswordHash("scrypt$15$8$1$AAE=$" + String(repeating: "A", count: 43) + "=")),
             scram: ScramKeys(
                 salt: [1], iterations: 4096, storedKey: Array(repeating: 1, count: 32),
                 serverKey: Array(repeating: 2, count: 32)),
-            created: t0, updated: Timestamp(milliseconds: t0.milliseconds + updated), welcome: welcome)
+            created: Timestamp(milliseconds: t0.milliseconds + created),
+            updated: Timestamp(milliseconds: t0.milliseconds + max(created, updated)), welcome: welcome)
     }
 
     static func merge(_ record: NetworkRecord, into file: inout AccountsFile) -> AccountSync.Refusal? {
@@ -49,8 +52,40 @@ import Testing
         #expect(file.accounts.isEmpty && file.dropped?.count == 1)
         #expect(Self.merge(.account(AccountSync.shared(try Self.account(updated: 3))), into: &file) == .stale)
         #expect(file.accounts.isEmpty, "a server that missed the drop does not bring it back")
-        #expect(Self.merge(.account(AccountSync.shared(try Self.account(updated: 9))), into: &file) == nil)
+        #expect(Self.merge(.account(AccountSync.shared(try Self.account(updated: 9))), into: &file) == .stale)
+        #expect(file.accounts.isEmpty, "changed after the drop, but the same account: dropped")
+        #expect(Self.merge(.account(AccountSync.shared(try Self.account(created: 9))), into: &file) == nil)
         #expect(file.accounts.count == 1, "registered again after the drop")
+    }
+
+    @Test func theAccountMadeFirstKeepsItsNameAgainstOneRegisteredDuringASplit() throws {
+        var file = AccountsFile.empty()
+        let owner = try Self.account(created: 0, welcome: "the owner")
+        let squatter = try Self.account(created: 50, updated: 60, welcome: "registered during a split")
+        file.accounts = [owner]
+        #expect(Self.merge(.account(AccountSync.shared(squatter)), into: &file) == .stale)
+        var other = AccountsFile.empty()
+        other.accounts = [squatter]
+        #expect(Self.merge(.account(AccountSync.shared(owner)), into: &other) == nil)
+        #expect(file.accounts == other.accounts, "both servers keep the owner's")
+    }
+
+    @Test func anOperatorsAccountIsMadeHereNotHeardOf() throws {
+        var file = AccountsFile.empty()
+        let root = AccountSync.shared(try Self.account("root"))
+        do {
+            try AccountSync.merge(
+                .account(root), into: &file, now: Self.t0, maxAccounts: 10, maxBans: 10, operators: ["root"])
+            Issue.record("an account named by --operator was taken from the network")
+        } catch {
+            #expect(file.accounts.isEmpty)
+        }
+    }
+
+    @Test func aDropOfANameNeverSeenChangesNothing() {
+        var file = AccountsFile.empty()
+        #expect(Self.merge(.accountDropped(name: "nobody", time: Self.t0), into: &file) == .stale)
+        #expect(file.dropped?.isEmpty ?? true, "made-up drops cannot push real ones out")
     }
 
     @Test func aHashThisServerWouldNotRunIsRefused() throws {

@@ -134,6 +134,47 @@ import Testing
         #expect(AccountTests.errorCode(await bob.reply(to: 11)) != nil, "+m and out: bob cannot speak")
     }
 
+    @Test func aChannelMadeDuringASplitLosesToTheOlderOne() async throws {
+        let a = try await TestServer(name: "A") {
+            $0.heartbeat = .milliseconds(200)
+            $0.scramIterations = ScramKeys.minimumIterations
+        }
+        let ann = try await AccountTests.registered("ann", on: a)
+        try await ann.send(.join(channel: "#team", history: 0), id: 3)
+        #expect(await ann.reply(to: 3).last == .ok)
+        try await ann.send(.channelMode(channel: "#team", change: "+s"), id: 4)
+        #expect(await ann.reply(to: 4).last == .ok)
+        try await Task.sleep(for: .milliseconds(20))
+        // Apart from A, mallory makes a #team of her own on B, and runs it.
+        let b = try await TestServer(name: "B") {
+            $0.heartbeat = .milliseconds(200)
+            $0.scramIterations = ScramKeys.minimumIterations
+        }
+        let mallory = try await AccountTests.registered("mallory", on: b)
+        try await mallory.send(.join(channel: "#team", history: 0), id: 3)
+        #expect(await mallory.reply(to: 3).last == .ok)
+        try await mallory.send(.channelMode(channel: "#team", change: "+k letmein"), id: 4)
+        #expect(await mallory.reply(to: 4).last == .ok)
+        await b.stop()
+        let linked = try await TestServer(directory: b.directory) {
+            $0.heartbeat = .milliseconds(200)
+            $0.scramIterations = ScramKeys.minimumIterations
+            $0.peers = [a.peerAddress]
+        }
+        defer { Task { await NetworkTests.stop([a, linked]) } }
+        #expect(await NetworkTests.linked([a, linked]))
+        // Both servers keep ann's rules: the older channel's.
+        for (index, server) in [a, linked].enumerated() {
+            #expect(
+                await eventually {
+                    let access = server.server.context?.channels.directory.channel(
+                        try! ChannelName(validating: "#team"))?
+                        .withState { $0.access }
+                    return access?.operators.keys.sorted() == ["ann"] && access?.secret == true && access?.key == nil
+                }, "server \(index)")
+        }
+    }
+
     @Test func serverOperatorsAndBansReachEveryServer() async throws {
         let (a, b) = try await Self.pair()
         defer { Task { await NetworkTests.stop([a, b]) } }

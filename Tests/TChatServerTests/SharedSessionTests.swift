@@ -136,6 +136,45 @@ import Testing
         #expect(AccountTests.errorCode(listing) != nil, "the phone is out too: \(listing)")
     }
 
+    @Test func aSessionHearsItsWelcomeBeforeAnythingSentToItsNick() async throws {
+        let server = try await AccountTests.server()
+        defer { server.removeData() }
+        _ = try await AccountTests.registered("alice", on: server)
+        let bob = try await RawConnection.connect(to: server.address)
+        try await bob.hello("bob")
+        // Direct messages to alice all along, while her phone connects.
+        let flood = Task {
+            for index in 0..<300 {
+                try await bob.send(.sendDirect(nick: "alice", body: MessageBody(.text, "dm \(index)")), id: 100)
+                try await Task.sleep(for: .milliseconds(2))
+            }
+        }
+        try await Task.sleep(for: .milliseconds(50))
+        let phone = try await Self.session(of: "alice", on: server)
+        try await flood.value
+        let afterLogin = phone.frames.drop { $0.id != 1 }
+        #expect(afterLogin.first?.frame.type == .welcome, "\(phone.frames.prefix(4))")
+        #expect(phone.frames.prefix { $0.id != 1 }.allSatisfy { $0.id != 0 }, "nothing before the welcome")
+    }
+
+    @Test func anInvitationIsUsedUpForEverySessionSharingTheNick() async throws {
+        let server = try await AccountTests.server()
+        defer { server.removeData() }
+        let laptop = try await AccountTests.registered("alice", on: server)
+        let phone = try await Self.session(of: "alice", on: server)
+        let ann = try await AccountTests.registered("ann", on: server)
+        _ = try await Self.join(ann, "#priv", id: 3)
+        try await ann.send(.channelMode(channel: "#priv", change: "+i"), id: 4)
+        #expect(await ann.reply(to: 4).last == .ok)
+        try await ann.send(.invite(channel: "#priv", nick: "alice"), id: 5)
+        #expect(await ann.reply(to: 5).last == .ok)
+        #expect(try await Self.join(laptop, "#priv", id: 6) != nil)
+        try await ann.send(.kick(channel: "#priv", nick: "alice", reason: "out"), id: 7)
+        #expect(await ann.reply(to: 7).last == .ok)
+        try await phone.send(.join(channel: "#priv", history: 0), id: 40)
+        #expect(AccountTests.errorCode(await phone.reply(to: 40)) == .inviteOnly, "the phone's copy was used up too")
+    }
+
     @Test func aSessionThatLogsInLaterTakesItsAccountsNickByRenaming() async throws {
         let server = try await AccountTests.server()
         defer { server.removeData() }

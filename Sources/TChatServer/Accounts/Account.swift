@@ -19,6 +19,14 @@ struct Account: Sendable, Equatable {
 
     var key: String { Nick.key(for: name) }
 
+    /// A time after every change so far: now, or just after `updated` when this server's clock is behind the one
+    /// that made the last change (a change that seemed older would lose to the copy it replaces).
+    var nextChange: Timestamp {
+        let now = Timestamp.now()
+        let (after, overflow) = updated.milliseconds.addingReportingOverflow(1)
+        return overflow || now.milliseconds > after ? now : Timestamp(milliseconds: after)
+    }
+
     init(
         name: String, password: PasswordHash, scram: ScramKeys, created: Timestamp, updated: Timestamp? = nil,
         welcome: String

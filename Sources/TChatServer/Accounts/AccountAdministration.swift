@@ -41,7 +41,7 @@ public enum AccountAdministration {
             }
             file.accounts[index].password = hash
             file.accounts[index].scram = scram
-            file.accounts[index].updated = .now()
+            file.accounts[index].updated = file.accounts[index].nextChange
         }
     }
 
@@ -54,7 +54,7 @@ public enum AccountAdministration {
             }
             file.accounts.removeAll { $0.key == key }
             // Kept, so that a linked server's older copy does not bring it back.
-            file.note(Removal(name: account.name, time: Timestamp.now().iso8601), in: \.dropped, now: .now())
+            file.note(Removal(name: account.name, time: account.nextChange.iso8601), in: \.dropped, now: .now())
         }
     }
 

@@ -25,6 +25,8 @@ final class AccountBook: Sendable {
         /// Records heard from linked servers, waiting to be merged into the store in one write.
         var heard: [NetworkRecord] = []
         var mergeQueued = false
+        /// Keys of accounts dropped (kept as removals in the store).
+        var droppedKeys: Set<String> = []
         /// Account keys each linked server makes server operators (OPERATORS).
         var remoteOperators: [UInt64: Set<String>] = [:]
     }
@@ -233,7 +235,7 @@ final class AccountBook: Sendable {
                 }
                 file.accounts[index].password = hash
                 file.accounts[index].scram = scram
-                file.accounts[index].updated = .now()
+                file.accounts[index].updated = file.accounts[index].nextChange
             }
         }
     }
@@ -246,7 +248,7 @@ final class AccountBook: Sendable {
             }
             try book.change { file in
                 file.accounts.removeAll { $0.key == key }
-                file.note(Removal(name: account.name, time: Timestamp.now().iso8601), in: \.dropped, now: .now())
+                file.note(Removal(name: account.name, time: account.nextChange.iso8601), in: \.dropped, now: .now())
             }
         }
     }
@@ -258,7 +260,7 @@ final class AccountBook: Sendable {
                     throw ProtocolError(.notLoggedIn, "your account no longer exists")
                 }
                 file.accounts[index].welcome = text
-                file.accounts[index].updated = .now()
+                file.accounts[index].updated = file.accounts[index].nextChange
             }
         }
     }
@@ -357,26 +359,38 @@ final class AccountBook: Sendable {
             return state.heard
         }
         guard !heard.isEmpty else { return }
-        var kept = 0
         do {
             let now = Timestamp.now()
-            let stored = try storage.update { file in
+            var kept = 0
+            let stored = try storage.updateIfChanged({ file in
+                var merger = AccountSync.Merger(
+                    file, now: now, maxAccounts: Self.maxAccounts, maxBans: Self.maxServerBans, operators: operators)
                 for record in heard {
                     do {
-                        try AccountSync.merge(
-                            record, into: &file, now: now, maxAccounts: Self.maxAccounts, maxBans: Self.maxServerBans)
-                        kept += 1
+                        try merger.merge(record)
                     } catch AccountSync.Refusal.invalid(let why) {
                         logger.notice("a linked server's account record was refused", metadata: ["why": "\(why)"])
                     } catch {
                         continue  // older than what is here, or no room
                     }
                 }
-            }
+                kept = merger.kept
+                guard kept > 0 else { return false }
+                merger.finish(into: &file)
+                return true
+            })
+            guard let stored else { return }  // nothing new: the store is not written
             adopt(stored, version: storage.version(), heard: Set(heard))
-            if kept > 0 { logger.info("accounts merged from the network", metadata: ["records": "\(kept)"]) }
+            logger.info("accounts merged from the network", metadata: ["records": "\(kept)"])
         } catch {
             logger.error("accounts from the network not merged", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Whether the account with this key was dropped (and is not registered again).
+    func wasDropped(_ key: String) -> Bool {
+        state.withLock { state in
+            state.accounts[key] == nil && state.droppedKeys.contains(key)
         }
     }
 
@@ -408,6 +422,7 @@ final class AccountBook: Sendable {
         for account in file.accounts { accounts[account.key] = account }
         state.accounts = accounts
         state.decoySecret = file.secretBytes
+        state.droppedKeys = Set((file.dropped ?? []).map { Nick.key(for: $0.name) })
         state.bans = Dictionary((file.serverBans ?? []).map { ($0.mask, $0) }, uniquingKeysWith: { first, _ in first })
     }
 

@@ -17,6 +17,8 @@ protocol AccountStorage: Sendable {
     /// Applies `change` to what is stored now (not to what this process last read), so that a running server and
     /// `tchatd account` never undo each other's changes; returns what is stored afterwards.
     func update(_ change: (inout AccountsFile) throws -> Void) throws -> AccountsFile
+    /// As `update`, but writes only when `change` says it changed something; nil when it did not.
+    func updateIfChanged(_ change: (inout AccountsFile) throws -> Bool) throws -> AccountsFile?
     /// Something that changes whenever another process changed the store, cheap to ask.
     func version() -> String
 }
@@ -45,6 +47,13 @@ struct AccountFile: AccountStorage {
             var file = try read() ?? .empty()
             try change(&file)
             return try write(file)
+        }
+    }
+
+    func updateIfChanged(_ change: (inout AccountsFile) throws -> Bool) throws -> AccountsFile? {
+        try locked {
+            var file = try read() ?? .empty()
+            return try change(&file) ? try write(file) : nil
         }
     }
 

@@ -50,6 +50,9 @@ struct ChannelAccess: Sendable, Equatable {
     /// When an operator last changed any of the above: of two servers' copies the newer is kept
     /// (`ChannelManager+Sharing`).
     var changed = Timestamp(milliseconds: 0)
+    /// When the channel these rules were first set on was made (its own, or a linked server's older channel of
+    /// the same name whose rules it took): the older lineage wins over a channel made during a split.
+    var origin = Timestamp(milliseconds: 0)
 
     /// Most bans one channel keeps.
     static let maxBans = 100
@@ -58,6 +61,12 @@ struct ChannelAccess: Sendable, Equatable {
 
     /// Whether anything here can refuse a message, so that an open channel's sends check nothing more.
     var restrictsSending: Bool { moderated || !bans.isEmpty || inviteOnly || key != nil || secret }
+
+    /// Whether anything was ever set (a fresh channel's rules are not).
+    var isSet: Bool {
+        !operators.isEmpty || !voiced.isEmpty || !bans.isEmpty || inviteOnly || secret || topicLock || moderated
+            || key != nil || orphaned
+    }
 
     /// Whether anything can keep a member out or hide the channel.
     var isPrivate: Bool { inviteOnly || secret || key != nil }

@@ -128,7 +128,6 @@ extension ChannelManager {
             for nick in nicks {
                 feed.emit(.parted(channel: channel.name.name, nick: nick, reason: "closed by \(by)", time: time))
             }
-            feed.emit(.record(.kick(channel: channel.name.name, nick: "*", by: by, reason: reason)))
             state.access.inviteOnly = true
             state.access.secret = true
             state.access.invited.removeAll()
@@ -136,6 +135,8 @@ extension ChannelManager {
             state.access.operators.removeAll()
             state.access.orphaned = true
             shareAccess(of: channel, &state, by: by, change: "+is")
+            // After its rules: a linked server takes a kick of all only from a channel closed there too.
+            feed.emit(.record(.kick(channel: channel.name.name, nick: "*", by: by, reason: reason)))
             return members
         }
         for member in removed { memberships.remove(member, from: channel) }

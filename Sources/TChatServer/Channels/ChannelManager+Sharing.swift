@@ -24,18 +24,34 @@ extension ChannelManager {
         }
     }
 
-    /// Takes a linked server's copy when it is newer than the one here; members here hear its change (MODE_CHANGED)
-    /// when it names one. Returns whether it was taken.
+    /// Takes a linked server's copy of a channel's rules when it wins over the one here: rules never set here
+    /// lose to any; otherwise those of the channel made first win (one made during a split is another's), then
+    /// those changed last, then (equal times) the larger content. `dropped` names accounts dropped here, which a
+    /// server that missed the drop may still list. Members here hear its change (MODE_CHANGED) when it names one.
+    /// Returns whether it was taken; a channel this server does not know is not made for it.
     @discardableResult
-    func applySharedAccess(_ shared: SharedChannelAccess) -> Bool {
-        guard let name = try? ChannelName(validating: shared.channel) else { return false }
-        let channel = channel(creating: name)
+    func applySharedAccess(_ incoming: SharedChannelAccess, dropped: (String) -> Bool = { _ in false }) -> Bool {
+        guard let name = try? ChannelName(validating: incoming.channel), let channel = directory.channel(name) else {
+            return false
+        }
+        var shared = incoming
+        shared.operators = Array(Set(incoming.operators.filter { !dropped(Nick.key(for: $0)) })).sorted()
+        shared.voiced = Array(Set(incoming.voiced.filter { !dropped(Nick.key(for: $0)) })).sorted()
+        shared.bans = Array(Set(incoming.bans)).sorted()
         let taken = channel.withState { state -> Bool in
-            let mine = Self.shared(state.access, channel: channel.name.name, by: "", change: "")
-            guard
-                shared.time > state.access.changed
-                    || (shared.time == state.access.changed && Self.order(shared) > Self.order(mine))
-            else { return false }
+            let access = state.access
+            let mine = Self.shared(access, channel: channel.name.name, by: "", change: "")
+            let wins: Bool =
+                if !access.isSet && access.changed.milliseconds == 0 {
+                    true
+                } else if shared.created != access.origin {
+                    shared.created < access.origin
+                } else if shared.time != access.changed {
+                    shared.time > access.changed
+                } else {
+                    Self.order(shared) > Self.order(mine)
+                }
+            guard wins, shared != mine || shared.created != access.origin else { return false }
             state.access.take(shared)
             if !shared.change.isEmpty, !shared.by.isEmpty,
                 let frame = SubscriberSet.encode(
@@ -49,6 +65,17 @@ extension ChannelManager {
         return taken
     }
 
+    /// Whether a linked server's kick of all (`*`) is for a channel closed (orphaned) here too, as its rules, sent
+    /// first, made it.
+    func isClosed(_ name: ChannelName) -> Bool {
+        directory.channel(name)?.withState { $0.access.orphaned } ?? false
+    }
+
+    /// Whether `nick`, a linked server's client, is in the channel (kicking from there needs being in it).
+    func hasRemoteMember(_ nick: String, in name: ChannelName) -> Bool {
+        directory.channel(name)?.withState { $0.members.remote[Nick.key(for: nick)] != nil } ?? false
+    }
+
     static func shared(_ access: ChannelAccess, channel: String, by: String, change: String) -> SharedChannelAccess {
         var modes = ""
         if access.inviteOnly { modes += "i" }
@@ -56,9 +83,11 @@ extension ChannelManager {
         if access.topicLock { modes += "t" }
         if access.moderated { modes += "m" }
         return SharedChannelAccess(
-            channel: channel, modes: modes, key: access.key ?? "", operators: access.operators.values.sorted(),
-            voiced: access.voiced.filter { !$0.key.hasPrefix("session:") }.values.sorted(), bans: access.bans,
-            orphaned: access.orphaned, time: access.changed, by: by, change: change)
+            channel: channel, created: access.origin, modes: modes, key: access.key ?? "",
+            operators: Array(Set(access.operators.values)).sorted(),
+            voiced: Array(Set(access.voiced.filter { !$0.key.hasPrefix("session:") }.values)).sorted(),
+            bans: Array(Set(access.bans)).sorted(), orphaned: access.orphaned, time: access.changed, by: by,
+            change: change)
     }
 
     /// A total order on copies with equal times, the same on every server.
@@ -85,6 +114,7 @@ extension ChannelAccess {
         bans = Array(shared.bans.prefix(Self.maxBans))
         orphaned = shared.orphaned
         changed = shared.time
+        origin = shared.created
     }
 }
 

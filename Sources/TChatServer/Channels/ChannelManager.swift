@@ -50,10 +50,11 @@ final class ChannelManager: Sendable {
             state.topic = entry.record.topic
             state.topicSetBy = entry.record.topicBy
             state.topicSetAt = Timestamp(iso8601: entry.record.topicTime) ?? Timestamp(milliseconds: 0)
-            state.access = ChatChannel.access(from: entry.record)
+            let created = Timestamp(iso8601: entry.record.created) ?? .now()
+            state.access = ChatChannel.access(from: entry.record, created: created)
             return ChatChannel(
-                name: try ChannelName(validating: entry.record.name), file: entry.record.file,
-                created: Timestamp(iso8601: entry.record.created) ?? .now(), state: state)
+                name: try ChannelName(validating: entry.record.name), file: entry.record.file, created: created,
+                state: state)
         }
         directory = ChannelDirectory(channels, unclaimedFiles: unclaimedFiles)
     }
@@ -66,9 +67,10 @@ final class ChannelManager: Sendable {
     /// As `channel(creating:)`, and whether this call made it.
     func channelReportingNew(creating name: ChannelName) -> (channel: ChatChannel, isNew: Bool) {
         let (channel, isNew) = directory.channel(creating: name) { file in
-            ChatChannel(
-                name: name, file: file, created: .now(),
-                state: ChatChannel.State(history: HistoryWindow(capacity: recentCapacity, limit: store.historyLimit)))
+            let now = Timestamp.now()
+            var state = ChatChannel.State(history: HistoryWindow(capacity: recentCapacity, limit: store.historyLimit))
+            state.access.origin = now
+            return ChatChannel(name: name, file: file, created: now, state: state)
         }
         if isNew {
             store.channelsChanged()
@@ -108,7 +110,8 @@ final class ChannelManager: Sendable {
     /// logged-in member who makes a channel is its first operator.
     func join(
         _ session: ClientSession, nick: String, channel name: ChannelName, history: Int,
-        member: ChannelAccess.Member? = nil, key: String = "", companions: [ClientSession] = []
+        member: ChannelAccess.Member? = nil, key: String = "",
+        companions: @escaping @Sendable () -> [ClientSession] = { [] }
     ) -> EventLoopFuture<JoinResult> {
         let member = member ?? ChannelAccess.Member(nick: nick, account: nil)
         let wanted = min(history, recentCapacity)
@@ -140,12 +143,14 @@ final class ChannelManager: Sendable {
 
     private func completeJoin(
         _ session: ClientSession, nick: String, channel name: ChannelName, history: Int,
-        member: ChannelAccess.Member, key: String, companions: [ClientSession]
+        member: ChannelAccess.Member, key: String, companions: @Sendable () -> [ClientSession]
     ) throws(ProtocolError) -> JoinResult {
         // A join that waited for the disk may complete after the client left (its quit ran on this loop already):
         // it must not come back as a member no one will ever take out.
         guard session.channel.isActive else { throw ProtocolError(.internalError, "the connection has closed") }
         let joinedCount = memberships.count(of: session)
+        // Asked now, not when the join was asked for: a companion may have come or gone while the disk was read.
+        let sharing = companions().filter { $0.channel.isActive }
         let (channel, created) = channelReportingNew(creating: name)
         let result = try channel.withState { (state) throws(ProtocolError) -> JoinResult in
             let isNew = !state.members.local.contains(session)
@@ -154,34 +159,41 @@ final class ChannelManager: Sendable {
                     throw ProtocolError(
                         .tooManyChannels, "you are in \(joinedCount) channels, the most this server allows")
                 }
-                if created, let account = member.account {
-                    state.access.operators[account] = member.accountName ?? account
-                    shareAccess(of: channel, &state, by: nick, change: "+o \(nick)")
-                }
+                let creator = created ? member.account : nil
+                if let creator { state.access.operators[creator] = member.accountName ?? creator }
                 try state.access.checkJoin(member, key: key)
                 state.access.invited.remove(member.session)
+                for companion in sharing { state.access.invited.remove(companion.id) }
                 state.members.local.insert(session)
                 let time = Timestamp.now()
                 if let frame = SubscriberSet.encode(.joined(channel: channel.name.name, nick: nick, time: time)) {
                     state.members.local.deliver(frame, excluding: session.id)
-                    for companion in state.members.addCompanions(companions) { companion.send(frame) }
+                    for companion in state.members.addCompanions(sharing) { companion.send(frame) }
                 }
                 feed.emit(.joined(channel: channel.name.name, nick: nick, time: time))
+                // After the join, which makes the channel on linked servers: they keep rules of channels they know.
+                if creator != nil { shareAccess(of: channel, &state, by: nick, change: "+o \(nick)") }
             }
             return JoinResult(info: channel.info(of: state), replay: state.history.newest(history), isNew: isNew)
         }
         if result.isNew {
             memberships.add(session, to: channel)
-            for companion in companions { memberships.add(companion, to: channel) }
+            for companion in sharing { memberships.add(companion, to: channel) }
+            // A session that came to share the nick meanwhile looked for its channels before this one was listed.
+            let late = companions().filter { companion in
+                companion.channel.isActive && !sharing.contains(companion)
+            }
+            if !late.isEmpty { attach(late, to: channel, first: session, nick: nick) }
         }
         if created, member.account != nil { store.channelsChanged() }
         return result
     }
 
     /// Takes `session` and the `companions` sharing its nick out of a channel; the companions hear PARTED too.
+    /// `late`, asked once it is done, names the sessions sharing the nick then (one may have come meanwhile).
     func part(
         _ session: ClientSession, nick: String, channel name: ChannelName, reason: String,
-        companions: [ClientSession] = []
+        companions: [ClientSession] = [], late: (() -> [ClientSession])? = nil
     ) throws(ProtocolError) {
         let channel = try existing(name)
         try channel.withState { (state) throws(ProtocolError) in
@@ -196,6 +208,19 @@ final class ChannelManager: Sendable {
         }
         memberships.remove(session, from: channel)
         for companion in companions { memberships.remove(companion, from: channel) }
+        if let late { leave(late(), channel: channel, nick: nick, reason: reason) }
+    }
+
+    /// Takes out sessions that came to share a nick after its part was decided, telling each PARTED.
+    private func leave(_ sessions: [ClientSession], channel: ChatChannel, nick: String, reason: String) {
+        let removed = channel.withState { $0.members.removeCompanions(sessions) }
+        guard !removed.isEmpty else { return }
+        let frame = SubscriberSet.encode(
+            .parted(channel: channel.name.name, nick: nick, reason: reason, time: .now()))
+        for session in removed {
+            memberships.remove(session, from: channel)
+            if let frame { session.send(frame) }
+        }
     }
 
     /// Takes a session out of every channel, telling everyone who shared one with it, once. With `nickRemains`
@@ -216,6 +241,20 @@ final class ChannelManager: Sendable {
         if let nick, !nickRemains, let frame = SubscriberSet.encode(.quitted(nick: nick, reason: reason, time: .now()))
         {
             audience.deliver(frame)
+        }
+    }
+
+    /// Puts sessions that came to share `first`'s nick in `channel` (if `first` is in it), telling each JOINED.
+    private func attach(_ sessions: [ClientSession], to channel: ChatChannel, first: ClientSession, nick: String) {
+        let added = channel.withState { state -> [ClientSession] in
+            guard state.members.local.contains(first) else { return [] }
+            return state.members.addCompanions(sessions)
+        }
+        guard !added.isEmpty else { return }
+        let frame = SubscriberSet.encode(.joined(channel: channel.name.name, nick: nick, time: .now()))
+        for session in added {
+            memberships.add(session, to: channel)
+            if let frame { session.send(frame) }
         }
     }
 

@@ -74,12 +74,13 @@ final class ChatChannel: Sendable {
             record.bans = access.bans.isEmpty ? nil : access.bans
             record.orphaned = access.orphaned ? true : nil
             record.accessTime = access.changed.milliseconds == 0 ? nil : access.changed.iso8601
+            record.accessOrigin = access.origin == created ? nil : access.origin.iso8601
             return record
         }
     }
 
     /// A channel's access as `channels.json` recorded it.
-    static func access(from record: ChannelRecord) -> ChannelAccess {
+    static func access(from record: ChannelRecord, created: Timestamp) -> ChannelAccess {
         var access = ChannelAccess()
         let modes = record.modes ?? ""
         access.inviteOnly = modes.contains("i")
@@ -91,7 +92,12 @@ final class ChatChannel: Sendable {
         for name in record.voiced ?? [] { access.voiced[Nick.key(for: name)] = name }
         access.bans = Array((record.bans ?? []).prefix(ChannelAccess.maxBans))
         access.orphaned = record.orphaned ?? false
+        access.origin = record.accessOrigin.flatMap(Timestamp.init(iso8601:)) ?? created
         access.changed = record.accessTime.flatMap(Timestamp.init(iso8601:)) ?? Timestamp(milliseconds: 0)
+        // Set before changes were stamped: dated from the channel's making, so linked servers hear of it.
+        if access.changed.milliseconds == 0, access.isSet {
+            access.changed = max(created, ProtocolLimits.earliestTime)
+        }
         return access
     }
 }

@@ -1,4 +1,5 @@
 import Logging
+import NIOCore
 import Synchronization
 import TChatProtocol
 
@@ -27,12 +28,15 @@ final class ClientManager: Sendable {
         var knownLimit = ClientManager.defaultKnownLimit
         /// The account key (`Nick.key(for:)` of its name) each logged-in session of ours is logged in to.
         var accountOf: [UInt64: String] = [:]
+        /// Sessions whose connection closed, being taken out: no new session shares a nick with them alone.
+        var leaving: Set<UInt64> = []
 
         /// Whether a session logged in to `account` takes `nick` as a companion of the session holding it: it is
         /// the same account's.
         func shares(_ nick: Nick, with account: String?) -> Bool {
-            guard let account, let holder = nicks.localByKey[nick.key] else { return false }
-            return accountOf[holder] == account
+            guard let account else { return false }
+            let staying = nicks.sessions(holding: nick.key).filter { !leaving.contains($0) }
+            return staying.first.map { accountOf[$0] == account } ?? false
         }
 
         func sessions(_ ids: [UInt64]) -> [ClientSession] {
@@ -128,8 +132,14 @@ final class ClientManager: Sendable {
 
     /// Registers a session under its nick, logged in to `account` (a key) or not. A nick held by a session logged in
     /// to the same account is shared with it: the network hears of no new client.
-    func admit(_ session: ClientSession, nick: Nick, account: String? = nil) throws(ProtocolError) -> Admission {
+    ///
+    /// `greet` makes the session's first frames from its welcome text; they are posted before the nick table lets
+    /// go, so that nothing sent to the nick from elsewhere (a direct message to the sessions sharing it) comes first.
+    func admit(
+        _ session: ClientSession, nick: Nick, account: String? = nil, greet: (String) -> ByteBuffer? = { _ in nil }
+    ) throws(ProtocolError) -> Admission {
         try checkOwnership(of: nick, by: account)
+        let accounts = self.accounts
         let (welcome, companions) = try state.withLock {
             (state) throws(ProtocolError) -> (String, [ClientSession]) in
             let sharing = state.shares(nick, with: account)
@@ -137,13 +147,22 @@ final class ClientManager: Sendable {
                 nick, session: session.id, value: session, at: session.connectedAt, sharing: sharing)
             state.accountOf[session.id] = account
             if !sharing { feed.emit(.clientAdded(session.remoteClient(nick: nick))) }
-            let welcome = state.markSeen(nick, at: session.connectedAt, connecting: true).welcome
+            var welcome = state.markSeen(nick, at: session.connectedAt, connecting: true).welcome
+            if let accounts { welcome = account.flatMap { accounts.account(forKey: $0)?.welcome } ?? "" }
+            if let greeting = greet(welcome) { session.send(greeting) }
             return (welcome, state.sessions(state.nicks.companions(of: session.id)))
         }
         store.nicksChanged()
-        guard let accounts else { return Admission(welcome: welcome, companions: companions) }
-        return Admission(
-            welcome: account.flatMap { accounts.account(forKey: $0)?.welcome } ?? "", companions: companions)
+        return Admission(welcome: welcome, companions: companions)
+    }
+
+    /// A session's connection closed: from now on no new session shares its nick with it alone. Returns whether
+    /// sessions that are not leaving share its nick (its channels then hear nothing of its going).
+    func beginLeaving(_ session: ClientSession) -> Bool {
+        state.withLock { state in
+            state.leaving.insert(session.id)
+            return state.nicks.companions(of: session.id).contains { !state.leaving.contains($0) }
+        }
     }
 
     /// A registered nick is its account's: anyone else asking for it is refused, not renamed, so that a client
@@ -237,6 +256,7 @@ final class ClientManager: Sendable {
         let now = Timestamp.now()
         let released: (nick: Nick, wasLast: Bool)? = state.withLock { state in
             state.accountOf[session.id] = nil
+            state.leaving.remove(session.id)
             guard let (nick, wasLast) = state.nicks.releaseLocal(session.id) else { return nil }
             if wasLast { feed.emit(.clientRemoved(nick: nick.name, reason: quitMessage ?? reason)) }
             let duration = now.milliseconds(since: session.connectedAt)

@@ -200,6 +200,10 @@ struct NickTable<Local> {
                 return (local.nick, true)
             }
             localByKey[key] = rest.removeFirst()
+            // A nick held back for the session that lost it stays held for the sessions still sharing it.
+            for (held, hold) in holds where hold.session == session {
+                holds[held] = Hold(session: localByKey[key] ?? session, until: hold.until)
+            }
         } else {
             rest.removeAll { $0 == session }
         }

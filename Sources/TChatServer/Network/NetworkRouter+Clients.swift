@@ -114,8 +114,6 @@ extension NetworkRouter {
                 frames.append(.joined(channel: channel.name, nick: nick.name, time: session.connectedAt))
             }
         }
-        // Accounts and channels' access before the channels' states, so a join that follows finds the rules.
-        frames += sharedRecords()
         for channel in channels.states() {
             frames.append(.channelState(channel: channel.name, lastID: channel.lastID))
             if !channel.topicSetBy.isEmpty {
@@ -125,6 +123,8 @@ extension NetworkRouter {
                     ))
             }
         }
+        // Accounts, operators and channels' rules last: a server keeps rules only of channels it knows.
+        frames += sharedRecords()
         var buffer = peer.channel.allocator.buffer(capacity: 1024)
         for frame in frames { try? frame.encode(into: &buffer) }
         peer.channel.writeAndFlush(buffer, promise: nil)

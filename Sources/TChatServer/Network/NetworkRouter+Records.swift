@@ -10,7 +10,8 @@ extension NetworkRouter {
             guard let book = clients.accounts else { return }  // this server has no accounts: nothing to keep
             book.hear(record)
         case .channelAccess(let access):
-            channels.applySharedAccess(access)
+            let book = clients.accounts
+            channels.applySharedAccess(access) { book?.wasDropped($0) ?? false }
         case .operators(let names):
             clients.accounts?.setOperators(names, of: peer.id)
         case .kick(let channel, let nick, let by, let reason):
@@ -19,6 +20,15 @@ extension NetworkRouter {
             let targets = nick == "*" ? nil : clients.sessions(named: nick)
             guard targets?.isEmpty != true else {
                 refuse("PEER_KICK", from: peer, "\(nick) is not a client of this server")
+                return
+            }
+            // All out only from a channel closed; one out only by a member of the channel.
+            guard targets != nil || channels.isClosed(name) else {
+                refuse("PEER_KICK", from: peer, "\(channel) is not closed")
+                return
+            }
+            guard targets == nil || channels.hasRemoteMember(by, in: name) else {
+                refuse("PEER_KICK", from: peer, "\(by) is not in \(channel)")
                 return
             }
             channels.kickFromNetwork(targets, nick: nick, channel: name, by: by, reason: reason)

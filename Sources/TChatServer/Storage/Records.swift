@@ -145,6 +145,8 @@ struct ChannelRecord: Codable, Sendable, Equatable {
     var orphaned: Bool?
     /// When the access above last changed (ISO 8601), to keep the newer of two linked servers' copies.
     var accessTime: String?
+    /// When the channel whose rules these are was made, when not this one (`ChannelAccess.origin`).
+    var accessOrigin: String?
 }
 
 /// The whole of `channels.json`.
