@@ -13,7 +13,7 @@ import TChatProtocol
 /// store runs on a thread pool of its own, so a storm of logins delays neither event loops nor history reads, and
 /// at most `maxQueuedJobs` wait for it: past that a request is refused as busy rather than queued without end.
 final class AccountBook: Sendable {
-    private struct State {
+    struct State {
         var accounts: [String: Account] = [:]
         var decoySecret: [UInt8] = []
         var storedVersion = ""
@@ -32,14 +32,14 @@ final class AccountBook: Sendable {
     }
 
     let policy: RegistrationPolicy
-    private let state: Mutex<State>
-    private let storage: any AccountStorage
-    private let pool: NIOThreadPool
+    let state: Mutex<State>
+    let storage: any AccountStorage
+    let pool: NIOThreadPool
     private let queued = Atomic<Int>(0)
     /// Account keys (`Nick.key(for:)`) of server operators (`--operator`), and their names as given.
-    private let operators: Set<String>
+    let operators: Set<String>
     let operatorNames: [String]
-    private let logger: Logger
+    let logger: Logger
     /// SCRAM iterations for new keys; fewer only in tests, where 600,000 would make each registration slow.
     let iterations: Int
 
@@ -114,48 +114,6 @@ final class AccountBook: Sendable {
     func scramKeys(forKey key: String) -> (keys: ScramKeys?, decoy: ScramKeys) {
         state.withLock { state in
             (state.accounts[key]?.scram, ScramKeys.decoy(for: key, secret: state.decoySecret, iterations: iterations))
-        }
-    }
-
-    // MARK: - Server bans
-
-    /// Most server bans kept.
-    static let maxServerBans = 10_000
-
-    func ban(forAccount key: String) -> ServerBan? {
-        state.withLock { $0.bans["account:" + key] }
-    }
-
-    func ban(forAddress ip: String) -> ServerBan? {
-        state.withLock { $0.bans.isEmpty ? nil : $0.bans["address:" + ip] }
-    }
-
-    var serverBans: [ServerBan] { state.withLock { $0.bans.values.sorted { $0.mask < $1.mask } } }
-
-    /// Adds (or replaces) a server ban; the store is written off the loop.
-    func addBan(_ ban: ServerBan, on loop: any EventLoop) -> EventLoopFuture<Void> {
-        offLoop(on: loop) { book in
-            try book.change { file in
-                var bans = (file.serverBans ?? []).filter { $0.mask != ban.mask }
-                guard bans.count < Self.maxServerBans else {
-                    throw ProtocolError(.invalidArgument, "the server keeps at most \(Self.maxServerBans) bans")
-                }
-                bans.append(ban)
-                file.serverBans = bans
-                file.unbanned?.removeAll { $0.name == ban.mask }
-            }
-        }
-    }
-
-    func removeBan(_ mask: String, on loop: any EventLoop) -> EventLoopFuture<Void> {
-        offLoop(on: loop) { book in
-            try book.change { file in
-                guard (file.serverBans ?? []).contains(where: { $0.mask == mask }) else {
-                    throw ProtocolError(.invalidArgument, "there is no server ban \(mask)")
-                }
-                file.serverBans = (file.serverBans ?? []).filter { $0.mask != mask }
-                file.note(Removal(name: mask, time: Timestamp.now().iso8601), in: \.unbanned, now: .now())
-            }
         }
     }
 
@@ -289,7 +247,7 @@ final class AccountBook: Sendable {
     // MARK: - Helpers
 
     /// Runs `work` on the pool unless `maxQueuedJobs` are waiting already.
-    private func offLoop<T: Sendable>(
+    func offLoop<T: Sendable>(
         on loop: any EventLoop, _ work: @escaping @Sendable (AccountBook) throws -> T
     ) -> EventLoopFuture<T> {
         guard queued.wrappingAdd(1, ordering: .relaxed).newValue <= Self.maxQueuedJobs else {
@@ -304,14 +262,14 @@ final class AccountBook: Sendable {
     }
 
     /// Changes the store, then this book to match what is stored.
-    private func change(_ body: (inout AccountsFile) throws -> Void) throws {
+    func change(_ body: (inout AccountsFile) throws -> Void) throws {
         let stored = try storage.update(body)
         adopt(stored, version: storage.version())
     }
 
     /// Takes what the store holds as this book's, and tells of the accounts that are gone, and the network what
     /// changed but what it told us itself (`heard`: a change by `tchatd account` can be in the same read).
-    private func adopt(_ file: AccountsFile, version: String, heard: Set<NetworkRecord> = []) {
+    func adopt(_ file: AccountsFile, version: String, heard: Set<NetworkRecord> = []) {
         let (dropped, changes, newBans) = state.withLock { state in
             let before = state.accounts
             let bansBefore = state.bans
@@ -326,81 +284,6 @@ final class AccountBook: Sendable {
             for ban in newBans.values { handler(ban) }
         }
         if !changes.isEmpty, let handler = changeHandler.withLock({ $0 }) { handler(changes) }
-    }
-
-    // MARK: - The network's copies (`AccountSync`)
-
-    /// Everything a newly linked server is told: accounts, bans, removals.
-    var records: [NetworkRecord] { state.withLock { AccountSync.records(of: $0.file) } }
-
-    /// Takes a record a linked server told of; it is merged into the store on the pool, with those heard meanwhile,
-    /// in one write.
-    func hear(_ record: NetworkRecord) {
-        let queue = state.withLock { state -> Bool in
-            guard state.heard.count < Self.maxHeard else { return false }
-            state.heard.append(record)
-            defer { state.mergeQueued = true }
-            return !state.mergeQueued
-        }
-        guard queue else { return }
-        pool.submit { [self] poolState in
-            guard case .active = poolState else { return }
-            mergeHeard()
-        }
-    }
-
-    /// Merges what was heard into the store. Blocking: on the pool.
-    private func mergeHeard() {
-        let heard = state.withLock { state in
-            defer {
-                state.heard = []
-                state.mergeQueued = false
-            }
-            return state.heard
-        }
-        guard !heard.isEmpty else { return }
-        do {
-            let now = Timestamp.now()
-            var kept = 0
-            let stored = try storage.updateIfChanged({ file in
-                var merger = AccountSync.Merger(
-                    file, now: now, maxAccounts: Self.maxAccounts, maxBans: Self.maxServerBans, operators: operators)
-                for record in heard {
-                    do {
-                        try merger.merge(record)
-                    } catch AccountSync.Refusal.invalid(let why) {
-                        logger.notice("a linked server's account record was refused", metadata: ["why": "\(why)"])
-                    } catch {
-                        continue  // older than what is here, or no room
-                    }
-                }
-                kept = merger.kept
-                guard kept > 0 else { return false }
-                merger.finish(into: &file)
-                return true
-            })
-            guard let stored else { return }  // nothing new: the store is not written
-            adopt(stored, version: storage.version(), heard: Set(heard))
-            logger.info("accounts merged from the network", metadata: ["records": "\(kept)"])
-        } catch {
-            logger.error("accounts from the network not merged", metadata: ["error": "\(error)"])
-        }
-    }
-
-    /// Whether the account with this key was dropped (and is not registered again).
-    func wasDropped(_ key: String) -> Bool {
-        state.withLock { state in
-            state.accounts[key] == nil && state.droppedKeys.contains(key)
-        }
-    }
-
-    /// A linked server's OPERATORS: its `--operator` accounts are operators here too, while it is linked.
-    func setOperators(_ names: [String], of serverID: UInt64) {
-        state.withLock { $0.remoteOperators[serverID] = Set(names.map { Nick.key(for: $0) }) }
-    }
-
-    func forgetOperators(of serverID: UInt64) {
-        state.withLock { $0.remoteOperators[serverID] = nil }
     }
 
     /// Accounts that are no longer the ones they were: dropped, or dropped and made again (another creation time)
