@@ -233,30 +233,22 @@ public final class ChatSession: Sendable {
                     }
                 }
                 onEvent(.event(event))
-            case .joined(let channel, let who, _):
-                // Another session sharing our nick (our account's, elsewhere) is in a channel, and so are we now:
-                // joined like any other, for its history and members.
-                if let name = try? ChannelName(validating: channel),
-                    state.withLock({ $0.isOwn(who) && !$0.tracks(name) })
-                {
+            case .joined(let channel, let who, _) where state.withLock({ $0.isOwn(who) }):
+                // Another session sharing our nick (our account's, elsewhere) joined a channel, and so have we: joined
+                // like any other, for its history and members. One we are in already (a reconnection) is no news.
+                if let name = try? ChannelName(validating: channel), !state.withLock({ $0.tracks(name) }) {
                     state.withLock { $0.channels.append((name.key, name.name)) }
                     Task { await join(name.name, history: initialHistory, on: connection, since: 0) }
-                } else {
-                    onEvent(.event(event))
                 }
-            case .parted(let channel, let who, _, _):
+            case .parted(let channel, let who, _, _) where state.withLock({ $0.isOwn(who) }):
                 // Left by another session sharing our nick, or by our own nick change onto theirs.
-                if let name = try? ChannelName(validating: channel),
-                    state.withLock({ $0.isOwn(who) && $0.tracks(name) })
-                {
+                if let name = try? ChannelName(validating: channel), state.withLock({ $0.tracks(name) }) {
                     state.withLock { state in
                         state.channels.removeAll { $0.key == name.key }
                         state.newest[name.key] = nil
                         state.keys[name.key] = nil
                     }
                     onEvent(.parted(name.name))
-                } else {
-                    onEvent(.event(event))
                 }
             case .nickChanged(let old, let new, _):
                 // The server renamed us (a nick collision between linked servers): keep the new nick for reconnects.
