@@ -19,7 +19,7 @@ final class ClientManager: Sendable {
         case remote(serverID: UInt64, nick: String)
     }
 
-    private struct State {
+    struct State {
         /// Our clients (with their sessions) and linked servers' clients.
         var nicks: NickTable<ClientSession>
         /// Nick key to what is remembered of it.
@@ -72,7 +72,7 @@ final class ClientManager: Sendable {
         }
     }
 
-    private let state: Mutex<State>
+    let state: Mutex<State>
     private let store: any ChatStorage
     /// Who owns which nick; nil (tests, `tchat --local`'s server before accounts) or turned off: nobody does.
     let accounts: AccountBook?
@@ -173,29 +173,6 @@ final class ClientManager: Sendable {
             .nickRegistered, "the nick \(nick.name) is registered: log in to use it, or choose another")
     }
 
-    /// The account key a session is logged in to, if any.
-    func account(of session: ClientSession) -> String? {
-        state.withLock { $0.accountOf[session.id] }
-    }
-
-    /// Logs a session in to `account` (a key), or out with nil.
-    func setAccount(_ account: String?, for session: ClientSession) {
-        state.withLock { state in
-            guard state.nicks.localNick(session.id) != nil else { return }
-            state.accountOf[session.id] = account
-        }
-    }
-
-    /// Logs out every session of a dropped account; returns how many there were.
-    @discardableResult
-    func forgetAccount(_ account: String) -> Int {
-        state.withLock { state in
-            let sessions = state.accountOf.filter { $0.value == account }.map(\.key)
-            for id in sessions { state.accountOf[id] = nil }
-            return sessions.count
-        }
-    }
-
     /// What a rename did, for the channels and the sessions concerned.
     enum Rename {
         /// The session and its companions (all of them here) have the new nick.
@@ -236,11 +213,6 @@ final class ClientManager: Sendable {
     /// The other sessions sharing `session`'s nick.
     func companions(of session: ClientSession) -> [ClientSession] {
         state.withLock { $0.sessions($0.nicks.companions(of: session.id)) }
-    }
-
-    /// Every session of ours logged in to `account` (a key).
-    func sessions(ofAccount account: String) -> [ClientSession] {
-        state.withLock { state in state.sessions(state.accountOf.filter { $0.value == account }.map(\.key)) }
     }
 
     /// Every session of ours connected as `nick`.
@@ -333,38 +305,6 @@ final class ClientManager: Sendable {
         }
     }
 
-    // MARK: - Clients of linked servers (the rules are `NickTable`'s)
-
-    func addRemote(_ client: RemoteClient, serverID: UInt64, serverName: String) throws(ProtocolError)
-        -> RemoteChange?
-    {
-        try state.withLock { (state) throws(ProtocolError) -> RemoteChange? in
-            try state.nicks.addRemote(client, serverID: serverID, serverName: serverName, at: .now())
-        }
-    }
-
-    func renameRemote(from old: String, to new: String, serverID: UInt64) throws(ProtocolError) -> RemoteChange? {
-        try state.withLock { (state) throws(ProtocolError) -> RemoteChange? in
-            try state.nicks.renameRemote(from: old, to: new, serverID: serverID, at: .now())
-        }
-    }
-
-    func removeRemote(_ nick: String, serverID: UInt64) -> String? {
-        state.withLock { $0.nicks.removeRemote(nick, serverID: serverID) }
-    }
-
-    func remoteNick(_ nick: String, on serverID: UInt64) -> String? {
-        state.withLock { $0.nicks.remoteNick(nick, on: serverID) }
-    }
-
-    func removeRemotes(of serverID: UInt64) -> [String] {
-        state.withLock { $0.nicks.removeRemotes(of: serverID) }
-    }
-
-    func remoteInfo(named nick: String) -> ClientInfo? {
-        state.withLock { state in state.nicks.remote[Nick.key(for: nick)].map { info(of: $0) } }
-    }
-
     // MARK: - What is remembered of nicks
 
     func welcomeText(for nick: Nick) -> String {
@@ -380,7 +320,7 @@ final class ClientManager: Sendable {
         store.nicksChanged()
     }
 
-    private func info(of remote: Remote) -> ClientInfo {
+    func info(of remote: Remote) -> ClientInfo {
         let client = remote.client
         return ClientInfo(
             nick: client.nick, address: client.address, connectedAt: client.connectedAt,
