@@ -26,7 +26,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tchatwire import frame, hello, join, send, split_frames, string, error_code  # noqa: E402
+from tchatwire import FrameSocket, frame, hello, join, send, split_frames, string, error_code  # noqa: E402
 
 OK, ERROR, WELCOME, MESSAGE, CLIENT_INFO, CHANNEL_INFO, TEXT, AUTH_DATA, LOGGED_IN = (
     0x80, 0x81, 0x82, 0x84, 0x90, 0x91, 0x94, 0x96, 0x97)
@@ -40,12 +40,9 @@ def check(condition, what):
         failures.append(what)
 
 
-class Client:
+class Client(FrameSocket):
     def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-        self.buffer = b""
-        self.frames = []
-        self.closed = False
+        super().__init__(port)
         self.rid = 100
 
     def request(self, ftype, fields=b"", seconds=5):
@@ -56,33 +53,12 @@ class Client:
         return self.answer(rid, seconds)
 
     def answer(self, rid, seconds=5):
-        deadline = time.time() + seconds
-        while time.time() < deadline:
-            mine = [(t, f) for t, r, f in self.frames if r == rid]
-            if any(t in (OK, ERROR) for t, _ in mine):
-                return mine
-            self.sock.settimeout(max(0.01, deadline - time.time()))
-            try:
-                data = self.sock.recv(65536)
-            except socket.timeout:
-                continue
-            except OSError:
-                self.closed = True
-                break
-            if not data:
-                self.closed = True
-                break
-            self.buffer += data
-            got, self.buffer = split_frames(self.buffer)
-            self.frames += got
+        self.pump(seconds, until=lambda frames: any(r == rid and t in (OK, ERROR) for t, r, _ in frames))
         return [(t, f) for t, r, f in self.frames if r == rid]
 
     def hello(self, nick):
         self.sock.sendall(hello(nick, rid=1))
         return self.answer(1)
-
-    def close(self):
-        self.sock.close()
 
 
 def code(frames):

@@ -24,7 +24,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tchatwire import frame, hello, join, send, split_frames, string, error_code, sent_id  # noqa: E402
+from tchatwire import FrameSocket, frame, hello, join, send, split_frames, string, error_code, sent_id  # noqa: E402
 
 CHALLENGE, PROOF, SERVER_HELLO, LOAD, PEERS = 0x50, 0x51, 0x40, 0x41, 0x43
 CLIENT_ADDED, CLIENT_RENAMED, JOINED, FORWARD, PEER_MESSAGE = 0x44, 0x46, 0x47, 0x49, 0x4A
@@ -60,51 +60,11 @@ def chat_message(channel, mid, author, text, when=None):
     return string(channel) + u64(mid) + u64(when or NOW()) + string(author) + body(text)
 
 
-class Conn:
-    """A socket with a frame reader: peer or client, the same framing."""
-
-    def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-        self.buffer = b""
-        self.frames = []
-        self.closed = False
-
-    def send(self, data):
-        try:
-            self.sock.sendall(data)
-        except OSError:
-            self.closed = True
-
-    def pump(self, seconds=0.2, until=None):
-        deadline = time.time() + seconds
-        while time.time() < deadline and not self.closed:
-            if until and until(self.frames):
-                return True
-            self.sock.settimeout(max(0.01, deadline - time.time()))
-            try:
-                data = self.sock.recv(65536)
-            except socket.timeout:
-                continue
-            except OSError:
-                self.closed = True
-                break
-            if not data:
-                self.closed = True
-                break
-            self.buffer += data
-            got, self.buffer = split_frames(self.buffer)
-            self.frames += got
-        return bool(until and until(self.frames))
-
-    def wait_closed(self, seconds=5):
-        self.pump(seconds, until=lambda _: self.closed)
-        return self.closed
+class Conn(FrameSocket):
+    """A connection to either port (tchatwire.FrameSocket), with the errors it was sent."""
 
     def errors(self):
         return [(error_code(f), f[4:].decode(errors="replace")) for t, _, f in self.frames if t == ERROR]
-
-    def close(self):
-        self.sock.close()
 
 
 class Attacker(Conn):

@@ -31,7 +31,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tchatwire import frame, hello, join, send, split_frames, string, error_code  # noqa: E402
+from tchatwire import FrameSocket, frame, hello, join, send, split_frames, string, error_code  # noqa: E402
 
 # Peer frames (docs/protocol.md, "The peer protocol").
 SERVER_HELLO, LOAD, CLIENT_ADDED, PEER_JOINED = 0x40, 0x41, 0x44, 0x47
@@ -141,54 +141,11 @@ def peer_joined(channel, nick):
 
 # --- Connections ------------------------------------------------------------------------------------------------
 
-class Conn:
-    """A socket with a frame reader: peer or client, the same framing."""
-
-    def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-        self.buffer = b""
-        self.frames = []
-        self.closed = False
-        self.lock = threading.Lock()
-
-    def send(self, data):
-        with self.lock:
-            try:
-                self.sock.sendall(data)
-            except OSError:
-                self.closed = True
-
-    def pump(self, seconds=0.2, until=None):
-        deadline = time.time() + seconds
-        while time.time() < deadline and not self.closed:
-            if until and until(self.frames):
-                return True
-            self.sock.settimeout(max(0.01, deadline - time.time()))
-            try:
-                data = self.sock.recv(262144)
-            except socket.timeout:
-                continue
-            except OSError:
-                self.closed = True
-                break
-            if not data:
-                self.closed = True
-                break
-            self.buffer += data
-            got, self.buffer = split_frames(self.buffer)
-            self.frames += got
-        return bool(until and until(self.frames))
+class Conn(FrameSocket):
+    """A connection to either port (tchatwire.FrameSocket)."""
 
     def wait_closed(self, seconds=3):
-        self.pump(seconds, until=lambda _: self.closed)
-        return self.closed
-
-    def close(self):
-        self.closed = True
-        try:
-            self.sock.close()
-        except OSError:
-            pass
+        return super().wait_closed(seconds)
 
 
 class Attacker(Conn):

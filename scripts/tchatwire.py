@@ -1,7 +1,11 @@
-"""The few tchat frames the Python scripts need (docs/protocol.md has them all), shared by soak.py and crash.py."""
+"""The few tchat frames the Python scripts need (docs/protocol.md has them all), and a socket that reads them;
+shared by soak.py, crash.py and the attack scripts."""
 
 import os
+import socket
 import struct
+import threading
+import time
 
 
 def frame(ftype, rid, fields=b""):
@@ -58,3 +62,55 @@ def error_code(fields):
 def sent_id(fields):
     """The message id in a SENT frame's fields."""
     return struct.unpack(">Q", fields[:8])[0]
+
+
+class FrameSocket:
+    """A loopback socket with a frame reader: client or peer port, the same framing. Sends may come from a second
+    thread (a link's heartbeat); reading is the owner's."""
+
+    def __init__(self, port):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        self.buffer = b""
+        self.frames = []
+        self.closed = False
+        self.lock = threading.Lock()
+
+    def send(self, data):
+        with self.lock:
+            try:
+                self.sock.sendall(data)
+            except OSError:
+                self.closed = True
+
+    def pump(self, seconds=0.2, until=None):
+        """Reads for at most `seconds`, or until `until(frames)` holds; returns whether it does."""
+        deadline = time.time() + seconds
+        while time.time() < deadline and not self.closed:
+            if until and until(self.frames):
+                return True
+            self.sock.settimeout(max(0.01, deadline - time.time()))
+            try:
+                data = self.sock.recv(262144)
+            except socket.timeout:
+                continue
+            except OSError:
+                self.closed = True
+                break
+            if not data:
+                self.closed = True
+                break
+            self.buffer += data
+            got, self.buffer = split_frames(self.buffer)
+            self.frames += got
+        return bool(until and until(self.frames))
+
+    def wait_closed(self, seconds=5):
+        self.pump(seconds, until=lambda _: self.closed)
+        return self.closed
+
+    def close(self):
+        self.closed = True
+        try:
+            self.sock.close()
+        except OSError:
+            pass

@@ -7,6 +7,13 @@ import Testing
 struct AccountTUITests {
     static let password = "pony-staple-42"
 
+    /// Waits until `name`'s screen shows `text`, and checks that no password shows there.
+    static func expect(_ text: String, on name: String, in tmux: Tmux, _ note: String) async throws {
+        let (seen, screen) = try await tmux.waitFor(name) { $0.contains { $0.contains(text) } }
+        #expect(seen, "\(name) never showed '\(text)' \(note):\n\(screen.joined(separator: "\n"))")
+        #expect(!screen.contains { $0.contains(password) }, "a password on \(name)'s screen")
+    }
+
     @Test func registerRunAnInviteOnlyChannelAndLogInAgain() async throws {
         let directory = CommandLineTests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -14,9 +21,7 @@ struct AccountTUITests {
         let tmux = Tmux()
         defer { tmux.stop() }
         func expectScreen(_ name: String, _ text: String, _ note: String = "") async throws {
-            let (seen, screen) = try await tmux.waitFor(name) { $0.contains { $0.contains(text) } }
-            #expect(seen, "\(name) never showed '\(text)' \(note):\n\(screen.joined(separator: "\n"))")
-            #expect(!screen.contains { $0.contains(Self.password) }, "a password on \(name)'s screen")
+            try await Self.expect(text, on: name, in: tmux, note)
         }
 
         try tmux.start("ann", try TUITests.tchat(daemon.clients, nick: "ann"))
@@ -72,9 +77,7 @@ struct AccountTUITests {
         let tmux = Tmux()
         defer { tmux.stop() }
         func expectScreen(_ name: String, _ text: String, _ note: String = "") async throws {
-            let (seen, screen) = try await tmux.waitFor(name) { $0.contains { $0.contains(text) } }
-            #expect(seen, "\(name) never showed '\(text)' \(note):\n\(screen.joined(separator: "\n"))")
-            #expect(!screen.contains { $0.contains(Self.password) }, "a password on \(name)'s screen")
+            try await Self.expect(text, on: name, in: tmux, note)
         }
 
         try tmux.start("laptop", try TUITests.tchat(daemon.clients, nick: "alice"))

@@ -1,5 +1,6 @@
 import NIOCore
 import TChatAuth
+import TChatClient
 import TChatProtocol
 import Testing
 
@@ -74,6 +75,23 @@ import Testing
         try await Task.sleep(for: .milliseconds(500))
         #expect(a.server.context?.clients.accounts?.account(forKey: "ann") == nil)
         #expect(b.server.context?.clients.accounts?.account(forKey: "ann") == nil)
+    }
+
+    @Test func aSessionOfAnAccountIsSentToTheServerWhereItsNickIs() async throws {
+        let (a, b) = try await Self.pair()
+        defer { Task { await NetworkTests.stop([a, b]) } }
+        _ = try await AccountTests.registered("ann", on: a)
+        #expect(await Self.eventuallyLogin("ann", on: b, succeeds: true))
+        #expect(await eventually { b.server.context?.clients.remoteInfo(named: "ann") != nil })
+        // Her phone asks B for her nick, logged in: B sends it to A, where it shares the nick with the laptop.
+        var options = ConnectOptions(server: b.address, nick: "ann")
+        options.keepAlive = nil
+        options.credentials = Credentials(account: "ann", password: AccountTests.password)
+        let phone = try await ChatConnection.connect(options)
+        #expect(phone.server == a.address)
+        #expect(phone.welcome.nick == "ann")
+        #expect(a.server.context?.clients.sessions(named: "ann").count == 2)
+        await phone.quit()
     }
 
     @Test func aServerThatWasApartCatchesUpOnLinking() async throws {

@@ -45,4 +45,16 @@ extension ServerManager {
             return (chosen.clientAddress?.description ?? "", chosen.hello.name)
         }
     }
+
+    /// Where clients reach the linked server `id`, when its client address is vouched for and speaks TLS as the
+    /// client came (or plaintext as it did): for sending a session to where its account's nick is.
+    func clientAddress(of id: UInt64, overTLS: Bool) -> (address: String, name: String)? {
+        guard redirects else { return nil }
+        return state.withLock { state in
+            guard let peer = state.peers[id], let address = peer.clientAddress, address.usesTLS == overTLS else {
+                return nil
+            }
+            return (address.description, peer.hello.name)
+        }
+    }
 }
