@@ -236,18 +236,26 @@ public final class ChatSession: Sendable {
             case .joined(let channel, let who, _) where state.withLock({ $0.isOwn(who) }):
                 // Another session sharing our nick (our account's, elsewhere) joined a channel, and so have we: joined
                 // like any other, for its history and members. One we are in already (a reconnection) is no news.
-                if let name = try? ChannelName(validating: channel), !state.withLock({ $0.tracks(name) }) {
-                    state.withLock { $0.channels.append((name.key, name.name)) }
+                if let name = try? ChannelName(validating: channel),
+                    state.withLock({ state in
+                        guard !state.tracks(name) else { return false }
+                        state.channels.append((name.key, name.name))
+                        return true
+                    })
+                {
                     Task { await join(name.name, history: initialHistory, on: connection, since: 0) }
                 }
             case .parted(let channel, let who, _, _) where state.withLock({ $0.isOwn(who) }):
                 // Left by another session sharing our nick, or by our own nick change onto theirs.
-                if let name = try? ChannelName(validating: channel), state.withLock({ $0.tracks(name) }) {
-                    state.withLock { state in
+                if let name = try? ChannelName(validating: channel),
+                    state.withLock({ state in
+                        guard state.tracks(name) else { return false }
                         state.channels.removeAll { $0.key == name.key }
                         state.newest[name.key] = nil
                         state.keys[name.key] = nil
-                    }
+                        return true
+                    })
+                {
                     onEvent(.parted(name.name))
                 }
             case .nickChanged(let old, let new, _):

@@ -2,9 +2,9 @@
 /// server operators are), and what an operator on one server does to a client of another. Peer frames
 /// 0x52–0x5A; each is one `PeerFrame.record`.
 ///
-/// Records carry the time they were changed: each server keeps the newest it has heard of (the later time wins;
-/// equal times, the larger content), so servers that were apart agree once linked again whatever order they hear
-/// things in. Removals are records too (ACCOUNT_DROPPED, PEER_SERVER_UNBAN), kept a while so that an older copy
+/// Records carry the time they were made and changed: of two copies each server keeps the one made first (an
+/// account or channel of the same name made during a split is another's), then the one changed last, then the
+/// larger content, so servers that were apart agree once linked again whatever order they hear things in. Removals are records too (ACCOUNT_DROPPED, PEER_SERVER_UNBAN), kept a while so that an older copy
 /// from a server that missed them does not bring back what was removed.
 public enum NetworkRecord: Sendable, Hashable {
     /// An account as registered or last changed, hashes and keys included: any server of the network can check a

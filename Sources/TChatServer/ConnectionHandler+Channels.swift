@@ -14,7 +14,8 @@ extension ConnectionHandler {
         return member
     }
 
-    /// CHANNEL_MODE, KICK and INVITE: the one they name must be connected here.
+    /// CHANNEL_MODE, KICK and INVITE: the one they name is connected here, or is a member from a linked server (whose
+    /// server carries out the kick or invitation), or, for `+o`/`-o`, an account.
     func handleChannelRequest(
         _ frame: ClientFrame, session: ClientSession, nick: Nick, requestID id: UInt32
     ) throws {
@@ -34,7 +35,9 @@ extension ConnectionHandler {
             let name = try ChannelName(validating: channel)
             try TextField.check(reason, "reason", maxBytes: ProtocolLimits.maxReasonBytes)
             if let target = target(named: nickText) {
-                try server.channels.kick(target, channel: name, by: me, session: session, reason: reason)
+                try server.channels.kick(
+                    target, channel: name, by: me, session: session, reason: reason,
+                    late: { [clients = server.clients] in clients.companions(of: target.session) })
             } else {
                 let (serverID, known) = try remote(nickText)
                 try server.channels.checkRemoteAction(by: me, session: session, channel: name, member: known)

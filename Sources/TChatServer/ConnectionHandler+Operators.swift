@@ -43,18 +43,9 @@ extension ConnectionHandler {
             try TextField.check(reason, "reason", maxBytes: ProtocolLimits.maxReasonBytes)
             let normalized = try Self.serverBanMask(mask)
             let ban = ServerBan(mask: normalized, reason: reason, by: nick.name, time: Timestamp.now().iso8601)
-            let (clients, context2) = (server.clients, server)
+            // Whoever the ban names is put out by the book's ban handler (`ChatServer`), as for a ban heard from
+            // a linked server.
             runOperatorWork(book.addBan(ban, on: context.eventLoop), id, context) { [logger] in
-                // Whoever the ban names is put out at once.
-                let error = ProtocolError(.serverBanned, "you are banned from this server: \(reason)")
-                if normalized.hasPrefix("account:") {
-                    let key = String(normalized.dropFirst("account:".count))
-                    for victim in clients.sessions(ofAccount: key) { Self.end(victim.channel, error) }
-                } else {
-                    for channel in context2.connections(from: String(normalized.dropFirst("address:".count))) {
-                        Self.end(channel, error)
-                    }
-                }
                 logger.notice(
                     "server ban", metadata: ["mask": "\(normalized)", "by": "\(nick)", "reason": "\(reason)"])
             }

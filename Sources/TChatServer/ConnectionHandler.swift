@@ -120,8 +120,8 @@ final class ConnectionHandler: ChannelInboundHandler {
             let nick = server.clients.currentNick(of: session) ?? welcomed
             // While sessions that stay share its nick, its channels hear nothing; of sessions leaving together, the
             // last to begin tells them.
-            let remains = server.clients.beginLeaving(session)
-            server.channels.remove(session, nick: nick.name, reason: quitMessage ?? reason, nickRemains: remains)
+            let staying = server.clients.beginLeaving(session)
+            server.channels.remove(session, nick: nick.name, reason: quitMessage ?? reason, staying: staying)
             server.clients.remove(session, reason: reason, quitMessage: quitMessage)
             logger.info(
                 "client disconnected",

@@ -193,6 +193,44 @@ import Testing
         }
     }
 
+    @Test func closingAChannelAndLiftingABanReachTheOtherServer() async throws {
+        let (a, b) = try await Self.pair()
+        defer { Task { await NetworkTests.stop([a, b]) } }
+        try AccountAdministration.add(
+            "root", password: AccountTests.password, dataDirectory: a.directory,
+            iterations: ScramKeys.minimumIterations)
+        #expect(await Self.eventuallyLogin("root", on: a, succeeds: true))  // read within 2 s
+        let (_, root) = try await Self.login("root", as: "root", on: a)
+        let bob = try await RawConnection.connect(to: b.address)
+        try await bob.hello("bob")
+        try await bob.send(.join(channel: "#room", history: 0), id: 2)
+        #expect(await bob.reply(to: 2).last == .ok)
+        let room = try ChannelName(validating: "#room")
+        #expect(await eventually { a.server.context?.channels.hasRemoteMember("bob", in: room) == true })
+        // Closed on A: bob, on B, is put out, and A hears him leave.
+        try await root.send(.closeChannel(channel: "#room", reason: "spam"), id: 3)
+        #expect(await root.reply(to: 3).last == .ok)
+        #expect(await eventually { bob.frames.contains { $0.frame.type == .kicked } })
+        #expect(await eventually { a.server.context?.channels.hasRemoteMember("bob", in: room) == false })
+        #expect(b.server.context?.channels.isClosed(room) == true)
+        // A ban lifted on A lets eve log in on B again.
+        _ = try await AccountTests.registered("eve", on: b)
+        try await root.send(.serverBan(mask: "account:eve", reason: "spam"), id: 4)
+        #expect(await root.reply(to: 4, within: .seconds(30)).last == .ok)
+        #expect(
+            await eventually(within: .seconds(10)) {
+                guard let (answer, _) = try? await Self.login("eve", on: b) else { return false }
+                return AccountTests.errorCode(answer) == .serverBanned
+            })
+        try await root.send(.serverUnban(mask: "account:eve"), id: 5)
+        #expect(await root.reply(to: 5, within: .seconds(30)).last == .ok)
+        #expect(await Self.eventuallyLogin("eve", on: b, succeeds: true))
+        // Once the link is gone, A's operator is no operator on B.
+        #expect(b.server.context?.clients.accounts?.isOperator("root") == true)
+        await a.stop()
+        #expect(await eventually { b.server.context?.clients.accounts?.isOperator("root") == false })
+    }
+
     @Test func serverOperatorsAndBansReachEveryServer() async throws {
         let (a, b) = try await Self.pair()
         defer { Task { await NetworkTests.stop([a, b]) } }

@@ -21,11 +21,7 @@ struct Account: Sendable, Equatable {
 
     /// A time after every change so far: now, or just after `updated` when this server's clock is behind the one
     /// that made the last change (a change that seemed older would lose to the copy it replaces).
-    var nextChange: Timestamp {
-        let now = Timestamp.now()
-        let (after, overflow) = updated.milliseconds.addingReportingOverflow(1)
-        return overflow || now.milliseconds > after ? now : Timestamp(milliseconds: after)
-    }
+    var nextChange: Timestamp { .now(after: updated) }
 
     init(
         name: String, password: PasswordHash, scram: ScramKeys, created: Timestamp, updated: Timestamp? = nil,
@@ -126,4 +122,14 @@ struct AccountsFile: Codable, Sendable, Equatable {
     }
 
     var secretBytes: [UInt8] { Data(base64Encoded: decoySecret).map(Array.init) ?? [] }
+}
+
+extension Timestamp {
+    /// Now, or 1 ms after `last` when this server's clock is behind whoever made `last`: a change dated so is never
+    /// older than the one it follows (of two copies on linked servers, the newer is kept).
+    static func now(after last: Timestamp) -> Timestamp {
+        let now = Timestamp.now()
+        let (after, overflow) = last.milliseconds.addingReportingOverflow(1)
+        return overflow || now.milliseconds > after ? now : Timestamp(milliseconds: after)
+    }
 }

@@ -4,7 +4,7 @@ import TChatProtocol
 /// told, and records heard from linked servers, merged into the store on the book's pool in batches.
 extension AccountBook {
     /// Everything a newly linked server is told: accounts, bans, removals.
-    var records: [NetworkRecord] { state.withLock { AccountSync.records(of: $0.file) } }
+    var records: [NetworkRecord] { AccountSync.records(of: state.withLock { $0.file }) }
 
     /// Takes a record a linked server told of; it is merged into the store on the pool, with those heard meanwhile,
     /// in one write.

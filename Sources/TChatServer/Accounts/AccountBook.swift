@@ -270,14 +270,15 @@ final class AccountBook: Sendable {
     /// Takes what the store holds as this book's, and tells of the accounts that are gone, and the network what
     /// changed but what it told us itself (`heard`: a change by `tchatd account` can be in the same read).
     func adopt(_ file: AccountsFile, version: String, heard: Set<NetworkRecord> = []) {
-        let (dropped, changes, newBans) = state.withLock { state in
+        // Worked out outside the lock (it reads every account): the book's one thread is the only one that adopts.
+        let changes = AccountSync.changes(from: state.withLock { $0.file }, to: file).filter { !heard.contains($0) }
+        let (dropped, newBans) = state.withLock { state in
             let before = state.accounts
             let bansBefore = state.bans
-            let changes = AccountSync.changes(from: state.file, to: file).filter { !heard.contains($0) }
             Self.apply(file, to: &state)
             state.file = file
             state.storedVersion = version
-            return (Self.gone(before, now: state.accounts), changes, state.bans.filter { bansBefore[$0.key] == nil })
+            return (Self.gone(before, now: state.accounts), state.bans.filter { bansBefore[$0.key] == nil })
         }
         tellDropped(dropped)
         if !newBans.isEmpty, let handler = banHandler.withLock({ $0 }) {

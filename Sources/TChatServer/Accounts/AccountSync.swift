@@ -128,6 +128,10 @@ enum AccountSync {
                 if let removal = time(of: dropped[key]), incoming.created <= removal { throw .stale }
                 if let existing = accounts[key] {
                     guard wins(incoming, over: existing) else { throw .stale }
+                    // An operator's account changes from the network only as itself, never as an older namesake.
+                    guard !operators.contains(key) || incoming.created == existing.created else {
+                        throw .invalid("\(shared.name) is a server operator here: its account is made here")
+                    }
                 } else {
                     guard !operators.contains(key) else {
                         throw .invalid("\(shared.name) is a server operator here: its account is made here")
@@ -233,13 +237,6 @@ enum AccountSync {
 }
 
 extension AccountsFile {
-    /// When the account with this key (or the ban with this mask) was removed, if it was.
-    func removal(of name: String, in list: KeyPath<AccountsFile, [Removal]?>) -> Timestamp? {
-        let matches: (Removal) -> Bool =
-            list == \AccountsFile.dropped ? { Nick.key(for: $0.name) == name } : { $0.name == name }
-        return self[keyPath: list]?.last(where: matches).flatMap { Timestamp(iso8601: $0.time) }
-    }
-
     /// Records a removal, forgetting the same name's earlier one, those older than `AccountSync.removalLifetime`
     /// and, past `AccountSync.maxRemovals`, the oldest.
     mutating func note(_ removal: Removal, in list: WritableKeyPath<AccountsFile, [Removal]?>, now: Timestamp) {

@@ -56,10 +56,11 @@ extension ChannelManager {
         return announced
     }
 
-    /// Puts `target` out of the channel; every member, the kicked one included, hears KICKED.
+    /// Puts `target` out of the channel; every member, the kicked one included, hears KICKED. `late`, asked once it
+    /// is done, names the sessions sharing the target's nick then (one may have come meanwhile).
     func kick(
         _ target: Target, channel name: ChannelName, by member: ChannelAccess.Member, session: ClientSession,
-        reason: String
+        reason: String, late: (() -> [ClientSession])? = nil
     ) throws(ProtocolError) {
         let channel = try existing(name)
         try channel.withState { (state) throws(ProtocolError) in
@@ -83,6 +84,7 @@ extension ChannelManager {
         }
         memberships.remove(target.session, from: channel)
         for companion in target.companions { memberships.remove(companion, from: channel) }
+        if let late { leave(late(), channel: channel, nick: target.member.nick, reason: "kicked by \(member.nick)") }
         logger.info(
             "kicked", metadata: ["channel": "\(name.name)", "nick": "\(target.member.nick)", "by": "\(member.nick)"])
     }

@@ -6,10 +6,7 @@ import TChatProtocol
 extension ChannelManager {
     /// Stamps a change made here and tells the network; call with the channel's lock held, after the change.
     func shareAccess(of channel: ChatChannel, _ state: inout ChatChannel.State, by: String, change: String) {
-        let now = Timestamp.now()
-        let next = state.access.changed.milliseconds.addingReportingOverflow(1)
-        state.access.changed =
-            next.overflow || now.milliseconds > next.partialValue ? now : Timestamp(milliseconds: next.partialValue)
+        state.access.changed = .now(after: state.access.changed)
         feed.emit(
             .record(.channelAccess(Self.shared(state.access, channel: channel.name.name, by: by, change: change))))
     }
@@ -138,10 +135,11 @@ extension ChannelManager {
     }
 
     /// A channel operator on another server put `sessions` (all sessions of one nick; nil: every member here, a
-    /// server operator closing the channel) out of a channel: every member here hears KICKED, and the network hears
-    /// them leave.
+    /// server operator closing the channel, whose `nicks` are given) out of a channel: every member here hears
+    /// KICKED, and the network hears them leave.
     func kickFromNetwork(
-        _ sessions: [ClientSession]?, nick: String, channel name: ChannelName, by: String, reason: String
+        _ sessions: [ClientSession]?, nick: String, channel name: ChannelName, by: String, reason: String,
+        nicks: [String] = []
     ) {
         guard let channel = directory.channel(name) else { return }
         let removed = channel.withState { state -> [ClientSession] in
@@ -153,6 +151,9 @@ extension ChannelManager {
             if sessions == nil {
                 for member in out { state.members.local.remove(member) }
                 state.members.sharedSessions = 0
+                for gone in nicks {
+                    feed.emit(.parted(channel: channel.name.name, nick: gone, reason: "closed by \(by)", time: time))
+                }
             } else {
                 // One nick's sessions: one member, however many sessions.
                 state.members.local.remove(out[0])

@@ -212,7 +212,7 @@ final class ChannelManager: Sendable {
     }
 
     /// Takes out sessions that came to share a nick after its part was decided, telling each PARTED.
-    private func leave(_ sessions: [ClientSession], channel: ChatChannel, nick: String, reason: String) {
+    func leave(_ sessions: [ClientSession], channel: ChatChannel, nick: String, reason: String) {
         let removed = channel.withState { $0.members.removeCompanions(sessions) }
         guard !removed.isEmpty else { return }
         let frame = SubscriberSet.encode(
@@ -223,22 +223,30 @@ final class ChannelManager: Sendable {
         }
     }
 
-    /// Takes a session out of every channel, telling everyone who shared one with it, once. With `nickRemains`
-    /// (sessions sharing its nick stay) no one is told: the member they see is still there.
-    func remove(_ session: ClientSession, nick: String?, reason: String, nickRemains: Bool = false) {
+    /// Takes a session out of every channel, telling everyone who shared one with it, once. `staying`: sessions
+    /// that share its nick and stay; where one of them is a member, no one is told anything (the member they see is
+    /// still there), elsewhere the nick parts, and QUIT is for no one.
+    func remove(_ session: ClientSession, nick: String?, reason: String, staying: [ClientSession] = []) {
         var audience = SubscriberSet()
+        let time = Timestamp.now()
         for channel in memberships.removeAll(of: session) {
-            let others = channel.withState { state in
-                if nickRemains {
-                    state.members.removeCompanions([session])
-                    return [ClientSession]()
+            let others = channel.withState { state -> [ClientSession] in
+                guard !staying.isEmpty else {
+                    state.members.local.remove(session)
+                    return state.members.local.sessions
                 }
-                state.members.local.remove(session)
-                return state.members.local.sessions
+                if staying.contains(where: { state.members.local.contains($0) }) {
+                    state.members.removeCompanions([session])
+                } else if state.members.local.remove(session), let nick {
+                    let event = ServerFrame.parted(channel: channel.name.name, nick: nick, reason: reason, time: time)
+                    if let frame = SubscriberSet.encode(event) { state.members.local.deliver(frame) }
+                    feed.emit(.parted(channel: channel.name.name, nick: nick, reason: reason, time: time))
+                }
+                return []
             }
             for member in others { audience.insert(member) }
         }
-        if let nick, !nickRemains, let frame = SubscriberSet.encode(.quitted(nick: nick, reason: reason, time: .now()))
+        if let nick, staying.isEmpty, let frame = SubscriberSet.encode(.quitted(nick: nick, reason: reason, time: time))
         {
             audience.deliver(frame)
         }

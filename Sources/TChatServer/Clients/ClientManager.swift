@@ -139,7 +139,9 @@ final class ClientManager: Sendable {
         _ session: ClientSession, nick: Nick, account: String? = nil, greet: (String) -> ByteBuffer? = { _ in nil }
     ) throws(ProtocolError) -> Admission {
         try checkOwnership(of: nick, by: account)
+        // Read before the nick table's lock, which never waits for the accounts' own.
         let accounts = self.accounts
+        let accountWelcome = account.flatMap { accounts?.account(forKey: $0)?.welcome } ?? ""
         let (welcome, companions) = try state.withLock {
             (state) throws(ProtocolError) -> (String, [ClientSession]) in
             let sharing = state.shares(nick, with: account)
@@ -148,7 +150,7 @@ final class ClientManager: Sendable {
             state.accountOf[session.id] = account
             if !sharing { feed.emit(.clientAdded(session.remoteClient(nick: nick))) }
             var welcome = state.markSeen(nick, at: session.connectedAt, connecting: true).welcome
-            if let accounts { welcome = account.flatMap { accounts.account(forKey: $0)?.welcome } ?? "" }
+            if accounts != nil { welcome = accountWelcome }
             if let greeting = greet(welcome) { session.send(greeting) }
             return (welcome, state.sessions(state.nicks.companions(of: session.id)))
         }
@@ -156,12 +158,12 @@ final class ClientManager: Sendable {
         return Admission(welcome: welcome, companions: companions)
     }
 
-    /// A session's connection closed: from now on no new session shares its nick with it alone. Returns whether
-    /// sessions that are not leaving share its nick (its channels then hear nothing of its going).
-    func beginLeaving(_ session: ClientSession) -> Bool {
+    /// A session's connection closed: from now on no new session shares its nick with it alone. Returns the
+    /// sessions that share its nick and are not leaving (its channels then hear nothing of its going).
+    func beginLeaving(_ session: ClientSession) -> [ClientSession] {
         state.withLock { state in
             state.leaving.insert(session.id)
-            return state.nicks.companions(of: session.id).contains { !state.leaving.contains($0) }
+            return state.sessions(state.nicks.companions(of: session.id).filter { !state.leaving.contains($0) })
         }
     }
 

@@ -31,7 +31,10 @@ extension NetworkRouter {
                 refuse("PEER_KICK", from: peer, "\(by) is not in \(channel)")
                 return
             }
-            channels.kickFromNetwork(targets, nick: nick, channel: name, by: by, reason: reason)
+            // Closing: every member here is named, for the network to hear them leave.
+            let nicks = Set((channels.members(of: name) ?? []).compactMap { clients.currentNick(of: $0)?.name })
+            channels.kickFromNetwork(
+                targets, nick: nick, channel: name, by: by, reason: reason, nicks: targets == nil ? nicks.sorted() : [])
         case .invite(let channel, let nick, let by):
             guard let by = actor(by, of: peer, in: "PEER_INVITE"), let name = try? ChannelName(validating: channel)
             else { return }
