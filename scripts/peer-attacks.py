@@ -24,7 +24,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tchatwire import FrameSocket, frame, hello, join, send, split_frames, string, error_code, sent_id  # noqa: E402
+from tchatwire import FrameSocket, link_handshake, frame, hello, join, send, split_frames, string, error_code, sent_id  # noqa: E402
 
 CHALLENGE, PROOF, SERVER_HELLO, LOAD, PEERS = 0x50, 0x51, 0x40, 0x41, 0x43
 CLIENT_ADDED, CLIENT_RENAMED, JOINED, FORWARD, PEER_MESSAGE = 0x44, 0x46, 0x47, 0x49, 0x4A
@@ -71,21 +71,8 @@ class Attacker(Conn):
     """The dialling side of a link, from the spec's handshake."""
 
     def authenticate(self, secret, server_id, hello_frame=None):
-        nonce = os.urandom(32)
-        self.send(frame(CHALLENGE, 0, u16(1) + u64(server_id) + nonce))
-        if not self.pump(3, until=lambda fs: any(t == CHALLENGE for t, _, _ in fs)):
-            return False
-        fields = next(f for t, _, f in self.frames if t == CHALLENGE)
-        listener_id, listener_nonce = struct.unpack(">Q", fields[2:10])[0], fields[10:42]
-        self.listener_id = listener_id
-        transcript = (b"tchat link proof v1" + b"\x01" + u64(server_id) + u64(listener_id) + nonce + listener_nonce
-                      + b"\x00" * 32)
-        self.send(frame(PROOF, 0, hmac.new(secret, transcript, hashlib.sha256).digest()))
-        if not self.pump(3, until=lambda fs: any(t == PROOF for t, _, _ in fs)):
-            return False
-        theirs = next(f for t, _, f in self.frames if t == PROOF)
-        expected = hmac.new(secret, b"tchat link proof v1\x02" + transcript[20:], hashlib.sha256).digest()
-        if not hmac.compare_digest(theirs, expected):
+        self.listener_id = link_handshake(self, secret, server_id)
+        if self.listener_id is None:
             return False
         self.send(hello_frame or peer_hello(server_id))
         return self.pump(3, until=lambda fs: any(t == SERVER_HELLO for t, _, _ in fs))

@@ -1,6 +1,8 @@
 """The few tchat frames the Python scripts need (docs/protocol.md has them all), and a socket that reads them;
 shared by soak.py, crash.py and the attack scripts."""
 
+import hashlib
+import hmac
 import os
 import socket
 import struct
@@ -114,3 +116,24 @@ class FrameSocket:
             self.sock.close()
         except OSError:
             pass
+
+
+def link_handshake(conn, secret, server_id):
+    """The dialling side of docs/protocol.md's link handshake on `conn` (a FrameSocket on a peer port), up to but
+    not including SERVER_HELLO: sends LINK_CHALLENGE, answers the listener's with LINK_PROOF and checks the
+    listener's proof. Returns the listener's server id, or None when any step fails."""
+    challenge, proof = 0x50, 0x51
+    nonce = os.urandom(32)
+    conn.send(frame(challenge, 0, struct.pack(">HQ", 1, server_id) + nonce))
+    if not conn.pump(3, until=lambda fs: any(t == challenge for t, _, _ in fs)):
+        return None
+    fields = next(f for t, _, f in conn.frames if t == challenge)
+    listener_id, listener_nonce = struct.unpack(">Q", fields[2:10])[0], fields[10:42]
+    transcript = (b"tchat link proof v1" + b"\x01" + struct.pack(">QQ", server_id, listener_id) + nonce
+                  + listener_nonce + b"\x00" * 32)
+    conn.send(frame(proof, 0, hmac.new(secret, transcript, hashlib.sha256).digest()))
+    if not conn.pump(3, until=lambda fs: any(t == proof for t, _, _ in fs)):
+        return None
+    theirs = next(f for t, _, f in conn.frames if t == proof)
+    expected = hmac.new(secret, b"tchat link proof v1\x02" + transcript[20:], hashlib.sha256).digest()
+    return listener_id if hmac.compare_digest(theirs, expected) else None

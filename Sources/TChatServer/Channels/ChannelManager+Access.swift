@@ -64,10 +64,7 @@ extension ChannelManager {
     ) throws(ProtocolError) {
         let channel = try existing(name)
         try channel.withState { (state) throws(ProtocolError) in
-            guard state.members.local.contains(session) else {
-                throw state.refusal(toNonMember: name.name, "you are not in \(name.name)")
-            }
-            try state.access.checkOperator(member)
+            try state.checkOperatorHere(member, session: session, channel: name.name)
             guard state.members.local.contains(target.session) else {
                 throw ProtocolError(.notOnChannel, "\(target.member.nick) is not in \(name.name)")
             }
@@ -95,10 +92,7 @@ extension ChannelManager {
     ) throws(ProtocolError) {
         let channel = try existing(name)
         try channel.withState { (state) throws(ProtocolError) in
-            guard state.members.local.contains(session) else {
-                throw state.refusal(toNonMember: name.name, "you are not in \(name.name)")
-            }
-            try state.access.checkOperator(member)
+            try state.checkOperatorHere(member, session: session, channel: name.name)
             guard !state.members.local.contains(target.session) else {
                 throw ProtocolError(.invalidArgument, "\(target.member.nick) is in \(name.name) already")
             }

@@ -124,10 +124,7 @@ extension ChannelManager {
     ) throws(ProtocolError) {
         let channel = try existing(name)
         try channel.withState { (state) throws(ProtocolError) in
-            guard state.members.local.contains(session) else {
-                throw state.refusal(toNonMember: name.name, "you are not in \(name.name)")
-            }
-            try state.access.checkOperator(member)
+            try state.checkOperatorHere(member, session: session, channel: name.name)
             if let target, !state.members.remote.keys.contains(Nick.key(for: target)) {
                 throw ProtocolError(.notOnChannel, "\(target) is not in \(name.name)")
             }

@@ -22,6 +22,17 @@ final class ChatChannel: Sendable {
                 ? ProtocolError(.noSuchChannel, "there is no channel \(name)") : ProtocolError(.notOnChannel, message)
         }
 
+        /// Refuses `member` (on `session`) unless it is in the channel and one of its operators: kicking and
+        /// inviting, here or on a linked server.
+        func checkOperatorHere(_ member: ChannelAccess.Member, session: ClientSession, channel name: String)
+            throws(ProtocolError)
+        {
+            guard members.local.contains(session) else {
+                throw refusal(toNonMember: name, "you are not in \(name)")
+            }
+            try access.checkOperator(member)
+        }
+
         /// Takes a topic unless the one held was set later: the latest setting wins, the same on every server.
         mutating func takeTopic(_ topic: String, setBy: String, at time: Timestamp) -> Bool {
             guard (time, setBy) > (topicSetAt, topicSetBy) else { return false }
