@@ -107,7 +107,7 @@ public final class ChatConnection: Sendable {
         do {
             channel = try await ClientBootstrap(group: loop)
                 .connectTimeout(TimeAmount(options.connectTimeout))
-                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .channelOption(.tcpOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         if let tls {

@@ -45,7 +45,7 @@ struct ServerListener {
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
             // Each connection keeps its receive buffer between reads, and most clients are idle: start it small
             // (NIO's default is 2 KiB) and let it grow for the ones that send a lot.
@@ -76,7 +76,7 @@ struct ServerListener {
         let address = server.configuration.peerAddress
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelOption(.writeBufferWaterMark, value: PeerHandler.writeBound)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {

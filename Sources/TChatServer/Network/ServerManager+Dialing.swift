@@ -37,7 +37,7 @@ extension ServerManager {
         let secret = settings.linkSecret
         ClientBootstrap(group: group)
             .connectTimeout(.seconds(2))
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelOption(.writeBufferWaterMark, value: PeerHandler.writeBound)
             .channelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
