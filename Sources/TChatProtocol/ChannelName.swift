@@ -28,10 +28,11 @@ public struct ChannelName: Sendable, Hashable, CustomStringConvertible {
     public static func problem(with name: String) -> String? {
         let bare = name.dropFirst()
         guard !bare.isEmpty else { return "a channel name needs at least one character after '#'" }
-        guard bare.count <= ProtocolLimits.maxChannelNameCharacters,
-            bare.utf8.count <= ProtocolLimits.maxChannelNameBytes
-        else {
-            return "a channel name has at most \(ProtocolLimits.maxChannelNameCharacters) characters"
+        guard bare.count <= ProtocolLimits.maxChannelNameCharacters else {
+            return "a channel name has at most \(ProtocolLimits.maxChannelNameCharacters) characters after '#'"
+        }
+        guard bare.utf8.count <= ProtocolLimits.maxChannelNameBytes else {
+            return "a channel name has at most \(ProtocolLimits.maxChannelNameBytes) bytes of UTF-8 after '#'"
         }
         for scalar in bare.unicodeScalars {
             switch scalar.properties.generalCategory {

@@ -3,8 +3,13 @@
 public struct JSONLineWriter {
     private(set) var bytes: [UInt8]
     private var needsComma = false
+    /// Whether every character a terminal would obey or hide (C1, DEL, bidi and other format characters, line
+    /// separators) is escaped as `\uXXXX` too, not only what JSON requires: for lines printed where people read
+    /// them, or piped to `jq -r`, which would turn the escapes back into raw characters.
+    private var forTerminal = false
 
-    public init(reservingCapacity capacity: Int = 128) {
+    public init(reservingCapacity capacity: Int = 128, forTerminal: Bool = false) {
+        self.forTerminal = forTerminal
         bytes = []
         bytes.reserveCapacity(capacity)
         bytes.append(UInt8(ascii: "{"))
@@ -19,7 +24,13 @@ public struct JSONLineWriter {
 
     public mutating func field(_ key: StaticString, _ value: String) {
         writeKey(key)
-        Self.appendQuoted(value, to: &bytes)
+        if forTerminal {
+            bytes.append(UInt8(ascii: "\""))
+            Self.appendEscapingForTerminal(value, inString: true, to: &bytes)
+            bytes.append(UInt8(ascii: "\""))
+        } else {
+            Self.appendQuoted(value, to: &bytes)
+        }
     }
 
     /// A time as `Timestamp.iso8601` spells it, written straight into the line.
@@ -49,6 +60,11 @@ public struct JSONLineWriter {
     /// newlines or tabs) becomes spaces, so the record stays on one line; the caller ensures `json` is valid.
     public mutating func field(_ key: StaticString, json: String) {
         writeKey(key)
+        if forTerminal {
+            // Valid JSON holds characters other than ASCII only inside strings, where an escape means the same.
+            Self.appendEscapingForTerminal(json, inString: false, to: &bytes)
+            return
+        }
         for byte in json.utf8 {
             bytes.append(
                 byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r") || byte == UInt8(ascii: "\t") ? 0x20 : byte)
@@ -90,6 +106,38 @@ public struct JSONLineWriter {
             if runStart < utf8.count { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart...])) }
         }
         bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// `text` with what a terminal would obey or hide written as `\uXXXX` (a pair of them above U+FFFF). Inside a
+    /// string, quotes, backslashes and C0 get JSON's own escapes; outside one (an embedded JSON document), the
+    /// whitespace between tokens becomes spaces.
+    static func appendEscapingForTerminal(_ text: String, inString: Bool, to bytes: inout [UInt8]) {
+        for scalar in text.unicodeScalars {
+            if scalar.value < 0x80, !TextField.isControl(scalar) || !inString {
+                let byte = UInt8(scalar.value)
+                if inString, byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+                    appendEscape(byte, to: &bytes)
+                } else if !inString, byte < 0x20 || byte == 0x7F {
+                    bytes.append(0x20)
+                } else {
+                    bytes.append(byte)
+                }
+            } else if scalar.value < 0x20 {
+                appendEscape(UInt8(scalar.value), to: &bytes)
+            } else if TextField.isUnsafeForTerminal(scalar) {
+                for unit in String(scalar).utf16 { appendUnicodeEscape(unit, to: &bytes) }
+            } else {
+                bytes.append(contentsOf: String(scalar).utf8)
+            }
+        }
+    }
+
+    private static func appendUnicodeEscape(_ unit: UInt16, to bytes: inout [UInt8]) {
+        let digits: StaticString = "0123456789abcdef"
+        bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u")])
+        digits.withUTF8Buffer { hex in
+            for shift in [12, 8, 4, 0] { bytes.append(hex[Int((unit >> UInt16(shift)) & 0xF)]) }
+        }
     }
 
     private static func appendEscape(_ byte: UInt8, to bytes: inout [UInt8]) {

@@ -106,7 +106,8 @@ public final class ChatServer: Service, Sendable {
             loaded = try await threadPool.runIfActive {
                 let store: any ChatStorage = try HistoryStore(
                     directory: configuration.dataDirectory, policy: configuration.fsync,
-                    historyLimit: configuration.historyLimit, logger: logger)
+                    historyLimit: configuration.historyLimit, connectionLog: configuration.connectionLog,
+                    logger: logger)
                 let channels = try store.loadChannels()
                 let unclaimed = try store.unclaimedFiles(claimed: Set(channels.map(\.record.file)))
                 for file in unclaimed {

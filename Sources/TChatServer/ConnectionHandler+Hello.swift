@@ -84,6 +84,7 @@ extension ConnectionHandler {
                 session.encode([.welcome(welcome(text)), .ok], requestID: id)
             }
             phase = .welcomed(session, nick)
+            server.handshakeFinished(connectionID)
             logger.info(
                 "client connected",
                 metadata: [

@@ -98,8 +98,7 @@ extension ConnectionHandler {
                         .helpEntry(name: type.description, arguments: usage.arguments, summary: usage.summary), to: id)
                 }
             case .reverse(let text):
-                // Characters are grapheme clusters, so "héllo 👋🏽" keeps its accent and skin tone.
-                reply(.text(String(text.reversed())), to: id)
+                reply(.text(Self.reversedCharacters(text)), to: id)
             case .setWelcome(let text):
                 if try setWelcome(text, session: session, nick: nick, requestID: id, context: context) { return }
             case .getWelcome:
@@ -214,19 +213,14 @@ extension ConnectionHandler {
         }
         let joining = server.channels.join(
             session, nick: nick.name, channel: name, history: history, member: member(session, nick), key: key,
-            companions: { [clients = server.clients] in clients.companions(of: session) })
+            answering: id, companions: { [clients = server.clients] in clients.companions(of: session) })
         let address = ipAddress
         joining.whenComplete { result in
             if !key.isEmpty, case .failure(let error as ProtocolError) = result, error.code == .badChannelKey {
                 book?.loginFailed(account: guess, address: address)
             }
-            switch result {
-            case .success(let joined):
-                var frames: [ServerFrame] = [.channelInfo(joined.info)]
-                frames += joined.replay.map { .message($0) }
-                frames.append(.ok)
-                Self.send(frames, to: id, on: session)
-            case .failure(let error):
+            // A completed join was answered under the channel's lock, ahead of any live message.
+            if case .failure(let error) = result {
                 Self.send([.error(Self.protocolError(error, doing: "join"))], to: id, on: session)
             }
         }
@@ -303,5 +297,14 @@ extension ConnectionHandler {
     static func protocolError(_ error: any Error, doing action: String) -> ProtocolError {
         if let error = error as? ProtocolError { return error }
         return ProtocolError(.storageFailure, "\(action) failed: \(error)")
+    }
+
+    /// Characters are grapheme clusters, so "héllo 👋🏽" keeps its accent and skin tone. They are found walking
+    /// forwards and then put in reverse order: walking a string backwards (`String.reversed()`) must look back to
+    /// the start of a run of flag emoji at each step to pair them, which took 1.6 s on an event loop for 8,000 flags.
+    static func reversedCharacters(_ text: String) -> String {
+        var characters = Array(text)
+        characters.reverse()
+        return String(characters)
     }
 }

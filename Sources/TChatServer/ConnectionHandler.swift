@@ -41,6 +41,8 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// Replies gathered during the current read.
     var pending = ByteBuffer()
     var lastActivity = NIODeadline.now()
+    /// When the connection arrived: it has `--hello-timeout` from then to say HELLO.
+    let arrived = NIODeadline.now()
     /// The channel name a SEND named last, as sent and as checked.
     var lastChannel: (text: String, name: ChannelName)?
     /// Watches for silence once the connection is admitted.
@@ -87,7 +89,15 @@ final class ConnectionHandler: ChannelInboundHandler {
         }
         let refusal: ProtocolError
         switch server.admitConnection(context.channel, from: context.remoteAddress?.ipAddress ?? "unknown") {
-        case .admitted(let id):
+        case .admitted(let id, let evicted):
+            if let evicted {
+                logger.notice("unfinished handshake ended to make room", metadata: ["address": "\(address)"])
+                ConnectionHandler.end(
+                    evicted,
+                    ProtocolError(
+                        .serverFull,
+                        "too many connections have not said HELLO: yours, the oldest of the most numerous, was ended"))
+            }
             connectionID = id
             let sweep = server.keepAlive(on: context.eventLoop)
             sweep.add(id, handler: self, context: context)
@@ -102,6 +112,12 @@ final class ConnectionHandler: ChannelInboundHandler {
             refusal = ProtocolError(
                 .tooManyConnections,
                 "\(server.configuration.maxConnectionsPerAddress) connections from your address are open already")
+        case .connectingTooFast:
+            let limits = server.configuration
+            refusal = ProtocolError(
+                .tooManyConnections,
+                "your address opened more than \(limits.connectBurst) connections at once, or more than "
+                    + "\(Int(limits.connectRate)) a second: wait a second, then connect again")
         case .banned(let ban):
             refusal = ProtocolError(.serverBanned, "your address is banned from this server: \(ban.reason)")
         }
@@ -162,11 +178,24 @@ final class ConnectionHandler: ChannelInboundHandler {
         case .failure(let error):
             reply(.error(error), to: 0)
         case .success(let raw):
+            let isHello = raw.type == FrameType.hello.rawValue
+            if raw.requestID == 0, raw.type != FrameType.ping.rawValue, !isPong {
+                let refusal = ProtocolError(
+                    .malformedFrame, "request id 0 is kept for events: number requests from 1; not carried out")
+                if isHello { closeWithError(context: context, refusal) } else { reply(.error(refusal), to: 0) }
+                return
+            }
             do {
                 let frame = try ClientFrame(decoding: raw)
                 handle(frame, requestID: raw.requestID, context: context)
             } catch {
-                reply(.error(error), to: raw.requestID)
+                // Every refused HELLO ends the connection, a malformed one too: the client learns at once that it
+                // was not admitted, and nothing it sends before another HELLO can be misread.
+                if isHello, case .awaitingHello = phase {
+                    closeWithError(context: context, error, requestID: raw.requestID)
+                } else {
+                    reply(.error(error), to: raw.requestID)
+                }
             }
         }
     }
@@ -193,7 +222,7 @@ final class ConnectionHandler: ChannelInboundHandler {
             return
         }
         logger.debug("connection error", metadata: ["address": "\(address)", "error": "\(error)"])
-        closeReason = closeReason ?? "connection error: \(error)"
+        closeReason = closeReason ?? "connection error"  // the details are logged, not told to the channels
         isClosing = true
         context.close(promise: nil)
     }
@@ -244,6 +273,15 @@ final class ConnectionHandler: ChannelInboundHandler {
         let seconds = server.configuration.frameTimeout.components.seconds
         closeWithError(
             context: context, ProtocolError(.frameTimeout, "a frame was begun but not finished within \(seconds) s"))
+    }
+
+    /// No HELLO within `--hello-timeout` of connecting.
+    func closeForMissingHello(context: ChannelHandlerContext) {
+        guard !isClosing, case .awaitingHello = phase else { return }
+        closeReason = "hello timeout"
+        let seconds = server.configuration.helloTimeout.secondsText
+        closeWithError(
+            context: context, ProtocolError(.idleTimeout, "no HELLO within \(seconds) s of connecting; closing"))
     }
 
     func closeForIdleness(context: ChannelHandlerContext, after timeout: TimeAmount) {

@@ -1,15 +1,16 @@
-public import Foundation
+import Foundation
 public import Logging
 import TChatProtocol
 
 /// Log lines as `TIME LEVEL message key=value ...`: one line per event, easy to grep, and the same whether or not
 /// a terminal is attached. `tchatd` writes them to standard error; `tchat --local` to a file, away from its screen.
+/// Lines are written by `LogOutput`'s thread, never by the thread that logs.
 public struct LineLogHandler: LogHandler {
     public var logLevel: Logger.Level
     public var metadata: Logger.Metadata = [:]
-    private let output: FileHandle
+    private let output: LogOutput
 
-    public init(logLevel: Logger.Level, output: FileHandle = .standardError) {
+    public init(logLevel: Logger.Level, output: LogOutput = .standardError) {
         self.logLevel = logLevel
         self.output = output
     }
@@ -20,17 +21,21 @@ public struct LineLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var line = Timestamp.now().iso8601 + " " + event.level.rawValue + " " + Self.escaped(event.message.description)
         let merged = metadata.merging(event.metadata ?? [:]) { _, new in new }
-        for key in merged.keys.sorted() {
-            let value = Self.escaped("\(merged[key]!)")
+        output.write(Self.line(level: event.level.rawValue, message: event.message.description, metadata: merged))
+    }
+
+    /// `TIME LEVEL message key=value ...` and its newline.
+    static func line(level: String, message: String, metadata: Logger.Metadata) -> String {
+        var line = Timestamp.now().iso8601 + " " + level + " " + escaped(message)
+        for key in metadata.keys.sorted() {
+            let value = escaped("\(metadata[key]!)")
             let needsQuotes = value.isEmpty || value.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" })
             // Inside quotes a backslash is escaped too, so that `\"` in a value cannot end the quotes early.
             let quoted = value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
             line += " \(key)=" + (needsQuotes ? "\"" + quoted + "\"" : value)
         }
-        line += "\n"
-        output.write(Data(line.utf8))
+        return line + "\n"
     }
 
     /// One event, one line, and nothing a terminal obeys: a newline is written `\n`, any other control character
@@ -52,8 +57,7 @@ public struct LineLogHandler: LogHandler {
     }
 
     static func mustEscape(_ scalar: Unicode.Scalar) -> Bool {
-        TextField.isControl(scalar) || (0x202A...0x202E).contains(scalar.value)
-            || (0x2066...0x2069).contains(scalar.value)
+        TextField.isControl(scalar) || TextField.isBidiOverride(scalar)
             || scalar.value == 0x200E || scalar.value == 0x200F || scalar.value == 0x061C
     }
 }

@@ -46,14 +46,28 @@ public struct ServerConfiguration: Sendable {
     public var idleTimeout: Duration = .seconds(120)
     /// Messages kept per channel (`--history-limit`).
     public var historyLimit = 10_000
+    /// When the connection log (`clients.jsonl`) is rotated and how many old ones are kept
+    /// (`--connection-log-size`, `--connection-log-files`).
+    public var connectionLog = LogRotation()
     /// When history is forced to disk (`--fsync`).
     public var fsync: FsyncPolicy = .interval(.seconds(1))
     /// Bytes queued for one client beyond which it is cut off (`--max-queue`).
     public var maxOutboundBytes = 4 << 20
     /// Channels one client may be in at once (`--max-channels`).
     public var maxChannelsPerClient = 500
-    /// Connections from one address at once (`--max-per-ip`); 0 for no limit.
+    /// Connections from one address at once (`--max-per-ip`); 0 for no limit. IPv6 addresses count by prefix.
     public var maxConnectionsPerAddress = 100
+    /// The IPv6 prefix length per-address limits count by (`--ipv6-prefix`): one host often holds a /64.
+    public var ipv6Prefix = 64
+    /// New connections one address may open per second (`--connect-rate`), after `connectBurst`; 0 for no limit.
+    public var connectRate: Double = 20
+    /// New connections one address may open at once before `connectRate` applies (`--connect-burst`).
+    public var connectBurst = 200
+    /// Connections that have not finished their handshake, at most (`--max-handshakes`); past it, the oldest of the
+    /// address group holding the most is ended.
+    public var maxHandshakes = 1024
+    /// How long a new connection has to say HELLO (`--hello-timeout`).
+    public var helloTimeout: Duration = .seconds(5)
     /// Requests a client may make per second once its burst is spent (`--rate`); 0 for no limit.
     public var requestRate: Double = 100
     /// Requests a client may make at once before `requestRate` applies (`--burst`).

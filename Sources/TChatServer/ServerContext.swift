@@ -17,7 +17,7 @@ final class ServerContext: Sendable {
     private let mailboxes: [ObjectIdentifier: LoopMailbox]
     /// Likewise; each made on its loop when its first connection arrives.
     private let sweeps: [ObjectIdentifier: NIOLoopBoundBox<KeepAliveSweep?>]
-    private let connections = Mutex(Connections())
+    private let connections: Mutex<ConnectionTable<any Channel>>
     private let nextConnectionID = Atomic<UInt64>(1)
     private let shuttingDown = Atomic<Bool>(false)
 
@@ -28,6 +28,12 @@ final class ServerContext: Sendable {
         var mailboxes: [ObjectIdentifier: LoopMailbox] = [:]
         for loop in loops { mailboxes[ObjectIdentifier(loop)] = LoopMailbox(loop: loop) }
         self.mailboxes = mailboxes
+        connections = Mutex(
+            ConnectionTable(
+                limits: .init(
+                    maxPerGroup: configuration.maxConnectionsPerAddress, maxHandshakes: configuration.maxHandshakes,
+                    connectRate: configuration.connectRate, connectBurst: configuration.connectBurst),
+                maxOpen: configuration.maxClients + configuration.maxHandshakes))
         var sweeps: [ObjectIdentifier: NIOLoopBoundBox<KeepAliveSweep?>] = [:]
         for loop in loops {
             sweeps[ObjectIdentifier(loop)] = NIOLoopBoundBox.makeEmptyBox(
@@ -52,64 +58,66 @@ final class ServerContext: Sendable {
     func keepAlive(on loop: any EventLoop) -> KeepAliveSweep {
         let timeout = TimeAmount(configuration.idleTimeout)
         let frameTimeout = TimeAmount(configuration.frameTimeout)
+        let helloTimeout = TimeAmount(configuration.helloTimeout)
         guard let box = sweeps[ObjectIdentifier(loop)] else {
-            return KeepAliveSweep(loop: loop, timeout: timeout, frameTimeout: frameTimeout)
+            return KeepAliveSweep(loop: loop, timeout: timeout, frameTimeout: frameTimeout, helloTimeout: helloTimeout)
         }
         if let sweep = box.value { return sweep }
-        let sweep = KeepAliveSweep(loop: loop, timeout: timeout, frameTimeout: frameTimeout)
+        let sweep = KeepAliveSweep(loop: loop, timeout: timeout, frameTimeout: frameTimeout, helloTimeout: helloTimeout)
         box.value = sweep
         return sweep
     }
 
-    /// Connections beyond `--max-clients` that may wait for their hello, to be redirected or refused with a reason.
-    static let helloSlack = 128
-
-    /// The open connections, and how many come from each address.
-    private struct Connections {
-        var channels: [UInt64: (channel: any Channel, address: String)] = [:]
-        var perAddress: [String: Int] = [:]
-    }
-
     /// What became of a new connection.
     enum Admission {
-        case admitted(UInt64)
+        /// Admitted, under the id; `evicted` is an unfinished handshake ended to make room for it.
+        case admitted(UInt64, evicted: (any Channel)?)
         case full
         case tooManyFromAddress
+        case connectingTooFast
         case shuttingDown
         /// A server operator banned the address.
         case banned(ServerBan)
     }
 
-    /// Registers a new connection from `address` (an IP address), unless the server is full, that address has
-    /// `--max-per-ip` open already, or the server is going down.
+    /// The group an address counts under for `--max-per-ip` and `--connect-rate`.
+    func addressGroup(of ip: String) -> AddressGroup {
+        AddressGroup(ip: ip, ipv6Prefix: configuration.ipv6Prefix)
+    }
+
+    /// Registers a new connection from `address` (an IP address), unless its address group has `--max-per-ip`
+    /// open or connected too often lately, the server is full, or it is going down.
     func admitConnection(_ channel: any Channel, from address: String) -> Admission {
         guard !isShuttingDown else { return .shuttingDown }
         if let ban = clients.accounts?.ban(forAddress: address) { return .banned(ban) }
         let id = nextConnectionID.wrappingAdd(1, ordering: .relaxed).oldValue
-        let perAddressLimit = configuration.maxConnectionsPerAddress
-        return connections.withLock { connections in
-            guard connections.channels.count < configuration.maxClients + Self.helloSlack else { return .full }
-            let fromAddress = connections.perAddress[address, default: 0]
-            if perAddressLimit > 0, fromAddress >= perAddressLimit { return .tooManyFromAddress }
-            connections.channels[id] = (channel, address)
-            connections.perAddress[address] = fromAddress + 1
-            return .admitted(id)
+        let group = addressGroup(of: address)
+        let admission = connections.withLock { $0.admit(id, channel, ip: address, group: group) }
+        switch admission {
+        case .admitted(let evicted): return .admitted(id, evicted: evicted)
+        case .tooManyFromAddress: return .tooManyFromAddress
+        case .connectingTooFast: return .connectingTooFast
+        case .full: return .full
         }
+    }
+
+    /// The connection was welcomed: it no longer holds a handshake place.
+    func handshakeFinished(_ id: UInt64) {
+        connections.withLock { $0.finishHandshake(id) }
     }
 
     func connectionClosed(_ id: UInt64) {
-        connections.withLock { connections in
-            guard let closed = connections.channels.removeValue(forKey: id) else { return }
-            let left = connections.perAddress[closed.address, default: 1] - 1
-            connections.perAddress[closed.address] = left > 0 ? left : nil
-        }
+        connections.withLock { $0.remove(id) }
     }
 
-    var openConnections: [any Channel] { connections.withLock { $0.channels.values.map(\.channel) } }
+    /// Connections that have not finished their handshake.
+    var pendingHandshakes: Int { connections.withLock { $0.handshakeCount } }
+
+    var openConnections: [any Channel] { connections.withLock { $0.connections } }
 
     /// The open connections from one IP address (a server ban of that address ends them).
     func connections(from address: String) -> [any Channel] {
-        connections.withLock { $0.channels.values.filter { $0.address == address }.map(\.channel) }
+        connections.withLock { $0.connections(from: address) }
     }
 
     var isShuttingDown: Bool { shuttingDown.load(ordering: .relaxed) }

@@ -55,7 +55,7 @@ struct ListenCommand: AsyncParsableCommand {
 /// Turns events into the JSON lines `tchat listen` prints.
 enum EventFormatter {
     static func line(for event: ServerFrame, history: Bool) -> [UInt8]? {
-        var out = JSONLineWriter()
+        var out = JSONLineWriter(forTerminal: true)
         switch event {
         case .message(let message):
             out.field("type", "message")

@@ -25,14 +25,16 @@ struct LocalServer {
         let directory =
             environment["XDG_STATE_HOME"].map { $0 + "/tchatd" }
             ?? (environment["HOME"] ?? NSHomeDirectory()) + "/.local/state/tchatd"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let logPath = directory + "/tchatd.log"
         if !FileManager.default.fileExists(atPath: logPath) {
-            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+            _ = FileManager.default.createFile(atPath: logPath, contents: nil, attributes: [.posixPermissions: 0o600])
         }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         log.seekToEndOfFile()
-        let logger = Logger(label: "tchatd") { _ in LineLogHandler(logLevel: .info, output: log) }
+        let output = LogOutput(log)
+        let logger = Logger(label: "tchatd") { _ in LineLogHandler(logLevel: .info, output: output) }
         var configuration = ServerConfiguration(dataDirectory: directory, name: "local")
         configuration.clientAddress = address
         configuration.listensForPeers = false  // a newcomer's server never links: no peer port to defend

@@ -71,47 +71,6 @@ struct TChatDaemon: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
-    @Option(name: .customLong("max-clients"), help: "Connections accepted at once.")
-    var maxClients = 10_000
-
-    @Option(
-        name: .customLong("max-frame"),
-        help: ArgumentHelp(
-            "Largest frame accepted, in bytes; K, M and G suffixes allowed.", valueName: "bytes"))
-    var maxFrame = "64K"
-
-    @Option(
-        name: .customLong("max-queue"),
-        help: ArgumentHelp(
-            "Bytes queued for one client before it is cut off; K, M and G suffixes allowed.", valueName: "bytes"))
-    var maxQueue = "4M"
-
-    @Option(
-        name: .customLong("idle-timeout"),
-        help: ArgumentHelp("Seconds of silence before a connection is closed.", valueName: "seconds"))
-    var idleTimeout: Double = 120
-
-    @Option(
-        name: .customLong("frame-timeout"),
-        help: ArgumentHelp("Seconds a frame may take from its first byte to its last.", valueName: "seconds"))
-    var frameTimeout: Double = 10
-
-    @Option(name: .customLong("max-channels"), help: "Channels one client may be in at once.")
-    var maxChannels = 500
-
-    @Option(name: .customLong("max-per-ip"), help: "Connections from one address at once; 0 for no limit.")
-    var maxPerIP = 100
-
-    @Option(
-        help: ArgumentHelp("Requests per second one client may make after its burst; 0 for no limit.", valueName: "n"))
-    var rate: Double = 100
-
-    @Option(help: ArgumentHelp("Requests one client may make at once before --rate applies.", valueName: "n"))
-    var burst = 400
-
-    @Option(name: .customLong("history-limit"), help: "Messages kept per channel.")
-    var historyLimit = 10_000
-
     @Option(
         help: ArgumentHelp(
             "When history is forced to disk: always, interval (every second) or never.", valueName: "policy"))
@@ -141,6 +100,9 @@ struct TChatDaemon: AsyncParsableCommand {
     @Option(help: "Event loop threads (default: one per core).")
     var threads = 0
 
+    @OptionGroup(title: "Limits")
+    var limits: LimitOptions
+
     @OptionGroup(title: "Accounts")
     var accounts: AccountOptions
 
@@ -159,9 +121,11 @@ struct TChatDaemon: AsyncParsableCommand {
                 logger: logger))
         do {
             try await group.run()
+            LogOutput.standardError.flush()
         } catch {
             // A start-up failure (port in use, data directory locked or unreadable): one line, no stack trace.
             logger.critical("cannot run: \(error)")
+            LogOutput.standardError.flush()
             throw ExitCode(1)
         }
     }
@@ -199,30 +163,7 @@ struct TChatDaemon: AsyncParsableCommand {
             configuration.motd = text.trimmingCharacters(in: .newlines)
             configuration.motdFile = motd
         }
-        guard maxClients > 0 else { throw ValidationError("--max-clients must be at least 1") }
-        configuration.maxClients = maxClients
-        guard let frame = Self.byteCount(maxFrame), frame >= 1024, frame <= Int(UInt32.max) else {
-            throw ValidationError("--max-frame must be a byte count from 1K to 4G, like 65536 or 64K")
-        }
-        configuration.maxFrameLength = frame
-        guard let queue = Self.byteCount(maxQueue), queue >= 64 * 1024 else {
-            throw ValidationError("--max-queue must be a byte count of at least 64K, like 4M")
-        }
-        configuration.maxOutboundBytes = queue
-        guard idleTimeout >= 1 else { throw ValidationError("--idle-timeout must be at least 1 second") }
-        configuration.idleTimeout = .milliseconds(Int64(idleTimeout * 1000))
-        guard frameTimeout >= 0.1 else { throw ValidationError("--frame-timeout must be at least 0.1 seconds") }
-        configuration.frameTimeout = .milliseconds(Int64(frameTimeout * 1000))
-        guard maxChannels >= 1 else { throw ValidationError("--max-channels must be at least 1") }
-        configuration.maxChannelsPerClient = maxChannels
-        guard maxPerIP >= 0 else { throw ValidationError("--max-per-ip must be 0 (no limit) or more") }
-        configuration.maxConnectionsPerAddress = maxPerIP
-        guard rate >= 0, rate.isFinite else { throw ValidationError("--rate must be 0 (no limit) or more") }
-        configuration.requestRate = rate
-        guard burst >= 1 else { throw ValidationError("--burst must be at least 1") }
-        configuration.requestBurst = burst
-        guard historyLimit >= 1 else { throw ValidationError("--history-limit must be at least 1") }
-        configuration.historyLimit = historyLimit
+        try limits.apply(to: &configuration)
         guard threads >= 0 else { throw ValidationError("--threads must be 0 (one per core) or more") }
         configuration.threads = threads
         switch fsync {
@@ -283,19 +224,6 @@ struct TChatDaemon: AsyncParsableCommand {
         } catch {
             return "--name: \(error.message)"
         }
-    }
-
-    /// `12345`, `64K`, `4M` or `1G` as a byte count.
-    static func byteCount(_ text: String) -> Int? {
-        let multipliers: [Character: Int] = [
-            "K": 1024, "k": 1024, "M": 1 << 20, "m": 1 << 20, "G": 1 << 30, "g": 1 << 30,
-        ]
-        if let last = text.last, let multiplier = multipliers[last] {
-            return Int(text.dropLast()).flatMap {
-                $0.multipliedReportingOverflow(by: multiplier).overflow ? nil : $0 * multiplier
-            }
-        }
-        return Int(text)
     }
 
     static func defaultDataDirectory() -> String {

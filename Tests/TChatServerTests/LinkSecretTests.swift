@@ -67,11 +67,13 @@ import Testing
         #expect(LineLogHandler.escaped("evil\u{202E}txt.exe") == "evil\\u{202E}txt.exe", "a bidi override is shown")
         // A value cannot close its quotes early and forge a key=value pair after them.
         let pipe = Pipe()
-        let handler = LineLogHandler(logLevel: .info, output: pipe.fileHandleForWriting)
+        let output = LogOutput(pipe.fileHandleForWriting)
+        let handler = LineLogHandler(logLevel: .info, output: output)
         handler.log(
             event: LogEvent(
                 level: .warning, message: "refused", metadata: ["reason": "a\\\" forged=yes"], source: "t", file: "f",
                 function: "f", line: 1))
+        output.flush()
         try? pipe.fileHandleForWriting.close()
         let line = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(line.hasSuffix(#" refused reason="a\\\" forged=yes"\#n"#), "\(line)")

@@ -36,6 +36,7 @@ final class TestServer: Sendable {
         // tests of their own that set them.
         configuration.requestRate = 0
         configuration.maxConnectionsPerAddress = 0
+        configuration.connectRate = 0
         // Every test server shares one link secret, so servers in a test link as a network does; tests of
         // refused links set another or none.
         configuration.linkSecretFile = Self.linkSecretFile

@@ -108,9 +108,13 @@ final class ChannelManager: Sendable {
     /// Joins `session` (as `member`, with the channel's `key` if it has one), replaying up to `history` messages,
     /// and with it the `companions` sharing its nick, who hear JOINED. Returns on the session's event loop. The
     /// logged-in member who makes a channel is its first operator.
+    ///
+    /// With `answering`, the answer (CHANNEL_INFO, the replay, OK, carrying that request id) is posted to the
+    /// session under the channel's lock, in the same step that makes it a member: live messages are delivered under
+    /// that lock too, so none can reach the joiner before its replay and OK.
     func join(
         _ session: ClientSession, nick: String, channel name: ChannelName, history: Int,
-        member: ChannelAccess.Member? = nil, key: String = "",
+        member: ChannelAccess.Member? = nil, key: String = "", answering requestID: UInt32? = nil,
         companions: @escaping @Sendable () -> [ClientSession] = { [] }
     ) -> EventLoopFuture<JoinResult> {
         let member = member ?? ChannelAccess.Member(nick: nick, account: nil)
@@ -122,7 +126,7 @@ final class ChannelManager: Sendable {
             return session.eventLoop.makeCompletedFuture {
                 try self.completeJoin(
                     session, nick: nick, channel: name, history: wanted, member: member, key: key,
-                    companions: companions)
+                    answering: requestID, companions: companions)
             }
         }
         // A member who may not join learns so before the disk is read for it.
@@ -137,13 +141,14 @@ final class ChannelManager: Sendable {
             channel.withState { $0.history.prepend(older) }
             return try self.completeJoin(
                 session, nick: nick, channel: name, history: wanted, member: member, key: key,
-                companions: companions)
+                answering: requestID, companions: companions)
         }
     }
 
     private func completeJoin(
         _ session: ClientSession, nick: String, channel name: ChannelName, history: Int,
-        member: ChannelAccess.Member, key: String, companions: @Sendable () -> [ClientSession]
+        member: ChannelAccess.Member, key: String, answering requestID: UInt32?,
+        companions: @Sendable () -> [ClientSession]
     ) throws(ProtocolError) -> JoinResult {
         // A join that waited for the disk may complete after the client left (its quit ran on this loop already):
         // it must not come back as a member no one will ever take out.
@@ -174,7 +179,12 @@ final class ChannelManager: Sendable {
                 // After the join, which makes the channel on linked servers: they keep rules of channels they know.
                 if creator != nil { shareAccess(of: channel, &state, by: nick, change: "+o \(nick)") }
             }
-            return JoinResult(info: channel.info(of: state), replay: state.history.newest(history), isNew: isNew)
+            let result = JoinResult(info: channel.info(of: state), replay: state.history.newest(history), isNew: isNew)
+            if let requestID {
+                let frames = [.channelInfo(result.info)] + result.replay.map { .message($0) } + [ServerFrame.ok]
+                session.send(session.encode(frames, requestID: requestID))
+            }
+            return result
         }
         if result.isNew {
             memberships.add(session, to: channel)

@@ -1,7 +1,7 @@
 import NIOCore
 
 /// Pings clients that have gone quiet, closes those silent for the whole idle timeout and those that began a frame
-/// and did not finish it within the frame timeout: one timer per event loop that looks at every connection on it,
+/// and did not finish it within the frame timeout, and those that did not say HELLO in time: one timer per event loop that looks at every connection on it,
 /// as an IRC server's once-a-second check does.
 ///
 /// A timer per connection (a repeated task, its closure and its promise) cost about 440 bytes for each idle client,
@@ -19,20 +19,23 @@ final class KeepAliveSweep {
     private let loop: any EventLoop
     private let timeout: TimeAmount
     private let frameTimeout: TimeAmount
+    private let helloTimeout: TimeAmount
     private var entries: [UInt64: Entry] = [:]
     private var timer: RepeatedTask?
 
-    init(loop: any EventLoop, timeout: TimeAmount, frameTimeout: TimeAmount) {
+    init(loop: any EventLoop, timeout: TimeAmount, frameTimeout: TimeAmount, helloTimeout: TimeAmount) {
         self.loop = loop
         self.timeout = timeout
         self.frameTimeout = frameTimeout
+        self.helloTimeout = helloTimeout
     }
 
     /// Watches a connection from now until `remove`.
     func add(_ id: UInt64, handler: ConnectionHandler, context: ChannelHandlerContext) {
         entries[id] = Entry(handler: handler, context: context)
         guard timer == nil else { return }
-        let check = TimeAmount.nanoseconds(max(min(timeout.nanoseconds, frameTimeout.nanoseconds) / 4, 1_000_000))
+        let shortest = min(timeout.nanoseconds, frameTimeout.nanoseconds, helloTimeout.nanoseconds)
+        let check = TimeAmount.nanoseconds(max(shortest / 4, 1_000_000))
         let bound = NIOLoopBound(self, eventLoop: loop)
         timer = loop.scheduleRepeatedTask(initialDelay: check, delay: check) { _ in bound.value.sweep() }
     }
@@ -51,7 +54,12 @@ final class KeepAliveSweep {
         var silentTooLong: [Entry] = []
         var quiet: [Entry] = []
         var unfinished: [Entry] = []
+        var noHello: [Entry] = []
         for entry in entries.values {
+            if case .awaitingHello = entry.handler.phase, now - entry.handler.arrived >= helloTimeout {
+                noHello.append(entry)
+                continue
+            }
             if let since = entry.handler.inbound.partialSince, now - since >= frameTimeout {
                 unfinished.append(entry)
                 continue
@@ -65,6 +73,7 @@ final class KeepAliveSweep {
         }
         // Acted on after the pass: closing a connection removes it from `entries`.
         for entry in quiet { entry.handler.ping(context: entry.context) }
+        for entry in noHello { entry.handler.closeForMissingHello(context: entry.context) }
         for entry in unfinished { entry.handler.closeForUnfinishedFrame(context: entry.context) }
         for entry in silentTooLong { entry.handler.closeForIdleness(context: entry.context, after: timeout) }
     }

@@ -23,7 +23,10 @@ final class HistoryStore: Sendable {
     private let logger: Logger
 
     /// Opens (creating if needed) the data directory and takes its lock, so two servers never share one.
-    init(directory: String, policy: FsyncPolicy, historyLimit: Int, logger: Logger) throws {
+    init(
+        directory: String, policy: FsyncPolicy, historyLimit: Int, connectionLog: LogRotation = LogRotation(),
+        logger: Logger
+    ) throws {
         self.directory = directory
         self.historyLimit = historyLimit
         self.logger = logger
@@ -31,26 +34,41 @@ final class HistoryStore: Sendable {
             var isDirectory: ObjCBool = false
             if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
                 guard isDirectory.boolValue else { throw StorageError("\(path) exists and is not a directory") }
+                Self.warnIfOthersMayRead(path, logger: logger)
             } else {
                 do {
-                    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+                    // History is private: only the server's user reads it (files are made 0600 likewise).
+                    try FileManager.default.createDirectory(
+                        atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
                 } catch {
                     throw StorageError("cannot create the data directory \(path): \(error.localizedDescription)")
                 }
             }
         }
         let lockPath = directory + "/tchatd.lock"
-        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw StorageError.system("cannot open", lockPath) }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             close(fd)
             throw StorageError("another tchatd is using the data directory \(directory) (\(lockPath) is locked)")
         }
         self.lockDescriptor = fd
-        self.writer = StoreWriter(directory: directory, policy: policy, historyLimit: historyLimit, logger: logger)
+        self.writer = StoreWriter(
+            directory: directory, policy: policy, historyLimit: historyLimit, connectionLog: connectionLog,
+            logger: logger)
     }
 
     deinit { close(lockDescriptor) }
+
+    /// A data directory made before files were private, or by hand, may let every local user read all history:
+    /// said once at start-up, not changed behind the operator's back.
+    static func warnIfOthersMayRead(_ path: String, logger: Logger) {
+        var info = stat()
+        guard stat(path, &info) == 0, info.st_mode & 0o077 != 0 else { return }
+        logger.warning(
+            "the data directory can be read by other users: chmod 700 it",
+            metadata: ["path": "\(path)", "mode": "\(String(info.st_mode & 0o777, radix: 8))"])
+    }
 
     // MARK: - Start-up
 

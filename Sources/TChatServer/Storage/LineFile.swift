@@ -134,7 +134,7 @@ enum LineFile {
     /// Replaces `path` with `bytes` so that a crash leaves either the old file or the new one, never a mix:
     /// write a temporary file, fsync it, rename it over the old one, fsync the directory.
     /// `mode` is set on the new file whatever a leftover temporary file had.
-    static func replaceAtomically(path: String, with bytes: [UInt8], mode: mode_t = 0o644) throws {
+    static func replaceAtomically(path: String, with bytes: [UInt8], mode: mode_t = 0o600) throws {
         let temporary = path + ".tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
         guard fd >= 0 else { throw StorageError.system("cannot create", temporary) }

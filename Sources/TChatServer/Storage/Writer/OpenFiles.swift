@@ -94,7 +94,7 @@ struct OpenFiles {
         }
         if files.count >= limit, let oldest = order.first { closeFile(oldest) }
         let full = "\(directory)/\(path)"
-        let fd = open(full, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        let fd = open(full, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw StorageError.system("cannot open", full) }
         files[path] = OpenFile(fd: fd, path: full)
         order.append(path)

@@ -47,7 +47,11 @@ final class StoreWriter: Sendable {
     private let failing = Atomic<Bool>(false)
     private let logger: Logger
 
-    init(directory: String, policy: FsyncPolicy, historyLimit: Int, maxQueuedBytes: Int = 64 << 20, logger: Logger) {
+    init(
+        directory: String, policy: FsyncPolicy, historyLimit: Int, maxQueuedBytes: Int = 64 << 20,
+        connectionLog: LogRotation = LogRotation(), logger: Logger
+    ) {
+        self.connectionLog = connectionLog
         self.directory = directory
         self.policy = policy
         self.historyLimit = historyLimit
@@ -134,6 +138,8 @@ final class StoreWriter: Sendable {
     }
 
     static let maxOpenFiles = 256
+    /// When `clients.jsonl` is cut and how many old ones are kept.
+    let connectionLog: LogRotation
     static let clientsFile = "clients.jsonl"
 
     private func run(_ state: inout ThreadState) {
@@ -255,7 +261,11 @@ final class StoreWriter: Sendable {
         }
         for barrier in batch.barriers { barrier.succeed() }
         for lines in batch.files where failures[lines.path] == nil {
-            if let file = lines.file { compactIfNeeded(file: file, &state) }
+            if let file = lines.file {
+                compactIfNeeded(file: file, &state)
+            } else {
+                rotateConnectionLogIfDue(&state)
+            }
         }
     }
 
@@ -302,6 +312,18 @@ final class StoreWriter: Sendable {
                 logger.error("cannot save metadata", metadata: ["file": "\(name)", "error": "\(error)"])
             }
             return false
+        }
+    }
+
+    private func rotateConnectionLogIfDue(_ state: inout ThreadState) {
+        let path = "\(directory)/\(Self.clientsFile)"
+        guard connectionLog.isDue(path: path) else { return }
+        state.handles.closeFile(Self.clientsFile)
+        do {
+            try connectionLog.rotate(path: path)
+            logger.info("connection log rotated", metadata: ["file": "\(path)", "kept": "\(connectionLog.keep)"])
+        } catch {
+            logger.error("cannot rotate the connection log", metadata: ["file": "\(path)", "error": "\(error)"])
         }
     }
 
