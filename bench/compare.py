@@ -82,11 +82,12 @@ class Server:
                     "--max-clients", "60000", "--max-per-ip", "0", "--rate", "0", "--log-level", "warning"]
             if self.tls:
                 argv += ["--tls-cert", cert, "--tls-key", key]
-            # The fleet opens thousands of connections from a few loopback addresses at once; a baseline built
-            # before --connect-rate existed has no throttle to lift.
+            # The fleet opens thousands of connections from a few loopback addresses at once, and the rooms make
+            # many channels; a baseline built before these throttles existed has none to lift.
             help_text = subprocess.run([argv[0], "--help"], capture_output=True, text=True).stdout
-            if "--connect-rate" in help_text:
-                argv += ["--connect-rate", "0"]
+            for flag in ["--connect-rate", "--create-rate"]:
+                if flag in help_text:
+                    argv += [flag, "0"]
         else:
             template = "inspircd.conf" if self.name == "InspIRCd" else "ngircd.conf"
             with open(os.path.join(HERE, template)) as f:

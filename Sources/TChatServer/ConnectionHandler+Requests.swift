@@ -201,6 +201,7 @@ extension ConnectionHandler {
         _ channel: String, key: String, history: Int, session: ClientSession, nick: Nick, requestID id: UInt32
     ) throws {
         let name = try ChannelName(validating: channel)
+        try checkCreation(of: name)
         guard key.utf8.count <= ChannelAccess.maxArgumentBytes else {
             throw ProtocolError(.fieldTooLong, "a channel key is at most \(ChannelAccess.maxArgumentBytes) bytes")
         }
@@ -231,9 +232,29 @@ extension ConnectionHandler {
     ) throws {
         let name = try validatedChannel(channel)
         guard !body.text.isEmpty else { throw ProtocolError(.invalidArgument, "an empty message was not sent") }
+        try checkCreation(of: name)
         server.router.publish(
             channel: name, from: nick.name, body: body, reply: SendReply(session: session, requestID: id),
             sender: ChannelManager.Sender(session: session, member: member(session, nick)))
+    }
+
+    /// A JOIN or SEND that would make a channel counts against the server's bound on channels (`--max-server-channels`)
+    /// and the client's rate of making them (`--create-rate`): each channel costs memory, a file and a line in
+    /// channels.json, and one script made 9,000 in 8 s.
+    private func checkCreation(of name: ChannelName) throws(ProtocolError) {
+        guard !server.channels.exists(name) else { return }
+        let limits = server.configuration
+        guard server.channels.channelCount < limits.maxServerChannels else {
+            throw ProtocolError(
+                .tooManyChannels,
+                "this server holds \(limits.maxServerChannels) channels, the most it allows: \(name.name) was not made")
+        }
+        guard creations.spend() else {
+            throw ProtocolError(
+                .tooManyChannels,
+                "you made more than \(limits.channelCreationBurst) channels at once or \(limits.channelCreationsPerMinute) "
+                    + "a minute: \(name.name) was not made; try again in \(Int(creations.pause.rounded(.up))) s")
+        }
     }
 
     /// A client mostly sends to the channel it sent to last; checking a name (every scalar's Unicode category) cost

@@ -54,6 +54,8 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     /// What the client may still ask for before it is refused with `rate-limited` (`--rate`, `--burst`).
     var budget: RequestBudget
+    /// Channels the client may still make before it is refused (`--create-rate`, `--create-burst`).
+    var creations: RequestBudget
     /// Bytes of a frame not yet whole, and since when (`--frame-timeout`).
     var inbound: InboundFrames
     /// Whether the client came over TLS: it is redirected only to TLS ports, a plaintext one only to plaintext.
@@ -75,6 +77,9 @@ final class ConnectionHandler: ChannelInboundHandler {
         self.overTLS = overTLS
         budget = RequestBudget(
             rate: server.configuration.requestRate, burst: server.configuration.requestBurst)
+        creations = RequestBudget(
+            rate: Double(server.configuration.channelCreationsPerMinute) / 60,
+            burst: server.configuration.channelCreationBurst)
     }
 
     var logger: Logger { server.logger }

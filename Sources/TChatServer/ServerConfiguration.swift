@@ -55,6 +55,13 @@ public struct ServerConfiguration: Sendable {
     public var maxOutboundBytes = 4 << 20
     /// Channels one client may be in at once (`--max-channels`).
     public var maxChannelsPerClient = 500
+    /// Channels this server's clients may make, all told (`--max-server-channels`); channels made by linked
+    /// servers' clients are not refused, so a network agrees on what exists.
+    public var maxServerChannels = 10_000
+    /// Channels one client may make per minute (`--create-rate`; 0 for no limit), after `channelCreationBurst`.
+    public var channelCreationsPerMinute = 10
+    /// Channels one client may make at once before `channelCreationsPerMinute` applies (`--create-burst`).
+    public var channelCreationBurst = 20
     /// Connections from one address at once (`--max-per-ip`); 0 for no limit. IPv6 addresses count by prefix.
     public var maxConnectionsPerAddress = 100
     /// The IPv6 prefix length per-address limits count by (`--ipv6-prefix`): one host often holds a /64.

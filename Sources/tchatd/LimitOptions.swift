@@ -41,6 +41,19 @@ struct LimitOptions: ParsableArguments {
     @Option(name: .customLong("max-channels"), help: "Channels one client may be in at once.")
     var maxChannels = 500
 
+    @Option(name: .customLong("max-server-channels"), help: "Channels this server's clients may make, all told.")
+    var maxServerChannels = 10_000
+
+    @Option(
+        name: .customLong("create-rate"),
+        help: ArgumentHelp("Channels one client may make per minute after its burst; 0 for no limit.", valueName: "n"))
+    var createRate = 10
+
+    @Option(
+        name: .customLong("create-burst"),
+        help: ArgumentHelp("Channels one client may make at once before --create-rate applies.", valueName: "n"))
+    var createBurst = 20
+
     @Option(
         name: .customLong("max-per-ip"),
         help: "Connections from one address (an IPv6 prefix, see --ipv6-prefix) at once; 0 for no limit.")
@@ -103,6 +116,12 @@ struct LimitOptions: ParsableArguments {
         configuration.maxHandshakes = maxHandshakes
         guard maxChannels >= 1 else { throw ValidationError("--max-channels must be at least 1") }
         configuration.maxChannelsPerClient = maxChannels
+        guard maxServerChannels >= 1 else { throw ValidationError("--max-server-channels must be at least 1") }
+        configuration.maxServerChannels = maxServerChannels
+        guard createRate >= 0 else { throw ValidationError("--create-rate must be 0 (no limit) or more") }
+        configuration.channelCreationsPerMinute = createRate
+        guard createBurst >= 1 else { throw ValidationError("--create-burst must be at least 1") }
+        configuration.channelCreationBurst = createBurst
         guard maxPerIP >= 0 else { throw ValidationError("--max-per-ip must be 0 (no limit) or more") }
         configuration.maxConnectionsPerAddress = maxPerIP
         guard (1...128).contains(ipv6Prefix) else { throw ValidationError("--ipv6-prefix must be from 1 to 128") }

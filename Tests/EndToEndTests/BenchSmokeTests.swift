@@ -17,7 +17,7 @@ struct BenchSmokeTests {
 
     /// Load generators are many clients on one address sending as fast as they can: lift those limits, as
     /// bench/compare does for every server.
-    static let unthrottled = ["--max-per-ip", "0", "--rate", "0", "--connect-rate", "0"]
+    static let unthrottled = ["--max-per-ip", "0", "--rate", "0", "--connect-rate", "0", "--create-rate", "0"]
 
     static func number(_ report: [String: Any], _ key: String) -> Double {
         (report[key] as? NSNumber)?.doubleValue ?? .nan

@@ -181,4 +181,25 @@ struct LimitTests {
         _ = try await client.send(.text("still in"), to: "#c4")
         await server.stop()
     }
+
+    @Test func makingChannelsIsBoundedPerClientAndServerWide() async throws {
+        let server = try await TestServer {
+            $0.maxServerChannels = 3
+            $0.channelCreationBurst = 2
+            $0.channelCreationsPerMinute = 1
+        }
+        defer { server.removeData() }
+        let alice = try await server.connect("alice", events: false)
+        _ = try await alice.send(.text("1"), to: "#a")
+        _ = try await alice.join("#b", history: 0)
+        let perClient = await #expect(throws: ProtocolError.self) { try await alice.send(.text("3"), to: "#c") }
+        #expect(perClient?.code == .tooManyChannels && perClient?.message.contains("a minute") == true)
+        _ = try await alice.send(.text("existing channels are fine"), to: "#a")
+        let bob = try await server.connect("bob", events: false)
+        _ = try await bob.send(.text("mine"), to: "#c")
+        let serverWide = await #expect(throws: ProtocolError.self) { _ = try await bob.join("#d", history: 0) }
+        #expect(serverWide?.code == .tooManyChannels && serverWide?.message.contains("3 channels") == true)
+        #expect(server.server.context?.channels.channelCount == 3)
+        await server.stop()
+    }
 }

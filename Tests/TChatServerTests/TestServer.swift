@@ -37,6 +37,7 @@ final class TestServer: Sendable {
         configuration.requestRate = 0
         configuration.maxConnectionsPerAddress = 0
         configuration.connectRate = 0
+        configuration.channelCreationsPerMinute = 0
         // Every test server shares one link secret, so servers in a test link as a network does; tests of
         // refused links set another or none.
         configuration.linkSecretFile = Self.linkSecretFile

@@ -79,6 +79,8 @@ final class ChannelManager: Sendable {
         return (channel, isNew)
     }
 
+    func exists(_ name: ChannelName) -> Bool { directory.channel(name) != nil }
+
     func existing(_ name: ChannelName) throws(ProtocolError) -> ChatChannel {
         guard let channel = directory.channel(name) else {
             throw ProtocolError(.noSuchChannel, "there is no channel \(name.name)")
