@@ -11,6 +11,18 @@ public enum ProtocolVersion {
 
 /// Limits that are part of the protocol itself, shared by both ends so a client can refuse what a server would.
 public enum ProtocolLimits {
+    /// The length field of the MESSAGE a channel message becomes: type and request id (5), channel (2 + n), id (8),
+    /// time (8), sender (2 + n) and body (5 + n). The server refuses a SEND whose MESSAGE would not fit its
+    /// `--max-frame`, so that it never sends a frame longer than the WELCOME says.
+    public static func messageFrameLength(channel: String, from: String, bodyBytes: Int) -> Int {
+        30 + channel.utf8.count + from.utf8.count + bodyBytes
+    }
+
+    /// Likewise for DIRECT: type and request id (5), sender and recipient (2 + n each), time (8), body (5 + n).
+    public static func directFrameLength(from: String, to: String, bodyBytes: Int) -> Int {
+        22 + from.utf8.count + to.utf8.count + bodyBytes
+    }
+
     /// The default and the smallest sensible `--max-frame`: a frame's length field may not exceed it.
     public static let defaultMaxFrameLength = 64 * 1024
     /// Bytes in a frame before its fields: the length (4), the type (1) and the request id (4).

@@ -155,7 +155,11 @@ public final class ChatServer: Service, Sendable {
             let feed = ChangeFeed(subscriber: ChangeReplicator(servers: serverManager))
             let channelManager = try ChannelManager(
                 store: store, threadPool: threadPool, loaded: channels, unclaimedFiles: unclaimed,
-                maxChannelsPerClient: configuration.maxChannelsPerClient, feed: feed, logger: logger)
+                maxChannelsPerClient: configuration.maxChannelsPerClient,
+                maxReplayBytes: min(1 << 20, configuration.maxOutboundBytes / 4),
+                historyMemory: HistoryMemory(
+                    limit: configuration.historyMemory, perChannel: configuration.channelHistoryMemory),
+                feed: feed, logger: logger)
             let clientManager = ClientManager(
                 store: store, known: nicks, serverName: configuration.name, serverID: serverID, feed: feed,
                 accounts: accounts, logger: logger)

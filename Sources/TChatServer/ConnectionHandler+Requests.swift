@@ -70,6 +70,8 @@ extension ConnectionHandler {
                 try send(body, to: channel, nick: nick, requestID: id, session: session)
                 return  // answered by its `SendReply`, once stored and handed over
             case .sendDirect(let target, let body):
+                try checkFits(
+                    ProtocolLimits.directFrameLength(from: nick.name, to: target, bodyBytes: body.text.utf8.count))
                 try server.clients.sendDirect(
                     body, from: nick, to: target, echoTo: server.clients.companions(of: session))
             case .listChannels:
@@ -232,10 +234,23 @@ extension ConnectionHandler {
     ) throws {
         let name = try validatedChannel(channel)
         guard !body.text.isEmpty else { throw ProtocolError(.invalidArgument, "an empty message was not sent") }
+        try checkFits(
+            ProtocolLimits.messageFrameLength(channel: name.name, from: nick.name, bodyBytes: body.text.utf8.count))
         try checkCreation(of: name)
         server.router.publish(
             channel: name, from: nick.name, body: body, reply: SendReply(session: session, requestID: id),
             sender: ChannelManager.Sender(session: session, member: member(session, nick)))
+    }
+
+    /// What a client sends must reach the others in a frame no longer than `--max-frame`, the WELCOME's promise.
+    private func checkFits(_ length: Int) throws(ProtocolError) {
+        let maximum = server.configuration.maxFrameLength
+        guard length <= maximum else {
+            throw ProtocolError(
+                .fieldTooLong,
+                "the message would reach others as a frame of \(length) bytes, over the \(maximum) this server sends: "
+                    + "not sent; shorten it by \(length - maximum) bytes")
+        }
     }
 
     /// A JOIN or SEND that would make a channel counts against the server's bound on channels (`--max-server-channels`)
@@ -281,26 +296,6 @@ extension ConnectionHandler {
         let remote = server.channels.remoteMembers(of: name)
         for info in server.clients.list(members, remoteNicks: remote) {
             reply(.clientInfo(ClientVisibility.info(info, shownTo: viewer, isOperator: viewerIsOperator)), to: id)
-        }
-    }
-
-    private func history(
-        _ channel: String, before: UInt64, limit: Int, session: ClientSession, requestID id: UInt32
-    ) throws {
-        let name = try ChannelName(validating: channel)
-        guard (1...Int(ProtocolLimits.maxHistoryRequest)).contains(limit) else {
-            throw ProtocolError(
-                .invalidArgument, "a history request asks for 1 to \(ProtocolLimits.maxHistoryRequest) messages")
-        }
-        _ = try server.channels.channel(name, memberOnly: session, doing: "read its history")
-        let reading = server.channels.history(channel: name, before: before, limit: limit, on: session.eventLoop)
-        reading.whenComplete { result in
-            switch result {
-            case .success(let messages):
-                Self.send(messages.map { .message($0) } + [.ok], to: id, on: session)
-            case .failure(let error):
-                Self.send([.error(Self.protocolError(error, doing: "history"))], to: id, on: session)
-            }
         }
     }
 

@@ -1,3 +1,4 @@
+import DequeModule
 import Logging
 import NIOCore
 import TChatAuth
@@ -70,6 +71,9 @@ final class ConnectionHandler: ChannelInboundHandler {
     var scramLogin: ScramLogin?
     /// Set while an account request waits for the accounts' thread pool: one at a time per connection.
     var accountRequestRunning = false
+    /// HISTORY requests not yet begun, and whether one is being answered (one at a time per connection).
+    var historyWaiting = Deque<HistoryRequest>()
+    var historyRunning = false
 
     init(server: ServerContext, overTLS: Bool = false) {
         self.server = server

@@ -46,6 +46,14 @@ public struct ServerConfiguration: Sendable {
     public var idleTimeout: Duration = .seconds(120)
     /// Messages kept per channel (`--history-limit`).
     public var historyLimit = 10_000
+    /// Bytes of history all channels keep in memory (`--history-memory`); what memory does not hold is read from
+    /// disk when asked for.
+    public var historyMemory = 256 << 20
+    /// Bytes held for HISTORY answers read and not yet written, server-wide (`--history-answer-memory`); requests
+    /// past it wait their turn.
+    public var historyAnswerMemory = 64 << 20
+    /// Bytes of history one channel keeps in memory (`--channel-history-memory`).
+    public var channelHistoryMemory = 4 << 20
     /// When the connection log (`clients.jsonl`) is rotated and how many old ones are kept
     /// (`--connection-log-size`, `--connection-log-files`).
     public var connectionLog = LogRotation()

@@ -13,6 +13,8 @@ final class ServerContext: Sendable {
     /// The certificate, link secret and MOTD as last (re)loaded.
     let live: LiveSettings
     let logger: Logger
+    /// Bytes held for HISTORY answers, against `--history-answer-memory`.
+    let historyAnswers: HistoryAnswers
     /// One per event loop of the server's group, keyed by the loop's identity; fixed at start.
     private let mailboxes: [ObjectIdentifier: LoopMailbox]
     /// Likewise; each made on its loop when its first connection arrives.
@@ -47,6 +49,7 @@ final class ServerContext: Sendable {
         self.router = router
         self.live = live
         self.logger = logger
+        historyAnswers = HistoryAnswers(limit: configuration.historyAnswerMemory)
     }
 
     /// The mailbox of one of the server's loops (a loop from elsewhere, which never happens, gets a new one).

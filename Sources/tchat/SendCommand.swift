@@ -82,9 +82,16 @@ struct SendCommand: AsyncParsableCommand {
     }
 
     private func checkSize(_ body: MessageBody, connection: ChatConnection, line: Int?) throws {
-        // Type and request id, the channel or nick, content type and body length: what surrounds the body.
-        let target = to ?? words[0]
-        let overhead = 5 + 2 + target.utf8.count + 1 + 1 + 4
+        // The server refuses a message whose MESSAGE or DIRECT would be longer than its max frame: what surrounds
+        // the body there (our nick, an id, a time) counts too.
+        let nick = connection.welcome.nick
+        let overhead =
+            if let to {
+                ProtocolLimits.directFrameLength(from: nick, to: to, bodyBytes: 0)
+            } else {
+                ProtocolLimits.messageFrameLength(
+                    channel: words[0].hasPrefix("#") ? words[0] : "#" + words[0], from: nick, bodyBytes: 0)
+            }
         let room = Int(connection.welcome.maxFrameLength) - overhead
         if body.text.utf8.count > room {
             throw ConnectionError(

@@ -87,6 +87,25 @@ struct LimitOptions: ParsableArguments {
     var historyLimit = 10_000
 
     @Option(
+        name: .customLong("history-memory"),
+        help: ArgumentHelp(
+            "Bytes of history all channels keep in memory; K, M and G suffixes allowed.", valueName: "bytes"))
+    var historyMemory = "256M"
+
+    @Option(
+        name: .customLong("channel-history-memory"),
+        help: ArgumentHelp(
+            "Bytes of history one channel keeps in memory; K, M and G suffixes allowed.", valueName: "bytes"))
+    var channelHistoryMemory = "4M"
+
+    @Option(
+        name: .customLong("history-answer-memory"),
+        help: ArgumentHelp(
+            "Bytes held for history answers not yet written, server-wide; K, M and G suffixes allowed.",
+            valueName: "bytes"))
+    var historyAnswerMemory = "64M"
+
+    @Option(
         name: .customLong("connection-log-size"),
         help: ArgumentHelp(
             "Size at which clients.jsonl is rotated; K, M and G suffixes allowed; 0 never rotates.",
@@ -138,6 +157,18 @@ struct LimitOptions: ParsableArguments {
         configuration.requestBurst = burst
         guard historyLimit >= 1 else { throw ValidationError("--history-limit must be at least 1") }
         configuration.historyLimit = historyLimit
+        guard let memory = Self.byteCount(historyMemory), memory >= 1 << 20 else {
+            throw ValidationError("--history-memory must be a byte count of at least 1M, like 256M")
+        }
+        configuration.historyMemory = memory
+        guard let perChannel = Self.byteCount(channelHistoryMemory), perChannel >= 64 << 10, perChannel <= memory else {
+            throw ValidationError("--channel-history-memory must be a byte count from 64K to --history-memory, like 4M")
+        }
+        configuration.channelHistoryMemory = perChannel
+        guard let answers = Self.byteCount(historyAnswerMemory), answers >= 1 << 20 else {
+            throw ValidationError("--history-answer-memory must be a byte count of at least 1M, like 64M")
+        }
+        configuration.historyAnswerMemory = answers
         guard let logSize = Self.byteCount(connectionLogSize), logSize == 0 || logSize >= 4096 else {
             throw ValidationError("--connection-log-size must be 0 or a byte count of at least 4K, like 16M")
         }

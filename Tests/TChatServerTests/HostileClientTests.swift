@@ -27,14 +27,27 @@ import Testing
         defer { server.removeData() }
         let ok = try await RawConnection.connect(to: server.address)
         try await ok.hello("fits")
-        // A SEND whose length field is exactly 2048.
+        // A SEND whose length field is exactly 2048 is read, but refused: as a MESSAGE (with the sender, an id and
+        // a time) it would be longer than the server's frames may be.
         let channel: [UInt8] = [0, 4] + Array("#ops".utf8)
         let bodyLength = 2048 - 5 - channel.count - 1 - 4
         let body = [UInt8](repeating: UInt8(ascii: "x"), count: bodyLength)
         var frame: [UInt8] = [0, 0, 0x08, 0x00, FrameType.send.rawValue, 0, 0, 0, 2] + channel + [0]
         frame += withUnsafeBytes(of: UInt32(bodyLength).bigEndian, Array.init) + body
         try await ok.send(frame)
-        #expect(await ok.reply(to: 2).last == .ok)
+        #expect(Self.errorCode(await ok.reply(to: 2).last) == .fieldTooLong)
+        // The longest that fits makes a MESSAGE of exactly 2048, which others receive.
+        let fitting = 2048 - ProtocolLimits.messageFrameLength(channel: "#ops", from: "fits", bodyBytes: 0)
+        try await ok.send(.join(channel: "#ops", history: 0), id: 3)
+        _ = await ok.reply(to: 3)
+        try await ok.send(.send(channel: "#ops", body: .text(String(repeating: "y", count: fitting))), id: 4)
+        #expect(await ok.reply(to: 4).last == .ok)
+        #expect(await eventually { ok.frames.contains { $0.frame.type == .message } })
+        var encoded = ByteBuffer()
+        for entry in ok.frames where entry.frame.type == .message {
+            try entry.frame.encode(requestID: entry.id, into: &encoded)
+        }
+        #expect(encoded.readableBytes == 4 + 2048, "the MESSAGE is exactly the max frame")
 
         let over = try await RawConnection.connect(to: server.address)
         try await over.send([0, 0, 0x08, 0x01])

@@ -27,14 +27,20 @@ final class ChannelManager: Sendable {
     /// Messages kept in memory per channel; also the most a join can replay.
     let recentCapacity: Int
     let maxChannelsPerClient: Int
+    /// The most of a join's replay, in bytes: a client asks HISTORY for the rest, page by page.
+    let maxReplayBytes: Int
+    let historyMemory: HistoryMemory
     let logger: Logger
 
     /// `loaded` comes from `ChatStorage.loadChannels`, which has checked every name.
     /// `unclaimedFiles` are history files no channel owns; new channels never take their names.
     init(
         store: any ChatStorage, threadPool: NIOThreadPool, loaded: [StoredChannel],
-        unclaimedFiles: [String] = [], maxChannelsPerClient: Int, feed: ChangeFeed = ChangeFeed(), logger: Logger
+        unclaimedFiles: [String] = [], maxChannelsPerClient: Int, maxReplayBytes: Int = 1 << 20,
+        historyMemory: HistoryMemory = HistoryMemory(), feed: ChangeFeed = ChangeFeed(), logger: Logger
     ) throws {
+        self.maxReplayBytes = maxReplayBytes
+        self.historyMemory = historyMemory
         self.store = store
         self.feed = feed
         self.threadPool = threadPool
@@ -46,7 +52,7 @@ final class ChannelManager: Sendable {
             var state = ChatChannel.State(
                 history: HistoryWindow(
                     capacity: capacity, limit: store.historyLimit, firstID: entry.firstID, lastID: entry.lastID,
-                    lastTime: entry.lastTime))
+                    lastTime: entry.lastTime, memory: historyMemory))
             state.topic = entry.record.topic
             state.topicSetBy = entry.record.topicBy
             state.topicSetAt = Timestamp(iso8601: entry.record.topicTime) ?? Timestamp(milliseconds: 0)
@@ -68,7 +74,8 @@ final class ChannelManager: Sendable {
     func channelReportingNew(creating name: ChannelName) -> (channel: ChatChannel, isNew: Bool) {
         let (channel, isNew) = directory.channel(creating: name) { file in
             let now = Timestamp.now()
-            var state = ChatChannel.State(history: HistoryWindow(capacity: recentCapacity, limit: store.historyLimit))
+            var state = ChatChannel.State(
+                history: HistoryWindow(capacity: recentCapacity, limit: store.historyLimit, memory: historyMemory))
             state.access.origin = now
             return ChatChannel(name: name, file: file, created: now, state: state)
         }
@@ -143,13 +150,13 @@ final class ChannelManager: Sendable {
             channel.withState { $0.history.prepend(older) }
             return try self.completeJoin(
                 session, nick: nick, channel: name, history: wanted, member: member, key: key,
-                answering: requestID, companions: companions)
+                answering: requestID, older: older, companions: companions)
         }
     }
 
     private func completeJoin(
         _ session: ClientSession, nick: String, channel name: ChannelName, history: Int,
-        member: ChannelAccess.Member, key: String, answering requestID: UInt32?,
+        member: ChannelAccess.Member, key: String, answering requestID: UInt32?, older: [ChatMessage] = [],
         companions: @Sendable () -> [ClientSession]
     ) throws(ProtocolError) -> JoinResult {
         // A join that waited for the disk may complete after the client left (its quit ran on this loop already):
@@ -181,7 +188,8 @@ final class ChannelManager: Sendable {
                 // After the join, which makes the channel on linked servers: they keep rules of channels they know.
                 if creator != nil { shareAccess(of: channel, &state, by: nick, change: "+o \(nick)") }
             }
-            let result = JoinResult(info: channel.info(of: state), replay: state.history.newest(history), isNew: isNew)
+            let replay = state.history.replay(history, maxBytes: maxReplayBytes, older: older)
+            let result = JoinResult(info: channel.info(of: state), replay: replay, isNew: isNew)
             if let requestID {
                 let frames = [.channelInfo(result.info)] + result.replay.map { .message($0) } + [ServerFrame.ok]
                 session.send(session.encode(frames, requestID: requestID))

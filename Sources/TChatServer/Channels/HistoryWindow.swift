@@ -21,13 +21,19 @@ struct HistoryWindow: Sendable {
     private(set) var lastID: UInt64
     /// The newest message's time (the sequencer's clock), when there is one.
     private(set) var lastTime: Timestamp?
+    /// The bytes `recent` holds, counted against the channel's and the server's bounds.
+    let held: WindowBytes
 
-    init(capacity: Int, limit: Int, firstID: UInt64 = 0, lastID: UInt64 = 0, lastTime: Timestamp? = nil) {
+    init(
+        capacity: Int, limit: Int, firstID: UInt64 = 0, lastID: UInt64 = 0, lastTime: Timestamp? = nil,
+        memory: HistoryMemory = HistoryMemory()
+    ) {
         self.capacity = capacity
         self.limit = limit
         self.firstID = firstID
         self.lastID = lastID
         self.lastTime = lastTime
+        held = WindowBytes(memory: memory)
     }
 
     /// The id the next message gets, or nil once ids are used up.
@@ -45,24 +51,66 @@ struct HistoryWindow: Sendable {
     /// Takes the channel's newest message. An id beyond the next one (history after a gap that cannot be filled)
     /// empties the run in memory, which must stay contiguous.
     mutating func append(_ message: ChatMessage) {
-        if message.id != lastID + 1 { recent.removeAll() }
+        if message.id != lastID + 1 { dropOldest(recent.count) }
         lastID = message.id
         lastTime = message.time
         if firstID == 0 { firstID = message.id }
         recent.append(message)
-        if recent.count > capacity { recent.removeFirst() }
+        held.add(HistoryMemory.cost(of: message))
+        let memory = held.memory
+        let bound = memory.isOver ? memory.floor : memory.perChannel
+        var excess = 0
+        var bytes = held.bytes
+        for kept in recent {
+            guard recent.count - excess > capacity || bytes > bound else { break }
+            bytes -= HistoryMemory.cost(of: kept)
+            excess += 1
+        }
+        dropOldest(excess)
+    }
+
+    private mutating func dropOldest(_ count: Int) {
+        guard count > 0 else { return }
+        var freed = 0
+        for _ in 0..<count { freed += HistoryMemory.cost(of: recent.removeFirst()) }
+        held.remove(freed)
     }
 
     /// Takes older messages read from disk, as far as they extend the run in memory backwards without a gap.
     mutating func prepend(_ older: [ChatMessage]) {
         for message in older.reversed() where message.id + 1 == recentStart {
-            guard recent.count < capacity else { break }
+            let cost = HistoryMemory.cost(of: message)
+            guard recent.count < capacity, held.bytes + cost <= held.memory.perChannel, !held.memory.isOver else {
+                break
+            }
             recent.prepend(message)
+            held.add(cost)
         }
     }
 
-    /// The newest `count` messages in memory, oldest first, for a join's replay.
+    /// The newest `count` messages in memory, oldest first.
     func newest(_ count: Int) -> [ChatMessage] { Array(recent.suffix(count)) }
+
+    /// A join's replay: the newest `count` messages, oldest first, and no more of them than fit in `maxBytes` (the
+    /// newest always does). `older`, read from disk for the join, goes before memory's where it continues them
+    /// without a gap, so a replay is whole even when memory may not keep what was read.
+    func replay(_ count: Int, maxBytes: Int, older: [ChatMessage] = []) -> [ChatMessage] {
+        var run = Array(recent.suffix(count))
+        if run.count < count {
+            let before = older.filter { $0.id < recentStart }
+            if let last = before.last, last.id + 1 == recentStart {
+                run = Array((before + run).suffix(count))
+            }
+        }
+        var bytes = 0
+        var kept = 0
+        for message in run.reversed() {
+            bytes += HistoryMemory.cost(of: message)
+            guard kept == 0 || bytes <= maxBytes else { break }
+            kept += 1
+        }
+        return Array(run.suffix(kept))
+    }
 
     /// What a join wanting `wanted` messages must read first, if memory holds fewer and more are stored.
     func missingForReplay(_ wanted: Int) -> DiskRange? {
