@@ -63,6 +63,35 @@ public final class ChatServer: Service, Sendable {
         }
     }
 
+    /// Totals and levels now, for metrics; empty before the server runs.
+    public func statistics() -> ServerStatistics {
+        let running: Running? = state.withLock { state in
+            guard case .running(let running) = state else { return nil }
+            return running
+        }
+        var statistics = ServerStatistics()
+        guard let running else { return statistics }
+        let context = running.context
+        let counters = context.counters
+        statistics.messages = counters.messages.load(ordering: .relaxed)
+        statistics.deliveries = counters.deliveries.load(ordering: .relaxed)
+        statistics.acceptedConnections = counters.accepted.load(ordering: .relaxed)
+        statistics.refusedConnections = counters.refusedConnections.load(ordering: .relaxed)
+        statistics.evictedHandshakes = counters.evictedHandshakes.load(ordering: .relaxed)
+        for (code, count) in counters.errorsByCode {
+            if let code = ErrorCode(rawValue: code) { statistics.errors[code] = count }
+        }
+        statistics.connections = context.openConnectionCount
+        statistics.pendingHandshakes = context.pendingHandshakes
+        statistics.clients = context.clients.count
+        statistics.channels = context.channels.channelCount
+        statistics.links = context.servers.peers.map(\.hello.name).sorted()
+        statistics.historyMemoryBytes = context.channels.historyMemory.bytes
+        statistics.historyAnswerBytes = context.historyAnswers.bytes
+        (statistics.writerQueuedBytes, statistics.writerLag) = running.store.backlog
+        return statistics
+    }
+
     /// How many other servers are linked (for tests and monitoring).
     public var linkedServers: Int {
         state.withLock { state in

@@ -66,7 +66,9 @@ extension ConnectionHandler {
                 self.write(messages[...], id: request.id, session: session, holding: min(held, reserved))
             case .failure(let error):
                 answers.release(reserved)
-                Self.send([.error(Self.protocolError(error, doing: "history"))], to: request.id, on: session)
+                let refusal = Self.protocolError(error, doing: "history")
+                self.server.counters.countError(refusal.code)
+                Self.send([.error(refusal)], to: request.id, on: session)
                 self.historyRunning = false
                 self.answerNextHistory(session: session)
             }

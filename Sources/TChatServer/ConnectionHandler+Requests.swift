@@ -218,13 +218,16 @@ extension ConnectionHandler {
             session, nick: nick.name, channel: name, history: history, member: member(session, nick), key: key,
             answering: id, companions: { [clients = server.clients] in clients.companions(of: session) })
         let address = ipAddress
+        let counters = server.counters
         joining.whenComplete { result in
             if !key.isEmpty, case .failure(let error as ProtocolError) = result, error.code == .badChannelKey {
                 book?.loginFailed(account: guess, address: address)
             }
             // A completed join was answered under the channel's lock, ahead of any live message.
             if case .failure(let error) = result {
-                Self.send([.error(Self.protocolError(error, doing: "join"))], to: id, on: session)
+                let refusal = Self.protocolError(error, doing: "join")
+                counters.countError(refusal.code)
+                Self.send([.error(refusal)], to: id, on: session)
             }
         }
     }
@@ -238,7 +241,7 @@ extension ConnectionHandler {
             ProtocolLimits.messageFrameLength(channel: name.name, from: nick.name, bodyBytes: body.text.utf8.count))
         try checkCreation(of: name)
         server.router.publish(
-            channel: name, from: nick.name, body: body, reply: SendReply(session: session, requestID: id),
+            channel: name, from: nick.name, body: body, reply: SendReply(session: session, requestID: id, counters: server.counters),
             sender: ChannelManager.Sender(session: session, member: member(session, nick)))
     }
 

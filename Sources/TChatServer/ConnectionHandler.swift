@@ -99,7 +99,9 @@ final class ConnectionHandler: ChannelInboundHandler {
         let refusal: ProtocolError
         switch server.admitConnection(context.channel, from: context.remoteAddress?.ipAddress ?? "unknown") {
         case .admitted(let id, let evicted):
+            server.counters.accepted.add(1, ordering: .relaxed)
             if let evicted {
+                server.counters.evictedHandshakes.add(1, ordering: .relaxed)
                 logger.notice("unfinished handshake ended to make room", metadata: ["address": "\(address)"])
                 ConnectionHandler.end(
                     evicted,
@@ -130,6 +132,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         case .banned(let ban):
             refusal = ProtocolError(.serverBanned, "your address is banned from this server: \(ban.reason)")
         }
+        server.counters.refusedConnections.add(1, ordering: .relaxed)
         logger.notice("connection refused", metadata: ["address": "\(address)", "reason": "\(refusal.code)"])
         closeWithError(context: context, refusal)
     }
@@ -305,6 +308,7 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     /// Queues a reply for the end of the current read.
     func reply(_ frame: ServerFrame, to requestID: UInt32) {
+        if case .error(let error) = frame { server.counters.countError(error.code) }
         do {
             try frame.encode(requestID: requestID, into: &pending)
         } catch {

@@ -52,6 +52,9 @@ final class ServerContext: Sendable {
         historyAnswers = HistoryAnswers(limit: configuration.historyAnswerMemory)
     }
 
+    /// Totals for metrics.
+    var counters: ServerCounters { channels.counters }
+
     /// The mailbox of one of the server's loops (a loop from elsewhere, which never happens, gets a new one).
     func mailbox(for loop: any EventLoop) -> LoopMailbox {
         mailboxes[ObjectIdentifier(loop)] ?? LoopMailbox(loop: loop)
@@ -117,6 +120,8 @@ final class ServerContext: Sendable {
     var pendingHandshakes: Int { connections.withLock { $0.handshakeCount } }
 
     var openConnections: [any Channel] { connections.withLock { $0.connections } }
+
+    var openConnectionCount: Int { connections.withLock { $0.count } }
 
     /// The open connections from one IP address (a server ban of that address ends them).
     func connections(from address: String) -> [any Channel] {

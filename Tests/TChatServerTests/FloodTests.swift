@@ -63,6 +63,7 @@ struct FloodTests {
         let finals = joiner.frames.filter { $0.id >= 10 && ($0.frame.type == .ok || $0.frame.type == .error) }
         #expect(finals.filter { $0.frame == .ok }.count == 500)
         #expect(finals.filter { Self.code($0.frame) == .tooManyChannels }.count == 9_500)
+        #expect(server.server.context?.channels.channelCount == 500, "a refused join makes no channel")
         #expect(!joiner.isClosed)
         let other = try await server.connect("other", events: false)
         _ = try await other.join("#calm")

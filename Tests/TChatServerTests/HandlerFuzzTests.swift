@@ -67,7 +67,11 @@ import Testing
                 raw.isClosed || raw.frames.contains { $0.frame == .pong(token: 0xF0_22) }
             }
             #expect(settled, "the server neither answered nor closed connection \(connections)")
-            if raw.frames.contains(where: { $0.frame == .pong(token: 0xF0_22) }) { handledWhole += 1 }
+            // Before a hello, any damaged HELLO ends the connection (every refused HELLO closes); after it, only
+            // the few inputs that end a connection do.
+            if connections % 2 == 0, raw.frames.contains(where: { $0.frame == .pong(token: 0xF0_22) }) {
+                handledWhole += 1
+            }
             try? await raw.channel.close()
             if connections % 20 == 0 {
                 // Still serving: the bystander's round trip stays short.
@@ -75,7 +79,8 @@ import Testing
             }
         }
         // Most batches hold no input that ends a connection; those that do were cut short where it came.
-        #expect(handledWhole > connections / 2, "\(handledWhole) of \(connections) batches were handled whole")
+        #expect(
+            handledWhole > connections / 4, "\(handledWhole) of \(connections / 2) batches after a hello were handled whole")
         _ = try await bystander.send(.text("after \(sent) mutated requests"), to: "#fuzz")
         #expect(try await bystander.ping() < .seconds(1))
         let fresh = try await server.connect("fresh", events: false)

@@ -50,6 +50,8 @@ final class MemoryStorage: ChatStorage {
         return true
     }
 
+    var backlog: (bytes: Int, lag: Duration) { (0, .zero) }
+
     func shutdown() async {}
 
     var stored: [String: [ChatMessage]] { state.withLock { $0.files } }

@@ -88,6 +88,8 @@ extension ChannelManager {
         }
         state.history.append(message)
         if let frame { state.members.local.deliver(frame, receipt: receipt) }
+        counters.messages.add(1, ordering: .relaxed)
+        counters.deliveries.add(state.members.local.count, ordering: .relaxed)
     }
 
     /// A client of ours sending to a channel, for the checks of a restricted channel (`ChannelAccess.checkSend`).

@@ -30,6 +30,8 @@ final class ChannelManager: Sendable {
     /// The most of a join's replay, in bytes: a client asks HISTORY for the rest, page by page.
     let maxReplayBytes: Int
     let historyMemory: HistoryMemory
+    /// Totals for metrics; the message path counts here.
+    let counters = ServerCounters()
     let logger: Logger
 
     /// `loaded` comes from `ChatStorage.loadChannels`, which has checked every name.
@@ -165,6 +167,11 @@ final class ChannelManager: Sendable {
         let joinedCount = memberships.count(of: session)
         // Asked now, not when the join was asked for: a companion may have come or gone while the disk was read.
         let sharing = companions().filter { $0.channel.isActive }
+        // A join refused for the client's channel count must not leave a channel made for it behind.
+        let isMember = directory.channel(name)?.withState { $0.members.local.contains(session) } ?? false
+        guard isMember || joinedCount < maxChannelsPerClient else {
+            throw ProtocolError(.tooManyChannels, "you are in \(joinedCount) channels, the most this server allows")
+        }
         let (channel, created) = channelReportingNew(creating: name)
         let result = try channel.withState { (state) throws(ProtocolError) -> JoinResult in
             let isNew = !state.members.local.contains(session)

@@ -12,11 +12,14 @@ import TChatProtocol
 final class SendReply: Sendable {
     let session: ClientSession
     let requestID: UInt32
+    /// Where a refusal is counted, for metrics.
+    let counters: ServerCounters?
     private let answered = Atomic<Bool>(false)
 
-    init(session: ClientSession, requestID: UInt32) {
+    init(session: ClientSession, requestID: UInt32, counters: ServerCounters? = nil) {
         self.session = session
         self.requestID = requestID
+        self.counters = counters
     }
 
     /// SENT naming the message, then OK.
@@ -36,6 +39,7 @@ final class SendReply: Sendable {
             refusal = ProtocolError(
                 .storageFailure, "the message was delivered to those online but could not be stored: \(error)")
         }
+        counters?.countError(refusal.code)
         answer(.error(refusal), in: drain)
     }
 

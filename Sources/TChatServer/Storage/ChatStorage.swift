@@ -49,6 +49,9 @@ protocol ChatStorage: AnyObject, Sendable {
 
     /// Writes what is queued and closes.
     func shutdown() async
+
+    /// Bytes queued for storage and how long the oldest has waited, for metrics.
+    var backlog: (bytes: Int, lag: Duration) { get }
 }
 
 /// The JSON files: each call goes to the writer thread's queue.
@@ -62,4 +65,6 @@ extension HistoryStore: ChatStorage {
     func nicksChanged() { writer.markNicksChanged() }
 
     func logConnection(_ record: ConnectionRecord) -> Bool { writer.enqueue(.connection(record)) }
+
+    var backlog: (bytes: Int, lag: Duration) { writer.backlog }
 }

@@ -21,6 +21,9 @@ final class StoreWriter: Sendable {
     private struct Queue {
         var jobs: [Job] = []
         var queuedBytes = 0
+        /// When the oldest job not yet written was queued: the one waiting first, else the batch being written.
+        var firstQueuedAt: ContinuousClock.Instant?
+        var writingSince: ContinuousClock.Instant?
         var sleeping = false
         var channelsDirty = false
         var nicksDirty = false
@@ -83,6 +86,7 @@ final class StoreWriter: Sendable {
     func enqueue(_ job: Job) -> Bool {
         let wake: Bool? = queue.withLock { queue in
             guard !queue.closing, queue.queuedBytes <= maxQueuedBytes else { return nil }
+            if queue.jobs.isEmpty { queue.firstQueuedAt = .now }
             queue.jobs.append(job)
             queue.queuedBytes += job.cost
             defer { queue.sleeping = false }
@@ -91,6 +95,14 @@ final class StoreWriter: Sendable {
         guard let wake else { return false }
         if wake { wakeup.signal() }
         return true
+    }
+
+    /// Bytes waiting to be taken, and how long the oldest job not yet written has waited (the writer's lag).
+    var backlog: (bytes: Int, lag: Duration) {
+        queue.withLock { queue in
+            let oldest = queue.writingSince ?? queue.firstQueuedAt
+            return (queue.queuedBytes, oldest.map { .now - $0 } ?? .zero)
+        }
     }
 
     func markChannelsChanged() { markDirty { $0.channelsDirty = true } }
@@ -153,6 +165,8 @@ final class StoreWriter: Sendable {
                 let jobs = queue.jobs
                 queue.jobs = []
                 queue.queuedBytes = 0
+                queue.writingSince = queue.firstQueuedAt
+                queue.firstQueuedAt = nil
                 if jobs.isEmpty && !queue.closing { queue.sleeping = true }
                 return (jobs, queue.closing, queue.closing ? queue.finished : nil)
             }
@@ -172,6 +186,7 @@ final class StoreWriter: Sendable {
             }
             if !taken.jobs.isEmpty {
                 process(WriteBatch(taken.jobs), &state)
+                queue.withLock { $0.writingSince = nil }
             }
             maybeSync(&state, force: taken.closing)
             maybeWriteNicks(&state, force: taken.closing)
