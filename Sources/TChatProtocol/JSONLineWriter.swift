@@ -108,21 +108,41 @@ public struct JSONLineWriter {
         bytes.append(UInt8(ascii: "\""))
     }
 
-    /// `text` with what a terminal would obey or hide written as `\uXXXX` (a pair of them above U+FFFF). Inside a
-    /// string, quotes, backslashes and C0 get JSON's own escapes; outside one (an embedded JSON document), the
+    /// `text` with what a terminal would obey or hide written as `\uXXXX` (a pair of them above U+FFFF). A string's
+    /// quotes, backslashes and C0 get JSON's own escapes. An embedded JSON document (`inString` false) is followed
+    /// token by token: inside its strings the same escapes apply (an escape already there is kept as it is), and the
     /// whitespace between tokens becomes spaces.
     static func appendEscapingForTerminal(_ text: String, inString: Bool, to bytes: inout [UInt8]) {
+        var inside = inString
+        var afterBackslash = false
         for scalar in text.unicodeScalars {
-            if scalar.value < 0x80, !TextField.isControl(scalar) || !inString {
-                let byte = UInt8(scalar.value)
-                if inString, byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
-                    appendEscape(byte, to: &bytes)
-                } else if !inString, byte < 0x20 || byte == 0x7F {
-                    bytes.append(0x20)
-                } else {
-                    bytes.append(byte)
+            if !inString {
+                // Tracking the document's own strings: an unescaped quote opens or closes one.
+                if inside, afterBackslash {
+                    afterBackslash = false
+                    bytes.append(contentsOf: String(scalar).utf8)
+                    continue
                 }
-            } else if scalar.value < 0x20 {
+                if scalar == "\"" {
+                    inside.toggle()
+                    bytes.append(UInt8(ascii: "\""))
+                    continue
+                }
+                if inside, scalar == "\\" {
+                    afterBackslash = true
+                    bytes.append(UInt8(ascii: "\\"))
+                    continue
+                }
+                if !inside {
+                    bytes.append(
+                        scalar.value < 0x20 || scalar.value == 0x7F ? 0x20 : UInt8(truncatingIfNeeded: scalar.value))
+                    continue
+                }
+            } else if scalar == "\"" || scalar == "\\" {
+                appendEscape(UInt8(scalar.value), to: &bytes)
+                continue
+            }
+            if scalar.value < 0x20 {
                 appendEscape(UInt8(scalar.value), to: &bytes)
             } else if TextField.isUnsafeForTerminal(scalar) {
                 for unit in String(scalar).utf16 { appendUnicodeEscape(unit, to: &bytes) }

@@ -46,13 +46,24 @@ public final class ChatServer: Service, Sendable {
         }
     }
 
-    /// SIGHUP: reads the certificate and key, the link secret and the MOTD again; connections open stay as they are.
-    public func reload() {
+    /// SIGHUP: reads the certificate and key, the link secret and the MOTD again, and with `configuration` (the
+    /// configuration file read again) takes its settings that can change live; connections open stay as they are.
+    /// Returns the flags that `configuration` changes but only a restart applies.
+    @discardableResult
+    public func reload(configuration: ServerConfiguration? = nil) -> [String] {
         let context: ServerContext? = state.withLock { state in
             guard case .running(let running) = state else { return nil }
             return running.context
         }
-        context?.live.reload(logger: logger)
+        guard let context else { return [] }
+        let restartNeeded = context.live.reload(logger: logger, configuration: configuration)
+        context.applyConnectionLimits()
+        if !restartNeeded.isEmpty {
+            logger.warning(
+                "settings changed in the configuration file take effect at the next start",
+                metadata: ["flags": "\(restartNeeded.joined(separator: " "))"])
+        }
+        return restartNeeded
     }
 
     /// What a running server shares between its connections (for tests).

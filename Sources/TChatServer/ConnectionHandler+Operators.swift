@@ -93,9 +93,17 @@ extension ConnectionHandler {
 
     /// Sends `error` to a connection and closes it, from any thread.
     static func end(_ channel: any Channel, _ error: ProtocolError) {
+        // Ahead of the close on the channel's loop: its channels hear why it left (a kill, a ban), not
+        // "connection closed".
+        channel.pipeline.fireUserInboundEventTriggered(EndedFromOutside(reason: error.message))
         var buffer = channel.allocator.buffer(capacity: 128)
         try? ServerFrame.error(error).encode(requestID: 0, into: &buffer)
         channel.writeLastWords(buffer)
+    }
+
+    /// Why a connection is being ended from another thread (`end`).
+    struct EndedFromOutside {
+        let reason: String
     }
 
     private func runOperatorWork(

@@ -237,11 +237,21 @@ extension ConnectionHandler {
     ) throws {
         let name = try validatedChannel(channel)
         guard !body.text.isEmpty else { throw ProtocolError(.invalidArgument, "an empty message was not sent") }
-        try checkFits(
-            ProtocolLimits.messageFrameLength(channel: name.name, from: nick.name, bodyBytes: body.text.utf8.count))
+        var length = ProtocolLimits.messageFrameLength(
+            channel: name.name, from: nick.name, bodyBytes: body.text.utf8.count)
+        // The MESSAGE carries the channel's name as first spelled, which may take other bytes than this spelling
+        // (é composed or not, ẞ or ß): looked up only when it could matter.
+        if length > server.configuration.maxFrameLength - 2 * ProtocolLimits.maxChannelNameBytes,
+            let stored = server.channels.spelling(of: name)
+        {
+            length = ProtocolLimits.messageFrameLength(
+                channel: stored, from: nick.name, bodyBytes: body.text.utf8.count)
+        }
+        try checkFits(length)
         try checkCreation(of: name)
         server.router.publish(
-            channel: name, from: nick.name, body: body, reply: SendReply(session: session, requestID: id, counters: server.counters),
+            channel: name, from: nick.name, body: body,
+            reply: SendReply(session: session, requestID: id, counters: server.counters),
             sender: ChannelManager.Sender(session: session, member: member(session, nick)))
     }
 
@@ -261,7 +271,7 @@ extension ConnectionHandler {
     /// channels.json, and one script made 9,000 in 8 s.
     private func checkCreation(of name: ChannelName) throws(ProtocolError) {
         guard !server.channels.exists(name) else { return }
-        let limits = server.configuration
+        let limits = server.live.configuration
         guard server.channels.channelCount < limits.maxServerChannels else {
             throw ProtocolError(
                 .tooManyChannels,
@@ -270,8 +280,9 @@ extension ConnectionHandler {
         guard creations.spend() else {
             throw ProtocolError(
                 .tooManyChannels,
-                "you made more than \(limits.channelCreationBurst) channels at once or \(limits.channelCreationsPerMinute) "
-                    + "a minute: \(name.name) was not made; try again in \(Int(creations.pause.rounded(.up))) s")
+                "you made more than \(Int(creations.burst)) channels at once or "
+                    + "\(Self.rateText(creations.rate * 60)) a minute: \(name.name) was not made; try again in \(Int(creations.pause.rounded(.up))) s"
+            )
         }
     }
 

@@ -44,6 +44,10 @@ final class ConnectionHandler: ChannelInboundHandler {
     var lastActivity = NIODeadline.now()
     /// When the connection arrived: it has `--hello-timeout` from then to say HELLO.
     let arrived = NIODeadline.now()
+    /// A quarter of `--hello-timeout` at most, taken off this connection's deadline: connections that arrived in one
+    /// burst (a flood, reconnecting as fast as it is closed) are ended spread out instead of all at once, so their
+    /// return does not fill the kernel's accept queue in one go, where a real client's connection would wait.
+    let helloJitter = Double.random(in: 0..<0.25)
     /// The channel name a SEND named last, as sent and as checked.
     var lastChannel: (text: String, name: ChannelName)?
     /// Watches for silence once the connection is admitted.
@@ -79,11 +83,11 @@ final class ConnectionHandler: ChannelInboundHandler {
         self.server = server
         inbound = InboundFrames(maxFrameLength: server.configuration.maxFrameLength)
         self.overTLS = overTLS
-        budget = RequestBudget(
-            rate: server.configuration.requestRate, burst: server.configuration.requestBurst)
+        // The limits in force when it connects (a reload changes them for the connections to come).
+        let limits = server.live.configuration
+        budget = RequestBudget(rate: limits.requestRate, burst: limits.requestBurst)
         creations = RequestBudget(
-            rate: Double(server.configuration.channelCreationsPerMinute) / 60,
-            burst: server.configuration.channelCreationBurst)
+            rate: Double(limits.channelCreationsPerMinute) / 60, burst: limits.channelCreationBurst)
     }
 
     var logger: Logger { server.logger }
@@ -102,7 +106,11 @@ final class ConnectionHandler: ChannelInboundHandler {
             server.counters.accepted.add(1, ordering: .relaxed)
             if let evicted {
                 server.counters.evictedHandshakes.add(1, ordering: .relaxed)
-                logger.notice("unfinished handshake ended to make room", metadata: ["address": "\(address)"])
+                if let held = server.evictionLog.admit() {
+                    logger.notice(
+                        "unfinished handshake ended to make room",
+                        metadata: ["newcomer": "\(address)", "alike in the last second": "\(held)"])
+                }
                 ConnectionHandler.end(
                     evicted,
                     ProtocolError(
@@ -122,18 +130,24 @@ final class ConnectionHandler: ChannelInboundHandler {
         case .tooManyFromAddress:
             refusal = ProtocolError(
                 .tooManyConnections,
-                "\(server.configuration.maxConnectionsPerAddress) connections from your address are open already")
+                "\(server.live.configuration.maxConnectionsPerAddress) connections from your address are open already")
         case .connectingTooFast:
-            let limits = server.configuration
+            let limits = server.live.configuration
             refusal = ProtocolError(
                 .tooManyConnections,
                 "your address opened more than \(limits.connectBurst) connections at once, or more than "
-                    + "\(Int(limits.connectRate)) a second: wait a second, then connect again")
+                    + "\(Self.rateText(limits.connectRate)) a second: wait a second, then connect again")
         case .banned(let ban):
             refusal = ProtocolError(.serverBanned, "your address is banned from this server: \(ban.reason)")
         }
         server.counters.refusedConnections.add(1, ordering: .relaxed)
-        logger.notice("connection refused", metadata: ["address": "\(address)", "reason": "\(refusal.code)"])
+        if let held = server.refusalLog.admit() {
+            logger.notice(
+                "connection refused",
+                metadata: [
+                    "address": "\(address)", "reason": "\(refusal.code)", "others in the last second": "\(held)",
+                ])
+        }
         closeWithError(context: context, refusal)
     }
 
@@ -183,7 +197,12 @@ final class ConnectionHandler: ChannelInboundHandler {
         let isPong = (try? frame.get())?.type == FrameType.pong.rawValue
         if !isPong, !budget.spend() {
             let requestID = (try? frame.get())?.requestID ?? 0
-            reply(.error(rateLimitError()), to: requestID)
+            // Every refused HELLO ends the connection, this one too.
+            if (try? frame.get())?.type == FrameType.hello.rawValue, case .awaitingHello = phase {
+                closeWithError(context: context, rateLimitError(), requestID: requestID)
+            } else {
+                reply(.error(rateLimitError()), to: requestID)
+            }
             return
         }
         switch frame {
@@ -217,6 +236,14 @@ final class ConnectionHandler: ChannelInboundHandler {
         lastActivity = .now()
         flushPending(context: context)
         context.fireChannelReadComplete()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let ended = event as? EndedFromOutside {
+            closeReason = closeReason ?? ended.reason
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -261,11 +288,15 @@ final class ConnectionHandler: ChannelInboundHandler {
         return "-"
     }
 
+    /// `20`, or `0.5` when the rate has a fraction.
+    static func rateText(_ rate: Double) -> String {
+        rate == rate.rounded() ? String(Int(rate)) : String(rate)
+    }
+
     private func rateLimitError() -> ProtocolError {
-        let limits = server.configuration
-        return ProtocolError(
+        ProtocolError(
             .rateLimited,
-            "more than \(Int(limits.requestRate)) requests per second (after a burst of \(limits.requestBurst)): "
+            "more than \(Self.rateText(budget.rate)) requests per second (after a burst of \(Int(budget.burst))): "
                 + "not carried out; send nothing for \(Int((budget.pause * 1000).rounded(.up))) ms, then send it again")
     }
 

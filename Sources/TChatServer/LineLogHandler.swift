@@ -6,12 +6,17 @@ import TChatProtocol
 /// a terminal is attached. `tchatd` writes them to standard error; `tchat --local` to a file, away from its screen.
 /// Lines are written by `LogOutput`'s thread, never by the thread that logs.
 public struct LineLogHandler: LogHandler {
-    public var logLevel: Logger.Level
+    /// The output's level when one is set (`--log-level`, changed by a reload), else the handler's own.
+    public var logLevel: Logger.Level {
+        get { output.level ?? ownLevel }
+        set { ownLevel = newValue }
+    }
     public var metadata: Logger.Metadata = [:]
+    private var ownLevel: Logger.Level
     private let output: LogOutput
 
     public init(logLevel: Logger.Level, output: LogOutput = .standardError) {
-        self.logLevel = logLevel
+        ownLevel = logLevel
         self.output = output
     }
 

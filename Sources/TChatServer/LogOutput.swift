@@ -1,5 +1,7 @@
 public import Foundation
+public import Logging
 import Synchronization
+import TChatProtocol
 
 /// Where log lines go: a bounded queue drained by a thread of its own, so that logging never blocks an event loop.
 ///
@@ -16,6 +18,20 @@ public final class LogOutput: Sendable {
     private let bound: Int
     private let waiting = Atomic<Int>(0)
     private let dropped = Atomic<Int>(0)
+    private let droppedEver = Atomic<Int>(0)
+    /// The index of a level in `Logger.Level.allCases`, or -1 when the handlers keep their own.
+    private let levelIndex = Atomic<Int>(-1)
+
+    /// The level every handler writing here logs at, when set: a SIGHUP with `--config` changes it at once.
+    public var level: Logger.Level? {
+        get {
+            let index = levelIndex.load(ordering: .relaxed)
+            return index >= 0 ? Logger.Level.allCases[index] : nil
+        }
+        set {
+            levelIndex.store(newValue.flatMap { Logger.Level.allCases.firstIndex(of: $0) } ?? -1, ordering: .relaxed)
+        }
+    }
 
     public init(_ handle: FileHandle, bound: Int = 10_000) {
         self.handle = handle
@@ -27,6 +43,7 @@ public final class LogOutput: Sendable {
         guard waiting.add(1, ordering: .relaxed).newValue <= bound else {
             waiting.subtract(1, ordering: .relaxed)
             dropped.add(1, ordering: .relaxed)
+            droppedEver.add(1, ordering: .relaxed)
             return
         }
         queue.async { [self] in
@@ -42,11 +59,14 @@ public final class LogOutput: Sendable {
         }
     }
 
-    /// Lines dropped since the last report of them (for tests and metrics).
-    var droppedSinceReport: Int { dropped.load(ordering: .relaxed) }
+    /// Lines dropped since the process started (for metrics).
+    public var droppedLines: Int { droppedEver.load(ordering: .relaxed) }
 
-    /// Waits until every queued line is written: before the process exits, so its last words are not lost.
-    public func flush() {
-        queue.sync {}
+    /// Waits until every queued line is written, or `timeout` has passed: before the process exits, so its last
+    /// words are not lost, but never for ever (a full pipe nobody reads must not keep SIGTERM from ending it).
+    public func flush(timeout: Duration = .seconds(2)) {
+        let done = DispatchSemaphore(value: 0)
+        queue.async { done.signal() }
+        _ = done.wait(timeout: .now() + .milliseconds(Int(timeout.inSeconds * 1000)))
     }
 }

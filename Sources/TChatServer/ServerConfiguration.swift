@@ -80,7 +80,7 @@ public struct ServerConfiguration: Sendable {
     public var connectBurst = 200
     /// Connections that have not finished their handshake, at most (`--max-handshakes`); past it, the oldest of the
     /// address group holding the most is ended.
-    public var maxHandshakes = 1024
+    public var maxHandshakes = 16_384
     /// How long a new connection has to say HELLO (`--hello-timeout`).
     public var helloTimeout: Duration = .seconds(5)
     /// Requests a client may make per second once its burst is spent (`--rate`); 0 for no limit.

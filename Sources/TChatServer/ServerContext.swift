@@ -15,6 +15,9 @@ final class ServerContext: Sendable {
     let logger: Logger
     /// Bytes held for HISTORY answers, against `--history-answer-memory`.
     let historyAnswers: HistoryAnswers
+    /// Refused connections and ended handshakes are logged at most once a second each (a flood makes thousands).
+    let refusalLog = LogSampler()
+    let evictionLog = LogSampler()
     /// One per event loop of the server's group, keyed by the loop's identity; fixed at start.
     private let mailboxes: [ObjectIdentifier: LoopMailbox]
     /// Likewise; each made on its loop when its first connection arrives.
@@ -32,9 +35,7 @@ final class ServerContext: Sendable {
         self.mailboxes = mailboxes
         connections = Mutex(
             ConnectionTable(
-                limits: .init(
-                    maxPerGroup: configuration.maxConnectionsPerAddress, maxHandshakes: configuration.maxHandshakes,
-                    connectRate: configuration.connectRate, connectBurst: configuration.connectBurst),
+                limits: Self.connectionLimits(configuration),
                 maxOpen: configuration.maxClients + configuration.maxHandshakes))
         var sweeps: [ObjectIdentifier: NIOLoopBoundBox<KeepAliveSweep?>] = [:]
         for loop in loops {
@@ -86,9 +87,25 @@ final class ServerContext: Sendable {
         case banned(ServerBan)
     }
 
+    static func connectionLimits(_ configuration: ServerConfiguration) -> ConnectionTable<any Channel>.Limits {
+        .init(
+            maxPerGroup: configuration.maxConnectionsPerAddress, maxHandshakes: configuration.maxHandshakes,
+            connectRate: configuration.connectRate, connectBurst: configuration.connectBurst)
+    }
+
+    /// The limits in force (`live.configuration`) after a reload, for the connections to come.
+    func applyConnectionLimits() {
+        let configuration = live.configuration
+        connections.withLock {
+            $0.update(
+                limits: Self.connectionLimits(configuration),
+                maxOpen: configuration.maxClients + configuration.maxHandshakes)
+        }
+    }
+
     /// The group an address counts under for `--max-per-ip` and `--connect-rate`.
     func addressGroup(of ip: String) -> AddressGroup {
-        AddressGroup(ip: ip, ipv6Prefix: configuration.ipv6Prefix)
+        AddressGroup(ip: ip, ipv6Prefix: live.configuration.ipv6Prefix)
     }
 
     /// Registers a new connection from `address` (an IP address), unless its address group has `--max-per-ip`

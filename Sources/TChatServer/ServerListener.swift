@@ -43,7 +43,10 @@ struct ServerListener {
         let queueBound = configuration.maxOutboundBytes
         let handshakeLimit = TimeAmount(configuration.frameTimeout)
         return try await ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 1024)
+            // A flood of connections must not fill the kernel's accept queue, where a real client's would wait (or
+            // be dropped and retried a second later): a long queue, and many accepts per wake-up.
+            .serverChannelOption(.backlog, value: 4096)
+            .serverChannelOption(.maxMessagesPerRead, value: 64)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)

@@ -36,7 +36,7 @@ struct LimitOptions: ParsableArguments {
     @Option(
         name: .customLong("max-handshakes"),
         help: "Connections that have not said HELLO, at most; past it the oldest of the busiest address is ended.")
-    var maxHandshakes = 1024
+    var maxHandshakes = 16_384
 
     @Option(name: .customLong("max-channels"), help: "Channels one client may be in at once.")
     var maxChannels = 500

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import ServiceLifecycle
+import TChatMetrics
 import TChatProtocol
 import TChatServer
 import TChatTLS
@@ -20,6 +21,13 @@ struct TChatDaemon: AsyncParsableCommand {
             """,
         version: TChatVersion.current,
         subcommands: [AccountCommand.self])
+
+    @Option(
+        name: .customLong("config"),
+        help: ArgumentHelp(
+            "A YAML file of flags (one key per long flag); flags given here win. SIGHUP reads it again.",
+            valueName: "file"))
+    var configFile: String?
 
     @Option(
         name: .customLong("listen"),
@@ -72,6 +80,13 @@ struct TChatDaemon: AsyncParsableCommand {
     var logLevel = "info"
 
     @Option(
+        name: .customLong("metrics-listen"),
+        help: ArgumentHelp(
+            "Serve Prometheus metrics over HTTP at this address (GET /metrics); off unless given.",
+            valueName: "host:port"))
+    var metricsListen: String?
+
+    @Option(
         help: ArgumentHelp(
             "When history is forced to disk: always, interval (every second) or never.", valueName: "policy"))
     var fsync = "interval"
@@ -106,17 +121,60 @@ struct TChatDaemon: AsyncParsableCommand {
     @OptionGroup(title: "Accounts")
     var accounts: AccountOptions
 
+    /// The command line with a `--config` file's flags put in front of it (so the command line's win); for
+    /// `tchatd account`, the file's data directory only.
+    static func arguments(_ commandLine: [String]) throws -> [String] {
+        guard let path = ConfigurationFile.path(in: commandLine) else { return commandLine }
+        let file = try ConfigurationFile(path: path)
+        if commandLine.first == AccountCommand.configuration.commandName {
+            guard let index = file.arguments.firstIndex(of: "--data-dir"), index + 1 < file.arguments.count,
+                !commandLine.contains(where: { $0 == "--data-dir" || $0.hasPrefix("--data-dir=") })
+            else { return commandLine.filter { $0 != "--config" && $0 != path && !$0.hasPrefix("--config=") } }
+            let rest = commandLine.dropFirst().filter { $0 != "--config" && $0 != path && !$0.hasPrefix("--config=") }
+            return [commandLine[0], "--data-dir", file.arguments[index + 1]] + rest
+        }
+        let known = helpMessage(columns: 10_000)
+        for key in file.keys where !known.contains("--\(key) ") && !known.contains("--\(key)\n") {
+            throw ConfigurationFile.Problem(description: "\(path): \(key) is not a flag of tchatd (see tchatd --help)")
+        }
+        return file.arguments + commandLine
+    }
+
+    /// Reads `--config` before parsing: its flags become arguments ahead of the command line's.
+    static func main() async {
+        let commandLine = Array(CommandLine.arguments.dropFirst())
+        do {
+            await main(try arguments(commandLine))
+        } catch {
+            FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
+            Foundation.exit(64)
+        }
+    }
+
     func run() async throws {
         guard let level = Logger.Level(rawValue: logLevel) else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }
+        LogOutput.standardError.level = level
         LoggingSystem.bootstrap { _ in LineLogHandler(logLevel: level) }
         OpenFileLimit.raise()
         let logger = Logger(label: "tchatd")
         let server = ChatServer(configuration: try makeConfiguration(), logger: logger)
+        let metrics = try metricsListen.map {
+            do {
+                return try ServerAddress(parsing: $0, defaultPort: 9667)
+            } catch let error as ProtocolError {
+                throw ValidationError("--metrics-listen: \(error.message)")
+            }
+        }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [.init(service: ServerProcess(server: server))],
+                services: [
+                    .init(
+                        service: ServerProcess(
+                            server: server, metricsAddress: metrics,
+                            reconfigure: configFile == nil ? nil : Self.reconfigure, logger: logger))
+                ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         do {
@@ -232,6 +290,20 @@ struct TChatDaemon: AsyncParsableCommand {
         return (environment["HOME"] ?? NSHomeDirectory()) + "/.local/state/tchatd"
     }
 
+    /// SIGHUP with `--config`: the file read again, with the same command line; the log level applies at once, the
+    /// rest as `ChatServer.reload(configuration:)` says.
+    @Sendable static func reconfigure() throws -> ServerConfiguration {
+        let command = try parse(try arguments(Array(CommandLine.arguments.dropFirst())))
+        guard let level = Logger.Level(rawValue: command.logLevel) else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        var configuration = try command.makeConfiguration()
+        // A server's name at start-up stays; the default name has the pid in it when the port is 0.
+        configuration.name = command.name ?? configuration.name
+        LogOutput.standardError.level = level
+        return configuration
+    }
+
     static func hostName() -> String {
         ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "tchatd"
     }
@@ -241,20 +313,54 @@ struct TChatDaemon: AsyncParsableCommand {
 /// SIGHUP until it is told to stop.
 struct ServerProcess: Service {
     let server: ChatServer
+    let metricsAddress: ServerAddress?
+    /// With `--config`: the configuration as the file says now.
+    let reconfigure: (@Sendable () throws -> ServerConfiguration)?
+    let logger: Logger
 
     func run() async throws {
         let hangups = await UnixSignalsSequence(trapping: .sighup)
         try await server.start()
+        var endpoint: MetricsEndpoint?
+        if let metricsAddress {
+            let exporter = MetricsExporter { [server] in
+                var statistics = server.statistics()
+                statistics.droppedLogLines = LogOutput.standardError.droppedLines
+                return statistics
+            }
+            do {
+                endpoint = try await MetricsEndpoint.bind(at: metricsAddress, exporter: exporter)
+            } catch {
+                await server.shutdown()
+                throw error
+            }
+        }
         if let addresses = server.addresses {
             var line = "listening clients=\(addresses.clients) peers=\(addresses.peers?.description ?? "-")"
             if let plain = addresses.plain { line += " plain=\(plain)" }
+            if let endpoint { line += " metrics=\(endpoint.address)" }
             FileHandle.standardOutput.write(Data((line + "\n").utf8))
         }
-        let reloads = Task { [server] in
-            for await _ in hangups { server.reload() }
+        let reloads = Task { [server, reconfigure, logger] in
+            for await _ in hangups {
+                guard let reconfigure else {
+                    server.reload()
+                    continue
+                }
+                do {
+                    server.reload(configuration: try reconfigure())
+                    logger.notice("configuration file read again")
+                } catch {
+                    logger.error(
+                        "configuration file not reloaded: the settings in force are kept; files are read again",
+                        metadata: ["error": "\(error)"])
+                    server.reload()
+                }
+            }
         }
         try? await gracefulShutdown()
         reloads.cancel()
+        await endpoint?.close()
         await server.shutdown()
     }
 }

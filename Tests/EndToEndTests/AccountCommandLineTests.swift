@@ -3,7 +3,7 @@ import Testing
 
 /// Accounts from the command line: `tchatd account` while the server runs, `--registration closed` and
 /// `--require-account`, and `tchat send` / `listen` logging in with a password file that only its owner can read.
-@Suite struct AccountCommandLineTests {
+@Suite(.leavesNoProcess) struct AccountCommandLineTests {
     static func passwordFile(_ password: String, mode: Int, in directory: String) throws -> String {
         let path = directory + "/password-\(mode)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

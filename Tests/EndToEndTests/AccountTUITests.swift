@@ -3,7 +3,7 @@ import Testing
 
 /// Issue 12's walk-through in real full-screen clients in tmux: register, make an invite-only channel, invite
 /// someone, kick them, and log in again from a new client. Passwords never show on any screen.
-@Suite(.serialized, .enabled(if: Tmux.path != nil, "tmux is not installed"))
+@Suite(.serialized, .leavesNoProcess, .enabled(if: Tmux.path != nil, "tmux is not installed"))
 struct AccountTUITests {
     static let password = "pony-staple-42"
 

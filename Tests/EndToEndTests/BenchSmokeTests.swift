@@ -3,7 +3,7 @@ import Testing
 
 /// Each `tchat-bench` scenario, small, against a real `tchatd`: what it reports adds up and nothing is lost,
 /// duplicated or reordered. Never a timing: the numbers that matter come from `bench/compare` on a quiet machine.
-@Suite(.serialized)
+@Suite(.serialized, .leavesNoProcess)
 struct BenchSmokeTests {
     static func report(_ arguments: [String], within timeout: Duration = .seconds(60)) async throws -> [String: Any] {
         let bench = try Child("tchat-bench", arguments + ["--json"])

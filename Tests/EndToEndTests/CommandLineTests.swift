@@ -4,7 +4,7 @@ import TChatProtocol
 import Testing
 
 /// The real `tchatd`, `tchat send` and `tchat listen` binaries, as a script or a person would use them.
-@Suite(.serialized) struct CommandLineTests {
+@Suite(.serialized, .leavesNoProcess) struct CommandLineTests {
     static func temporaryDirectory() -> String {
         NSTemporaryDirectory() + "tchat-e2e-" + UUID().uuidString
     }
@@ -29,6 +29,109 @@ import Testing
 
     static func json(_ line: String) throws -> [String: Any] {
         try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+    }
+
+    /// Found by a review of the systemd unit: TCP_NODELAY was set at the socket level, where its number means
+    /// SO_DEBUG, which only root may set, so as any other user every connection failed, both ways.
+    @Test(
+        .enabled(
+            if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"),
+            "needs root, to run as nobody"))
+    func theServerAndTheClientWorkAsAnUnprivilegedUser() async throws {
+        let directory = Self.temporaryDirectory()
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        _ = chown(directory, 65534, 65534)
+        let server = try Child(
+            "tchatd", ["--listen", "127.0.0.1:0", "--peer-listen", "127.0.0.1:0", "--data-dir", directory + "/data"],
+            asNobody: true)
+        #expect(await server.waitForOutput { $0.first?.hasPrefix("listening clients=") == true }, "\(server.stderr)")
+        let clients = try #require(server.lines.first?.split(separator: " ")[1].dropFirst("clients=".count))
+        let send = try Child(
+            "tchat", ["send", "--server", String(clients), "--nick", "n", "ops", "hi"], asNobody: true)
+        #expect(await send.exitStatus() == 0, "\(send.stderr)")
+        let history = try Child(
+            "tchat", ["listen", "--server", String(clients), "--nick", "m", "--history", "5", "ops"], asNobody: true)
+        #expect(await history.waitForOutput { $0.count >= 1 }, "\(history.stderr)")
+        history.signal(SIGINT)
+        _ = await history.exitStatus()
+        server.signal(SIGTERM)
+        #expect(await server.exitStatus() == 0, "\(server.stderr)")
+        var info = stat()
+        #expect(stat(directory + "/data", &info) == 0 && info.st_uid == 65534 && info.st_mode & 0o777 == 0o700)
+    }
+
+    /// `--config`: a commented YAML file of flags, the command line winning; SIGHUP reads it again, applies what can
+    /// change live and names what waits for a restart.
+    @Test func aConfigurationFileSetsFlagsAndSIGHUPAppliesWhatCanChangeLive() async throws {
+        let directory = Self.temporaryDirectory()
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let file = directory + "/tchatd.yaml"
+        func write(perIP: Int, history: Int) throws {
+            let text = """
+                # tchatd's flags, one key per long flag
+                listen: 127.0.0.1:0
+                peer-listen: 127.0.0.1:0
+                data-dir: \(directory)/data
+                name: from-the-file
+                max-per-ip: \(perIP)   # live
+                history-limit: \(history)   # at the next start
+                registration: off
+                """
+            try text.write(toFile: file, atomically: true, encoding: .utf8)
+        }
+        try write(perIP: 2, history: 1000)
+        let daemon = try Child("tchatd", ["--config", file, "--name", "from-the-command-line"])
+        #expect(await daemon.waitForOutput { $0.first?.hasPrefix("listening clients=") == true }, "\(daemon.stderr)")
+        let clients = try ServerAddress(
+            parsing: String(try #require(daemon.lines.first?.split(separator: " ")[1].dropFirst("clients=".count))),
+            defaultPort: 0)
+        #expect(daemon.stderr.contains("name=from-the-command-line") && daemon.stderr.contains("accounts=off"))
+        func connect(_ nick: String) async -> ChatConnection? {
+            var options = ConnectOptions(server: clients, nick: nick)
+            options.receivesEvents = false
+            return try? await ChatConnection.connect(options)
+        }
+        let first = await connect("one")
+        let second = await connect("two")
+        #expect(first != nil && second != nil)
+        #expect(await connect("three") == nil, "--max-per-ip 2 from the file")
+        try write(perIP: 5, history: 2000)
+        daemon.signal(SIGHUP)
+        #expect(await daemon.waitForOutput { _ in daemon.stderr.contains("configuration file read again") })
+        #expect(daemon.stderr.contains("take effect at the next start") && daemon.stderr.contains("history-limit"))
+        let third = await connect("three")
+        #expect(third != nil, "--max-per-ip 5 after the reload")
+        for connection in [first, second, third] { await connection?.quit() }
+        // A file with a key that is no flag is refused, naming it.
+        try (try String(contentsOfFile: file, encoding: .utf8) + "\nmax-pre-ip: 3\n").write(
+            toFile: file, atomically: true, encoding: .utf8)
+        let refused = try Child("tchatd", ["--config", file])
+        #expect(await refused.exitStatus() == 64)
+        #expect(refused.stderr.contains("max-pre-ip is not a flag of tchatd"))
+        daemon.signal(SIGTERM)
+        #expect(await daemon.exitStatus() == 0)
+    }
+
+    /// contrib/tchatd.yaml is the commented file an operator starts from: it names every flag, and as written (all
+    /// commented) tchatd takes it.
+    @Test func theExampleConfigurationNamesEveryFlag() async throws {
+        let path = SecurityDocumentTests.root.appendingPathComponent("contrib/tchatd.yaml").path
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let keys = Set(
+            text.split(separator: "\n").compactMap { line in
+                line.firstMatch(of: /^# ([a-z0-9-]+):/).map { String($0.1) }
+            })
+        let help = try Child("tchatd", ["--help"])
+        _ = await help.exitStatus()
+        let flags = Set(help.stdout.matches(of: /\n\s+--([a-z0-9-]+)/).map { String($0.1) })
+            .subtracting(["config", "help", "version"])
+        #expect(flags.count > 40)
+        #expect(flags.subtracting(keys).isEmpty, "flags the example does not name: \(flags.subtracting(keys).sorted())")
+        #expect(keys.subtracting(flags).isEmpty, "keys that are no flag: \(keys.subtracting(flags).sorted())")
+        let check = try Child("tchatd", ["--config", path, "--version"])
+        #expect(await check.exitStatus() == 0, "\(check.stderr)")
     }
 
     @Test func historyAndIdsGoOnAfterASIGKILL() async throws {

@@ -4,7 +4,7 @@ import TChatProtocol
 import Testing
 
 /// tchatd on a real full filesystem (a small tmpfs, so root is needed to mount it; CI runs as root).
-@Suite(.serialized)
+@Suite(.serialized, .leavesNoProcess)
 struct DiskFullTests {
     static let canMount = getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/bin/mount")
 

@@ -5,7 +5,7 @@ import TChatTLS
 import Testing
 
 /// Three real `tchatd` processes on loopback forming one network, as issue 4's acceptance list asks.
-@Suite(.serialized) struct NetworkProcessTests {
+@Suite(.serialized, .leavesNoProcess) struct NetworkProcessTests {
     /// A discovery directory of the test's own, so other servers on the machine are not found.
     static func discoveryEnvironment() -> (String, [String: String]) {
         let runtime = NSTemporaryDirectory() + "tchat-runtime-" + UUID().uuidString

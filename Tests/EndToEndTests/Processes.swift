@@ -35,15 +35,26 @@ final class Child: Sendable {
     private let output = Collected()
     private let errors = Collected()
 
-    init(_ binary: String, _ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) throws {
+    /// `asNobody`: run as the unprivileged user `nobody` (through `setpriv`, which execs it in place), for tests of
+    /// what works without root.
+    init(
+        _ binary: String, _ arguments: [String], stdin: String? = nil, environment: [String: String] = [:],
+        asNobody: Bool = false
+    ) throws {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: try Binaries.path(binary))
-        process.arguments = arguments
+        if asNobody {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+            process.arguments =
+                ["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--", try Binaries.path(binary)] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: try Binaries.path(binary))
+            process.arguments = arguments
+        }
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "TCHAT_SERVER")
         env.removeValue(forKey: "TCHAT_NICK")
         env.merge(environment) { _, new in new }
-        process.environment = env
+        process.environment = TestProcesses.environment(env)
         let out = Pipe()
         let err = Pipe()
         process.standardOutput = out

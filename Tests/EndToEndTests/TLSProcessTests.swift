@@ -7,7 +7,7 @@ import Testing
 /// The real binaries over TLS, as issue 10's acceptance list asks: a self-signed server refused with its reason
 /// and trusted with its certificate or pin, a certificate swapped by SIGHUP under 100 clients, and three
 /// discovered servers linked over TLS.
-@Suite(.serialized) struct TLSProcessTests {
+@Suite(.serialized, .leavesNoProcess) struct TLSProcessTests {
     static func fixture(_ name: String) -> String {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Fixtures/tls/\(name)").path

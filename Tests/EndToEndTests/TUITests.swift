@@ -49,7 +49,10 @@ final class Tmux: Sendable {
         posix_spawnattr_setsigdefault(&attributes, &defaults)
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, Self.path!, &actions, &attributes, argv, environ)
+        // Marked, so a tmux server or pane left behind is found (`TestProcesses`).
+        let environment = TestProcesses.environment().map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for pointer in environment { free(pointer) } }
+        let spawned = posix_spawn(&pid, Self.path!, &actions, &attributes, argv, environment)
         close(pipeEnds[1])
         defer { close(pipeEnds[0]) }
         guard spawned == 0 else { throw ProcessError("cannot run tmux: \(spawned)") }
@@ -109,7 +112,7 @@ final class Tmux: Sendable {
     }
 }
 
-@Suite(.serialized, .enabled(if: Tmux.path != nil, "tmux is not installed"))
+@Suite(.serialized, .leavesNoProcess, .enabled(if: Tmux.path != nil, "tmux is not installed"))
 struct TUITests {
     static func tchat(_ server: String, nick: String, _ channels: String...) throws -> String {
         let joins = channels.map { "--join \($0)" }.joined(separator: " ")

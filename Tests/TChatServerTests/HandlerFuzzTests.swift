@@ -80,7 +80,8 @@ import Testing
         }
         // Most batches hold no input that ends a connection; those that do were cut short where it came.
         #expect(
-            handledWhole > connections / 4, "\(handledWhole) of \(connections / 2) batches after a hello were handled whole")
+            handledWhole > connections / 4,
+            "\(handledWhole) of \(connections / 2) batches after a hello were handled whole")
         _ = try await bystander.send(.text("after \(sent) mutated requests"), to: "#fuzz")
         #expect(try await bystander.ping() < .seconds(1))
         let fresh = try await server.connect("fresh", events: false)

@@ -85,7 +85,7 @@ import Testing
         let error = #expect(throws: ProtocolError.self) {
             try table.admitLocal(Nick(validating: "alice"), session: 99, value: "99", at: Self.now, sharing: true)
         }
-        #expect(error?.code == .tooManyConnections)
+        #expect(error?.code == .nickInUse && error?.message.contains("10 sessions") == true)
         #expect(table.locals[99] == nil)
     }
 

@@ -95,7 +95,8 @@ struct AccountFile: AccountStorage {
     private func locked<T>(_ body: () throws -> T) throws -> T {
         // `tchatd account add` may come before the server ever ran.
         do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch {
             throw StorageError("cannot create the data directory \(directory): \(error.localizedDescription)")
         }

@@ -90,6 +90,9 @@ final class ChannelManager: Sendable {
 
     func exists(_ name: ChannelName) -> Bool { directory.channel(name) != nil }
 
+    /// The channel's name as first spelled, as its messages carry it.
+    func spelling(of name: ChannelName) -> String? { directory.channel(name)?.name.name }
+
     func existing(_ name: ChannelName) throws(ProtocolError) -> ChatChannel {
         guard let channel = directory.channel(name) else {
             throw ProtocolError(.noSuchChannel, "there is no channel \(name.name)")

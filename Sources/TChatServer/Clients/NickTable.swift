@@ -132,8 +132,9 @@ struct NickTable<Local> {
 
     private mutating func addCompanion(_ session: UInt64, to nick: Nick) throws(ProtocolError) {
         guard sessions(holding: nick.key).count < Self.maxSessionsPerNick else {
+            // Not too-many-connections, which closes: a NICK refused for this leaves the session as it was.
             throw ProtocolError(
-                .tooManyConnections, "\(Self.maxSessionsPerNick) sessions share the nick \(nick.name) already")
+                .nickInUse, "\(Self.maxSessionsPerNick) sessions share the nick \(nick.name) already")
         }
         companions[nick.key, default: []].append(session)
     }

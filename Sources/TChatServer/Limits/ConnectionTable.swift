@@ -33,9 +33,9 @@ struct ConnectionTable<Connection> {
         var handshakeSince: NIODeadline?
     }
 
-    let limits: Limits
+    private(set) var limits: Limits
     /// A hard bound on all open connections: admitted clients and unfinished handshakes together.
-    let maxOpen: Int
+    private(set) var maxOpen: Int
     private var entries: [UInt64: Entry] = [:]
     private var perGroup: [AddressGroup: Int] = [:]
     /// Unfinished handshakes per group (ids with their start).
@@ -50,6 +50,15 @@ struct ConnectionTable<Connection> {
     }
 
     var count: Int { entries.count }
+
+    /// New limits (a reload) for the connections to come; those open stay.
+    mutating func update(limits: Limits, maxOpen: Int) {
+        if limits.connectRate != self.limits.connectRate || limits.connectBurst != self.limits.connectBurst {
+            throttle = ConnectionThrottle(rate: limits.connectRate, burst: limits.connectBurst)
+        }
+        self.limits = limits
+        self.maxOpen = maxOpen
+    }
 
     mutating func admit(
         _ id: UInt64, _ connection: Connection, ip: String, group: AddressGroup, now: NIODeadline = .now()

@@ -34,8 +34,9 @@ final class KeepAliveSweep {
     func add(_ id: UInt64, handler: ConnectionHandler, context: ChannelHandlerContext) {
         entries[id] = Entry(handler: handler, context: context)
         guard timer == nil else { return }
-        let shortest = min(timeout.nanoseconds, frameTimeout.nanoseconds, helloTimeout.nanoseconds)
-        let check = TimeAmount.nanoseconds(max(shortest / 4, 1_000_000))
+        // The hello deadline is checked more finely than the others, so its jitter spreads the closes.
+        let shortest = min(timeout.nanoseconds / 4, frameTimeout.nanoseconds / 4, helloTimeout.nanoseconds / 16)
+        let check = TimeAmount.nanoseconds(max(shortest, 1_000_000))
         let bound = NIOLoopBound(self, eventLoop: loop)
         timer = loop.scheduleRepeatedTask(initialDelay: check, delay: check) { _ in bound.value.sweep() }
     }
@@ -56,7 +57,10 @@ final class KeepAliveSweep {
         var unfinished: [Entry] = []
         var noHello: [Entry] = []
         for entry in entries.values {
-            if case .awaitingHello = entry.handler.phase, now - entry.handler.arrived >= helloTimeout {
+            if case .awaitingHello = entry.handler.phase,
+                now - entry.handler.arrived
+                    >= helloTimeout - .nanoseconds(Int64(Double(helloTimeout.nanoseconds) * entry.handler.helloJitter))
+            {
                 noHello.append(entry)
                 continue
             }
