@@ -5,6 +5,7 @@ processes on loopback, by a client written from docs/protocol.md alone (plus tch
     scripts/open-attacks.py --tchatd /tmp/tchatd-13/tchatd            # the full run (about 90 s)
     scripts/open-attacks.py --tchatd .build/debug/tchatd --quick      # a smaller handshake flood
     scripts/open-attacks.py --tchatd ... --only 1,8                   # some checks only
+    scripts/open-attacks.py --tchatd ... --only 14,15,16              # the spec-conformance checks (a few seconds)
     scripts/open-attacks.py --tchatd ... --only 1 --flood-args "--max-handshakes 20000"   # compare settings
 
 Each check starts a tchatd of its own (a free port, a fresh data directory in a temporary directory) and prints
@@ -44,7 +45,21 @@ one line, PASS or FAIL and what was measured:
     than --history-answer-memory (64 MiB) and a margin of 36 MB; then a client that reads asks the same and gets
     all 100 without being cut off.
 
-Every loop is bounded in count and time; every address used is in 127.0.0.0/8. Exit status 0 when checks 1-13
+14. frame-size: with the default --max-frame, read from the WELCOME: a SEND whose length field is exactly the max
+    frame gets 106 (its MESSAGE would be longer), naming the frame's bytes, the max and the bytes to cut, and the
+    connection stays open (a PING is answered); the longest body the documented formula allows (MESSAGE length =
+    30 + channel + nick + body bytes) is stored and reaches another member as a MESSAGE whose length field is
+    exactly the max frame; one byte more gets 106, and no refused message reaches anyone.
+15. names: #café with é as U+00E9, and #CAFÉ with É as E and U+0301, are one channel: the second joiner's
+    CHANNEL_INFO names it as first spelled with 2 members, and the first member's JOINED does too. Channel name
+    limits: 51 characters gets 302 naming "50 characters" (50 are accepted); 40 three-byte characters (120 bytes)
+    are accepted; 70 of them (210 bytes, but also 70 characters) get 302 naming either limit; 26 flags (208 bytes
+    in 26 characters: a flag is one) get 302 naming "200 bytes", and 25 flags (200 bytes) are accepted.
+16. quit-reasons: the QUITTED another member gets (once) for a member that closes its socket without QUIT says
+    exactly "connection closed"; for one that resets it (SO_LINGER 0, then close) "connection closed" or
+    "connection error", no error details; for one that QUITs with "bye", "bye".
+
+Every loop is bounded in count and time; every address used is in 127.0.0.0/8. Exit status 0 when checks 1-16
 all held (a check skipped for want of file descriptors does not count as failed).
 """
 
@@ -77,8 +92,8 @@ from tchatwire import FrameSocket, frame, hello, send, split_frames, string, err
 
 PING, PONG, HELLO, WHOAMI, JOIN, PART, SEND, LIST_CHANNELS, SET_TOPIC, REVERSE, HISTORY, QUIT = (
     0x01, 0x02, 0x10, 0x12, 0x13, 0x14, 0x15, 0x17, 0x18, 0x1D, 0x20, 0x21)
-OK, ERROR, WELCOME, SENT, MESSAGE, JOINED, CLIENT_INFO, CHANNEL_INFO, TEXT = (
-    0x80, 0x81, 0x82, 0x83, 0x84, 0x86, 0x90, 0x91, 0x94)
+OK, ERROR, WELCOME, SENT, MESSAGE, JOINED, QUITTED, CLIENT_INFO, CHANNEL_INFO, TEXT = (
+    0x80, 0x81, 0x82, 0x83, 0x84, 0x86, 0x89, 0x90, 0x91, 0x94)
 IP_BIND_ADDRESS_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)  # Linux: the port is picked at connect
 results = []  # (status, name, detail)
 
@@ -145,6 +160,37 @@ def accept_queue(port):
 
 def mb(kb):
     return "?" if kb is None else f"{kb / 1024:.1f} MB"
+
+
+def take_str(fields, offset):
+    """The `str` field at `offset` of a frame's fields: (its text, the offset after it)."""
+    (length,) = struct.unpack_from(">H", fields, offset)
+    return fields[offset + 2:offset + 2 + length].decode(errors="replace"), offset + 2 + length
+
+
+def welcome_of(answer):
+    """(nick granted, max frame) from the WELCOME in a HELLO's answer (docs/protocol.md, 0x82), or None."""
+    fields = next((f for t, f in answer if t == WELCOME), None)
+    if fields is None:
+        return None
+    offset = 2  # version
+    _, offset = take_str(fields, offset)  # server name
+    _, offset = take_str(fields, offset)  # server version
+    nick, offset = take_str(fields, offset)
+    _, offset = take_str(fields, offset)  # address
+    (max_frame,) = struct.unpack_from(">I", fields, offset + 8)  # after connected at
+    return nick, max_frame
+
+
+def channel_info(fields):
+    """(name, members) of a CHANNEL_INFO frame's fields."""
+    name, offset = take_str(fields, 0)
+    return name, struct.unpack_from(">I", fields, offset)[0]
+
+
+def error_text(answer):
+    """The message of the ERROR ending an answer, or None."""
+    return take_str(answer[-1][1], 2)[0] if answer and answer[-1][0] == ERROR else None
 
 
 def message_id(fields):
@@ -1344,6 +1390,191 @@ def check_history_memory(opts, work):
         server.stop()
 
 
+# --- 14. the max frame, both ways ---------------------------------------------------------------------------------
+
+def names_the_bytes(text, length, maximum):
+    """Whether a 106's message names the MESSAGE's length, the max frame and the bytes to cut, as SEND says."""
+    return (text is not None and f"a frame of {length} bytes" in text and f"over the {maximum} " in text
+            and f"shorten it by {length - maximum} bytes" in text)
+
+
+def check_frame_size(opts, work):
+    name = "14 frame-size"
+    channel = "#size"
+    server = Server(opts.tchatd, work, "frame-size")
+    try:
+        sender = Client(server.port, timeout=10)
+        welcome = welcome_of(sender.hello("sizer"))
+        member = Client(server.port, timeout=10)
+        member.hello("member")
+        if welcome is None:
+            verdict(False, name, "no WELCOME to read the max frame from")
+            return
+        nick, maximum = welcome
+        for conn in (sender, member):
+            conn.request(JOIN, string(channel) + u16(0))
+        parts, held = [], True
+
+        def message_length(body_bytes):  # docs/protocol.md, SEND and MESSAGE
+            return 30 + len(channel.encode()) + len(nick.encode()) + body_bytes
+
+        # (a) A SEND whose own length field is the max: the frame is accepted, its MESSAGE would not be.
+        body = maximum - 5 - len(string(channel)) - 5  # header, channel, content type and text length
+        fields = string(channel) + text_body("a" * body)
+        answer = sender.request(SEND, fields, seconds=10)
+        text = error_text(answer)
+        pong = sender.ping()
+        ok = (code_of(answer) == 106 and names_the_bytes(text, message_length(body), maximum) and pong is not None
+              and not sender.closed)
+        held &= ok
+        parts.append(f"(a) SEND of length field {5 + len(fields)} (a {body}-byte body; its MESSAGE would be "
+                     f"{message_length(body)}): {code_of(answer) or ('OK' if ended_ok(answer) else 'nothing')} "
+                     f"{text!r}, then PING {ms(pong)}, connection {'open' if not sender.closed else 'CLOSED'}")
+
+        # (b) The longest body the formula allows: its MESSAGE is exactly the max frame.
+        body = maximum - message_length(0)
+        answer = sender.request(SEND, string(channel) + text_body("b" * body), seconds=10)
+        stored = ended_ok(answer) and any(t == SENT for t, _ in answer)
+        got = member.pump(10, until=lambda fs: any(t == MESSAGE and r == 0 for t, r, _ in fs))
+        lengths = [5 + len(f) for t, r, f in member.frames if t == MESSAGE and r == 0]
+        ok = stored and got and lengths == [maximum]
+        held &= ok
+        parts.append(f"(b) the longest body by the formula, {body} bytes: "
+                     f"{'SENT and OK' if stored else f'{code_of(answer) or None} {error_text(answer)!r}'}"
+                     f"; the other member got MESSAGE length fields {lengths or 'none'}")
+
+        # (c) One byte more.
+        body += 1
+        answer = sender.request(SEND, string(channel) + text_body("c" * body), seconds=10)
+        text = error_text(answer)
+        ok = (code_of(answer) == 106 and names_the_bytes(text, message_length(body), maximum)
+              and not sender.closed)
+        held &= ok
+        member.pump(0.5)
+        lengths = [5 + len(f) for t, r, f in member.frames if t == MESSAGE and r == 0]
+        held &= len(lengths) == 1
+        parts.append(f"(c) {body} bytes: {code_of(answer) or ('OK' if ended_ok(answer) else 'nothing')} {text!r}"
+                     f", connection {'open' if not sender.closed else 'CLOSED'}; in all the other member got "
+                     f"{len(lengths)} MESSAGE{'' if len(lengths) == 1 else 's'} (1 wanted)")
+        verdict(held, name, f"WELCOME: nick {nick!r}, max frame {maximum}; " + "; ".join(parts))
+        sender.close()
+        member.close()
+    finally:
+        server.stop()
+
+
+# --- 15. channel names: one channel however spelled, and the two length limits ------------------------------------
+
+def check_names(opts, work):
+    name = "15 names"
+    composed, decomposed = "#caf\u00e9", "#CAFE\u0301"
+    server = Server(opts.tchatd, work, "names")
+    try:
+        first = Client(server.port)
+        first.hello("first")
+        second = Client(server.port)
+        second.hello("second")
+        a = first.request(JOIN, string(composed) + u16(0))
+        b = second.request(JOIN, string(decomposed) + u16(0))
+        info = next((channel_info(f) for t, f in b if t == CHANNEL_INFO), None)
+        first.pump(2, until=lambda fs: any(t == JOINED and b"second" in f for t, _, f in fs))
+        joined = [take_str(f, 0)[0] for t, r, f in first.frames if t == JOINED and r == 0]
+        same = ended_ok(a) and ended_ok(b) and info == (composed, 2) and joined == [composed]
+        held = same
+        parts = [f"JOIN {ascii(composed)} {'OK' if ended_ok(a) else code_of(a)}, then another client's JOIN "
+                 f"{ascii(decomposed)} {'OK' if ended_ok(b) else code_of(b)}: its CHANNEL_INFO "
+                 + (f"names {ascii(info[0])} with {info[1]} members" if info else "MISSING")
+                 + f"; the first member's JOINED names {', '.join(ascii(j) for j in joined) or 'nothing'}"
+                 + ("" if same else f" (wanted {ascii(composed)}, 2 members)")]
+
+        three, flag_fr = "\u3042", flag("FR")  # あ, 3 bytes of UTF-8; a flag, two regional indicators, 8 bytes
+        cases = [
+            ("51 characters", "#" + "a" * 51, ("50 characters",)),
+            ("50 characters", "#" + "a" * 50, None),
+            ("40 x U+3042 (120 bytes)", "#" + three * 40, None),
+            ("70 x U+3042 (210 bytes, 70 characters: over both)", "#" + three * 70, ("200 bytes", "50 characters")),
+            ("26 flags (208 bytes, 26 characters)", "#" + flag_fr * 26, ("200 bytes",)),
+            ("25 flags (200 bytes, 25 characters)", "#" + flag_fr * 25, None),
+        ]
+        conn = Client(server.port)
+        conn.hello("namer")
+        for label, channel, wanted in cases:
+            answer = conn.request(JOIN, string(channel) + u16(0))
+            text = error_text(answer)
+            if wanted is None:
+                ok = ended_ok(answer)
+            else:
+                ok = code_of(answer) == 302 and any(w in (text or "") for w in wanted)
+            held &= ok
+            outcome = "OK" if ended_ok(answer) else f"{code_of(answer) or 'nothing'} {text!r}"
+            want = "OK" if wanted is None else "302 naming " + " or ".join(repr(w) for w in wanted)
+            parts.append(f"{label}: {outcome}{'' if ok else ' (wanted ' + want + ')'}")
+        verdict(held, name, "; ".join(parts))
+        for client in (first, second, conn):
+            client.close()
+    finally:
+        server.stop()
+
+
+# --- 16. the reasons QUITTED gives --------------------------------------------------------------------------------
+
+def check_quit_reasons(opts, work):
+    name = "16 quit-reasons"
+    channel = "#quits"
+    server = Server(opts.tchatd, work, "quit-reasons")
+    try:
+        watcher = Client(server.port)
+        watcher.hello("watcher")
+        watcher.request(JOIN, string(channel) + u16(0))
+
+        def reasons_for(nick):
+            found = []
+            for t, r, f in watcher.frames:
+                if t == QUITTED and r == 0:
+                    who, offset = take_str(f, 0)
+                    if who == nick:
+                        found.append(take_str(f, offset)[0])
+            return found
+
+        cases = [
+            ("closer", "closed its socket without QUIT", ("connection closed",)),
+            ("resetter", "reset its connection (SO_LINGER 0, close)", ("connection closed", "connection error")),
+            ("quitter", 'sent QUIT "bye"', ("bye",)),
+        ]
+        held, parts = True, []
+        for nick, how, wanted in cases:
+            conn = Client(server.port)
+            conn.hello(nick)
+            joined = ended_ok(conn.request(JOIN, string(channel) + u16(0)))
+            watcher.pump(2, until=lambda fs: any(t == JOINED and nick.encode() in f for t, _, f in fs))
+            extra = ""
+            if nick == "resetter":
+                conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                conn.close()
+            elif nick == "quitter":
+                answer = conn.request(QUIT, string("bye"))
+                extra = (f" (answered {'OK' if ended_ok(answer) else code_of(answer) or 'nothing'}, "
+                         f"{'then closed' if conn.wait_closed(3) else 'NOT closed'})")
+                conn.close()
+            else:
+                conn.close()
+            watcher.pump(5, until=lambda fs: bool(reasons_for(nick)))
+            parts.append((nick, how + extra, wanted, joined))
+        watcher.pump(0.5)  # time for a second QUITTED, which must not come
+        details = []
+        for nick, how, wanted, joined in parts:
+            got = reasons_for(nick)
+            ok = joined and len(got) == 1 and got[0] in wanted
+            held &= ok
+            details.append(f"{nick} {how}: QUITTED {', '.join(repr(g) for g in got) or 'NONE'}"
+                           + ("" if ok else f" (wanted once, exactly {' or '.join(repr(w) for w in wanted)})"))
+        verdict(held, name, "; ".join(details) + f"; the watcher's connection "
+                            f"{'still open' if not watcher.closed else 'CLOSED'}")
+        watcher.close()
+    finally:
+        server.stop()
+
+
 # --- main -----------------------------------------------------------------------------------------------------------
 
 CHECKS = [
@@ -1351,6 +1582,7 @@ CHECKS = [
     (5, check_log_pipe), (6, check_log_rotation), (7, check_permissions), (8, check_join_ordering),
     (9, check_hello_errors), (10, check_listen_escapes), (11, check_text_fields),
     (12, check_channel_flood), (13, check_history_memory),
+    (14, check_frame_size), (15, check_names), (16, check_quit_reasons),
 ]
 
 
@@ -1359,7 +1591,7 @@ def main():
     parser.add_argument("--tchatd", required=True, help="the tchatd binary")
     parser.add_argument("--tchat", help="the tchat binary (default: beside tchatd)")
     parser.add_argument("--quick", action="store_true", help="a smaller handshake flood (2,000 connections, 8 s)")
-    parser.add_argument("--only", help="comma-separated check numbers, e.g. 1,8")
+    parser.add_argument("--only", help="comma-separated check numbers, e.g. 1,8 or 14,15,16")
     parser.add_argument("--flood-args", help="more tchatd options for check 1, to compare settings "
                                              "(e.g. \"--max-handshakes 20000\")")
     opts = parser.parse_args()

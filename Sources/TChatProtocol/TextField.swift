@@ -19,6 +19,23 @@ public enum TextField {
         }
     }
 
+    /// `text` cut to at most `maxBytes` bytes of UTF-8, on a character boundary, with `…` where it was cut: for
+    /// reasons of the server's own making (an operator's KILL message, a ban's) that go where a field's limit
+    /// holds, and a linked server would refuse them whole.
+    public static func truncated(_ text: String, maxBytes: Int) -> String {
+        guard text.utf8.count > maxBytes else { return text }
+        var kept = ""
+        var bytes = 0
+        let budget = maxBytes - 3  // "…" is 3 bytes
+        for character in text {
+            let size = character.utf8.count
+            guard bytes + size <= budget else { break }
+            kept.append(character)
+            bytes += size
+        }
+        return kept + "…"
+    }
+
     /// The embeddings and overrides U+202A–U+202E and the isolates U+2066–U+2069: they reorder the text after them
     /// until the end of the paragraph. The plain marks (U+200E, U+200F, U+061C) only hint a direction and are kept.
     public static func isBidiOverride(_ scalar: Unicode.Scalar) -> Bool {

@@ -217,7 +217,8 @@ public final class ChatServer: Service, Sendable {
                 files: channelManager.fileRanges,
                 snapshots: StoreWriter.Snapshots(
                     channels: { [weak channelManager] in channelManager?.snapshot() },
-                    nicks: { [weak clientManager] in clientManager?.snapshot() }))
+                    nicks: { [weak clientManager] in clientManager?.snapshot() },
+                    nickChanges: { [weak clientManager] in clientManager?.takeNickChanges() ?? ([], 0) }))
             let router = NetworkRouter(
                 servers: serverManager, channels: channelManager, clients: clientManager, group: group,
                 forwardTimeout: configuration.forwardTimeout, maxWaitingBytes: configuration.maxWaitingBytes,

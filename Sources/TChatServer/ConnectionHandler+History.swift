@@ -48,7 +48,9 @@ extension ConnectionHandler {
         let answers = server.historyAnswers
         let reserved = request.limit * (min(server.configuration.maxFrameLength, 1 << 20) + 128)
         historyRunning = true
-        guard answers.reserve(reserved) else {
+        if historyWaitingSince == nil { historyWaitingSince = .now() }
+        let waitedLong = historyWaitingSince.map { NIODeadline.now() - $0 > .milliseconds(500) } ?? false
+        guard answers.reserve(reserved, for: connectionID ?? 0, waitedLong: waitedLong) else {
             session.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(20)) {
                 self.historyRunning = false
                 self.answerNextHistory(session: session)
@@ -56,6 +58,18 @@ extension ConnectionHandler {
             return
         }
         historyWaiting.removeFirst()
+        historyWaitingSince = nil
+        // Asked again now: a request may have waited while its client was kicked or banned.
+        do {
+            _ = try server.channels.channel(request.channel, memberOnly: session, doing: "read its history")
+        } catch {
+            answers.release(reserved)
+            server.counters.countError(error.code)
+            Self.send([.error(error)], to: request.id, on: session)
+            historyRunning = false
+            answerNextHistory(session: session)
+            return
+        }
         let reading = server.channels.history(
             channel: request.channel, before: request.before, limit: request.limit, on: session.eventLoop)
         reading.assumeIsolated().whenComplete { result in
@@ -82,7 +96,9 @@ extension ConnectionHandler {
     ) {
         var buffer = session.channel.allocator.buffer(capacity: min(Self.historyChunkBytes, 4096))
         var rest = messages
-        while let message = rest.first, buffer.readableBytes < Self.historyChunkBytes {
+        // A part larger than the send-queue bound would make the client look as if it stopped reading.
+        let chunk = min(Self.historyChunkBytes, server.configuration.maxOutboundBytes / 4)
+        while let message = rest.first, buffer.readableBytes < chunk {
             ClientSession.encode(.message(message), requestID: id, into: &buffer)
             rest = rest.dropFirst()
         }

@@ -70,8 +70,12 @@ extension ConnectionHandler {
                 try send(body, to: channel, nick: nick, requestID: id, session: session)
                 return  // answered by its `SendReply`, once stored and handed over
             case .sendDirect(let target, let body):
+                // The DIRECT names the recipient as it spells its nick, which may take more bytes than the
+                // target given (look-alikes: `w` finds `vv`): judged at the longest a nick can be.
                 try checkFits(
-                    ProtocolLimits.directFrameLength(from: nick.name, to: target, bodyBytes: body.text.utf8.count))
+                    ProtocolLimits.directFrameLength(
+                        from: nick.name, to: String(repeating: "x", count: ProtocolLimits.maxNickLength),
+                        bodyBytes: body.text.utf8.count))
                 try server.clients.sendDirect(
                     body, from: nick, to: target, echoTo: server.clients.companions(of: session))
             case .listChannels:
@@ -277,12 +281,12 @@ extension ConnectionHandler {
                 .tooManyChannels,
                 "this server holds \(limits.maxServerChannels) channels, the most it allows: \(name.name) was not made")
         }
-        guard creations.spend() else {
+        // Counted per address group, not per connection: connecting again must not give a fresh allowance.
+        guard server.mayCreateChannel(from: ipAddress) else {
             throw ProtocolError(
                 .tooManyChannels,
-                "you made more than \(Int(creations.burst)) channels at once or "
-                    + "\(Self.rateText(creations.rate * 60)) a minute: \(name.name) was not made; try again in \(Int(creations.pause.rounded(.up))) s"
-            )
+                "your address made more than \(limits.channelCreationBurst) channels at once or "
+                    + "\(limits.channelCreationsPerMinute) a minute: \(name.name) was not made; try again in a minute")
         }
     }
 

@@ -59,8 +59,6 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     /// What the client may still ask for before it is refused with `rate-limited` (`--rate`, `--burst`).
     var budget: RequestBudget
-    /// Channels the client may still make before it is refused (`--create-rate`, `--create-burst`).
-    var creations: RequestBudget
     /// Bytes of a frame not yet whole, and since when (`--frame-timeout`).
     var inbound: InboundFrames
     /// Whether the client came over TLS: it is redirected only to TLS ports, a plaintext one only to plaintext.
@@ -78,6 +76,8 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// HISTORY requests not yet begun, and whether one is being answered (one at a time per connection).
     var historyWaiting = Deque<HistoryRequest>()
     var historyRunning = false
+    /// Since when the first waiting request has waited for room (`HistoryAnswers`).
+    var historyWaitingSince: NIODeadline?
 
     init(server: ServerContext, overTLS: Bool = false) {
         self.server = server
@@ -86,8 +86,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         // The limits in force when it connects (a reload changes them for the connections to come).
         let limits = server.live.configuration
         budget = RequestBudget(rate: limits.requestRate, burst: limits.requestBurst)
-        creations = RequestBudget(
-            rate: Double(limits.channelCreationsPerMinute) / 60, burst: limits.channelCreationBurst)
+
     }
 
     var logger: Logger { server.logger }
@@ -155,9 +154,14 @@ final class ConnectionHandler: ChannelInboundHandler {
         if let connectionID {
             keepAlive?.remove(connectionID)
             server.connectionClosed(connectionID)
+            server.historyAnswers.withdraw(connectionID)
         }
         keepAlive = nil
-        let reason = closeReason ?? (server.isShuttingDown ? "server shutting down" : "connection closed")
+        // At most a reason's 300 bytes: it goes to linked servers, which refuse a longer one (and would keep a client
+        // that left); an operator's KILL message with its reason can be longer.
+        let reason = TextField.truncated(
+            closeReason ?? (server.isShuttingDown ? "server shutting down" : "connection closed"),
+            maxBytes: ProtocolLimits.maxReasonBytes)
         if case .welcomed(let session, let welcomed) = phase {
             let nick = server.clients.currentNick(of: session) ?? welcomed
             // While sessions that stay share its nick, its channels hear nothing; of sessions leaving together, the
@@ -241,6 +245,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let ended = event as? EndedFromOutside {
             closeReason = closeReason ?? ended.reason
+            isClosing = true  // nothing more it sends is handled (a HELLO least of all)
             return
         }
         context.fireUserInboundEventTriggered(event)
@@ -290,7 +295,7 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     /// `20`, or `0.5` when the rate has a fraction.
     static func rateText(_ rate: Double) -> String {
-        rate == rate.rounded() ? String(Int(rate)) : String(rate)
+        rate == rate.rounded() && abs(rate) < 1e15 ? String(Int(rate)) : String(rate)
     }
 
     private func rateLimitError() -> ProtocolError {

@@ -66,7 +66,8 @@ public struct ServerConfiguration: Sendable {
     /// Channels this server's clients may make, all told (`--max-server-channels`); channels made by linked
     /// servers' clients are not refused, so a network agrees on what exists.
     public var maxServerChannels = 10_000
-    /// Channels one client may make per minute (`--create-rate`; 0 for no limit), after `channelCreationBurst`.
+    /// Channels the clients of one address group may make per minute (`--create-rate`; 0 for no limit), after
+    /// `channelCreationBurst`.
     public var channelCreationsPerMinute = 10
     /// Channels one client may make at once before `channelCreationsPerMinute` applies (`--create-burst`).
     public var channelCreationBurst = 20

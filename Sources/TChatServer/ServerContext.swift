@@ -23,6 +23,8 @@ final class ServerContext: Sendable {
     /// Likewise; each made on its loop when its first connection arrives.
     private let sweeps: [ObjectIdentifier: NIOLoopBoundBox<KeepAliveSweep?>]
     private let connections: Mutex<ConnectionTable<any Channel>>
+    /// Channels made by this server's clients, per address group (`--create-rate`, `--create-burst`).
+    private let creations: Mutex<ConnectionThrottle>
     private let nextConnectionID = Atomic<UInt64>(1)
     private let shuttingDown = Atomic<Bool>(false)
 
@@ -33,6 +35,7 @@ final class ServerContext: Sendable {
         var mailboxes: [ObjectIdentifier: LoopMailbox] = [:]
         for loop in loops { mailboxes[ObjectIdentifier(loop)] = LoopMailbox(loop: loop) }
         self.mailboxes = mailboxes
+        creations = Mutex(Self.creationThrottle(configuration))
         connections = Mutex(
             ConnectionTable(
                 limits: Self.connectionLimits(configuration),
@@ -93,9 +96,27 @@ final class ServerContext: Sendable {
             connectRate: configuration.connectRate, connectBurst: configuration.connectBurst)
     }
 
+    static func creationThrottle(_ configuration: ServerConfiguration) -> ConnectionThrottle {
+        ConnectionThrottle(
+            rate: Double(configuration.channelCreationsPerMinute) / 60, burst: configuration.channelCreationBurst)
+    }
+
+    /// Whether a client at `ip` may make a channel now; counts it if so.
+    func mayCreateChannel(from ip: String) -> Bool {
+        let group = addressGroup(of: ip)
+        return creations.withLock { $0.allow(group, now: .now()) }
+    }
+
     /// The limits in force (`live.configuration`) after a reload, for the connections to come.
     func applyConnectionLimits() {
         let configuration = live.configuration
+        creations.withLock { throttle in
+            if throttle.rate != Double(configuration.channelCreationsPerMinute) / 60
+                || throttle.burst != Double(configuration.channelCreationBurst)
+            {
+                throttle = Self.creationThrottle(configuration)
+            }
+        }
         connections.withLock {
             $0.update(
                 limits: Self.connectionLimits(configuration),

@@ -93,7 +93,17 @@ func reportingFailure(_ body: () async throws -> Void) async throws {
     }
 }
 
+/// Ends `tchat` with one line on standard error. The message may quote what a server sent (an ERROR's text), so
+/// what a terminal would obey is written as `\u{1B}`.
 func fail(_ message: String) -> Never {
-    FileHandle.standardError.write(Data("tchat: \(message)\n".utf8))
+    var shown = ""
+    for scalar in message.unicodeScalars {
+        if TextField.isUnsafeForTerminal(scalar) {
+            shown += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
+        } else {
+            shown.unicodeScalars.append(scalar)
+        }
+    }
+    FileHandle.standardError.write(Data("tchat: \(shown)\n".utf8))
     exit(1)
 }

@@ -57,13 +57,14 @@ struct ConfigurationFile {
                     continue
                 }
                 if scalar.style == .plain, ["", "~", "null"].contains(scalar.string) { continue }
-                arguments += ["--" + key, scalar.string]
+                // `--key=value`, so that a value beginning with `-` is a value, never another flag.
+                arguments.append("--\(key)=\(scalar.string)")
             case .sequence(let items):
                 for item in items {
                     guard case .scalar(let scalar) = item else {
                         throw Problem(description: "\(Self.place(path, item)): \(key) takes a list of plain values")
                     }
-                    arguments += ["--" + key, scalar.string]
+                    arguments.append("--\(key)=\(scalar.string)")
                 }
             default:
                 throw Problem(description: "\(Self.place(path, value)): \(key) takes a value or a list of them")
@@ -85,5 +86,29 @@ struct ConfigurationFile {
             if argument.hasPrefix("--config=") { return String(argument.dropFirst("--config=".count)) }
         }
         return nil
+    }
+
+    /// `arguments` without `--config FILE` (or `--config=FILE`).
+    static func removingConfig(from arguments: [String]) -> [String] {
+        var kept: [String] = []
+        var skipNext = false
+        for argument in arguments {
+            if skipNext {
+                skipNext = false
+                continue
+            }
+            if argument == "--config" {
+                skipNext = true
+                continue
+            }
+            if argument.hasPrefix("--config=") { continue }
+            kept.append(argument)
+        }
+        return kept
+    }
+
+    /// The value the file gives `flag`, if any (the last, for one given more than once).
+    func value(of flag: String) -> String? {
+        arguments.last { $0.hasPrefix("--\(flag)=") }.map { String($0.dropFirst(flag.count + 3)) }
     }
 }

@@ -46,12 +46,14 @@ struct LimitOptions: ParsableArguments {
 
     @Option(
         name: .customLong("create-rate"),
-        help: ArgumentHelp("Channels one client may make per minute after its burst; 0 for no limit.", valueName: "n"))
+        help: ArgumentHelp(
+            "Channels the clients of one address may make per minute after a burst; 0 for no limit.", valueName: "n"))
     var createRate = 10
 
     @Option(
         name: .customLong("create-burst"),
-        help: ArgumentHelp("Channels one client may make at once before --create-rate applies.", valueName: "n"))
+        help: ArgumentHelp(
+            "Channels the clients of one address may make at once before --create-rate applies.", valueName: "n"))
     var createBurst = 20
 
     @Option(
@@ -118,7 +120,9 @@ struct LimitOptions: ParsableArguments {
     var connectionLogFiles = 4
 
     func apply(to configuration: inout ServerConfiguration) throws {
-        guard maxClients > 0 else { throw ValidationError("--max-clients must be at least 1") }
+        guard (1...1_000_000).contains(maxClients) else {
+            throw ValidationError("--max-clients must be from 1 to 1000000")
+        }
         configuration.maxClients = maxClients
         guard let frame = Self.byteCount(maxFrame), frame >= 1024, frame <= Int(UInt32.max) else {
             throw ValidationError("--max-frame must be a byte count from 1K to 4G, like 65536 or 64K")
@@ -131,7 +135,9 @@ struct LimitOptions: ParsableArguments {
         configuration.idleTimeout = try Self.seconds(idleTimeout, "--idle-timeout", atLeast: 1)
         configuration.frameTimeout = try Self.seconds(frameTimeout, "--frame-timeout", atLeast: 0.1)
         configuration.helloTimeout = try Self.seconds(helloTimeout, "--hello-timeout", atLeast: 0.1)
-        guard maxHandshakes >= 1 else { throw ValidationError("--max-handshakes must be at least 1") }
+        guard (1...1_000_000).contains(maxHandshakes) else {
+            throw ValidationError("--max-handshakes must be from 1 to 1000000")
+        }
         configuration.maxHandshakes = maxHandshakes
         guard maxChannels >= 1 else { throw ValidationError("--max-channels must be at least 1") }
         configuration.maxChannelsPerClient = maxChannels
@@ -145,13 +151,16 @@ struct LimitOptions: ParsableArguments {
         configuration.maxConnectionsPerAddress = maxPerIP
         guard (1...128).contains(ipv6Prefix) else { throw ValidationError("--ipv6-prefix must be from 1 to 128") }
         configuration.ipv6Prefix = ipv6Prefix
-        guard connectRate >= 0, connectRate.isFinite else {
-            throw ValidationError("--connect-rate must be 0 (no limit) or more")
+        // A rate between 0 and 0.01 would make a refusal's pause (the burst at that rate) overflow.
+        guard connectRate == 0 || (0.01...1_000_000).contains(connectRate) else {
+            throw ValidationError("--connect-rate must be 0 (no limit) or from 0.01 to 1000000")
         }
         configuration.connectRate = connectRate
         guard connectBurst >= 1 else { throw ValidationError("--connect-burst must be at least 1") }
         configuration.connectBurst = connectBurst
-        guard rate >= 0, rate.isFinite else { throw ValidationError("--rate must be 0 (no limit) or more") }
+        guard rate == 0 || (0.01...1_000_000).contains(rate) else {
+            throw ValidationError("--rate must be 0 (no limit) or from 0.01 to 1000000")
+        }
         configuration.requestRate = rate
         guard burst >= 1 else { throw ValidationError("--burst must be at least 1") }
         configuration.requestBurst = burst
@@ -173,7 +182,9 @@ struct LimitOptions: ParsableArguments {
             throw ValidationError("--connection-log-size must be 0 or a byte count of at least 4K, like 16M")
         }
         configuration.connectionLog.maxBytes = logSize
-        guard connectionLogFiles >= 0 else { throw ValidationError("--connection-log-files cannot be negative") }
+        guard (0...1000).contains(connectionLogFiles) else {
+            throw ValidationError("--connection-log-files must be from 0 to 1000")
+        }
         configuration.connectionLog.keep = connectionLogFiles
     }
 

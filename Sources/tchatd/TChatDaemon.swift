@@ -127,11 +127,11 @@ struct TChatDaemon: AsyncParsableCommand {
         guard let path = ConfigurationFile.path(in: commandLine) else { return commandLine }
         let file = try ConfigurationFile(path: path)
         if commandLine.first == AccountCommand.configuration.commandName {
-            guard let index = file.arguments.firstIndex(of: "--data-dir"), index + 1 < file.arguments.count,
-                !commandLine.contains(where: { $0 == "--data-dir" || $0.hasPrefix("--data-dir=") })
-            else { return commandLine.filter { $0 != "--config" && $0 != path && !$0.hasPrefix("--config=") } }
-            let rest = commandLine.dropFirst().filter { $0 != "--config" && $0 != path && !$0.hasPrefix("--config=") }
-            return [commandLine[0], "--data-dir", file.arguments[index + 1]] + rest
+            let rest = ConfigurationFile.removingConfig(from: Array(commandLine.dropFirst()))
+            guard let directory = file.value(of: "data-dir"),
+                !rest.contains(where: { $0 == "--data-dir" || $0.hasPrefix("--data-dir=") })
+            else { return [commandLine[0]] + rest }
+            return [commandLine[0], "--data-dir", directory] + rest
         }
         let known = helpMessage(columns: 10_000)
         for key in file.keys where !known.contains("--\(key) ") && !known.contains("--\(key)\n") {
@@ -297,9 +297,7 @@ struct TChatDaemon: AsyncParsableCommand {
         guard let level = Logger.Level(rawValue: command.logLevel) else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }
-        var configuration = try command.makeConfiguration()
-        // A server's name at start-up stays; the default name has the pid in it when the port is 0.
-        configuration.name = command.name ?? configuration.name
+        let configuration = try command.makeConfiguration()
         LogOutput.standardError.level = level
         return configuration
     }

@@ -59,6 +59,37 @@ struct HistoryMemoryTests {
         #expect(window.replay(8, maxBytes: 100_000, older: gapped).map(\.id) == (11...15).map(UInt64.init))
     }
 
+    /// Found by review: with memory bounded, a join read up to 1,000 messages (64 MB) from disk to replay 1 MiB.
+    @Test func aJoinReadsFromDiskNoMoreThanItsReplayLacks() {
+        let memory = HistoryMemory(limit: 1 << 30, perChannel: 4 << 20, floor: 8 << 10)
+        var full = HistoryWindow(capacity: 1000, limit: 10_000, firstID: 1, lastID: 500, lastTime: nil, memory: memory)
+        for id in 501...520 { full.append(message(id, bytes: 60_000)) }
+        #expect(full.missingForReplay(1000, maxBytes: 1 << 20) == nil, "memory holds a whole replay already")
+        var small = HistoryWindow(capacity: 1000, limit: 10_000, firstID: 1, lastID: 500, lastTime: nil, memory: memory)
+        for id in 501...505 { small.append(message(id, bytes: 60_000)) }
+        let range = small.missingForReplay(1000, maxBytes: 1 << 20)
+        #expect(range != nil && range!.limit <= 13, "about what 1 MiB less 300 KB holds: \(range?.limit ?? -1)")
+        let empty = HistoryWindow(capacity: 1000, limit: 10_000, firstID: 1, lastID: 500, lastTime: nil, memory: memory)
+        #expect(empty.missingForReplay(1000, maxBytes: 1 << 20)?.limit == 16, "none in memory to judge by: 16")
+    }
+
+    @Test func aLargeHistoryRequestThatWaitedGoesFirst() {
+        let answers = HistoryAnswers(limit: 1000)
+        #expect(answers.reserve(600, for: 1))
+        #expect(!answers.reserve(900, for: 2, waitedLong: true), "does not fit; now it goes first")
+        #expect(!answers.reserve(100, for: 3), "a small one would fit, but waits behind it")
+        answers.release(600)
+        #expect(answers.reserve(900, for: 2, waitedLong: true))
+        #expect(answers.reserve(100, for: 3))
+        answers.release(1000)
+        #expect(answers.reserve(2000, for: 4), "one is let through when nothing is held, however large")
+        answers.release(2000)
+        _ = answers.reserve(900, for: 6)
+        #expect(!answers.reserve(900, for: 7, waitedLong: true))
+        answers.withdraw(7)
+        #expect(answers.reserve(100, for: 8), "a connection that went stops going first")
+    }
+
     /// 100 messages of 60 KB: an answer of 6 MB, over the 4 MB a client may have queued. It comes whole, at the
     /// reader's pace, and a join replays the newest that fit its bound.
     @Test func aLargeHistoryAnswerIsWrittenAtTheReadersPaceNotCutOff() async throws {

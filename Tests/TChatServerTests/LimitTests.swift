@@ -182,9 +182,8 @@ struct LimitTests {
         await server.stop()
     }
 
-    @Test func makingChannelsIsBoundedPerClientAndServerWide() async throws {
+    @Test func makingChannelsIsBoundedPerAddressAndServerWide() async throws {
         let server = try await TestServer {
-            $0.maxServerChannels = 3
             $0.channelCreationBurst = 2
             $0.channelCreationsPerMinute = 1
         }
@@ -192,14 +191,21 @@ struct LimitTests {
         let alice = try await server.connect("alice", events: false)
         _ = try await alice.send(.text("1"), to: "#a")
         _ = try await alice.join("#b", history: 0)
-        let perClient = await #expect(throws: ProtocolError.self) { try await alice.send(.text("3"), to: "#c") }
-        #expect(perClient?.code == .tooManyChannels && perClient?.message.contains("a minute") == true)
+        let perAddress = await #expect(throws: ProtocolError.self) { try await alice.send(.text("3"), to: "#c") }
+        #expect(perAddress?.code == .tooManyChannels && perAddress?.message.contains("a minute") == true)
         _ = try await alice.send(.text("existing channels are fine"), to: "#a")
+        // Another connection from the same address gets no fresh allowance.
         let bob = try await server.connect("bob", events: false)
-        _ = try await bob.send(.text("mine"), to: "#c")
-        let serverWide = await #expect(throws: ProtocolError.self) { _ = try await bob.join("#d", history: 0) }
-        #expect(serverWide?.code == .tooManyChannels && serverWide?.message.contains("3 channels") == true)
-        #expect(server.server.context?.channels.channelCount == 3)
+        await #expect(throws: ProtocolError.self) { try await bob.send(.text("mine"), to: "#c") }
         await server.stop()
+
+        let full = try await TestServer { $0.maxServerChannels = 3 }
+        defer { full.removeData() }
+        let carol = try await full.connect("carol", events: false)
+        for name in ["#a", "#b", "#c"] { _ = try await carol.send(.text("x"), to: name) }
+        let serverWide = await #expect(throws: ProtocolError.self) { _ = try await carol.join("#d", history: 0) }
+        #expect(serverWide?.code == .tooManyChannels && serverWide?.message.contains("3 channels") == true)
+        #expect(full.server.context?.channels.channelCount == 3)
+        await full.stop()
     }
 }

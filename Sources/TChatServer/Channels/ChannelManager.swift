@@ -135,7 +135,7 @@ final class ChannelManager: Sendable {
         let wanted = min(history, recentCapacity)
         // Fill the in-memory history from disk first if it is short; the join itself then never waits.
         guard let channel = directory.channel(name),
-            let missing = channel.withState({ $0.history.missingForReplay(wanted) })
+            let missing = channel.withState({ $0.history.missingForReplay(wanted, maxBytes: maxReplayBytes) })
         else {
             return session.eventLoop.makeCompletedFuture {
                 try self.completeJoin(

@@ -112,10 +112,18 @@ struct HistoryWindow: Sendable {
         return Array(run.suffix(kept))
     }
 
-    /// What a join wanting `wanted` messages must read first, if memory holds fewer and more are stored.
-    func missingForReplay(_ wanted: Int) -> DiskRange? {
-        guard wanted > recent.count, lastID > 0, recentStart > oldestServed else { return nil }
-        return DiskRange(before: recentStart, after: oldestServed - 1, limit: wanted - recent.count)
+    /// What a join wanting `wanted` messages, at most `maxBytes` of them, must read first, if memory holds fewer and
+    /// more are stored. No more is read than the bytes memory lacks can hold, judged by the messages in memory (or
+    /// 16 when there are none): a join on a channel of large messages used to read 1,000 of them (64 MB) from disk
+    /// to replay 1 MiB.
+    func missingForReplay(_ wanted: Int, maxBytes: Int = .max) -> DiskRange? {
+        guard wanted > recent.count, lastID > 0, recentStart > oldestServed, held.bytes < maxBytes else { return nil }
+        var limit = wanted - recent.count
+        if maxBytes < .max {
+            let lacking = maxBytes - held.bytes
+            limit = min(limit, recent.isEmpty ? 16 : lacking / max(held.bytes / recent.count, 1) + 1)
+        }
+        return DiskRange(before: recentStart, after: oldestServed - 1, limit: limit)
     }
 
     /// Up to `count` messages below `before` (0: the newest): those in memory, and the range to read for the rest.

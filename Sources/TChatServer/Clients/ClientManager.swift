@@ -23,7 +23,7 @@ final class ClientManager: Sendable {
         /// Our clients (with their sessions) and linked servers' clients.
         var nicks: NickTable<ClientSession>
         /// Nick key to what is remembered of it.
-        var known: [String: NickRecord] = [:]
+        var known = KnownNicks()
         /// At most this many nicks are remembered (see `forgetOldest`).
         var knownLimit = ClientManager.defaultKnownLimit
         /// The account key (`Nick.key(for:)` of its name) each logged-in session of ours is logged in to.
@@ -67,7 +67,9 @@ final class ClientManager: Sendable {
         /// forgotten, their welcome text with them. Done a tenth at a time so that the sort is rare.
         mutating func forgetOldest() {
             let nicks = self.nicks
-            let candidates = known.filter { !nicks.isTaken($0.key) }.sorted { $0.value.lastSeen < $1.value.lastSeen }
+            let candidates = known.records.filter { !nicks.isTaken($0.key) }.sorted {
+                $0.value.lastSeen < $1.value.lastSeen
+            }
             for (key, _) in candidates.prefix(max(knownLimit / 10, 1)) { known[key] = nil }
         }
     }
@@ -100,6 +102,7 @@ final class ClientManager: Sendable {
             if let kept = initial.known[key], kept.firstSeen <= record.firstSeen { continue }
             initial.known[key] = record
         }
+        _ = initial.known.takeChanges()  // as stored
         self.state = Mutex(initial)
         self.store = store
         self.accounts = accounts?.isEnabled == true ? accounts : nil
@@ -109,12 +112,17 @@ final class ClientManager: Sendable {
         self.logger = logger
     }
 
+    /// The records changed since last asked, and how many nicks are remembered: for the nick journal.
+    func takeNickChanges() -> (changes: [(key: String, record: NickRecord?)], total: Int) {
+        state.withLock { state in (state.known.takeChanges(), state.known.count) }
+    }
+
     /// Clients connected to this server (not the network).
     var count: Int { state.withLock { $0.nicks.locals.count } }
 
     /// The contents of `nicks.json`.
     func snapshot() -> NicksFile {
-        let known = state.withLock { $0.known }
+        let known = state.withLock { $0.known.records }
         // Sorted by the keys already made, not by lowercasing two nicks per comparison.
         return NicksFile(version: 1, nicks: known.sorted { $0.key < $1.key }.map(\.value))
     }

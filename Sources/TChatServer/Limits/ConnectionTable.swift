@@ -71,8 +71,10 @@ struct ConnectionTable<Connection> {
             guard let victim = oldestHandshakeOfBusiestGroup() else { return .full }
             evicted = entries[victim]?.connection
             remove(victim)
+        } else {
+            // Checked only here: past the handshake bound, the one ended makes the room.
+            guard entries.count < maxOpen else { return .full }
         }
-        guard entries.count < maxOpen else { return .full }
         entries[id] = Entry(connection: connection, ip: ip, group: group, handshakeSince: now)
         perGroup[group] = fromGroup + 1
         handshakes[group, default: [:]][id] = now

@@ -50,7 +50,8 @@ struct RequestBudget {
     /// Seconds a refused client should wait before sending again.
     var pause: Double { rate > 0 ? burst / 2 / rate : 0 }
 
-    private var pauseAmount: TimeAmount { .nanoseconds(Int64(pause * 1e9)) }
+    /// At most a day, whatever the rate: a tiny rate must not overflow the nanoseconds.
+    private var pauseAmount: TimeAmount { .nanoseconds(Int64(min(pause, 86_400) * 1e9)) }
 
     /// How long after a refused request the refusal lasts at least: `pause`, but no more than a second.
     var grace: TimeAmount { min(pauseAmount, .seconds(1)) }

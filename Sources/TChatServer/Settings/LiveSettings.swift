@@ -54,6 +54,16 @@ final class LiveSettings: Sendable {
         }
         let configuration = self.configuration
         var next = current
+        // A file the configuration no longer names is given up: a MOTD taken out, a link secret taken out
+        // (linking off, as at a start without it).
+        if changed != nil {
+            if configuration.motdFile == nil { next.motd = configuration.motd }
+            if configuration.linkSecretFile == nil, registry == nil, next.linkSecret != nil {
+                next.linkSecret = nil
+                logger.notice("linking off: the configuration names no link secret; new links are refused")
+            }
+        }
+
         if let file = configuration.motdFile {
             do {
                 next.motd = try Self.readMOTD(file, configuration: configuration)

@@ -122,13 +122,21 @@ final class HistoryStore: Sendable {
 
     func loadNicks() throws -> [NickRecord] {
         let file: NicksFile? = try loadMetadata("nicks.json")
-        let dropped = try LineFile.truncateTornTail(path: "\(directory)/\(StoreWriter.clientsFile)")
-        if dropped > 0 {
-            logger.warning(
-                "dropped an unfinished last line (a crash during a write)",
-                metadata: ["file": "\(directory)/\(StoreWriter.clientsFile)", "bytes": "\(dropped)"])
+        for name in [StoreWriter.clientsFile, NickJournal.fileName] {
+            let dropped = try LineFile.truncateTornTail(path: "\(directory)/\(name)")
+            if dropped > 0 {
+                logger.warning(
+                    "dropped an unfinished last line (a crash during a write)",
+                    metadata: ["file": "\(directory)/\(name)", "bytes": "\(dropped)"])
+            }
         }
-        return file?.nicks ?? []
+        let journalPath = "\(directory)/\(NickJournal.fileName)"
+        guard let journal = try LineFile.readAll(path: journalPath), !journal.isEmpty else { return file?.nicks ?? [] }
+        var records: [String: NickRecord] = [:]
+        for record in file?.nicks ?? [] { records[Nick.key(for: record.nick)] = record }
+        let lines = try NickJournal.apply(journal, to: &records, path: journalPath)
+        writer.startNickJournal(lines: lines)
+        return records.sorted { $0.key < $1.key }.map(\.value)
     }
 
     private func loadMetadata<T: Decodable>(_ name: String) throws -> T? {

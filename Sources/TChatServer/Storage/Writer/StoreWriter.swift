@@ -37,6 +37,9 @@ final class StoreWriter: Sendable {
     struct Snapshots: Sendable {
         var channels: @Sendable () -> ChannelsFile? = { nil }
         var nicks: @Sendable () -> NicksFile? = { nil }
+        /// The nick records changed (nil: forgotten) since last asked, and how many nicks there are: for the
+        /// journal (`NickJournal`). Nil (no source) writes `nicks.json` whole instead.
+        var nickChanges: (@Sendable () -> (changes: [(key: String, record: NickRecord?)], total: Int))?
     }
 
     let directory: String
@@ -48,6 +51,7 @@ final class StoreWriter: Sendable {
     private let wakeup = DispatchSemaphore(value: 0)
     private let snapshots = Mutex(Snapshots())
     private let failing = Atomic<Bool>(false)
+    private let journalLinesAtStart = Atomic<Int>(0)
     private let logger: Logger
 
     init(
@@ -75,6 +79,7 @@ final class StoreWriter: Sendable {
             var state = ThreadState(
                 files: files, handles: OpenFiles(directory: self.directory, limit: Self.maxOpenFiles))
             state.namedFiles = Set(files.keys)
+            state.nickJournalLines = self.journalLinesAtStart.load(ordering: .relaxed)
             self.run(&state)
         }
         thread.name = "tchatd-store"
@@ -96,6 +101,9 @@ final class StoreWriter: Sendable {
         if wake { wakeup.signal() }
         return true
     }
+
+    /// The lines found in the nick journal at start-up (before `start`).
+    func startNickJournal(lines: Int) { journalLinesAtStart.store(lines, ordering: .relaxed) }
 
     /// Bytes waiting to be taken, and how long the oldest job not yet written has waited (the writer's lag).
     var backlog: (bytes: Int, lag: Duration) {
@@ -144,6 +152,10 @@ final class StoreWriter: Sendable {
         var lastSnapshot = ContinuousClock.now
         var pendingChannels = false
         var pendingNicks = false
+        /// Lines in `nicks.journal.jsonl`, and whether the next nick write must be whole (a journal write failed,
+        /// after its changes were taken).
+        var nickJournalLines = 0
+        var nicksNeedWhole = false
         /// The history files the last `channels.json` written names (at first, those found at start-up).
         var namedFiles: Set<String> = []
         var lastChannelsWrite = ContinuousClock.now
@@ -298,18 +310,45 @@ final class StoreWriter: Sendable {
         }
     }
 
-    /// `nicks.json` changes with every connection, so it is rewritten at most once a second (every turn with
-    /// `--fsync always`) and on shutdown.
+    /// Nick records change with every connection: the changes are appended to the journal at most once a second
+    /// (every turn with `--fsync always`) and on shutdown, and `nicks.json` is written whole only when the journal
+    /// has grown as long as the nick list (`NickJournal`), or when there is no journal source.
     private func maybeWriteNicks(_ state: inout ThreadState, force: Bool) {
         guard state.pendingNicks else { return }
         guard force || policy == .always || ContinuousClock.now - state.lastSnapshot >= .seconds(1) else { return }
-        // A failed write (a full disk) stays pending and is tried again a second later.
-        if let nicks = snapshots.withLock({ $0 }).nicks() {
-            state.pendingNicks = !writeMetadata(nicks, name: "nicks.json")
-        } else {
-            state.pendingNicks = false
-        }
         state.lastSnapshot = ContinuousClock.now
+        let sources = snapshots.withLock { $0 }
+        if let changes = sources.nickChanges, !state.nicksNeedWhole {
+            let taken = changes()
+            if !NickJournal.isDue(lines: state.nickJournalLines + taken.changes.count, nicks: taken.total) {
+                do {
+                    try state.handles.append(NickJournal.encode(taken.changes), to: NickJournal.fileName)
+                    state.nickJournalLines += taken.changes.count
+                    state.pendingNicks = false
+                } catch {
+                    // The changes are taken: only a whole file (tried a second later) has them now.
+                    state.nicksNeedWhole = true
+                    if !failing.exchange(true, ordering: .relaxed) {
+                        logger.error(
+                            "cannot save nicks", metadata: ["file": "\(NickJournal.fileName)", "error": "\(error)"])
+                    }
+                }
+                return
+            }
+        }
+        // Whole: what the journal held is in it, so the journal starts again empty. A failed write stays pending
+        // and is tried again a second later.
+        if state.nicksNeedWhole { _ = sources.nickChanges?() }  // in the whole file, taken now
+        guard let nicks = sources.nicks() else {
+            state.pendingNicks = false
+            return
+        }
+        guard writeMetadata(nicks, name: "nicks.json") else { return }
+        state.handles.closeFile(NickJournal.fileName)
+        _ = unlink("\(directory)/\(NickJournal.fileName)")
+        state.nickJournalLines = 0
+        state.nicksNeedWhole = false
+        state.pendingNicks = false
     }
 
     /// Whether it was written.
