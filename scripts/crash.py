@@ -178,6 +178,17 @@ def main():
             json.load(open(os.path.join(data, name)))
         except (OSError, ValueError) as error:
             problems.append(f"{name} does not parse: {error}")
+    # Their journals: every whole line parses (an unfinished last one is the server's to cut at start-up).
+    for name in ("channels.journal.jsonl", "nicks.journal.jsonl"):
+        path = os.path.join(data, name)
+        if not os.path.exists(path):
+            continue
+        with open(path, "rb") as journal:
+            for number, line in enumerate(journal.read().split(b"\n")[:-1], 1):
+                try:
+                    json.loads(line)
+                except ValueError as error:
+                    problems.append(f"{name} line {number} does not parse: {error}")
 
     acked_ids = {}
     for writer in writers:

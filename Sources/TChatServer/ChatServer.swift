@@ -147,7 +147,7 @@ public final class ChatServer: Service, Sendable {
                 let store: any ChatStorage = try HistoryStore(
                     directory: configuration.dataDirectory, policy: configuration.fsync,
                     historyLimit: configuration.historyLimit, connectionLog: configuration.connectionLog,
-                    logger: logger)
+                    journalCompaction: configuration.journalCompaction, logger: logger)
                 let channels = try store.loadChannels()
                 let unclaimed = try store.unclaimedFiles(claimed: Set(channels.map(\.record.file)))
                 for file in unclaimed {

@@ -112,6 +112,8 @@ public struct ServerConfiguration: Sendable {
     public var requireAccount = false
     /// Accounts that are server operators (`--operator`, repeatable).
     public var operators: [String] = []
+    /// The fewest lines a metadata journal holds before its file is written whole; lowered only by tests.
+    public var journalCompaction = 10_000
     /// SCRAM iterations for new accounts' keys; lowered only by tests.
     public var scramIterations = 600_000
 

@@ -1,5 +1,5 @@
 /// What the server remembers of every nick, by key, and which records changed since the history writer last took
-/// them: the writer appends only those to the nick journal (`NickJournal`) instead of writing every record again.
+/// them: the writer appends only those to the nick journal (`MetadataJournal`) instead of writing every record again.
 struct KnownNicks {
     private(set) var records: [String: NickRecord] = [:]
     /// Keys set or forgotten since `takeChanges`.

@@ -25,7 +25,7 @@ final class HistoryStore: Sendable {
     /// Opens (creating if needed) the data directory and takes its lock, so two servers never share one.
     init(
         directory: String, policy: FsyncPolicy, historyLimit: Int, connectionLog: LogRotation = LogRotation(),
-        logger: Logger
+        journalCompaction: Int = MetadataJournal<NickRecord>.minimumCompaction, logger: Logger
     ) throws {
         self.directory = directory
         self.historyLimit = historyLimit
@@ -55,7 +55,7 @@ final class HistoryStore: Sendable {
         self.lockDescriptor = fd
         self.writer = StoreWriter(
             directory: directory, policy: policy, historyLimit: historyLimit, connectionLog: connectionLog,
-            logger: logger)
+            journalCompaction: journalCompaction, logger: logger)
     }
 
     deinit { close(lockDescriptor) }
@@ -73,12 +73,28 @@ final class HistoryStore: Sendable {
     // MARK: - Start-up
 
     func loadChannels() throws -> [StoredChannel] {
-        guard let file: ChannelsFile = try loadMetadata("channels.json") else { return [] }
+        let file: ChannelsFile? = try loadMetadata("channels.json")
+        var records: [String: ChannelRecord] = [:]
+        for record in file?.channels ?? [] { records[record.name.lowercased()] = record }
+        let journal = Journals.channels
+        let journalPath = "\(directory)/\(journal.fileName)"
+        let dropped = try LineFile.truncateTornTail(path: journalPath)
+        if dropped > 0 {
+            logger.warning(
+                "dropped an unfinished last line (a crash during a write)",
+                metadata: ["file": "\(journalPath)", "bytes": "\(dropped)"])
+        }
+        var lines = 0
+        if let bytes = try LineFile.readAll(path: journalPath), !bytes.isEmpty {
+            lines = try journal.apply(bytes, to: &records, path: journalPath)
+        }
+        writer.startChannelJournal(records: records, lines: lines)
         var loaded: [StoredChannel] = []
         var seenFiles = Set<String>()
-        for record in file.channels {
+        for record in records.values.sorted(by: { $0.name < $1.name }) {
             if let problem = ChannelName.problem(with: record.name) {
-                throw StorageError("\(directory)/channels.json: '\(record.name)' is not a channel name: \(problem)")
+                throw StorageError(
+                    "\(directory)/channels.json (or its journal): '\(record.name)' is not a channel name: \(problem)")
             }
             guard Self.isSafeFileName(record.file), seenFiles.insert(record.file).inserted else {
                 throw StorageError(
@@ -122,7 +138,7 @@ final class HistoryStore: Sendable {
 
     func loadNicks() throws -> [NickRecord] {
         let file: NicksFile? = try loadMetadata("nicks.json")
-        for name in [StoreWriter.clientsFile, NickJournal.fileName] {
+        for name in [StoreWriter.clientsFile, Journals.nicks.fileName] {
             let dropped = try LineFile.truncateTornTail(path: "\(directory)/\(name)")
             if dropped > 0 {
                 logger.warning(
@@ -130,11 +146,11 @@ final class HistoryStore: Sendable {
                     metadata: ["file": "\(directory)/\(name)", "bytes": "\(dropped)"])
             }
         }
-        let journalPath = "\(directory)/\(NickJournal.fileName)"
+        let journalPath = "\(directory)/\(Journals.nicks.fileName)"
         guard let journal = try LineFile.readAll(path: journalPath), !journal.isEmpty else { return file?.nicks ?? [] }
         var records: [String: NickRecord] = [:]
         for record in file?.nicks ?? [] { records[Nick.key(for: record.nick)] = record }
-        let lines = try NickJournal.apply(journal, to: &records, path: journalPath)
+        let lines = try Journals.nicks.apply(journal, to: &records, path: journalPath)
         writer.startNickJournal(lines: lines)
         return records.sorted { $0.key < $1.key }.map(\.value)
     }

@@ -47,6 +47,13 @@ struct OpenFiles {
         unsynced.insert(path)
     }
 
+    /// Syncs one file now (a journal line that must be on disk before what it names is written).
+    mutating func sync(_ path: String) throws {
+        guard let file = files[path], unsynced.contains(path) else { return }
+        guard fsync(file.fd) == 0 else { throw StorageError.system("cannot fsync", file.path) }
+        unsynced.remove(path)
+    }
+
     /// Syncs and closes one file (before it is replaced, say).
     mutating func closeFile(_ path: String) {
         guard let file = files.removeValue(forKey: path) else { return }

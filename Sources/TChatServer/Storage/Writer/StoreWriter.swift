@@ -38,7 +38,7 @@ final class StoreWriter: Sendable {
         var channels: @Sendable () -> ChannelsFile? = { nil }
         var nicks: @Sendable () -> NicksFile? = { nil }
         /// The nick records changed (nil: forgotten) since last asked, and how many nicks there are: for the
-        /// journal (`NickJournal`). Nil (no source) writes `nicks.json` whole instead.
+        /// journal (`MetadataJournal`). Nil (no source) writes `nicks.json` whole instead.
         var nickChanges: (@Sendable () -> (changes: [(key: String, record: NickRecord?)], total: Int))?
     }
 
@@ -52,13 +52,16 @@ final class StoreWriter: Sendable {
     private let snapshots = Mutex(Snapshots())
     private let failing = Atomic<Bool>(false)
     private let journalLinesAtStart = Atomic<Int>(0)
+    private let channelsAtStart = Mutex<([String: ChannelRecord], Int)>(([:], 0))
     private let logger: Logger
 
     init(
         directory: String, policy: FsyncPolicy, historyLimit: Int, maxQueuedBytes: Int = 64 << 20,
-        connectionLog: LogRotation = LogRotation(), logger: Logger
+        connectionLog: LogRotation = LogRotation(),
+        journalCompaction: Int = MetadataJournal<NickRecord>.minimumCompaction, logger: Logger
     ) {
         self.connectionLog = connectionLog
+        self.journalCompaction = journalCompaction
         self.directory = directory
         self.policy = policy
         self.historyLimit = historyLimit
@@ -80,6 +83,7 @@ final class StoreWriter: Sendable {
                 files: files, handles: OpenFiles(directory: self.directory, limit: Self.maxOpenFiles))
             state.namedFiles = Set(files.keys)
             state.nickJournalLines = self.journalLinesAtStart.load(ordering: .relaxed)
+            (state.writtenChannels, state.channelJournalLines) = self.channelsAtStart.withLock { $0 }
             self.run(&state)
         }
         thread.name = "tchatd-store"
@@ -104,6 +108,11 @@ final class StoreWriter: Sendable {
 
     /// The lines found in the nick journal at start-up (before `start`).
     func startNickJournal(lines: Int) { journalLinesAtStart.store(lines, ordering: .relaxed) }
+
+    /// The channel records found at start-up (the whole file and the journal over it) and the journal's lines.
+    func startChannelJournal(records: [String: ChannelRecord], lines: Int) {
+        channelsAtStart.withLock { $0 = (records, lines) }
+    }
 
     /// Bytes waiting to be taken, and how long the oldest job not yet written has waited (the writer's lag).
     var backlog: (bytes: Int, lag: Duration) {
@@ -156,6 +165,9 @@ final class StoreWriter: Sendable {
         /// after its changes were taken).
         var nickJournalLines = 0
         var nicksNeedWhole = false
+        /// The channel records as `channels.json` and its journal have them, by key, and the journal's lines.
+        var writtenChannels: [String: ChannelRecord] = [:]
+        var channelJournalLines = 0
         /// The history files the last `channels.json` written names (at first, those found at start-up).
         var namedFiles: Set<String> = []
         var lastChannelsWrite = ContinuousClock.now
@@ -164,6 +176,8 @@ final class StoreWriter: Sendable {
     static let maxOpenFiles = 256
     /// When `clients.jsonl` is cut and how many old ones are kept.
     let connectionLog: LogRotation
+    /// The fewest lines a metadata journal holds before its file is written whole (`MetadataJournal`).
+    let journalCompaction: Int
     static let clientsFile = "clients.jsonl"
 
     private func run(_ state: inout ThreadState) {
@@ -190,11 +204,11 @@ final class StoreWriter: Sendable {
                     || WriteBatch.writesUnnamed(taken.jobs, named: state.namedFiles),
                 let channels = snapshots.withLock({ $0 }).channels()
             {
-                if writeMetadata(channels, name: "channels.json") {
-                    state.namedFiles = Set(channels.channels.map(\.file))
-                }
+                let unnamed = WriteBatch.writesUnnamed(taken.jobs, named: state.namedFiles)
+                let written = writeChannels(channels, &state, syncNow: unnamed || taken.closing)
+                if written { state.namedFiles = Set(channels.channels.map(\.file)) }
                 state.lastChannelsWrite = ContinuousClock.now
-                state.pendingChannels = false
+                state.pendingChannels = !written
             }
             if !taken.jobs.isEmpty {
                 process(WriteBatch(taken.jobs), &state)
@@ -312,17 +326,18 @@ final class StoreWriter: Sendable {
 
     /// Nick records change with every connection: the changes are appended to the journal at most once a second
     /// (every turn with `--fsync always`) and on shutdown, and `nicks.json` is written whole only when the journal
-    /// has grown as long as the nick list (`NickJournal`), or when there is no journal source.
+    /// has grown as long as the nick list (`MetadataJournal`), or when there is no journal source.
     private func maybeWriteNicks(_ state: inout ThreadState, force: Bool) {
         guard state.pendingNicks else { return }
         guard force || policy == .always || ContinuousClock.now - state.lastSnapshot >= .seconds(1) else { return }
         state.lastSnapshot = ContinuousClock.now
         let sources = snapshots.withLock { $0 }
-        if let changes = sources.nickChanges, !state.nicksNeedWhole {
+        if let changes = sources.nickChanges, !state.nicksNeedWhole, exists("nicks.json") {
             let taken = changes()
-            if !NickJournal.isDue(lines: state.nickJournalLines + taken.changes.count, nicks: taken.total) {
+            let lines = state.nickJournalLines + taken.changes.count
+            if !MetadataJournal<NickRecord>.isDue(lines: lines, records: taken.total, minimum: journalCompaction) {
                 do {
-                    try state.handles.append(NickJournal.encode(taken.changes), to: NickJournal.fileName)
+                    try state.handles.append(Journals.nicks.encode(taken.changes), to: Journals.nicks.fileName)
                     state.nickJournalLines += taken.changes.count
                     state.pendingNicks = false
                 } catch {
@@ -330,7 +345,7 @@ final class StoreWriter: Sendable {
                     state.nicksNeedWhole = true
                     if !failing.exchange(true, ordering: .relaxed) {
                         logger.error(
-                            "cannot save nicks", metadata: ["file": "\(NickJournal.fileName)", "error": "\(error)"])
+                            "cannot save nicks", metadata: ["file": "\(Journals.nicks.fileName)", "error": "\(error)"])
                     }
                 }
                 return
@@ -344,11 +359,53 @@ final class StoreWriter: Sendable {
             return
         }
         guard writeMetadata(nicks, name: "nicks.json") else { return }
-        state.handles.closeFile(NickJournal.fileName)
-        _ = unlink("\(directory)/\(NickJournal.fileName)")
+        state.handles.closeFile(Journals.nicks.fileName)
+        _ = unlink("\(directory)/\(Journals.nicks.fileName)")
         state.nickJournalLines = 0
         state.nicksNeedWhole = false
         state.pendingNicks = false
+    }
+
+    /// The channel records that differ from what was last written go to `channels.journal.jsonl` (synced at once
+    /// with `syncNow`: a new channel is named on disk before its first line is written); `channels.json` is
+    /// written whole when the journal is as long as the channel list, or when appending failed. Whether it was
+    /// written.
+    private func writeChannels(_ file: ChannelsFile, _ state: inout ThreadState, syncNow: Bool) -> Bool {
+        var current: [String: ChannelRecord] = [:]
+        for record in file.channels { current[record.name.lowercased()] = record }
+        var changes: [(key: String, record: ChannelRecord?)] = []
+        for (key, record) in current where state.writtenChannels[key] != record { changes.append((key, record)) }
+        for key in state.writtenChannels.keys where current[key] == nil { changes.append((key, nil)) }
+        guard !changes.isEmpty else { return true }
+        let journal = Journals.channels
+        // The first write of a data directory is whole, so that channels.json is always there to read.
+        if exists("channels.json"),
+            !MetadataJournal<ChannelRecord>.isDue(
+                lines: state.channelJournalLines + changes.count, records: current.count, minimum: journalCompaction)
+        {
+            do {
+                try state.handles.append(journal.encode(changes), to: journal.fileName)
+                if syncNow || policy == .always { try state.handles.sync(journal.fileName) }
+                state.channelJournalLines += changes.count
+                state.writtenChannels = current
+                return true
+            } catch {
+                // Written whole below instead; what the journal holds so far is in the whole file too.
+                logger.error(
+                    "cannot append to the channel journal; writing channels.json whole",
+                    metadata: ["file": "\(journal.fileName)", "error": "\(error)"])
+            }
+        }
+        guard writeMetadata(file, name: "channels.json") else { return false }
+        state.handles.closeFile(journal.fileName)
+        _ = unlink("\(directory)/\(journal.fileName)")
+        state.channelJournalLines = 0
+        state.writtenChannels = current
+        return true
+    }
+
+    private func exists(_ name: String) -> Bool {
+        access("\(directory)/\(name)", F_OK) == 0
     }
 
     /// Whether it was written.
