@@ -29,7 +29,7 @@ import Testing
     }
 
     static func writeChannelsFile(_ directory: String, _ records: [ChannelRecord]) throws {
-        let data = try JSONEncoder().encode(ChannelsFile(version: 1, channels: records))
+        let data = try JSONEncoder().encode(ChannelsFile(version: 1, channels: records, journal: nil))
         try data.write(to: URL(fileURLWithPath: directory + "/channels.json"))
     }
 
@@ -203,7 +203,7 @@ import Testing
         let record = NickRecord(
             nick: "Alice", welcome: "hi", firstSeen: Timestamp(milliseconds: 1_764_000_000_123),
             lastSeen: Timestamp(milliseconds: 1_764_000_100_456), connections: 3, connectedMs: 9)
-        let data = try JSONEncoder().encode(NicksFile(version: 1, nicks: [record]))
+        let data = try JSONEncoder().encode(NicksFile(version: 1, nicks: [record], journal: nil))
         // The file keeps the form older versions wrote and read.
         #expect(String(decoding: data, as: UTF8.self).contains(#""firstSeen":"2025-11-24T16:00:00.123Z""#))
         try data.write(to: URL(fileURLWithPath: directory + "/nicks.json"))

@@ -17,17 +17,22 @@ struct MetadataJournalTests {
 
     @Test func linesApplyInOrderOverTheWholeFile() throws {
         var records = ["ann": Self.record("ann"), "bob": Self.record("bob")]
-        let lines = try Journals.nicks.encode([
-            ("ann", Self.record("Ann", welcome: "hi", seen: 5)), ("bob", nil), ("cy", Self.record("cy")),
-            ("cy", Self.record("cy", seen: 9)),
-        ])
-        let count = try Journals.nicks.apply(lines, to: &records, path: "j")
-        #expect(count == 4)
+        let lines = try Journals.nicks.encode(
+            [
+                ("ann", Self.record("Ann", welcome: "hi", seen: 5)), ("bob", nil), ("cy", Self.record("cy")),
+                ("cy", Self.record("cy", seen: 9)),
+            ], after: 6)
+        var untouched = records
+        // Lines the whole file already holds (a crash before the journal was removed) are skipped.
+        let skipped = try Journals.nicks.apply(lines, to: &untouched, holding: 10, path: "j")
+        #expect(skipped.applied == 0 && skipped.last == 10 && untouched == records)
+        let read = try Journals.nicks.apply(lines, to: &records, holding: 6, path: "j")
+        #expect(read.applied == 4 && read.last == 10)
         #expect(records["ann"] == Self.record("Ann", welcome: "hi", seen: 5))
         #expect(records["bob"] == nil)
         #expect(records["cy"]?.connections == 9)
         #expect(throws: StorageError.self) {
-            _ = try Journals.nicks.apply(Array("{oops\n".utf8), to: &records, path: "j")
+            _ = try Journals.nicks.apply(Array("{oops\n".utf8), to: &records, holding: 0, path: "j")
         }
         #expect(
             !MetadataJournal<NickRecord>.isDue(lines: 9_999, records: 100)
@@ -119,5 +124,34 @@ struct MetadataJournalTests {
         #expect(info.topic == "topic 11")
         #expect(restarted.server.context?.channels.channelCount == 14)
         await restarted.stop()
+    }
+
+    /// A crash after channels.json was written whole and before its journal was removed: the lines the file holds
+    /// already (numbered up to its `journal`) are not replayed over it, so an older topic (or a lifted ban) does not
+    /// come back; a later line is.
+    @Test func linesTheWholeFileHoldsAreNotReplayedOverIt() async throws {
+        let directory = TestServer.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try FileManager.default.createDirectory(atPath: directory + "/channels", withIntermediateDirectories: true)
+        func ops(_ topic: String) -> ChannelRecord {
+            ChannelRecord(
+                name: "#ops", file: "ops.jsonl", created: "2026-01-01T00:00:00.000Z", topic: topic, topicBy: "ann",
+                topicTime: "2026-01-01T00:00:00.000Z")
+        }
+        let dev = ChannelRecord(
+            name: "#dev", file: "dev.jsonl", created: "2026-01-01T00:00:00.000Z", topic: "", topicBy: "",
+            topicTime: "")
+        let whole = try JSONEncoder().encode(ChannelsFile(version: 1, channels: [ops("newer")], journal: 2))
+        try whole.write(to: URL(fileURLWithPath: directory + "/channels.json"))
+        let lines =
+            try Journals.channels.encode([("#ops", ops("older")), ("#ops", ops("older still"))], after: 0)
+            + Journals.channels.encode([("#dev", dev)], after: 2)
+        try Data(lines).write(to: URL(fileURLWithPath: directory + "/" + Journals.channels.fileName))
+        let server = try await TestServer(directory: directory)
+        let bob = try await server.connect("bob", events: false)
+        let (info, _) = try await bob.join("#ops", history: 0)
+        #expect(info.topic == "newer")
+        #expect(server.server.context?.channels.channelCount == 2, "#dev, from line 3, is there")
+        await server.stop()
     }
 }

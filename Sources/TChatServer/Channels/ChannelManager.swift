@@ -112,7 +112,7 @@ final class ChannelManager: Sendable {
 
     /// The contents of `channels.json`.
     func snapshot() -> ChannelsFile {
-        ChannelsFile(version: 1, channels: directory.all.map(\.record).sorted { $0.name < $1.name })
+        ChannelsFile(version: 1, channels: directory.all.map(\.record).sorted { $0.name < $1.name }, journal: nil)
     }
 
     var channelCount: Int { directory.count }

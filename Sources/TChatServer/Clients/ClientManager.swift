@@ -124,7 +124,7 @@ final class ClientManager: Sendable {
     func snapshot() -> NicksFile {
         let known = state.withLock { $0.known.records }
         // Sorted by the keys already made, not by lowercasing two nicks per comparison.
-        return NicksFile(version: 1, nicks: known.sorted { $0.key < $1.key }.map(\.value))
+        return NicksFile(version: 1, nicks: known.sorted { $0.key < $1.key }.map(\.value), journal: nil)
     }
 
     // Arrivals, renames and departures are emitted while the nick table's lock is held, so the network hears of two

@@ -84,11 +84,11 @@ final class HistoryStore: Sendable {
                 "dropped an unfinished last line (a crash during a write)",
                 metadata: ["file": "\(journalPath)", "bytes": "\(dropped)"])
         }
-        var lines = 0
+        var read = (applied: 0, last: file?.journal ?? 0)
         if let bytes = try LineFile.readAll(path: journalPath), !bytes.isEmpty {
-            lines = try journal.apply(bytes, to: &records, path: journalPath)
+            read = try journal.apply(bytes, to: &records, holding: file?.journal ?? 0, path: journalPath)
         }
-        writer.startChannelJournal(records: records, lines: lines)
+        writer.startChannelJournal(records: records, lines: read.applied, last: read.last)
         var loaded: [StoredChannel] = []
         var seenFiles = Set<String>()
         for record in records.values.sorted(by: { $0.name < $1.name }) {
@@ -147,11 +147,14 @@ final class HistoryStore: Sendable {
             }
         }
         let journalPath = "\(directory)/\(Journals.nicks.fileName)"
-        guard let journal = try LineFile.readAll(path: journalPath), !journal.isEmpty else { return file?.nicks ?? [] }
+        guard let journal = try LineFile.readAll(path: journalPath), !journal.isEmpty else {
+            writer.startNickJournal(lines: 0, last: file?.journal ?? 0)
+            return file?.nicks ?? []
+        }
         var records: [String: NickRecord] = [:]
         for record in file?.nicks ?? [] { records[Nick.key(for: record.nick)] = record }
-        let lines = try Journals.nicks.apply(journal, to: &records, path: journalPath)
-        writer.startNickJournal(lines: lines)
+        let read = try Journals.nicks.apply(journal, to: &records, holding: file?.journal ?? 0, path: journalPath)
+        writer.startNickJournal(lines: read.applied, last: read.last)
         return records.sorted { $0.key < $1.key }.map(\.value)
     }
 

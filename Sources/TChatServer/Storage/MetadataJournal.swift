@@ -7,11 +7,15 @@ import Foundation
 /// whole file is written again once the journal holds as many lines as there are records (at least
 /// `minimumCompaction`), and the journal then starts afresh.
 ///
-/// At start-up the whole file is read, then the journal over it in order; an unfinished last line (a crash in the
-/// middle of a write) is cut off first, as for the other line files.
+/// Lines are numbered, and the whole file says the number of the last line it holds (`journal`): at start-up the
+/// whole file is read, then the journal's later lines over it in order. So a crash after the whole file was written
+/// and before the journal was removed replays nothing older over what is newer (a ban lifted, say, coming back).
+/// An unfinished last line (a crash in the middle of a write) is cut off first, as for the other line files.
 struct MetadataJournal<Record: Codable & Sendable>: Sendable {
     /// One line: the record under its key, or that it was forgotten.
     struct Line: Codable, Sendable {
+        /// Counts up across journals, never again from 1: the whole file's `journal` is the last one it holds.
+        var line: UInt64
         var key: String
         var record: Record?
         var forgotten: Bool?
@@ -27,23 +31,31 @@ struct MetadataJournal<Record: Codable & Sendable>: Sendable {
         lines >= max(minimum, records)
     }
 
-    /// The lines for a batch of changes, each ending in a newline.
-    func encode(_ changes: [(key: String, record: Record?)]) throws -> [UInt8] {
+    /// The lines for a batch of changes, numbered from `after + 1`, each ending in a newline.
+    func encode(_ changes: [(key: String, record: Record?)], after: UInt64) throws -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         var bytes: [UInt8] = []
+        var number = after
         for change in changes {
-            let line = Line(key: change.key, record: change.record, forgotten: change.record == nil ? true : nil)
+            number += 1
+            let line = Line(
+                line: number, key: change.key, record: change.record, forgotten: change.record == nil ? true : nil)
             bytes += try encoder.encode(line)
             bytes.append(UInt8(ascii: "\n"))
         }
         return bytes
     }
 
-    /// `records` (from the whole file, by key) with the journal's lines applied in order; the lines are counted.
-    func apply(_ bytes: [UInt8], to records: inout [String: Record], path: String) throws -> Int {
+    /// `records` (from the whole file, by key) with the journal's lines after `holding` (the whole file's
+    /// `journal`) applied in order. Returns the lines applied and the last line's number.
+    func apply(_ bytes: [UInt8], to records: inout [String: Record], holding: UInt64, path: String) throws
+        -> (applied: Int, last: UInt64)
+    {
         let decoder = JSONDecoder()
         var count = 0
+        var applied = 0
+        var last = holding
         for line in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true) {
             count += 1
             let entry: Line
@@ -53,9 +65,12 @@ struct MetadataJournal<Record: Codable & Sendable>: Sendable {
                 throw StorageError(
                     "\(path) line \(count) is not readable (\(error)); fix or move it away, it is left as it is")
             }
+            last = max(last, entry.line)
+            guard entry.line > holding else { continue }
             records[entry.key] = entry.forgotten == true ? nil : entry.record
+            applied += 1
         }
-        return count
+        return (applied, last)
     }
 }
 

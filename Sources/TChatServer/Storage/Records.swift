@@ -124,6 +124,8 @@ struct NickRecord: Codable, Sendable, Equatable {
 struct NicksFile: Codable, Sendable {
     var version: Int
     var nicks: [NickRecord]
+    /// The number of the last journal line this file holds (`MetadataJournal`); absent before the journal.
+    var journal: UInt64?
 }
 
 /// What `channels.json` keeps of a channel; its messages are in `channels/<file>`.
@@ -153,4 +155,6 @@ struct ChannelRecord: Codable, Sendable, Equatable {
 struct ChannelsFile: Codable, Sendable {
     var version: Int
     var channels: [ChannelRecord]
+    /// The number of the last journal line this file holds (`MetadataJournal`); absent before the journal.
+    var journal: UInt64?
 }

@@ -26,7 +26,8 @@ public enum StoreBenchmark {
                 topicTime: "")
         }
         store.start(
-            files: [:], snapshots: StoreWriter.Snapshots(channels: { ChannelsFile(version: 1, channels: records) }))
+            files: [:],
+            snapshots: StoreWriter.Snapshots(channels: { ChannelsFile(version: 1, channels: records, journal: nil) }))
         store.writer.markChannelsChanged()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()

@@ -51,8 +51,8 @@ final class StoreWriter: Sendable {
     private let wakeup = DispatchSemaphore(value: 0)
     private let snapshots = Mutex(Snapshots())
     private let failing = Atomic<Bool>(false)
-    private let journalLinesAtStart = Atomic<Int>(0)
-    private let channelsAtStart = Mutex<([String: ChannelRecord], Int)>(([:], 0))
+    private let nicksAtStart = Mutex<(Int, UInt64)>((0, 0))
+    private let channelsAtStart = Mutex<([String: ChannelRecord], Int, UInt64)>(([:], 0, 0))
     private let logger: Logger
 
     init(
@@ -82,8 +82,10 @@ final class StoreWriter: Sendable {
             var state = ThreadState(
                 files: files, handles: OpenFiles(directory: self.directory, limit: Self.maxOpenFiles))
             state.namedFiles = Set(files.keys)
-            state.nickJournalLines = self.journalLinesAtStart.load(ordering: .relaxed)
-            (state.writtenChannels, state.channelJournalLines) = self.channelsAtStart.withLock { $0 }
+            (state.nickJournalLines, state.nickLine) = self.nicksAtStart.withLock { $0 }
+            (state.writtenChannels, state.channelJournalLines, state.channelLine) = self.channelsAtStart.withLock {
+                $0
+            }
             self.run(&state)
         }
         thread.name = "tchatd-store"
@@ -106,12 +108,13 @@ final class StoreWriter: Sendable {
         return true
     }
 
-    /// The lines found in the nick journal at start-up (before `start`).
-    func startNickJournal(lines: Int) { journalLinesAtStart.store(lines, ordering: .relaxed) }
+    /// The lines of the nick journal found at start-up, and the number of its last (before `start`).
+    func startNickJournal(lines: Int, last: UInt64) { nicksAtStart.withLock { $0 = (lines, last) } }
 
-    /// The channel records found at start-up (the whole file and the journal over it) and the journal's lines.
-    func startChannelJournal(records: [String: ChannelRecord], lines: Int) {
-        channelsAtStart.withLock { $0 = (records, lines) }
+    /// The channel records found at start-up (the whole file and the journal over it), the journal's lines and
+    /// the number of its last.
+    func startChannelJournal(records: [String: ChannelRecord], lines: Int, last: UInt64) {
+        channelsAtStart.withLock { $0 = (records, lines, last) }
     }
 
     /// Bytes waiting to be taken, and how long the oldest job not yet written has waited (the writer's lag).
@@ -168,6 +171,9 @@ final class StoreWriter: Sendable {
         /// The channel records as `channels.json` and its journal have them, by key, and the journal's lines.
         var writtenChannels: [String: ChannelRecord] = [:]
         var channelJournalLines = 0
+        /// The number of each journal's last line (`MetadataJournal.Line.line`).
+        var nickLine: UInt64 = 0
+        var channelLine: UInt64 = 0
         /// The history files the last `channels.json` written names (at first, those found at start-up).
         var namedFiles: Set<String> = []
         var lastChannelsWrite = ContinuousClock.now
@@ -337,8 +343,10 @@ final class StoreWriter: Sendable {
             let lines = state.nickJournalLines + taken.changes.count
             if !MetadataJournal<NickRecord>.isDue(lines: lines, records: taken.total, minimum: journalCompaction) {
                 do {
-                    try state.handles.append(Journals.nicks.encode(taken.changes), to: Journals.nicks.fileName)
+                    try state.handles.append(
+                        Journals.nicks.encode(taken.changes, after: state.nickLine), to: Journals.nicks.fileName)
                     state.nickJournalLines += taken.changes.count
+                    state.nickLine += UInt64(taken.changes.count)
                     state.pendingNicks = false
                 } catch {
                     // The changes are taken: only a whole file (tried a second later) has them now.
@@ -354,10 +362,11 @@ final class StoreWriter: Sendable {
         // Whole: what the journal held is in it, so the journal starts again empty. A failed write stays pending
         // and is tried again a second later.
         if state.nicksNeedWhole { _ = sources.nickChanges?() }  // in the whole file, taken now
-        guard let nicks = sources.nicks() else {
+        guard var nicks = sources.nicks() else {
             state.pendingNicks = false
             return
         }
+        nicks.journal = state.nickLine  // the journal's lines so far are in it: a restart skips them
         guard writeMetadata(nicks, name: "nicks.json") else { return }
         state.handles.closeFile(Journals.nicks.fileName)
         _ = unlink("\(directory)/\(Journals.nicks.fileName)")
@@ -384,7 +393,8 @@ final class StoreWriter: Sendable {
                 lines: state.channelJournalLines + changes.count, records: current.count, minimum: journalCompaction)
         {
             do {
-                try state.handles.append(journal.encode(changes), to: journal.fileName)
+                try state.handles.append(journal.encode(changes, after: state.channelLine), to: journal.fileName)
+                state.channelLine += UInt64(changes.count)
                 if syncNow || policy == .always { try state.handles.sync(journal.fileName) }
                 state.channelJournalLines += changes.count
                 state.writtenChannels = current
@@ -396,6 +406,8 @@ final class StoreWriter: Sendable {
                     metadata: ["file": "\(journal.fileName)", "error": "\(error)"])
             }
         }
+        var file = file
+        file.journal = state.channelLine  // the journal's lines so far are in it: a restart skips them
         guard writeMetadata(file, name: "channels.json") else { return false }
         state.handles.closeFile(journal.fileName)
         _ = unlink("\(directory)/\(journal.fileName)")
