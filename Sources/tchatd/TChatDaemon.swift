@@ -131,7 +131,7 @@ struct TChatDaemon: AsyncParsableCommand {
             guard let directory = file.value(of: "data-dir"),
                 !rest.contains(where: { $0 == "--data-dir" || $0.hasPrefix("--data-dir=") })
             else { return [commandLine[0]] + rest }
-            return [commandLine[0], "--data-dir", directory] + rest
+            return [commandLine[0], "--data-dir=\(directory)"] + rest
         }
         let known = helpMessage(columns: 10_000)
         for key in file.keys where !known.contains("--\(key) ") && !known.contains("--\(key)\n") {

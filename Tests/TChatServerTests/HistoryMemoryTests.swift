@@ -88,6 +88,15 @@ struct HistoryMemoryTests {
         #expect(!answers.reserve(900, for: 7, waitedLong: true))
         answers.withdraw(7)
         #expect(answers.reserve(100, for: 8), "a connection that went stops going first")
+        // A turn to go first lasts 5 s at most, and the same request waits as long again before another.
+        let start = ContinuousClock.now
+        answers.release(answers.bytes)
+        _ = answers.reserve(900, for: 9, now: start)
+        #expect(!answers.reserve(900, for: 10, waitedLong: true, now: start))
+        #expect(!answers.reserve(50, for: 11, now: start + .seconds(1)), "behind the one going first")
+        #expect(answers.reserve(50, for: 11, now: start + .seconds(6)), "its turn ran out")
+        #expect(!answers.reserve(900, for: 10, waitedLong: true, now: start + .seconds(7)))
+        #expect(answers.reserve(40, for: 12, now: start + .seconds(7)), "resting, it does not go first again at once")
     }
 
     /// 100 messages of 60 KB: an answer of 6 MB, over the 4 MB a client may have queued. It comes whole, at the

@@ -24,15 +24,16 @@ struct MetadataJournalTests {
             ], after: 6)
         var untouched = records
         // Lines the whole file already holds (a crash before the journal was removed) are skipped.
-        let skipped = try Journals.nicks.apply(lines, to: &untouched, holding: 10, path: "j")
+        let skipped = try Journals.nicks.apply(
+            lines, to: &untouched, holding: 10, path: "j", key: { $0.nick.lowercased() })
         #expect(skipped.applied == 0 && skipped.last == 10 && untouched == records)
-        let read = try Journals.nicks.apply(lines, to: &records, holding: 6, path: "j")
+        let read = try Journals.nicks.apply(lines, to: &records, holding: 6, path: "j", key: { $0.nick.lowercased() })
         #expect(read.applied == 4 && read.last == 10)
         #expect(records["ann"] == Self.record("Ann", welcome: "hi", seen: 5))
         #expect(records["bob"] == nil)
         #expect(records["cy"]?.connections == 9)
         #expect(throws: StorageError.self) {
-            _ = try Journals.nicks.apply(Array("{oops\n".utf8), to: &records, holding: 0, path: "j")
+            _ = try Journals.nicks.apply(Array("{oops\n".utf8), to: &records, holding: 0, path: "j", key: { $0.nick })
         }
         #expect(
             !MetadataJournal<NickRecord>.isDue(lines: 9_999, records: 100)

@@ -86,7 +86,8 @@ final class HistoryStore: Sendable {
         }
         var read = (applied: 0, last: file?.journal ?? 0)
         if let bytes = try LineFile.readAll(path: journalPath), !bytes.isEmpty {
-            read = try journal.apply(bytes, to: &records, holding: file?.journal ?? 0, path: journalPath)
+            read = try journal.apply(
+                bytes, to: &records, holding: file?.journal ?? 0, path: journalPath, key: { $0.name.lowercased() })
         }
         writer.startChannelJournal(records: records, lines: read.applied, last: read.last)
         var loaded: [StoredChannel] = []
@@ -152,8 +153,14 @@ final class HistoryStore: Sendable {
             return file?.nicks ?? []
         }
         var records: [String: NickRecord] = [:]
-        for record in file?.nicks ?? [] { records[Nick.key(for: record.nick)] = record }
-        let read = try Journals.nicks.apply(journal, to: &records, holding: file?.journal ?? 0, path: journalPath)
+        // Look-alikes in an old file: the one seen first keeps the nick, as `ClientManager` decides without a journal.
+        for record in file?.nicks ?? [] {
+            let key = Nick.key(for: record.nick)
+            if let kept = records[key], kept.firstSeen <= record.firstSeen { continue }
+            records[key] = record
+        }
+        let read = try Journals.nicks.apply(
+            journal, to: &records, holding: file?.journal ?? 0, path: journalPath, key: { Nick.key(for: $0.nick) })
         writer.startNickJournal(lines: read.applied, last: read.last)
         return records.sorted { $0.key < $1.key }.map(\.value)
     }

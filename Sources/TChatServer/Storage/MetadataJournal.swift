@@ -49,9 +49,12 @@ struct MetadataJournal<Record: Codable & Sendable>: Sendable {
 
     /// `records` (from the whole file, by key) with the journal's lines after `holding` (the whole file's
     /// `journal`) applied in order. Returns the lines applied and the last line's number.
-    func apply(_ bytes: [UInt8], to records: inout [String: Record], holding: UInt64, path: String) throws
-        -> (applied: Int, last: UInt64)
-    {
+    /// `key(of:)` names a record as the whole file's are named, from what it holds, not from the line's `key`
+    /// (written by an earlier version, whose rule may differ).
+    func apply(
+        _ bytes: [UInt8], to records: inout [String: Record], holding: UInt64, path: String,
+        key: (Record) -> String
+    ) throws -> (applied: Int, last: UInt64) {
         let decoder = JSONDecoder()
         var count = 0
         var applied = 0
@@ -67,7 +70,11 @@ struct MetadataJournal<Record: Codable & Sendable>: Sendable {
             }
             last = max(last, entry.line)
             guard entry.line > holding else { continue }
-            records[entry.key] = entry.forgotten == true ? nil : entry.record
+            if entry.forgotten == true {
+                records[entry.key] = nil
+            } else if let record = entry.record {
+                records[key(record)] = record
+            }
             applied += 1
         }
         return (applied, last)

@@ -84,7 +84,9 @@ final class StoreWriter: Sendable {
             state.namedFiles = Set(files.keys)
             (state.nickJournalLines, state.nickLine) = self.nicksAtStart.withLock { $0 }
             (state.writtenChannels, state.channelJournalLines, state.channelLine) = self.channelsAtStart.withLock {
-                $0
+                start in
+                defer { start = ([:], 0, 0) }  // the writer's copy is the one kept
+                return start
             }
             self.run(&state)
         }
@@ -210,8 +212,7 @@ final class StoreWriter: Sendable {
                     || WriteBatch.writesUnnamed(taken.jobs, named: state.namedFiles),
                 let channels = snapshots.withLock({ $0 }).channels()
             {
-                let unnamed = WriteBatch.writesUnnamed(taken.jobs, named: state.namedFiles)
-                let written = writeChannels(channels, &state, syncNow: unnamed || taken.closing)
+                let written = writeChannels(channels, &state)
                 if written { state.namedFiles = Set(channels.channels.map(\.file)) }
                 state.lastChannelsWrite = ContinuousClock.now
                 state.pendingChannels = !written
@@ -343,10 +344,15 @@ final class StoreWriter: Sendable {
             let lines = state.nickJournalLines + taken.changes.count
             if !MetadataJournal<NickRecord>.isDue(lines: lines, records: taken.total, minimum: journalCompaction) {
                 do {
+                    let created = !exists(Journals.nicks.fileName)
                     try state.handles.append(
                         Journals.nicks.encode(taken.changes, after: state.nickLine), to: Journals.nicks.fileName)
                     state.nickJournalLines += taken.changes.count
                     state.nickLine += UInt64(taken.changes.count)
+                    // On shutdown and with --fsync always the lines are on disk before this turn ends, as the
+                    // whole file was before the journal.
+                    if force || policy == .always { try state.handles.sync(Journals.nicks.fileName) }
+                    if created { try LineFile.syncDirectory(of: "\(directory)/\(Journals.nicks.fileName)") }
                     state.pendingNicks = false
                 } catch {
                     // The changes are taken: only a whole file (tried a second later) has them now.
@@ -360,8 +366,9 @@ final class StoreWriter: Sendable {
             }
         }
         // Whole: what the journal held is in it, so the journal starts again empty. A failed write stays pending
-        // and is tried again a second later.
+        // and is tried again a second later, whole again: changes taken for it are in no journal.
         if state.nicksNeedWhole { _ = sources.nickChanges?() }  // in the whole file, taken now
+        state.nicksNeedWhole = sources.nickChanges != nil
         guard var nicks = sources.nicks() else {
             state.pendingNicks = false
             return
@@ -375,11 +382,11 @@ final class StoreWriter: Sendable {
         state.pendingNicks = false
     }
 
-    /// The channel records that differ from what was last written go to `channels.journal.jsonl` (synced at once
-    /// with `syncNow`: a new channel is named on disk before its first line is written); `channels.json` is
+    /// The channel records that differ from what was last written go to `channels.journal.jsonl`, synced at once (a
+    /// new channel is named on disk before its first line is written); `channels.json` is
     /// written whole when the journal is as long as the channel list, or when appending failed. Whether it was
     /// written.
-    private func writeChannels(_ file: ChannelsFile, _ state: inout ThreadState, syncNow: Bool) -> Bool {
+    private func writeChannels(_ file: ChannelsFile, _ state: inout ThreadState) -> Bool {
         var current: [String: ChannelRecord] = [:]
         for record in file.channels { current[record.name.lowercased()] = record }
         var changes: [(key: String, record: ChannelRecord?)] = []
@@ -393,9 +400,13 @@ final class StoreWriter: Sendable {
                 lines: state.channelJournalLines + changes.count, records: current.count, minimum: journalCompaction)
         {
             do {
+                let created = !exists(journal.fileName)
                 try state.handles.append(journal.encode(changes, after: state.channelLine), to: journal.fileName)
                 state.channelLine += UInt64(changes.count)
-                if syncNow || policy == .always { try state.handles.sync(journal.fileName) }
+                // Always synced (at most once a second): a channel's record, its bans and key included, must be on
+                // disk before its history file's first line, under every --fsync, as channels.json was.
+                try state.handles.sync(journal.fileName)
+                if created { try LineFile.syncDirectory(of: "\(directory)/\(journal.fileName)") }
                 state.channelJournalLines += changes.count
                 state.writtenChannels = current
                 return true
