@@ -274,7 +274,13 @@ extension ConnectionHandler {
     /// and the client's rate of making them (`--create-rate`): each channel costs memory, a file and a line in
     /// channels.json, and one script made 9,000 in 8 s.
     private func checkCreation(of name: ChannelName) throws(ProtocolError) {
-        guard !server.channels.exists(name) else { return }
+        // A client mostly sends to one channel: once seen to exist, it is not looked up (under the directory's
+        // lock) again for every message. A channel closed since is made again past the bound at most once.
+        if let known = knownChannel, known == name { return }
+        guard !server.channels.exists(name) else {
+            knownChannel = name
+            return
+        }
         let limits = server.live.configuration
         guard server.channels.channelCount < limits.maxServerChannels else {
             throw ProtocolError(

@@ -50,6 +50,8 @@ final class ConnectionHandler: ChannelInboundHandler {
     let helloJitter = Double.random(in: 0..<0.25)
     /// The channel name a SEND named last, as sent and as checked.
     var lastChannel: (text: String, name: ChannelName)?
+    /// The last channel found to exist when a JOIN or SEND might have made it.
+    var knownChannel: ChannelName?
     /// Watches for silence once the connection is admitted.
     var keepAlive: KeepAliveSweep?
     /// Why the connection ended, for the connection log and (unless the client said why) the quit event.
