@@ -270,6 +270,24 @@ import Testing
         #expect(ui.input.text == "see #dev ")
     }
 
+    /// Issue 14's first bug: ann's own /topic left her title bar and /topic with the old one (the TOPIC event goes
+    /// to the others only).
+    @Test func yourOwnTopicShowsInTheTitleBarAndInTopic() {
+        var ui = Self.connected()
+        let asked = Self.type("/topic Welcome to the lobby", into: &ui)
+        guard case .session(.request(.setTopic(let channel, let topic), let tag)) = asked.first else {
+            Issue.record("no topic request: \(asked)")
+            return
+        }
+        #expect(channel == "#ops" && topic == "Welcome to the lobby")
+        _ = ui.handle(.reply(tag: tag, frames: [.ok]))
+        #expect(ui.activeBuffer.topic == "Welcome to the lobby")
+        #expect(ui.activeBuffer.lines.last?.kind == .info("you set the topic: Welcome to the lobby"))
+        #expect(ScreenComposer.compose(ui).lines[0].contains("Welcome to the lobby"))
+        _ = Self.type("/topic", into: &ui)
+        #expect(ui.activeBuffer.lines.last?.kind == .info("topic of #ops: Welcome to the lobby"))
+    }
+
     @Test func nickChangesQuitsAndTopicsShowWhereTheNickWasSeen() {
         var ui = Self.connected()
         _ = ui.handle(.event(.message(Self.message("#ops", 1, from: "bob"))))

@@ -24,7 +24,9 @@ public struct ChatUI: Sendable {
 
     /// Where the answer to a request goes, and how to show it.
     enum Purpose: Sendable, Equatable {
-        case list, who, whois, servers, welcome, reverse, setWelcome, setTopic, history(Int)
+        case list, who, whois, servers, welcome, reverse, setWelcome, history(Int)
+        /// The topic asked for: the TOPIC event goes to the others, so the answer's OK is when ours changes.
+        case setTopic(String)
         /// CHANNEL_MODES for a channel: shown when asked for, else only kept for the sidebar.
         case modes(show: Bool)
         /// An operator's request whose event (MODE_CHANGED, KICKED) says what happened.
@@ -395,7 +397,7 @@ public struct ChatUI: Sendable {
                 info(topic.isEmpty ? "\(channel) has no topic" : "topic of \(channel): \(topic)")
                 return []
             }
-            return request(.setTopic(channel: channel, topic: text), .setTopic)
+            return request(.setTopic(channel: channel, topic: text), .setTopic(text))
         case .list: return request(.listChannels, .list)
         case .who(let channel): return request(.listClients(channel: channel ?? activeBuffer.channelName ?? ""), .who)
         case .whois(let target): return request(.whois(nick: target), .whois)
@@ -705,8 +707,12 @@ public struct ChatUI: Sendable {
             info("welcome text saved: it greets your next connections", in: index)
         case .reverse:
             for case .text(let text) in frames { info(text, in: index) }
-        case .setTopic:
-            break  // the TOPIC event does not come back to us; show it here
+        case .setTopic(let topic):
+            // The TOPIC event does not come back to us: the title bar and /topic take it from here.
+            buffers[index].topic = topic
+            if let channel = buffers[index].channelName {
+                info(topic.isEmpty ? "you cleared the topic of \(channel)" : "you set the topic: \(topic)", in: index)
+            }
         case .history, .channelRequest:
             break
         case .operatorRequest(let done):
@@ -723,9 +729,6 @@ public struct ChatUI: Sendable {
                 if !bans.isEmpty { parts.append("bans: \(bans)") }
                 info(parts.joined(separator: "; "), in: bufferIndex ?? index)
             }
-        }
-        if purpose == .setTopic, let channel = buffers[index].channelName {
-            info("topic of \(channel) set", in: index)
         }
     }
 
