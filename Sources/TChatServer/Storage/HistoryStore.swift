@@ -78,12 +78,7 @@ final class HistoryStore: Sendable {
         for record in file?.channels ?? [] { records[record.name.lowercased()] = record }
         let journal = Journals.channels
         let journalPath = "\(directory)/\(journal.fileName)"
-        let dropped = try LineFile.truncateTornTail(path: journalPath)
-        if dropped > 0 {
-            logger.warning(
-                "dropped an unfinished last line (a crash during a write)",
-                metadata: ["file": "\(journalPath)", "bytes": "\(dropped)"])
-        }
+        try cutUnfinishedLine(of: journalPath)
         var read = (applied: 0, last: file?.journal ?? 0)
         if let bytes = try LineFile.readAll(path: journalPath), !bytes.isEmpty {
             read = try journal.apply(
@@ -102,12 +97,7 @@ final class HistoryStore: Sendable {
                     "\(directory)/channels.json: channel \(record.name) has a bad file name '\(record.file)'")
             }
             let path = "\(directory)/channels/\(record.file)"
-            let dropped = try LineFile.truncateTornTail(path: path)
-            if dropped > 0 {
-                logger.warning(
-                    "dropped an unfinished last line (a crash during a write)",
-                    metadata: ["file": "\(path)", "bytes": "\(dropped)"])
-            }
+            try cutUnfinishedLine(of: path)
             let ends: (first: UInt64, last: UInt64, lastTime: Timestamp?)
             do {
                 ends = try Self.endIDs(path: path)
@@ -137,15 +127,19 @@ final class HistoryStore: Sendable {
         return names.filter { $0.hasSuffix(".jsonl") && !claimed.contains($0) }.sorted()
     }
 
+    /// Cuts off a line file's unfinished last line (a crash in the middle of a write), saying so.
+    private func cutUnfinishedLine(of path: String) throws {
+        let dropped = try LineFile.truncateTornTail(path: path)
+        guard dropped > 0 else { return }
+        logger.warning(
+            "dropped an unfinished last line (a crash during a write)",
+            metadata: ["file": "\(path)", "bytes": "\(dropped)"])
+    }
+
     func loadNicks() throws -> [NickRecord] {
         let file: NicksFile? = try loadMetadata("nicks.json")
         for name in [StoreWriter.clientsFile, Journals.nicks.fileName] {
-            let dropped = try LineFile.truncateTornTail(path: "\(directory)/\(name)")
-            if dropped > 0 {
-                logger.warning(
-                    "dropped an unfinished last line (a crash during a write)",
-                    metadata: ["file": "\(directory)/\(name)", "bytes": "\(dropped)"])
-            }
+            try cutUnfinishedLine(of: "\(directory)/\(name)")
         }
         let journalPath = "\(directory)/\(Journals.nicks.fileName)"
         guard let journal = try LineFile.readAll(path: journalPath), !journal.isEmpty else {
