@@ -22,6 +22,19 @@ public enum SessionCommand: Sendable, Equatable {
     case register(password: String)
     case setPassword(old: String, new: String)
     case dropAccount(password: String)
+    /// Ends the connection now and makes a new one (after the usual short back-off), rejoining as always.
+    case reconnect
+
+    /// The command without its passwords, as failures pass it back to be shown or logged.
+    public var redacted: SessionCommand {
+        switch self {
+        case .login(let credentials): .login(Credentials(account: credentials.account, password: ""))
+        case .register: .register(password: "")
+        case .setPassword: .setPassword(old: "", new: "")
+        case .dropAccount: .dropAccount(password: "")
+        default: self
+        }
+    }
 }
 
 /// What a session tells its user interface, in order.
@@ -38,8 +51,11 @@ public enum SessionEvent: Sendable, Equatable {
     /// Older messages asked for with `.history`, or filling a gap after a reconnection (tag 0).
     case history(channel: String, messages: [ChatMessage], tag: UInt64)
     case reply(tag: UInt64, frames: [ServerFrame])
-    /// A command failed: what was tried and the server's (or the session's) reason.
-    case failed(String, ProtocolError)
+    /// A command failed: the command (without passwords: `redacted`) and the server's or the session's reason.
+    /// The command, not prose, says which request it was, so an interface finds the buffer it came from.
+    case failed(SessionCommand, ProtocolError)
+    /// The server took a direct message (it is not echoed back, so this is when to show it as sent).
+    case directSent(to: String, body: MessageBody)
     case nickChanged(String)
     /// The session is logged in to this account (after `login` or `register`).
     case loggedIn(account: String)
@@ -329,9 +345,9 @@ public final class ChatSession: Sendable {
                 before = older.first?.id ?? 0
             }
         } catch let error as ProtocolError {
-            onEvent(.failed("join \(channel)", error))
+            onEvent(.failed(.join(channel), error))
         } catch {
-            onEvent(.failed("join \(channel)", ProtocolError(.internalError, "\(error)")))
+            onEvent(.failed(.join(channel), ProtocolError(.internalError, "\(error)")))
         }
     }
 
@@ -387,11 +403,12 @@ public final class ChatSession: Sendable {
         guard let connection else {
             if case .join = command { return }  // joined on connecting
             if case .joinKeyed = command { return }
+            if case .reconnect = command { return }  // reconnecting already
             if case .part(let channel, _) = command {
                 onEvent(.parted(channel))
                 return
             }
-            onEvent(.failed(Self.describe(command), ProtocolError(.internalError, "not connected; nothing was sent")))
+            onEvent(.failed(command.redacted, ProtocolError(.internalError, "not connected; nothing was sent")))
             return
         }
         switch command {
@@ -413,7 +430,9 @@ public final class ChatSession: Sendable {
         case .send(let channel, let body):
             report(connection.submit(.send(channel: channel, body: body)), command) { _ in nil }
         case .sendDirect(let nick, let body):
-            report(connection.submit(.sendDirect(nick: nick, body: body)), command) { _ in nil }
+            report(connection.submit(.sendDirect(nick: nick, body: body)), command) { _ in
+                .directSent(to: nick, body: body)
+            }
         case .history(let channel, let before, let limit, let tag):
             report(connection.submit(.history(channel: channel, before: before, limit: limit)), command) { frames in
                 .history(
@@ -435,6 +454,9 @@ public final class ChatSession: Sendable {
             submitted.whenComplete { [self] _ in state.withLock { $0.requestedNick = nil } }
         case .quit:
             break
+        case .reconnect:
+            // A goodbye first, so the server frees the nick before the next hello asks for it.
+            Task { await connection.quit(reason: "reconnecting") }
         case .login(let credentials):
             let onEvent = self.onEvent
             Task { [self] in
@@ -443,7 +465,7 @@ public final class ChatSession: Sendable {
                     state.withLock { $0.credentials = credentials }
                     onEvent(.loggedIn(account: account))
                 } catch {
-                    onEvent(.failed(Self.describe(command), Self.protocolError(error)))
+                    onEvent(.failed(command.redacted, Self.protocolError(error)))
                 }
             }
         case .register(let password):
@@ -482,9 +504,9 @@ public final class ChatSession: Sendable {
             case .success(let frames):
                 if let event = success(frames) { onEvent(event) }
             case .failure(let error as ProtocolError):
-                onEvent(.failed(Self.describe(command), error))
+                onEvent(.failed(command.redacted, error))
             case .failure(let error):
-                onEvent(.failed(Self.describe(command), ProtocolError(.internalError, "\(error)")))
+                onEvent(.failed(command.redacted, ProtocolError(.internalError, "\(error)")))
             }
         }
     }
@@ -505,6 +527,7 @@ public final class ChatSession: Sendable {
         case .register: "register"
         case .setPassword: "password change"
         case .dropAccount: "dropping the account"
+        case .reconnect: "reconnect"
         }
     }
 }

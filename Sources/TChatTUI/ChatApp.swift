@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import Synchronization
 public import TChatClient
 
@@ -101,6 +102,24 @@ public final class ChatApp {
         self.ui.resize(width: size.width, height: size.height)
     }
 
+    /// Builds the client and runs it on a thread of its own, returning when it ends. The loop blocks in `poll`
+    /// between keys, which must never hold one of the few threads Swift's cooperative pool has for async work
+    /// (the session's among them).
+    public static func runOnOwnThread(
+        ui: ChatUI,
+        session makeSession: @escaping @Sendable (_ onEvent: @escaping @Sendable (SessionEvent) -> Void) -> ChatSession,
+        makeTerminal: @escaping @Sendable () -> any Terminal
+    ) async {
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            let thread = Thread {
+                ChatApp(ui: ui, session: makeSession, makeTerminal: makeTerminal).run()
+                done.resume()
+            }
+            thread.name = "tchat-ui"
+            thread.start()
+        }
+    }
+
     /// Asks the loop to end, as SIGTERM does (for tests and embedding).
     public func terminate() { inbox.requestTermination() }
 
@@ -156,6 +175,7 @@ public final class ChatApp {
                 case .session(let command): session.submit(command)
                 case .bell: terminal.bell()
                 case .redraw: terminal.invalidate()
+                case .mouse(let on): terminal.setMouse(on)
                 case .quit: running = false
                 }
             }

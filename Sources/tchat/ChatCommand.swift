@@ -49,10 +49,10 @@ struct ChatCommand: AsyncParsableCommand {
             let ui = ChatUI(
                 nick: settings.nick, serverAddress: settings.server.description, scrollback: settings.scrollback,
                 timeFormat: settings.timeFormat)
-            let app = ChatApp(
-                ui: ui, session: { ChatSession(options: options, channels: settings.channels, onEvent: $0) },
+            let sessionOptions = options
+            await ChatApp.runOnOwnThread(
+                ui: ui, session: { ChatSession(options: sessionOptions, channels: settings.channels, onEvent: $0) },
                 makeTerminal: { CursesTerminal(colors: settings.colors) })
-            app.run()
             await embedded?.stop()
         }
     }

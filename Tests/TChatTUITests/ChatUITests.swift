@@ -89,7 +89,6 @@ import Testing
         #expect(ui.handle(.ctrl("l")) == [.redraw])
         #expect(ui.handle(.escape) == [] && ui.handle(.insert) == [] && ui.handle(.function(12)) == [])
         #expect(ui.handle(.ctrl("d")) == [.session(.quit(reason: "")), .quit])
-        #expect(ui.handle(.ctrl("c")) == [.session(.quit(reason: "")), .quit])
     }
 
     @Test func aClickOnASidebarEntrySwitchesToIt() {
@@ -156,8 +155,9 @@ import Testing
         _ = ui.handle(.alt("1"))
         #expect(Self.type("talking to nobody", into: &ui) == [])
         #expect(ui.activeBuffer.lines.last.map { if case .error = $0.kind { true } else { false } } == true)
-        _ = ui.handle(.failed("message to #ops", ProtocolError(.storageFailure, "disk full")))
-        #expect(ui.activeBuffer.lines.last?.kind == .error("message to #ops failed: disk full"))
+        _ = ui.handle(.failed(.send(channel: "#ops", body: .text("x")), ProtocolError(.storageFailure, "disk full")))
+        _ = ui.handle(.alt("2"))
+        #expect(ui.activeBuffer.lines.last?.kind == .error("message to #ops not sent: disk full"))
     }
 
     @Test func directMessagesOpenAConversationRingAndShowMyReplies() {
@@ -168,10 +168,12 @@ import Testing
         #expect(ui.buffers[index].unread == 1 && ui.buffers[index].mentions == 1)
         _ = ui.handle(.function(index + 1))
         #expect(Self.type("hey", into: &ui) == [.session(.sendDirect(nick: "bob", body: .text("hey")))])
+        #expect(ui.activeBuffer.lines.last?.own != true, "not shown before the server took it")
+        _ = ui.handle(.directSent(to: "bob", body: .text("hey")))
         #expect(ui.activeBuffer.lines.last?.own == true)
-        // /msg opens (or reuses) the conversation and switches to it.
+        // /msg reuses the conversation and switches to it.
         _ = ui.handle(.function(2))
-        #expect(Self.type("/msg Bob again", into: &ui) == [.session(.sendDirect(nick: "bob", body: .text("again")))])
+        #expect(Self.type("/msg Bob again", into: &ui) == [.session(.sendDirect(nick: "Bob", body: .text("again")))])
         #expect(ui.activeBuffer.kind == .direct("bob"))
     }
 
@@ -241,10 +243,19 @@ import Testing
         _ = ui.handle(.disconnected(reason: "the connection was closed", retryIn: .milliseconds(1500)))
         let status = ScreenComposer.compose(ui).lines[22]
         #expect(status.contains("reconnecting in 1.5 s"), "\(status)")
-        #expect(
-            ui.activeBuffer.lines.last?.kind == .info("disconnected: the connection was closed; reconnecting in 1.5 s"))
+        let outage = Line.Kind.info(
+            "disconnected: the connection was closed; reconnecting (the status line shows how it goes)")
+        #expect(ui.activeBuffer.lines.last?.kind == outage)
         _ = ui.handle(.connecting(ServerAddress(host: "127.0.0.1", port: 5000), attempt: 2))
         #expect(ScreenComposer.compose(ui).lines[22].contains("connecting (attempt 2)"))
+        // Failed attempts after the first say nothing more in the buffers: one line per outage.
+        let before = ui.buffers.map(\.lines.count)
+        for attempt in 2...5 {
+            _ = ui.handle(.disconnected(reason: "connection refused", retryIn: .seconds(attempt)))
+            _ = ui.handle(.connecting(ServerAddress(host: "127.0.0.1", port: 5000), attempt: attempt + 1))
+        }
+        #expect(ui.buffers.map(\.lines.count) == before)
+        #expect(ScreenComposer.compose(ui).lines[22].contains("connecting (attempt 6)"))
         _ = ui.handle(.connected(Self.welcome()))
         #expect(ScreenComposer.compose(ui).lines[22].contains("● connected"))
     }
@@ -314,8 +325,10 @@ import Testing
         #expect(normal.input == Rect(x: 0, y: 23, width: 80, height: 1))
         let wide = Layout(width: 200, height: 60, sidebarWidth: 30)
         #expect(wide.sidebar?.width == 30 && wide.pane.width == 169 && wide.pane.height == 57)
-        let narrow = Layout(width: 40, height: 10, sidebarWidth: 12)
-        #expect(narrow.sidebar == nil && narrow.pane.width == 40)
+        let narrow = Layout(width: 60, height: 10, sidebarWidth: 12)
+        #expect(narrow.compactSidebar && narrow.sidebar?.width == 4 && narrow.pane.width == 55)
+        let tooNarrow = Layout(width: 28, height: 10, sidebarWidth: 12)
+        #expect(tooNarrow.sidebar == nil && tooNarrow.pane.width == 28)
         let short = Layout(width: 80, height: 4, sidebarWidth: 12)
         #expect(short.title == nil && short.status == nil && short.pane.height == 3)
         let tiny = Layout(width: 1, height: 1, sidebarWidth: 12)
@@ -360,7 +373,7 @@ import Testing
         let column = { (line: String) in line.distance(from: line.startIndex, to: line.lastIndex(of: "│")!) }
         #expect(column(first) == column(wrapped), "\(first)\n\(wrapped)")
         #expect(!wrapped.contains("bob"))
-        #expect(lines[22].contains("[alice] hub 127.0.0.1:5000 ● connected") && lines[22].hasSuffix("2:#ops"))
+        #expect(lines[22].contains("[alice] hub (127.0.0.1:5000) ● connected") && lines[22].hasSuffix("2:#ops"))
         #expect(lines[23] == "[#ops] 日本語")
         #expect(canvas.cursor?.x == 7 + 6 && canvas.cursor?.y == 23, "the cursor is after the wide characters")
     }

@@ -9,6 +9,8 @@ public struct InputLine: Sendable, Equatable {
     private var historyIndex: Int?
     /// What was being typed when Up first left it.
     private var draft: [Character] = []
+    /// What the last Ctrl-U, Ctrl-K or Ctrl-W cut, for Ctrl-Y.
+    public private(set) var cut: [Character] = []
 
     public static let historyLimit = 500
 
@@ -17,10 +19,17 @@ public struct InputLine: Sendable, Equatable {
     public var text: String { String(characters) }
     public var isEmpty: Bool { characters.isEmpty }
 
+    /// Inserts at the cursor. The text is clustered again with the characters on either side: a combining accent
+    /// or a skin tone typed on its own joins the character before it, so Backspace later removes them together.
+    /// Only the neighbours are looked at, so typing into a long line costs the same as into a short one.
     public mutating func insert(_ text: some StringProtocol) {
-        let new = Array(text)
-        characters.insert(contentsOf: new, at: cursor)
-        cursor += new.count
+        let start = max(cursor - 1, 0)
+        let end = min(cursor + 1, characters.count)
+        let before = String(characters[start..<cursor]) + text
+        let clustered = Array(before + String(characters[cursor..<end]))
+        characters.replaceSubrange(start..<end, with: clustered)
+        // The cursor goes after what was typed, counted in the new clusters.
+        cursor = start + min(before.count, clustered.count)
     }
 
     /// Replaces the whole text, cursor at the end.
@@ -52,24 +61,50 @@ public struct InputLine: Sendable, Equatable {
     public mutating func home() { cursor = 0 }
     public mutating func end() { cursor = characters.count }
 
-    /// Ctrl-U: delete from the start of the line to the cursor.
+    /// Ctrl-U: cut from the start of the line to the cursor.
     public mutating func killToStart() {
-        characters.removeSubrange(0..<cursor)
-        cursor = 0
+        cutRange(0..<cursor)
     }
 
-    /// Ctrl-K: delete from the cursor to the end of the line.
+    /// Ctrl-K: cut from the cursor to the end of the line.
     public mutating func killToEnd() {
-        characters.removeSubrange(cursor..<characters.count)
+        cutRange(cursor..<characters.count)
     }
 
-    /// Ctrl-W: delete the word before the cursor, and the spaces after it.
+    /// Ctrl-W: cut the word before the cursor, and the spaces after it.
     public mutating func deleteWordBefore() {
-        var start = cursor
+        cutRange(wordStart(before: cursor)..<cursor)
+    }
+
+    /// Ctrl-Y: inserts what was cut last.
+    public mutating func yank() {
+        guard !cut.isEmpty else { return }
+        insert(String(cut))
+    }
+
+    /// Alt-B, Ctrl-Left: to the start of this word, or of the one before.
+    public mutating func wordLeft() { cursor = wordStart(before: cursor) }
+
+    /// Alt-F, Ctrl-Right: to the end of this word, or of the next.
+    public mutating func wordRight() {
+        var end = cursor
+        while end < characters.count, characters[end] == " " { end += 1 }
+        while end < characters.count, characters[end] != " " { end += 1 }
+        cursor = end
+    }
+
+    private func wordStart(before position: Int) -> Int {
+        var start = position
         while start > 0, characters[start - 1] == " " { start -= 1 }
         while start > 0, characters[start - 1] != " " { start -= 1 }
-        characters.removeSubrange(start..<cursor)
-        cursor = start
+        return start
+    }
+
+    private mutating func cutRange(_ range: Range<Int>) {
+        guard !range.isEmpty else { return }
+        cut = Array(characters[range])
+        characters.removeSubrange(range)
+        cursor = range.lowerBound
     }
 
     public mutating func historyUp() {

@@ -16,8 +16,11 @@ public enum Key: Sendable, Hashable {
     /// Alt (Meta) and a character: Alt+1 is `alt("1")`.
     case alt(Character)
     case altLeft, altRight
+    case ctrlLeft, ctrlRight
     /// A mouse button pressed at a 0-based cell.
     case click(x: Int, y: Int)
+    /// The mouse wheel turned away from you (up) or towards you (down).
+    case wheelUp, wheelDown
     /// Text pasted in one go (bracketed paste), newlines included.
     case paste(String)
 }

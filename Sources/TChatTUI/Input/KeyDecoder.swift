@@ -140,12 +140,14 @@ public struct KeyDecoder: Sendable {
         }
         let parameters = body.split(separator: ";").map { Int($0) ?? 0 }
         let modifier = parameters.count > 1 ? parameters[1] : 1
-        let alt = modifier == 3 || modifier == 4
+        // xterm's modifier parameter is 1 plus a bit mask: 2 Alt, 4 Ctrl.
+        let alt = (modifier - 1) & 2 != 0
+        let ctrl = (modifier - 1) & 4 != 0
         switch final {
         case UInt8(ascii: "A"): return (.up, used)
         case UInt8(ascii: "B"): return (.down, used)
-        case UInt8(ascii: "C"): return (alt ? .altRight : .right, used)
-        case UInt8(ascii: "D"): return (alt ? .altLeft : .left, used)
+        case UInt8(ascii: "C"): return (ctrl ? .ctrlRight : alt ? .altRight : .right, used)
+        case UInt8(ascii: "D"): return (ctrl ? .ctrlLeft : alt ? .altLeft : .left, used)
         case UInt8(ascii: "H"): return (.home, used)
         case UInt8(ascii: "F"): return (.end, used)
         case UInt8(ascii: "Z"): return (.backTab, used)
@@ -166,11 +168,17 @@ public struct KeyDecoder: Sendable {
         }
     }
 
-    /// `ESC [ < button ; x ; y M`: a press of the left button (0) is a click; the rest is ignored.
+    /// `ESC [ < button ; x ; y M`: a press of the left button (0) is a click, 64 and 65 are the wheel turned up
+    /// and down; the rest is ignored.
     private func mouse(_ body: Substring, pressed: Bool) -> Key? {
         let fields = body.split(separator: ";").compactMap { Int($0) }
-        guard pressed, fields.count == 3, fields[0] == 0 else { return nil }
-        return .click(x: fields[1] - 1, y: fields[2] - 1)
+        guard pressed, fields.count == 3 else { return nil }
+        switch fields[0] {
+        case 0: return .click(x: fields[1] - 1, y: fields[2] - 1)
+        case 64: return .wheelUp
+        case 65: return .wheelDown
+        default: return nil
+        }
     }
 
     private static func find(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {

@@ -34,6 +34,9 @@ public struct ChatBuffer: Sendable {
     public var hasOlder = true
     /// Whether a request for older messages is on its way (so PgUp does not ask twice).
     public var fetchingOlder = false
+    /// Lines added since the user last left this buffer; nil until they first leave it. The unread marker line
+    /// is drawn above the newest this many, so what came while they were away is easy to find.
+    public private(set) var linesAfterMarker: Int?
 
     public init(kind: Kind, name: String, limit: Int = 5000) {
         self.kind = kind
@@ -49,6 +52,19 @@ public struct ChatBuffer: Sendable {
         return nil
     }
 
+    /// The index of the first line after the unread marker, when there is a marker to draw.
+    public var markerIndex: Int? {
+        guard let after = linesAfterMarker, after > 0, after < lines.count else { return nil }
+        return lines.count - after
+    }
+
+    /// The user leaves the buffer: everything in it counts as read, and the marker moves to its end.
+    public mutating func markRead() {
+        linesAfterMarker = 0
+        unread = 0
+        mentions = 0
+    }
+
     /// The oldest channel message id held, to ask for what came before it.
     public var oldestID: UInt64? { lines.first { $0.id != nil }?.id }
 
@@ -60,6 +76,7 @@ public struct ChatBuffer: Sendable {
             // A message older than one already held (gap filling) goes where its id says.
             if let index = lines.lastIndex(where: { $0.id != nil }), let last = lines[index].id, id < last {
                 insertInOrder(line)
+                linesAfterMarker? += 1
                 return true
             }
         }
@@ -67,7 +84,14 @@ public struct ChatBuffer: Sendable {
         lines.append(line)
         if lines.count > limit { drop(lines.removeFirst()) }
         if scroll > 0 { scroll += 1 }  // keep the view still while scrolled back
+        linesAfterMarker? += 1
         return true
+    }
+
+    /// Adds a line above everything held ("no older messages" belongs where the history ends).
+    public mutating func prepend(_ line: Line) {
+        guard lines.count < limit else { return }
+        lines.prepend(line)
     }
 
     /// Adds older messages (history) before what is held, in id order, skipping repeats, within the limit.
@@ -109,6 +133,7 @@ public struct ChatBuffer: Sendable {
         lines.removeAll()
         ids.removeAll()
         scroll = 0
+        linesAfterMarker = linesAfterMarker.map { _ in 0 }
     }
 
     public func contains(id: UInt64) -> Bool { ids.contains(id) }

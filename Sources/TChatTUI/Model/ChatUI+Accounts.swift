@@ -63,8 +63,7 @@ extension ChatUI {
 
     /// After a login or a registration: take the account's nick when the session uses another.
     mutating func loggedIn(_ account: String) -> [Effect] {
-        info("you are logged in to the account \(account)", in: 0)
-        if active != 0 { info("you are logged in to the account \(account)") }
+        announce("you are logged in to the account \(account)")
         guard Nick.key(for: account) != Nick.key(for: nick) else { return [] }
         return [.session(.nick(account))]
     }

@@ -77,17 +77,15 @@ extension ChatUI {
             let because = reason.isEmpty ? "" : " (\(reason))"
             if Nick.key(for: who) == Nick.key(for: nick) {
                 if let index = index(of: .channel(Self.key(channel))) { remove(index) }
-                error("\(by) kicked you from \(channel)\(because)", in: 0)
-                if active != 0 { error("\(by) kicked you from \(channel)\(because)") }
+                announce("\(by) kicked you from \(channel)\(because)", error: true)
                 return []
             }
             guard let index = index(of: .channel(Self.key(channel))) else { return [] }
             buffers[index].members = max(buffers[index].members - 1, 0)
-            forget(who, in: channel)
+            speakers.forget(who, in: channel)
             add(Line(time: time, kind: .event(marker: "<--", text: "\(by) kicked \(who)\(because)")), to: index)
         case .invited(let channel, let by, _):
-            info("\(by) invites you to \(channel): /join \(channel)", in: 0)
-            if active != 0 { info("\(by) invites you to \(channel): /join \(channel)") }
+            announce("\(by) invites you to \(channel): /join \(channel)")
         default:
             break
         }

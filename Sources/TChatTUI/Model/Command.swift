@@ -35,6 +35,15 @@ public enum Command: Sendable, Equatable {
     case login(String?)
     case changePassword
     case unregister
+    /// Leaves a channel, or closes a conversation or the help.
+    case close(reason: String)
+    /// Opens a conversation without sending anything.
+    case query(String)
+    /// Shows sidebar entry n (1-based).
+    case window(Int)
+    case reconnect
+    /// Turns mouse reports on or off.
+    case mouse
 }
 
 /// Every command once, with what it takes and does: the parser, `/help` and Tab completion all read this one
@@ -43,6 +52,8 @@ public struct CommandSpec: Sendable {
     public let name: String
     public let arguments: String
     public let summary: String
+    /// Other names the same command answers to (`/j` for `/join`, as IRC clients have them).
+    public var aliases: [String] = []
     /// Words required before the rest of the line; the last argument may hold spaces.
     let required: Int
     let make: @Sendable (_ words: [String], _ rest: String) -> Command?
@@ -50,8 +61,12 @@ public struct CommandSpec: Sendable {
     public static let all: [CommandSpec] = [
         CommandSpec(
             name: "join", arguments: "#channel [key]", summary: "join a channel (created if new) and switch to it",
-            required: 1
-        ) { words, _ in words.count > 1 ? .joinKeyed(words[0], key: words[1]) : .join(words[0]) },
+            aliases: ["j"], required: 1
+        ) { words, _ in
+            // A channel name has no spaces: "/join bad channel name" is a mistake, not #bad with the key "channel".
+            guard words.count <= 2 else { return nil }
+            return words.count > 1 ? .joinKeyed(words[0], key: words[1]) : .join(words[0])
+        },
         CommandSpec(
             name: "part", arguments: "[#channel] [reason]", summary: "leave this channel, or the one named",
             required: 0
@@ -60,9 +75,20 @@ public struct CommandSpec: Sendable {
             return .part(channel: first, reason: Self.after(first, in: rest))
         },
         CommandSpec(
-            name: "msg", arguments: "nick text", summary: "send a direct message (opens a conversation)",
+            name: "close", arguments: "[reason]",
+            summary: "leave this channel, or close this conversation or the help", aliases: ["wc"], required: 0
+        ) { _, rest in .close(reason: rest) },
+        CommandSpec(
+            name: "msg", arguments: "nick text", summary: "send a direct message (opens a conversation once sent)",
             required: 2
         ) { words, rest in .msg(target: words[0], text: Self.after(words[0], in: rest)) },
+        CommandSpec(
+            name: "query", arguments: "nick", summary: "open a conversation with a nick", aliases: ["q"], required: 1
+        ) { words, _ in words.count == 1 ? .query(words[0]) : nil },
+        CommandSpec(
+            name: "window", arguments: "n", summary: "switch to sidebar entry n (as Alt+J n)", aliases: ["win"],
+            required: 1
+        ) { words, _ in Int(words[0]).flatMap { $0 > 0 ? .window($0) : nil } },
         CommandSpec(
             name: "me", arguments: "action", summary: "say what you are doing: * nick action",
             required: 1
@@ -79,7 +105,7 @@ public struct CommandSpec: Sendable {
         },
         CommandSpec(
             name: "who", arguments: "[#channel]", summary: "who is in a channel (or connected at all)",
-            required: 0
+            aliases: ["names"], required: 0
         ) { words, _ in .who(words.first) },
         CommandSpec(name: "whois", arguments: "nick", summary: "what the server knows of a nick", required: 1) {
             words, _ in .whois(words[0])
@@ -172,14 +198,23 @@ public struct CommandSpec: Sendable {
         CommandSpec(
             name: "unregister", arguments: "", summary: "drop your account (asks for its password)", required: 0
         ) { _, _ in .unregister },
+        CommandSpec(
+            name: "reconnect", arguments: "", summary: "drop the connection and make a new one", required: 0
+        ) { _, _ in .reconnect },
+        CommandSpec(
+            name: "mouse", arguments: "",
+            summary: "give the mouse to the terminal (select, copy, its own wheel), or take it back", required: 0
+        ) { _, _ in .mouse },
         CommandSpec(name: "help", arguments: "", summary: "every command and key", required: 0) { _, _ in .help },
-        CommandSpec(name: "quit", arguments: "[reason]", summary: "leave tchat", required: 0) { _, rest in
+        CommandSpec(name: "quit", arguments: "[reason]", summary: "leave tchat", aliases: ["exit"], required: 0) {
+            _, rest in
             .quit(rest)
         },
     ]
 
     static func named(_ name: String) -> CommandSpec? {
-        all.first { $0.name == name.lowercased() }
+        let name = name.lowercased()
+        return all.first { $0.name == name || $0.aliases.contains(name) }
     }
 
     /// The text after the first occurrence of `word` in `line`, leading spaces removed.

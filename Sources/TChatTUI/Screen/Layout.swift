@@ -20,16 +20,23 @@ public struct Rect: Sendable, Equatable {
 /// Where each part of the screen goes at a given terminal size.
 ///
 /// From top to bottom: title bar, then the sidebar and message pane side by side, the status line, the input
-/// line. Small terminals lose parts in order of least use: the sidebar first (below 50 columns), then the title
-/// and status bars (below 6 rows); the input line always stays.
+/// line. Small terminals lose parts in order of least use: the sidebar collapses to entry numbers below 70
+/// columns and goes below 30, then the title and status bars go (below 6 rows); the input line always stays.
 public struct Layout: Sendable, Equatable {
     public var title: Rect?
     public var sidebar: Rect?
     public var pane: Rect
     public var status: Rect?
     public var input: Rect
+    /// The sidebar shows numbers and activity marks only, no names.
+    public var compactSidebar = false
 
-    public static let sidebarMinimumTerminalWidth = 50
+    /// Below this width the sidebar shows numbers only.
+    public static let sidebarFullTerminalWidth = 70
+    /// Below this width there is no sidebar.
+    public static let sidebarMinimumTerminalWidth = 30
+    /// A compact entry: two digits and a mark (`12!`), and a space before them.
+    public static let compactSidebarWidth = 4
 
     /// `sidebarWidth` is what the entries would like (the longest, with number and count).
     public init(width: Int, height: Int, sidebarWidth: Int) {
@@ -42,7 +49,8 @@ public struct Layout: Sendable, Equatable {
         let top = bars ? 1 : 0
         let middle = max(height - 1 - (bars ? 2 : 0), 0)
         if width >= Self.sidebarMinimumTerminalWidth && middle > 0 {
-            let side = min(max(sidebarWidth, 10), width / 4)
+            compactSidebar = width < Self.sidebarFullTerminalWidth
+            let side = compactSidebar ? Self.compactSidebarWidth : min(max(sidebarWidth, 10), width / 4)
             sidebar = Rect(x: 0, y: top, width: side, height: middle)
             // One column of separator between the sidebar and the pane.
             pane = Rect(x: side + 1, y: top, width: width - side - 1, height: middle)

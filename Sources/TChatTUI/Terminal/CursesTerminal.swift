@@ -21,8 +21,15 @@ public final class CursesTerminal: Terminal {
     private var ended = false
 
     /// Sequences that turn on bracketed paste and SGR mouse reports (button presses only), and off again.
-    static let modesOn = "\u{1B}[?2004h\u{1B}[?1000h\u{1B}[?1006h"
-    static let modesOff = "\u{1B}[?1006l\u{1B}[?1000l\u{1B}[?2004l"
+    static let modesOn = "\u{1B}[?2004h" + mouseOn
+    static let modesOff = mouseOff + "\u{1B}[?2004l"
+    static let mouseOn = "\u{1B}[?1000h\u{1B}[?1006h"
+    static let mouseOff = "\u{1B}[?1006l\u{1B}[?1000l"
+
+    public func setMouse(_ on: Bool) {
+        guard !ended else { return }
+        Self.emit(on ? Self.mouseOn : Self.mouseOff)
+    }
 
     /// Sets up the terminal: call `end()` on every way out (the event loop does, on errors and signals too).
     public init(colors: Bool) {

@@ -9,6 +9,9 @@ public protocol Terminal: AnyObject {
     /// Forgets what the screen shows and draws everything again on the next `draw` (Ctrl-L, after a resize).
     func invalidate()
     func bell()
+    /// Turns mouse reports on (the wheel scrolls tchat, a click selects) or off (the terminal's own selection and
+    /// wheel work again).
+    func setMouse(_ on: Bool)
     /// Takes the terminal's new size (after SIGWINCH).
     func resize(width: Int, height: Int)
     /// Restores the terminal as it was; safe to call more than once.
@@ -24,6 +27,7 @@ public final class RecordingTerminal: Terminal, Sendable {
         var bells = 0
         var invalidations = 0
         var ended = false
+        var mouse = true
     }
 
     private let state: Mutex<State>
@@ -36,10 +40,12 @@ public final class RecordingTerminal: Terminal, Sendable {
     public var bells: Int { state.withLock { $0.bells } }
     public var invalidations: Int { state.withLock { $0.invalidations } }
     public var ended: Bool { state.withLock { $0.ended } }
+    public var mouse: Bool { state.withLock { $0.mouse } }
 
     public func draw(_ canvas: Canvas) { state.withLock { $0.frames.append(canvas) } }
     public func invalidate() { state.withLock { $0.invalidations += 1 } }
     public func bell() { state.withLock { $0.bells += 1 } }
     public func resize(width: Int, height: Int) { state.withLock { $0.size = (width, height) } }
     public func end() { state.withLock { $0.ended = true } }
+    public func setMouse(_ on: Bool) { state.withLock { $0.mouse = on } }
 }

@@ -80,4 +80,22 @@ public enum TerminalText {
         let (head, _) = prefix(text, fitting: width - 1)
         return head + "…"
     }
+
+    /// `text` cut to `width` cells in the middle, keeping both ends: `#engineering-…-backend` and
+    /// `#engineering-…-frontend` stay apart where cutting the end would make them the same.
+    public static func truncateMiddle(_ text: some StringProtocol, to width: Int) -> String {
+        guard width > 2 else { return truncate(text, to: width) }
+        if CellWidth.of(text) <= width { return String(text) }
+        let tailWidth = (width - 1) / 2
+        let (head, _) = prefix(text, fitting: width - 1 - tailWidth)
+        var tail = ""
+        var used = 0
+        for character in text.reversed() {
+            let cells = CellWidth.of(character)
+            if used + cells > tailWidth { break }
+            used += cells
+            tail.insert(character, at: tail.startIndex)
+        }
+        return head + "…" + tail
+    }
 }
