@@ -72,14 +72,16 @@ public final class ChatApp {
     private let input: Int32
     private var decoder = KeyDecoder()
     private var signalSources: [any DispatchSourceSignal] = []
+    private let ignoreFile: IgnoreFile?
 
     /// Builds the session and the screen. With `routeSignals`, SIGWINCH, SIGINT, SIGTERM and SIGHUP are routed to
     /// the loop before `makeTerminal` starts curses, so ncurses never installs handlers of its own. Keys are read
     /// from the file descriptor `input` (standard input by default).
     public init(
         ui: ChatUI, session makeSession: (_ onEvent: @escaping @Sendable (SessionEvent) -> Void) -> ChatSession,
-        input: Int32 = 0, routeSignals: Bool = true, makeTerminal: () -> any Terminal
+        input: Int32 = 0, routeSignals: Bool = true, ignoreFile: IgnoreFile? = nil, makeTerminal: () -> any Terminal
     ) {
+        self.ignoreFile = ignoreFile
         let inbox = Inbox()
         self.inbox = inbox
         self.ui = ui
@@ -108,11 +110,11 @@ public final class ChatApp {
     public static func runOnOwnThread(
         ui: ChatUI,
         session makeSession: @escaping @Sendable (_ onEvent: @escaping @Sendable (SessionEvent) -> Void) -> ChatSession,
-        makeTerminal: @escaping @Sendable () -> any Terminal
+        ignoreFile: IgnoreFile? = nil, makeTerminal: @escaping @Sendable () -> any Terminal
     ) async {
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             let thread = Thread {
-                ChatApp(ui: ui, session: makeSession, makeTerminal: makeTerminal).run()
+                ChatApp(ui: ui, session: makeSession, ignoreFile: ignoreFile, makeTerminal: makeTerminal).run()
                 done.resume()
             }
             thread.name = "tchat-ui"
@@ -176,6 +178,9 @@ public final class ChatApp {
                 case .bell: terminal.bell()
                 case .redraw: terminal.invalidate()
                 case .mouse(let on): terminal.setMouse(on)
+                case .saveIgnored(let nicks):
+                    // A few bytes, on this thread (never an event loop's): the list is kept before the next key.
+                    if let problem = ignoreFile?.save(nicks) { ui.showError(problem) }
                 case .quit: running = false
                 }
             }

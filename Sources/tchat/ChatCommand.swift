@@ -46,12 +46,15 @@ struct ChatCommand: AsyncParsableCommand {
             options.clientName = "tchat"
             options.tlsTrust = settings.tlsTrust
             options.credentials = try ServerOptions.credentials(for: settings)
-            let ui = ChatUI(
+            var ui = ChatUI(
                 nick: settings.nick, serverAddress: settings.server.description, scrollback: settings.scrollback,
                 timeFormat: settings.timeFormat)
+            let ignoreFile = IgnoreFile(environment: ProcessInfo.processInfo.environment)
+            ui.ignored = ignoreFile.load()
             let sessionOptions = options
             await ChatApp.runOnOwnThread(
                 ui: ui, session: { ChatSession(options: sessionOptions, channels: settings.channels, onEvent: $0) },
+                ignoreFile: ignoreFile,
                 makeTerminal: { CursesTerminal(colors: settings.colors) })
             await embedded?.stop()
         }

@@ -14,7 +14,11 @@ struct ServerOptions: ParsableArguments {
             valueName: "host:port"))
     var server: String?
 
-    @Option(help: ArgumentHelp("Your nick (default: $TCHAT_NICK, the config file, else $USER).", valueName: "nick"))
+    @Option(
+        help: ArgumentHelp(
+            "Your nick (default: $TCHAT_NICK, the config file, else $USER; send, listen and servers add -send, "
+                + "-listen or -servers unless they log in, so they never take the nick of your own chat).",
+            valueName: "nick"))
     var nick: String?
 
     @Option(
@@ -53,13 +57,24 @@ struct ServerOptions: ParsableArguments {
         }
     }
 
-    func connectOptions(receivesEvents: Bool) throws -> ConnectOptions {
-        let settings = try settings()
+    /// Options for a headless command. Without `--nick` or an account to log in to, its nick is the chat nick
+    /// with `-role` after it: the README's `tchat send` works while your full-screen client holds your nick.
+    func connectOptions(receivesEvents: Bool, role: String) throws -> ConnectOptions {
+        var settings = try settings()
+        if nick == nil, settings.passwordFile == nil {
+            settings.nick = Self.headlessNick(settings.nick, role: role)
+        }
         var options = ConnectOptions(server: settings.server, nick: settings.nick)
         options.receivesEvents = receivesEvents
         options.tlsTrust = settings.tlsTrust
         options.credentials = try Self.credentials(for: settings)
         return options
+    }
+
+    /// `nick-role`, cut so that it stays a valid nick.
+    static func headlessNick(_ nick: String, role: String) -> String {
+        let suffix = "-" + role
+        return String(nick.prefix(ProtocolLimits.maxNickLength - suffix.count)) + suffix
     }
 
     /// The nick's account and the password file's password; nil without a password file. A file that group or

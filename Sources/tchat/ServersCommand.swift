@@ -14,7 +14,7 @@ struct ServersCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailure {
-            let options = try connection.connectOptions(receivesEvents: false)
+            let options = try connection.connectOptions(receivesEvents: false, role: "servers")
             let chat = try await ChatConnection.connect(options)
             let servers = try await chat.request(.listServers).compactMap { frame -> ServerInfo? in
                 if case .serverInfo(let info) = frame { info } else { nil }

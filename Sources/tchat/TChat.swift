@@ -19,6 +19,15 @@ struct TChat: AsyncParsableCommand {
     /// Like ArgumentParser's own `main`, except that a usage error is one line (`tchat: ...`) as every other
     /// error is, so scripts can log it as it is; `--help` still prints the help.
     static func main() async {
+        // `tchat --help` is mostly asked by someone about to chat: the full-screen client's options come with the
+        // list of commands, not behind `tchat help chat`.
+        if [["--help"], ["-h"], ["help"]].contains(Array(CommandLine.arguments.dropFirst())) {
+            print(helpMessage())
+            print("\nTHE FULL-SCREEN CLIENT (tchat with no subcommand):\n")
+            print(helpMessage(for: ChatCommand.self).split(separator: "\n", omittingEmptySubsequences: false)
+                .drop { !$0.hasPrefix("OPTIONS:") }.joined(separator: "\n"))
+            return
+        }
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {

@@ -1,3 +1,4 @@
+import Foundation
 import TChatClient
 import TChatProtocol
 import Testing
@@ -287,6 +288,10 @@ import Testing
     }
 
     @Test func backspaceRemovesAWholeCharacterHoweverItWasTyped() {
+        var ui = T.connected()
+        for scalar in ["e", "\u{301}"] { _ = ui.handle(.paste(scalar)) }
+        _ = ui.handle(.backspace)
+        #expect(ui.input.isEmpty)
         var line = InputLine()
         for scalar in ["e", "\u{301}", "👍", "\u{1F3FD}"] { line.insert(scalar) }
         #expect(line.characters.count == 2, "é and 👍🏽, each one character")
@@ -294,6 +299,36 @@ import Testing
         #expect(line.text == "e\u{301}")
         line.backspace()
         #expect(line.isEmpty)
+    }
+
+    @Test func ignoredNicksAreHiddenAndTheListIsKept() throws {
+        var ui = T.connected()
+        #expect(T.type("/ignore Troll", into: &ui) == [.saveIgnored(["troll"])])
+        #expect(ui.handle(.event(.message(T.message("#dev", 1, from: "troll", "alice: bait")))) == [])
+        _ = ui.handle(.event(.direct(DirectMessage(from: "TROLL", to: "alice", time: T.time, body: .text("hi")))))
+        _ = ui.handle(.event(.joined(channel: "#ops", nick: "troll", time: T.time)))
+        #expect(!ui.buffers.contains { $0.kind == .direct("troll") } && Self.entry(ui, .channel("#dev")).unread == 0)
+        #expect(!ui.activeBuffer.lines.contains { $0.kind == .event(marker: "-->", text: "troll joined #ops") })
+        #expect(T.type("/unignore troll", into: &ui) == [.saveIgnored([])])
+        let directory = "/tmp/tchat-ignore-\(UInt64.random(in: 0...UInt64.max))"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let file = IgnoreFile(environment: ["XDG_CONFIG_HOME": directory])
+        #expect(file.path == directory + "/tchat/ignored")
+        #expect(file.load() == [])
+        #expect(file.save(["troll", "spammer"]) == nil)
+        #expect(file.save(["troll", "spammer", "bot"]) == nil, "replacing an existing list")
+        #expect(file.load() == ["troll", "spammer", "bot"])
+        let mode = try FileManager.default.attributesOfItem(atPath: file.path)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+    }
+
+    @Test func aCommandTypedInTheHelpShowsItsAnswer() {
+        var ui = T.connected()
+        _ = T.type("/help", into: &ui)
+        #expect(ui.activeBuffer.scroll > 0, "the help reads from the top")
+        _ = T.type("/bogus", into: &ui)
+        #expect(ui.activeBuffer.scroll == 0)
+        #expect(Self.screen(ui)[21].contains("unknown command /bogus"), "\(Self.screen(ui)[21])")
     }
 }
 

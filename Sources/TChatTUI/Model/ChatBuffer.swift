@@ -65,8 +65,15 @@ public struct ChatBuffer: Sendable {
         mentions = 0
     }
 
-    /// The oldest channel message id held, to ask for what came before it.
-    public var oldestID: UInt64? { lines.first { $0.id != nil }?.id }
+    /// The oldest message id a history answer brought, shown or not (an ignored nick's are not).
+    public var oldestFetched: UInt64?
+
+    /// The id to ask for messages before: the oldest held or fetched.
+    public var oldestID: UInt64? {
+        let held = lines.first { $0.id != nil }?.id
+        guard let fetched = oldestFetched else { return held }
+        return min(held ?? fetched, fetched)
+    }
 
     /// Adds a line at the end (live), dropping the oldest past the limit. Returns false for a repeated message.
     @discardableResult

@@ -162,6 +162,30 @@ extension ChatUI {
                     ? "the mouse is tchat's: the wheel scrolls, a click on the sidebar switches"
                     : "the mouse is the terminal's: select and copy as usual; /mouse takes it back")
             return [.mouse(mouse)]
+        case .ignore(let target):
+            guard let target else {
+                info(ignored.isEmpty ? "you ignore no one" : "you ignore: \(ignored.joined(separator: " "))")
+                return []
+            }
+            guard Nick.problem(with: target) == nil else {
+                error("'\(target)' is not a valid nick")
+                return []
+            }
+            guard !isIgnored(target) else {
+                info("you ignore \(target) already")
+                return []
+            }
+            ignored.append(target.lowercased())
+            info("ignoring \(target): their lines are not shown; /unignore \(target) shows them again")
+            return [.saveIgnored(ignored)]
+        case .unignore(let target):
+            guard isIgnored(target) else {
+                error("you do not ignore \(target)")
+                return []
+            }
+            ignored.removeAll { Nick.key(for: $0) == Nick.key(for: target) }
+            info("\(target) is shown again")
+            return [.saveIgnored(ignored)]
         case .register, .login, .changePassword, .unregister:
             startAccountCommand(command)
             return []

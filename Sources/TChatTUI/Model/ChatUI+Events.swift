@@ -110,7 +110,7 @@ extension ChatUI {
         buffers[index].topic = channel.topic
         buffers[index].members = Int(channel.members)
         // A rejoin's replay is what was missed: it counts, as live messages do.
-        for message in replay {
+        for message in replay where !isIgnored(message.from) {
             remember(message)
             add(line(for: message), to: index, counts: existed && !isOwn(message.from))
         }
@@ -126,7 +126,7 @@ extension ChatUI {
         if tag == 0 {
             // Filling the gap after a reconnection: newer than what was shown, and unread like any live message.
             var mentioned = false
-            for message in messages {
+            for message in messages where !isIgnored(message.from) {
                 remember(message)
                 let line = line(for: message)
                 if add(line, to: index, counts: !line.own), line.mention { mentioned = true }
@@ -135,8 +135,10 @@ extension ChatUI {
         }
         _ = requests.take(tag)
         buffers[index].fetchingOlder = false
-        let added = buffers[index].insertOlder(messages.map { line(for: $0) })
-        if messages.isEmpty || added == 0 {
+        let shown = messages.filter { !isIgnored($0.from) }
+        if let oldest = messages.map(\.id).min() { buffers[index].oldestFetched = oldest }
+        let added = buffers[index].insertOlder(shown.map { line(for: $0) })
+        if messages.isEmpty || (added == 0 && !shown.isEmpty) {
             buffers[index].hasOlder = false
             // Where the history ends: above the oldest line, not below the newest.
             buffers[index].prepend(.info("no older messages in \(channel)"))

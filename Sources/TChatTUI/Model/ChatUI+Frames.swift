@@ -4,6 +4,7 @@ import TChatProtocol
 /// Live events from the server: messages, direct messages, joins, parts, quits, nick and topic changes.
 extension ChatUI {
     mutating func apply(_ frame: ServerFrame) -> [Effect] {
+        if let who = Self.actor(of: frame), isIgnored(who) { return [] }
         switch frame {
         case .message(let message):
             guard let index = index(of: .channel(Self.key(message.channel))) else { return [] }
@@ -69,6 +70,17 @@ extension ChatUI {
             break
         }
         return []
+    }
+
+    /// Whose doing an event is, for `/ignore`.
+    static func actor(of frame: ServerFrame) -> String? {
+        switch frame {
+        case .message(let message): message.from
+        case .direct(let message): message.from
+        case .joined(_, let who, _), .parted(_, let who, _, _), .quitted(let who, _, _): who
+        case .nickChanged(let old, _, _): old
+        default: nil
+        }
     }
 
     private func sharesChannel(_ index: Int, with who: String) -> Bool {

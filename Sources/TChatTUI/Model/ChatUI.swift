@@ -10,6 +10,8 @@ public enum Effect: Sendable, Equatable {
     case redraw
     /// Turn mouse reports on or off (`/mouse`).
     case mouse(Bool)
+    /// Keep this list of ignored nicks for the next start (`/ignore`, `/unignore`).
+    case saveIgnored([String])
     case quit
 }
 
@@ -53,6 +55,8 @@ public struct ChatUI: Sendable {
     public internal(set) var maxFrameLength = ProtocolLimits.defaultMaxFrameLength
     /// Ctrl-C was pressed on an empty line: a second one quits.
     public internal(set) var quitArmed = false
+    /// Nicks whose lines are not shown, lower-cased (`/ignore`); set at start from the saved list.
+    public var ignored: [String] = []
     /// Digits typed after Alt+J, waiting for the second.
     var jumpDigits: String?
     /// Pastes of more lines than this ask first.
@@ -165,6 +169,9 @@ public struct ChatUI: Sendable {
         add(.error(text), to: index ?? active)
     }
 
+    /// Shows a problem of the program around the model (a file that could not be written) where the user looks.
+    public mutating func showError(_ text: String) { error(text) }
+
     /// Tells the status buffer, and the buffer shown when it is another.
     mutating func announce(_ text: String, error isError: Bool = false) {
         for index in Set([0, active]).sorted() {
@@ -173,6 +180,12 @@ public struct ChatUI: Sendable {
     }
 
     static func key(_ name: String) -> String { name.lowercased() }
+
+    /// Compared as the server compares nicks (look-alikes are the same nick).
+    func isIgnored(_ who: String) -> Bool {
+        let key = Nick.key(for: who)
+        return ignored.contains { Nick.key(for: $0) == key }
+    }
 }
 
 extension String {

@@ -44,6 +44,9 @@ public enum Command: Sendable, Equatable {
     case reconnect
     /// Turns mouse reports on or off.
     case mouse
+    /// Hides a nick's messages, joins and parts; nil lists those hidden.
+    case ignore(String?)
+    case unignore(String)
 }
 
 /// Every command once, with what it takes and does: the parser, `/help` and Tab completion all read this one
@@ -198,6 +201,14 @@ public struct CommandSpec: Sendable {
         CommandSpec(
             name: "unregister", arguments: "", summary: "drop your account (asks for its password)", required: 0
         ) { _, _ in .unregister },
+        CommandSpec(
+            name: "ignore", arguments: "[nick]",
+            summary: "hide a nick's messages, direct messages, joins and parts (kept across restarts); alone, list them",
+            required: 0
+        ) { words, _ in words.count <= 1 ? .ignore(words.first) : nil },
+        CommandSpec(name: "unignore", arguments: "nick", summary: "show a nick again", required: 1) { words, _ in
+            .unignore(words[0])
+        },
         CommandSpec(
             name: "reconnect", arguments: "", summary: "drop the connection and make a new one", required: 0
         ) { _, _ in .reconnect },
