@@ -87,7 +87,11 @@ import Testing
         let clients = try ServerAddress(
             parsing: String(try #require(daemon.lines.first?.split(separator: " ")[1].dropFirst("clients=".count))),
             defaultPort: 0)
-        #expect(daemon.stderr.contains("name=from-the-command-line") && daemon.stderr.contains("accounts=off"))
+        // The log has a thread of its own: its start-up line may come after the ports on standard output.
+        #expect(
+            await daemon.waitForOutput { _ in
+                daemon.stderr.contains("name=from-the-command-line") && daemon.stderr.contains("accounts=off")
+            }, "\(daemon.stderr)")
         func connect(_ nick: String) async -> ChatConnection? {
             var options = ConnectOptions(server: clients, nick: nick)
             options.receivesEvents = false
@@ -252,13 +256,14 @@ import Testing
         #expect(await badChannel.exitStatus() != 0)
         #expect(badChannel.stderr.contains("invalid channel"), "\(badChannel.stderr)")
 
-        // The environment stands in for the flags.
+        // The environment stands in for the flags; a headless command without --nick adds -send to the nick, so it
+        // never takes the nick of the user's own full-screen client.
         let fromEnvironment = try Child(
             "tchat", ["send", "ops", "via env"], environment: ["TCHAT_SERVER": daemon.clients, "TCHAT_NICK": "envy"])
         #expect(await fromEnvironment.exitStatus() == 0, "\(fromEnvironment.stderr)")
         #expect(
             await holder.waitForOutput { lines in
-                lines.contains { $0.contains("\"via env\"") && $0.contains("\"envy\"") }
+                lines.contains { $0.contains("\"via env\"") && $0.contains("\"envy-send\"") }
             })
         // --to sends a direct message, which listen prints as such.
         let direct = try Child("tchat", ["send", "--server", daemon.clients, "--nick", "dm", "--to", "taken", "psst"])

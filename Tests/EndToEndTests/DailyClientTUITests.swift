@@ -106,6 +106,7 @@ struct DailyClientTUITests {
         try tmux.keys("ann", "PPage")
         let (atTop, top) = try await tmux.waitFor("ann") {
             $0[row: 1].contains("you joined #ops") || $0[row: 1].contains("message 1")
+                || $0[row: 1].contains("no older messages in #ops")
         }
         #expect(atTop, "\(Self.shown(top))")
         let pane = (1...20).map { top[row: $0] }.map { String($0.dropFirst(12)).trimmingCharacters(in: .whitespaces) }

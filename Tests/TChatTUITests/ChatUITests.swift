@@ -88,7 +88,7 @@ import Testing
         #expect(ui.input.text == "")
         #expect(ui.handle(.ctrl("l")) == [.redraw])
         #expect(ui.handle(.escape) == [] && ui.handle(.insert) == [] && ui.handle(.function(12)) == [])
-        #expect(ui.handle(.ctrl("d")) == [.session(.quit(reason: "")), .quit])
+        #expect(ui.handle(.ctrl("d")) == [], "on an empty line it asks, as Ctrl-C does")
     }
 
     @Test func aClickOnASidebarEntrySwitchesToIt() {

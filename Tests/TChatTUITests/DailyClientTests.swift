@@ -332,6 +332,84 @@ import Testing
     }
 }
 
+@Suite struct DailyClientReviewTests {
+    typealias T = ChatUITests
+
+    @Test func aLineTallerThanThePaneDoesNotHideWhatIsAboveIt() {
+        var ui = T.connected()
+        let tall = T.message("#ops", 4, String(repeating: "long words here ", count: 400))
+        _ = ui.handle(.joined(T.channel("#ops"), replay: [T.message("#ops", 1, "first"), T.message("#ops", 2), tall]))
+        for _ in 0..<10 { _ = ui.handle(.pageUp) }
+        #expect(ScreenComposer.compose(ui).lines[1...21].contains { $0.contains("first") })
+    }
+
+    @Test func msgAndQuerySplitLongTextAndDirectMessagesToYourselfShowOnce() {
+        var ui = T.connected()
+        let long = String(repeating: "x", count: 150_000)
+        #expect(T.type("/msg bob \(long)", into: &ui).count >= 3)
+        #expect(T.type("/msg #dev \(long)", into: &ui).count >= 3)
+        #expect(
+            T.type("/query carol hi there", into: &ui) == [
+                .session(.sendDirect(nick: "carol", body: .text("hi there")))
+            ])
+        #expect(ui.activeBuffer.kind == .direct("carol"))
+        _ = T.type("/query alice", into: &ui)
+        _ = ui.handle(.event(.direct(DirectMessage(from: "alice", to: "alice", time: T.time, body: .text("note")))))
+        _ = ui.handle(.directSent(to: "alice", body: .text("note")))
+        #expect(
+            ui.activeBuffer.lines.filter { $0.kind == .message(nick: "alice", text: "note", action: false) }.count == 1)
+    }
+
+    @Test func ignoringKeepsCountsRightAndFollowsANickChange() {
+        var ui = T.connected()
+        _ = ui.handle(.event(.joined(channel: "#ops", nick: "troll", time: T.time)))
+        let members = ui.activeBuffer.members
+        _ = T.type("/ignore troll", into: &ui)
+        #expect(T.type("/ignore alice", into: &ui) == [], "not yourself")
+        _ = ui.handle(.event(.parted(channel: "#ops", nick: "troll", reason: "", time: T.time)))
+        #expect(ui.activeBuffer.members == members - 1)
+        _ = ui.handle(.event(.joined(channel: "#ops", nick: "troll", time: T.time)))
+        #expect(
+            ui.handle(.event(.nickChanged(old: "troll", new: "troll2", time: T.time))) == [.saveIgnored(["troll2"])])
+        #expect(ui.handle(.event(.message(T.message("#ops", 9, from: "troll2", "still me")))) == [])
+        #expect(
+            !ui.activeBuffer.lines.contains { $0.kind == .message(nick: "troll2", text: "still me", action: false) })
+    }
+
+    @Test func theSidebarsOwnRequestsFailQuietly() {
+        var ui = T.connected()
+        guard case .session(.request(let frame, let tag))? = ui.handle(.joined(T.channel("#new"), replay: [])).first
+        else {
+            Issue.record("no modes request")
+            return
+        }
+        _ = ui.handle(.failed(.request(frame, tag: tag), ProtocolError(.internalError, "the connection was closed")))
+        #expect(ui.buffers.allSatisfy { !$0.lines.contains { if case .error = $0.kind { true } else { false } } })
+    }
+
+    @Test func piecesNeverExceedTheLimitEvenAfterACutAtASpace() {
+        let family = "👨‍👩‍👧‍👦"
+        let pieces = MessageSplitter.split("aaaaaaa b" + family + "c", maxBytes: 10)
+        #expect(pieces.allSatisfy { $0.utf8.count <= 10 || $0.count == 1 }, "\(pieces)")
+        #expect(pieces.joined() == "aaaaaaab" + family + "c")
+    }
+
+    @Test func mouseCtrlCAndCtrlD() {
+        var ui = T.connected()
+        #expect(T.type("/mouse off", into: &ui) == [.mouse(false)])
+        #expect(T.type("/mouse off", into: &ui) == [.mouse(false)])
+        #expect(T.type("/mouse on", into: &ui) == [.mouse(true)])
+        for character in "keep me" { _ = ui.handle(.character(character)) }
+        _ = ui.handle(.ctrl("c"))
+        #expect(ui.input.isEmpty)
+        _ = ui.handle(.ctrl("y"))
+        #expect(ui.input.text == "keep me", "Ctrl-C cuts: Ctrl-Y brings it back")
+        _ = ui.handle(.ctrl("u"))
+        #expect(ui.handle(.ctrl("d")) == [], "Ctrl-D asks too")
+        #expect(ui.handle(.ctrl("d")) == [.session(.quit(reason: "")), .quit])
+    }
+}
+
 extension Substring {
     fileprivate func trimmingCharacters() -> Substring { drop { $0 == " " } }
 }

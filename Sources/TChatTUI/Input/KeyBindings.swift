@@ -90,8 +90,8 @@ public enum KeyBindings {
         ("Backspace, Delete", "delete the character (a whole emoji or accented letter) before, after the cursor"),
         ("Tab", "complete a nick (recent speakers first), #channel or /command; again for the next"),
         ("Ctrl-L", "redraw the screen"),
-        ("Ctrl-C", "clear the line; on an empty line, press it twice to quit"),
-        ("Ctrl-D on an empty line", "quit"),
+        ("Ctrl-C", "cut the line (Ctrl-Y brings it back); on an empty line, press it twice to quit"),
+        ("Ctrl-D", "delete after the cursor; on an empty line, as Ctrl-C"),
         ("mouse click", "on a sidebar entry, switch to it"),
     ]
 }

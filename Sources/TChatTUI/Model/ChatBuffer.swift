@@ -82,6 +82,7 @@ public struct ChatBuffer: Sendable {
             guard ids.insert(id).inserted else { return false }
             // A message older than one already held (gap filling) goes where its id says.
             if let index = lines.lastIndex(where: { $0.id != nil }), let last = lines[index].id, id < last {
+                noteNick(line)
                 insertInOrder(line)
                 linesAfterMarker? += 1
                 return true
@@ -90,7 +91,8 @@ public struct ChatBuffer: Sendable {
         noteNick(line)
         lines.append(line)
         if lines.count > limit { drop(lines.removeFirst()) }
-        if scroll > 0 { scroll += 1 }  // keep the view still while scrolled back
+        // Keep the view still while scrolled back, but never past the oldest line held.
+        if scroll > 0 { scroll = min(scroll + 1, lines.count - 1) }
         linesAfterMarker? += 1
         return true
     }

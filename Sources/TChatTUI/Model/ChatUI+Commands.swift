@@ -18,35 +18,38 @@ extension ChatUI {
         return say(line.hasPrefix("//") ? String(line.dropFirst()) : line)
     }
 
-    /// Sends text to the active channel or conversation, cut into messages the server's frame limit takes.
+    /// Sends text to the active channel or conversation.
     mutating func say(_ text: String, action: Bool = false) -> [Effect] {
         guard !text.isEmpty else { return [] }
-        let kind: ContentType = action ? .action : .text
         switch activeBuffer.kind {
-        case .channel:
-            let channel = activeBuffer.name
-            let room =
-                maxFrameLength
-                - ProtocolLimits.messageFrameLength(
-                    channel: channel, from: String(repeating: "x", count: ProtocolLimits.maxNickLength), bodyBytes: 0)
-            return MessageSplitter.split(text, maxBytes: room).map {
-                .session(.send(channel: channel, body: MessageBody(kind, $0)))
-            }
-        case .direct:
-            let peer = activeBuffer.name
-            let room =
-                maxFrameLength
-                - ProtocolLimits.directFrameLength(
-                    from: String(repeating: "x", count: ProtocolLimits.maxNickLength), to: peer, bodyBytes: 0)
-            // Shown once the server has taken it (`directSent`): a message that went nowhere never looks sent.
-            return MessageSplitter.split(text, maxBytes: room).map {
-                .session(.sendDirect(nick: peer, body: MessageBody(kind, $0)))
-            }
+        case .channel: return send(text, action: action, toChannel: activeBuffer.name)
+        // Shown once the server has taken it (`directSent`): a message that went nowhere never looks sent.
+        case .direct: return send(text, action: action, toNick: activeBuffer.name)
         case .status, .help:
             error("this is not a channel: /join #channel to talk, or /msg nick text")
             return []
         }
     }
+
+    /// Text for a channel, cut into messages the server's frame limit takes (its MESSAGE must fit, with the
+    /// longest nick a sender can have).
+    func send(_ text: String, action: Bool = false, toChannel channel: String) -> [Effect] {
+        let room =
+            maxFrameLength - ProtocolLimits.messageFrameLength(channel: channel, from: Self.longestNick, bodyBytes: 0)
+        return MessageSplitter.split(text, maxBytes: room).map {
+            .session(.send(channel: channel, body: MessageBody(action ? .action : .text, $0)))
+        }
+    }
+
+    /// Text for a nick, cut likewise to fit its DIRECT.
+    func send(_ text: String, action: Bool = false, toNick nick: String) -> [Effect] {
+        let room = maxFrameLength - ProtocolLimits.directFrameLength(from: Self.longestNick, to: nick, bodyBytes: 0)
+        return MessageSplitter.split(text, maxBytes: room).map {
+            .session(.sendDirect(nick: nick, body: MessageBody(action ? .action : .text, $0)))
+        }
+    }
+
+    static let longestNick = String(repeating: "x", count: ProtocolLimits.maxNickLength)
 
     mutating func paste(_ text: String) -> [Effect] {
         let lines = text.split(omittingEmptySubsequences: true) { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }
@@ -83,9 +86,7 @@ extension ChatUI {
         case .close(let reason):
             return close(reason: reason)
         case .msg(let target, let text):
-            if target.hasPrefix("#") {
-                return [.session(.send(channel: target, body: .text(text)))]
-            }
+            if target.hasPrefix("#") { return send(text, toChannel: target) }
             guard Nick.problem(with: target) == nil else {
                 error("'\(target)' is not a valid nick")
                 return []
@@ -97,14 +98,14 @@ extension ChatUI {
             } else {
                 switchOnDirect.insert(Self.key(target))
             }
-            return [.session(.sendDirect(nick: target, body: .text(text)))]
-        case .query(let target):
+            return send(text, toNick: target)
+        case .query(let target, let text):
             guard Nick.problem(with: target) == nil else {
                 error("'\(target)' is not a valid nick")
                 return []
             }
             select(index(of: .direct(Self.key(target)), create: target)!)
-            return []
+            return say(text)
         case .window(let number):
             selectEntry(number)
             return []
@@ -153,10 +154,18 @@ extension ChatUI {
         case .quit(let reason):
             return quit(reason: reason)
         case .reconnect:
-            info(connection == .connected ? "reconnecting…" : "not connected: reconnecting already")
-            return connection == .connected ? [.session(.reconnect)] : []
-        case .mouse:
-            mouse.toggle()
+            switch connection {
+            case .connected:
+                info("reconnecting…")
+                return [.session(.reconnect)]
+            case .stopped:
+                error("the session has ended: start tchat again")
+            case .connecting, .reconnecting:
+                info("not connected: reconnecting already")
+            }
+            return []
+        case .mouse(let wanted):
+            mouse = wanted ?? !mouse
             info(
                 mouse
                     ? "the mouse is tchat's: the wheel scrolls, a click on the sidebar switches"
@@ -173,6 +182,10 @@ extension ChatUI {
             }
             guard !isIgnored(target) else {
                 info("you ignore \(target) already")
+                return []
+            }
+            guard !isOwn(target) else {
+                error("that is you")
                 return []
             }
             ignored.append(target.lowercased())

@@ -40,6 +40,8 @@ extension ChatUI {
             failed(command, error)
         case .directSent(let peer, let body):
             let wanted = switchOnDirect.remove(Self.key(peer)) != nil
+            // To ourselves, the server's DIRECT shows it already.
+            guard !isOwn(peer) else { return [] }
             let index = index(of: .direct(Self.key(peer)), create: peer)!
             add(
                 Line(
@@ -89,6 +91,8 @@ extension ChatUI {
                 error(ReplyFormatter.failure(of: command, failure))
                 return
             }
+            // The modes asked for the sidebar's mark alone were never asked for by the user.
+            if entry.purpose == .modes(show: false) { return }
             error(ReplyFormatter.failure(of: entry.purpose, failure), in: index(of: entry.buffer) ?? active)
         case .send(let channel, _):
             error(ReplyFormatter.failure(of: command, failure), in: index(of: .channel(Self.key(channel))) ?? active)
@@ -122,6 +126,7 @@ extension ChatUI {
     }
 
     private mutating func history(channel: String, messages: [ChatMessage], tag: UInt64) -> [Effect] {
+        if tag != 0 { _ = requests.take(tag) }
         guard let index = index(of: .channel(Self.key(channel))) else { return [] }
         if tag == 0 {
             // Filling the gap after a reconnection: newer than what was shown, and unread like any live message.
@@ -133,7 +138,6 @@ extension ChatUI {
             }
             return mentioned ? [.bell] : []
         }
-        _ = requests.take(tag)
         buffers[index].fetchingOlder = false
         let shown = messages.filter { !isIgnored($0.from) }
         if let oldest = messages.map(\.id).min() { buffers[index].oldestFetched = oldest }

@@ -16,7 +16,7 @@ extension ChatUI {
         }
         jumpDigits = nil
         guard let action = KeyBindings.action(for: key) else { return [] }
-        if action != .interrupt { quitArmed = false }
+        if action != .interrupt && action != .endOfInput { quitArmed = false }
         if action != .complete { completion = nil }
         return perform(action)
     }
@@ -54,7 +54,7 @@ extension ChatUI {
         case .deleteForward: input.deleteForward()
         case .redraw: return [.redraw]
         case .interrupt: return interrupt()
-        case .endOfInput: if input.isEmpty { return quit(reason: "") } else { input.deleteForward() }
+        case .endOfInput: if input.isEmpty { return interrupt() } else { input.deleteForward() }
         case .submit: return submit(input.submit())
         case .complete: complete()
         case .insert(let character): input.insert(String(character))
@@ -68,7 +68,9 @@ extension ChatUI {
     /// line it says how to quit, and a second press in a row quits.
     private mutating func interrupt() -> [Effect] {
         if !input.isEmpty {
-            input.set("")
+            // Cut, not thrown away: Ctrl-Y brings it back.
+            input.home()
+            input.killToEnd()
             return []
         }
         if quitArmed { return quit(reason: "") }

@@ -38,12 +38,12 @@ public enum Command: Sendable, Equatable {
     /// Leaves a channel, or closes a conversation or the help.
     case close(reason: String)
     /// Opens a conversation without sending anything.
-    case query(String)
+    case query(String, text: String)
     /// Shows sidebar entry n (1-based).
     case window(Int)
     case reconnect
-    /// Turns mouse reports on or off.
-    case mouse
+    /// Turns mouse reports on or off; nil toggles.
+    case mouse(Bool?)
     /// Hides a nick's messages, joins and parts; nil lists those hidden.
     case ignore(String?)
     case unignore(String)
@@ -71,7 +71,8 @@ public struct CommandSpec: Sendable {
             return words.count > 1 ? .joinKeyed(words[0], key: words[1]) : .join(words[0])
         },
         CommandSpec(
-            name: "part", arguments: "[#channel] [reason]", summary: "leave this channel, or the one named",
+            name: "part", arguments: "[#channel] [reason]",
+            summary: "leave this channel, or the one named (in a conversation or the help, close it)",
             required: 0
         ) { words, rest in
             guard let first = words.first, first.hasPrefix("#") else { return .part(channel: nil, reason: rest) }
@@ -86,8 +87,9 @@ public struct CommandSpec: Sendable {
             required: 2
         ) { words, rest in .msg(target: words[0], text: Self.after(words[0], in: rest)) },
         CommandSpec(
-            name: "query", arguments: "nick", summary: "open a conversation with a nick", aliases: ["q"], required: 1
-        ) { words, _ in words.count == 1 ? .query(words[0]) : nil },
+            name: "query", arguments: "nick [text]", summary: "open a conversation with a nick (and say text there)",
+            aliases: ["q"], required: 1
+        ) { words, rest in .query(words[0], text: Self.after(words[0], in: rest)) },
         CommandSpec(
             name: "window", arguments: "n", summary: "switch to sidebar entry n (as Alt+J n)", aliases: ["win"],
             required: 1
@@ -203,7 +205,8 @@ public struct CommandSpec: Sendable {
         ) { _, _ in .unregister },
         CommandSpec(
             name: "ignore", arguments: "[nick]",
-            summary: "hide a nick's messages, direct messages, joins and parts (kept across restarts); alone, list them",
+            summary:
+                "hide a nick's messages, direct messages, joins and parts (kept across restarts); alone, list them",
             required: 0
         ) { words, _ in words.count <= 1 ? .ignore(words.first) : nil },
         CommandSpec(name: "unignore", arguments: "nick", summary: "show a nick again", required: 1) { words, _ in
@@ -213,9 +216,18 @@ public struct CommandSpec: Sendable {
             name: "reconnect", arguments: "", summary: "drop the connection and make a new one", required: 0
         ) { _, _ in .reconnect },
         CommandSpec(
-            name: "mouse", arguments: "",
-            summary: "give the mouse to the terminal (select, copy, its own wheel), or take it back", required: 0
-        ) { _, _ in .mouse },
+            name: "mouse", arguments: "[on|off]",
+            summary:
+                "off gives the mouse to the terminal (select, copy, its own wheel), on takes it back; alone, toggle",
+            required: 0
+        ) { words, _ in
+            switch words.first?.lowercased() {
+            case nil: .mouse(nil)
+            case "on": .mouse(true)
+            case "off": .mouse(false)
+            default: nil
+            }
+        },
         CommandSpec(name: "help", arguments: "", summary: "every command and key", required: 0) { _, _ in .help },
         CommandSpec(name: "quit", arguments: "[reason]", summary: "leave tchat", aliases: ["exit"], required: 0) {
             _, rest in

@@ -25,6 +25,13 @@ enum MessageSplitter {
                 }
                 bytes = current.reduce(0) { $0 + $1.utf8.count }
                 lastSpace = current.lastIndex(of: " ")
+                // What was carried over may still not leave room for this character.
+                if bytes + size > limit, !current.isEmpty {
+                    pieces.append(String(current))
+                    current = []
+                    bytes = 0
+                    lastSpace = nil
+                }
             }
             if character == " " { lastSpace = current.count }
             current.append(character)

@@ -62,11 +62,13 @@ public struct BufferWindow {
             if fromEnd > height { break }
             if index == 0 { return 0 }  // everything fits at the live end
         }
+        let room = textHeight(scroll: 1)
         var total = 0
         for index in 0..<count {
             total += rowCount(at: index)
-            // Lines 0...index fill the pane above the bar: ending the view at `index` shows line 0 at the top.
-            if total >= textHeight(scroll: 1) { return index == count - 1 ? 0 : count - 1 - index }
+            // Lines 0..<index fit above the bar and this one does not: the view ending at index - 1 shows line 0
+            // whole at the top (a first line taller than the pane shows its end).
+            if total > room { return index == 0 ? count - 1 : count - index }
         }
         return 0
     }
