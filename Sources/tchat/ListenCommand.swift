@@ -36,7 +36,8 @@ struct ListenCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailure {
-            let connection = try await ChatConnection.connect(try self.connection.connectOptions(receivesEvents: true, role: "listen"))
+            let connection = try await ChatConnection.connect(
+                try self.connection.connectOptions(receivesEvents: true, role: "listen"))
             for channel in channels {
                 let (_, replay) = try await connection.join(channel, history: history)
                 for message in replay { EventFormatter.print(.message(message), history: true) }

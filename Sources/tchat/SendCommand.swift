@@ -42,7 +42,8 @@ struct SendCommand: AsyncParsableCommand {
             let text = Array(to == nil ? words.dropFirst() : words[...])
             // A message given as arguments is checked before connecting at all.
             let argumentBody = text.isEmpty ? nil : try body(text.joined(separator: " "), line: nil)
-            let connection = try await ChatConnection.connect(try self.connection.connectOptions(receivesEvents: false, role: "send"))
+            let connection = try await ChatConnection.connect(
+                try self.connection.connectOptions(receivesEvents: false, role: "send"))
             // Pipelined, in order; a server's rate limit slows it down without losing or reordering a line.
             let sender = PipelinedSender(connection: connection, window: Self.window)
             func submit(_ body: MessageBody, line: Int?) async throws {

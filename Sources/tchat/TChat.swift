@@ -24,8 +24,9 @@ struct TChat: AsyncParsableCommand {
         if [["--help"], ["-h"], ["help"]].contains(Array(CommandLine.arguments.dropFirst())) {
             print(helpMessage())
             print("\nTHE FULL-SCREEN CLIENT (tchat with no subcommand):\n")
-            print(helpMessage(for: ChatCommand.self).split(separator: "\n", omittingEmptySubsequences: false)
-                .drop { !$0.hasPrefix("OPTIONS:") }.joined(separator: "\n"))
+            print(
+                helpMessage(for: ChatCommand.self).split(separator: "\n", omittingEmptySubsequences: false)
+                    .drop { !$0.hasPrefix("OPTIONS:") }.joined(separator: "\n"))
             return
         }
         do {
