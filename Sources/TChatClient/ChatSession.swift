@@ -24,6 +24,8 @@ public enum SessionCommand: Sendable, Equatable {
     case dropAccount(password: String)
     /// Ends the connection now and makes a new one (after the usual short back-off), rejoining as always.
     case reconnect
+    /// Marks the nick away (empty: back); said again on every reconnection.
+    case setAway(String)
 
     /// The command without its passwords, as failures pass it back to be shown or logged.
     public var redacted: SessionCommand {
@@ -54,8 +56,11 @@ public enum SessionEvent: Sendable, Equatable {
     /// A command failed: the command (without passwords: `redacted`) and the server's or the session's reason.
     /// The command, not prose, says which request it was, so an interface finds the buffer it came from.
     case failed(SessionCommand, ProtocolError)
-    /// The server took a direct message (it is not echoed back, so this is when to show it as sent).
-    case directSent(to: String, body: MessageBody)
+    /// The server took a direct message (it is not echoed back, so this is when to show it as sent); `away` is
+    /// what the server said of a recipient who is away ("bob is away: lunch"), else empty.
+    case directSent(to: String, body: MessageBody, away: String = "")
+    /// The server took an away text (empty: back).
+    case awayChanged(String)
     case nickChanged(String)
     /// The session is logged in to this account (after `login` or `register`).
     case loggedIn(account: String)
@@ -89,6 +94,8 @@ public final class ChatSession: Sendable {
 
         /// The nick before the last NICK answered: events naming it may be read after the answer.
         var formerNick: String?
+        /// The away text to say again on each connection; empty when not away.
+        var away = ""
 
         /// Whether `nick` is this session's (as it is, was just before, or is about to be).
         func isOwn(_ nick: String) -> Bool {
@@ -228,6 +235,9 @@ public final class ChatSession: Sendable {
         }
         onEvent(.connected(connection.welcome))
         await learnServers(from: connection)
+        // Away before the channels, so whoever writes at once is told.
+        let away = state.withLock { $0.away }
+        if !away.isEmpty { _ = try? await connection.request(.setAway(away)) }
         await rejoin(on: connection)
         for await event in connection.events {
             // What names the nick we had comes just before the answer to our NICK (PARTED of its channels, when the
@@ -404,6 +414,11 @@ public final class ChatSession: Sendable {
             if case .join = command { return }  // joined on connecting
             if case .joinKeyed = command { return }
             if case .reconnect = command { return }  // reconnecting already
+            if case .setAway(let text) = command {
+                state.withLock { $0.away = text }  // said on connecting
+                onEvent(.awayChanged(text))
+                return
+            }
             if case .part(let channel, _) = command {
                 onEvent(.parted(channel))
                 return
@@ -430,9 +445,13 @@ public final class ChatSession: Sendable {
         case .send(let channel, let body):
             report(connection.submit(.send(channel: channel, body: body)), command) { _ in nil }
         case .sendDirect(let nick, let body):
-            report(connection.submit(.sendDirect(nick: nick, body: body)), command) { _ in
-                .directSent(to: nick, body: body)
+            report(connection.submit(.sendDirect(nick: nick, body: body)), command) { frames in
+                let away = frames.compactMap { if case .text(let text) = $0 { text } else { nil } }.first
+                return .directSent(to: nick, body: body, away: away ?? "")
             }
+        case .setAway(let text):
+            state.withLock { $0.away = text }
+            report(connection.submit(.setAway(text)), command) { _ in .awayChanged(text) }
         case .history(let channel, let before, let limit, let tag):
             report(connection.submit(.history(channel: channel, before: before, limit: limit)), command) { frames in
                 .history(
@@ -528,6 +547,7 @@ public final class ChatSession: Sendable {
         case .setPassword: "password change"
         case .dropAccount: "dropping the account"
         case .reconnect: "reconnect"
+        case .setAway(let text): text.isEmpty ? "coming back" : "going away"
         }
     }
 }

@@ -73,6 +73,8 @@ public enum ClientFrame: Sendable, Hashable {
     case serverBan(mask: String, reason: String)
     case serverUnban(mask: String)
     case closeChannel(channel: String, reason: String)
+    /// Marks the nick away with a reason, or back with an empty one.
+    case setAway(String)
 
     public var type: FrameType {
         switch self {
@@ -109,6 +111,7 @@ public enum ClientFrame: Sendable, Hashable {
         case .serverBan: .serverBan
         case .serverUnban: .serverUnban
         case .closeChannel: .closeChannel
+        case .setAway: .setAway
         }
     }
 
@@ -190,6 +193,8 @@ public enum ClientFrame: Sendable, Hashable {
             case .closeChannel(let channel, let reason):
                 try w.str(channel, "channel")
                 try w.str(reason, "reason")
+            case .setAway(let text):
+                try w.str(text, "text")
             }
         }
     }
@@ -242,6 +247,7 @@ public enum ClientFrame: Sendable, Hashable {
         case .serverBan: self = .serverBan(mask: try r.str("mask"), reason: try r.str("reason"))
         case .serverUnban: self = .serverUnban(mask: try r.str("mask"))
         case .closeChannel: self = .closeChannel(channel: try r.str("channel"), reason: try r.str("reason"))
+        case .setAway: self = .setAway(try r.str("text"))
         default:
             throw ProtocolError(.unknownFrameType, "frame type \(type) is not a client request")
         }

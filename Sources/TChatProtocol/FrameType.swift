@@ -37,6 +37,7 @@ public enum FrameType: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     case serverBan = 0x2C
     case serverUnban = 0x2D
     case closeChannel = 0x2E
+    case setAway = 0x2F
 
     case ok = 0x80
     case error = 0x81
@@ -99,6 +100,7 @@ public enum FrameType: UInt8, Sendable, CaseIterable, CustomStringConvertible {
         case .serverBan: "SERVER_BAN"
         case .serverUnban: "SERVER_UNBAN"
         case .closeChannel: "CLOSE_CHANNEL"
+        case .setAway: "SET_AWAY"
         case .ok: "OK"
         case .error: "ERROR"
         case .welcome: "WELCOME"
@@ -170,6 +172,7 @@ public enum FrameType: UInt8, Sendable, CaseIterable, CustomStringConvertible {
             ("mask reason", "ban account:NAME or address:IP from the server, or list bans (server operators)")
         case .serverUnban: ("mask", "lift a server ban (server operators)")
         case .closeChannel: ("channel reason", "put everyone out of a channel and close it (server operators)")
+        case .setAway: ("text", "say you are away (shown in WHOIS and to who writes to you); empty: back")
         default: ("", "")
         }
     }

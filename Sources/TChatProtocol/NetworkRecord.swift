@@ -1,6 +1,6 @@
 /// What every server of a network keeps alike besides messages (accounts, server bans, channels' access, who the
 /// server operators are), and what an operator on one server does to a client of another. Peer frames
-/// 0x52–0x5A; each is one `PeerFrame.record`.
+/// 0x52–0x5B; each is one `PeerFrame.record`.
 ///
 /// Records carry the time they were made and changed: of two copies each server keeps the one made first (an
 /// account or channel of the same name made during a split is another's), then the one changed last, then the
@@ -25,6 +25,8 @@ public enum NetworkRecord: Sendable, Hashable {
     case invite(channel: String, nick: String, by: String)
     /// A server operator of the sender's ends the session(s) of a client of the receiver's.
     case kill(nick: String, by: String, reason: String)
+    /// A client of the sender's is away with this text, or back (empty): WHOIS and direct messages tell it.
+    case away(nick: String, text: String)
 
     public var type: PeerFrameType {
         switch self {
@@ -37,6 +39,7 @@ public enum NetworkRecord: Sendable, Hashable {
         case .kick: .kick
         case .invite: .invite
         case .kill: .kill
+        case .away: .away
         }
     }
 
@@ -94,6 +97,9 @@ public enum NetworkRecord: Sendable, Hashable {
             try w.str(nick, "nick")
             try w.str(by, "by")
             try w.str(reason, "reason")
+        case .away(let nick, let text):
+            try w.str(nick, "nick")
+            try w.str(text, "text")
         }
     }
 
@@ -143,6 +149,8 @@ public enum NetworkRecord: Sendable, Hashable {
             self = .invite(channel: try r.str("channel"), nick: try r.str("nick"), by: try r.str("by"))
         case .kill:
             self = .kill(nick: try r.str("nick"), by: try r.str("by"), reason: try r.str("reason"))
+        case .away:
+            self = .away(nick: try r.str("nick"), text: try r.str("text"))
         default:
             throw ProtocolError(.unknownFrameType, "\(type) is not a network record")
         }

@@ -64,6 +64,9 @@ extension PeerFrameCheck {
             try self.nick(nick)
             try self.nick(by)
             try TextField.check(reason, "reason", maxBytes: ProtocolLimits.maxReasonBytes)
+        case .away(let nick, let text):
+            try self.nick(nick)
+            try TextField.check(text, "text", maxBytes: ProtocolLimits.maxAwayBytes)
         }
     }
 

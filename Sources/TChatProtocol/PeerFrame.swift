@@ -116,6 +116,7 @@ public enum PeerFrameType: UInt8, Sendable, CaseIterable, CustomStringConvertibl
     case kick = 0x58
     case invite = 0x59
     case kill = 0x5A
+    case away = 0x5B
     /// The client protocol's ERROR frame, which refuses a link (and tells a client that dialled the peer port
     /// by mistake what it reached).
     case error = 0x81
@@ -148,6 +149,7 @@ public enum PeerFrameType: UInt8, Sendable, CaseIterable, CustomStringConvertibl
         case .kick: "PEER_KICK"
         case .invite: "PEER_INVITE"
         case .kill: "PEER_KILL"
+        case .away: "PEER_AWAY"
         case .error: "ERROR"
         }
     }
@@ -379,7 +381,8 @@ public enum PeerFrame: Sendable, Hashable {
         case .channelState: self = .channelState(channel: try r.str("channel"), lastID: try r.u64("last id"))
         case .syncRequest:
             self = .syncRequest(channel: try r.str("channel"), after: try r.u64("after"), limit: try r.u32("limit"))
-        case .account, .accountDropped, .serverBan, .serverUnban, .channelAccess, .operators, .kick, .invite, .kill:
+        case .account, .accountDropped, .serverBan, .serverUnban, .channelAccess, .operators, .kick, .invite, .kill,
+            .away:
             self = .record(try NetworkRecord(decoding: type, from: &r))
         }
         try r.finish()

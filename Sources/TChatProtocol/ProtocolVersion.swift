@@ -39,6 +39,8 @@ public enum ProtocolLimits {
     public static let maxTopicBytes = 390
     /// Longest part or quit reason in UTF-8 bytes.
     public static let maxReasonBytes = 300
+    /// Longest away text in UTF-8 bytes (IRC servers commonly allow 200 to 390).
+    public static let maxAwayBytes = 300
     /// Longest welcome text in UTF-8 bytes.
     public static let maxWelcomeBytes = 1000
     /// Longest client name, client version or host name in a hello, in UTF-8 bytes.

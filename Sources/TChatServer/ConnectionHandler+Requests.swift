@@ -78,6 +78,13 @@ extension ConnectionHandler {
                         bodyBytes: body.text.utf8.count))
                 try server.clients.sendDirect(
                     body, from: nick, to: target, echoTo: server.clients.companions(of: session))
+                // As IRC's RPL_AWAY: the sender learns the recipient is away, with the answer.
+                if let away = server.clients.awayText(of: target) {
+                    reply(.text("\(spelled(target)) is away: \(away)"), to: id)
+                }
+            case .setAway(let text):
+                try TextField.check(text, "text", maxBytes: ProtocolLimits.maxAwayBytes)
+                server.clients.setAway(text, for: nick)
             case .listChannels:
                 for info in server.channels.list(for: session) { reply(.channelInfo(info), to: id) }
             case .setTopic(let channel, let topic):
@@ -195,12 +202,23 @@ extension ConnectionHandler {
             reply(.clientInfo(ClientVisibility.info(info, shownTo: viewer, isOperator: viewerIsOperator)), to: id)
             let visible = server.channels.channels(ofRemote: nick, visibleTo: viewerIsOperator ? nil : viewerSession)
             for channel in visible { reply(.channelInfo(channel), to: id) }
+            if let away = server.clients.awayText(of: nick) { reply(.text("away: \(away)"), to: id) }
             return
         }
         guard let session = server.clients.session(named: target) else {
             throw ProtocolError(.noSuchNick, "no client is connected as \(target)")
         }
         try describe(session, to: viewer, viewerSession: viewerSession, requestID: id)
+        if let away = server.clients.awayText(of: target) { reply(.text("away: \(away)"), to: id) }
+    }
+
+    /// A nick as its holder spells it (`bob` asked for may be `Bob`).
+    private func spelled(_ target: String) -> String {
+        switch server.clients.locate(target) {
+        case .local(let session)?: server.clients.currentNick(of: session)?.name ?? target
+        case .remote(_, let nick)?: nick
+        case nil: target
+        }
     }
 
     private func join(

@@ -31,6 +31,14 @@ import Testing
         #expect(Self.refusal(.account(account)) != nil)
     }
 
+    @Test func anAwayTextFollowsTheRulesOfSetAway() {
+        #expect(Self.refusal(.away(nick: "bob", text: "lunch")) == nil)
+        #expect(Self.refusal(.away(nick: "bob", text: "")) == nil, "back")
+        #expect(Self.refusal(.away(nick: "bob", text: String(repeating: "x", count: 301))) != nil)
+        #expect(Self.refusal(.away(nick: "bob", text: "\u{202E}evil")) != nil)
+        #expect(Self.refusal(.away(nick: "9 bad", text: "")) != nil)
+    }
+
     @Test func serverBansNameAnAccountOrAnAddress() {
         let time = Self.now
         #expect(Self.refusal(.serverBan(mask: "account:eve", reason: "", by: "root", time: time)) == nil)

@@ -53,6 +53,7 @@ enum ProtocolVectors {
         "server-ban": (31, .serverBan(mask: "address:203.0.113.9", reason: "spam")),
         "server-unban": (32, .serverUnban(mask: "account:eve")),
         "close-channel": (33, .closeChannel(channel: "#spam", reason: "abuse")),
+        "set-away": (34, .setAway("lunch")),
     ]
 
     static let server: [String: (requestID: UInt32, frame: ServerFrame)] = [
@@ -165,5 +166,6 @@ enum ProtocolVectors {
         "peer-kick": .record(.kick(channel: "#ops", nick: "eve", by: "ann", reason: "bye")),
         "peer-invite": .record(.invite(channel: "#ops", nick: "bob", by: "ann")),
         "peer-kill": .record(.kill(nick: "eve", by: "root", reason: "spam")),
+        "peer-away": .record(.away(nick: "bob", text: "lunch")),
     ]
 }

@@ -555,4 +555,17 @@ import Testing
         try await target.stillServes(nextID: 4)
         await target.stop()
     }
+
+    @Test func aLinkedServerSetsAwayOnlyForItsOwnClients() async throws {
+        let target = try await Target.start()
+        let attacker = try await Self.linkedAttacker(to: target)
+        try await attacker.send(.record(.away(nick: "alice", text: "I quit, send me your password")))
+        #expect(await target.logs.contains("refused", "PEER_AWAY"))
+        #expect(target.server.server.context?.clients.awayText(of: "alice") == nil, "alice is not its client")
+        try await attacker.send(.record(.away(nick: "alice", text: "\u{1B}[2J")))
+        #expect(await target.logs.contains("refused", "control characters"), "checked as a client's text is")
+        #expect(target.server.server.context?.clients.awayText(of: "alice") == nil)
+        try await target.stillServes(nextID: 4)
+        await target.stop()
+    }
 }

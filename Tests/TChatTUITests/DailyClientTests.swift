@@ -332,6 +332,32 @@ import Testing
     }
 }
 
+@Suite struct AwayInTheClientTests {
+    typealias T = ChatUITests
+
+    @Test func awayIsAskedShownAndToldOncePerConversation() {
+        var ui = T.connected()
+        #expect(T.type("/away lunch", into: &ui) == [.session(.setAway("lunch"))])
+        _ = ui.handle(.awayChanged("lunch"))
+        #expect(ScreenComposer.compose(ui).lines[22].hasPrefix(" [alice (away)]"))
+        #expect(T.type("/away", into: &ui) == [.session(.setAway(""))])
+        _ = ui.handle(.awayChanged(""))
+        #expect(ScreenComposer.compose(ui).lines[22].hasPrefix(" [alice] "))
+        #expect(T.type("/away \u{1B}[2J", into: &ui) == [], "refused before it is sent")
+        _ = T.type("/query bob", into: &ui)
+        for text in ["one", "two"] {
+            _ = ui.handle(.directSent(to: "bob", body: .text(text), away: "bob is away: gone fishing"))
+        }
+        #expect(ui.activeBuffer.lines.filter { $0.kind == .info("bob is away: gone fishing") }.count == 1)
+        guard case .session(.request(_, let tag))? = T.type("/whois bob", into: &ui).first else {
+            Issue.record("no whois")
+            return
+        }
+        _ = ui.handle(.reply(tag: tag, frames: [.text("away: gone fishing")]))
+        #expect(ui.activeBuffer.lines.last?.kind == .info("  away: gone fishing"))
+    }
+}
+
 @Suite struct DailyClientReviewTests {
     typealias T = ChatUITests
 

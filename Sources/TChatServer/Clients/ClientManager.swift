@@ -30,6 +30,14 @@ final class ClientManager: Sendable {
         var accountOf: [UInt64: String] = [:]
         /// Sessions whose connection closed, being taken out: no new session shares a nick with them alone.
         var leaving: Set<UInt64> = []
+        /// Away texts by nick key, ours and linked servers' clients'; a nick's goes when the nick does, so there are
+        /// never more than there are clients.
+        var away: [String: String] = [:]
+
+        /// A nick renamed whole: its away text follows it.
+        mutating func moveAway(from old: String, to new: String) {
+            if let text = away.removeValue(forKey: Nick.key(for: old)) { away[Nick.key(for: new)] = text }
+        }
 
         /// Whether a session logged in to `account` takes `nick` as a companion of the session holding it: it is
         /// the same account's.
@@ -208,6 +216,7 @@ final class ClientManager: Sendable {
             let companions = state.sessions(state.nicks.companions(of: session.id))
             switch outcome {
             case .renamed:
+                state.moveAway(from: old.name, to: nick.name)
                 feed.emit(.clientRenamed(old: old.name, new: nick.name))
                 return .renamed(companions: companions)
             case .joined:
@@ -240,7 +249,10 @@ final class ClientManager: Sendable {
             state.accountOf[session.id] = nil
             state.leaving.remove(session.id)
             guard let (nick, wasLast) = state.nicks.releaseLocal(session.id) else { return nil }
-            if wasLast { feed.emit(.clientRemoved(nick: nick.name, reason: quitMessage ?? reason)) }
+            if wasLast {
+                state.away[nick.key] = nil
+                feed.emit(.clientRemoved(nick: nick.name, reason: quitMessage ?? reason))
+            }
             let duration = now.milliseconds(since: session.connectedAt)
             state.known[nick.key]?.lastSeen = now
             state.known[nick.key]?.connectedMs += duration

@@ -55,6 +55,10 @@ extension NetworkRouter {
             logger.notice(
                 "session ended from the network",
                 metadata: ["nick": "\(nick)", "by": "\(by)", "peer": "\(peer.hello.name)"])
+        case .away(let nick, let text):
+            // Only for one of the sender's own clients.
+            guard let shown = actor(nick, of: peer, in: "PEER_AWAY") else { return }
+            clients.setRemoteAway(text, nick: shown)
         }
     }
 
@@ -75,6 +79,7 @@ extension NetworkRouter {
             frames.append(.record(.operators(book.operatorNames)))
         }
         frames += channels.sharedAccess().map { .record(.channelAccess($0)) }
+        frames += clients.localAwayRecords().map { .record($0) }
         return frames
     }
 }

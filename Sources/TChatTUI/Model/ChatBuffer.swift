@@ -65,6 +65,8 @@ public struct ChatBuffer: Sendable {
         mentions = 0
     }
 
+    /// The last "is away" the server said of this conversation's peer, so it is shown once, not after every line.
+    public var lastAwayNote = ""
     /// The oldest message id a history answer brought, shown or not (an ignored nick's are not).
     public var oldestFetched: UInt64?
 

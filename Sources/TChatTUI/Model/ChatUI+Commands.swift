@@ -171,6 +171,14 @@ extension ChatUI {
                     ? "the mouse is tchat's: the wheel scrolls, a click on the sidebar switches"
                     : "the mouse is the terminal's: select and copy as usual; /mouse takes it back")
             return [.mouse(mouse)]
+        case .away(let text):
+            do {
+                try TextField.check(text, "away text", maxBytes: ProtocolLimits.maxAwayBytes)
+            } catch {
+                self.error(error.message)
+                return []
+            }
+            return [.session(.setAway(text))]
         case .ignore(let target):
             guard let target else {
                 info(ignored.isEmpty ? "you ignore no one" : "you ignore: \(ignored.joined(separator: " "))")

@@ -38,7 +38,7 @@ extension ChatUI {
             reply(tag: tag, frames: frames)
         case .failed(let command, let error):
             failed(command, error)
-        case .directSent(let peer, let body):
+        case .directSent(let peer, let body, let awayNote):
             let wanted = switchOnDirect.remove(Self.key(peer)) != nil
             // To ourselves, the server's DIRECT shows it already.
             guard !isOwn(peer) else { return [] }
@@ -47,7 +47,15 @@ extension ChatUI {
                 Line(
                     time: .now(), kind: .message(nick: nick, text: body.text, action: body.contentType == .action),
                     own: true), to: index)
+            if !awayNote.isEmpty, buffers[index].lastAwayNote != awayNote {
+                // Said once per conversation until the text changes, not after every line.
+                buffers[index].lastAwayNote = awayNote
+                info(awayNote, in: index)
+            }
             if wanted { select(index) }
+        case .awayChanged(let text):
+            away = text
+            announce(text.isEmpty ? "you are back" : "you are marked away: \(text) (/away alone to come back)")
         case .nickChanged(let new):
             // Our old nick is nobody's now: Tab must not offer it.
             speakers.forgetEverywhere(nick)

@@ -55,6 +55,8 @@ public struct ChatUI: Sendable {
     public internal(set) var maxFrameLength = ProtocolLimits.defaultMaxFrameLength
     /// Ctrl-C was pressed on an empty line: a second one quits.
     public internal(set) var quitArmed = false
+    /// The away text the server has for us; empty when we are not away.
+    public internal(set) var away = ""
     /// Nicks whose lines are not shown, lower-cased (`/ignore`); set at start from the saved list.
     public var ignored: [String] = []
     /// Digits typed after Alt+J, waiting for the second.

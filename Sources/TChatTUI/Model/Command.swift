@@ -47,6 +47,8 @@ public enum Command: Sendable, Equatable {
     /// Hides a nick's messages, joins and parts; nil lists those hidden.
     case ignore(String?)
     case unignore(String)
+    /// Away with a text; an empty one is back.
+    case away(String)
 }
 
 /// Every command once, with what it takes and does: the parser, `/help` and Tab completion all read this one
@@ -203,6 +205,11 @@ public struct CommandSpec: Sendable {
         CommandSpec(
             name: "unregister", arguments: "", summary: "drop your account (asks for its password)", required: 0
         ) { _, _ in .unregister },
+        CommandSpec(
+            name: "away", arguments: "[text]",
+            summary: "say you are away (shown in /whois and to whoever writes to you); alone, you are back",
+            required: 0
+        ) { _, rest in .away(rest) },
         CommandSpec(
             name: "ignore", arguments: "[nick]",
             summary:

@@ -40,6 +40,7 @@ enum ReplyFormatter {
             }
             let channels = frames.compactMap { if case .channelInfo(let c) = $0 { c.name } else { nil } }
             if !channels.isEmpty { lines.append("  in \(channels.joined(separator: " "))") }
+            for case .text(let text) in frames { lines.append("  \(text)") }
             return lines
         case .servers:
             return frames.compactMap {

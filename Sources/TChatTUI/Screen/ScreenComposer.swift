@@ -142,7 +142,8 @@ public enum ScreenComposer {
     static func drawStatus(_ ui: ChatUI, into canvas: inout Canvas, _ rect: Rect) {
         canvas.fill(x: rect.x, y: rect.y, count: rect.width, style: .bar)
         var x = rect.x + 1
-        x = canvas.put("[\(ui.nick)]", x: x, y: rect.y, style: Style(foreground: .white, background: .blue, bold: true))
+        let nick = ui.away.isEmpty ? "[\(ui.nick)]" : "[\(ui.nick) (away)]"
+        x = canvas.put(nick, x: x, y: rect.y, style: Style(foreground: .white, background: .blue, bold: true))
         // The server's name, and where it was reached when that differs (before the welcome both are the address).
         let server = ui.serverName == ui.serverAddress ? ui.serverName : "\(ui.serverName) (\(ui.serverAddress))"
         x = canvas.put(" \(TerminalText.sanitize(server)) ", x: x, y: rect.y, style: .bar)
