@@ -85,6 +85,37 @@ struct DailyClientTUITests {
         _ = await daemon.stop()
     }
 
+    /// /away: the other side is told when writing, and sees it in /whois.
+    @Test func awayIsToldToWhoeverWrites() async throws {
+        let directory = CommandLineTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let daemon = try await Daemon(directory: directory)
+        let tmux = Tmux()
+        defer { tmux.stop() }
+        try tmux.start("ann", width: 80, height: 24, try TUITests.tchat(daemon.clients, nick: "ann", "lobby"))
+        try tmux.start("bob", width: 80, height: 24, try TUITests.tchat(daemon.clients, nick: "bob", "lobby"))
+        for name in ["ann", "bob"] {
+            _ = try await tmux.waitFor(name) { $0.contains { $0.contains("you joined #lobby") } }
+        }
+        try tmux.type("ann", "/away at lunch")
+        let (marked, annScreen) = try await tmux.waitFor("ann") { $0[row: 22].hasPrefix(" [ann (away)]") }
+        #expect(marked, "\(Self.shown(annScreen))")
+        try tmux.type("bob", "/msg ann are you there?")
+        let (told, bobScreen) = try await tmux.waitFor("bob") {
+            $0.contains { $0.contains("ann is away: at lunch") } && $0[row: 0].contains("ann · direct")
+        }
+        #expect(told, "\(Self.shown(bobScreen))")
+        try tmux.type("bob", "/whois ann")
+        #expect(
+            try await tmux.waitFor("bob") { $0.contains { $0.contains("away: at lunch") && !$0.contains("is away") } }.0
+        )
+        try tmux.type("ann", "/away")
+        #expect(try await tmux.waitFor("ann") { $0[row: 22].hasPrefix(" [ann] ") }.0)
+        try tmux.type("ann", "/quit")
+        try tmux.type("bob", "/quit")
+        _ = await daemon.stop()
+    }
+
     /// 3 and 6. Thirty messages at 80×24: PgUp never shows an empty pane, the bar has its own row.
     @Test func pagingStaysInsideTheHistory() async throws {
         let directory = CommandLineTests.temporaryDirectory()
