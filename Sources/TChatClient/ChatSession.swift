@@ -450,8 +450,11 @@ public final class ChatSession: Sendable {
                 return .directSent(to: nick, body: body, away: away ?? "")
             }
         case .setAway(let text):
-            state.withLock { $0.away = text }
-            report(connection.submit(.setAway(text)), command) { _ in .awayChanged(text) }
+            // Kept to say again on reconnecting only once the server took it.
+            report(connection.submit(.setAway(text)), command) { [self] _ in
+                state.withLock { $0.away = text }
+                return .awayChanged(text)
+            }
         case .history(let channel, let before, let limit, let tag):
             report(connection.submit(.history(channel: channel, before: before, limit: limit)), command) { frames in
                 .history(

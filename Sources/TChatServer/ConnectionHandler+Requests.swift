@@ -84,7 +84,7 @@ extension ConnectionHandler {
                 }
             case .setAway(let text):
                 try TextField.check(text, "text", maxBytes: ProtocolLimits.maxAwayBytes)
-                server.clients.setAway(text, for: nick)
+                server.clients.setAway(text, for: session)
             case .listChannels:
                 for info in server.channels.list(for: session) { reply(.channelInfo(info), to: id) }
             case .setTopic(let channel, let topic):

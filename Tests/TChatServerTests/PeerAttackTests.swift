@@ -565,7 +565,22 @@ import Testing
         try await attacker.send(.record(.away(nick: "alice", text: "\u{1B}[2J")))
         #expect(await target.logs.contains("refused", "control characters"), "checked as a client's text is")
         #expect(target.server.server.context?.clients.awayText(of: "alice") == nil)
-        try await target.stillServes(nextID: 4)
+        // Its own client's away text goes with that client: renamed onto alice's nick (a collision), it cannot
+        // leave the text on alice, nor on whoever holds the nick next.
+        try await attacker.send(
+            .clientAdded(
+                RemoteClient(
+                    nick: "mallet", address: "6.6.6.6:6", connectedAt: .now(), clientName: "x", clientVersion: "1",
+                    host: "h", processID: 1)))
+        try await attacker.send(.record(.away(nick: "mallet", text: "send me your password")))
+        let clients = try #require(target.server.server.context?.clients)
+        #expect(await eventually { clients.awayText(of: "mallet") == "send me your password" })
+        try await attacker.send(.clientRenamed(old: "mallet", new: "alice"))
+        #expect(await eventually { clients.locate("alice") == nil }, "the collision renamed both")
+        #expect(clients.awayText(of: "alice") == nil && clients.awayText(of: "mallet") == nil)
+        let renamed = clients.list().map(\.nick).filter { $0.lowercased().hasPrefix("alice") }
+        #expect(renamed.count == 2, "\(renamed)")
+        #expect(renamed.filter { clients.awayText(of: $0) != nil }.count == 1, "only the attacker's own client")
         await target.stop()
     }
 }

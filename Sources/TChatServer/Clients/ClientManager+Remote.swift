@@ -12,18 +12,12 @@ extension ClientManager {
 
     func renameRemote(from old: String, to new: String, serverID: UInt64) throws(ProtocolError) -> RemoteChange? {
         try state.withLock { (state) throws(ProtocolError) -> RemoteChange? in
-            let change = try state.nicks.renameRemote(from: old, to: new, serverID: serverID, at: .now())
-            state.moveAway(from: old, to: new)
-            return change
+            try state.nicks.renameRemote(from: old, to: new, serverID: serverID, at: .now())
         }
     }
 
     func removeRemote(_ nick: String, serverID: UInt64) -> String? {
-        state.withLock { state in
-            let removed = state.nicks.removeRemote(nick, serverID: serverID)
-            if let removed { state.away[Nick.key(for: removed)] = nil }
-            return removed
-        }
+        state.withLock { $0.nicks.removeRemote(nick, serverID: serverID) }
     }
 
     func remoteNick(_ nick: String, on serverID: UInt64) -> String? {
@@ -31,11 +25,7 @@ extension ClientManager {
     }
 
     func removeRemotes(of serverID: UInt64) -> [String] {
-        state.withLock { state in
-            let removed = state.nicks.removeRemotes(of: serverID)
-            for nick in removed { state.away[Nick.key(for: nick)] = nil }
-            return removed
-        }
+        state.withLock { $0.nicks.removeRemotes(of: serverID) }
     }
 
     func remoteInfo(named nick: String) -> ClientInfo? {

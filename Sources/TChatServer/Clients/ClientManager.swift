@@ -30,13 +30,15 @@ final class ClientManager: Sendable {
         var accountOf: [UInt64: String] = [:]
         /// Sessions whose connection closed, being taken out: no new session shares a nick with them alone.
         var leaving: Set<UInt64> = []
-        /// Away texts by nick key, ours and linked servers' clients'; a nick's goes when the nick does, so there are
-        /// never more than there are clients.
-        var away: [String: String] = [:]
+        /// Away texts of our sessions, by session id: kept with the session, not its nick, so a rename or a
+        /// collision cannot leave one behind or hand it to someone else, and it goes when the session does.
+        /// (Linked servers' clients keep theirs in their `RemoteDirectory` entry.)
+        var awayOfSession: [UInt64: String] = [:]
 
-        /// A nick renamed whole: its away text follows it.
-        mutating func moveAway(from old: String, to new: String) {
-            if let text = away.removeValue(forKey: Nick.key(for: old)) { away[Nick.key(for: new)] = text }
+        /// A session now shares a nick: it is away as the others holding it are, so they stay one person.
+        mutating func inheritAway(_ session: UInt64, holding key: String) {
+            let others = nicks.sessions(holding: key).filter { $0 != session }
+            awayOfSession[session] = others.first.flatMap { awayOfSession[$0] }
         }
 
         /// Whether a session logged in to `account` takes `nick` as a companion of the session holding it: it is
@@ -164,6 +166,7 @@ final class ClientManager: Sendable {
             try state.nicks.admitLocal(
                 nick, session: session.id, value: session, at: session.connectedAt, sharing: sharing)
             state.accountOf[session.id] = account
+            if sharing { state.inheritAway(session.id, holding: nick.key) }
             if !sharing { feed.emit(.clientAdded(session.remoteClient(nick: nick))) }
             var welcome = state.markSeen(nick, at: session.connectedAt, connecting: true).welcome
             if accounts != nil { welcome = accountWelcome }
@@ -216,10 +219,10 @@ final class ClientManager: Sendable {
             let companions = state.sessions(state.nicks.companions(of: session.id))
             switch outcome {
             case .renamed:
-                state.moveAway(from: old.name, to: nick.name)
                 feed.emit(.clientRenamed(old: old.name, new: nick.name))
                 return .renamed(companions: companions)
             case .joined:
+                state.inheritAway(session.id, holding: nick.key)
                 feed.emit(.clientRemoved(nick: old.name, reason: "now a session of \(nick.name)"))
                 return .joined(companions: companions)
             }
@@ -247,12 +250,10 @@ final class ClientManager: Sendable {
         let now = Timestamp.now()
         let released: (nick: Nick, wasLast: Bool)? = state.withLock { state in
             state.accountOf[session.id] = nil
+            state.awayOfSession[session.id] = nil
             state.leaving.remove(session.id)
             guard let (nick, wasLast) = state.nicks.releaseLocal(session.id) else { return nil }
-            if wasLast {
-                state.away[nick.key] = nil
-                feed.emit(.clientRemoved(nick: nick.name, reason: quitMessage ?? reason))
-            }
+            if wasLast { feed.emit(.clientRemoved(nick: nick.name, reason: quitMessage ?? reason)) }
             let duration = now.milliseconds(since: session.connectedAt)
             state.known[nick.key]?.lastSeen = now
             state.known[nick.key]?.connectedMs += duration

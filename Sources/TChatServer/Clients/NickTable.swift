@@ -284,6 +284,14 @@ struct NickTable<Local> {
         remote.key(of: nick, on: serverID).flatMap { remote[$0]?.client.nick }
     }
 
+    /// Sets the away text of the client `serverID` calls `nick`; false when it is not one of that server's.
+    mutating func setRemoteAway(_ text: String, nick: String, on serverID: UInt64) -> Bool {
+        guard let key = remote.key(of: nick, on: serverID), var entry = remote.remove(key: key) else { return false }
+        entry.away = text
+        remote.insert(entry)
+        return true
+    }
+
     // MARK: - Collisions
 
     /// Whoever holds `key` (our client, or another server's) is renamed after their own server; an evicted client

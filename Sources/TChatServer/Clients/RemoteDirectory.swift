@@ -15,6 +15,8 @@ struct RemoteDirectory {
         var client: RemoteClient
         /// The lookup key of the nick its own server uses for it.
         var announcedKey: String
+        /// Its away text (PEER_AWAY), empty when not away: it moves and goes with the entry.
+        var away = ""
     }
 
     /// Shown nick key → client.

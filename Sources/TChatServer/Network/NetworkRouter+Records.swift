@@ -56,9 +56,10 @@ extension NetworkRouter {
                 "session ended from the network",
                 metadata: ["nick": "\(nick)", "by": "\(by)", "peer": "\(peer.hello.name)"])
         case .away(let nick, let text):
-            // Only for one of the sender's own clients.
-            guard let shown = actor(nick, of: peer, in: "PEER_AWAY") else { return }
-            clients.setRemoteAway(text, nick: shown)
+            // Only for one of the sender's own clients, found by the name the sender gives it.
+            if !clients.setRemoteAway(text, nick: nick, serverID: peer.id) {
+                refuse("PEER_AWAY", from: peer, "\(nick) is not one of its clients")
+            }
         }
     }
 
