@@ -1,0 +1,110 @@
+public import Logging
+public import PostgresNIO
+
+/// The tables tchatd keeps in PostgreSQL, versioned: each server migrates the database to its version at start-up,
+/// all in one transaction under an advisory lock (two servers starting together migrate once), and a server older
+/// than the database refuses to start rather than write what a newer one would misread.
+public enum PostgresSchema {
+    /// The version this build writes and reads.
+    public static let current = 1
+
+    /// Statements that take the schema from `version - 1` to `version`. Appended to, never changed: a database
+    /// migrated by an earlier build has run the earlier ones as they were.
+    static let migrations: [(version: Int, statements: [String])] = [
+        (
+            1,
+            [
+                // Channels by the key names are compared by (lower-cased, canonically equivalent), with the name
+                // as first spelled, and the last id committed: the next owner continues after it.
+                """
+                CREATE TABLE channels (
+                    key text PRIMARY KEY,
+                    name text NOT NULL,
+                    created_at timestamptz NOT NULL,
+                    topic text NOT NULL DEFAULT '',
+                    topic_set_by text NOT NULL DEFAULT '',
+                    topic_set_at timestamptz,
+                    last_id bigint NOT NULL DEFAULT 0 CHECK (last_id >= 0)
+                )
+                """,
+                // (channel, id) is the fence: two servers that both believe they own a channel can never both store
+                // one id. A client's own id for a message makes a resend after a failover idempotent.
+                """
+                CREATE TABLE messages (
+                    channel text NOT NULL REFERENCES channels (key),
+                    id bigint NOT NULL CHECK (id > 0),
+                    sent_at timestamptz NOT NULL,
+                    sender text NOT NULL,
+                    content_type smallint NOT NULL,
+                    body text NOT NULL,
+                    client_id text,
+                    PRIMARY KEY (channel, id)
+                )
+                """,
+                """
+                CREATE UNIQUE INDEX messages_client_id ON messages (channel, sender, client_id)
+                    WHERE client_id IS NOT NULL
+                """,
+                // One owner per channel at a time, until its lease expires.
+                """
+                CREATE TABLE channel_leases (
+                    channel text PRIMARY KEY REFERENCES channels (key),
+                    owner_id bigint NOT NULL,
+                    owner_name text NOT NULL,
+                    expires_at timestamptz NOT NULL
+                )
+                """,
+            ]
+        )
+    ]
+
+    public struct NewerSchema: Error, Equatable, CustomStringConvertible {
+        public let found: Int
+        public let supported: Int
+        public var description: String {
+            "the database's tchat schema is version \(found), newer than this tchatd's \(supported): "
+                + "upgrade tchatd (a newer server migrated it; an older one must not write to it)"
+        }
+    }
+
+    /// The lock every tchatd takes while migrating: a constant, "tchat" in ASCII.
+    static let migrationLock: Int64 = 0x7463_6861_74
+
+    /// Brings the database to `current`; returns the version it was at. Throws `NewerSchema` for a database a
+    /// newer tchatd migrated.
+    @discardableResult
+    public static func migrate(_ connection: PostgresConnection, logger: Logger) async throws -> Int {
+        do {
+            return try await migrateInTransaction(connection, logger: logger)
+        } catch let error as PostgresTransactionError {
+            // The transaction was rolled back; what went wrong inside it is the news.
+            throw error.closureError ?? error
+        }
+    }
+
+    private static func migrateInTransaction(_ connection: PostgresConnection, logger: Logger) async throws -> Int {
+        try await connection.withTransaction(logger: logger) { connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(\(migrationLock))", logger: logger)
+            try await connection.query(
+                "CREATE TABLE IF NOT EXISTS tchat_schema (version integer NOT NULL)", logger: logger)
+            var found = 0
+            for try await version in try await connection.query(
+                "SELECT coalesce(max(version), 0) FROM tchat_schema", logger: logger
+            ).decode(Int.self) {
+                found = version
+            }
+            guard found <= current else { throw NewerSchema(found: found, supported: current) }
+            for migration in migrations where migration.version > found {
+                for statement in migration.statements {
+                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                }
+            }
+            if found < current {
+                try await connection.query("DELETE FROM tchat_schema", logger: logger)
+                try await connection.query("INSERT INTO tchat_schema (version) VALUES (\(current))", logger: logger)
+                logger.info("PostgreSQL schema migrated", metadata: ["from": "\(found)", "to": "\(current)"])
+            }
+            return found
+        }
+    }
+}
