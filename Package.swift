@@ -127,6 +127,8 @@ let package = Package(
             name: "TChatPostgres",
             dependencies: [
                 "TChatProtocol",
+                "TChatServer",
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -139,6 +141,7 @@ let package = Package(
             dependencies: [
                 "TChatServer",
                 "TChatMetrics",
+                "TChatPostgres",
                 "TChatAuth",
                 "TChatTLS",
                 .product(name: "Yams", package: "Yams"),
@@ -188,6 +191,16 @@ let package = Package(
             path: "Tests/TChatFuzzing",
             swiftSettings: swiftSettings
         ),
+        // Shared by the tests that need a PostgreSQL of their own; not shipped.
+        .target(
+            name: "TChatTestSupport",
+            dependencies: [
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/TChatTestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "TChatProtocolTests",
             dependencies: [
@@ -207,6 +220,8 @@ let package = Package(
             name: "TChatServerTests",
             dependencies: [
                 "TChatServer",
+                "TChatPostgres",
+                "TChatTestSupport",
                 "TChatMetrics",
                 "TChatTLS",
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -245,6 +260,12 @@ let package = Package(
             name: "TChatPostgresTests",
             dependencies: [
                 "TChatPostgres",
+                "TChatTestSupport",
+                "TChatServer",
+                "TChatClient",
+                "TChatProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -144,10 +144,12 @@ public final class ChatServer: Service, Sendable {
         let loaded: (any ChatStorage, [StoredChannel], [String], [NickRecord], UInt64, AccountsFile?)
         do {
             loaded = try await threadPool.runIfActive {
-                let store: any ChatStorage = try HistoryStore(
+                let files: any ChatStorage = try HistoryStore(
                     directory: configuration.dataDirectory, policy: configuration.fsync,
                     historyLimit: configuration.historyLimit, connectionLog: configuration.connectionLog,
                     journalCompaction: configuration.journalCompaction, logger: logger)
+                let serverID = try ServerIdentity.load(directory: configuration.dataDirectory)
+                let store = try configuration.storage.map { try $0(files, serverID, logger) } ?? files
                 let channels = try store.loadChannels()
                 let unclaimed = try store.unclaimedFiles(claimed: Set(channels.map(\.record.file)))
                 for file in unclaimed {
@@ -155,7 +157,6 @@ public final class ChatServer: Service, Sendable {
                         "a history file no channel names is left alone",
                         metadata: ["file": "\(configuration.dataDirectory)/channels/\(file)"])
                 }
-                let serverID = try ServerIdentity.load(directory: configuration.dataDirectory)
                 let accounts =
                     configuration.registration == .off
                     ? nil : try AccountFile(directory: configuration.dataDirectory).load()
@@ -219,6 +220,7 @@ public final class ChatServer: Service, Sendable {
                     channels: { [weak channelManager] in channelManager?.snapshot() },
                     nicks: { [weak clientManager] in clientManager?.snapshot() },
                     nickChanges: { [weak clientManager] in clientManager?.takeNickChanges() ?? ([], 0) }))
+            store.commitLog?.start { [weak channelManager] batch in channelManager?.deliverCommitted(batch) }
             let router = NetworkRouter(
                 servers: serverManager, channels: channelManager, clients: clientManager, group: group,
                 forwardTimeout: configuration.forwardTimeout, maxWaitingBytes: configuration.maxWaitingBytes,

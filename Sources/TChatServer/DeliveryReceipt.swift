@@ -9,7 +9,7 @@ import TChatProtocol
 /// instead of queueing without bound, and latency stays proportional to the window. Each party (the history
 /// writer, and the mailbox of every loop with members) reports once, from its own thread; the last one tells the
 /// waiter, once.
-final class DeliveryReceipt: Sendable {
+package final class DeliveryReceipt: Sendable {
     /// Who hears when every party has reported.
     enum Waiter: Sendable {
         /// A client's SEND: answered straight to the client (`SendReply`), with no promise or task between.
@@ -59,6 +59,10 @@ final class DeliveryReceipt: Sendable {
     convenience init(parties: Int, promise: EventLoopPromise<Void>) {
         self.init(parties: parties, waiter: .promise(promise))
     }
+
+    /// The store's report: the message is stored (a backend that committed it before anyone saw it says so at
+    /// once).
+    package func reportStored() { report() }
 
     /// One party is done; `error` fails the receipt once every party has reported. A mailbox reports from its
     /// drain (`drain`), so that a client's answer completed there goes out in the same write as the messages.

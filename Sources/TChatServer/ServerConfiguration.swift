@@ -1,3 +1,4 @@
+package import Logging
 public import TChatProtocol
 public import TChatTLS
 
@@ -9,6 +10,11 @@ public struct ServerConfiguration: Sendable {
     public var peerAddress = ServerAddress(host: "127.0.0.1", port: ServerAddress.defaultPeerPort)
     /// The data directory (`--data-dir`).
     public var dataDirectory: String
+    /// `--store`: a backend for channels and messages in place of the data directory's channel files, made at
+    /// start-up (blocking, on a thread pool) from the files' store, which keeps the server's own nicks and
+    /// connection log, and the server's id. Nil: the files hold everything.
+    package var storage:
+        (@Sendable (_ files: any ChatStorage, _ serverID: UInt64, _ logger: Logger) throws -> any ChatStorage)?
     /// The server's name in welcomes and server lists (`--name`).
     public var name: String
     /// The message of the day sent in every welcome (`--motd FILE`'s contents).

@@ -39,6 +39,9 @@ struct TChatDaemon: AsyncParsableCommand {
 
     @OptionGroup var data: DataDirectoryOption
 
+    @OptionGroup(title: "Storage")
+    var storage: StoreOptions
+
     @Option(help: ArgumentHelp("The server's name (default: the host name).", valueName: "name"))
     var name: String?
 
@@ -222,6 +225,7 @@ struct TChatDaemon: AsyncParsableCommand {
             configuration.motdFile = motd
         }
         try limits.apply(to: &configuration)
+        try storage.apply(to: &configuration)
         guard threads >= 0 else { throw ValidationError("--threads must be 0 (one per core) or more") }
         configuration.threads = threads
         switch fsync {

@@ -32,6 +32,14 @@ final class Tmux: Sendable {
         }
         posix_spawn_file_actions_addclose(&actions, pipeEnds[0])
         posix_spawn_file_actions_addclose(&actions, pipeEnds[1])
+        // Nothing else of ours: sockets are not close-on-exec, and a tmux server would hold a test's connections
+        // open for as long as it lives.
+        let open = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).compactMap {
+            Int32($0)
+        }
+        for descriptor in open where descriptor > 2 && !pipeEnds.contains(descriptor) {
+            posix_spawn_file_actions_addclose(&actions, descriptor)
+        }
         let argv = ([Self.path!, "-L", socket] + arguments).map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         // The test process blocks most signals (its runtime takes them by other means), and a spawned process

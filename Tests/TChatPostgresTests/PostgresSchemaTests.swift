@@ -1,6 +1,7 @@
 import Logging
 import PostgresNIO
 import TChatPostgres
+import TChatTestSupport
 import Testing
 
 /// The schema against a real PostgreSQL of the test's own: migrated once, again harmlessly, and refused by an older
@@ -35,7 +36,9 @@ struct PostgresSchemaTests {
         let refusal = await #expect(throws: PostgresSchema.NewerSchema.self) {
             try await PostgresSchema.migrate(connection, logger: Self.logger)
         }
-        #expect(refusal?.description.contains("version 99, newer than this tchatd's 1: upgrade tchatd") == true)
+        #expect(
+            refusal?.description.contains(
+                "version 99, newer than this tchatd's \(PostgresSchema.current): upgrade tchatd") == true)
         try await connection.close()
     }
 

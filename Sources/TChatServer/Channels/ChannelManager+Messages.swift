@@ -69,6 +69,30 @@ extension ChannelManager {
         }
     }
 
+    /// Delivers messages a `CommitLog` numbered and committed (in id order per channel, one batch at a time),
+    /// answering their senders here, and sends them on to the network. One already held (a repeat) is only
+    /// answered; one after a gap (another server numbered in between) is kept too: the window starts again after
+    /// it, and what lies between is read from the database when asked for.
+    func deliverCommitted(_ batch: [CommittedMessage]) {
+        for committed in batch {
+            let message = committed.message
+            let submission = committed.submission
+            let channel = channel(creating: submission.channel)
+            channel.withState { state in
+                guard message.id > state.history.lastID else {
+                    if let ack = submission.ack { _ = DeliveryReceipt(parties: 0, waiter: ack, message: message) }
+                    return
+                }
+                do {
+                    try keep(message, in: channel, &state, ack: submission.ack)
+                } catch {
+                    submission.ack?.fail(error)
+                }
+                feed.emit(.message(origin: submission.origin, seq: submission.seq, message))
+            }
+        }
+    }
+
     /// Queues a numbered message for the disk, adds it to the channel's history window and delivers it to the
     /// members here; called with the channel's lock held, so ids, file order and delivery order agree.
     private func keep(

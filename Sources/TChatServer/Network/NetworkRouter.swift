@@ -108,6 +108,10 @@ final class NetworkRouter: PeerEventHandler {
         channel name: ChannelName, from nick: String, body: MessageBody, reply: SendReply,
         sender: ChannelManager.Sender? = nil
     ) {
+        if let log = channels.store.commitLog {
+            commit(channel: name, from: nick, body: body, reply: reply, sender: sender, to: log)
+            return
+        }
         if servers.isLeader {
             do {
                 _ = try channels.sequence(
@@ -138,6 +142,28 @@ final class NetworkRouter: PeerEventHandler {
             return
         }
         servers.send(.forward(seq: seq, channel: name.name, from: nick, body: body), to: servers.leader)
+    }
+
+    /// Hands a client's message to the backend that numbers and commits it (`CommitLog`); it is delivered and
+    /// answered once committed, or refused with a retryable error.
+    private func commit(
+        channel name: ChannelName, from nick: String, body: MessageBody, reply: SendReply,
+        sender: ChannelManager.Sender?, to log: any CommitLog
+    ) {
+        do {
+            if let sender { try channels.checkSend(sender, to: name) }
+        } catch {
+            reply.fail(error)
+            return
+        }
+        channels.ensure(name)
+        let submission = MessageSubmission(
+            channel: name, from: nick, body: body, origin: servers.serverID, seq: 0, ack: .client(reply))
+        guard log.submit(submission) else {
+            reply.fail(
+                ProtocolError(.storageFailure, "the message store cannot take messages now; not sent, try again"))
+            return
+        }
     }
 
     /// Numbers a message here (the channel sends it to every linked server); `ack` hears once it is stored and handed

@@ -1,13 +1,20 @@
-import TChatProtocol
+package import TChatProtocol
 
 /// A channel as storage found it at start-up.
-struct StoredChannel: Sendable {
-    var record: ChannelRecord
+package struct StoredChannel: Sendable {
+    package var record: ChannelRecord
     /// 0 when the channel has no stored messages.
-    var firstID: UInt64
-    var lastID: UInt64
+    package var firstID: UInt64
+    package var lastID: UInt64
     /// The newest stored message's time, when there is one.
-    var lastTime: Timestamp?
+    package var lastTime: Timestamp?
+
+    package init(record: ChannelRecord, firstID: UInt64, lastID: UInt64, lastTime: Timestamp? = nil) {
+        self.record = record
+        self.firstID = firstID
+        self.lastID = lastID
+        self.lastTime = lastTime
+    }
 }
 
 /// Everything channels and clients keep beyond a restart, behind one seam: the JSON files of the data directory
@@ -16,7 +23,7 @@ struct StoredChannel: Sendable {
 /// The server's types call only this. A backend never blocks an event loop: `append`, `channelsChanged`,
 /// `nicksChanged` and `logConnection` only queue, and `readMessages` and the loads are called on a thread pool (or
 /// before the server accepts anyone).
-protocol ChatStorage: AnyObject, Sendable {
+package protocol ChatStorage: AnyObject, Sendable {
     /// Messages kept per channel; older ones are compacted away.
     var historyLimit: Int { get }
 
@@ -52,6 +59,14 @@ protocol ChatStorage: AnyObject, Sendable {
 
     /// Bytes queued for storage and how long the oldest has waited, for metrics.
     var backlog: (bytes: Int, lag: Duration) { get }
+
+    /// A backend that numbers channel messages itself, committing them before anyone sees them (PostgreSQL); nil
+    /// for one that stores what the server numbered (the files).
+    var commitLog: (any CommitLog)? { get }
+}
+
+extension ChatStorage {
+    package var commitLog: (any CommitLog)? { nil }
 }
 
 /// The JSON files: each call goes to the writer thread's queue.

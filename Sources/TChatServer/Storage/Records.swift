@@ -48,7 +48,7 @@ struct MessageRecord: Codable, Sendable, Equatable {
 }
 
 /// One line of `clients.jsonl`: a finished connection.
-struct ConnectionRecord: Codable, Sendable, Equatable {
+package struct ConnectionRecord: Codable, Sendable, Equatable {
     var nick: String
     var address: String
     var connected: String
@@ -65,7 +65,7 @@ struct ConnectionRecord: Codable, Sendable, Equatable {
 ///
 /// The times are held as numbers and written as ISO 8601 text: one record lives for every nick ever seen, and two
 /// times as text cost about 130 bytes of heap each.
-struct NickRecord: Codable, Sendable, Equatable {
+package struct NickRecord: Codable, Sendable, Equatable {
     /// The nick as last spelled.
     var nick: String
     var welcome: String
@@ -90,7 +90,7 @@ struct NickRecord: Codable, Sendable, Equatable {
         case nick, welcome, firstSeen, lastSeen, connections, connectedMs
     }
 
-    init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         nick = try container.decode(String.self, forKey: .nick)
         welcome = try container.decode(String.self, forKey: .welcome)
@@ -100,7 +100,7 @@ struct NickRecord: Codable, Sendable, Equatable {
         connectedMs = try container.decode(UInt64.self, forKey: .connectedMs)
     }
 
-    func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(nick, forKey: .nick)
         try container.encode(welcome, forKey: .welcome)
@@ -121,7 +121,7 @@ struct NickRecord: Codable, Sendable, Equatable {
 }
 
 /// The whole of `nicks.json`.
-struct NicksFile: Codable, Sendable {
+package struct NicksFile: Codable, Sendable {
     var version: Int
     var nicks: [NickRecord]
     /// The number of the last journal line this file holds (`MetadataJournal`); absent before the journal.
@@ -129,32 +129,53 @@ struct NicksFile: Codable, Sendable {
 }
 
 /// What `channels.json` keeps of a channel; its messages are in `channels/<file>`.
-struct ChannelRecord: Codable, Sendable, Equatable {
-    var name: String
-    var file: String
-    var created: String
-    var topic: String
-    var topicBy: String
-    var topicTime: String
+package struct ChannelRecord: Codable, Sendable, Equatable {
+    package var name: String
+    package var file: String
+    package var created: String
+    package var topic: String
+    package var topicBy: String
+    package var topicTime: String
     /// The channel's access, absent for an open channel nobody operates (and in files from before accounts).
-    var modes: String?
-    var key: String?
+    package var modes: String?
+    package var key: String?
     /// Account names (a voiced member without an account: its nick).
-    var operators: [String]?
-    var voiced: [String]?
-    var bans: [String]?
+    package var operators: [String]?
+    package var voiced: [String]?
+    package var bans: [String]?
     /// Its operators' accounts are gone: only a server operator gives it a new one.
-    var orphaned: Bool?
+    package var orphaned: Bool?
     /// When the access above last changed (ISO 8601), to keep the newer of two linked servers' copies.
-    var accessTime: String?
+    package var accessTime: String?
     /// When the channel whose rules these are was made, when not this one (`ChannelAccess.origin`).
-    var accessOrigin: String?
+    package var accessOrigin: String?
+
+    package init(
+        name: String, file: String, created: String, topic: String = "", topicBy: String = "", topicTime: String = "",
+        modes: String? = nil, key: String? = nil, operators: [String]? = nil, voiced: [String]? = nil,
+        bans: [String]? = nil, orphaned: Bool? = nil, accessTime: String? = nil, accessOrigin: String? = nil
+    ) {
+        self.name = name
+        self.file = file
+        self.created = created
+        self.topic = topic
+        self.topicBy = topicBy
+        self.topicTime = topicTime
+        self.modes = modes
+        self.key = key
+        self.operators = operators
+        self.voiced = voiced
+        self.bans = bans
+        self.orphaned = orphaned
+        self.accessTime = accessTime
+        self.accessOrigin = accessOrigin
+    }
 }
 
 /// The whole of `channels.json`.
-struct ChannelsFile: Codable, Sendable {
+package struct ChannelsFile: Codable, Sendable {
     var version: Int
-    var channels: [ChannelRecord]
+    package var channels: [ChannelRecord]
     /// The number of the last journal line this file holds (`MetadataJournal`); absent before the journal.
     var journal: UInt64?
 }

@@ -21,9 +21,9 @@ extension StoreWriter {
     }
 
     /// What the writer knows of a channel file: its oldest and newest message ids, and about how many lines it has.
-    struct FileRange: Sendable {
-        var firstID: UInt64
-        var lastID: UInt64
+    package struct FileRange: Sendable {
+        package var firstID: UInt64
+        package var lastID: UInt64
         /// Counted, not taken from the ids: ids have gaps (messages numbered but not stored on a full disk), and a
         /// count from ids would overstate the file.
         var lines: Int

@@ -17,7 +17,7 @@ import TChatProtocol
 /// file's new lines with one `write`, fsyncs as the policy says, and only then acknowledges — so with
 /// `--fsync always` one fsync commits a whole batch (group commit). It also keeps channel files within the history
 /// limit and rewrites the small metadata files when they changed.
-final class StoreWriter: Sendable {
+package final class StoreWriter: Sendable {
     private struct Queue {
         var jobs: [Job] = []
         var queuedBytes = 0
@@ -34,12 +34,22 @@ final class StoreWriter: Sendable {
 
     /// Sources of the metadata files' contents, asked only when the writer is about to write them, so a burst of
     /// changes costs one snapshot.
-    struct Snapshots: Sendable {
-        var channels: @Sendable () -> ChannelsFile? = { nil }
-        var nicks: @Sendable () -> NicksFile? = { nil }
+    package struct Snapshots: Sendable {
+        package var channels: @Sendable () -> ChannelsFile? = { nil }
+        package var nicks: @Sendable () -> NicksFile? = { nil }
         /// The nick records changed (nil: forgotten) since last asked, and how many nicks there are: for the
         /// journal (`MetadataJournal`). Nil (no source) writes `nicks.json` whole instead.
-        var nickChanges: (@Sendable () -> (changes: [(key: String, record: NickRecord?)], total: Int))?
+        package var nickChanges: (@Sendable () -> (changes: [(key: String, record: NickRecord?)], total: Int))?
+
+        package init(
+            channels: @escaping @Sendable () -> ChannelsFile? = { nil },
+            nicks: @escaping @Sendable () -> NicksFile? = { nil },
+            nickChanges: (@Sendable () -> (changes: [(key: String, record: NickRecord?)], total: Int))? = nil
+        ) {
+            self.channels = channels
+            self.nicks = nicks
+            self.nickChanges = nickChanges
+        }
     }
 
     let directory: String

@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import PostgresNIO
+public import PostgresNIO
 
 #if canImport(Glibc)
     import Glibc
@@ -8,9 +8,9 @@ import PostgresNIO
 
 /// A PostgreSQL cluster of the test's own: initdb in a temporary directory, on a free loopback port, run as an
 /// unprivileged user (PostgreSQL refuses root), stopped and removed by `stop()`. Never one that happens to run.
-final class PostgresCluster: Sendable {
+public final class PostgresCluster: Sendable {
     /// Debian's binaries, the newest installed.
-    static let binaries: String? = {
+    public static let binaries: String? = {
         let root = "/usr/lib/postgresql"
         let versions = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).compactMap { Int($0) }
         guard let newest = versions.max() else { return nil }
@@ -18,15 +18,15 @@ final class PostgresCluster: Sendable {
         return FileManager.default.isExecutableFile(atPath: "\(bin)/initdb") ? bin : nil
     }()
 
-    let directory: String
-    let port: Int
-    let user = "tchat"
+    public let directory: String
+    public let port: Int
+    public let user = "tchat"
 
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
     }
 
-    init() throws {
+    public init() throws {
         guard let bin = Self.binaries else { throw Failure(description: "PostgreSQL is not installed") }
         directory =
             FileManager.default.temporaryDirectory.appendingPathComponent("tchat-pg-\(UUID().uuidString)")
@@ -36,7 +36,13 @@ final class PostgresCluster: Sendable {
         if getuid() == 0 { try Self.run("/bin/chown", ["nobody:nogroup", directory]) }
         try Self.run(
             "\(bin)/initdb", ["-D", "\(directory)/data", "-U", user, "--auth=trust", "-E", "UTF8", "--no-sync"])
-        // fsync off: a test cluster need not survive a power cut, and fsync would only slow the tests.
+        try startServer()
+    }
+
+    /// Starts the cluster's server (again), on the same port. fsync off: a test cluster need not survive a power
+    /// cut, and fsync would only slow the tests.
+    public func startServer() throws {
+        guard let bin = Self.binaries else { throw Failure(description: "PostgreSQL is not installed") }
         try Self.run(
             "\(bin)/pg_ctl",
             [
@@ -46,15 +52,21 @@ final class PostgresCluster: Sendable {
             ])
     }
 
+    /// Stops the server at once (as a crash or a cut cable would), keeping the data for `startServer`.
+    public func stopServer() throws {
+        guard let bin = Self.binaries else { throw Failure(description: "PostgreSQL is not installed") }
+        try Self.run("\(bin)/pg_ctl", ["-D", "\(directory)/data", "-m", "immediate", "-w", "stop"])
+    }
+
     /// Stops the cluster at once and removes its files; safe to call twice.
-    func stop() {
+    public func stop() {
         if let bin = Self.binaries, FileManager.default.fileExists(atPath: "\(directory)/data/postmaster.pid") {
             try? Self.run("\(bin)/pg_ctl", ["-D", "\(directory)/data", "-m", "immediate", "-w", "stop"])
         }
         try? FileManager.default.removeItem(atPath: directory)
     }
 
-    func connect(database: String = "postgres") async throws -> PostgresConnection {
+    public func connect(database: String = "postgres") async throws -> PostgresConnection {
         try await PostgresConnection.connect(
             configuration: .init(
                 host: "127.0.0.1", port: port, username: user, password: nil, database: database, tls: .disable),
@@ -62,7 +74,7 @@ final class PostgresCluster: Sendable {
     }
 
     /// A new empty database in the cluster.
-    func createDatabase(_ name: String) async throws {
+    public func createDatabase(_ name: String) async throws {
         let connection = try await connect()
         try await connection.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: Logger(label: "test"))
         try await connection.close()
@@ -75,7 +87,7 @@ final class PostgresCluster: Sendable {
     /// Foundation's `Process` never saw pg_ctl exit. The output goes to a file, not a pipe: the server pg_ctl
     /// starts would hold a pipe open for ever. Every spawn starts with no signal blocked and default handlers, so
     /// the server hears pg_ctl's signals.
-    static func run(_ tool: String, _ arguments: [String]) throws {
+    public static func run(_ tool: String, _ arguments: [String]) throws {
         let asNobody = getuid() == 0 && !tool.hasPrefix("/bin/")
         let argv =
             (asNobody
@@ -90,6 +102,13 @@ final class PostgresCluster: Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // Nothing else of ours: sockets are not close-on-exec, and a PostgreSQL started while a test's tchatd runs
+        // would hold that server's listening ports and its clients' connections open (a closed connection's peer
+        // never saw the end of it).
+        let open = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).compactMap {
+            Int32($0)
+        }
+        for descriptor in open where descriptor > 2 { posix_spawn_file_actions_addclose(&actions, descriptor) }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }

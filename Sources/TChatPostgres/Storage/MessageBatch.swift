@@ -1,0 +1,142 @@
+import Logging
+import PostgresNIO
+import TChatProtocol
+import TChatServer
+
+/// One group commit: the submissions taken from the queue, numbered and written in a single transaction.
+///
+/// Inside it, per channel in the batch: the channel's row exists, is locked (in key order, so two servers never
+/// deadlock) and gives the last committed id; this server takes or renews the channel's lease, or finds another
+/// server holds it; the messages get the ids after the last one and are inserted; the last id is moved on; and one
+/// NOTIFY tells every listening server which channels grew. Nothing is seen by anyone until COMMIT returns.
+struct MessageBatch: Sendable {
+    /// Messages of channels another server's lease covers, with that server's name.
+    var refused: [(MessageSubmission, owner: String)] = []
+    var committed: [CommittedMessage] = []
+
+    /// How long a lease lasts without a batch renewing it: once it has run out, another server may number the
+    /// channel, continuing after the last committed id.
+    static let leaseSeconds = 10
+    /// The NOTIFY channel servers LISTEN on.
+    static let doorbell = "tchat_messages"
+
+    let submissions: [MessageSubmission]
+    let serverID: UInt64
+    let serverName: String
+
+    /// Numbers and writes the batch in `connection`'s open transaction.
+    mutating func write(on connection: PostgresConnection, logger: Logger) async throws {
+        var names: [String: String] = [:]
+        for submission in submissions where names[submission.channel.key] == nil {
+            names[submission.channel.key] = submission.channel.name
+        }
+        let keys = names.keys.sorted()
+        let spellings = keys.map { names[$0]! }
+        try await connection.query(
+            """
+            INSERT INTO channels (key, name, created_at)
+            SELECT k, n, now() FROM unnest(\(keys)::text[], \(spellings)::text[]) AS t(k, n)
+            ON CONFLICT (key) DO NOTHING
+            """, logger: logger)
+        var lastIDs: [String: UInt64] = [:]
+        for try await (key, last) in try await connection.query(
+            "SELECT key, last_id FROM channels WHERE key = ANY(\(keys)::text[]) ORDER BY key FOR UPDATE",
+            logger: logger
+        ).decode((String, Int64).self) {
+            lastIDs[key] = UInt64(max(last, 0))
+        }
+        let owner = Int64(bitPattern: serverID)
+        let name = serverName
+        let seconds = Self.leaseSeconds
+        var leased = Set<String>()
+        for try await key in try await connection.query(
+            """
+            INSERT INTO channel_leases (channel, owner_id, owner_name, expires_at)
+            SELECT k, \(owner), \(name), now() + make_interval(secs => \(seconds)) FROM unnest(\(keys)::text[]) AS t(k)
+            ON CONFLICT (channel) DO UPDATE
+                SET owner_id = excluded.owner_id, owner_name = excluded.owner_name, expires_at = excluded.expires_at
+                WHERE channel_leases.owner_id = excluded.owner_id OR channel_leases.expires_at < now()
+            RETURNING channel
+            """, logger: logger
+        ).decode(String.self) {
+            leased.insert(key)
+        }
+        var owners: [String: String] = [:]
+        if leased.count < keys.count {
+            let others = keys.filter { !leased.contains($0) }
+            for try await (key, owner) in try await connection.query(
+                "SELECT channel, owner_name FROM channel_leases WHERE channel = ANY(\(others)::text[])",
+                logger: logger
+            ).decode((String, String).self) {
+                owners[key] = owner
+            }
+        }
+        var rows = Rows()
+        let now = Timestamp.now()
+        for submission in submissions {
+            let key = submission.channel.key
+            guard leased.contains(key) else {
+                refused.append((submission, owner: owners[key] ?? "another server"))
+                continue
+            }
+            let last = lastIDs[key] ?? 0
+            guard last < ProtocolLimits.maxMessageID else {
+                refused.append((submission, owner: ""))
+                continue
+            }
+            lastIDs[key] = last + 1
+            let message = ChatMessage(
+                channel: submission.channel.name, id: last + 1, time: now, from: submission.from,
+                body: submission.body)
+            rows.add(message, key: key)
+            committed.append(CommittedMessage(submission: submission, message: message))
+        }
+        guard !committed.isEmpty else { return }
+        try await connection.query(
+            """
+            INSERT INTO messages (channel, id, sent_at, sender, content_type, body)
+            SELECT c, i, to_timestamp(t / 1000.0), s, ct, b
+            FROM unnest(\(rows.channels)::text[], \(rows.ids)::bigint[], \(rows.times)::bigint[], \(rows.senders)::text[],
+                        \(rows.types)::smallint[], \(rows.bodies)::text[]) AS u(c, i, t, s, ct, b)
+            """, logger: logger)
+        let grown = leased.sorted()
+        let lasts = grown.map { Int64(lastIDs[$0] ?? 0) }
+        try await connection.query(
+            """
+            UPDATE channels SET last_id = u.l FROM unnest(\(grown)::text[], \(lasts)::bigint[]) AS u(k, l)
+            WHERE channels.key = u.k AND u.l > channels.last_id
+            """, logger: logger)
+        let payload = Self.doorbellPayload(serverID: serverID, lastIDs: zip(grown, lasts).map { ($0, $1) })
+        try await connection.query("SELECT pg_notify(\(Self.doorbell), \(payload))", logger: logger)
+    }
+
+    /// `SERVER KEY:LAST KEY:LAST ...`, or `SERVER *` (look at every channel) when that would not fit a NOTIFY's
+    /// 8,000 bytes.
+    static func doorbellPayload(serverID: UInt64, lastIDs: [(String, Int64)]) -> String {
+        var payload = String(serverID, radix: 16)
+        for (key, last) in lastIDs {
+            payload += " \(key):\(last)"
+            if payload.utf8.count > 7_900 { return String(serverID, radix: 16) + " *" }
+        }
+        return payload
+    }
+
+    /// A batch's messages as one array per column, for one INSERT ... SELECT FROM unnest.
+    private struct Rows {
+        var channels: [String] = []
+        var ids: [Int64] = []
+        var times: [Int64] = []
+        var senders: [String] = []
+        var types: [Int16] = []
+        var bodies: [String] = []
+
+        mutating func add(_ message: ChatMessage, key: String) {
+            channels.append(key)
+            ids.append(Int64(message.id))
+            times.append(Int64(message.time.milliseconds))
+            senders.append(message.from)
+            types.append(Int16(message.body.contentType.rawValue))
+            bodies.append(message.body.text)
+        }
+    }
+}

@@ -1,0 +1,215 @@
+package import Logging
+import NIOSSL
+import PostgresNIO
+import Synchronization
+package import TChatProtocol
+package import TChatServer
+
+/// `--store postgres://`: channels, topics, access and messages in PostgreSQL, numbered and committed there before
+/// anyone sees them (`PostgresCommitLog`); the server's own nicks and connection log stay in its data directory
+/// (`files`), since they are about this server's clients, not the network's.
+package final class PostgresStorage: ChatStorage {
+    private struct Metadata {
+        var dirty = false
+        var snapshots: StoreWriter.Snapshots?
+        var task: Task<Void, Never>?
+        var closing = false
+    }
+
+    package let historyLimit: Int
+    private let files: any ChatStorage
+    private let client: PostgresClient
+    private let runner: Task<Void, Never>
+    private let log: PostgresCommitLog
+    private let metadata = Mutex(Metadata())
+    private let metadataWakes: AsyncStream<Void>
+    private let metadataWake: AsyncStream<Void>.Continuation
+    private let logger: Logger
+
+    /// How long a history read may wait for the database.
+    static let readDeadline = 10.0
+
+    /// Connects, migrates the schema (refusing a newer one) and is ready to load; blocking, on a thread pool.
+    package init(
+        address: PostgresStoreAddress, password: String?, files: any ChatStorage, serverID: UInt64,
+        serverName: String, logger: Logger
+    ) throws {
+        self.files = files
+        self.historyLimit = files.historyLimit
+        self.logger = logger
+        var configuration = PostgresClient.Configuration(
+            host: address.host, port: address.port, username: address.user, password: password,
+            database: address.database, tls: try Self.tls(address.tls))
+        configuration.options.maximumConnections = 8
+        configuration.options.connectTimeout = .seconds(5)
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.client = client
+        runner = Task { await client.run() }
+        log = PostgresCommitLog(client: client, serverID: serverID, serverName: serverName, logger: logger)
+        (metadataWakes, metadataWake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        do {
+            _ = try BlockingWait.run {
+                try await withDeadline(seconds: 30) {
+                    try await client.withConnection { connection in
+                        try await PostgresSchema.migrate(connection, logger: logger)
+                    }
+                }
+            }
+        } catch {
+            runner.cancel()
+            throw StoreProblem("cannot use the store \(address): \(PostgresCommitLog.unwrap(error))")
+        }
+        logger.info("history kept in PostgreSQL", metadata: ["store": "\(address)"])
+    }
+
+    private static func tls(_ mode: PostgresStoreAddress.TLSMode) throws -> PostgresClient.Configuration.TLS {
+        switch mode {
+        case .disable: return .disable
+        case .require: return .require(.makeClientConfiguration())
+        }
+    }
+
+    package var commitLog: (any CommitLog)? { log }
+
+    // MARK: Start-up
+
+    package func loadChannels() throws -> [StoredChannel] {
+        let client = self.client
+        let logger = self.logger
+        return try BlockingWait.run {
+            try await withDeadline(seconds: Self.readDeadline) { try await ChannelRows.load(client, logger: logger) }
+        }
+    }
+
+    package func unclaimedFiles(claimed: Set<String>) throws -> [String] { [] }
+
+    package func loadNicks() throws -> [NickRecord] { try files.loadNicks() }
+
+    package func start(files ranges: [String: StoreWriter.FileRange], snapshots: StoreWriter.Snapshots) {
+        files.start(
+            files: [:],
+            snapshots: StoreWriter.Snapshots(nicks: snapshots.nicks, nickChanges: snapshots.nickChanges))
+        let task = Task { [self] in await writeChannels() }
+        metadata.withLock {
+            $0.snapshots = snapshots
+            $0.task = task
+        }
+    }
+
+    // MARK: While serving
+
+    /// Committed before the server saw it (`commitLog`): stored already.
+    package func append(_ message: ChatMessage, file: String, receipt: DeliveryReceipt?) -> Bool {
+        receipt?.reportStored()
+        return true
+    }
+
+    package func readMessages(
+        file: String, channel: String, before: UInt64, after: UInt64, limit: Int
+    ) throws -> [ChatMessage] {
+        guard limit > 0, let name = try? ChannelName(validating: channel) else { return [] }
+        let client = self.client
+        let logger = self.logger
+        let key = name.key
+        let upper = before == 0 ? Int64.max : Int64(clamping: before)
+        let lower = Int64(clamping: after)
+        let count = Int64(clamping: limit)
+        let spelled = channel
+        return try BlockingWait.run {
+            try await withDeadline(seconds: Self.readDeadline) {
+                var found: [ChatMessage] = []
+                let rows = try await client.query(
+                    """
+                    SELECT id, (extract(epoch FROM sent_at) * 1000)::bigint, sender, content_type, body FROM messages
+                    WHERE channel = \(key) AND id > \(lower) AND id < \(upper) ORDER BY id DESC LIMIT \(count)
+                    """, logger: logger)
+                for try await (id, time, sender, type, body) in rows.decode((Int64, Int64, String, Int16, String).self)
+                {
+                    guard let contentType = ContentType(rawValue: UInt8(truncatingIfNeeded: type)) else {
+                        throw StoreProblem("message \(id) of \(spelled) has an unknown content type \(type)")
+                    }
+                    found.append(
+                        ChatMessage(
+                            channel: spelled, id: UInt64(id), time: ChannelRows.time(time), from: sender,
+                            body: MessageBody(contentType, body)))
+                }
+                return found.reversed()
+            }
+        }
+    }
+
+    package func channelsChanged() {
+        metadata.withLock { $0.dirty = true }
+        metadataWake.yield()
+    }
+
+    package func nicksChanged() { files.nicksChanged() }
+
+    package func logConnection(_ record: ConnectionRecord) -> Bool { files.logConnection(record) }
+
+    package var backlog: (bytes: Int, lag: Duration) {
+        let own = log.backlog
+        let local = files.backlog
+        return (own.bytes + local.bytes, max(own.lag, local.lag))
+    }
+
+    /// Commits what is queued, writes the channels, gives up this server's leases (another server may number its
+    /// channels at once) and closes.
+    package func shutdown() async {
+        await log.close()
+        let task = metadata.withLock { state in
+            state.closing = true
+            return state.task
+        }
+        metadataWake.finish()
+        await task?.value
+        let client = self.client
+        let logger = self.logger
+        let owner = Int64(bitPattern: log.serverID)
+        if log.isReachable {
+            _ = try? await withDeadline(seconds: 5) {
+                try await client.query("DELETE FROM channel_leases WHERE owner_id = \(owner)", logger: logger)
+            }
+        }
+        await files.shutdown()
+        runner.cancel()
+        await runner.value
+    }
+
+    /// Writes the channel rows after changes, a burst at a time; a failed write is tried again a second later.
+    private func writeChannels() async {
+        for await _ in metadataWakes {
+            try? await Task.sleep(for: .milliseconds(200))
+            await writeChannelsNow()
+        }
+        await writeChannelsNow()
+    }
+
+    private func writeChannelsNow() async {
+        let snapshot: StoreWriter.Snapshots? = metadata.withLock { state in
+            guard state.dirty else { return nil }
+            state.dirty = false
+            return state.snapshots
+        }
+        guard let records = snapshot?.channels()?.channels else { return }
+        let client = self.client
+        let logger = self.logger
+        do {
+            try await withDeadline(seconds: Self.readDeadline) {
+                try await ChannelRows.save(records, client, logger: logger)
+            }
+        } catch {
+            logger.error(
+                "channels not written to the store; trying again",
+                metadata: ["error": "\(PostgresCommitLog.unwrap(error))"])
+            let closing = metadata.withLock { state in
+                state.dirty = true
+                return state.closing
+            }
+            if !closing {
+                try? await Task.sleep(for: .seconds(1))
+                metadataWake.yield()
+            }
+        }
+    }
+}

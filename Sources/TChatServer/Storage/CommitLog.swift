@@ -1,0 +1,55 @@
+package import TChatProtocol
+
+/// A channel message handed to a `CommitLog` to be numbered and committed.
+///
+/// It carries who waits for it: the log fails it (a retryable error: nothing was stored) or hands it back numbered
+/// after the commit, and the server then delivers it and answers the waiter.
+package struct MessageSubmission: Sendable {
+    package let channel: ChannelName
+    package let from: String
+    package let body: MessageBody
+    /// The server and forward it answers (`LocalChange.message`): this server's id and 0 for its own clients.
+    let origin: UInt64
+    let seq: UInt64
+    let ack: DeliveryReceipt.Waiter?
+
+    init(
+        channel: ChannelName, from: String, body: MessageBody, origin: UInt64, seq: UInt64, ack: DeliveryReceipt.Waiter?
+    ) {
+        self.channel = channel
+        self.from = from
+        self.body = body
+        self.origin = origin
+        self.seq = seq
+        self.ack = ack
+    }
+
+    /// About what it costs in a queue and on the wire: its text and its names, plus the fixed fields.
+    package var size: Int { 64 + channel.name.utf8.count + from.utf8.count + body.text.utf8.count }
+
+    /// Nothing was stored: whoever waits hears why (and that trying again is safe).
+    package func fail(_ error: ProtocolError) { ack?.fail(error) }
+}
+
+/// A submission numbered and committed: the message as every server will see it.
+package struct CommittedMessage: Sendable {
+    package let submission: MessageSubmission
+    package let message: ChatMessage
+
+    package init(submission: MessageSubmission, message: ChatMessage) {
+        self.submission = submission
+        self.message = message
+    }
+}
+
+/// Where a backend that numbers messages itself takes them: it assigns each channel's ids in its own order, commits
+/// them durably, and only then hands them back, in id order per channel, for delivery. So nobody ever sees a
+/// message that a crash could lose, and a database's constraints, not a server's memory, keep ids unique.
+package protocol CommitLog: Sendable {
+    /// Queues a message; false when the log can take no more now (or cannot reach its database) and the message
+    /// must be refused with a retryable error.
+    func submit(_ submission: MessageSubmission) -> Bool
+
+    /// Starts committing; `deliver` hears every committed batch, in commit order, from one task at a time.
+    func start(deliver: @escaping @Sendable ([CommittedMessage]) -> Void)
+}

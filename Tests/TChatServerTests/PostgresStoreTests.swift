@@ -1,0 +1,129 @@
+import Foundation
+import Logging
+import PostgresNIO
+import TChatClient
+import TChatPostgres
+import TChatProtocol
+import TChatTestSupport
+import Testing
+
+@testable import TChatServer
+
+/// `--store postgres://`: a real server on a PostgreSQL of the test's own. Messages are numbered and committed
+/// there before anyone sees them, history and topics outlive the server, and a database that cannot be reached
+/// makes sends fail (retryably), never acknowledges them.
+@Suite(.serialized, .enabled(if: PostgresCluster.binaries != nil, "PostgreSQL is not installed"))
+struct PostgresStoreTests {
+    static let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    /// A test server keeping channels and messages in `cluster`'s database `chat`.
+    static func server(on cluster: PostgresCluster, name: String = "pg", logs: LogCapture? = nil) async throws
+        -> TestServer
+    {
+        let address = try PostgresStoreAddress(parsing: "postgres://\(cluster.user)@127.0.0.1:\(cluster.port)/chat")
+        return try await TestServer(name: name, logs: logs) { configuration in
+            configuration.linkSecretFile = nil
+            configuration.storage = { files, serverID, logger in
+                try PostgresStorage(
+                    address: address, password: nil, files: files, serverID: serverID, serverName: name,
+                    logger: logger)
+            }
+        }
+    }
+
+    static func count(_ sql: String, in cluster: PostgresCluster) async throws -> Int {
+        let connection = try await cluster.connect(database: "chat")
+        defer { Task { try? await connection.close() } }
+        var value = 0
+        for try await count in try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger).decode(
+            Int.self)
+        {
+            value = count
+        }
+        return value
+    }
+
+    @Test func messagesAreCommittedBeforeAnyoneSeesThemAndOutliveTheServer() async throws {
+        let cluster = try PostgresCluster()
+        defer { cluster.stop() }
+        try await cluster.createDatabase("chat")
+        let server = try await Self.server(on: cluster)
+        defer { server.removeData() }
+        let alice = try await server.connect("alice")
+        let bob = try await server.connect("bob")
+        let bobEvents = EventLog(bob)
+        _ = try await alice.join("#ops")
+        _ = try await bob.join("#ops")
+        for index in 1...50 { _ = alice.submit(.send(channel: "#ops", body: .text("m\(index)"))) }
+        let last = try await alice.send(.text("last"), to: "#ops")
+        #expect(last.id == 51)
+        await bobEvents.wait(for: "51 messages") { _ in bobEvents.messages.count == 51 }
+        #expect(bobEvents.messages.map(\.id) == Array(1...51))
+        // Acknowledged means committed: every one is in the table already, ids without a gap or a repeat.
+        #expect(try await Self.count("SELECT count(*) FROM messages WHERE channel = '#ops'", in: cluster) == 51)
+        #expect(try await Self.count("SELECT max(id) FROM messages", in: cluster) == 51)
+        #expect(try await Self.count("SELECT last_id FROM channels WHERE key = '#ops'", in: cluster) == 51)
+        _ = try await alice.request(.setTopic(channel: "#ops", topic: "deploys at noon"))
+        await alice.quit()
+        await bob.quit()
+        await server.stop()
+
+        // Another server (a new data directory, so another id) on the same database: the history, the topic and
+        // the numbering go on; the first server gave its lease up as it stopped.
+        let second = try await Self.server(on: cluster, name: "pg2")
+        defer { second.removeData() }
+        let carol = try await second.connect("carol")
+        let (info, replay) = try await carol.join("#ops", history: 10)
+        #expect(info.lastMessageID == 51)
+        #expect(info.topic == "deploys at noon")
+        #expect(replay.map(\.id) == Array(42...51))
+        #expect(replay.last?.body == .text("last"))
+        let older = try await carol.history("#ops", before: 42, limit: 5)
+        #expect(older.map(\.id) == Array(37...41))
+        #expect(older.first?.body == .text("m37") && older.first?.from == "alice")
+        #expect(try await carol.send(.text("still here"), to: "#ops").id == 52)
+        await carol.quit()
+        await second.stop()
+    }
+
+    @Test func anUnreachableDatabaseRefusesSendsAndAcknowledgesNothing() async throws {
+        let cluster = try PostgresCluster()
+        defer { cluster.stop() }
+        try await cluster.createDatabase("chat")
+        let logs = LogCapture()
+        let server = try await Self.server(on: cluster, logs: logs)
+        defer { server.removeData() }
+        let alice = try await server.connect("alice")
+        _ = try await alice.join("#ops")
+        #expect(try await alice.send(.text("before"), to: "#ops").id == 1)
+        try cluster.stopServer()
+        var acknowledged = 0
+        var refusals: [ProtocolError] = []
+        for index in 1...5 {
+            do {
+                _ = try await alice.send(.text("during \(index)"), to: "#ops")
+                acknowledged += 1
+            } catch let error as ProtocolError {
+                refusals.append(error)
+            }
+        }
+        #expect(acknowledged == 0, "nothing is acknowledged while the database is down")
+        #expect(refusals.count == 5)
+        #expect(refusals.allSatisfy { $0.code == .storageFailure })
+        #expect(refusals.contains { $0.message.contains("try again") })
+        try cluster.startServer()
+        // Taken again once a probe reaches the database (every second).
+        var resumed: UInt64?
+        let deadline = ContinuousClock.now + .seconds(15)
+        while resumed == nil, ContinuousClock.now < deadline {
+            resumed = try? await alice.send(.text("after"), to: "#ops").id
+            if resumed == nil { try await Task.sleep(for: .milliseconds(200)) }
+        }
+        #expect(resumed == 2, "the next id follows the last committed one")
+        #expect(await logs.contains("a batch of messages was not committed", level: .error))
+        #expect(await logs.contains("the database is reachable again"))
+        #expect(try await Self.count("SELECT count(*) FROM messages", in: cluster) == 2)
+        await alice.quit()
+        await server.stop()
+    }
+}
