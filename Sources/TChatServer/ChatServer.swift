@@ -220,12 +220,12 @@ public final class ChatServer: Service, Sendable {
                     channels: { [weak channelManager] in channelManager?.snapshot() },
                     nicks: { [weak clientManager] in clientManager?.snapshot() },
                     nickChanges: { [weak clientManager] in clientManager?.takeNickChanges() ?? ([], 0) }))
-            store.commitLog?.start { [weak channelManager] batch in channelManager?.deliverCommitted(batch) }
             let router = NetworkRouter(
                 servers: serverManager, channels: channelManager, clients: clientManager, group: group,
                 forwardTimeout: configuration.forwardTimeout, maxWaitingBytes: configuration.maxWaitingBytes,
                 logger: logger)
             serverManager.setHandler(router)
+            store.commitLog?.start(router.commitLogEvents())
             let context = ServerContext(
                 configuration: configuration, channels: channelManager, clients: clientManager,
                 servers: serverManager, router: router, live: live, loops: Array(group.makeIterator()), logger: logger)

@@ -31,17 +31,11 @@ struct StoreOptions: ParsableArguments {
         } catch {
             throw ValidationError("--store: \(error)")
         }
-        if !configuration.peers.isEmpty || configuration.discover || configuration.linkSecretFile != nil {
-            throw ValidationError(
-                "--store with --peer, --discover or --link-secret: servers sharing a store do not link yet; "
-                    + "run one tchatd per database for now")
-        }
         let password =
             try passwordFile.map(Self.readPassword)
             ?? ProcessInfo.processInfo.environment[
                 "TCHAT_STORE_PASSWORD"]
         let name = configuration.name
-        configuration.listensForPeers = false
         configuration.storage = { files, serverID, logger in
             try PostgresStorage(
                 address: address, password: password, files: files, serverID: serverID, serverName: name,

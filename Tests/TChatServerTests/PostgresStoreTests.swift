@@ -17,12 +17,18 @@ struct PostgresStoreTests {
     static let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
 
     /// A test server keeping channels and messages in `cluster`'s database `chat`.
-    static func server(on cluster: PostgresCluster, name: String = "pg", logs: LogCapture? = nil) async throws
-        -> TestServer
-    {
+    static func server(
+        on cluster: PostgresCluster, name: String = "pg", logs: LogCapture? = nil,
+        linkedTo peers: [ServerAddress]? = nil
+    ) async throws -> TestServer {
         let address = try PostgresStoreAddress(parsing: "postgres://\(cluster.user)@127.0.0.1:\(cluster.port)/chat")
         return try await TestServer(name: name, logs: logs) { configuration in
-            configuration.linkSecretFile = nil
+            // Linked (to `peers`, or by being dialled) only when asked; otherwise they share the database alone.
+            if let peers {
+                configuration.peers = peers
+            } else {
+                configuration.linkSecretFile = nil
+            }
             configuration.storage = { files, serverID, logger in
                 try PostgresStorage(
                     address: address, password: nil, files: files, serverID: serverID, serverName: name,
@@ -125,5 +131,78 @@ struct PostgresStoreTests {
         #expect(try await Self.count("SELECT count(*) FROM messages", in: cluster) == 2)
         await alice.quit()
         await server.stop()
+    }
+
+    @Test func linkedServersShareOneNumberingAndDeliverEverythingInOrder() async throws {
+        let cluster = try PostgresCluster()
+        defer { cluster.stop() }
+        try await cluster.createDatabase("chat")
+        let a = try await Self.server(on: cluster, name: "a", linkedTo: [])
+        defer { a.removeData() }
+        let b = try await Self.server(on: cluster, name: "b", linkedTo: [a.peerAddress])
+        defer { b.removeData() }
+        #expect(await eventually { a.server.linkedServers == 1 && b.server.linkedServers == 1 })
+        let alice = try await a.connect("alice")
+        let bob = try await b.connect("bob")
+        let aliceEvents = EventLog(alice)
+        let bobEvents = EventLog(bob)
+        _ = try await alice.join("#ops")
+        _ = try await bob.join("#ops")
+        // Both send at once: one server holds the channel's lease and numbers, the other forwards to it.
+        for index in 1...20 {
+            _ = alice.submit(.send(channel: "#ops", body: .text("a\(index)")))
+            _ = bob.submit(.send(channel: "#ops", body: .text("b\(index)")))
+        }
+        _ = try await alice.send(.text("a-last"), to: "#ops")
+        _ = try await bob.send(.text("b-last"), to: "#ops")
+        await aliceEvents.wait(for: "42 messages on a") { _ in aliceEvents.messages.count == 42 }
+        await bobEvents.wait(for: "42 messages on b") { _ in bobEvents.messages.count == 42 }
+        #expect(aliceEvents.messages.map(\.id) == Array(1...42))
+        #expect(bobEvents.messages.map(\.id) == Array(1...42))
+        #expect(aliceEvents.messages.map(\.body) == bobEvents.messages.map(\.body), "one order everywhere")
+        let fromBob = bobEvents.messages.filter { $0.from == "bob" }.map(\.body)
+        #expect(fromBob == (1...20).map { MessageBody.text("b\($0)") } + [.text("b-last")], "each sender's order kept")
+        #expect(try await Self.count("SELECT count(DISTINCT id) FROM messages", in: cluster) == 42)
+        #expect(try await Self.count("SELECT count(DISTINCT owner_id) FROM channel_leases", in: cluster) == 1)
+        await alice.quit()
+        await bob.quit()
+        await b.stop()
+        await a.stop()
+    }
+
+    @Test func serversCutOffFromEachOtherStillDeliverThroughTheDoorbell() async throws {
+        let cluster = try PostgresCluster()
+        defer { cluster.stop() }
+        try await cluster.createDatabase("chat")
+        let a = try await Self.server(on: cluster, name: "a")
+        defer { a.removeData() }
+        let b = try await Self.server(on: cluster, name: "b")
+        defer { b.removeData() }
+        let alice = try await a.connect("alice")
+        let bob = try await b.connect("bob")
+        let bobEvents = EventLog(bob)
+        _ = try await alice.join("#ops")
+        _ = try await bob.join("#ops")
+        var latencies: [Duration] = []
+        for index in 1...10 {
+            let sent = ContinuousClock.now
+            #expect(try await alice.send(.text("m\(index)"), to: "#ops").id == UInt64(index))
+            await bobEvents.wait(for: "message \(index) on b", within: .seconds(2)) { _ in
+                bobEvents.messages.count == index
+            }
+            latencies.append(ContinuousClock.now - sent)
+        }
+        #expect(bobEvents.messages.map(\.id) == Array(1...10))
+        #expect(latencies.max()! < .seconds(1), "within a second of the commit: \(latencies)")
+        // a holds the channel's lease and b cannot reach it: b's client is told to try again, nothing is stored.
+        let refusal = await #expect(throws: ProtocolError.self) { try await bob.send(.text("from b"), to: "#ops") }
+        #expect(refusal?.code == .storageFailure && refusal?.message.contains("try again") == true)
+        #expect(try await Self.count("SELECT count(*) FROM messages", in: cluster) == 10)
+        // Once a stops (and gives its lease up), b numbers the channel, after the last committed id.
+        await alice.quit()
+        await a.stop()
+        #expect(try await bob.send(.text("from b"), to: "#ops").id == 11)
+        await bob.quit()
+        await b.stop()
     }
 }

@@ -10,8 +10,10 @@ import TChatServer
 /// server holds it; the messages get the ids after the last one and are inserted; the last id is moved on; and one
 /// NOTIFY tells every listening server which channels grew. Nothing is seen by anyone until COMMIT returns.
 struct MessageBatch: Sendable {
-    /// Messages of channels another server's lease covers, with that server's name.
-    var refused: [(MessageSubmission, owner: String)] = []
+    /// Messages of channels another server's lease covers, with that server's id and name.
+    var heldElsewhere: [(MessageSubmission, owner: UInt64, name: String)] = []
+    /// Messages of channels whose ids are used up.
+    var exhausted: [MessageSubmission] = []
     var committed: [CommittedMessage] = []
 
     /// How long a lease lasts without a batch renewing it: once it has run out, another server may number the
@@ -61,14 +63,14 @@ struct MessageBatch: Sendable {
         ).decode(String.self) {
             leased.insert(key)
         }
-        var owners: [String: String] = [:]
+        var owners: [String: (id: UInt64, name: String)] = [:]
         if leased.count < keys.count {
             let others = keys.filter { !leased.contains($0) }
-            for try await (key, owner) in try await connection.query(
-                "SELECT channel, owner_name FROM channel_leases WHERE channel = ANY(\(others)::text[])",
+            for try await (key, id, owner) in try await connection.query(
+                "SELECT channel, owner_id, owner_name FROM channel_leases WHERE channel = ANY(\(others)::text[])",
                 logger: logger
-            ).decode((String, String).self) {
-                owners[key] = owner
+            ).decode((String, Int64, String).self) {
+                owners[key] = (UInt64(bitPattern: id), owner)
             }
         }
         var rows = Rows()
@@ -76,12 +78,13 @@ struct MessageBatch: Sendable {
         for submission in submissions {
             let key = submission.channel.key
             guard leased.contains(key) else {
-                refused.append((submission, owner: owners[key] ?? "another server"))
+                let owner = owners[key] ?? (0, "another server")
+                heldElsewhere.append((submission, owner: owner.id, name: owner.name))
                 continue
             }
             let last = lastIDs[key] ?? 0
             guard last < ProtocolLimits.maxMessageID else {
-                refused.append((submission, owner: ""))
+                exhausted.append(submission)
                 continue
             }
             lastIDs[key] = last + 1
@@ -106,19 +109,34 @@ struct MessageBatch: Sendable {
             UPDATE channels SET last_id = u.l FROM unnest(\(grown)::text[], \(lasts)::bigint[]) AS u(k, l)
             WHERE channels.key = u.k AND u.l > channels.last_id
             """, logger: logger)
-        let payload = Self.doorbellPayload(serverID: serverID, lastIDs: zip(grown, lasts).map { ($0, $1) })
+        let payload = Self.doorbellPayload(serverID: serverID, lastIDs: zip(grown, lasts).map { (names[$0]!, $1) })
         try await connection.query("SELECT pg_notify(\(Self.doorbell), \(payload))", logger: logger)
     }
 
-    /// `SERVER KEY:LAST KEY:LAST ...`, or `SERVER *` (look at every channel) when that would not fit a NOTIFY's
-    /// 8,000 bytes.
+    /// `SERVER NAME:LAST NAME:LAST ...` (the server in hex, channels as spelled: a name holds no space), or
+    /// `SERVER *` (look at every channel) when that would not fit a NOTIFY's 8,000 bytes.
     static func doorbellPayload(serverID: UInt64, lastIDs: [(String, Int64)]) -> String {
         var payload = String(serverID, radix: 16)
-        for (key, last) in lastIDs {
-            payload += " \(key):\(last)"
+        for (name, last) in lastIDs {
+            payload += " \(name):\(last)"
             if payload.utf8.count > 7_900 { return String(serverID, radix: 16) + " *" }
         }
         return payload
+    }
+
+    /// A doorbell's server and channels, or nil for one no tchatd sends; `channels` nil: look at every channel.
+    static func parseDoorbell(_ payload: String) -> (server: UInt64, channels: [(name: String, lastID: UInt64)]?)? {
+        let words = payload.split(separator: " ")
+        guard let first = words.first, let server = UInt64(first, radix: 16) else { return nil }
+        if words.count == 2 && words[1] == "*" { return (server, nil) }
+        var channels: [(name: String, lastID: UInt64)] = []
+        for word in words.dropFirst() {
+            guard let colon = word.lastIndex(of: ":"), let last = UInt64(word[word.index(after: colon)...]) else {
+                return nil
+            }
+            channels.append((String(word[..<colon]), last))
+        }
+        return (server, channels)
     }
 
     /// A batch's messages as one array per column, for one INSERT ... SELECT FROM unnest.

@@ -20,8 +20,9 @@ final class PostgresCommitLog: CommitLog {
         var reachable = true
         var probing = false
         var closing = false
-        var deliver: (@Sendable ([CommittedMessage]) -> Void)?
+        var events: CommitLogEvents?
         var task: Task<Void, Never>?
+        var listening: Task<Void, Never>?
     }
 
     /// Messages per transaction at most, and their bytes: a bigger batch would hold its channels' row locks longer.
@@ -62,11 +63,14 @@ final class PostgresCommitLog: CommitLog {
         return taken
     }
 
-    func start(deliver: @escaping @Sendable ([CommittedMessage]) -> Void) {
+    func start(_ events: CommitLogEvents) {
+        state.withLock { $0.events = events }
         let task = Task { [self] in await run() }
+        let listener = DoorbellListener(client: client, serverID: serverID, logger: logger)
+        let listening = Task { await listener.run(events.grown) }
         state.withLock {
-            $0.deliver = deliver
             $0.task = task
+            $0.listening = listening
         }
     }
 
@@ -82,10 +86,11 @@ final class PostgresCommitLog: CommitLog {
 
     /// Commits what is queued, takes no more, and returns once the last batch is done.
     func close() async {
-        let task = state.withLock { state in
+        let (task, listening) = state.withLock { state in
             state.closing = true
-            return state.task
+            return (state.task, state.listening)
         }
+        listening?.cancel()
         wake.finish()
         await task?.value
     }
@@ -132,17 +137,14 @@ final class PostgresCommitLog: CommitLog {
             fail(submissions, because: Self.unwrap(error))
             return
         }
-        for (submission, owner) in outcome.refused {
-            submission.fail(
-                owner.isEmpty
-                    ? ProtocolError(.storageFailure, "\(submission.channel.name) has used up its message ids")
-                    : ProtocolError(
-                        .storageFailure,
-                        "\(submission.channel.name) is numbered by server \(owner) for now; not sent, try again"))
+        for submission in outcome.exhausted {
+            submission.fail(ProtocolError(.storageFailure, "\(submission.channel.name) has used up its message ids"))
         }
-        guard !outcome.committed.isEmpty else { return }
-        let deliver = state.withLock { $0.deliver }
-        deliver?(outcome.committed)
+        let events = state.withLock { $0.events }
+        for (submission, owner, name) in outcome.heldElsewhere {
+            events?.heldElsewhere(submission, owner, name)
+        }
+        if !outcome.committed.isEmpty { events?.delivered(outcome.committed) }
     }
 
     /// Nothing of the batch is acknowledged. A refusal by the database itself (a constraint, the fence) leaves it

@@ -71,16 +71,23 @@ extension ChannelManager {
 
     /// Delivers messages a `CommitLog` numbered and committed (in id order per channel, one batch at a time),
     /// answering their senders here, and sends them on to the network. One already held (a repeat) is only
-    /// answered; one after a gap (another server numbered in between) is kept too: the window starts again after
-    /// it, and what lies between is read from the database when asked for.
-    func deliverCommitted(_ batch: [CommittedMessage]) {
+    /// answered. One after a gap (another server numbered the ids between, and this server has not caught up yet)
+    /// is answered and sent on but not delivered here: its channel is returned, to be caught up from the store,
+    /// which brings it in order.
+    func deliverCommitted(_ batch: [CommittedMessage]) -> [(ChannelName, UInt64)] {
+        var behind: [(ChannelName, UInt64)] = []
         for committed in batch {
             let message = committed.message
             let submission = committed.submission
             let channel = channel(creating: submission.channel)
             channel.withState { state in
-                guard message.id > state.history.lastID else {
+                let lastID = state.history.lastID
+                guard message.id == lastID + 1 else {
                     if let ack = submission.ack { _ = DeliveryReceipt(parties: 0, waiter: ack, message: message) }
+                    if message.id > lastID {
+                        behind.append((submission.channel, message.id))
+                        feed.emit(.message(origin: submission.origin, seq: submission.seq, message))
+                    }
                     return
                 }
                 do {
@@ -91,6 +98,7 @@ extension ChannelManager {
                 feed.emit(.message(origin: submission.origin, seq: submission.seq, message))
             }
         }
+        return behind
     }
 
     /// Queues a numbered message for the disk, adds it to the channel's history window and delivers it to the

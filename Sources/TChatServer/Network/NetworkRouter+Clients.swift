@@ -137,5 +137,6 @@ extension NetworkRouter {
         state.withLock { state in
             state.syncing = state.syncing.filter { $0.value.peer != peer.id }
         }
+        if channels.store.commitLog != nil { forwardsLost(to: peer) }
     }
 }

@@ -28,6 +28,8 @@ extension NetworkRouter {
     /// Other servers' CHANNEL_STATE is not acted on: the sequencer is the one whose history every server follows,
     /// and history from anyone else could only disagree with it.
     func handleChannelState(channel text: String, lastID: UInt64, from peer: ServerManager.Peer) {
+        // With the store numbering, what channels lack is read from it (`ChannelCatchUp`), not asked of a server.
+        guard channels.store.commitLog == nil else { return }
         guard peer.id == servers.leader, lastID > 0, let name = try? ChannelName(validating: text) else { return }
         channels.ensure(name)
         let held = channels.lastID(of: name)

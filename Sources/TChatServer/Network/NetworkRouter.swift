@@ -26,6 +26,8 @@ final class NetworkRouter: PeerEventHandler {
         let body: MessageBody
         let reply: SendReply
         let since: NIODeadline
+        /// With the store numbering (`CommitLog`): the server holding the channel's lease it went to.
+        var owner: UInt64 = 0
     }
 
     /// A SYNC_REQUEST this server sent to the sequencer and whose answer it accepts: from that server, for that
@@ -65,6 +67,9 @@ final class NetworkRouter: PeerEventHandler {
         /// History being read to answer a linked server's SYNC_REQUEST, by server id and channel key: one at a time
         /// each, so a server that asks again and again does not pile up reads and replies.
         var answering: Set<String> = []
+        /// With the store numbering: which server numbers each channel, as the store last said (a lease refused
+        /// or a doorbell), by channel key. Only that server's pushed messages are taken as they come.
+        var owners: [String: UInt64] = [:]
     }
 
     /// Forwards remembered per origin for recognising a resend.
@@ -86,6 +91,8 @@ final class NetworkRouter: PeerEventHandler {
     let forwardPatience: TimeAmount
     /// Bytes of messages held ahead of gaps in all channels (`ServerConfiguration.maxWaitingBytes`).
     let maxWaitingBytes: Int
+    /// With the store numbering: reads what channels lack from it.
+    let catchUp: ChannelCatchUp
 
     init(
         servers: ServerManager, channels: ChannelManager, clients: ClientManager, group: any EventLoopGroup,
@@ -98,6 +105,7 @@ final class NetworkRouter: PeerEventHandler {
         self.clients = clients
         self.group = group
         self.logger = logger
+        catchUp = ChannelCatchUp(channels: channels, logger: logger)
     }
 
     // MARK: - Channel messages
@@ -179,6 +187,10 @@ final class NetworkRouter: PeerEventHandler {
         seq: UInt64, channel text: String, from nick: String, body: MessageBody, peer: ServerManager.Peer
     ) {
         guard let name = try? ChannelName(validating: text) else { return }
+        if channels.store.commitLog != nil {
+            commitForward(seq: seq, channel: name, from: nick, body: body, peer: peer)
+            return
+        }
         guard servers.isLeader else {
             // It thinks we number messages and we do not: it sends its forwards again when it learns who does.
             refuse("FORWARD", from: peer, "this server is not the sequencer")
@@ -243,6 +255,8 @@ final class NetworkRouter: PeerEventHandler {
 
     /// A new sequencer: forwards it has not answered are sent to it again, in order (or numbered here).
     func leaderChanged() {
+        // With the store numbering there is no sequencer: a forward waits for its channel's owner.
+        guard channels.store.commitLog == nil else { return }
         let pending: [(UInt64, Forward)] = state.withLock { state in
             state.forwards.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         }
@@ -268,6 +282,10 @@ final class NetworkRouter: PeerEventHandler {
     }
 
     func handle(_ frame: PeerFrame, from peer: ServerManager.Peer) {
+        if case .message(let origin, let seq, let message) = frame, channels.store.commitLog != nil {
+            handleCommitted(origin: origin, seq: seq, message, from: peer)
+            return
+        }
         switch frame {
         case .forward(let seq, let channel, let from, let body):
             handleForward(seq: seq, channel: channel, from: from, body: body, peer: peer)

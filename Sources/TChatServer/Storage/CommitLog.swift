@@ -9,8 +9,8 @@ package struct MessageSubmission: Sendable {
     package let from: String
     package let body: MessageBody
     /// The server and forward it answers (`LocalChange.message`): this server's id and 0 for its own clients.
-    let origin: UInt64
-    let seq: UInt64
+    package let origin: UInt64
+    package let seq: UInt64
     let ack: DeliveryReceipt.Waiter?
 
     init(
@@ -42,6 +42,28 @@ package struct CommittedMessage: Sendable {
     }
 }
 
+/// What a `CommitLog` tells the server, each from one task at a time.
+package struct CommitLogEvents: Sendable {
+    /// A committed batch, in commit order (so in id order per channel).
+    package var delivered: @Sendable ([CommittedMessage]) -> Void
+    /// A message for a channel another server numbers now (it holds the channel's lease): forward it there, or
+    /// refuse it.
+    package var heldElsewhere: @Sendable (_ submission: MessageSubmission, _ owner: UInt64, _ ownerName: String) -> Void
+    /// Another server committed messages (`server` 0: unknown, after missed notices): channels as spelled, with
+    /// their last committed ids.
+    package var grown: @Sendable (_ server: UInt64, _ channels: [(name: String, lastID: UInt64)]) -> Void
+
+    package init(
+        delivered: @escaping @Sendable ([CommittedMessage]) -> Void,
+        heldElsewhere: @escaping @Sendable (MessageSubmission, UInt64, String) -> Void,
+        grown: @escaping @Sendable (UInt64, [(name: String, lastID: UInt64)]) -> Void
+    ) {
+        self.delivered = delivered
+        self.heldElsewhere = heldElsewhere
+        self.grown = grown
+    }
+}
+
 /// Where a backend that numbers messages itself takes them: it assigns each channel's ids in its own order, commits
 /// them durably, and only then hands them back, in id order per channel, for delivery. So nobody ever sees a
 /// message that a crash could lose, and a database's constraints, not a server's memory, keep ids unique.
@@ -50,6 +72,6 @@ package protocol CommitLog: Sendable {
     /// must be refused with a retryable error.
     func submit(_ submission: MessageSubmission) -> Bool
 
-    /// Starts committing; `deliver` hears every committed batch, in commit order, from one task at a time.
-    func start(deliver: @escaping @Sendable ([CommittedMessage]) -> Void)
+    /// Starts committing and listening for what other servers commit.
+    func start(_ events: CommitLogEvents)
 }
