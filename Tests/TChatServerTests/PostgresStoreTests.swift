@@ -205,4 +205,49 @@ struct PostgresStoreTests {
         await bob.quit()
         await b.stop()
     }
+
+    @Test func aServerFarBehindCatchesUpEveryMessageInOrder() async throws {
+        let cluster = try PostgresCluster()
+        defer { cluster.stop() }
+        try await cluster.createDatabase("chat")
+        let a = try await Self.server(on: cluster, name: "a")
+        defer { a.removeData() }
+        let b = try await Self.server(on: cluster, name: "b")
+        defer { b.removeData() }
+        let alice = try await a.connect("alice", events: false)
+        let bob = try await b.connect("bob")
+        let bobEvents = EventLog(bob)
+        _ = try await bob.join("#ops")
+        // Far more than one read's page, in few batches: b, unlinked, hears a doorbell for many at once.
+        for index in 1...2_500 { _ = alice.submit(.send(channel: "#ops", body: .text("m\(index)"))) }
+        #expect(try await alice.send(.text("last"), to: "#ops").id == 2_501)
+        await bobEvents.wait(for: "2,501 messages on b", within: .seconds(30)) { _ in
+            bobEvents.messages.count == 2_501
+        }
+        #expect(bobEvents.messages.map(\.id) == Array(1...2_501))
+        #expect(bobEvents.messages[1_499].body == .text("m1500"))
+        await alice.quit()
+        await bob.quit()
+        await b.stop()
+        await a.stop()
+    }
+
+    @Test func aMessageTheDatabaseCannotKeepIsRefusedAloneAndNotRetried() async throws {
+        let cluster = try PostgresCluster()
+        defer { cluster.stop() }
+        try await cluster.createDatabase("chat")
+        let server = try await Self.server(on: cluster)
+        defer { server.removeData() }
+        let alice = try await server.connect("alice", events: false)
+        // Sent together, so they share a batch: the NUL fails alone, the others are committed.
+        let before = alice.submit(.send(channel: "#ops", body: .text("before")))
+        let nul = alice.submit(.send(channel: "#ops", body: .text("a\u{0}b")))
+        let after = alice.submit(.send(channel: "#ops", body: .text("after")))
+        #expect(try ChatConnection.sent(from: try await before.get()).id == 1)
+        let refusal = await #expect(throws: ProtocolError.self) { try ChatConnection.sent(from: try await nul.get()) }
+        #expect(refusal?.code == .invalidArgument && refusal?.message.contains("NUL") == true)
+        #expect(try ChatConnection.sent(from: try await after.get()).id == 2)
+        await alice.quit()
+        await server.stop()
+    }
 }

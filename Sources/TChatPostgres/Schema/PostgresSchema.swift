@@ -94,24 +94,22 @@ public enum PostgresSchema {
 
     private static func migrateInTransaction(_ connection: PostgresConnection, logger: Logger) async throws -> Int {
         try await connection.withTransaction(logger: logger) { connection in
-            try await connection.query("SELECT pg_advisory_xact_lock(\(migrationLock))", logger: logger)
-            try await connection.query(
+            try await connection.all("SELECT pg_advisory_xact_lock(\(migrationLock))", logger: logger)
+            try await connection.all(
                 "CREATE TABLE IF NOT EXISTS tchat_schema (version integer NOT NULL)", logger: logger)
             var found = 0
-            for try await version in try await connection.query(
-                "SELECT coalesce(max(version), 0) FROM tchat_schema", logger: logger
-            ).decode(Int.self) {
-                found = version
+            for row in try await connection.all("SELECT coalesce(max(version), 0) FROM tchat_schema", logger: logger) {
+                found = try row.decode(Int.self)
             }
             guard found <= current else { throw NewerSchema(found: found, supported: current) }
             for migration in migrations where migration.version > found {
                 for statement in migration.statements {
-                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                    try await connection.all(PostgresQuery(unsafeSQL: statement), logger: logger)
                 }
             }
             if found < current {
-                try await connection.query("DELETE FROM tchat_schema", logger: logger)
-                try await connection.query("INSERT INTO tchat_schema (version) VALUES (\(current))", logger: logger)
+                try await connection.all("DELETE FROM tchat_schema", logger: logger)
+                try await connection.all("INSERT INTO tchat_schema (version) VALUES (\(current))", logger: logger)
                 logger.info("PostgreSQL schema migrated", metadata: ["from": "\(found)", "to": "\(current)"])
             }
             return found

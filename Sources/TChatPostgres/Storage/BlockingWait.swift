@@ -29,17 +29,73 @@ struct DeadlineExceeded: Error, CustomStringConvertible {
     var description: String { "the database did not answer within \(seconds) s" }
 }
 
+/// `work`'s result, or `DeadlineExceeded` once `seconds` have passed, whichever comes first. The work is cancelled
+/// then but not waited for: a query postgres-nio cannot cancel (one waiting on a connection that went silent) must
+/// not hold the caller past the deadline. The server's own timeouts (`PostgresStorage.sessionLimits`) end it.
 func withDeadline<T: Sendable>(
     seconds: Double, _ work: @escaping @Sendable () async throws -> T
 ) async throws -> T {
-    try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await work() }
-        group.addTask {
-            try await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
-            return nil
+    let race = DeadlineRace<T>()
+    return try await withCheckedThrowingContinuation { continuation in
+        race.begin(continuation)
+        race.worker(
+            Task {
+                do {
+                    race.finish(.success(try await work()))
+                } catch {
+                    race.finish(.failure(error))
+                }
+            })
+        race.timer(
+            Task {
+                try? await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+                guard !Task.isCancelled else { return }
+                race.finish(.failure(DeadlineExceeded(seconds: seconds)))
+            })
+    }
+}
+
+/// The one answer of `withDeadline`: whichever of the work and the timer finishes first resumes the caller and
+/// cancels the other.
+private final class DeadlineRace<T: Sendable>: Sendable {
+    private struct State {
+        var continuation: CheckedContinuation<T, any Error>?
+        var worker: Task<Void, Never>?
+        var timer: Task<Void, Never>?
+        var finished = false
+    }
+
+    private let state = Mutex(State())
+
+    func begin(_ continuation: CheckedContinuation<T, any Error>) {
+        state.withLock { $0.continuation = continuation }
+    }
+
+    func worker(_ task: Task<Void, Never>) {
+        let finished = state.withLock { state in
+            state.worker = task
+            return state.finished
         }
-        defer { group.cancelAll() }
-        guard let first = try await group.next(), let value = first else { throw DeadlineExceeded(seconds: seconds) }
-        return value
+        if finished { task.cancel() }
+    }
+
+    func timer(_ task: Task<Void, Never>) {
+        let finished = state.withLock { state in
+            state.timer = task
+            return state.finished
+        }
+        if finished { task.cancel() }
+    }
+
+    func finish(_ result: Result<T, any Error>) {
+        let taken = state.withLock { state -> (CheckedContinuation<T, any Error>, [Task<Void, Never>])? in
+            guard !state.finished, let continuation = state.continuation else { return nil }
+            state.finished = true
+            state.continuation = nil
+            return (continuation, [state.worker, state.timer].compactMap { $0 })
+        }
+        guard let (continuation, tasks) = taken else { return }
+        continuation.resume(with: result)
+        for task in tasks { task.cancel() }
     }
 }

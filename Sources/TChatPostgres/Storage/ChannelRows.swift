@@ -50,7 +50,7 @@ enum ChannelRows {
     /// start, naming it, as a damaged `channels.json` does.
     static func load(_ client: PostgresClient, logger: Logger) async throws -> [StoredChannel] {
         var loaded: [StoredChannel] = []
-        let rows = try await client.query(
+        let rows = try await client.all(
             """
             SELECT c.key, c.name, (extract(epoch FROM c.created_at) * 1000)::bigint, c.topic, c.topic_set_by,
                    coalesce((extract(epoch FROM c.topic_set_at) * 1000)::bigint, 0), c.last_id,
@@ -61,9 +61,9 @@ enum ChannelRows {
             FROM channels c ORDER BY c.key
             """, logger: logger)
         let decoder = JSONDecoder()
-        for try await (key, name, created, topic, topicBy, topicAt, lastID, access, firstID, lastAt) in rows.decode(
-            (String, String, Int64, String, String, Int64, Int64, String, Int64, Int64).self)
-        {
+        for row in rows {
+            let (key, name, created, topic, topicBy, topicAt, lastID, access, firstID, lastAt) = try row.decode(
+                (String, String, Int64, String, String, Int64, Int64, String, Int64, Int64).self)
             guard let channel = try? ChannelName(validating: name), channel.key == key else {
                 throw StoreProblem("the channels table has a row '\(key)' whose name '\(name)' is not that channel")
             }
@@ -97,8 +97,9 @@ enum ChannelRows {
         var setters: [String] = []
         var setAt: [Int64] = []
         var accesses: [String] = []
-        for record in records {
-            guard let name = try? ChannelName(validating: record.name) else { continue }
+        // In key order, as batches lock the same rows (`MessageBatch`): two servers' writes wait, never deadlock.
+        let named = records.compactMap { record in (try? ChannelName(validating: record.name)).map { ($0, record) } }
+        for (name, record) in named.sorted(by: { $0.0.key < $1.0.key }) {
             keys.append(name.key)
             names.append(record.name)
             created.append(Self.milliseconds(record.created))
@@ -108,7 +109,7 @@ enum ChannelRows {
             let access = Access(record)
             accesses.append(access.isEmpty ? "" : String(decoding: try encoder.encode(access), as: UTF8.self))
         }
-        try await client.query(
+        try await client.all(
             """
             INSERT INTO channels AS c (key, name, created_at, topic, topic_set_by, topic_set_at, access)
             SELECT k, n, to_timestamp(cr / 1000.0), t, tb, CASE WHEN ta = 0 THEN NULL ELSE to_timestamp(ta / 1000.0) END,

@@ -6,40 +6,38 @@ import TChatServer
 /// another server has moved on, so it reads what it lacks from the database: the path that keeps servers in step
 /// when a link is down, and repairs whatever a link push missed.
 ///
-/// PostgreSQL drops notices for a listener that is not connected, so every time the listener (re)connects it
-/// first looks at every channel's last id: a restart, a lost connection or a database outage costs one read of
-/// the channel list, never a message.
+/// PostgreSQL drops notices for a listener that is not connected, and a connection can die without a word (a
+/// firewall's idle timeout), so besides each notice the listener looks at every channel's last id when it
+/// (re)connects and every `sweepInterval`: a missed notice costs a delay of at most that, never a message.
 struct DoorbellListener: Sendable {
-    let client: PostgresClient
-    let serverID: UInt64
-    let logger: Logger
+    let log: PostgresCommitLog
+
+    static let sweepInterval: Duration = .seconds(10)
 
     /// Runs until cancelled.
     func run(_ grown: @escaping @Sendable (UInt64, [(name: String, lastID: UInt64)]) -> Void) async {
+        let sweeping = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: Self.sweepInterval)
+                if let channels = try? await withDeadline(seconds: 10, { try await log.everyChannel() }) {
+                    grown(0, channels)
+                }
+            }
+        }
+        defer { sweeping.cancel() }
         while !Task.isCancelled {
             do {
-                try await client.withConnection { connection in
+                try await log.client.withConnection { connection in
                     try await connection.listen(on: MessageBatch.doorbell) { notifications in
-                        grown(0, try await everyChannel())
+                        grown(0, try await log.everyChannel())
                         for try await notification in notifications {
-                            guard let (server, channels) = MessageBatch.parseDoorbell(notification.payload) else {
-                                logger.warning(
-                                    "a doorbell no tchatd sends is ignored",
-                                    metadata: ["payload": "\(notification.payload.prefix(100))"])
-                                continue
-                            }
-                            guard server != serverID else { continue }
-                            if let channels {
-                                grown(server, channels)
-                            } else {
-                                grown(server, try await everyChannel())
-                            }
+                            handle(notification.payload, grown)
                         }
                     }
                 }
             } catch {
                 if Task.isCancelled { return }
-                logger.warning(
+                log.logger.warning(
                     "not listening for other servers' messages; trying again",
                     metadata: ["error": "\(PostgresCommitLog.unwrap(error))"])
             }
@@ -47,14 +45,22 @@ struct DoorbellListener: Sendable {
         }
     }
 
-    /// Every channel with messages, and its last id.
-    private func everyChannel() async throws -> [(name: String, lastID: UInt64)] {
-        var channels: [(name: String, lastID: UInt64)] = []
-        for try await (name, last) in try await client.query(
-            "SELECT name, last_id FROM channels WHERE last_id > 0", logger: logger
-        ).decode((String, Int64).self) {
-            channels.append((name, UInt64(max(last, 0))))
+    private func handle(
+        _ payload: String, _ grown: @escaping @Sendable (UInt64, [(name: String, lastID: UInt64)]) -> Void
+    ) {
+        guard let (server, channels) = MessageBatch.parseDoorbell(payload) else {
+            log.logger.warning("a doorbell no tchatd sends is ignored", metadata: ["payload": "\(payload.prefix(100))"])
+            return
         }
-        return channels
+        guard server != log.serverID else { return }
+        if let channels {
+            grown(server, channels)
+        } else {
+            // Too many channels to name: look at all of them, but name no owner (`server` 0) for any.
+            let log = self.log
+            Task {
+                if let all = try? await withDeadline(seconds: 10, { try await log.everyChannel() }) { grown(0, all) }
+            }
+        }
     }
 }

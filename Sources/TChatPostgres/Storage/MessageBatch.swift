@@ -14,6 +14,9 @@ struct MessageBatch: Sendable {
     var heldElsewhere: [(MessageSubmission, owner: UInt64, name: String)] = []
     /// Messages of channels whose ids are used up.
     var exhausted: [MessageSubmission] = []
+    /// Messages PostgreSQL cannot keep: a `text` column holds no U+0000, and one such message would fail the
+    /// whole batch.
+    var unstorable: [MessageSubmission] = []
     var committed: [CommittedMessage] = []
 
     /// How long a lease lasts without a batch renewing it: once it has run out, another server may number the
@@ -34,24 +37,25 @@ struct MessageBatch: Sendable {
         }
         let keys = names.keys.sorted()
         let spellings = keys.map { names[$0]! }
-        try await connection.query(
+        try await connection.all(
             """
             INSERT INTO channels (key, name, created_at)
             SELECT k, n, now() FROM unnest(\(keys)::text[], \(spellings)::text[]) AS t(k, n)
             ON CONFLICT (key) DO NOTHING
             """, logger: logger)
         var lastIDs: [String: UInt64] = [:]
-        for try await (key, last) in try await connection.query(
+        for row in try await connection.all(
             "SELECT key, last_id FROM channels WHERE key = ANY(\(keys)::text[]) ORDER BY key FOR UPDATE",
-            logger: logger
-        ).decode((String, Int64).self) {
+            logger: logger)
+        {
+            let (key, last) = try row.decode((String, Int64).self)
             lastIDs[key] = UInt64(max(last, 0))
         }
         let owner = Int64(bitPattern: serverID)
         let name = serverName
         let seconds = Self.leaseSeconds
         var leased = Set<String>()
-        for try await key in try await connection.query(
+        for row in try await connection.all(
             """
             INSERT INTO channel_leases (channel, owner_id, owner_name, expires_at)
             SELECT k, \(owner), \(name), now() + make_interval(secs => \(seconds)) FROM unnest(\(keys)::text[]) AS t(k)
@@ -59,17 +63,18 @@ struct MessageBatch: Sendable {
                 SET owner_id = excluded.owner_id, owner_name = excluded.owner_name, expires_at = excluded.expires_at
                 WHERE channel_leases.owner_id = excluded.owner_id OR channel_leases.expires_at < now()
             RETURNING channel
-            """, logger: logger
-        ).decode(String.self) {
-            leased.insert(key)
+            """, logger: logger)
+        {
+            leased.insert(try row.decode(String.self))
         }
         var owners: [String: (id: UInt64, name: String)] = [:]
         if leased.count < keys.count {
             let others = keys.filter { !leased.contains($0) }
-            for try await (key, id, owner) in try await connection.query(
+            for row in try await connection.all(
                 "SELECT channel, owner_id, owner_name FROM channel_leases WHERE channel = ANY(\(others)::text[])",
-                logger: logger
-            ).decode((String, Int64, String).self) {
+                logger: logger)
+            {
+                let (key, id, owner) = try row.decode((String, Int64, String).self)
                 owners[key] = (UInt64(bitPattern: id), owner)
             }
         }
@@ -77,6 +82,10 @@ struct MessageBatch: Sendable {
         let now = Timestamp.now()
         for submission in submissions {
             let key = submission.channel.key
+            guard !submission.body.text.utf8.contains(0) else {
+                unstorable.append(submission)
+                continue
+            }
             guard leased.contains(key) else {
                 let owner = owners[key] ?? (0, "another server")
                 heldElsewhere.append((submission, owner: owner.id, name: owner.name))
@@ -95,7 +104,7 @@ struct MessageBatch: Sendable {
             committed.append(CommittedMessage(submission: submission, message: message))
         }
         guard !committed.isEmpty else { return }
-        try await connection.query(
+        try await connection.all(
             """
             INSERT INTO messages (channel, id, sent_at, sender, content_type, body)
             SELECT c, i, to_timestamp(t / 1000.0), s, ct, b
@@ -104,13 +113,13 @@ struct MessageBatch: Sendable {
             """, logger: logger)
         let grown = leased.sorted()
         let lasts = grown.map { Int64(lastIDs[$0] ?? 0) }
-        try await connection.query(
+        try await connection.all(
             """
             UPDATE channels SET last_id = u.l FROM unnest(\(grown)::text[], \(lasts)::bigint[]) AS u(k, l)
             WHERE channels.key = u.k AND u.l > channels.last_id
             """, logger: logger)
         let payload = Self.doorbellPayload(serverID: serverID, lastIDs: zip(grown, lasts).map { (names[$0]!, $1) })
-        try await connection.query("SELECT pg_notify(\(Self.doorbell), \(payload))", logger: logger)
+        try await connection.all("SELECT pg_notify(\(Self.doorbell), \(payload))", logger: logger)
     }
 
     /// `SERVER NAME:LAST NAME:LAST ...` (the server in hex, channels as spelled: a name holds no space), or

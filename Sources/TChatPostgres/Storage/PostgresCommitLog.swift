@@ -34,11 +34,11 @@ final class PostgresCommitLog: CommitLog {
     private let state = Mutex(State())
     private let wakes: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
-    private let client: PostgresClient
+    let client: PostgresClient
     let serverID: UInt64
     private let serverName: String
     private let maxQueuedBytes: Int
-    private let logger: Logger
+    let logger: Logger
 
     init(client: PostgresClient, serverID: UInt64, serverName: String, maxQueuedBytes: Int = 64 << 20, logger: Logger) {
         self.client = client
@@ -66,7 +66,7 @@ final class PostgresCommitLog: CommitLog {
     func start(_ events: CommitLogEvents) {
         state.withLock { $0.events = events }
         let task = Task { [self] in await run() }
-        let listener = DoorbellListener(client: client, serverID: serverID, logger: logger)
+        let listener = DoorbellListener(log: self)
         let listening = Task { await listener.run(events.grown) }
         state.withLock {
             $0.task = task
@@ -137,6 +137,11 @@ final class PostgresCommitLog: CommitLog {
             fail(submissions, because: Self.unwrap(error))
             return
         }
+        for submission in outcome.unstorable {
+            submission.fail(
+                ProtocolError(
+                    .invalidArgument, "this server keeps messages in PostgreSQL, which stores no NUL character"))
+        }
         for submission in outcome.exhausted {
             submission.fail(ProtocolError(.storageFailure, "\(submission.channel.name) has used up its message ids"))
         }
@@ -190,18 +195,34 @@ final class PostgresCommitLog: CommitLog {
             while !state.withLock({ $0.closing }) {
                 try? await Task.sleep(for: .seconds(1))
                 do {
-                    _ = try await withDeadline(seconds: 2) { try await client.query("SELECT 1") }
+                    _ = try await withDeadline(seconds: 2) { try await client.all("SELECT 1", logger: self.logger) }
                     break
                 } catch {
                     continue
                 }
             }
-            state.withLock { state in
+            let events = state.withLock { state in
                 state.reachable = true
                 state.probing = false
+                return state.events
             }
             logger.notice("the database is reachable again: messages are taken")
+            // A batch given up on may have been committed after all: whatever the store holds that this server
+            // has not delivered is caught up, as for another server's messages.
+            if let events, let channels = try? await withDeadline(seconds: 10, { try await self.everyChannel() }) {
+                events.grown(0, channels)
+            }
         }
+    }
+
+    /// Every channel with messages, and its last id.
+    func everyChannel() async throws -> [(name: String, lastID: UInt64)] {
+        var channels: [(name: String, lastID: UInt64)] = []
+        for row in try await client.all("SELECT name, last_id FROM channels WHERE last_id > 0", logger: logger) {
+            let (name, last) = try row.decode((String, Int64).self)
+            channels.append((name, UInt64(max(last, 0))))
+        }
+        return channels
     }
 
     /// postgres-nio wraps what failed inside a transaction; the cause is the news.

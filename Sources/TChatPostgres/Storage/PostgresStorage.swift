@@ -29,6 +29,15 @@ package final class PostgresStorage: ChatStorage {
     /// How long a history read may wait for the database.
     static let readDeadline = 10.0
 
+    /// The database ends what our deadlines gave up on (`withDeadline` cannot cancel a query postgres-nio has
+    /// sent): no statement runs past 10 s, no lock is waited for past 5 s, no transaction sits idle past 15 s.
+    static let sessionLimits = [
+        ("statement_timeout", "10s"), ("lock_timeout", "5s"), ("idle_in_transaction_session_timeout", "15s"),
+    ]
+
+    /// A store dropped before `shutdown` (a start-up that failed) stops its connections.
+    deinit { runner.cancel() }
+
     /// Connects, migrates the schema (refusing a newer one) and is ready to load; blocking, on a thread pool.
     package init(
         address: PostgresStoreAddress, password: String?, files: any ChatStorage, serverID: UInt64,
@@ -42,6 +51,7 @@ package final class PostgresStorage: ChatStorage {
             database: address.database, tls: try Self.tls(address.tls))
         configuration.options.maximumConnections = 8
         configuration.options.connectTimeout = .seconds(5)
+        configuration.options.additionalStartupParameters = Self.sessionLimits
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client
         runner = Task { await client.run() }
@@ -118,13 +128,13 @@ package final class PostgresStorage: ChatStorage {
         return try BlockingWait.run {
             try await withDeadline(seconds: Self.readDeadline) {
                 var found: [ChatMessage] = []
-                let rows = try await client.query(
+                let rows = try await client.all(
                     """
                     SELECT id, (extract(epoch FROM sent_at) * 1000)::bigint, sender, content_type, body FROM messages
                     WHERE channel = \(key) AND id > \(lower) AND id < \(upper) ORDER BY id DESC LIMIT \(count)
                     """, logger: logger)
-                for try await (id, time, sender, type, body) in rows.decode((Int64, Int64, String, Int16, String).self)
-                {
+                for row in rows {
+                    let (id, time, sender, type, body) = try row.decode((Int64, Int64, String, Int16, String).self)
                     guard let contentType = ContentType(rawValue: UInt8(truncatingIfNeeded: type)) else {
                         throw StoreProblem("message \(id) of \(spelled) has an unknown content type \(type)")
                     }
@@ -168,7 +178,7 @@ package final class PostgresStorage: ChatStorage {
         let owner = Int64(bitPattern: log.serverID)
         if log.isReachable {
             _ = try? await withDeadline(seconds: 5) {
-                try await client.query("DELETE FROM channel_leases WHERE owner_id = \(owner)", logger: logger)
+                try await client.all("DELETE FROM channel_leases WHERE owner_id = \(owner)", logger: logger)
             }
         }
         await files.shutdown()

@@ -31,7 +31,7 @@ final class ChannelCatchUp: Sendable {
 
     /// The channel must hold every message up to `target`.
     func need(_ name: ChannelName, upTo target: UInt64) {
-        guard channels.lastID(of: name) < target else { return }
+        guard channels.exists(name), channels.lastID(of: name) < target else { return }
         let start = wanted.withLock { wanted in
             var entry = wanted[name.key] ?? Wanted(name: name, target: target, running: false)
             entry.target = max(entry.target, target)
@@ -59,18 +59,25 @@ final class ChannelCatchUp: Sendable {
                 }
                 return entry.target
             }
-            guard let target, let channel = channels.directory.channel(name) else { return }
+            guard let target else { return }
+            guard let channel = channels.directory.channel(name) else {
+                wanted.withLock { _ = $0.removeValue(forKey: name.key) }
+                return
+            }
             let read: [ChatMessage]
             do {
+                // A page from the oldest missing id on: a read returns the newest of what it may, so the range
+                // is bounded above, or a channel far behind would skip all but its newest page.
+                let upper = min(target, have + UInt64(Self.pageSize))
                 read = try channels.store.readMessages(
-                    file: channel.file, channel: channel.name.name, before: target + 1, after: have,
+                    file: channel.file, channel: channel.name.name, before: upper + 1, after: have,
                     limit: Self.pageSize)
             } catch {
                 failures += 1
                 logger.warning(
                     "cannot read a channel's new messages from the store",
                     metadata: ["channel": "\(name.name)", "error": "\(error)", "attempt": "\(failures)"])
-                guard failures < 5 else {
+                guard failures < 3 else {
                     // Given up for now: the next doorbell or message asks again.
                     wanted.withLock { _ = $0.removeValue(forKey: name.key) }
                     return
@@ -87,6 +94,14 @@ final class ChannelCatchUp: Sendable {
                 return
             }
             for message in read { _ = channels.apply(message, allowGap: true, ack: nil) }
+            guard channels.lastID(of: name) > have else {
+                // Nothing applied (refused as implausible, say): reading the same page again would never end.
+                logger.warning(
+                    "a channel's messages in the store could not be applied; not caught up",
+                    metadata: ["channel": "\(name.name)", "after": "\(have)"])
+                wanted.withLock { _ = $0.removeValue(forKey: name.key) }
+                return
+            }
         }
     }
 }

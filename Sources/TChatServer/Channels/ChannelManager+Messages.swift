@@ -83,11 +83,11 @@ extension ChannelManager {
             channel.withState { state in
                 let lastID = state.history.lastID
                 guard message.id == lastID + 1 else {
+                    // Held already (caught up from the store before this batch was handed over), or after a gap:
+                    // answered and sent on either way, so a linked server's forward is answered too.
                     if let ack = submission.ack { _ = DeliveryReceipt(parties: 0, waiter: ack, message: message) }
-                    if message.id > lastID {
-                        behind.append((submission.channel, message.id))
-                        feed.emit(.message(origin: submission.origin, seq: submission.seq, message))
-                    }
+                    if message.id > lastID { behind.append((submission.channel, message.id)) }
+                    feed.emit(.message(origin: submission.origin, seq: submission.seq, message))
                     return
                 }
                 do {

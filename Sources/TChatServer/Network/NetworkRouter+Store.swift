@@ -18,13 +18,11 @@ extension NetworkRouter {
             grown: { [weak self] server, grown in self?.grown(by: server, grown) })
     }
 
-    /// A batch this server committed: delivered here and pushed to the network; a linked server's forwards in it
-    /// are remembered, so a resend is answered with the same message.
+    /// A batch this server committed: delivered here and pushed to the network. (Forwards are never resent in
+    /// this mode, so none is remembered: a number a restarted server uses again must not be answered with an old
+    /// message's id.)
     func committed(_ batch: [CommittedMessage]) {
         for (name, id) in channels.deliverCommitted(batch) { catchUp.need(name, upTo: id) }
-        for committed in batch where committed.submission.origin != servers.serverID && committed.submission.seq != 0 {
-            remember(origin: committed.submission.origin, seq: committed.submission.seq, id: committed.message.id)
-        }
     }
 
     /// The store says another server numbers the channel now: a client's message of ours is forwarded to it if
@@ -76,12 +74,6 @@ extension NetworkRouter {
             refuse("FORWARD", from: peer, "\(nick) is not one of its clients")
             return
         }
-        if let id = state.withLock({ $0.numbered[peer.id]?[seq] }) {
-            // Committed before (a resend): send the same message again, never number it twice.
-            let message = ChatMessage(channel: name.name, id: id, time: .now(), from: author, body: body)
-            servers.send(.message(origin: peer.id, seq: seq, message), to: peer.id)
-            return
-        }
         channels.ensure(name)
         let submission = MessageSubmission(
             channel: name, from: author, body: body, origin: peer.id, seq: seq, ack: nil)
@@ -107,8 +99,18 @@ extension NetworkRouter {
     /// sign that the channel has moved on, and what it lacks is read from the store.
     func handleCommitted(origin: UInt64, seq: UInt64, _ message: ChatMessage, from peer: ServerManager.Peer) {
         guard let name = try? ChannelName(validating: message.channel) else { return }
-        let owner = state.withLock { $0.owners[name.key] }
-        guard owner == peer.id else {
+        let (owner, forwardedTo) = state.withLock { state in
+            (state.owners[name.key], origin == servers.serverID ? state.forwards[seq]?.owner : nil)
+        }
+        // From the channel's owner, or from the server our forward went to: anything else only rings the bell,
+        // and only for a channel this server knows (a stranger's names must not grow what it keeps).
+        guard owner == peer.id || forwardedTo == peer.id else {
+            if channels.exists(name) { catchUp.need(name, upTo: message.id) }
+            return
+        }
+        if let problem = authorProblem(origin: origin, seq: seq, message, channel: name) {
+            // Not taken as pushed; whatever the store really holds is read from it.
+            refuse("PEER_MESSAGE", from: peer, problem)
             catchUp.need(name, upTo: message.id)
             return
         }

@@ -53,7 +53,10 @@ final class NetworkRouter: PeerEventHandler {
     static let syncPatience: TimeAmount = .seconds(10)
 
     struct State {
-        var nextSeq: UInt64 = 1
+        /// Forwards are numbered from the clock in microseconds, so a restarted server (same id, same links) never
+        /// reuses a number the sequencer or owner still remembers (`numbered`) and would answer with an old
+        /// message's id: forwards are far fewer than a million a second, so the count never overtakes the clock.
+        var nextSeq = UInt64(max(1, Timestamp.now().milliseconds)) &* 1000
         /// Our forwards the sequencer has not answered yet, by sequence number (sent again in this order).
         var forwards: [UInt64: Forward] = [:]
         /// Recent forwards numbered here, per origin server: sequence number to message id.
