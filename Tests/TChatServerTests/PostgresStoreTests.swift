@@ -250,4 +250,38 @@ struct PostgresStoreTests {
         await alice.quit()
         await server.stop()
     }
+
+    @Test func aLinkedServerCannotPushMessagesItDoesNotOwnOrCreateChannels() async throws {
+        let cluster = try PostgresCluster()
+        defer { cluster.stop() }
+        try await cluster.createDatabase("chat")
+        let logs = LogCapture()
+        let server = try await Self.server(on: cluster, logs: logs, linkedTo: [])
+        defer { server.removeData() }
+        let alice = try await server.connect("alice")
+        let aliceLog = EventLog(alice)
+        _ = try await alice.join("#ops")
+        #expect(try await alice.send(.text("one"), to: "#ops").id == 1)
+        let attacker = try await RawPeer.connect(to: server.peerAddress)
+        #expect(try await attacker.authenticate(secret: PeerAttackTests.secret, as: RawPeer.hello()))
+        #expect(await eventually { server.server.linkedServers == 1 })
+        try await attacker.send(
+            .clientAdded(
+                RemoteClient(
+                    nick: "mallet", address: "6.6.6.6:6", connectedAt: .now(), clientName: "x", clientVersion: "1",
+                    host: "h", processID: 1)))
+        // The next id of a channel this server numbers, and a channel nobody made: neither is taken as pushed.
+        let forged = ChatMessage(channel: "#ops", id: 2, time: .now(), from: "mallet", body: .text("forged"))
+        let elsewhere = ChatMessage(channel: "#nowhere", id: 1, time: .now(), from: "mallet", body: .text("hi"))
+        try await attacker.send(.message(origin: 0x6666, seq: 1, forged), .message(origin: 0x6666, seq: 2, elsewhere))
+        #expect(try await alice.send(.text("two"), to: "#ops").id == 2, "the id was never taken")
+        await aliceLog.wait(for: "alice's two messages") { _ in aliceLog.messages.count == 2 }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(aliceLog.messages.map(\.body) == [.text("one"), .text("two")], "nothing forged was delivered")
+        #expect(server.server.context?.channels.exists(try ChannelName(validating: "#nowhere")) == false)
+        #expect(try await Self.count("SELECT count(*) FROM messages", in: cluster) == 2)
+        await attacker.close()
+        await alice.quit()
+        await server.stop()
+    }
 }

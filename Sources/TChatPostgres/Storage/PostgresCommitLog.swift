@@ -125,6 +125,7 @@ final class PostgresCommitLog: CommitLog {
         let logger = self.logger
         let batch = MessageBatch(submissions: submissions, serverID: serverID, serverName: serverName)
         let outcome: MessageBatch
+        let started = ContinuousClock.now
         do {
             outcome = try await withDeadline(seconds: Self.commitDeadline) {
                 try await client.withTransaction(logger: logger) { connection in
@@ -137,13 +138,13 @@ final class PostgresCommitLog: CommitLog {
             fail(submissions, because: Self.unwrap(error))
             return
         }
+        logger.debug(
+            "batch committed",
+            metadata: ["messages": "\(outcome.committed.count)", "took": "\(ContinuousClock.now - started)"])
         for submission in outcome.unstorable {
             submission.fail(
                 ProtocolError(
                     .invalidArgument, "this server keeps messages in PostgreSQL, which stores no NUL character"))
-        }
-        for submission in outcome.exhausted {
-            submission.fail(ProtocolError(.storageFailure, "\(submission.channel.name) has used up its message ids"))
         }
         let events = state.withLock { $0.events }
         for (submission, owner, name) in outcome.heldElsewhere {

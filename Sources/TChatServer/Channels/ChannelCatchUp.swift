@@ -32,6 +32,8 @@ final class ChannelCatchUp: Sendable {
     /// The channel must hold every message up to `target`.
     func need(_ name: ChannelName, upTo target: UInt64) {
         guard channels.exists(name), channels.lastID(of: name) < target else { return }
+        // Nobody here to deliver to: the channel only moves on, and a join reads what it wants from the store.
+        if channels.skipIfNobodyHere(name, to: target) { return }
         let start = wanted.withLock { wanted in
             var entry = wanted[name.key] ?? Wanted(name: name, target: target, running: false)
             entry.target = max(entry.target, target)

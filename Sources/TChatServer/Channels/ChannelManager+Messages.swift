@@ -164,6 +164,17 @@ extension ChannelManager {
         return read(disk, from: channel, on: eventLoop).map { older in older + plan.inMemory }
     }
 
+    /// A channel nobody here is in moves on to `lastID` without reading what lies between (`HistoryWindow.skip`);
+    /// false when someone is in it (or it does not exist) and the messages must be read.
+    func skipIfNobodyHere(_ name: ChannelName, to lastID: UInt64) -> Bool {
+        guard let channel = directory.channel(name) else { return false }
+        return channel.withState { state in
+            guard state.members.local.count == 0 else { return false }
+            state.history.skip(to: lastID, time: .now())
+            return true
+        }
+    }
+
     /// The newest id of a channel, 0 if it has none or does not exist.
     func lastID(of name: ChannelName) -> UInt64 {
         directory.channel(name)?.withState { $0.history.lastID } ?? 0

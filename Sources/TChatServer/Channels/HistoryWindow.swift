@@ -69,6 +69,17 @@ struct HistoryWindow: Sendable {
         dropOldest(excess)
     }
 
+    /// Moves on to `lastID` without the messages between (another server committed them, and nobody here needs
+    /// them now): memory empties, and what a join or HISTORY asks for is read from the store. `time` is the
+    /// newest message's, or about it.
+    mutating func skip(to lastID: UInt64, time: Timestamp) {
+        guard lastID > self.lastID else { return }
+        dropOldest(recent.count)
+        if firstID == 0 { firstID = 1 }
+        self.lastID = lastID
+        lastTime = time
+    }
+
     private mutating func dropOldest(_ count: Int) {
         guard count > 0 else { return }
         var freed = 0
