@@ -19,6 +19,7 @@ import asyncio
 import json
 import multiprocessing
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -58,7 +59,7 @@ async def sender(port, nick, channel, window, deadline, rate, body, result):
             for ftype, request, fields in frames:
                 if ftype == SENT:
                     started = inflight.pop(request, None)
-                    if started is not None:
+                    if started is not None and got <= deadline:
                         result["acked"] += 1
                         result["latencies"].append(got - started)
                 elif ftype == ERROR:
@@ -71,7 +72,9 @@ async def sender(port, nick, channel, window, deadline, rate, body, result):
 
     reading = asyncio.create_task(read())
     rid = 10
-    start = time.monotonic()
+    # Paced senders start at random points of their period, so their sends do not arrive in bursts together.
+    start = time.monotonic() + (random.uniform(0, 1 / rate) if rate else 0)
+    result["first"] = min(result.get("first", start), start)
     sent = 0
     while time.monotonic() < deadline:
         if rate:
@@ -89,7 +92,9 @@ async def sender(port, nick, channel, window, deadline, rate, body, result):
             if count <= 0:
                 room.clear()
                 continue
-        now = time.monotonic()
+        # Timed from when it was due, not when it went: a sender held back (its window full, its loop late) does
+        # not hide the wait.
+        now = start + sent / rate if rate else time.monotonic()
         chunk = []
         for _ in range(count):
             chunk.append(send(channel, body, rid))
@@ -106,8 +111,8 @@ async def sender(port, nick, channel, window, deadline, rate, body, result):
 
 def load(port, index, senders, servers, window, seconds, rate, queue):
     async def run():
-        result = {"acked": 0, "errors": 0, "latencies": []}
-        deadline = time.monotonic() + seconds
+        result = {"acked": 0, "errors": 0, "latencies": [], "began": time.monotonic()}
+        deadline = result["began"] + seconds
         body = "x" * 64
         per_sender = rate / (senders * servers) if rate else 0
         await asyncio.gather(*[
@@ -129,10 +134,12 @@ def phase(servers, senders, window, seconds, rate):
         worker.join()
     elapsed = time.monotonic() - started
     acked = sum(r["acked"] for r in results)
+    # Acknowledgements counted until the deadline, over the time from the first send to it (connecting excluded).
+    sending = seconds - (min(r["first"] for r in results) - min(r["began"] for r in results))
     latencies = sorted(x for r in results for x in r["latencies"])
     return {
-        "acked": acked, "errors": sum(r["errors"] for r in results), "seconds": seconds,
-        "acked_per_second": acked / seconds, "elapsed": elapsed,
+        "acked": acked, "errors": sum(r["errors"] for r in results), "seconds": sending,
+        "acked_per_second": acked / sending, "elapsed": elapsed,
         "p50_ms": latencies[len(latencies) // 2] * 1000 if latencies else None,
         "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000 if latencies else None,
         "max_ms": latencies[-1] * 1000 if latencies else None,
@@ -177,6 +184,7 @@ def main():
             peers.append(peer)
         time.sleep(1.5)
         phase(ports, options.senders, options.window, 3, 0)  # warm-up: leases taken, connections open
+        time.sleep(3)  # and its backlog gone
         # The paced phase first, so a saturated phase's backlog cannot spill into it.
         latency = phase(ports, options.senders, options.window, options.seconds, options.rate)
         throughput = phase(ports, options.senders, options.window, options.seconds, 0)

@@ -70,7 +70,10 @@ struct HistoryMemoryTests {
         let range = small.missingForReplay(1000, maxBytes: 1 << 20)
         #expect(range != nil && range!.limit <= 13, "about what 1 MiB less 300 KB holds: \(range?.limit ?? -1)")
         let empty = HistoryWindow(capacity: 1000, limit: 10_000, firstID: 1, lastID: 500, lastTime: nil, memory: memory)
-        #expect(empty.missingForReplay(1000, maxBytes: 1 << 20)?.limit == 16, "none in memory to judge by: 16")
+        #expect(
+            empty.missingForReplay(1000, maxBytes: 1 << 20)?.limit == 64,
+            "none in memory to judge by: 1 MiB at 16 KiB each (a join's usual 50 fit)")
+        #expect(empty.missingForReplay(1000, maxBytes: 100_000)?.limit == 16, "never fewer than 16")
     }
 
     @Test func aLargeHistoryRequestThatWaitedGoesFirst() {

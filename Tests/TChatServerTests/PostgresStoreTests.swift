@@ -19,9 +19,10 @@ struct PostgresStoreTests {
     /// A test server keeping channels and messages in `cluster`'s database `chat`.
     static func server(
         on cluster: PostgresCluster, name: String = "pg", logs: LogCapture? = nil,
-        linkedTo peers: [ServerAddress]? = nil
+        linkedTo peers: [ServerAddress]? = nil, database: String = "chat"
     ) async throws -> TestServer {
-        let address = try PostgresStoreAddress(parsing: "postgres://\(cluster.user)@127.0.0.1:\(cluster.port)/chat")
+        let address = try PostgresStoreAddress(
+            parsing: "postgres://\(cluster.user)@127.0.0.1:\(cluster.port)/\(database)")
         return try await TestServer(name: name, logs: logs) { configuration in
             // Linked (to `peers`, or by being dialled) only when asked; otherwise they share the database alone.
             if let peers {
@@ -274,14 +275,35 @@ struct PostgresStoreTests {
         let forged = ChatMessage(channel: "#ops", id: 2, time: .now(), from: "mallet", body: .text("forged"))
         let elsewhere = ChatMessage(channel: "#nowhere", id: 1, time: .now(), from: "mallet", body: .text("hi"))
         try await attacker.send(.message(origin: 0x6666, seq: 1, forged), .message(origin: 0x6666, seq: 2, elsewhere))
+        // A channel nobody here is in: a push naming a far id must not move it on (only the store may).
+        #expect(try await alice.send(.text("quiet one"), to: "#quiet").id == 1)
+        let far = ChatMessage(
+            channel: "#quiet", id: ProtocolLimits.maxMessageID, time: .now(), from: "mallet", body: .text("far"))
+        try await attacker.send(.message(origin: 0x6666, seq: 3, far))
         #expect(try await alice.send(.text("two"), to: "#ops").id == 2, "the id was never taken")
         await aliceLog.wait(for: "alice's two messages") { _ in aliceLog.messages.count == 2 }
         try await Task.sleep(for: .milliseconds(300))
         #expect(aliceLog.messages.map(\.body) == [.text("one"), .text("two")], "nothing forged was delivered")
         #expect(server.server.context?.channels.exists(try ChannelName(validating: "#nowhere")) == false)
-        #expect(try await Self.count("SELECT count(*) FROM messages", in: cluster) == 2)
+        #expect(try await alice.send(.text("quiet two"), to: "#quiet").id == 2)
+        let bob = try await server.connect("bob", events: false)
+        let (_, replay) = try await bob.join("#quiet")
+        #expect(replay.map(\.body) == [.text("quiet one"), .text("quiet two")], "the channel kept its history")
+        #expect(try await Self.count("SELECT count(*) FROM messages", in: cluster) == 4)
+        await bob.quit()
         await attacker.close()
         await alice.quit()
         await server.stop()
+    }
+
+    @Test func aStoreThatCannotBeUsedStopsTheStartAtOnceSayingWhy() async throws {
+        let cluster = try PostgresCluster()
+        defer { cluster.stop() }
+        let started = ContinuousClock.now
+        let refusal = await #expect(throws: (any Error).self) {
+            _ = try await Self.server(on: cluster, database: "missing")
+        }
+        #expect("\(refusal.map { "\($0)" } ?? "")".contains("database \"missing\" does not exist"))
+        #expect(ContinuousClock.now - started < .seconds(10), "not after the pool's retries")
     }
 }

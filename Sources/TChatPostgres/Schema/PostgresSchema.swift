@@ -6,7 +6,7 @@ public import PostgresNIO
 /// than the database refuses to start rather than write what a newer one would misread.
 public enum PostgresSchema {
     /// The version this build writes and reads.
-    public static let current = 3
+    public static let current = 4
 
     /// Statements that take the schema from `version - 1` to `version`. Appended to, never changed: a database
     /// migrated by an earlier build has run the earlier ones as they were.
@@ -94,6 +94,76 @@ public enum PostgresSchema {
                         INSERT INTO channel_leases AS l (channel, owner_id, owner_name, expires_at)
                         SELECT DISTINCT k, p_owner, p_owner_name, now() + make_interval(secs => p_lease_seconds)
                         FROM unnest(p_channels) AS t(k)
+                        ON CONFLICT (channel) DO UPDATE
+                            SET owner_id = excluded.owner_id, owner_name = excluded.owner_name,
+                                expires_at = excluded.expires_at
+                            WHERE l.owner_id = excluded.owner_id OR l.expires_at < now()
+                        RETURNING l.channel
+                    )
+                    SELECT coalesce(array_agg(taken.channel), '{}') INTO v_leased FROM taken;
+                    INSERT INTO messages (channel, id, sent_at, sender, content_type, body)
+                    SELECT m.k, c.last_id + row_number() OVER (PARTITION BY m.k ORDER BY m.o),
+                           to_timestamp(m.t / 1000.0), m.s, m.ty, m.b
+                    FROM unnest(p_channels, p_senders, p_types, p_bodies, p_times) WITH ORDINALITY
+                        AS m(k, s, ty, b, t, o)
+                    JOIN channels c ON c.key = m.k
+                    WHERE m.k = ANY(v_leased);
+                    UPDATE channels c SET last_id = c.last_id + n.added
+                    FROM (SELECT k, count(*) AS added FROM unnest(p_channels) AS u(k) WHERE k = ANY(v_leased) GROUP BY k)
+                        AS n
+                    WHERE c.key = n.k;
+                    SELECT p_owner_hex || ' ' || string_agg(c.name || ':' || c.last_id, ' ' ORDER BY c.key)
+                    INTO v_payload FROM channels c WHERE c.key = ANY(v_leased);
+                    IF v_payload IS NOT NULL THEN
+                        IF octet_length(v_payload) > 7900 THEN
+                            v_payload := p_owner_hex || ' *';
+                        END IF;
+                        PERFORM pg_notify('tchat_messages', v_payload);
+                    END IF;
+                    RETURN QUERY
+                        SELECT c.key, c.last_id - n.added + 1, c.last_id, true, p_owner, p_owner_name
+                        FROM channels c
+                        JOIN (SELECT k, count(*) AS added FROM unnest(p_channels) AS u(k) WHERE k = ANY(v_leased)
+                              GROUP BY k) AS n ON n.k = c.key
+                        UNION ALL
+                        SELECT l.channel, 0::bigint, 0::bigint, false, l.owner_id, l.owner_name
+                        FROM channel_leases l
+                        WHERE l.channel = ANY(p_channels) AND NOT (l.channel = ANY(v_leased));
+                END
+                $$
+                """
+            ]
+        ),
+        (
+            4,
+            [
+                // Every lock in one order, bytewise (COLLATE "C", as servers sort keys), whatever the database's
+                // collation: the channels' rows made and locked in one ordered pass (a new row is no longer locked
+                // before an existing one that sorts first), the leases likewise, and a channel's name as first
+                // spelled in the batch. Two servers' batches, a server's channel writes and a stopping server's
+                // lease release then never wait for each other in a circle.
+                """
+                CREATE OR REPLACE FUNCTION tchat_commit_batch(
+                    p_owner bigint, p_owner_name text, p_owner_hex text, p_lease_seconds integer,
+                    p_channels text[], p_names text[], p_senders text[], p_types smallint[], p_bodies text[],
+                    p_times bigint[]
+                ) RETURNS TABLE (
+                    r_channel text, r_first bigint, r_last bigint, r_leased boolean, r_holder bigint,
+                    r_holder_name text
+                ) LANGUAGE plpgsql AS $$
+                DECLARE
+                    v_leased text[];
+                    v_payload text;
+                BEGIN
+                    INSERT INTO channels AS c (key, name, created_at)
+                    SELECT DISTINCT ON (k COLLATE "C") k, n, now()
+                    FROM unnest(p_channels, p_names) WITH ORDINALITY AS t(k, n, o)
+                    ORDER BY k COLLATE "C", o
+                    ON CONFLICT (key) DO UPDATE SET last_id = c.last_id;
+                    WITH taken AS (
+                        INSERT INTO channel_leases AS l (channel, owner_id, owner_name, expires_at)
+                        SELECT k, p_owner, p_owner_name, now() + make_interval(secs => p_lease_seconds)
+                        FROM unnest(p_channels) AS t(k) GROUP BY k ORDER BY k COLLATE "C"
                         ON CONFLICT (channel) DO UPDATE
                             SET owner_id = excluded.owner_id, owner_name = excluded.owner_name,
                                 expires_at = excluded.expires_at

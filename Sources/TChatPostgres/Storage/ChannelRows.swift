@@ -64,7 +64,7 @@ enum ChannelRows {
         for row in rows {
             let (key, name, created, topic, topicBy, topicAt, lastID, access, firstID, lastAt) = try row.decode(
                 (String, String, Int64, String, String, Int64, Int64, String, Int64, Int64).self)
-            guard let channel = try? ChannelName(validating: name), channel.key == key else {
+            guard let channel = try? ChannelName(validating: name), StoreKey.of(channel) == key else {
                 throw StoreProblem("the channels table has a row '\(key)' whose name '\(name)' is not that channel")
             }
             var record = ChannelRecord(
@@ -99,8 +99,8 @@ enum ChannelRows {
         var accesses: [String] = []
         // In key order, as batches lock the same rows (`MessageBatch`): two servers' writes wait, never deadlock.
         let named = records.compactMap { record in (try? ChannelName(validating: record.name)).map { ($0, record) } }
-        for (name, record) in named.sorted(by: { $0.0.key < $1.0.key }) {
-            keys.append(name.key)
+        for (name, record) in named.sorted(by: { StoreKey.inLockOrder(StoreKey.of($0.0), StoreKey.of($1.0)) }) {
+            keys.append(StoreKey.of(name))
             names.append(record.name)
             created.append(Self.milliseconds(record.created))
             topics.append(record.topic)

@@ -39,7 +39,7 @@ struct DoorbellListener: Sendable {
                 if Task.isCancelled { return }
                 log.logger.warning(
                     "not listening for other servers' messages; trying again",
-                    metadata: ["error": "\(PostgresCommitLog.unwrap(error))"])
+                    metadata: ["error": "\(PostgresStorage.describe(PostgresCommitLog.unwrap(error)))"])
             }
             try? await Task.sleep(for: .seconds(1))
         }

@@ -40,7 +40,7 @@ struct MessageBatch: Sendable {
             }
         }
         guard !numbering.isEmpty else { return }
-        let keys = numbering.map(\.channel.key)
+        let keys = numbering.map { StoreKey.of($0.channel) }
         let names = numbering.map(\.channel.name)
         let senders = numbering.map(\.from)
         let types = numbering.map { Int16($0.body.contentType.rawValue) }
@@ -67,7 +67,7 @@ struct MessageBatch: Sendable {
             }
         }
         for submission in numbering {
-            let key = submission.channel.key
+            let key = StoreKey.of(submission.channel)
             guard let id = next[key] else {
                 let holder = holders[key] ?? (0, "another server")
                 heldElsewhere.append((submission, owner: holder.id, name: holder.name))

@@ -57,19 +57,60 @@ package final class PostgresStorage: ChatStorage {
         runner = Task { await client.run() }
         log = PostgresCommitLog(client: client, serverID: serverID, serverName: serverName, logger: logger)
         (metadataWakes, metadataWake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        // One connection of its own for the migration, not the pool's: the pool tries again and again, and a wrong
+        // password or a missing database must stop the start at once, saying so.
+        var direct = PostgresConnection.Configuration(
+            host: address.host, port: address.port, username: address.user, password: password,
+            database: address.database, tls: try Self.connectionTLS(address.tls))
+        direct.options.connectTimeout = .seconds(10)
+        let single = direct
         do {
             _ = try BlockingWait.run {
                 try await withDeadline(seconds: 30) {
-                    try await client.withConnection { connection in
-                        try await PostgresSchema.migrate(connection, logger: logger)
+                    let connection = try await PostgresConnection.connect(configuration: single, id: 0, logger: logger)
+                    do {
+                        let found = try await PostgresSchema.migrate(connection, logger: logger)
+                        try await connection.close()
+                        return found
+                    } catch {
+                        try? await connection.close()
+                        throw error
                     }
                 }
             }
         } catch {
             runner.cancel()
-            throw StoreProblem("cannot use the store \(address): \(PostgresCommitLog.unwrap(error))")
+            throw StoreProblem("cannot use the store \(address): \(Self.describe(PostgresCommitLog.unwrap(error)))")
         }
         logger.info("history kept in PostgreSQL", metadata: ["store": "\(address)"])
+    }
+
+    private static func connectionTLS(
+        _ mode: PostgresStoreAddress.TLSMode
+    ) throws -> PostgresConnection.Configuration.TLS {
+        switch mode {
+        case .disable: return .disable
+        case .require: return .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+        }
+    }
+
+    /// What went wrong, for an operator: the server's own words when it said something (postgres-nio's
+    /// description of its errors is a fixed placeholder, to keep queries' values out of logs).
+    static func describe(_ error: any Error) -> String {
+        guard let error = error as? PSQLError else { return "\(error)" }
+        if let message = error.serverInfo?[.message] {
+            return message + (error.serverInfo?[.sqlState].map { " (SQLSTATE \($0))" } ?? "")
+        }
+        switch error.code {
+        case .authMechanismRequiresPassword:
+            return "the database asks for a password: give --store-password-file or TCHAT_STORE_PASSWORD"
+        case .connectionError:
+            return "cannot connect (is PostgreSQL running there, and listening on that address?)"
+        case .sslUnsupported:
+            return "the database does not speak TLS: add ?sslmode=disable only if the network between is trusted"
+        default:
+            return "\(error.code)"
+        }
     }
 
     private static func tls(_ mode: PostgresStoreAddress.TLSMode) throws -> PostgresClient.Configuration.TLS {
@@ -119,12 +160,22 @@ package final class PostgresStorage: ChatStorage {
     ) throws -> [ChatMessage] {
         guard limit > 0, let name = try? ChannelName(validating: channel) else { return [] }
         let client = self.client
-        let logger = self.logger
-        let key = name.key
+        let key = StoreKey.of(name)
         let upper = before == 0 ? Int64.max : Int64(clamping: before)
         let lower = Int64(clamping: after)
         let count = Int64(clamping: limit)
         let spelled = channel
+        do {
+            return try read(client: client, key: key, spelled: spelled, lower: lower, upper: upper, count: count)
+        } catch {
+            throw StoreProblem("cannot read \(spelled)'s history: \(Self.describe(PostgresCommitLog.unwrap(error)))")
+        }
+    }
+
+    private func read(
+        client: PostgresClient, key: String, spelled: String, lower: Int64, upper: Int64, count: Int64
+    ) throws -> [ChatMessage] {
+        let logger = self.logger
         return try BlockingWait.run {
             try await withDeadline(seconds: Self.readDeadline) {
                 var found: [ChatMessage] = []
@@ -178,7 +229,12 @@ package final class PostgresStorage: ChatStorage {
         let owner = Int64(bitPattern: log.serverID)
         if log.isReachable {
             _ = try? await withDeadline(seconds: 5) {
-                try await client.all("DELETE FROM channel_leases WHERE owner_id = \(owner)", logger: logger)
+                // Locked in key order, as batches lock them, so a batch and this never wait for each other.
+                try await client.all(
+                    """
+                    DELETE FROM channel_leases WHERE channel IN (
+                        SELECT channel FROM channel_leases WHERE owner_id = \(owner) ORDER BY channel COLLATE "C" FOR UPDATE)
+                    """, logger: logger)
             }
         }
         await files.shutdown()
@@ -211,7 +267,7 @@ package final class PostgresStorage: ChatStorage {
         } catch {
             logger.error(
                 "channels not written to the store; trying again",
-                metadata: ["error": "\(PostgresCommitLog.unwrap(error))"])
+                metadata: ["error": "\(Self.describe(PostgresCommitLog.unwrap(error)))"])
             let closing = metadata.withLock { state in
                 state.dirty = true
                 return state.closing

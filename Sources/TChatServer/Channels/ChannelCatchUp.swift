@@ -29,11 +29,13 @@ final class ChannelCatchUp: Sendable {
         self.logger = logger
     }
 
-    /// The channel must hold every message up to `target`.
-    func need(_ name: ChannelName, upTo target: UInt64) {
+    /// The channel must hold every message up to `target`. With `maySkip` (a target the store itself named: a
+    /// doorbell, our own commit), a channel nobody here is in only moves on to it, and a join reads what it wants
+    /// from the store; a target a linked server's push named is always read, never skipped to, so a false one
+    /// finds nothing and changes nothing.
+    func need(_ name: ChannelName, upTo target: UInt64, maySkip: Bool = false) {
         guard channels.exists(name), channels.lastID(of: name) < target else { return }
-        // Nobody here to deliver to: the channel only moves on, and a join reads what it wants from the store.
-        if channels.skipIfNobodyHere(name, to: target) { return }
+        if maySkip, channels.skipIfNobodyHere(name, to: target) { return }
         let start = wanted.withLock { wanted in
             var entry = wanted[name.key] ?? Wanted(name: name, target: target, running: false)
             entry.target = max(entry.target, target)

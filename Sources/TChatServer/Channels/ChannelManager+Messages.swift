@@ -169,7 +169,7 @@ extension ChannelManager {
     func skipIfNobodyHere(_ name: ChannelName, to lastID: UInt64) -> Bool {
         guard let channel = directory.channel(name) else { return false }
         return channel.withState { state in
-            guard state.members.local.count == 0 else { return false }
+            guard state.members.local.count == 0, state.joinsReading == 0 else { return false }
             state.history.skip(to: lastID, time: .now())
             return true
         }

@@ -134,8 +134,13 @@ final class ChannelManager: Sendable {
         let member = member ?? ChannelAccess.Member(nick: nick, account: nil)
         let wanted = min(history, recentCapacity)
         // Fill the in-memory history from disk first if it is short; the join itself then never waits.
+        let maxReplayBytes = self.maxReplayBytes
         guard let channel = directory.channel(name),
-            let missing = channel.withState({ $0.history.missingForReplay(wanted, maxBytes: maxReplayBytes) })
+            let missing = channel.withState({ state -> HistoryWindow.DiskRange? in
+                let missing = state.history.missingForReplay(wanted, maxBytes: maxReplayBytes)
+                if missing != nil { state.joinsReading += 1 }
+                return missing
+            })
         else {
             return session.eventLoop.makeCompletedFuture {
                 try self.completeJoin(
@@ -149,9 +154,13 @@ final class ChannelManager: Sendable {
                 if !state.members.local.contains(session) { try state.access.checkJoin(member, key: key) }
             }
         } catch {
+            channel.withState { $0.joinsReading -= 1 }
             return session.eventLoop.makeFailedFuture(error)
         }
-        return read(missing, from: channel, on: session.eventLoop).flatMapThrowing { older in
+        let reading = read(missing, from: channel, on: session.eventLoop)
+        reading.whenFailure { _ in channel.withState { $0.joinsReading -= 1 } }
+        return reading.flatMapThrowing { older in
+            defer { channel.withState { $0.joinsReading -= 1 } }
             channel.withState { $0.history.prepend(older) }
             return try self.completeJoin(
                 session, nick: nick, channel: name, history: wanted, member: member, key: key,

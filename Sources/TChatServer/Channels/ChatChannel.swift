@@ -14,6 +14,9 @@ final class ChatChannel: Sendable {
         var members = ChannelMembers()
         var history: HistoryWindow
         var access = ChannelAccess()
+        /// Joins reading older history from the store before they make their member: a channel with one is not
+        /// moved on without its messages (`HistoryWindow.skip`), or the joiner's replay would not reach them.
+        var joinsReading = 0
 
         /// What a client that is not a member is told: that it is not in the channel, or, for a secret channel,
         /// that there is no such channel (as for a name nobody uses).

@@ -132,7 +132,11 @@ struct HistoryWindow: Sendable {
         var limit = wanted - recent.count
         if maxBytes < .max {
             let lacking = maxBytes - held.bytes
-            limit = min(limit, recent.isEmpty ? 16 : lacking / max(held.bytes / recent.count, 1) + 1)
+            // With nothing in memory to judge by (a channel moved on without its messages, say), as many as fit
+            // at 16 KiB each, no fewer than 16: 64 for a 1 MiB replay, enough for a join's usual 50, and a read of
+            // 4 MB at worst for messages of 64 KiB.
+            let guess = max(16, maxBytes / 16_384)
+            limit = min(limit, recent.isEmpty ? guess : lacking / max(held.bytes / recent.count, 1) + 1)
         }
         return DiskRange(before: recentStart, after: oldestServed - 1, limit: limit)
     }

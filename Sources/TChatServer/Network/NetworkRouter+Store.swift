@@ -22,7 +22,7 @@ extension NetworkRouter {
     /// this mode, so none is remembered: a number a restarted server uses again must not be answered with an old
     /// message's id.)
     func committed(_ batch: [CommittedMessage]) {
-        for (name, id) in channels.deliverCommitted(batch) { catchUp.need(name, upTo: id) }
+        for (name, id) in channels.deliverCommitted(batch) { catchUp.need(name, upTo: id, maySkip: true) }
     }
 
     /// The store says another server numbers the channel now: a client's message of ours is forwarded to it if
@@ -90,7 +90,7 @@ extension NetworkRouter {
             guard let name = try? ChannelName(validating: spelled) else { continue }
             if server != 0 { state.withLock { $0.owners[name.key] = server } }
             channels.ensure(name)
-            catchUp.need(name, upTo: lastID)
+            catchUp.need(name, upTo: lastID, maySkip: true)
         }
     }
 
