@@ -46,17 +46,10 @@ extension NetworkRouter {
                         + "now; not sent, try again"))
             return
         }
-        let seq: UInt64? = state.withLock { state in
-            guard state.forwards.count < Self.maxForwards else { return nil }
-            let seq = state.nextSeq
-            state.nextSeq += 1
-            var forward = Forward(
-                channel: submission.channel, from: submission.from, body: submission.body, reply: reply, since: .now())
-            forward.owner = owner
-            state.forwards[seq] = forward
-            return seq
-        }
-        guard let seq else {
+        var forward = Forward(
+            channel: submission.channel, from: submission.from, body: submission.body, reply: reply, since: .now())
+        forward.owner = owner
+        guard let seq = waitFor(forward) else {
             reply.fail(ProtocolError(.storageFailure, "too many messages wait for other servers; not sent, try again"))
             return
         }

@@ -141,14 +141,7 @@ final class NetworkRouter: PeerEventHandler {
                 return
             }
         }
-        let seq: UInt64? = state.withLock { state in
-            guard state.forwards.count < Self.maxForwards else { return nil }
-            let seq = state.nextSeq
-            state.nextSeq += 1
-            state.forwards[seq] = Forward(channel: name, from: nick, body: body, reply: reply, since: .now())
-            return seq
-        }
-        guard let seq else {
+        guard let seq = waitFor(Forward(channel: name, from: nick, body: body, reply: reply, since: .now())) else {
             reply.fail(ProtocolError(.storageFailure, "the sequencer is not numbering messages; not sent, try again"))
             return
         }
@@ -174,6 +167,17 @@ final class NetworkRouter: PeerEventHandler {
             reply.fail(
                 ProtocolError(.storageFailure, "the message store cannot take messages now; not sent, try again"))
             return
+        }
+    }
+
+    /// Keeps a forward until its numbered message comes back; its sequence number, or nil when too many wait.
+    func waitFor(_ forward: Forward) -> UInt64? {
+        state.withLock { state in
+            guard state.forwards.count < Self.maxForwards else { return nil }
+            let seq = state.nextSeq
+            state.nextSeq += 1
+            state.forwards[seq] = forward
+            return seq
         }
     }
 
