@@ -306,4 +306,29 @@ struct PostgresStoreTests {
         #expect("\(refusal.map { "\($0)" } ?? "")".contains("database \"missing\" does not exist"))
         #expect(ContinuousClock.now - started < .seconds(10), "not after the pool's retries")
     }
+
+    /// An owner that died holds its channels until the lease runs out; then the next batch anywhere takes the
+    /// channel and goes on after the last committed id.
+    @Test func aDeadOwnersChannelIsTakenOnceItsLeaseRunsOut() async throws {
+        let cluster = try PostgresCluster()
+        defer { cluster.stop() }
+        try await cluster.createDatabase("chat")
+        let server = try await Self.server(on: cluster)
+        defer { server.removeData() }
+        let alice = try await server.connect("alice", events: false)
+        #expect(try await alice.send(.text("one"), to: "#ops").id == 1)
+        // Another server (that died without a word) holds the lease for two more seconds.
+        let connection = try await cluster.connect(database: "chat")
+        try await connection.query(
+            "UPDATE channel_leases SET owner_id = 42, owner_name = 'gone', expires_at = now() + interval '2 seconds'",
+            logger: Self.logger)
+        try await connection.close()
+        let refusal = await #expect(throws: ProtocolError.self) { try await alice.send(.text("two"), to: "#ops") }
+        #expect(refusal?.code == .storageFailure && refusal?.message.contains("numbered by server gone") == true)
+        try await Task.sleep(for: .milliseconds(2_500))
+        #expect(try await alice.send(.text("two"), to: "#ops").id == 2, "taken over, after the last committed id")
+        #expect(try await Self.count("SELECT count(*) FROM channel_leases WHERE owner_id = 42", in: cluster) == 0)
+        await alice.quit()
+        await server.stop()
+    }
 }
