@@ -141,7 +141,8 @@ public final class ChatServer: Service, Sendable {
         let accountPool = NIOThreadPool(numberOfThreads: 1)
         accountPool.start()
         let logger = self.logger
-        let loaded: (any ChatStorage, [StoredChannel], [String], [NickRecord], UInt64, AccountsFile?)
+        let loaded:
+            (any ChatStorage, [StoredChannel], [String], [NickRecord], UInt64, (any AccountStorage, StoredAccounts)?)
         do {
             loaded = try await threadPool.runIfActive {
                 let files: any ChatStorage = try HistoryStore(
@@ -158,9 +159,10 @@ public final class ChatServer: Service, Sendable {
                         metadata: ["file": "\(configuration.dataDirectory)/channels/\(file)"])
                 }
                 let accounts =
-                    configuration.registration == .off
-                    ? nil : try AccountFile(directory: configuration.dataDirectory).load()
-                return (store, channels, unclaimed, try store.loadNicks(), serverID, accounts)
+                    try configuration.registration == .off
+                    ? nil : store.accountStorage(directory: configuration.dataDirectory)
+                let loadedAccounts = try accounts.map { ($0, try $0.load()) }
+                return (store, channels, unclaimed, try store.loadNicks(), serverID, loadedAccounts)
             }
         } catch {
             try? await threadPool.shutdownGracefully()
@@ -170,7 +172,7 @@ public final class ChatServer: Service, Sendable {
         let (store, channels, unclaimed, nicks, serverID, accountsFile) = loaded
         let accounts = accountsFile.map {
             AccountBook(
-                storage: AccountFile(directory: configuration.dataDirectory), loaded: $0,
+                storage: $0.0, loaded: $0.1,
                 policy: configuration.registration, operators: configuration.operators, pool: accountPool,
                 iterations: configuration.scramIterations, logger: logger)
         }

@@ -4,12 +4,13 @@ import TChatAuth
 import TChatProtocol
 import TChatServer
 
-/// `tchatd account`: creates and manages accounts in a data directory, while the server runs or not (it reads the
-/// change within two seconds). With `--registration closed` this is the only way accounts are made.
+/// `tchatd account`: creates and manages accounts in a data directory, or in the database of `--store`, while the
+/// server runs or not (it reads the change within two seconds). With `--registration closed` this is the only way
+/// accounts are made.
 struct AccountCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "account",
-        abstract: "Create, reset, drop or list accounts in a data directory.",
+        abstract: "Create, reset, drop or list accounts in a data directory or the --store database.",
         subcommands: [Add.self, Password.self, Drop.self, List.self])
 
     struct Secret: ParsableArguments {
@@ -41,12 +42,15 @@ struct AccountCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create an account; its name is the nick it owns.")
         @Argument(help: "The account name (a nick).") var name: String
         @OptionGroup var location: DataDirectoryOption
+        @OptionGroup var store: StoreOptions
         @OptionGroup var secret: Secret
 
         func run() throws {
             try AccountCommand.carryOut {
-                try AccountAdministration.add(
-                    name, password: try secret.password(for: name), dataDirectory: location.directory)
+                let password = try secret.password(for: name)
+                try store.withAccounts(directory: location.directory) { accounts in
+                    try AccountAdministration.add(name, password: password, in: accounts)
+                }
             }
             print("account \(name) created")
         }
@@ -57,12 +61,15 @@ struct AccountCommand: ParsableCommand {
             commandName: "passwd", abstract: "Set a new password for an account.")
         @Argument(help: "The account name.") var name: String
         @OptionGroup var location: DataDirectoryOption
+        @OptionGroup var store: StoreOptions
         @OptionGroup var secret: Secret
 
         func run() throws {
             try AccountCommand.carryOut {
-                try AccountAdministration.setPassword(
-                    name, password: try secret.password(for: name), dataDirectory: location.directory)
+                let password = try secret.password(for: name)
+                try store.withAccounts(directory: location.directory) { accounts in
+                    try AccountAdministration.setPassword(name, password: password, in: accounts)
+                }
             }
             print("password of \(name) changed")
         }
@@ -72,9 +79,14 @@ struct AccountCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Delete an account; its nick is free again.")
         @Argument(help: "The account name.") var name: String
         @OptionGroup var location: DataDirectoryOption
+        @OptionGroup var store: StoreOptions
 
         func run() throws {
-            try AccountCommand.carryOut { try AccountAdministration.drop(name, dataDirectory: location.directory) }
+            try AccountCommand.carryOut {
+                try store.withAccounts(directory: location.directory) { accounts in
+                    try AccountAdministration.drop(name, in: accounts)
+                }
+            }
             print("account \(name) dropped")
         }
     }
@@ -82,10 +94,14 @@ struct AccountCommand: ParsableCommand {
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Every account, with when it was created.")
         @OptionGroup var location: DataDirectoryOption
+        @OptionGroup var store: StoreOptions
 
         func run() throws {
             try AccountCommand.carryOut {
-                for account in try AccountAdministration.list(dataDirectory: location.directory) {
+                let listed = try store.withAccounts(directory: location.directory) { accounts in
+                    try AccountAdministration.list(in: accounts)
+                }
+                for account in listed {
                     print("\(account.name)\t\(account.created.iso8601)")
                 }
             }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import TChatPostgres
 import TChatServer
 
@@ -20,10 +21,11 @@ struct StoreOptions: ParsableArguments {
             "File holding --store's password (mode 600); else TCHAT_STORE_PASSWORD, else none.", valueName: "file"))
     var passwordFile: String?
 
-    func apply(to configuration: inout ServerConfiguration) throws {
+    /// The store's address and password; nil for the data directory's files.
+    func location() throws -> (address: PostgresStoreAddress, password: String?)? {
         guard let store else {
             if passwordFile != nil { throw ValidationError("--store-password-file is for --store") }
-            return
+            return nil
         }
         let address: PostgresStoreAddress
         do {
@@ -32,15 +34,29 @@ struct StoreOptions: ParsableArguments {
             throw ValidationError("--store: \(error)")
         }
         let password =
-            try passwordFile.map(Self.readPassword)
-            ?? ProcessInfo.processInfo.environment[
-                "TCHAT_STORE_PASSWORD"]
+            try passwordFile.map(Self.readPassword) ?? ProcessInfo.processInfo.environment["TCHAT_STORE_PASSWORD"]
+        return (address, password)
+    }
+
+    func apply(to configuration: inout ServerConfiguration) throws {
+        guard let (address, password) = try location() else { return }
         let name = configuration.name
         configuration.storage = { files, serverID, logger in
             try PostgresStorage(
                 address: address, password: password, files: files, serverID: serverID, serverName: name,
                 logger: logger)
         }
+    }
+
+    /// Runs `body` on the accounts `tchatd account` changes: the data directory's, or the database's with `--store`
+    /// (whose first use brings along the data directory's `accounts.json`, as a server's would).
+    func withAccounts<T>(directory: String, _ body: (any AccountStorage) throws -> T) throws -> T {
+        guard let (address, password) = try location() else { return try body(AccountFile(directory: directory)) }
+        var logger = Logger(label: "tchatd.account")
+        logger.logLevel = .warning
+        let database = try PostgresDatabase(address: address, password: password, logger: logger)
+        defer { database.closeNow() }
+        return try body(database.accounts(seed: AccountFile(directory: directory), logger: logger))
     }
 
     /// The password file's first line; refused when group or others may read it.

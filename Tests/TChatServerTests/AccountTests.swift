@@ -208,7 +208,8 @@ import Testing
 
         // The operator adds an account while the server runs; the server reads it within seconds.
         try AccountAdministration.add(
-            "dave", password: Self.password, dataDirectory: server.directory, iterations: ScramKeys.minimumIterations)
+            "dave", password: Self.password, in: AccountFile(directory: server.directory),
+            iterations: ScramKeys.minimumIterations)
         let dave = try await RawConnection.connect(to: server.address)
         var answer: [ServerFrame] = []
         var id: UInt32 = 10
@@ -256,7 +257,8 @@ import Testing
         try await bob.hello("bob")
         // An operator's account is made by the operator of the machine, never by REGISTER.
         try AccountAdministration.add(
-            "root", password: Self.password, dataDirectory: server.directory, iterations: ScramKeys.minimumIterations)
+            "root", password: Self.password, in: AccountFile(directory: server.directory),
+            iterations: ScramKeys.minimumIterations)
         let root = try await RawConnection.connect(to: server.address)
         var id: UInt32 = 10
         #expect(

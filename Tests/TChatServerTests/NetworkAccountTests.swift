@@ -197,7 +197,7 @@ import Testing
         let (a, b) = try await Self.pair()
         defer { Task { await NetworkTests.stop([a, b]) } }
         try AccountAdministration.add(
-            "root", password: AccountTests.password, dataDirectory: a.directory,
+            "root", password: AccountTests.password, in: AccountFile(directory: a.directory),
             iterations: ScramKeys.minimumIterations)
         #expect(await Self.eventuallyLogin("root", on: a, succeeds: true))  // read within 2 s
         let (_, root) = try await Self.login("root", as: "root", on: a)
@@ -235,7 +235,7 @@ import Testing
         let (a, b) = try await Self.pair()
         defer { Task { await NetworkTests.stop([a, b]) } }
         try AccountAdministration.add(
-            "root", password: AccountTests.password, dataDirectory: a.directory,
+            "root", password: AccountTests.password, in: AccountFile(directory: a.directory),
             iterations: ScramKeys.minimumIterations)
         _ = try await AccountTests.registered("eve", on: b)
         // root, an operator of A's, logs in on B and is one there too.

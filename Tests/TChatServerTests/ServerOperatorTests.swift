@@ -12,7 +12,8 @@ import Testing
         // The operator's account exists before the server starts, as `tchatd account add` would leave it.
         let directory = TestServer.temporaryDirectory()
         try AccountAdministration.add(
-            "root", password: AccountTests.password, dataDirectory: directory, iterations: ScramKeys.minimumIterations)
+            "root", password: AccountTests.password, in: AccountFile(directory: directory),
+            iterations: ScramKeys.minimumIterations)
         let server = try await TestServer(directory: directory) {
             $0.operators = ["root"]
             $0.scramIterations = ScramKeys.minimumIterations

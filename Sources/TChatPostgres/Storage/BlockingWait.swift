@@ -5,8 +5,13 @@ import Synchronization
 /// on a thread pool (or before the server accepts anyone), never on an event loop.
 enum BlockingWait {
     static func run<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) throws -> T {
-        let outcome = Mutex<Result<T, any Error>?>(nil)
-        let done = DispatchSemaphore(value: 0)
+        try start(work).wait()
+    }
+
+    /// Starts `work` and returns at once: the caller may do something of its own (`TransactionTurn`) before it
+    /// waits for the result.
+    static func start<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) -> Pending<T> {
+        let pending = Pending<T>()
         Task {
             let result: Result<T, any Error>
             do {
@@ -14,11 +19,26 @@ enum BlockingWait {
             } catch {
                 result = .failure(error)
             }
+            pending.finish(result)
+        }
+        return pending
+    }
+
+    /// The result of work started by `start`.
+    final class Pending<T: Sendable>: Sendable {
+        private let outcome = Mutex<Result<T, any Error>?>(nil)
+        private let done = DispatchSemaphore(value: 0)
+
+        fileprivate func finish(_ result: Result<T, any Error>) {
             outcome.withLock { $0 = result }
             done.signal()
         }
-        done.wait()
-        return try outcome.withLock { $0! }.get()
+
+        /// Blocks until the work has finished; its result. Called once.
+        func wait() throws -> T {
+            done.wait()
+            return try outcome.withLock { $0! }.get()
+        }
     }
 }
 
@@ -31,7 +51,7 @@ struct DeadlineExceeded: Error, CustomStringConvertible {
 
 /// `work`'s result, or `DeadlineExceeded` once `seconds` have passed, whichever comes first. The work is cancelled
 /// then but not waited for: a query postgres-nio cannot cancel (one waiting on a connection that went silent) must
-/// not hold the caller past the deadline. The server's own timeouts (`PostgresStorage.sessionLimits`) end it.
+/// not hold the caller past the deadline. The server's own timeouts (`PostgresDatabase.sessionLimits`) end it.
 func withDeadline<T: Sendable>(
     seconds: Double, _ work: @escaping @Sendable () async throws -> T
 ) async throws -> T {

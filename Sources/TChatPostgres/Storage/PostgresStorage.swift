@@ -1,13 +1,12 @@
 package import Logging
-import NIOSSL
 import PostgresNIO
 import Synchronization
 package import TChatProtocol
 package import TChatServer
 
-/// `--store postgres://`: channels, topics, access and messages in PostgreSQL, numbered and committed there before
-/// anyone sees them (`PostgresCommitLog`); the server's own nicks and connection log stay in its data directory
-/// (`files`), since they are about this server's clients, not the network's.
+/// `--store postgres://`: channels, topics, access, accounts and messages in PostgreSQL, messages numbered and
+/// committed there before anyone sees them (`PostgresCommitLog`); the server's own nicks and connection log stay in
+/// its data directory (`files`), since they are about this server's clients, not the network's.
 package final class PostgresStorage: ChatStorage {
     private struct Metadata {
         var dirty = false
@@ -18,8 +17,8 @@ package final class PostgresStorage: ChatStorage {
 
     package let historyLimit: Int
     private let files: any ChatStorage
+    private let database: PostgresDatabase
     private let client: PostgresClient
-    private let runner: Task<Void, Never>
     private let log: PostgresCommitLog
     private let metadata = Mutex(Metadata())
     private let metadataWakes: AsyncStream<Void>
@@ -29,15 +28,6 @@ package final class PostgresStorage: ChatStorage {
     /// How long a history read may wait for the database.
     static let readDeadline = 10.0
 
-    /// The database ends what our deadlines gave up on (`withDeadline` cannot cancel a query postgres-nio has
-    /// sent): no statement runs past 10 s, no lock is waited for past 5 s, no transaction sits idle past 15 s.
-    static let sessionLimits = [
-        ("statement_timeout", "10s"), ("lock_timeout", "5s"), ("idle_in_transaction_session_timeout", "15s"),
-    ]
-
-    /// A store dropped before `shutdown` (a start-up that failed) stops its connections.
-    deinit { runner.cancel() }
-
     /// Connects, migrates the schema (refusing a newer one) and is ready to load; blocking, on a thread pool.
     package init(
         address: PostgresStoreAddress, password: String?, files: any ChatStorage, serverID: UInt64,
@@ -46,78 +36,19 @@ package final class PostgresStorage: ChatStorage {
         self.files = files
         self.historyLimit = files.historyLimit
         self.logger = logger
-        var configuration = PostgresClient.Configuration(
-            host: address.host, port: address.port, username: address.user, password: password,
-            database: address.database, tls: try Self.tls(address.tls))
-        configuration.options.maximumConnections = 8
-        configuration.options.connectTimeout = .seconds(5)
-        configuration.options.additionalStartupParameters = Self.sessionLimits
-        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
-        self.client = client
-        runner = Task { await client.run() }
+        database = try PostgresDatabase(address: address, password: password, logger: logger)
+        client = database.client
         log = PostgresCommitLog(client: client, serverID: serverID, serverName: serverName, logger: logger)
         (metadataWakes, metadataWake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        // One connection of its own for the migration, not the pool's: the pool tries again and again, and a wrong
-        // password or a missing database must stop the start at once, saying so.
-        var direct = PostgresConnection.Configuration(
-            host: address.host, port: address.port, username: address.user, password: password,
-            database: address.database, tls: try Self.connectionTLS(address.tls))
-        direct.options.connectTimeout = .seconds(10)
-        let single = direct
-        do {
-            _ = try BlockingWait.run {
-                try await withDeadline(seconds: 30) {
-                    let connection = try await PostgresConnection.connect(configuration: single, id: 0, logger: logger)
-                    do {
-                        let found = try await PostgresSchema.migrate(connection, logger: logger)
-                        try await connection.close()
-                        return found
-                    } catch {
-                        try? await connection.close()
-                        throw error
-                    }
-                }
-            }
-        } catch {
-            runner.cancel()
-            throw StoreProblem("cannot use the store \(address): \(Self.describe(PostgresCommitLog.unwrap(error)))")
-        }
         logger.info("history kept in PostgreSQL", metadata: ["store": "\(address)"])
     }
 
-    private static func connectionTLS(
-        _ mode: PostgresStoreAddress.TLSMode
-    ) throws -> PostgresConnection.Configuration.TLS {
-        switch mode {
-        case .disable: return .disable
-        case .require: return .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
-        }
-    }
+    static func describe(_ error: any Error) -> String { PostgresDatabase.describe(error) }
 
-    /// What went wrong, for an operator: the server's own words when it said something (postgres-nio's
-    /// description of its errors is a fixed placeholder, to keep queries' values out of logs).
-    static func describe(_ error: any Error) -> String {
-        guard let error = error as? PSQLError else { return "\(error)" }
-        if let message = error.serverInfo?[.message] {
-            return message + (error.serverInfo?[.sqlState].map { " (SQLSTATE \($0))" } ?? "")
-        }
-        switch error.code {
-        case .authMechanismRequiresPassword:
-            return "the database asks for a password: give --store-password-file or TCHAT_STORE_PASSWORD"
-        case .connectionError:
-            return "cannot connect (is PostgreSQL running there, and listening on that address?)"
-        case .sslUnsupported:
-            return "the database does not speak TLS: add ?sslmode=disable only if the network between is trusted"
-        default:
-            return "\(error.code)"
-        }
-    }
-
-    private static func tls(_ mode: PostgresStoreAddress.TLSMode) throws -> PostgresClient.Configuration.TLS {
-        switch mode {
-        case .disable: return .disable
-        case .require: return .require(.makeClientConfiguration())
-        }
+    /// Accounts in the database, which every server on it shares; the first server to use it brings the accounts
+    /// of its `accounts.json` along.
+    package func accountStorage(directory: String) throws -> any AccountStorage {
+        database.accounts(seed: AccountFile(directory: directory), logger: logger)
     }
 
     package var commitLog: (any CommitLog)? { log }
@@ -238,8 +169,7 @@ package final class PostgresStorage: ChatStorage {
             }
         }
         await files.shutdown()
-        runner.cancel()
-        await runner.value
+        await database.close()
     }
 
     /// Writes the channel rows after changes, a burst at a time; a failed write is tried again a second later.

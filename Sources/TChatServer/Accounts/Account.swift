@@ -6,9 +6,9 @@ import TChatProtocol
 ///
 /// Two forms of the password are kept, both one-way: the scrypt hash for a password sent whole (PLAIN over TLS,
 /// changing a password, dropping the account) and the SCRAM keys for a login that never sends it.
-struct Account: Sendable, Equatable {
+package struct Account: Sendable, Equatable {
     /// The nick as registered; the account is found by its skeleton (`Nick.key(for:)`).
-    var name: String
+    package var name: String
     var password: PasswordHash
     var scram: ScramKeys
     var created: Timestamp
@@ -17,7 +17,7 @@ struct Account: Sendable, Equatable {
     /// Shown in this account's welcomes (SET_WELCOME); nobody else can read or change it.
     var welcome: String
 
-    var key: String { Nick.key(for: name) }
+    package var key: String { Nick.key(for: name) }
 
     /// A time after every change so far: now, or just after `updated` when this server's clock is behind the one
     /// that made the last change (a change that seemed older would lose to the copy it replaces).
@@ -41,7 +41,7 @@ extension Account: Codable {
         case name, password, scramSalt, scramIterations, scramStoredKey, scramServerKey, created, updated, welcome
     }
 
-    init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         name = try container.decode(String.self, forKey: .name)
         password = try container.decode(PasswordHash.self, forKey: .password)
@@ -65,7 +65,7 @@ extension Account: Codable {
         welcome = try container.decodeIfPresent(String.self, forKey: .welcome) ?? ""
     }
 
-    func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(name, forKey: .name)
         try container.encode(password, forKey: .password)
@@ -90,7 +90,7 @@ extension Account: Codable {
 }
 
 /// A server operator's ban of an account (`account:KEY`) or an address (`address:IP`) from the whole server.
-struct ServerBan: Codable, Sendable, Equatable {
+package struct ServerBan: Codable, Sendable, Equatable {
     var mask: String
     var reason: String
     var by: String
@@ -98,30 +98,30 @@ struct ServerBan: Codable, Sendable, Equatable {
 }
 
 /// An account dropped (by name) or a server ban lifted (by mask), at `time` (ISO 8601).
-struct Removal: Codable, Sendable, Equatable {
+package struct Removal: Codable, Sendable, Equatable {
     var name: String
     var time: String
 }
 
 /// The whole of `accounts.json` (mode 0600).
-struct AccountsFile: Codable, Sendable, Equatable {
-    var version: Int
+package struct AccountsFile: Codable, Sendable, Equatable {
+    package var version: Int
     /// Base64 of 32 random bytes: the server's secret for decoy SCRAM salts, so that asking about an account that
     /// does not exist answers the same before and after a restart.
-    var decoySecret: String
-    var accounts: [Account]
+    package var decoySecret: String
+    package var accounts: [Account]
     /// Absent in files written before there were server bans.
-    var serverBans: [ServerBan]?
+    package var serverBans: [ServerBan]?
     /// Accounts dropped and server bans lifted, and when: an older copy from a linked server that missed the
     /// removal does not bring them back (`AccountSync`). Absent in files written before accounts were shared.
-    var dropped: [Removal]?
-    var unbanned: [Removal]?
+    package var dropped: [Removal]?
+    package var unbanned: [Removal]?
 
-    static func empty() -> AccountsFile {
+    package static func empty() -> AccountsFile {
         AccountsFile(version: 1, decoySecret: Data(RandomBytes.make(32)).base64EncodedString(), accounts: [])
     }
 
-    var secretBytes: [UInt8] { Data(base64Encoded: decoySecret).map(Array.init) ?? [] }
+    package var secretBytes: [UInt8] { Data(base64Encoded: decoySecret).map(Array.init) ?? [] }
 }
 
 extension Timestamp {

@@ -1,12 +1,13 @@
 import TChatAuth
-public import TChatProtocol
+package import TChatProtocol
 
-/// What `tchatd account` does to a data directory's accounts, running server or not: the file is changed under
-/// its lock and a running server reads it again within two seconds.
-public enum AccountAdministration {
+/// What `tchatd account` does to the accounts, running server or not: a data directory's `accounts.json`, changed
+/// under its lock, or the database of `--store`, changed as a server changes it (`PostgresAccounts`); a running
+/// server reads the change within two seconds.
+package enum AccountAdministration {
     /// Creates the account `name`; throws when the nick is invalid or registered already, or the password too weak.
-    public static func add(
-        _ name: String, password: String, dataDirectory: String,
+    package static func add(
+        _ name: String, password: String, in storage: any AccountStorage,
         iterations: Int = 600_000
     ) throws {
         let nick = try Nick(validating: name)
@@ -16,7 +17,7 @@ public enum AccountAdministration {
             scram: try ScramKeys(
                 password: password, salt: RandomBytes.make(ScramKeys.saltLength), iterations: iterations),
             created: .now(), welcome: "")
-        _ = try AccountFile(directory: dataDirectory).update { file in
+        _ = try storage.update { file in
             guard !file.accounts.contains(where: { $0.key == nick.key }) else {
                 throw ProtocolError(.alreadyRegistered, "the account \(nick.name) exists already")
             }
@@ -26,8 +27,8 @@ public enum AccountAdministration {
     }
 
     /// Sets a new password for `name` (an operator's reset: the old one is not asked for).
-    public static func setPassword(
-        _ name: String, password: String, dataDirectory: String,
+    package static func setPassword(
+        _ name: String, password: String, in storage: any AccountStorage,
         iterations: Int = 600_000
     ) throws {
         try AccountBook.checkNewPassword(password)
@@ -35,7 +36,7 @@ public enum AccountAdministration {
         let hash = try PasswordHash.make(password: password)
         let scram = try ScramKeys(
             password: password, salt: RandomBytes.make(ScramKeys.saltLength), iterations: iterations)
-        _ = try AccountFile(directory: dataDirectory).update { file in
+        _ = try storage.update { file in
             guard let index = file.accounts.firstIndex(where: { $0.key == key }) else {
                 throw ProtocolError(.noSuchNick, "there is no account \(name)")
             }
@@ -46,9 +47,9 @@ public enum AccountAdministration {
     }
 
     /// Deletes the account `name`; its nick is free again.
-    public static func drop(_ name: String, dataDirectory: String) throws {
+    package static func drop(_ name: String, in storage: any AccountStorage) throws {
         let key = Nick.key(for: name)
-        _ = try AccountFile(directory: dataDirectory).update { file in
+        _ = try storage.update { file in
             guard let account = file.accounts.first(where: { $0.key == key }) else {
                 throw ProtocolError(.noSuchNick, "there is no account \(name)")
             }
@@ -59,8 +60,8 @@ public enum AccountAdministration {
     }
 
     /// Every account's name and when it was created, sorted by name.
-    public static func list(dataDirectory: String) throws -> [(name: String, created: Timestamp)] {
-        try AccountFile(directory: dataDirectory).load().accounts.map { ($0.name, $0.created) }
+    package static func list(in storage: any AccountStorage) throws -> [(name: String, created: Timestamp)] {
+        try storage.load().file.accounts.map { ($0.name, $0.created) }
             .sorted { Nick.key(for: $0.name) < Nick.key(for: $1.name) }
     }
 }

@@ -53,7 +53,7 @@ extension AccountBook {
                 return true
             })
             guard let stored else { return }  // nothing new: the store is not written
-            adopt(stored, version: storage.version(), heard: Set(heard))
+            adopt(stored.file, version: stored.version, heard: Set(heard))
             logger.info("accounts merged from the network", metadata: ["records": "\(kept)"])
         } catch {
             logger.error("accounts from the network not merged", metadata: ["error": "\(error)"])

@@ -75,7 +75,7 @@ final class AccountBook: Sendable {
     static let maxHeard = 200_000
 
     init(
-        storage: any AccountStorage, loaded: AccountsFile, policy: RegistrationPolicy, operators: [String],
+        storage: any AccountStorage, loaded: StoredAccounts, policy: RegistrationPolicy, operators: [String],
         pool: NIOThreadPool, iterations: Int = ScramKeys.standardIterations, logger: Logger
     ) {
         self.storage = storage
@@ -85,9 +85,9 @@ final class AccountBook: Sendable {
         self.operatorNames = operators
         self.iterations = iterations
         self.logger = logger
-        var initial = State(file: loaded)
-        Self.apply(loaded, to: &initial)
-        initial.storedVersion = storage.version()
+        var initial = State(file: loaded.file)
+        Self.apply(loaded.file, to: &initial)
+        initial.storedVersion = loaded.version
         state = Mutex(initial)
     }
 
@@ -228,9 +228,9 @@ final class AccountBook: Sendable {
         let version = storage.version()
         guard version != state.withLock({ $0.storedVersion }) else { return }
         do {
-            let file = try storage.load()
-            adopt(file, version: version)
-            logger.info("accounts reloaded", metadata: ["accounts": "\(file.accounts.count)"])
+            let stored = try storage.load()
+            adopt(stored.file, version: stored.version)
+            logger.info("accounts reloaded", metadata: ["accounts": "\(stored.file.accounts.count)"])
         } catch {
             logger.error("accounts not reloaded", metadata: ["error": "\(error)"])
         }
@@ -264,7 +264,7 @@ final class AccountBook: Sendable {
     /// Changes the store, then this book to match what is stored.
     func change(_ body: (inout AccountsFile) throws -> Void) throws {
         let stored = try storage.update(body)
-        adopt(stored, version: storage.version())
+        adopt(stored.file, version: stored.version)
     }
 
     /// Takes what the store holds as this book's, and tells of the accounts that are gone, and the network what

@@ -7,57 +7,78 @@ import TChatProtocol
     import Darwin
 #endif
 
-/// Where accounts persist: `accounts.json` in the data directory by default; a database later, behind the same seam.
+/// Where accounts persist: `accounts.json` in the data directory by default, or PostgreSQL with `--store`, where
+/// every server of a network reads and writes the same ones.
 ///
-/// Every call blocks (disk, a lock): call it on a thread pool or before the server accepts anyone, never on an
-/// event loop.
-protocol AccountStorage: Sendable {
+/// Every call blocks (disk, a lock, a database): call it on a thread pool or before the server accepts anyone,
+/// never on an event loop.
+package protocol AccountStorage: Sendable {
     /// What is stored, creating an empty store (with a fresh decoy secret) when there is none.
-    func load() throws -> AccountsFile
-    /// Applies `change` to what is stored now (not to what this process last read), so that a running server and
-    /// `tchatd account` never undo each other's changes; returns what is stored afterwards.
-    func update(_ change: (inout AccountsFile) throws -> Void) throws -> AccountsFile
+    func load() throws -> StoredAccounts
+    /// Applies `change` to what is stored now (not to what this process last read), so that a running server,
+    /// another server on the same store and `tchatd account` never undo each other's changes; returns what is
+    /// stored afterwards. `change` may run more than once (a store that lost a race reads again and retries), so
+    /// it changes nothing but the file it is given.
+    func update(_ change: (inout AccountsFile) throws -> Void) throws -> StoredAccounts
     /// As `update`, but writes only when `change` says it changed something; nil when it did not.
-    func updateIfChanged(_ change: (inout AccountsFile) throws -> Bool) throws -> AccountsFile?
+    func updateIfChanged(_ change: (inout AccountsFile) throws -> Bool) throws -> StoredAccounts?
     /// Something that changes whenever another process changed the store, cheap to ask.
     func version() -> String
+}
+
+/// What a store holds and its version as of that read or write, taken together: a version asked for afterwards
+/// could already include someone else's change, which the reader would then never read.
+package struct StoredAccounts: Sendable {
+    package var file: AccountsFile
+    package var version: String
+
+    package init(file: AccountsFile, version: String) {
+        self.file = file
+        self.version = version
+    }
 }
 
 /// `accounts.json`, mode 0600, written whole and atomically under an exclusive `flock` of `accounts.lock`.
 ///
 /// A whole-file rewrite per change is fine at the rate accounts change (a registration costs 200 ms of hashing
 /// anyway); the file stays one a person can read with `jq`, hashes and keys only.
-struct AccountFile: AccountStorage {
+package struct AccountFile: AccountStorage {
     let directory: String
     let path: String
     let lockPath: String
 
-    init(directory: String) {
+    package init(directory: String) {
         self.directory = directory
         path = directory + "/accounts.json"
         lockPath = directory + "/accounts.lock"
     }
 
-    func load() throws -> AccountsFile {
-        try locked { try read() ?? write(.empty()) }
+    package func load() throws -> StoredAccounts {
+        try locked { StoredAccounts(file: try read() ?? write(.empty()), version: version()) }
     }
 
-    func update(_ change: (inout AccountsFile) throws -> Void) throws -> AccountsFile {
+    /// What the file holds, or nil when there is none; never creates it.
+    package func existing() throws -> AccountsFile? {
+        try locked { try read() }
+    }
+
+    package func update(_ change: (inout AccountsFile) throws -> Void) throws -> StoredAccounts {
         try locked {
             var file = try read() ?? .empty()
             try change(&file)
-            return try write(file)
+            return StoredAccounts(file: try write(file), version: version())
         }
     }
 
-    func updateIfChanged(_ change: (inout AccountsFile) throws -> Bool) throws -> AccountsFile? {
+    package func updateIfChanged(_ change: (inout AccountsFile) throws -> Bool) throws -> StoredAccounts? {
         try locked {
             var file = try read() ?? .empty()
-            return try change(&file) ? try write(file) : nil
+            guard try change(&file) else { return nil }
+            return StoredAccounts(file: try write(file), version: version())
         }
     }
 
-    func version() -> String {
+    package func version() -> String {
         var info = stat()
         guard stat(path, &info) == 0 else { return "" }
         return "\(info.st_ino) \(info.st_mtim.tv_sec) \(info.st_mtim.tv_nsec) \(info.st_size)"

@@ -63,10 +63,16 @@ package protocol ChatStorage: AnyObject, Sendable {
     /// A backend that numbers channel messages itself, committing them before anyone sees them (PostgreSQL); nil
     /// for one that stores what the server numbered (the files).
     var commitLog: (any CommitLog)? { get }
+
+    /// Where accounts and server bans are kept: `accounts.json` in `directory` for the files, the database for a
+    /// store that servers share (so every one of them knows every account, linked or not).
+    func accountStorage(directory: String) throws -> any AccountStorage
 }
 
 extension ChatStorage {
     package var commitLog: (any CommitLog)? { nil }
+
+    package func accountStorage(directory: String) throws -> any AccountStorage { AccountFile(directory: directory) }
 }
 
 /// The JSON files: each call goes to the writer thread's queue.

@@ -6,7 +6,7 @@ public import PostgresNIO
 /// than the database refuses to start rather than write what a newer one would misread.
 public enum PostgresSchema {
     /// The version this build writes and reads.
-    public static let current = 4
+    public static let current = 5
 
     /// Statements that take the schema from `version - 1` to `version`. Appended to, never changed: a database
     /// migrated by an earlier build has run the earlier ones as they were.
@@ -202,6 +202,29 @@ public enum PostgresSchema {
                 END
                 $$
                 """
+            ]
+        ),
+        (
+            5,
+            [
+                // Accounts, one row each by the key their nick is compared by; the nick, hashes and welcome text as
+                // `Account` encodes them.
+                """
+                CREATE TABLE accounts (
+                    key text COLLATE "C" PRIMARY KEY,
+                    body jsonb NOT NULL
+                )
+                """,
+                // The rest of what `accounts.json` held (the decoy secret, server bans, removals), and a version
+                // every change moves on: a write names the version it read, so of two servers changing accounts at
+                // once the second reads again and retries rather than undo the first.
+                """
+                CREATE TABLE account_book (
+                    id integer PRIMARY KEY CHECK (id = 1),
+                    version bigint NOT NULL CHECK (version > 0),
+                    body jsonb NOT NULL
+                )
+                """,
             ]
         ),
     ]
