@@ -120,10 +120,18 @@ public final class ChatServer: Service, Sendable {
     }
 
     /// The load the linked servers last reported.
-    public var peerLoads: [(name: String, clients: UInt32)] {
+    public var peerLoads: [(name: String, clients: UInt32, capacity: UInt32)] {
         state.withLock { state in
             guard case .running(let running) = state else { return [] }
-            return running.context.servers.peers.map { ($0.hello.name, $0.clients) }
+            return running.context.servers.peers.map { ($0.hello.name, $0.clients, $0.capacity) }
+        }
+    }
+
+    /// Whether this server takes clients: false while it cannot reach its store (for tests and monitoring).
+    public var takesClients: Bool {
+        state.withLock { state in
+            guard case .running(let running) = state else { return false }
+            return running.context.servers.takesClients.load(ordering: .relaxed)
         }
     }
 

@@ -51,10 +51,14 @@ extension ConnectionHandler {
             if let target {
                 logger.info("client redirected", metadata: ["address": "\(address)", "to": "\(target.name)"])
                 reply(.redirect(address: target.address, server: target.name), to: id)
+                let why =
+                    server.servers.takesClients.load(ordering: .relaxed)
+                    ? "is busy" : "cannot reach the message store"
                 closeWithError(
                     context: context,
                     ProtocolError(
-                        .redirected, "\(server.servers.name) is busy: connect to \(target.name) at \(target.address)"),
+                        .redirected,
+                        "\(server.servers.name) \(why): connect to \(target.name) at \(target.address)"),
                     requestID: id)
                 return
             }
@@ -71,7 +75,7 @@ extension ConnectionHandler {
             }
             let session = ClientSession(
                 id: connectionID, channel: context.channel, address: address, connectedAt: .now(), hello: hello,
-                mailbox: server.mailbox(for: context.eventLoop))
+                overTLS: overTLS, mailbox: server.mailbox(for: context.eventLoop))
             let welcome = { (text: String) in
                 Welcome(
                     version: hello.version, serverName: self.server.servers.name,

@@ -40,6 +40,7 @@ struct DoorbellListener: Sendable {
                 log.logger.warning(
                     "not listening for other servers' messages; trying again",
                     metadata: ["error": "\(PostgresStorage.describe(PostgresCommitLog.unwrap(error)))"])
+                await log.check()
             }
             try? await Task.sleep(for: .seconds(1))
         }

@@ -172,6 +172,28 @@ final class PostgresCommitLog: CommitLog {
         let refusal = ProtocolError(.storageFailure, text)
         for submission in submissions { submission.fail(refusal) }
         guard !refusedByServer else { return }
+        lost(refusing: refusal)
+    }
+
+    /// Asks the database whether it answers (the doorbell's connection was lost: the database may be gone, or only
+    /// that connection); takes it as unreachable when it does not answer within 2 s, so that this server stops
+    /// taking messages and clients (`NetworkRouter.watchStore`) although nobody was sending.
+    func check() async {
+        guard isReachable else { return }
+        let client = self.client
+        let logger = self.logger
+        do {
+            _ = try await withDeadline(seconds: 2) { try await client.all("SELECT 1", logger: logger) }
+        } catch {
+            logger.error(
+                "the database does not answer", metadata: ["error": "\(PostgresStorage.describe(Self.unwrap(error)))"])
+            lost(refusing: ProtocolError(.storageFailure, "the database cannot be reached; not stored, try again"))
+        }
+    }
+
+    /// The database cannot be reached: what waits is refused with `refusal`, new messages are refused at once,
+    /// and a probe looks for it every second.
+    private func lost(refusing refusal: ProtocolError) {
         let queued: [MessageSubmission] = state.withLock { state in
             state.reachable = false
             let queued = Array(state.queue)

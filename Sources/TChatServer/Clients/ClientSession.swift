@@ -13,6 +13,8 @@ final class ClientSession: Sendable, Hashable {
     let address: String
     let connectedAt: Timestamp
     let hello: Hello
+    /// Whether it came over TLS: it is sent only to servers whose client port speaks TLS as well.
+    let overTLS: Bool
     let outbox: NIOLoopBound<Outbox>
     /// Where channel deliveries for this client's loop gather (one per loop, shared by its clients).
     let mailbox: LoopMailbox
@@ -20,13 +22,14 @@ final class ClientSession: Sendable, Hashable {
     /// Call on the channel's event loop. Without a `mailbox` the session gets one of its own (unit tests).
     init(
         id: UInt64, channel: any Channel, address: String, connectedAt: Timestamp, hello: Hello,
-        mailbox: LoopMailbox? = nil
+        overTLS: Bool = false, mailbox: LoopMailbox? = nil
     ) {
         self.id = id
         self.channel = channel
         self.address = address
         self.connectedAt = connectedAt
         self.hello = hello
+        self.overTLS = overTLS
         self.outbox = NIOLoopBound(Outbox(channel: channel), eventLoop: channel.eventLoop)
         self.mailbox = mailbox ?? LoopMailbox(loop: channel.eventLoop)
     }

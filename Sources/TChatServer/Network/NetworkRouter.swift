@@ -73,6 +73,8 @@ final class NetworkRouter: PeerEventHandler {
         /// With the store numbering: which server numbers each channel, as the store last said (a lease refused
         /// or a doorbell), by channel key. Only that server's pushed messages are taken as they come.
         var owners: [String: UInt64] = [:]
+        /// With the store numbering: since when this server cannot reach it (`watchStore`).
+        var storeLostSince: NIODeadline?
     }
 
     /// Forwards remembered per origin for recognising a resend.
@@ -245,6 +247,7 @@ final class NetworkRouter: PeerEventHandler {
     /// told; a sequencer that swallows messages cannot leave them waiting for ever.
     func heartbeat() {
         let now = NIODeadline.now()
+        watchStore(now: now)
         let patience = forwardPatience
         let expired: [Forward] = state.withLock { state in
             let old = state.forwards.filter { now - $0.value.since >= patience }

@@ -24,8 +24,8 @@ extension ServerManager {
             }.sorted { $0.name < $1.name }
     }
 
-    /// Where a new client should go instead of here, if anywhere: when this server is full, or its load exceeds
-    /// the least-loaded peer's by more than the margin. Equally loaded candidates take turns. Only peers with a
+    /// Where a new client should go instead of here, if anywhere: when this server is full or cannot reach its
+    /// store (`takesClients`), or its load exceeds the least-loaded peer's by more than the margin. Equally loaded candidates take turns. Only peers with a
     /// vouched-for client address are candidates, and only those whose client port speaks TLS when the client
     /// came over TLS (and plaintext when it did not).
     func redirectTarget(localClients: Int, overTLS: Bool) -> (address: String, name: String)? {
@@ -35,7 +35,7 @@ extension ServerManager {
                 $0.clients < $0.capacity && $0.clientAddress.map { $0.usesTLS == overTLS } == true
             }
             guard let least = open.map(\.clients).min() else { return nil }
-            let full = localClients >= capacity
+            let full = localClients >= capacity || !takesClients.load(ordering: .relaxed)
             guard full || localClients - Int(least) > balanceMargin else { return nil }
             let candidates = open.filter { $0.clients == least }.sorted { $0.id < $1.id }
             state.roundRobin += 1
@@ -43,6 +43,16 @@ extension ServerManager {
             // Count the client we send there, so a burst of new clients spreads out before the next load report.
             state.peers[chosen.id]?.clients += 1
             return (chosen.clientAddress?.description ?? "", chosen.hello.name)
+        }
+    }
+
+    /// Whether some linked server would take a client that came over TLS (or in plaintext) now.
+    func hasRoomElsewhere(overTLS: Bool) -> Bool {
+        guard redirects else { return false }
+        return state.withLock { state in
+            state.peers.values.contains {
+                $0.clients < $0.capacity && $0.clientAddress.map { $0.usesTLS == overTLS } == true
+            }
         }
     }
 

@@ -71,6 +71,10 @@ final class ServerManager: Sendable {
     let capacity: Int
     let heartbeat: Duration
     let redirects: Bool
+    /// False while this server cannot take messages (it cannot reach its store): its LOAD says it takes no clients
+    /// (capacity 0), so no linked server sends any here, and each new client that accepts a redirect is sent to a
+    /// linked server that has room (`redirectTarget`).
+    let takesClients = Atomic<Bool>(true)
     let balanceMargin: Int
     /// This server's client count; set once the client manager exists, which is made after this.
     private let loadSource = Mutex<(@Sendable () -> Int)?>(nil)
@@ -179,7 +183,10 @@ final class ServerManager: Sendable {
             let stale = state.peers.values.filter { now - $0.lastHeard >= silent }
             return (Array(state.peers.values), stale, state.ticks % 5 == 0)
         }
-        let load = PeerFrame.load(clients: UInt32(clamping: self.load()), capacity: UInt32(clamping: capacity))
+        // The router first: it says whether this server still takes clients, which this beat's LOAD tells.
+        handler.withLock { $0 }?.heartbeat()
+        let offered = takesClients.load(ordering: .relaxed) ? capacity : 0
+        let load = PeerFrame.load(clients: UInt32(clamping: self.load()), capacity: UInt32(clamping: offered))
         if let frame = Self.encode(load) {
             for peer in peers { peer.channel.writeAndFlush(frame, promise: nil) }
         }
@@ -190,7 +197,6 @@ final class ServerManager: Sendable {
         }
         if doDiscover { discover() }
         dialDue()
-        handler.withLock { $0 }?.heartbeat()
     }
 
     /// The trust a dialled link's TLS handshake uses, for explaining its failures.

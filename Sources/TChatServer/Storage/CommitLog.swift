@@ -74,4 +74,8 @@ package protocol CommitLog: Sendable {
 
     /// Starts committing and listening for what other servers commit.
     func start(_ events: CommitLogEvents)
+
+    /// Whether the database answered the last commit or probe: while it does not, messages are refused, and after
+    /// a while this server's clients are sent to linked servers that can take them (`NetworkRouter.watchStore`).
+    var isReachable: Bool { get }
 }
