@@ -215,6 +215,14 @@ public final class ChatConnection: Sendable {
         try Self.sent(from: try await request(.send(channel: channel, body: body)))
     }
 
+    /// SEND_ONCE: as `send`, but the store keeps one message per `key` from this nick in the channel, and a resend
+    /// (after an unsure answer, or from a new connection) is answered with the first one's id and time.
+    public func send(_ body: MessageBody, to channel: String, key: String) async throws -> (
+        id: UInt64, time: Timestamp
+    ) {
+        try Self.sent(from: try await request(.sendOnce(channel: channel, key: key, body: body)))
+    }
+
     /// The id and time in a `send` reply.
     public static func sent(from frames: [ServerFrame]) throws -> (id: UInt64, time: Timestamp) {
         guard case .sent(let id, let time) = frames.first else {

@@ -75,6 +75,9 @@ public enum ClientFrame: Sendable, Hashable {
     case closeChannel(channel: String, reason: String)
     /// Marks the nick away with a reason, or back with an empty one.
     case setAway(String)
+    /// SEND with a key of the client's choosing: the store keeps at most one message per channel, sender and key,
+    /// and answers a resend with the first one's id, so resending after an unsure answer never doubles a message.
+    case sendOnce(channel: String, key: String, body: MessageBody)
 
     public var type: FrameType {
         switch self {
@@ -112,6 +115,7 @@ public enum ClientFrame: Sendable, Hashable {
         case .serverUnban: .serverUnban
         case .closeChannel: .closeChannel
         case .setAway: .setAway
+        case .sendOnce: .sendOnce
         }
     }
 
@@ -195,6 +199,10 @@ public enum ClientFrame: Sendable, Hashable {
                 try w.str(reason, "reason")
             case .setAway(let text):
                 try w.str(text, "text")
+            case .sendOnce(let channel, let key, let body):
+                try w.str(channel, "channel")
+                try w.str(key, "key")
+                try w.body(body, "body")
             }
         }
     }
@@ -248,6 +256,8 @@ public enum ClientFrame: Sendable, Hashable {
         case .serverUnban: self = .serverUnban(mask: try r.str("mask"))
         case .closeChannel: self = .closeChannel(channel: try r.str("channel"), reason: try r.str("reason"))
         case .setAway: self = .setAway(try r.str("text"))
+        case .sendOnce:
+            self = .sendOnce(channel: try r.str("channel"), key: try r.str("key"), body: try r.body("body"))
         default:
             throw ProtocolError(.unknownFrameType, "frame type \(type) is not a client request")
         }

@@ -38,6 +38,7 @@ public enum FrameType: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     case serverUnban = 0x2D
     case closeChannel = 0x2E
     case setAway = 0x2F
+    case sendOnce = 0x30
 
     case ok = 0x80
     case error = 0x81
@@ -101,6 +102,7 @@ public enum FrameType: UInt8, Sendable, CaseIterable, CustomStringConvertible {
         case .serverUnban: "SERVER_UNBAN"
         case .closeChannel: "CLOSE_CHANNEL"
         case .setAway: "SET_AWAY"
+        case .sendOnce: "SEND_ONCE"
         case .ok: "OK"
         case .error: "ERROR"
         case .welcome: "WELCOME"
@@ -173,6 +175,8 @@ public enum FrameType: UInt8, Sendable, CaseIterable, CustomStringConvertible {
         case .serverUnban: ("mask", "lift a server ban (server operators)")
         case .closeChannel: ("channel reason", "put everyone out of a channel and close it (server operators)")
         case .setAway: ("text", "say you are away (shown in WHOIS and to who writes to you); empty: back")
+        case .sendOnce:
+            ("channel key body", "SEND, stored once per key: a resend gets the first one's id (servers with --store)")
         default: ("", "")
         }
     }

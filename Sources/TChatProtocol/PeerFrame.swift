@@ -117,6 +117,7 @@ public enum PeerFrameType: UInt8, Sendable, CaseIterable, CustomStringConvertibl
     case invite = 0x59
     case kill = 0x5A
     case away = 0x5B
+    case forwardOnce = 0x5C
     /// The client protocol's ERROR frame, which refuses a link (and tells a client that dialled the peer port
     /// by mistake what it reached).
     case error = 0x81
@@ -150,6 +151,7 @@ public enum PeerFrameType: UInt8, Sendable, CaseIterable, CustomStringConvertibl
         case .invite: "PEER_INVITE"
         case .kill: "PEER_KILL"
         case .away: "PEER_AWAY"
+        case .forwardOnce: "FORWARD_ONCE"
         case .error: "ERROR"
         }
     }
@@ -182,6 +184,8 @@ public enum PeerFrame: Sendable, Hashable {
     /// A channel message for the sequencer to number: `seq` counts the sender's forwards, for matching the
     /// numbered message when it comes back and for never numbering one twice.
     case forward(seq: UInt64, channel: String, from: String, body: MessageBody)
+    /// FORWARD of a SEND_ONCE, with the sender's key (only with `--store`, whose owner keeps one message per key).
+    case forwardOnce(seq: UInt64, channel: String, from: String, key: String, body: MessageBody)
     /// A numbered channel message, from the sequencer to everyone (`origin` and `seq` say whose forward it
     /// answers; 0 and 0 when it is history sent to fill a gap).
     case message(origin: UInt64, seq: UInt64, ChatMessage)
@@ -211,6 +215,7 @@ public enum PeerFrame: Sendable, Hashable {
         case .joined: .joined
         case .parted: .parted
         case .forward: .forward
+        case .forwardOnce: .forwardOnce
         case .message: .message
         case .direct: .direct
         case .topic: .topic
@@ -289,6 +294,12 @@ public enum PeerFrame: Sendable, Hashable {
                 w.u64(seq)
                 try w.str(channel, "channel")
                 try w.str(from, "from")
+                try w.body(body, "body")
+            case .forwardOnce(let seq, let channel, let from, let key, let body):
+                w.u64(seq)
+                try w.str(channel, "channel")
+                try w.str(from, "from")
+                try w.str(key, "key")
                 try w.body(body, "body")
             case .message(let origin, let seq, let message):
                 w.u64(origin)
@@ -369,6 +380,10 @@ public enum PeerFrame: Sendable, Hashable {
         case .forward:
             self = .forward(
                 seq: try r.u64("seq"), channel: try r.str("channel"), from: try r.str("from"), body: try r.body("body"))
+        case .forwardOnce:
+            self = .forwardOnce(
+                seq: try r.u64("seq"), channel: try r.str("channel"), from: try r.str("from"), key: try r.str("key"),
+                body: try r.body("body"))
         case .message:
             let origin = try r.u64("origin")
             let seq = try r.u64("seq")

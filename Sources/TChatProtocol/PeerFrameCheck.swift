@@ -59,6 +59,12 @@ public enum PeerFrameCheck {
             try self.channel(channel)
             try nick(from)
             try self.body(body)
+        case .forwardOnce(let seq, let channel, let from, let key, let body):
+            guard seq != 0 else { throw refuse("a forward's seq counts from 1") }
+            try self.channel(channel)
+            try nick(from)
+            try MessageKey.check(key)
+            try self.body(body)
         case .message(_, _, let message):
             try self.channel(message.channel)
             try messageID(message.id, "id")

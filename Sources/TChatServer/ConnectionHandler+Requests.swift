@@ -69,6 +69,15 @@ extension ConnectionHandler {
             case .send(let channel, let body):
                 try send(body, to: channel, nick: nick, requestID: id, session: session)
                 return  // answered by its `SendReply`, once stored and handed over
+            case .sendOnce(let channel, let key, let body):
+                guard server.channels.store.commitLog != nil else {
+                    throw ProtocolError(
+                        .invalidArgument,
+                        "this server keeps no message keys (it runs without --store postgres://): send with SEND")
+                }
+                try MessageKey.check(key)
+                try send(body, to: channel, key: key, nick: nick, requestID: id, session: session)
+                return
             case .sendDirect(let target, let body):
                 // The DIRECT names the recipient as it spells its nick, which may take more bytes than the
                 // target given (look-alikes: `w` finds `vv`): judged at the longest a nick can be.
@@ -255,7 +264,8 @@ extension ConnectionHandler {
     }
 
     private func send(
-        _ body: MessageBody, to channel: String, nick: Nick, requestID id: UInt32, session: ClientSession
+        _ body: MessageBody, to channel: String, key: String? = nil, nick: Nick, requestID id: UInt32,
+        session: ClientSession
     ) throws {
         let name = try validatedChannel(channel)
         guard !body.text.isEmpty else { throw ProtocolError(.invalidArgument, "an empty message was not sent") }
@@ -272,7 +282,7 @@ extension ConnectionHandler {
         try checkFits(length)
         try checkCreation(of: name)
         server.router.publish(
-            channel: name, from: nick.name, body: body,
+            channel: name, from: nick.name, body: body, key: key,
             reply: SendReply(session: session, requestID: id, counters: server.counters),
             sender: ChannelManager.Sender(session: session, member: member(session, nick)))
     }

@@ -54,6 +54,7 @@ enum ProtocolVectors {
         "server-unban": (32, .serverUnban(mask: "account:eve")),
         "close-channel": (33, .closeChannel(channel: "#spam", reason: "abuse")),
         "set-away": (34, .setAway("lunch")),
+        "send-once": (35, .sendOnce(channel: "#ops", key: "k1", body: .text("hi"))),
     ]
 
     static let server: [String: (requestID: UInt32, frame: ServerFrame)] = [
@@ -167,5 +168,6 @@ enum ProtocolVectors {
         "peer-invite": .record(.invite(channel: "#ops", nick: "bob", by: "ann")),
         "peer-kill": .record(.kill(nick: "eve", by: "root", reason: "spam")),
         "peer-away": .record(.away(nick: "bob", text: "lunch")),
+        "forward-once": .forwardOnce(seq: 7, channel: "#ops", from: "alice", key: "k1", body: .text("hi")),
     ]
 }

@@ -18,6 +18,8 @@ struct MessageBatch: Sendable {
     /// batch.
     var unstorable: [MessageSubmission] = []
     var committed: [CommittedMessage] = []
+    /// Keyed messages the store holds already (resends), with the stored message: answered, not delivered again.
+    var duplicates: [(MessageSubmission, stored: ChatMessage)] = []
 
     /// How long a lease lasts without a batch renewing it: once it has run out, another server may number the
     /// channel, continuing after the last committed id.
@@ -38,6 +40,28 @@ struct MessageBatch: Sendable {
             } else {
                 numbering.append(submission)
             }
+        }
+        // A resend of what the store holds, or of a message earlier in this batch, is not numbered again.
+        var firstOfKey: [KeyedMessage: Int] = [:]
+        var resends: [(MessageSubmission, first: KeyedMessage)] = []
+        if numbering.contains(where: { $0.key != nil }) {
+            let stored = try await Self.storedResends(of: numbering, on: connection, logger: logger)
+            var fresh: [MessageSubmission] = []
+            for submission in numbering {
+                guard let keyed = KeyedMessage(submission) else {
+                    fresh.append(submission)
+                    continue
+                }
+                if let message = stored[keyed] {
+                    duplicates.append((submission, message))
+                } else if firstOfKey[keyed] != nil {
+                    resends.append((submission, keyed))
+                } else {
+                    firstOfKey[keyed] = fresh.count
+                    fresh.append(submission)
+                }
+            }
+            numbering = fresh
         }
         guard !numbering.isEmpty else { return }
         let keys = numbering.map { StoreKey.of($0.channel) }
@@ -78,6 +102,86 @@ struct MessageBatch: Sendable {
                 channel: submission.channel.name, id: id, time: now, from: submission.from, body: submission.body)
             committed.append(CommittedMessage(submission: submission, message: message))
         }
+        try await keep(keysOf: committed, on: connection, logger: logger)
+        let byKey = Dictionary(
+            committed.compactMap { done in KeyedMessage(done.submission).map { ($0, done.message) } },
+            uniquingKeysWith: { first, _ in first })
+        for (submission, first) in resends {
+            if let message = byKey[first] {
+                duplicates.append((submission, message))
+            } else {
+                // Its first went to another server's channel: this one follows it there.
+                let holder = heldElsewhere.first { KeyedMessage($0.0) == first }
+                heldElsewhere.append((submission, owner: holder?.owner ?? 0, name: holder?.name ?? "another server"))
+            }
+        }
+    }
+
+    /// A message by its channel, sender and key: what the store keeps one of.
+    struct KeyedMessage: Hashable {
+        let channel: String
+        let sender: String
+        let key: String
+
+        init?(_ submission: MessageSubmission) {
+            guard let key = submission.key else { return nil }
+            channel = StoreKey.of(submission.channel)
+            sender = submission.from
+            self.key = key
+        }
+
+        init(channel: String, sender: String, key: String) {
+            self.channel = channel
+            self.sender = sender
+            self.key = key
+        }
+    }
+
+    /// The stored messages the keyed ones in `submissions` resend, found by the unique (channel, sender, key).
+    static func storedResends(
+        of submissions: [MessageSubmission], on connection: PostgresConnection, logger: Logger
+    ) async throws -> [KeyedMessage: ChatMessage] {
+        let keyed = submissions.filter { $0.key != nil }
+        let channels = keyed.map { StoreKey.of($0.channel) }
+        let senders = keyed.map(\.from)
+        let keys = keyed.compactMap(\.key)
+        let spelled = Dictionary(
+            keyed.map { (StoreKey.of($0.channel), $0.channel.name) }, uniquingKeysWith: { first, _ in first })
+        var found: [KeyedMessage: ChatMessage] = [:]
+        for row in try await connection.all(
+            """
+            SELECT m.channel, m.sender, m.client_id, m.id, (extract(epoch FROM m.sent_at) * 1000)::bigint,
+                m.content_type, m.body
+            FROM messages m JOIN unnest(\(channels)::text[], \(senders)::text[], \(keys)::text[]) AS k(c, s, i)
+                ON m.channel = k.c AND m.sender = k.s AND m.client_id = k.i
+            """, logger: logger)
+        {
+            let (channel, sender, key, id, time, type, body) = try row.decode(
+                (String, String, String, Int64, Int64, Int16, String).self)
+            guard let contentType = ContentType(rawValue: UInt8(truncatingIfNeeded: type)) else { continue }
+            found[KeyedMessage(channel: channel, sender: sender, key: key)] = ChatMessage(
+                channel: spelled[channel] ?? channel, id: UInt64(max(id, 1)), time: ChannelRows.time(time),
+                from: sender, body: MessageBody(contentType, body))
+        }
+        return found
+    }
+
+    /// Writes the keys of the keyed messages just numbered, in the same transaction: the unique (channel, sender,
+    /// key) refuses the whole batch, rather than keep one twice, should another server have stored one meanwhile.
+    private func keep(keysOf committed: [CommittedMessage], on connection: PostgresConnection, logger: Logger)
+        async throws
+    {
+        let keyed = committed.filter { $0.submission.key != nil }
+        guard !keyed.isEmpty else { return }
+        let channels = keyed.map { StoreKey.of($0.submission.channel) }
+        let ids = keyed.map { Int64($0.message.id) }
+        let keys = keyed.compactMap(\.submission.key)
+        try await connection.all(
+            """
+            UPDATE messages m SET client_id = k.i
+            FROM unnest(\(channels)::text[], \(ids)::bigint[], \(keys)::text[]) AS k(c, n, i)
+            WHERE m.channel = k.c AND m.id = k.n
+            """, logger: logger)
     }
 
     // The doorbell's payload, as `tchat_commit_batch` writes it: `SERVER NAME:LAST NAME:LAST ...` (the server in

@@ -150,6 +150,7 @@ final class PostgresCommitLog: CommitLog {
         for (submission, owner, name) in outcome.heldElsewhere {
             events?.heldElsewhere(submission, owner, name)
         }
+        for (submission, stored) in outcome.duplicates { events?.duplicate(submission, stored) }
         if !outcome.committed.isEmpty { events?.delivered(outcome.committed) }
     }
 

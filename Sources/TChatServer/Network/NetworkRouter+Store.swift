@@ -15,7 +15,8 @@ extension NetworkRouter {
             heldElsewhere: { [weak self] submission, owner, name in
                 self?.heldElsewhere(submission, owner: owner, ownerName: name)
             },
-            grown: { [weak self] server, grown in self?.grown(by: server, grown) })
+            grown: { [weak self] server, grown in self?.grown(by: server, grown) },
+            duplicate: { [weak self] submission, stored in self?.answerResend(submission, with: stored) })
     }
 
     /// A batch this server committed: delivered here and pushed to the network. (Forwards are never resent in
@@ -53,14 +54,20 @@ extension NetworkRouter {
             reply.fail(ProtocolError(.storageFailure, "too many messages wait for other servers; not sent, try again"))
             return
         }
-        servers.send(
-            .forward(seq: seq, channel: submission.channel.name, from: submission.from, body: submission.body),
-            to: owner)
+        let channel = submission.channel.name
+        if let key = submission.key {
+            servers.send(
+                .forwardOnce(seq: seq, channel: channel, from: submission.from, key: key, body: submission.body),
+                to: owner)
+        } else {
+            servers.send(.forward(seq: seq, channel: channel, from: submission.from, body: submission.body), to: owner)
+        }
     }
 
     /// A linked server's client's message for a channel it believes we number: committed here if we still do.
     func commitForward(
-        seq: UInt64, channel name: ChannelName, from nick: String, body: MessageBody, peer: ServerManager.Peer
+        seq: UInt64, channel name: ChannelName, from nick: String, body: MessageBody, key: String?,
+        peer: ServerManager.Peer
     ) {
         guard let log = channels.store.commitLog else { return }
         guard let author = clients.remoteNick(nick, on: peer.id) else {
@@ -69,12 +76,23 @@ extension NetworkRouter {
         }
         channels.ensure(name)
         let submission = MessageSubmission(
-            channel: name, from: author, body: body, origin: peer.id, seq: seq, ack: nil)
+            channel: name, from: author, body: body, origin: peer.id, seq: seq, key: key, ack: nil)
         if !log.submit(submission) {
             logger.warning(
                 "a forwarded message was not taken: the store is not taking messages",
                 metadata: ["channel": "\(name.name)", "from": "\(peer.hello.name)"])
         }
+    }
+
+    /// A resend of a keyed message the store holds already: our client hears the stored message's id and time; a
+    /// linked server's forward is answered to that server alone, as a push of the stored message, which it takes
+    /// as the answer to its forward (and as nothing new when it has it). Nobody gets it delivered twice.
+    func answerResend(_ submission: MessageSubmission, with stored: ChatMessage) {
+        if submission.origin == servers.serverID {
+            if case .client(let reply)? = submission.ack { reply.succeed(stored) }
+            return
+        }
+        servers.send(.message(origin: submission.origin, seq: submission.seq, stored), to: submission.origin)
     }
 
     /// Another server committed messages: each channel behind is caught up from the store.

@@ -118,11 +118,11 @@ final class NetworkRouter: PeerEventHandler {
     /// Numbers (here or at the sequencer), stores and delivers a client's message; `reply` is answered once it is
     /// stored here as `--fsync` asks and handed to every member here, or refused.
     func publish(
-        channel name: ChannelName, from nick: String, body: MessageBody, reply: SendReply,
+        channel name: ChannelName, from nick: String, body: MessageBody, key: String? = nil, reply: SendReply,
         sender: ChannelManager.Sender? = nil
     ) {
         if let log = channels.store.commitLog {
-            commit(channel: name, from: nick, body: body, reply: reply, sender: sender, to: log)
+            commit(channel: name, from: nick, body: body, key: key, reply: reply, sender: sender, to: log)
             return
         }
         if servers.isLeader {
@@ -153,7 +153,7 @@ final class NetworkRouter: PeerEventHandler {
     /// Hands a client's message to the backend that numbers and commits it (`CommitLog`); it is delivered and
     /// answered once committed, or refused with a retryable error.
     private func commit(
-        channel name: ChannelName, from nick: String, body: MessageBody, reply: SendReply,
+        channel name: ChannelName, from nick: String, body: MessageBody, key: String?, reply: SendReply,
         sender: ChannelManager.Sender?, to log: any CommitLog
     ) {
         do {
@@ -164,7 +164,7 @@ final class NetworkRouter: PeerEventHandler {
         }
         channels.ensure(name)
         let submission = MessageSubmission(
-            channel: name, from: nick, body: body, origin: servers.serverID, seq: 0, ack: .client(reply))
+            channel: name, from: nick, body: body, origin: servers.serverID, seq: 0, key: key, ack: .client(reply))
         guard log.submit(submission) else {
             reply.fail(
                 ProtocolError(.storageFailure, "the message store cannot take messages now; not sent, try again"))
@@ -193,11 +193,17 @@ final class NetworkRouter: PeerEventHandler {
     }
 
     func handleForward(
-        seq: UInt64, channel text: String, from nick: String, body: MessageBody, peer: ServerManager.Peer
+        seq: UInt64, channel text: String, from nick: String, body: MessageBody, key: String? = nil,
+        peer: ServerManager.Peer
     ) {
         guard let name = try? ChannelName(validating: text) else { return }
         if channels.store.commitLog != nil {
-            commitForward(seq: seq, channel: name, from: nick, body: body, peer: peer)
+            commitForward(seq: seq, channel: name, from: nick, body: body, key: key, peer: peer)
+            return
+        }
+        guard key == nil else {
+            // Only a server with the store sends one; the sequencer keeps no keys.
+            refuse("FORWARD_ONCE", from: peer, "this server keeps no message keys")
             return
         }
         guard servers.isLeader else {
@@ -299,6 +305,8 @@ final class NetworkRouter: PeerEventHandler {
         switch frame {
         case .forward(let seq, let channel, let from, let body):
             handleForward(seq: seq, channel: channel, from: from, body: body, peer: peer)
+        case .forwardOnce(let seq, let channel, let from, let key, let body):
+            handleForward(seq: seq, channel: channel, from: from, body: body, key: key, peer: peer)
         case .message(let origin, let seq, let message):
             handleMessage(origin: origin, seq: seq, message, from: peer)
         case .syncRequest(let channel, let after, let limit):

@@ -11,21 +11,27 @@ package struct MessageSubmission: Sendable {
     /// The server and forward it answers (`LocalChange.message`): this server's id and 0 for its own clients.
     package let origin: UInt64
     package let seq: UInt64
+    /// The sender's own key for it (SEND_ONCE): the store keeps at most one message per channel, sender and key.
+    package let key: String?
     let ack: DeliveryReceipt.Waiter?
 
     init(
-        channel: ChannelName, from: String, body: MessageBody, origin: UInt64, seq: UInt64, ack: DeliveryReceipt.Waiter?
+        channel: ChannelName, from: String, body: MessageBody, origin: UInt64, seq: UInt64, key: String? = nil,
+        ack: DeliveryReceipt.Waiter?
     ) {
         self.channel = channel
         self.from = from
         self.body = body
         self.origin = origin
         self.seq = seq
+        self.key = key
         self.ack = ack
     }
 
     /// About what it costs in a queue and on the wire: its text and its names, plus the fixed fields.
-    package var size: Int { 64 + channel.name.utf8.count + from.utf8.count + body.text.utf8.count }
+    package var size: Int {
+        64 + channel.name.utf8.count + from.utf8.count + body.text.utf8.count + (key?.utf8.count ?? 0)
+    }
 
     /// Nothing was stored: whoever waits hears why (and that trying again is safe).
     package func fail(_ error: ProtocolError) { ack?.fail(error) }
@@ -52,15 +58,20 @@ package struct CommitLogEvents: Sendable {
     /// Another server committed messages (`server` 0: unknown, after missed notices): channels as spelled, with
     /// their last committed ids.
     package var grown: @Sendable (_ server: UInt64, _ channels: [(name: String, lastID: UInt64)]) -> Void
+    /// A keyed message the store holds already (a resend): whoever waits for it is answered with the stored one,
+    /// which is not delivered again.
+    package var duplicate: @Sendable (_ submission: MessageSubmission, _ stored: ChatMessage) -> Void
 
     package init(
         delivered: @escaping @Sendable ([CommittedMessage]) -> Void,
         heldElsewhere: @escaping @Sendable (MessageSubmission, UInt64, String) -> Void,
-        grown: @escaping @Sendable (UInt64, [(name: String, lastID: UInt64)]) -> Void
+        grown: @escaping @Sendable (UInt64, [(name: String, lastID: UInt64)]) -> Void,
+        duplicate: @escaping @Sendable (MessageSubmission, ChatMessage) -> Void
     ) {
         self.delivered = delivered
         self.heldElsewhere = heldElsewhere
         self.grown = grown
+        self.duplicate = duplicate
     }
 }
 

@@ -1,0 +1,100 @@
+import Foundation
+import TChatClient
+import TChatPostgres
+import TChatProtocol
+import TChatTestSupport
+import Testing
+
+@testable import TChatServer
+
+/// SEND_ONCE with `--store postgres://`: the store keeps one message per channel, sender and key, so a resend after
+/// an unsure answer (a lost connection, "may or may not have been stored") is answered with the first one's id and
+/// delivered to nobody twice, on the server that numbers the channel and through a forward from another.
+@Suite(.serialized, .enabled(if: PostgresCluster.binaries != nil, "PostgreSQL is not installed"))
+struct PostgresMessageKeyTests {
+    @Test func aResendWithItsKeyIsStoredOnceAndAnsweredWithTheFirstID() async throws {
+        let cluster = try PostgresCluster()
+        defer { cluster.stop() }
+        try await cluster.createDatabase("chat")
+        let server = try await PostgresStoreTests.server(on: cluster)
+        defer { server.removeData() }
+        var alice = try await server.connect("alice")
+        let bob = try await server.connect("bob")
+        let bobEvents = EventLog(bob)
+        _ = try await bob.join("#ops")
+        let first = try await alice.send(.text("deploy at noon"), to: "#ops", key: "k-1")
+        #expect(first.id == 1)
+        let again = try await alice.send(.text("deploy at noon"), to: "#ops", key: "k-1")
+        #expect(again.id == 1 && again.time == first.time, "a resend is answered with the first one")
+        // Two at once, most likely in one batch: one is stored, both hear its id.
+        let sender = alice
+        async let one = sender.send(.text("twice"), to: "#ops", key: "k-2")
+        async let two = sender.send(.text("twice"), to: "#ops", key: "k-2")
+        let (a, b) = try await (one, two)
+        #expect(a.id == 2 && b.id == 2)
+        // From a new connection, as after a lost one.
+        await alice.quit()
+        alice = try await server.connect("alice")
+        #expect(try await alice.send(.text("deploy at noon"), to: "#ops", key: "k-1").id == 1)
+        // Keys are the sender's own: another nick's k-1 is another message.
+        #expect(try await bob.send(.text("mine"), to: "#ops", key: "k-1").id == 3)
+        #expect(try await alice.send(.text("plain"), to: "#ops").id == 4)
+        await bobEvents.wait(for: "4 messages") { _ in bobEvents.messages.count == 4 }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(bobEvents.messages.map(\.id) == [1, 2, 3, 4], "nobody got a resend delivered")
+        #expect(try await PostgresStoreTests.count("SELECT count(*) FROM messages", in: cluster) == 4)
+        #expect(
+            try await PostgresStoreTests.count("SELECT count(*) FROM messages WHERE client_id = 'k-1'", in: cluster)
+                == 2)
+        // A key that is not one is refused.
+        let refusal = await #expect(throws: ProtocolError.self) {
+            _ = try await alice.send(.text("x"), to: "#ops", key: "has space")
+        }
+        #expect(refusal?.code == .invalidArgument)
+        await alice.quit()
+        await bob.quit()
+        await server.stop()
+    }
+
+    @Test func aResendForwardedFromAnotherServerIsStoredOnce() async throws {
+        let cluster = try PostgresCluster()
+        defer { cluster.stop() }
+        try await cluster.createDatabase("chat")
+        let a = try await PostgresStoreTests.server(on: cluster, name: "a", linkedTo: [])
+        defer { a.removeData() }
+        let b = try await PostgresStoreTests.server(on: cluster, name: "b", linkedTo: [a.peerAddress])
+        defer { b.removeData() }
+        #expect(await eventually { a.server.linkedServers == 1 && b.server.linkedServers == 1 })
+        let alice = try await a.connect("alice")
+        let aliceEvents = EventLog(alice)
+        _ = try await alice.join("#ops")
+        #expect(try await alice.send(.text("first"), to: "#ops").id == 1, "a numbers #ops")
+        // bob's messages go through a: b forwards them with their key.
+        let bob = try await b.connect("bob")
+        let sent = try await bob.send(.text("from b"), to: "#ops", key: "b-1")
+        #expect(sent.id == 2)
+        let resent = try await bob.send(.text("from b"), to: "#ops", key: "b-1")
+        #expect(resent.id == 2 && resent.time == sent.time)
+        #expect(try await bob.send(.text("next"), to: "#ops", key: "b-2").id == 3)
+        await aliceEvents.wait(for: "3 messages") { _ in aliceEvents.messages.count == 3 }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(aliceEvents.messages.map(\.id) == [1, 2, 3])
+        #expect(try await PostgresStoreTests.count("SELECT count(*) FROM messages", in: cluster) == 3)
+        await alice.quit()
+        await bob.quit()
+        await NetworkTests.stop([b, a])
+    }
+
+    @Test func aServerWithoutTheStoreRefusesKeysSayingSo() async throws {
+        let server = try await TestServer()
+        defer { server.removeData() }
+        let alice = try await server.connect("alice")
+        let refusal = await #expect(throws: ProtocolError.self) {
+            _ = try await alice.send(.text("x"), to: "#ops", key: "k-1")
+        }
+        #expect(refusal?.code == .invalidArgument && refusal?.message.contains("--store") == true)
+        #expect(try await alice.send(.text("x"), to: "#ops").id == 1, "SEND still works")
+        await alice.quit()
+        await server.stop()
+    }
+}
