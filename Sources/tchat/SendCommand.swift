@@ -22,6 +22,12 @@ struct SendCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Send a direct message to this nick instead of a channel.", valueName: "nick"))
     var to: String?
 
+    @Flag(
+        help: ArgumentHelp(
+            "Give each message a key of its own (SEND_ONCE) and send again, for up to a minute, what the server "
+                + "could not store: each is stored exactly once. Needs a server with --store."))
+    var once = false
+
     @Argument(help: ArgumentHelp("The channel (not with --to), then the text.", valueName: "channel] [text"))
     var words: [String] = []
 
@@ -30,6 +36,7 @@ struct SendCommand: AsyncParsableCommand {
 
     func validate() throws {
         if to == nil && words.isEmpty { throw ValidationError("name a channel, or a nick with --to") }
+        if once && to != nil { throw ValidationError("--once is for channel messages, not --to") }
         if let to, let problem = Nick.problem(with: to) { throw ValidationError("invalid nick '\(to)': \(problem)") }
         if to == nil, let problem = ChannelName.problem(with: words[0].hasPrefix("#") ? words[0] : "#" + words[0]) {
             throw ValidationError("invalid channel '\(words[0])': \(problem)")
@@ -49,7 +56,13 @@ struct SendCommand: AsyncParsableCommand {
             func submit(_ body: MessageBody, line: Int?) async throws {
                 try checkSize(body, connection: connection, line: line)
                 let frame: ClientFrame =
-                    to == nil ? .send(channel: target, body: body) : .sendDirect(nick: target, body: body)
+                    if let to {
+                        .sendDirect(nick: to, body: body)
+                    } else if once {
+                        .sendOnce(channel: target, key: Self.newKey(), body: body)
+                    } else {
+                        .send(channel: target, body: body)
+                    }
                 try await sender.submit(frame)
             }
             do {
@@ -71,6 +84,14 @@ struct SendCommand: AsyncParsableCommand {
             try await sender.finish()
             await connection.quit()
         }
+    }
+
+    /// 128 random bits in hex: a key no other message of ours will have.
+    static func newKey() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let high = generator.next() as UInt64
+        let low = generator.next() as UInt64
+        return String(high, radix: 16) + "-" + String(low, radix: 16)
     }
 
     private func body(_ text: String, line: Int?) throws -> MessageBody {

@@ -98,3 +98,37 @@ struct PostgresMessageKeyTests {
         await server.stop()
     }
 }
+
+extension PostgresMessageKeyTests {
+    /// What `tchat send --once` does: SEND_ONCEs pipelined, and what the store could not keep while it was down sent
+    /// again with the same keys until it is back. Every message is stored exactly once.
+    @Test func keyedMessagesSentThroughAnOutageAreStoredExactlyOnce() async throws {
+        let cluster = try PostgresCluster()
+        defer { cluster.stop() }
+        try await cluster.createDatabase("chat")
+        let server = try await PostgresStoreTests.server(on: cluster)
+        defer { server.removeData() }
+        let alice = try await server.connect("alice", events: false)
+        let sender = PipelinedSender(
+            connection: alice, window: 16, firstPause: .milliseconds(100), longestPause: .milliseconds(500),
+            storeOutage: .seconds(30))
+        let total = 300
+        let outage = Task {
+            try await Task.sleep(for: .milliseconds(300))
+            try cluster.stopServer()
+            try await Task.sleep(for: .seconds(2))
+            try cluster.startServer()
+        }
+        for index in 1...total {
+            try await sender.submit(.sendOnce(channel: "#ops", key: "m\(index)", body: .text("m\(index)")))
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        try await sender.finish()
+        try await outage.value
+        #expect(sender.resent > 0, "the outage refused some, which were sent again")
+        #expect(try await PostgresStoreTests.count("SELECT count(*) FROM messages", in: cluster) == total)
+        #expect(try await PostgresStoreTests.count("SELECT count(DISTINCT body) FROM messages", in: cluster) == total)
+        await alice.quit()
+        await server.stop()
+    }
+}
