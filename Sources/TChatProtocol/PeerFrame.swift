@@ -16,11 +16,14 @@ public struct PeerHello: Sendable, Hashable {
     public var clients: UInt32
     public var capacity: UInt32
     public var startedAt: Timestamp
+    /// Which store it keeps channels and messages in: empty for its own files, else the shared database's
+    /// identity. Servers link only when theirs match.
+    public var store: String
 
     public init(
         version: UInt16 = ProtocolVersion.current, serverID: UInt64, name: String, softwareVersion: String,
         processID: UInt32, host: String, clientAddress: String, peerAddress: String, clients: UInt32,
-        capacity: UInt32, startedAt: Timestamp
+        capacity: UInt32, startedAt: Timestamp, store: String = ""
     ) {
         self.version = version
         self.serverID = serverID
@@ -33,6 +36,7 @@ public struct PeerHello: Sendable, Hashable {
         self.clients = clients
         self.capacity = capacity
         self.startedAt = startedAt
+        self.store = store
     }
 }
 
@@ -256,6 +260,7 @@ public enum PeerFrame: Sendable, Hashable {
                 w.u32(hello.clients)
                 w.u32(hello.capacity)
                 w.time(hello.startedAt)
+                try w.str(hello.store, "store")
             case .load(let clients, let capacity):
                 w.u32(clients)
                 w.u32(capacity)
@@ -353,7 +358,7 @@ public enum PeerFrame: Sendable, Hashable {
                     softwareVersion: try r.str("software version"), processID: try r.u32("pid"),
                     host: try r.str("host"), clientAddress: try r.str("client address"),
                     peerAddress: try r.str("peer address"), clients: try r.u32("clients"),
-                    capacity: try r.u32("capacity"), startedAt: try r.time("started at")))
+                    capacity: try r.u32("capacity"), startedAt: try r.time("started at"), store: try r.str("store")))
         case .load: self = .load(clients: try r.u32("clients"), capacity: try r.u32("capacity"))
         case .goodbye: self = .goodbye(reason: try r.str("reason"))
         case .peers:

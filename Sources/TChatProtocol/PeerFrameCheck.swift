@@ -22,6 +22,7 @@ public enum PeerFrameCheck {
             try address(hello.clientAddress, "client address", allowingTLS: true)
             try address(hello.peerAddress, "peer address", allowingTLS: false)
             try clock.check(hello.startedAt, "started at")
+            try TextField.check(hello.store, "store", maxBytes: ProtocolLimits.maxHelloFieldBytes)
         case .goodbye(let reason):
             try TextField.check(reason, "reason", maxBytes: ProtocolLimits.maxReasonBytes)
         case .peers(let peers):

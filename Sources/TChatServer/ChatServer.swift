@@ -202,7 +202,8 @@ public final class ChatServer: Service, Sendable {
             // takes no lock on the message path.
             let serverManager = ServerManager(
                 serverID: serverID, name: configuration.name, clientAddress: configuration.clientAddress.description,
-                configuration: configuration, group: group, live: live, registry: registry, logger: logger)
+                configuration: configuration, group: group, live: live, registry: registry, store: store.identity,
+                logger: logger)
             let feed = ChangeFeed(subscriber: ChangeReplicator(servers: serverManager))
             let channelManager = try ChannelManager(
                 store: store, threadPool: threadPool, loaded: channels, unclaimedFiles: unclaimed,

@@ -23,7 +23,10 @@ struct PostgresSchemaTests {
         ).decode(String.self) {
             tables.append(name)
         }
-        #expect(tables == ["account_book", "accounts", "channel_leases", "channels", "messages", "tchat_schema"])
+        #expect(
+            tables == [
+                "account_book", "accounts", "channel_leases", "channels", "messages", "tchat_schema", "tchat_store",
+            ])
         // (channel, id) is the fence: a second row with one id is refused by the database itself.
         try await connection.query(
             "INSERT INTO channels (key, name, created_at) VALUES ('#ops', '#ops', now())", logger: Self.logger)

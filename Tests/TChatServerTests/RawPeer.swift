@@ -143,12 +143,12 @@ final class RawPeer: Sendable {
     /// A hello for a fake server: plausible in every field unless the test changes one.
     static func hello(
         id: UInt64 = UInt64.random(in: 1...UInt64.max), name: String = "mallory", clientAddress: String = "",
-        clients: UInt32 = 0, startedAt: Timestamp = .now()
+        clients: UInt32 = 0, startedAt: Timestamp = .now(), store: String = ""
     ) -> PeerHello {
         PeerHello(
             serverID: id, name: name, softwareVersion: "0.1.0", processID: 1, host: "evil",
             clientAddress: clientAddress, peerAddress: "127.0.0.1:9", clients: clients, capacity: 10_000,
-            startedAt: startedAt)
+            startedAt: startedAt, store: store)
     }
 
     func close() async {

@@ -8,6 +8,8 @@ package import TChatServer
 package final class PostgresDatabase: Sendable {
     package let client: PostgresClient
     package let address: PostgresStoreAddress
+    /// `tchat_store`'s identity, which linked servers compare.
+    package let identity: String
     private let runner: Task<Void, Never>
 
     /// The database ends what our deadlines gave up on (`withDeadline` cannot cancel a query postgres-nio has
@@ -40,13 +42,14 @@ package final class PostgresDatabase: Sendable {
         direct.options.connectTimeout = .seconds(10)
         let single = direct
         do {
-            _ = try BlockingWait.run {
+            identity = try BlockingWait.run {
                 try await withDeadline(seconds: 30) {
                     let connection = try await PostgresConnection.connect(configuration: single, id: 0, logger: logger)
                     do {
-                        let found = try await PostgresSchema.migrate(connection, logger: logger)
+                        _ = try await PostgresSchema.migrate(connection, logger: logger)
+                        let identity = try await PostgresSchema.identity(connection, logger: logger)
                         try await connection.close()
-                        return found
+                        return identity
                     } catch {
                         try? await connection.close()
                         throw error

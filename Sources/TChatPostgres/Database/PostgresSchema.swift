@@ -6,7 +6,7 @@ public import PostgresNIO
 /// than the database refuses to start rather than write what a newer one would misread.
 public enum PostgresSchema {
     /// The version this build writes and reads.
-    public static let current = 5
+    public static let current = 6
 
     /// Statements that take the schema from `version - 1` to `version`. Appended to, never changed: a database
     /// migrated by an earlier build has run the earlier ones as they were.
@@ -227,6 +227,15 @@ public enum PostgresSchema {
                 """,
             ]
         ),
+        (
+            6,
+            [
+                // The database's identity, made once: linked servers compare theirs (SERVER_HELLO) and refuse a
+                // link between two stores, which would number one channel twice.
+                "CREATE TABLE tchat_store (id text PRIMARY KEY, one boolean NOT NULL DEFAULT true UNIQUE CHECK (one))",
+                "INSERT INTO tchat_store (id) VALUES (gen_random_uuid()::text)",
+            ]
+        ),
     ]
 
     public struct NewerSchema: Error, Equatable, CustomStringConvertible {
@@ -244,6 +253,14 @@ public enum PostgresSchema {
     /// Brings the database to `current`; returns the version it was at. Throws `NewerSchema` for a database a
     /// newer tchatd migrated.
     @discardableResult
+    /// The identity `tchat_store` holds (schema 6), as servers compare it.
+    static func identity(_ connection: PostgresConnection, logger: Logger) async throws -> String {
+        guard let id = try await connection.all("SELECT id FROM tchat_store", logger: logger).first else {
+            throw StoreProblem("the tchat_store table holds no identity")
+        }
+        return "postgres:" + (try id.decode(String.self))
+    }
+
     public static func migrate(_ connection: PostgresConnection, logger: Logger) async throws -> Int {
         do {
             return try await migrateInTransaction(connection, logger: logger)

@@ -45,6 +45,8 @@ package final class PostgresStorage: ChatStorage {
 
     static func describe(_ error: any Error) -> String { PostgresDatabase.describe(error) }
 
+    package var identity: String { database.identity }
+
     /// Accounts in the database, which every server on it shares; the first server to use it brings the accounts
     /// of its `accounts.json` along.
     package func accountStorage(directory: String) throws -> any AccountStorage {

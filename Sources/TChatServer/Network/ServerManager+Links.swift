@@ -11,7 +11,8 @@ extension ServerManager {
         return PeerHello(
             serverID: serverID, name: name, softwareVersion: TChatVersion.current, processID: UInt32(getpid()),
             host: Self.hostName, clientAddress: clientAddress, peerAddress: peerAddress,
-            clients: UInt32(clamping: load()), capacity: UInt32(clamping: capacity), startedAt: startedAt)
+            clients: UInt32(clamping: load()), capacity: UInt32(clamping: capacity), startedAt: startedAt,
+            store: store)
     }
 
     static let hostName: String = {
@@ -26,6 +27,16 @@ extension ServerManager {
         _ hello: PeerHello, channel: any Channel, outbound: Bool, remoteIP: String, dialed: String?, usesTLS: Bool
     ) -> Bool {
         guard hello.serverID != serverID, ProtocolVersion.supported.contains(hello.version) else { return false }
+        guard hello.store == store else {
+            // Two numberings of one channel, or history each side cannot read: never one network.
+            logger.error(
+                "link refused: the other server keeps its messages in another store",
+                metadata: [
+                    "peer": "\(hello.name)", "its store": "\(hello.store.isEmpty ? "its own files" : hello.store)",
+                    "ours": "\(store.isEmpty ? "our own files" : store)",
+                ])
+            return false
+        }
         let clientAddress = PeerAddresses.vouchedClientAddress(
             hello.clientAddress, remoteIP: remoteIP, dialed: dialed, configuredHosts: configuredHosts)
         let linkAddress = dialed ?? PeerAddresses.sourceAddress(remoteIP, advertised: hello.peerAddress)

@@ -67,6 +67,8 @@ final class ServerManager: Sendable {
 
     let serverID: UInt64
     let name: String
+    /// The store's identity (`ChatStorage.identity`): a link to a server with another is refused.
+    let store: String
     let startedAt: Timestamp
     let capacity: Int
     let heartbeat: Duration
@@ -100,9 +102,10 @@ final class ServerManager: Sendable {
 
     init(
         serverID: UInt64, name: String, clientAddress: String, configuration: ServerConfiguration,
-        group: any EventLoopGroup, live: LiveSettings, registry: DiscoveryRegistry?,
+        group: any EventLoopGroup, live: LiveSettings, registry: DiscoveryRegistry?, store: String = "",
         logger: Logger
     ) {
+        self.store = store
         self.live = live
         self.configuredHosts = Set(configuration.peers.map { $0.host.lowercased() })
         self.mayDial = configuration.mayDial

@@ -67,12 +67,18 @@ package protocol ChatStorage: AnyObject, Sendable {
     /// Where accounts and server bans are kept: `accounts.json` in `directory` for the files, the database for a
     /// store that servers share (so every one of them knows every account, linked or not).
     func accountStorage(directory: String) throws -> any AccountStorage
+
+    /// Which store this is, for linked servers to compare (SERVER_HELLO): empty for a server's own files, else the
+    /// shared database's identity. Servers on different stores never link.
+    var identity: String { get }
 }
 
 extension ChatStorage {
     package var commitLog: (any CommitLog)? { nil }
 
     package func accountStorage(directory: String) throws -> any AccountStorage { AccountFile(directory: directory) }
+
+    package var identity: String { "" }
 }
 
 /// The JSON files: each call goes to the writer thread's queue.
