@@ -262,6 +262,9 @@ public final class ChatConnection: Sendable {
     /// Completes when the connection is closed, by either side.
     public var closeFuture: EventLoopFuture<Void> { channel.closeFuture }
 
+    /// Whether the connection is still open (a server may end it: a refusal then says why it was closed).
+    public var isOpen: Bool { channel.isActive }
+
     // MARK: - Helpers
 
     static func describe(_ error: any Error) -> String {

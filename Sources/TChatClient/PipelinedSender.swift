@@ -90,6 +90,8 @@ public final class PipelinedSender {
                 _ = try await connection.request(again[0])
                 break
             } catch let error as ProtocolError where Self.mayResend(again[0], after: error) {
+                // A server that ended the connection (one sending its clients elsewhere) takes nothing more.
+                guard connection.isOpen else { throw error }
                 if error.code == .storageFailure, ContinuousClock.now - started > storeOutage { throw error }
                 pause = min(pause * 2, longestPause)
             }

@@ -46,6 +46,11 @@ struct PostgresMessageKeyTests {
         #expect(
             try await PostgresStoreTests.count("SELECT count(*) FROM messages WHERE client_id = 'k-1'", in: cluster)
                 == 2)
+        // A key used again for another message is refused, not answered with the first one's id.
+        let reused = await #expect(throws: ProtocolError.self) {
+            _ = try await alice.send(.text("something else"), to: "#ops", key: "k-1")
+        }
+        #expect(reused?.code == .invalidArgument)
         // A key that is not one is refused.
         let refusal = await #expect(throws: ProtocolError.self) {
             _ = try await alice.send(.text("x"), to: "#ops", key: "has space")

@@ -41,6 +41,8 @@ final class PostgresAccounts: AccountStorage {
 
     /// How long one read or write may wait for the database.
     static let deadline = 10.0
+    /// How long asking for the version may: it runs every 2 s, on the thread that also checks passwords.
+    static let versionDeadline = 2.0
 
     /// `seed`: whose accounts the database starts with when it has none yet (the data directory's
     /// `accounts.json`, so that moving a server onto PostgreSQL keeps its accounts).
@@ -78,6 +80,9 @@ final class PostgresAccounts: AccountStorage {
         do {
             before = try turn.read().get()
         } catch {
+            // Told all the same: a task that gave up on its deadline may yet read, and must not wait for ever,
+            // holding its connection.
+            turn.decide(.abandon)
             _ = try? pending.wait()
             throw problem("change", error)
         }
@@ -97,7 +102,8 @@ final class PostgresAccounts: AccountStorage {
             _ = try? pending.wait()
             throw error
         }
-        turn.decide(.write(write))
+        // A task past its deadline has been given up: what it would write now would be reported as not written.
+        turn.decide(pending.isFinished ? .abandon : .write(write))
         let version: Int64
         do {
             version = try pending.wait() ?? before.version
@@ -114,7 +120,7 @@ final class PostgresAccounts: AccountStorage {
         let client = self.client
         let logger = self.logger
         let found = try? BlockingWait.run {
-            try await withDeadline(seconds: Self.deadline) {
+            try await withDeadline(seconds: Self.versionDeadline) {
                 try await client.all("SELECT version FROM account_book WHERE id = 1", logger: logger).first?
                     .decode(Int64.self)
             }
@@ -229,7 +235,7 @@ final class PostgresAccounts: AccountStorage {
                     read = all
                 }
                 turn.offer(.success(read))
-                guard case .write(let write) = await turn.decision() else { return nil }
+                guard case .write(let write) = await turn.decision(), !Task.isCancelled else { return nil }
                 try await Self.upsert(keys: write.keys, bodies: write.bodies, on: connection, logger: logger)
                 if !write.gone.isEmpty {
                     try await connection.all(

@@ -54,7 +54,8 @@ final class TransactionTurn<Read: Sendable, Write: Sendable>: Sendable {
         return state.withLock { $0.read! }
     }
 
-    /// Tells the task what to write; called once.
+    /// Tells the task what to write; called once on every way out after `read`, a failed read included (the task
+    /// may read after all, past a deadline that gave up on it, and must not wait for ever).
     func decide(_ decision: Decision) {
         let waiting = state.withLock { state -> CheckedContinuation<Decision, Never>? in
             state.decision = decision

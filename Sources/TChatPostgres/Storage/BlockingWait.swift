@@ -34,6 +34,9 @@ enum BlockingWait {
             done.signal()
         }
 
+        /// Whether the work has finished (or been given up on its deadline).
+        var isFinished: Bool { outcome.withLock { $0 != nil } }
+
         /// Blocks until the work has finished; its result. Called once.
         func wait() throws -> T {
             done.wait()

@@ -20,6 +20,8 @@ struct MessageBatch: Sendable {
     var committed: [CommittedMessage] = []
     /// Keyed messages the store holds already (resends), with the stored message: answered, not delivered again.
     var duplicates: [(MessageSubmission, stored: ChatMessage)] = []
+    /// Keyed messages whose key the sender used for another body: refused, never answered with another message's id.
+    var keyReused: [MessageSubmission] = []
 
     /// How long a lease lasts without a batch renewing it: once it has run out, another server may number the
     /// channel, continuing after the last committed id.
@@ -53,9 +55,17 @@ struct MessageBatch: Sendable {
                     continue
                 }
                 if let message = stored[keyed] {
-                    duplicates.append((submission, message))
-                } else if firstOfKey[keyed] != nil {
-                    resends.append((submission, keyed))
+                    if message.body == submission.body {
+                        duplicates.append((submission, message))
+                    } else {
+                        keyReused.append(submission)
+                    }
+                } else if let first = firstOfKey[keyed] {
+                    if fresh[first].body == submission.body {
+                        resends.append((submission, keyed))
+                    } else {
+                        keyReused.append(submission)
+                    }
                 } else {
                     firstOfKey[keyed] = fresh.count
                     fresh.append(submission)

@@ -151,6 +151,17 @@ final class PostgresCommitLog: CommitLog {
             events?.heldElsewhere(submission, owner, name)
         }
         for (submission, stored) in outcome.duplicates { events?.duplicate(submission, stored) }
+        for submission in outcome.keyReused {
+            // A forwarded one goes unanswered: its server tells its client "may or may not" after its patience.
+            logger.notice(
+                "a message key used for another message was refused",
+                metadata: ["channel": "\(submission.channel.name)", "from": "\(submission.from)"])
+            submission.fail(
+                ProtocolError(
+                    .invalidArgument,
+                    "you sent another message with the key \(submission.key ?? ""): not sent (a resend must be the same)"
+                ))
+        }
         if !outcome.committed.isEmpty { events?.delivered(outcome.committed) }
     }
 

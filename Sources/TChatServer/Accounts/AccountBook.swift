@@ -36,6 +36,9 @@ final class AccountBook: Sendable {
     let storage: any AccountStorage
     let pool: NIOThreadPool
     private let queued = Atomic<Int>(0)
+    /// A reload is queued or running: the next look waits for it (a database that does not answer would otherwise
+    /// pile looks up on the book's one thread, ahead of logins).
+    private let reloading = Atomic<Bool>(false)
     /// Account keys (`Nick.key(for:)`) of server operators (`--operator`), and their names as given.
     let operators: Set<String>
     let operatorNames: [String]
@@ -239,8 +242,13 @@ final class AccountBook: Sendable {
     /// Starts reloading the store every `interval` when it changed, on `loop`'s schedule and this book's pool.
     func watchStore(on loop: any EventLoop, every interval: TimeAmount = .seconds(2)) -> RepeatedTask {
         loop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [self] _ in
-            guard queued.load(ordering: .relaxed) == 0 else { return }
-            pool.submit { [self] state in if case .active = state { reloadIfChanged() } }
+            guard queued.load(ordering: .relaxed) == 0,
+                !reloading.exchange(true, ordering: .acquiring)
+            else { return }
+            pool.submit { [self] state in
+                defer { reloading.store(false, ordering: .releasing) }
+                if case .active = state { reloadIfChanged() }
+            }
         }
     }
 

@@ -11,8 +11,8 @@ extension NetworkRouter {
     static let clientsMovedPerBeat = 100
 
     /// On every heartbeat: tells the links whether this server takes clients (`ServerManager.takesClients`, in
-    /// this beat's LOAD), and past the grace ends up to `clientsMovedPerBeat` sessions that accept redirects and
-    /// have somewhere to go. Each reconnects (as tchat does, with back-off) and its HELLO here is answered with a
+    /// this beat's LOAD), and past the grace ends up to `clientsMovedPerBeat` sessions that accept redirects, were
+    /// here before the outage, and fit in the room linked servers report. Each reconnects (as tchat does, with back-off) and its HELLO here is answered with a
     /// REDIRECT to a server that has the store; one that reaches a linked server directly stays there.
     func watchStore(now: NIODeadline) {
         guard let log = channels.store.commitLog else { return }
@@ -24,23 +24,29 @@ extension NetworkRouter {
                     ? "the message store is reachable again: taking clients"
                     : "the message store cannot be reached: taking no clients")
         }
-        let lostFor: TimeAmount? = state.withLock { state in
+        let lost: (for: TimeAmount, at: Timestamp)? = state.withLock { state in
             guard !reachable else {
                 state.storeLostSince = nil
+                state.storeLostAt = nil
                 return nil
             }
             let since = state.storeLostSince ?? now
+            let at = state.storeLostAt ?? .now()
             state.storeLostSince = since
-            return now - since
+            state.storeLostAt = at
+            return (now - since, at)
         }
-        guard let lostFor, lostFor >= Self.storeOutageGrace else { return }
+        guard let lost, lost.for >= Self.storeOutageGrace else { return }
+        let lostFor = lost.for
         var moved = 0
-        var room: [Bool: Bool] = [:]
-        for (session, _) in clients.localClients() where session.hello.acceptsRedirect {
+        // No more than the linked servers have room for: the rest would only come back here.
+        var room = [false: servers.roomElsewhere(overTLS: false), true: servers.roomElsewhere(overTLS: true)]
+        for (session, _) in clients.localClients()
+        where session.hello.acceptsRedirect && session.connectedAt.milliseconds < lost.at.milliseconds {
             guard moved < Self.clientsMovedPerBeat else { break }
             let overTLS = session.overTLS
-            if room[overTLS] == nil { room[overTLS] = servers.hasRoomElsewhere(overTLS: overTLS) }
-            guard room[overTLS] == true else { continue }
+            guard room[overTLS, default: 0] > 0 else { continue }
+            room[overTLS, default: 0] -= 1
             ConnectionHandler.end(
                 session.channel,
                 ProtocolError(

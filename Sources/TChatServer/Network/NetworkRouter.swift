@@ -75,6 +75,9 @@ final class NetworkRouter: PeerEventHandler {
         var owners: [String: UInt64] = [:]
         /// With the store numbering: since when this server cannot reach it (`watchStore`).
         var storeLostSince: NIODeadline?
+        /// The same, by the wall clock sessions are stamped with: one that came after it stays (it came back when
+        /// no linked server had room, or does not follow redirects) rather than be sent off again and again.
+        var storeLostAt: Timestamp?
     }
 
     /// Forwards remembered per origin for recognising a resend.

@@ -11,7 +11,7 @@ extension ServerManager {
         return PeerHello(
             serverID: serverID, name: name, softwareVersion: TChatVersion.current, processID: UInt32(getpid()),
             host: Self.hostName, clientAddress: clientAddress, peerAddress: peerAddress,
-            clients: UInt32(clamping: load()), capacity: UInt32(clamping: capacity), startedAt: startedAt,
+            clients: UInt32(clamping: load()), capacity: UInt32(clamping: offeredCapacity), startedAt: startedAt,
             store: store)
     }
 

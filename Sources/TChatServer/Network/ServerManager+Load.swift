@@ -12,7 +12,7 @@ extension ServerManager {
         let (clientAddress, peers) = state.withLock { ($0.clientAddress, Array($0.peers.values)) }
         let own = ServerInfo(
             name: name, version: TChatVersion.current, clientAddress: clientAddress,
-            clients: UInt32(clamping: load()), capacity: UInt32(clamping: capacity), startedAt: startedAt,
+            clients: UInt32(clamping: load()), capacity: UInt32(clamping: offeredCapacity), startedAt: startedAt,
             isThisServer: true)
         return [own]
             + peers.map {
@@ -46,15 +46,18 @@ extension ServerManager {
         }
     }
 
-    /// Whether some linked server would take a client that came over TLS (or in plaintext) now.
-    func hasRoomElsewhere(overTLS: Bool) -> Bool {
-        guard redirects else { return false }
+    /// How many more clients that came over TLS (or in plaintext) the linked servers would take now, as they
+    /// last reported (and as the redirects since counted).
+    func roomElsewhere(overTLS: Bool) -> Int {
+        guard redirects else { return 0 }
         return state.withLock { state in
-            state.peers.values.contains {
-                $0.clients < $0.capacity && $0.clientAddress.map { $0.usesTLS == overTLS } == true
-            }
+            state.peers.values.filter { $0.clientAddress.map { $0.usesTLS == overTLS } == true }
+                .reduce(0) { $0 + Int($1.capacity) - min(Int($1.clients), Int($1.capacity)) }
         }
     }
+
+    /// The capacity this server offers: none while it cannot reach its store.
+    var offeredCapacity: Int { takesClients.load(ordering: .relaxed) ? capacity : 0 }
 
     /// Where clients reach the linked server `id`, when its client address is vouched for and speaks TLS as the
     /// client came (or plaintext as it did): for sending a session to where its account's nick is.

@@ -188,8 +188,8 @@ final class ServerManager: Sendable {
         }
         // The router first: it says whether this server still takes clients, which this beat's LOAD tells.
         handler.withLock { $0 }?.heartbeat()
-        let offered = takesClients.load(ordering: .relaxed) ? capacity : 0
-        let load = PeerFrame.load(clients: UInt32(clamping: self.load()), capacity: UInt32(clamping: offered))
+        let load = PeerFrame.load(
+            clients: UInt32(clamping: self.load()), capacity: UInt32(clamping: offeredCapacity))
         if let frame = Self.encode(load) {
             for peer in peers { peer.channel.writeAndFlush(frame, promise: nil) }
         }
