@@ -48,7 +48,7 @@ def body(text): return b"\x00" + u32(len(text.encode())) + text.encode()
 def peer_hello(server_id, started_at=None, client_address="", clients=0, name="mallory"):
     return frame(SERVER_HELLO, 0, u16(1) + u64(server_id) + string(name) + string("0.1.0") + u32(1) + string("evil")
                  + string(client_address) + string("127.0.0.1:9") + u32(clients) + u32(10000)
-                 + u64(started_at if started_at is not None else NOW()))
+                 + u64(started_at if started_at is not None else NOW()) + string(""))  # store: its own files
 
 
 def client_added(nick, connected_at):

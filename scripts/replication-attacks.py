@@ -127,7 +127,7 @@ def peer_kill(nick, by, reason="bye"):
 
 def peer_hello(server_id, name="mallory-net"):
     return frame(SERVER_HELLO, 0, u16(1) + u64(server_id) + string(name) + string("0.1.0") + u32(1) + string("evil")
-                 + string("") + string("127.0.0.1:9") + u32(0) + u32(10000) + u64(NOW()))
+                 + string("") + string("127.0.0.1:9") + u32(0) + u32(10000) + u64(NOW()) + string(""))  # store
 
 
 def client_added(nick):

@@ -22,15 +22,8 @@ struct PostgresAccountTests {
 
     /// A server on `cluster`'s database `chat`, linked to nobody, with cheap SCRAM keys.
     static func server(on cluster: PostgresCluster, name: String, directory: String? = nil) async throws -> TestServer {
-        let address = try address(cluster)
-        return try await TestServer(directory: directory, name: name) { configuration in
-            configuration.linkSecretFile = nil
-            configuration.scramIterations = ScramKeys.minimumIterations
-            configuration.storage = { files, serverID, logger in
-                try PostgresStorage(
-                    address: address, password: nil, files: files, serverID: serverID, serverName: name,
-                    logger: logger)
-            }
+        try await PostgresStoreTests.server(on: cluster, name: name, directory: directory) {
+            $0.scramIterations = ScramKeys.minimumIterations
         }
     }
 

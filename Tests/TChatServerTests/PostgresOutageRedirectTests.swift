@@ -11,28 +11,19 @@ import Testing
 /// to the linked server, and takes clients again once the database is back.
 @Suite(.serialized, .enabled(if: PostgresCluster.binaries != nil, "PostgreSQL is not installed"))
 struct PostgresOutageRedirectTests {
-    static func server(name: String, user: String, port: Int, peers: [ServerAddress]) async throws -> TestServer {
-        let address = try PostgresStoreAddress(parsing: "postgres://\(user)@127.0.0.1:\(port)/chat")
-        return try await TestServer(name: name) { configuration in
-            configuration.heartbeat = .milliseconds(200)
-            configuration.peers = peers
-            configuration.storage = { files, serverID, logger in
-                try PostgresStorage(
-                    address: address, password: nil, files: files, serverID: serverID, serverName: name,
-                    logger: logger)
-            }
-        }
-    }
-
     @Test func aServerThatLosesTheStoreSendsItsClientsToOneThatHasIt() async throws {
         let cluster = try PostgresCluster()
         defer { cluster.stop() }
         try await cluster.createDatabase("chat")
         // A reaches the database through a relay the test cuts; B directly.
         let relay = try await CuttableProxy(to: cluster.port)
-        let a = try await Self.server(name: "A", user: cluster.user, port: relay.port, peers: [])
+        let a = try await PostgresStoreTests.server(on: cluster, name: "A", linkedTo: [], port: relay.port) {
+            $0.heartbeat = .milliseconds(200)
+        }
         defer { a.removeData() }
-        let b = try await Self.server(name: "B", user: cluster.user, port: cluster.port, peers: [a.peerAddress])
+        let b = try await PostgresStoreTests.server(on: cluster, name: "B", linkedTo: [a.peerAddress]) {
+            $0.heartbeat = .milliseconds(200)
+        }
         defer { b.removeData() }
         #expect(await NetworkTests.linked([a, b]))
 

@@ -16,14 +16,16 @@ import Testing
 struct PostgresStoreTests {
     static let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
 
-    /// A test server keeping channels and messages in `cluster`'s database `chat`.
+    /// A test server keeping channels and messages in `cluster`'s database `chat` (through `port` when given: a
+    /// relay the test can cut).
     static func server(
         on cluster: PostgresCluster, name: String = "pg", logs: LogCapture? = nil,
-        linkedTo peers: [ServerAddress]? = nil, database: String = "chat"
+        linkedTo peers: [ServerAddress]? = nil, database: String = "chat", port: Int? = nil, directory: String? = nil,
+        configure: @escaping (inout ServerConfiguration) -> Void = { _ in }
     ) async throws -> TestServer {
         let address = try PostgresStoreAddress(
-            parsing: "postgres://\(cluster.user)@127.0.0.1:\(cluster.port)/\(database)")
-        return try await TestServer(name: name, logs: logs) { configuration in
+            parsing: "postgres://\(cluster.user)@127.0.0.1:\(port ?? cluster.port)/\(database)")
+        return try await TestServer(directory: directory, name: name, logs: logs) { configuration in
             // Linked (to `peers`, or by being dialled) only when asked; otherwise they share the database alone.
             if let peers {
                 configuration.peers = peers
@@ -35,6 +37,7 @@ struct PostgresStoreTests {
                     address: address, password: nil, files: files, serverID: serverID, serverName: name,
                     logger: logger)
             }
+            configure(&configuration)
         }
     }
 
