@@ -246,6 +246,7 @@ let package = Package(
                 "TChatTLS",
                 "TChatProtocol",
                 "TChatTUI",
+                "TChatTestSupport",
             ],
             swiftSettings: swiftSettings
         ),
