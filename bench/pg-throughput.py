@@ -10,8 +10,9 @@ Two phases against the same network:
   (as a team's channels mostly live where their members do); acknowledged messages/s are counted over the phase;
 - latency: the same senders paced to --rate messages/s in all; the time from writing a SEND to reading its SENT
   is recorded (p50, p99, max).
-The load comes from one process per server (Python, asyncio, frames written in batches); the machine's cores are
-shared by the three servers, PostgreSQL and the load.
+The load comes from `tchat-bench acks` (one process, one thread; --bench python: one Python asyncio process per
+server instead, about three times the CPU); the machine's cores are shared by the three servers, PostgreSQL and
+the load.
 """
 
 import argparse
@@ -146,6 +147,23 @@ def phase(servers, senders, window, seconds, rate):
     }
 
 
+def bench_phase(bench, servers, senders, window, seconds, rate):
+    """The same phase, its load from `tchat-bench acks` (one process, one thread, Swift) instead of Python."""
+    args = [bench, "acks", "--senders", str(senders), "--window", str(window), "--seconds", str(seconds),
+            "--rate", str(rate), "--json"]
+    for port in servers:
+        args += ["--server", f"127.0.0.1:{port}"]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=seconds + 120)
+    if done.returncode != 0:
+        raise RuntimeError(f"tchat-bench acks failed: {done.stderr.strip()} {done.stdout.strip()}")
+    figures = json.loads(done.stdout)
+    return {
+        "acked": int(figures["acknowledged"]), "errors": int(figures["refused"]), "seconds": seconds,
+        "acked_per_second": figures["acknowledged_per_second"], "p50_ms": figures["latency_p50"],
+        "p99_ms": figures["latency_p99"], "max_ms": figures["latency_max"],
+    }
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tchatd", default=".build/release/tchatd")
@@ -154,6 +172,8 @@ def main():
     parser.add_argument("--senders", type=int, default=20, help="per server")
     parser.add_argument("--window", type=int, default=64)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--bench", default=".build/release/tchat-bench",
+                        help="the tchat-bench whose `acks` makes the load; 'python' for the Python load")
     options = parser.parse_args()
 
     work = tempfile.mkdtemp(prefix="tchat-pgbench-")
@@ -183,19 +203,21 @@ def main():
             ports.append(client)
             peers.append(peer)
         time.sleep(1.5)
-        phase(ports, options.senders, options.window, 3, 0)  # warm-up: leases taken, connections open
+        run = phase if options.bench == "python" else lambda *a: bench_phase(options.bench, *a)
+        run(ports, options.senders, options.window, 3, 0)  # warm-up: leases taken, connections open
         time.sleep(3)  # and its backlog gone
         # The paced phase first, so a saturated phase's backlog cannot spill into it.
-        latency = phase(ports, options.senders, options.window, options.seconds, options.rate)
-        throughput = phase(ports, options.senders, options.window, options.seconds, 0)
+        latency = run(ports, options.senders, options.window, options.seconds, options.rate)
+        throughput = run(ports, options.senders, options.window, options.seconds, 0)
         stored = int(pg.psql("SELECT count(*) FROM messages").strip())
-        report = {"synchronous_commit": commit, "servers": 3, "senders": options.senders * 3,
+        report = {"load": "python" if options.bench == "python" else "tchat-bench acks", "synchronous_commit": commit, "servers": 3, "senders": options.senders * 3,
                   "window": options.window, "throughput": throughput, "latency_at_rate": options.rate,
                   "latency": latency, "stored": stored}
         if options.json:
             print(json.dumps(report))
         else:
-            print(f"synchronous_commit={commit}, 3 servers, {options.senders * 3} senders, window {options.window}")
+            print(f"synchronous_commit={commit}, 3 servers, {options.senders * 3} senders, window {options.window}, "
+                  f"load from {report['load']}")
             print(f"throughput: {throughput['acked_per_second']:,.0f} acknowledged messages/s "
                   f"({throughput['acked']:,} in {options.seconds:.0f} s, {throughput['errors']} refused), "
                   f"ack p50 {throughput['p50_ms']:.1f} ms, p99 {throughput['p99_ms']:.1f} ms")

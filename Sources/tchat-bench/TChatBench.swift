@@ -13,7 +13,9 @@ struct TChatBench: AsyncParsableCommand {
         commandName: "tchat-bench",
         abstract: "Measure a chat server: fan-out, many rooms, idle clients, history writes, password hashes, logins.",
         discussion: "Every run is bounded in messages and in time, and only loopback servers may be targets.",
-        subcommands: [Fanout.self, Rooms.self, Idle.self, HistoryBench.self, PasswordBench.self, LoginBench.self])
+        subcommands: [
+            Fanout.self, Rooms.self, Idle.self, HistoryBench.self, PasswordBench.self, LoginBench.self, AckBench.self,
+        ])
 }
 
 /// Flags every networked scenario shares.

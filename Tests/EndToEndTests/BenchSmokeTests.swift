@@ -55,6 +55,27 @@ struct BenchSmokeTests {
         #expect(await daemon.stop() == 0)
     }
 
+    @Test func acksCountsWhatTheServerAcknowledged() async throws {
+        let directory = CommandLineTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let daemon = try await Daemon(directory: directory, extra: Self.unthrottled)
+        // Paced: 4 senders at 200 messages/s in all for a second, each answered.
+        let paced = try await Self.report([
+            "acks", "--server", daemon.clients, "--senders", "4", "--channels", "2", "--rate", "200", "--seconds", "1",
+        ])
+        #expect(Self.number(paced, "senders") == 4)
+        #expect(Self.number(paced, "refused") == 0 && Self.number(paced, "errors") == 0)
+        #expect((190...201).contains(Self.number(paced, "acknowledged")), "about 200: \(paced)")
+        #expect(Self.number(paced, "latency_p50") <= Self.number(paced, "latency_p99"))
+        // As fast as the window lets: whatever was acknowledged is in the history.
+        let windowed = try await Self.report([
+            "acks", "--server", daemon.clients, "--senders", "2", "--channels", "1", "--window", "8", "--seconds",
+            "0.5", "--prefix", "w",
+        ])
+        #expect(Self.number(windowed, "acknowledged") > 0 && Self.number(windowed, "errors") == 0)
+        #expect(await daemon.stop() == 0)
+    }
+
     @Test func idleReportsTheServersMemoryPerClient() async throws {
         let directory = CommandLineTests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
