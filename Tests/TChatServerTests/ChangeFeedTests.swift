@@ -85,7 +85,7 @@ final class ChangeRecorder: ChangeSubscriber {
             nick: "zed", address: "127.0.0.2:1", connectedAt: .now(), clientName: "x", clientVersion: "1", host: "h",
             processID: 1)
         _ = try fixture.clients.addRemote(zed, serverID: 42, serverName: "other")
-        fixture.channels.remoteJoin(channel: "#ops", nick: "zed", time: .now())
+        fixture.channels.remoteJoin(channel: "#ops", nick: "zed", on: 7, time: .now())
         fixture.channels.applyTopic(channel: "#ops", topic: "theirs", setBy: "zed", time: .now())
         let message = ChatMessage(channel: "#ops", id: 1, time: .now(), from: "zed", body: .text("numbered there"))
         #expect(fixture.channels.apply(message, ack: nil) == .applied)

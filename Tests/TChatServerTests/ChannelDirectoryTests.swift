@@ -35,17 +35,36 @@ import Testing
 
     @Test func remoteMembersAreKeyedByNickCaseInsensitively() {
         var members = ChannelMembers()
-        let added = members.addRemote("Bob")
-        let addedAgain = members.addRemote("bob")
+        let added = members.addRemote("Bob", on: 7)
+        let addedAgain = members.addRemote("bob", on: 7)
         #expect(added && !addedAgain)
         #expect(members.count == 1)
         let renamed = members.renameRemote(from: "BOB", to: "Robert")
         #expect(renamed)
-        #expect(Array(members.remote.values) == ["Robert"])
+        #expect(members.remote.values.map(\.nick) == ["Robert"])
         let removedOld = members.removeRemote("bob")
         let removedNew = members.removeRemote("ROBERT")
         #expect(!removedOld && removedNew)
         #expect(members.count == 0)
+    }
+
+    /// The servers a committed message is pushed to: those with a member in the channel, each once, and none
+    /// once its last member there has gone (whether it left, quit or was renamed on the way).
+    @Test func remoteMembersCountTheServersTheyAreOn() {
+        var members = ChannelMembers()
+        _ = members.addRemote("ann", on: 7)
+        _ = members.addRemote("bob", on: 7)
+        _ = members.addRemote("cy", on: 9)
+        _ = members.addRemote("ANN", on: 9)  // already in, on 7
+        #expect(members.remoteServers == [7: 2, 9: 1])
+        _ = members.renameRemote(from: "bob", to: "robert")
+        _ = members.removeRemote("ann")
+        #expect(members.remoteServers == [7: 1, 9: 1])
+        _ = members.removeRemote("Robert")
+        _ = members.removeRemote("nobody")
+        #expect(members.remoteServers == [9: 1])
+        _ = members.removeRemote("cy")
+        #expect(members.remoteServers.isEmpty)
     }
 
     @Test func theIndexFindsAMembersChannelsWithoutLookingAtOthers() throws {

@@ -70,24 +70,29 @@ extension ChannelManager {
     }
 
     /// Delivers messages a `CommitLog` numbered and committed (in id order per channel, one batch at a time),
-    /// answering their senders here, and sends them on to the network. One already held (a repeat) is only
-    /// answered. One after a gap (another server numbered the ids between, and this server has not caught up yet)
-    /// is answered and sent on but not delivered here: its channel is returned, to be caught up from the store,
-    /// which brings it in order.
-    func deliverCommitted(_ batch: [CommittedMessage]) -> [(ChannelName, UInt64)] {
+    /// answering their senders here, and returns what is sent on to the network. One already held (a repeat) is
+    /// only answered. One after a gap (another server numbered the ids between, and this server has not caught up
+    /// yet) is answered and sent on but not delivered here: its channel is returned in `behind`, to be caught up
+    /// from the store, which brings it in order.
+    func deliverCommitted(_ batch: [CommittedMessage]) -> (behind: [(ChannelName, UInt64)], pushes: [CommittedPush]) {
         var behind: [(ChannelName, UInt64)] = []
+        var pushes: [CommittedPush] = []
+        pushes.reserveCapacity(batch.count)
         for committed in batch {
             let message = committed.message
             let submission = committed.submission
             let channel = channel(creating: submission.channel)
             channel.withState { state in
+                let push = CommittedPush(
+                    origin: submission.origin, seq: submission.seq, message: message,
+                    servers: Array(state.members.remoteServers.keys))
                 let lastID = state.history.lastID
                 guard message.id == lastID + 1 else {
                     // Held already (caught up from the store before this batch was handed over), or after a gap:
                     // answered and sent on either way, so a linked server's forward is answered too.
                     if let ack = submission.ack { _ = DeliveryReceipt(parties: 0, waiter: ack, message: message) }
                     if message.id > lastID { behind.append((submission.channel, message.id)) }
-                    feed.emit(.message(origin: submission.origin, seq: submission.seq, message))
+                    pushes.append(push)
                     return
                 }
                 do {
@@ -95,10 +100,10 @@ extension ChannelManager {
                 } catch {
                     submission.ack?.fail(error)
                 }
-                feed.emit(.message(origin: submission.origin, seq: submission.seq, message))
+                pushes.append(push)
             }
         }
-        return behind
+        return (behind, pushes)
     }
 
     /// Queues a numbered message for the disk, adds it to the channel's history window and delivers it to the
@@ -184,4 +189,15 @@ extension ChannelManager {
     func ensure(_ name: ChannelName) {
         _ = channel(creating: name)
     }
+}
+
+/// A message this server committed, for the linked servers with members in its channel: only those get it
+/// pushed (with the server whose forward it answers, `NetworkRouter.committed`), as an IRC server sends a channel's
+/// messages only over links with members behind them. A server with nobody in the channel lets its doorbell move
+/// it on, and reads what a join wants from the store.
+struct CommittedPush {
+    let origin: UInt64
+    let seq: UInt64
+    let message: ChatMessage
+    let servers: [UInt64]
 }

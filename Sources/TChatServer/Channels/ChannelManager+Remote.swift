@@ -2,12 +2,12 @@ import TChatProtocol
 
 /// Members on linked servers, and topics set there.
 extension ChannelManager {
-    func remoteJoin(channel text: String, nick: String, time: Timestamp) {
+    func remoteJoin(channel text: String, nick: String, on serverID: UInt64, time: Timestamp) {
         guard let name = try? ChannelName(validating: text) else { return }
         let channel = channel(creating: name)
         let memberships = self.memberships
         channel.withState { state in
-            guard state.members.addRemote(nick) else { return }
+            guard state.members.addRemote(nick, on: serverID) else { return }
             // Under the channel's lock, so a rename or quit arriving from another link's loop finds the index and
             // the channel in step (it takes the index first, then each channel).
             memberships.add(remote: nick, to: channel)
@@ -62,7 +62,7 @@ extension ChannelManager {
 
     /// The remote members of a channel.
     func remoteMembers(of name: ChannelName) -> [String] {
-        directory.channel(name)?.withState { Array($0.members.remote.values) } ?? []
+        directory.channel(name)?.withState { $0.members.remote.values.map(\.nick) } ?? []
     }
 
     /// The channels a remote nick is in, sorted by name.

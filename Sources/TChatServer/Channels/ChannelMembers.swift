@@ -4,8 +4,12 @@ import TChatProtocol
 struct ChannelMembers {
     /// Sessions connected to this server.
     var local = SubscriberSet()
-    /// Members connected to linked servers: nick key to nick.
-    private(set) var remote: [String: String] = [:]
+    /// Members connected to linked servers: nick key to nick and the server it is on.
+    private(set) var remote: [String: RemoteMember] = [:]
+    /// How many of `remote` each linked server has: the servers a message committed here must reach
+    /// (`ChannelManager.deliverCommitted`), as a server with nobody in the channel reads it from the store if ever
+    /// someone joins.
+    private(set) var remoteServers: [UInt64: Int] = [:]
     /// Sessions in `local` that share a nick with another session in it (`NickTable`'s companions): one member
     /// each fewer than sessions.
     var sharedSessions = 0
@@ -29,19 +33,32 @@ struct ChannelMembers {
     }
 
     /// Returns false if the nick was already a member.
-    mutating func addRemote(_ nick: String) -> Bool {
-        remote.updateValue(nick, forKey: Nick.key(for: nick)) == nil
+    mutating func addRemote(_ nick: String, on serverID: UInt64) -> Bool {
+        let key = Nick.key(for: nick)
+        guard remote[key] == nil else { return false }
+        remote[key] = RemoteMember(nick: nick, serverID: serverID)
+        remoteServers[serverID, default: 0] += 1
+        return true
     }
 
     /// Returns false if the nick was not a member.
     mutating func removeRemote(_ nick: String) -> Bool {
-        remote.removeValue(forKey: Nick.key(for: nick)) != nil
+        guard let member = remote.removeValue(forKey: Nick.key(for: nick)) else { return false }
+        let left = (remoteServers[member.serverID] ?? 1) - 1
+        remoteServers[member.serverID] = left > 0 ? left : nil
+        return true
     }
 
     /// Returns false if `old` was not a member.
     mutating func renameRemote(from old: String, to new: String) -> Bool {
-        guard remote.removeValue(forKey: Nick.key(for: old)) != nil else { return false }
-        remote[Nick.key(for: new)] = new
+        guard let member = remote.removeValue(forKey: Nick.key(for: old)) else { return false }
+        remote[Nick.key(for: new)] = RemoteMember(nick: new, serverID: member.serverID)
         return true
     }
+}
+
+/// A channel member connected to a linked server.
+struct RemoteMember {
+    let nick: String
+    let serverID: UInt64
 }

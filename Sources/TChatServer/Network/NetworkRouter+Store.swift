@@ -19,11 +19,20 @@ extension NetworkRouter {
             duplicate: { [weak self] submission, stored in self?.answerResend(submission, with: stored) })
     }
 
-    /// A batch this server committed: delivered here and pushed to the network. (Forwards are never resent in
-    /// this mode, so none is remembered: a number a restarted server uses again must not be answered with an old
-    /// message's id.)
+    /// A batch this server committed: delivered here, and pushed to the linked servers with members in each
+    /// message's channel and to the one whose forward it answers, in one write per server. (Forwards are never
+    /// resent in this mode, so none is remembered: a number a restarted server uses again must not be answered
+    /// with an old message's id.)
     func committed(_ batch: [CommittedMessage]) {
-        for (name, id) in channels.deliverCommitted(batch) { catchUp.need(name, upTo: id, maySkip: true) }
+        let (behind, pushes) = channels.deliverCommitted(batch)
+        for (name, id) in behind { catchUp.need(name, upTo: id, maySkip: true) }
+        let me = servers.serverID
+        servers.send(
+            pushes.map { push in
+                var to = push.servers
+                if push.origin != me && !to.contains(push.origin) { to.append(push.origin) }
+                return (PeerFrame.message(origin: push.origin, seq: push.seq, push.message), to)
+            })
     }
 
     /// The store says another server numbers the channel now: a client's message of ours is forwarded to it if

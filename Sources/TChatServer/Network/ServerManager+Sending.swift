@@ -31,6 +31,24 @@ extension ServerManager {
         channel.eventLoop.execute { channel.writeAndFlush(buffer, promise: nil) }
     }
 
+    /// Frames each for some of the linked servers, each encoded once: every server gets its own in order, in one
+    /// task on its link's loop with one flush (a committed batch: one write per server, not one per message).
+    func send(_ frames: [(frame: PeerFrame, to: [UInt64])]) {
+        guard linkCount.load(ordering: .relaxed) > 0 else { return }
+        var queued: [UInt64: [ByteBuffer]] = [:]
+        for (frame, servers) in frames where !servers.isEmpty {
+            guard let buffer = Self.encode(frame) else { continue }
+            for server in servers { queued[server, default: []].append(buffer) }
+        }
+        for (server, buffers) in queued {
+            guard let channel = peer(server)?.channel else { continue }
+            channel.eventLoop.execute {
+                for buffer in buffers { channel.write(buffer, promise: nil) }
+                channel.flush()
+            }
+        }
+    }
+
     /// Encodes once and queues the same bytes for every linked server.
     ///
     /// Always through a task on the link's event loop, even from that loop: tasks run in the order they were queued,
