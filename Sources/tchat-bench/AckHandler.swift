@@ -178,8 +178,8 @@ final class AckHandler: ChannelInboundHandler {
             sendDue(now: now, context: context)
             context.flush()
             if plan.rate > 0 && now < deadline {
-                // The next due message, or a millisecond on when the window is full.
-                let next = start + UInt64(Double(sent + 1) * 1e9 / plan.rate)
+                // The next message due (`sent` counts those written), or a millisecond on when the window is full.
+                let next = start + UInt64(Double(sent) * 1e9 / plan.rate)
                 schedule(at: unanswered.count >= plan.window ? now + 1_000_000 : next)
             }
         }
