@@ -10,6 +10,8 @@ package final class PostgresDatabase: Sendable {
     package let address: PostgresStoreAddress
     /// `tchat_store`'s identity, which linked servers compare.
     package let identity: String
+    /// For a connection of its own outside the pool (`PostgresCommitLog`'s writer), with the pool's limits.
+    let single: PostgresConnection.Configuration
     private let runner: Task<Void, Never>
 
     /// The database ends what our deadlines gave up on (`withDeadline` cannot cancel a query postgres-nio has
@@ -40,6 +42,10 @@ package final class PostgresDatabase: Sendable {
             host: address.host, port: address.port, username: address.user, password: password,
             database: address.database, tls: try Self.connectionTLS(address.tls))
         direct.options.connectTimeout = .seconds(10)
+        var limited = direct
+        limited.options.connectTimeout = .seconds(5)
+        limited.options.additionalStartupParameters = Self.sessionLimits
+        self.single = limited
         let single = direct
         do {
             identity = try BlockingWait.run {

@@ -49,6 +49,8 @@ struct DoorbellListener: Sendable {
     private func handle(
         _ payload: String, _ grown: @escaping @Sendable (UInt64, [(name: String, lastID: UInt64)]) -> Void
     ) {
+        // Our own batch's (every batch rings every listener, ours too): nothing to read, nor to parse.
+        if payload.hasPrefix(log.serverHex + " ") { return }
         guard let (server, channels) = MessageBatch.parseDoorbell(payload) else {
             log.logger.warning("a doorbell no tchatd sends is ignored", metadata: ["payload": "\(payload.prefix(100))"])
             return

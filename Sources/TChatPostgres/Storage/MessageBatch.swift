@@ -3,14 +3,15 @@ import PostgresNIO
 import TChatProtocol
 import TChatServer
 
-/// One group commit: the submissions taken from the queue, numbered and written in a single transaction.
+/// One group commit: the submissions taken from the queue, numbered and written in a single transaction
+/// (`commit(on:logger:)`), in steps that wait for nothing, so that its statements can be chained on the
+/// connection's event loop.
 ///
-/// The work is one call of `tchat_commit_batch` (schema version 3), so a commit costs three round trips (BEGIN,
-/// the call, COMMIT): per channel in the batch, the channel's row exists and is locked (in key order, so two
-/// servers never deadlock) and gives the last committed id; this server takes or renews the channel's lease, or
-/// finds another server holds it; the messages get the ids after the last one, in the order given, and are
-/// inserted; the last id is moved on; and one NOTIFY tells every listening server which channels grew. Nothing is
-/// seen by anyone until COMMIT returns.
+/// The work is one call of `tchat_commit_batch` (schema version 3) between BEGIN and COMMIT. Per channel in the
+/// batch, the channel's row exists and is locked (in key order, so two servers never deadlock) and gives the last
+/// committed id; this server takes or renews the channel's lease, or finds another server holds it; the messages
+/// get the ids after the last one, in the order given, and are inserted; the last id is moved on; and one NOTIFY
+/// tells every listening server which channels grew. Nothing is seen by anyone until COMMIT returns.
 struct MessageBatch: Sendable {
     /// Messages of channels another server's lease covers, with that server's id and name.
     var heldElsewhere: [(MessageSubmission, owner: UInt64, name: String)] = []
@@ -22,6 +23,10 @@ struct MessageBatch: Sendable {
     var duplicates: [(MessageSubmission, stored: ChatMessage)] = []
     /// Keyed messages whose key the sender used for another body: refused, never answered with another message's id.
     var keyReused: [MessageSubmission] = []
+    /// What is left to number once the unstorable and the resends are sorted out.
+    private(set) var numbering: [MessageSubmission] = []
+    /// Resends of a message earlier in this batch, by that message's key.
+    private var resends: [(MessageSubmission, first: KeyedMessage)] = []
 
     /// How long a lease lasts without a batch renewing it: once it has run out, another server may number the
     /// channel, continuing after the last committed id.
@@ -29,13 +34,15 @@ struct MessageBatch: Sendable {
     /// The NOTIFY channel servers LISTEN on.
     static let doorbell = "tchat_messages"
 
-    let submissions: [MessageSubmission]
     let serverID: UInt64
     let serverName: String
+    /// Every message of the batch is stamped with this time.
+    let time: Timestamp
 
-    /// Numbers and writes the batch in `connection`'s open transaction.
-    mutating func write(on connection: PostgresConnection, logger: Logger) async throws {
-        var numbering: [MessageSubmission] = []
+    init(submissions: [MessageSubmission], serverID: UInt64, serverName: String, time: Timestamp = .now()) {
+        self.serverID = serverID
+        self.serverName = serverName
+        self.time = time
         for submission in submissions {
             if submission.body.text.utf8.contains(0) {
                 unstorable.append(submission)
@@ -43,55 +50,65 @@ struct MessageBatch: Sendable {
                 numbering.append(submission)
             }
         }
-        // A resend of what the store holds, or of a message earlier in this batch, is not numbered again.
+    }
+
+    /// Whether any message to number has a key: then the store is asked for resends first, and the keys are
+    /// written once the ids are known.
+    var hasKeys: Bool { numbering.contains { $0.key != nil } }
+
+    /// Takes out what is not numbered again: a resend of what the store holds (`stored`) or of a message earlier in
+    /// this batch, and a key used for another body.
+    mutating func sortOutResends(stored: [KeyedMessage: ChatMessage]) {
         var firstOfKey: [KeyedMessage: Int] = [:]
-        var resends: [(MessageSubmission, first: KeyedMessage)] = []
-        if numbering.contains(where: { $0.key != nil }) {
-            let stored = try await Self.storedResends(of: numbering, on: connection, logger: logger)
-            var fresh: [MessageSubmission] = []
-            for submission in numbering {
-                guard let keyed = KeyedMessage(submission) else {
-                    fresh.append(submission)
-                    continue
-                }
-                if let message = stored[keyed] {
-                    if message.body == submission.body {
-                        duplicates.append((submission, message))
-                    } else {
-                        keyReused.append(submission)
-                    }
-                } else if let first = firstOfKey[keyed] {
-                    if fresh[first].body == submission.body {
-                        resends.append((submission, keyed))
-                    } else {
-                        keyReused.append(submission)
-                    }
-                } else {
-                    firstOfKey[keyed] = fresh.count
-                    fresh.append(submission)
-                }
+        var fresh: [MessageSubmission] = []
+        for submission in numbering {
+            guard let keyed = KeyedMessage(submission) else {
+                fresh.append(submission)
+                continue
             }
-            numbering = fresh
+            if let message = stored[keyed] {
+                if message.body == submission.body {
+                    duplicates.append((submission, message))
+                } else {
+                    keyReused.append(submission)
+                }
+            } else if let first = firstOfKey[keyed] {
+                if fresh[first].body == submission.body {
+                    resends.append((submission, keyed))
+                } else {
+                    keyReused.append(submission)
+                }
+            } else {
+                firstOfKey[keyed] = fresh.count
+                fresh.append(submission)
+            }
         }
-        guard !numbering.isEmpty else { return }
+        numbering = fresh
+    }
+
+    /// The call that numbers and inserts `numbering`.
+    var numberingQuery: PostgresQuery {
         let keys = numbering.map { StoreKey.of($0.channel) }
         let names = numbering.map(\.channel.name)
         let senders = numbering.map(\.from)
         let types = numbering.map { Int16($0.body.contentType.rawValue) }
         let bodies = numbering.map(\.body.text)
-        let now = Timestamp.now()
-        let times = [Int64](repeating: Int64(now.milliseconds), count: numbering.count)
+        let times = [Int64](repeating: Int64(time.milliseconds), count: numbering.count)
         let owner = Int64(bitPattern: serverID)
         let hex = String(serverID, radix: 16)
-        var next: [String: UInt64] = [:]
-        var holders: [String: (id: UInt64, name: String)] = [:]
-        for row in try await connection.all(
-            """
+        return """
             SELECT r_channel, r_first, r_last, r_leased, r_holder, r_holder_name FROM tchat_commit_batch(
                 \(owner)::bigint, \(serverName)::text, \(hex)::text, \(Self.leaseSeconds)::integer, \(keys)::text[],
                 \(names)::text[], \(senders)::text[], \(types)::smallint[], \(bodies)::text[], \(times)::bigint[])
-            """, logger: logger)
-        {
+            """
+    }
+
+    /// Gives each message of `numbering` its id from the call's answer, or finds its channel held elsewhere; then
+    /// answers this batch's resends with what their first became.
+    mutating func number(from rows: [PostgresRow]) throws {
+        var next: [String: UInt64] = [:]
+        var holders: [String: (id: UInt64, name: String)] = [:]
+        for row in rows {
             let (key, first, _, leased, holder, holderName) = try row.decode(
                 (String, Int64, Int64, Bool, Int64, String).self)
             if leased {
@@ -109,10 +126,9 @@ struct MessageBatch: Sendable {
             }
             next[key] = id + 1
             let message = ChatMessage(
-                channel: submission.channel.name, id: id, time: now, from: submission.from, body: submission.body)
+                channel: submission.channel.name, id: id, time: time, from: submission.from, body: submission.body)
             committed.append(CommittedMessage(submission: submission, message: message))
         }
-        try await keep(keysOf: committed, on: connection, logger: logger)
         let byKey = Dictionary(
             committed.compactMap { done in KeyedMessage(done.submission).map { ($0, done.message) } },
             uniquingKeysWith: { first, _ in first })
@@ -125,6 +141,7 @@ struct MessageBatch: Sendable {
                 heldElsewhere.append((submission, owner: holder?.owner ?? 0, name: holder?.name ?? "another server"))
             }
         }
+        resends = []
     }
 
     /// A message by its channel, sender and key: what the store keeps one of.
@@ -147,25 +164,27 @@ struct MessageBatch: Sendable {
         }
     }
 
-    /// The stored messages the keyed ones in `submissions` resend, found by the unique (channel, sender, key).
-    static func storedResends(
-        of submissions: [MessageSubmission], on connection: PostgresConnection, logger: Logger
-    ) async throws -> [KeyedMessage: ChatMessage] {
-        let keyed = submissions.filter { $0.key != nil }
+    /// The query for the stored messages the keyed ones in `numbering` resend, found by the unique (channel,
+    /// sender, key); `storedResends(from:)` reads its answer.
+    var storedResendsQuery: PostgresQuery {
+        let keyed = numbering.filter { $0.key != nil }
         let channels = keyed.map { StoreKey.of($0.channel) }
         let senders = keyed.map(\.from)
         let keys = keyed.compactMap(\.key)
-        let spelled = Dictionary(
-            keyed.map { (StoreKey.of($0.channel), $0.channel.name) }, uniquingKeysWith: { first, _ in first })
-        var found: [KeyedMessage: ChatMessage] = [:]
-        for row in try await connection.all(
-            """
+        return """
             SELECT m.channel, m.sender, m.client_id, m.id, (extract(epoch FROM m.sent_at) * 1000)::bigint,
                 m.content_type, m.body
             FROM messages m JOIN unnest(\(channels)::text[], \(senders)::text[], \(keys)::text[]) AS k(c, s, i)
                 ON m.channel = k.c AND m.sender = k.s AND m.client_id = k.i
-            """, logger: logger)
-        {
+            """
+    }
+
+    /// The stored messages in `storedResendsQuery`'s answer, each by its key, its channel spelled as sent.
+    func storedResends(from rows: [PostgresRow]) throws -> [KeyedMessage: ChatMessage] {
+        let spelled = Dictionary(
+            numbering.map { (StoreKey.of($0.channel), $0.channel.name) }, uniquingKeysWith: { first, _ in first })
+        var found: [KeyedMessage: ChatMessage] = [:]
+        for row in rows {
             let (channel, sender, key, id, time, type, body) = try row.decode(
                 (String, String, String, Int64, Int64, Int16, String).self)
             guard let contentType = ContentType(rawValue: UInt8(truncatingIfNeeded: type)) else { continue }
@@ -178,20 +197,18 @@ struct MessageBatch: Sendable {
 
     /// Writes the keys of the keyed messages just numbered, in the same transaction: the unique (channel, sender,
     /// key) refuses the whole batch, rather than keep one twice, should another server have stored one meanwhile.
-    private func keep(keysOf committed: [CommittedMessage], on connection: PostgresConnection, logger: Logger)
-        async throws
-    {
+    /// Nil when no committed message has a key.
+    var keysQuery: PostgresQuery? {
         let keyed = committed.filter { $0.submission.key != nil }
-        guard !keyed.isEmpty else { return }
+        guard !keyed.isEmpty else { return nil }
         let channels = keyed.map { StoreKey.of($0.submission.channel) }
         let ids = keyed.map { Int64($0.message.id) }
         let keys = keyed.compactMap(\.submission.key)
-        try await connection.all(
-            """
+        return """
             UPDATE messages m SET client_id = k.i
             FROM unnest(\(channels)::text[], \(ids)::bigint[], \(keys)::text[]) AS k(c, n, i)
             WHERE m.channel = k.c AND m.id = k.n
-            """, logger: logger)
+            """
     }
 
     // The doorbell's payload, as `tchat_commit_batch` writes it: `SERVER NAME:LAST NAME:LAST ...` (the server in

@@ -1,5 +1,7 @@
 import DequeModule
 import Logging
+import NIOCore
+import NIOPosix
 import PostgresNIO
 import Synchronization
 import TChatProtocol
@@ -12,6 +14,11 @@ import TChatServer
 /// and the fewer commits (group commit, as `synchronous_commit` makes each one wait for the disk). A database that
 /// cannot be reached fails the batch (nothing is acknowledged) and makes new messages be refused at once with a
 /// retryable error until a probe reaches it again.
+///
+/// Batches are written on a connection of the log's own, and everything about a batch (taking it from the queue,
+/// its statements, their answers, the hand-over for delivery, starting the next) runs on that connection's event
+/// loop, with no task in between: a message's way from SEND to OK crosses as few threads as it can, which on a
+/// machine shared with the database is most of its latency.
 final class PostgresCommitLog: CommitLog {
     private struct State {
         var queue: Deque<MessageSubmission> = []
@@ -20,8 +27,11 @@ final class PostgresCommitLog: CommitLog {
         var reachable = true
         var probing = false
         var closing = false
+        /// A batch is being written (or the next is about to be taken): whoever queues a message while it is
+        /// false starts the writing.
+        var writing = false
+        var drained: EventLoopPromise<Void>?
         var events: CommitLogEvents?
-        var task: Task<Void, Never>?
         var listening: Task<Void, Never>?
     }
 
@@ -32,46 +42,54 @@ final class PostgresCommitLog: CommitLog {
     static let commitDeadline = 5.0
 
     private let state = Mutex(State())
-    private let wakes: AsyncStream<Void>
-    private let wake: AsyncStream<Void>.Continuation
     let client: PostgresClient
     let serverID: UInt64
+    /// How the doorbell names this server.
+    let serverHex: String
     private let serverName: String
     private let maxQueuedBytes: Int
     let logger: Logger
+    /// Where batches are written, and the connection they are written on (made when the first batch needs it,
+    /// and again after one was lost or given up on).
+    private let loop: any EventLoop
+    private let connecting: PostgresConnection.Configuration
+    private let writer: NIOLoopBoundBox<PostgresConnection?>
 
-    init(client: PostgresClient, serverID: UInt64, serverName: String, maxQueuedBytes: Int = 64 << 20, logger: Logger) {
+    init(
+        client: PostgresClient, connection: PostgresConnection.Configuration, serverID: UInt64, serverName: String,
+        maxQueuedBytes: Int = 64 << 20, logger: Logger
+    ) {
         self.client = client
         self.serverID = serverID
+        serverHex = String(serverID, radix: 16)
         self.serverName = serverName
         self.maxQueuedBytes = maxQueuedBytes
         self.logger = logger
-        (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        connecting = connection
+        loop = MultiThreadedEventLoopGroup.singleton.next()
+        writer = NIOLoopBoundBox.makeEmptyBox(valueType: PostgresConnection.self, eventLoop: loop)
     }
 
     func submit(_ submission: MessageSubmission) -> Bool {
-        let taken = state.withLock { state in
+        let (taken, start) = state.withLock { state in
             guard !state.closing, state.reachable, state.queuedBytes + submission.size <= maxQueuedBytes else {
-                return false
+                return (false, false)
             }
             state.queue.append(submission)
             state.queuedBytes += submission.size
             if state.oldestSince == nil { state.oldestSince = .now }
-            return true
+            defer { state.writing = true }
+            return (true, !state.writing)
         }
-        if taken { wake.yield() }
+        if start { loop.execute { self.writeNext() } }
         return taken
     }
 
     func start(_ events: CommitLogEvents) {
         state.withLock { $0.events = events }
-        let task = Task { [self] in await run() }
         let listener = DoorbellListener(log: self)
         let listening = Task { await listener.run(events.grown) }
-        state.withLock {
-            $0.task = task
-            $0.listening = listening
-        }
+        state.withLock { $0.listening = listening }
     }
 
     /// Bytes waiting and how long the oldest has waited.
@@ -86,61 +104,97 @@ final class PostgresCommitLog: CommitLog {
 
     /// Commits what is queued, takes no more, and returns once the last batch is done.
     func close() async {
-        let (task, listening) = state.withLock { state in
+        let drained = loop.makePromise(of: Void.self)
+        let (listening, writing) = state.withLock { state in
             state.closing = true
-            return (state.task, state.listening)
+            if state.writing { state.drained = drained }
+            return (state.listening, state.writing)
         }
         listening?.cancel()
-        wake.finish()
-        await task?.value
+        if !writing { drained.succeed() }
+        try? await drained.futureResult.get()
+        let writer = self.writer
+        let connection = try? await loop.submit { writer.value }.get()
+        try? await connection?.close()
     }
 
-    private func run() async {
-        for await _ in wakes {
-            while let batch = take() { await commit(batch) }
+    /// Takes the next batch and writes it, then the next, until the queue is empty; on `loop`.
+    private func writeNext() {
+        let (batch, drained) = state.withLock { state -> ([MessageSubmission]?, EventLoopPromise<Void>?) in
+            if let batch = take(&state) { return (batch, nil) }
+            state.writing = false
+            defer { state.drained = nil }
+            return (nil, state.drained)
         }
-        while let batch = take() { await commit(batch) }
-    }
-
-    private func take() -> [MessageSubmission]? {
-        state.withLock { state in
-            guard !state.queue.isEmpty else { return nil }
-            var batch: [MessageSubmission] = []
-            var bytes = 0
-            while let next = state.queue.first, batch.count < Self.maxBatchCount,
-                batch.isEmpty || bytes + next.size <= Self.maxBatchBytes
-            {
-                state.queue.removeFirst()
-                bytes += next.size
-                batch.append(next)
-            }
-            state.queuedBytes -= bytes
-            state.oldestSince = state.queue.isEmpty ? nil : .now
-            return batch
-        }
-    }
-
-    private func commit(_ submissions: [MessageSubmission]) async {
-        let client = self.client
-        let logger = self.logger
-        let batch = MessageBatch(submissions: submissions, serverID: serverID, serverName: serverName)
-        let outcome: MessageBatch
-        let started = ContinuousClock.now
-        do {
-            outcome = try await withDeadline(seconds: Self.commitDeadline) {
-                try await client.withTransaction(logger: logger) { connection in
-                    var writing = batch
-                    try await writing.write(on: connection, logger: logger)
-                    return writing
-                }
-            }
-        } catch {
-            fail(submissions, because: Self.unwrap(error))
+        guard let batch else {
+            drained?.succeed()
             return
         }
-        logger.debug(
-            "batch committed",
-            metadata: ["messages": "\(outcome.committed.count)", "took": "\(ContinuousClock.now - started)"])
+        commit(batch).whenComplete { _ in self.writeNext() }
+    }
+
+    private func take(_ state: inout State) -> [MessageSubmission]? {
+        guard !state.queue.isEmpty else { return nil }
+        var batch: [MessageSubmission] = []
+        var bytes = 0
+        while let next = state.queue.first, batch.count < Self.maxBatchCount,
+            batch.isEmpty || bytes + next.size <= Self.maxBatchBytes
+        {
+            state.queue.removeFirst()
+            bytes += next.size
+            batch.append(next)
+        }
+        state.queuedBytes -= bytes
+        state.oldestSince = state.queue.isEmpty ? nil : .now
+        return batch
+    }
+
+    /// The writing connection, made if there is none (within `connecting`'s connect timeout).
+    private func connection() -> EventLoopFuture<PostgresConnection> {
+        if let connection = writer.value, !connection.isClosed { return loop.makeSucceededFuture(connection) }
+        let writer = self.writer
+        return PostgresConnection.connect(on: loop, configuration: connecting, id: 1, logger: logger).map {
+            connection in
+            writer.value = connection
+            return connection
+        }
+    }
+
+    /// Writes one batch within `commitDeadline` (past it, the connection is closed, which ends what it was doing),
+    /// then delivers or refuses its messages; the future never fails.
+    private func commit(_ submissions: [MessageSubmission]) -> EventLoopFuture<Void> {
+        let logger = self.logger
+        let loop = self.loop
+        let batch = MessageBatch(submissions: submissions, serverID: serverID, serverName: serverName)
+        let started = NIODeadline.now()
+        let late = NIOLoopBoundBox(false, eventLoop: loop)
+        return connection().flatMap { connection in
+            let deadline = loop.scheduleTask(in: .milliseconds(Int64(Self.commitDeadline * 1000))) {
+                late.value = true
+                connection.close().whenComplete { _ in }
+            }
+            return batch.commit(on: connection, logger: logger).always { _ in deadline.cancel() }
+        }.map { outcome in
+            logger.debug(
+                "batch committed",
+                metadata: [
+                    "messages": "\(outcome.committed.count)",
+                    "took": "\(Double((NIODeadline.now() - started).nanoseconds) / 1e9) seconds",
+                ])
+            self.settle(outcome)
+        }.recover { error in
+            let error: any Error = late.value ? DeadlineExceeded(seconds: Self.commitDeadline) : error
+            if (error as? PSQLError)?.code != .server, let connection = self.writer.value {
+                // In no known state: the next batch starts on a new one.
+                self.writer.value = nil
+                connection.close().whenComplete { _ in }
+            }
+            self.fail(submissions, because: error)
+        }
+    }
+
+    /// Delivers what a batch committed and answers the rest.
+    private func settle(_ outcome: MessageBatch) {
         for submission in outcome.unstorable {
             submission.fail(
                 ProtocolError(
@@ -164,7 +218,6 @@ final class PostgresCommitLog: CommitLog {
         }
         if !outcome.committed.isEmpty { events?.delivered(outcome.committed) }
     }
-
     /// Nothing of the batch is acknowledged. A refusal by the database itself (a constraint, the fence) leaves it
     /// reachable; anything else (a lost connection, no answer in time) makes new messages be refused until a
     /// probe reaches it again.

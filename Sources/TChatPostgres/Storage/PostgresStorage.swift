@@ -38,7 +38,8 @@ package final class PostgresStorage: ChatStorage {
         self.logger = logger
         database = try PostgresDatabase(address: address, password: password, logger: logger)
         client = database.client
-        log = PostgresCommitLog(client: client, serverID: serverID, serverName: serverName, logger: logger)
+        log = PostgresCommitLog(
+            client: client, connection: database.single, serverID: serverID, serverName: serverName, logger: logger)
         (metadataWakes, metadataWake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         logger.info("history kept in PostgreSQL", metadata: ["store": "\(address)"])
     }
