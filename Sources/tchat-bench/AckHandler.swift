@@ -120,20 +120,16 @@ final class AckHandler: ChannelInboundHandler {
             carried.writeBuffer(&buffer)
             buffer = carried
         }
-        while let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self),
-            buffer.readableBytes >= 4 + Int(length)
-        {
-            guard length >= 5 else {
-                tally.fail("\(nick): a frame of length \(length)")
-                context.close(promise: nil)
-                return
+        do {
+            while let frame = try FrameHeader.front(of: buffer) {
+                let raw = RawFrame(type: frame.type, requestID: frame.requestID, payload: frame.payload(in: buffer))
+                read(raw, at: now, context: context)
+                buffer.moveReaderIndex(forwardBy: 4 + frame.length)
             }
-            let start = buffer.readerIndex
-            let type = buffer.getInteger(at: start + 4, as: UInt8.self)!
-            let requestID = buffer.getInteger(at: start + 5, as: UInt32.self)!
-            let payload = buffer.getSlice(at: start + 9, length: Int(length) - 5)!
-            read(RawFrame(type: type, requestID: requestID, payload: payload), at: now, context: context)
-            buffer.moveReaderIndex(forwardBy: 4 + Int(length))
+        } catch {
+            tally.fail("\(nick): a frame of length \(error.length)")
+            context.close(promise: nil)
+            return
         }
         carry = buffer.readableBytes > 0 ? buffer : nil
         if plan.rate == 0 && now < deadline && start > 0 { sendDue(now: now, context: context) }

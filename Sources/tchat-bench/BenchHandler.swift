@@ -99,28 +99,23 @@ final class BenchHandler: ChannelInboundHandler {
 
     /// Takes every whole frame off `buffer`; channel messages are counted where they lie, anything else is decoded.
     private func splitFrames(_ buffer: inout ByteBuffer, context: ChannelHandlerContext) {
-        while let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self),
-            buffer.readableBytes >= 4 + Int(length)
-        {
-            guard length >= 5 else {
-                tally.fail("\(nick): a frame of length \(length)")
-                context.close(promise: nil)
-                return
-            }
-            let start = buffer.readerIndex
-            let type = buffer.getInteger(at: start + 4, as: UInt8.self)!
-            let requestID = buffer.getInteger(at: start + 5, as: UInt32.self)!
-            if type == FrameType.message.rawValue && requestID == 0 {
-                let counted = buffer.withUnsafeReadableBytes { bytes in
-                    Self.messageBody(UnsafeRawBufferPointer(rebasing: bytes[9..<(4 + Int(length))]))
-                        .map { count($0, skipOwn: true) } != nil
+        do {
+            while let frame = try FrameHeader.front(of: buffer) {
+                if frame.type == FrameType.message.rawValue && frame.requestID == 0 {
+                    let counted = buffer.withUnsafeReadableBytes { bytes in
+                        Self.messageBody(UnsafeRawBufferPointer(rebasing: bytes[9..<(4 + frame.length)]))
+                            .map { count($0, skipOwn: true) } != nil
+                    }
+                    if !counted { tally.fail("\(nick): a message frame that does not parse") }
+                } else {
+                    let raw = RawFrame(type: frame.type, requestID: frame.requestID, payload: frame.payload(in: buffer))
+                    readTChat(raw, context: context)
                 }
-                if !counted { tally.fail("\(nick): a message frame that does not parse") }
-            } else {
-                let payload = buffer.getSlice(at: start + 9, length: Int(length) - 5)!
-                readTChat(RawFrame(type: type, requestID: requestID, payload: payload), context: context)
+                buffer.moveReaderIndex(forwardBy: 4 + frame.length)
             }
-            buffer.moveReaderIndex(forwardBy: 4 + Int(length))
+        } catch {
+            tally.fail("\(nick): a frame of length \(error.length)")
+            context.close(promise: nil)
         }
     }
 

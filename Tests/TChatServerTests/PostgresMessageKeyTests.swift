@@ -65,11 +65,11 @@ struct PostgresMessageKeyTests {
         let cluster = try PostgresCluster()
         defer { cluster.stop() }
         try await cluster.createDatabase("chat")
-        let a = try await PostgresStoreTests.server(on: cluster, name: "a", linkedTo: [])
-        defer { a.removeData() }
-        let b = try await PostgresStoreTests.server(on: cluster, name: "b", linkedTo: [a.peerAddress])
-        defer { b.removeData() }
-        #expect(await eventually { a.server.linkedServers == 1 && b.server.linkedServers == 1 })
+        let (a, b) = try await PostgresStoreTests.linkedPair(on: cluster)
+        defer {
+            a.removeData()
+            b.removeData()
+        }
         let alice = try await a.connect("alice")
         let aliceEvents = EventLog(alice)
         _ = try await alice.join("#ops")

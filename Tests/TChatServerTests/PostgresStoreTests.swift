@@ -41,6 +41,20 @@ struct PostgresStoreTests {
         }
     }
 
+    /// Servers a and b on `cluster`'s database `chat`, b linked to a, once each sees the link.
+    static func linkedPair(on cluster: PostgresCluster) async throws -> (a: TestServer, b: TestServer) {
+        let a = try await server(on: cluster, name: "a", linkedTo: [])
+        do {
+            let b = try await server(on: cluster, name: "b", linkedTo: [a.peerAddress])
+            #expect(await eventually { a.server.linkedServers == 1 && b.server.linkedServers == 1 })
+            return (a, b)
+        } catch {
+            await a.stop()
+            a.removeData()
+            throw error
+        }
+    }
+
     static func count(_ sql: String, in cluster: PostgresCluster) async throws -> Int {
         let connection = try await cluster.connect(database: "chat")
         defer { Task { try? await connection.close() } }
@@ -144,11 +158,11 @@ struct PostgresStoreTests {
         let cluster = try PostgresCluster()
         defer { cluster.stop() }
         try await cluster.createDatabase("chat")
-        let a = try await Self.server(on: cluster, name: "a", linkedTo: [])
-        defer { a.removeData() }
-        let b = try await Self.server(on: cluster, name: "b", linkedTo: [a.peerAddress])
-        defer { b.removeData() }
-        #expect(await eventually { a.server.linkedServers == 1 && b.server.linkedServers == 1 })
+        let (a, b) = try await PostgresStoreTests.linkedPair(on: cluster)
+        defer {
+            a.removeData()
+            b.removeData()
+        }
         let alice = try await a.connect("alice")
         let bob = try await b.connect("bob")
         let aliceEvents = EventLog(alice)
