@@ -89,7 +89,9 @@ struct AckBench: AsyncParsableCommand {
         }
         try? await group.shutdownGracefully()
         let figures = tally.snapshot
-        var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+        // Microseconds, up to the longest an answer could have taken.
+        let longest = UInt64((seconds + 60) * 1e6)
+        var histogram = Histogram<UInt64>(highestTrackableValue: longest, numberOfSignificantValueDigits: .three)
         for latency in figures.latencies { _ = histogram.record(latency) }
         var report = Report(scenario: "acks")
         report.add("servers", Double(addresses.count))
@@ -98,6 +100,11 @@ struct AckBench: AsyncParsableCommand {
         report.add("acknowledged", Double(figures.acknowledged))
         report.add("acknowledged per second", Double(figures.acknowledged) / seconds)
         report.add("refused", Double(figures.refused))
+        report.add("sent", Double(figures.sent))
+        // Answers that never came (within half a second after the run), and paced sends a full window held back:
+        // a server that stalls must not look faster for them.
+        report.add("unanswered", Double(figures.unanswered))
+        report.add("not sent in time", Double(figures.notSent))
         report.addLatency(histogram)
         report.add("errors", Double(figures.failures.count))
         for failure in figures.failures.prefix(5) {

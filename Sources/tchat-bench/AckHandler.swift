@@ -5,8 +5,13 @@ import TChatProtocol
 /// What every `AckHandler` of a run adds to: acknowledgements, refusals and their latencies.
 final class AckTally: Sendable {
     private struct Figures {
+        var sent = 0
         var acknowledged = 0
         var refused = 0
+        /// SENDs still unanswered half a second after the run.
+        var unanswered = 0
+        /// Paced SENDs due within the run that a full window held back past its end.
+        var notSent = 0
         var failures: [String] = []
         /// Microseconds from when a SEND was due to when its SENT was read.
         var latencies: [UInt64] = []
@@ -14,8 +19,11 @@ final class AckTally: Sendable {
 
     private let figures = Mutex(Figures())
 
-    func add(acknowledged: Int, refused: Int, latencies: [UInt64]) {
+    func add(sent: Int, acknowledged: Int, refused: Int, unanswered: Int, notSent: Int, latencies: [UInt64]) {
         figures.withLock {
+            $0.sent += sent
+            $0.unanswered += unanswered
+            $0.notSent += notSent
             $0.acknowledged += acknowledged
             $0.refused += refused
             $0.latencies.append(contentsOf: latencies)
@@ -24,8 +32,15 @@ final class AckTally: Sendable {
 
     func fail(_ text: String) { figures.withLock { $0.failures.append(text) } }
 
-    var snapshot: (acknowledged: Int, refused: Int, failures: [String], latencies: [UInt64]) {
-        figures.withLock { ($0.acknowledged, $0.refused, $0.failures, $0.latencies) }
+    var snapshot:
+        (
+            sent: Int, acknowledged: Int, refused: Int, unanswered: Int, notSent: Int, failures: [String],
+            latencies: [UInt64]
+        )
+    {
+        figures.withLock {
+            ($0.sent, $0.acknowledged, $0.refused, $0.unanswered, $0.notSent, $0.failures, $0.latencies)
+        }
     }
 }
 
@@ -110,7 +125,13 @@ final class AckHandler: ChannelInboundHandler {
 
     /// Adds what this sender counted to the tally; once, after the run.
     func report() {
-        tally.add(acknowledged: acknowledged, refused: refused, latencies: latencies)
+        var due = sent
+        if plan.rate > 0, deadline > start {
+            due = Int(Double(deadline - start) * plan.rate / 1e9) + 1
+        }
+        tally.add(
+            sent: sent, acknowledged: acknowledged, refused: refused, unanswered: unanswered.count,
+            notSent: max(due - sent, 0), latencies: latencies)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

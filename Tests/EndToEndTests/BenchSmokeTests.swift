@@ -59,15 +59,20 @@ struct BenchSmokeTests {
         let directory = CommandLineTests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let daemon = try await Daemon(directory: directory, extra: Self.unthrottled)
-        // Paced: 4 senders at 200 messages/s in all for a second, each answered.
+        // Paced: 4 senders at 200 messages/s in all for a second: about 50 each are due (how many were sent in
+        // time and how many were answered within the second depend on the machine, not on the tool).
         let paced = try await Self.report([
             "acks", "--server", daemon.clients, "--senders", "4", "--channels", "2", "--rate", "200", "--seconds", "1",
         ])
         #expect(Self.number(paced, "senders") == 4)
         #expect(Self.number(paced, "refused") == 0 && Self.number(paced, "errors") == 0)
-        #expect((190...201).contains(Self.number(paced, "acknowledged")), "about 200: \(paced)")
+        let due = Self.number(paced, "sent") + Self.number(paced, "not_sent_in_time")
+        #expect((200...204).contains(due), "about 50 due per sender: \(paced)")
+        #expect(Self.number(paced, "acknowledged") > 0)
+        #expect(Self.number(paced, "acknowledged") <= Self.number(paced, "sent"))
+        #expect(Self.number(paced, "unanswered") == 0)
         #expect(Self.number(paced, "latency_p50") <= Self.number(paced, "latency_p99"))
-        // As fast as the window lets: whatever was acknowledged is in the history.
+        // As fast as the window lets.
         let windowed = try await Self.report([
             "acks", "--server", daemon.clients, "--senders", "2", "--channels", "1", "--window", "8", "--seconds",
             "0.5", "--prefix", "w",

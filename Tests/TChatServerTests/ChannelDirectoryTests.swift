@@ -65,6 +65,12 @@ import Testing
         #expect(members.remoteServers == [9: 1])
         _ = members.removeRemote("cy")
         #expect(members.remoteServers.isEmpty)
+        // A rename onto a nick another server's member holds (nick tables prevent it; the counts hold anyway).
+        _ = members.addRemote("ann", on: 7)
+        _ = members.addRemote("bob", on: 9)
+        _ = members.renameRemote(from: "ann", to: "BOB")
+        #expect(members.remoteServers == [7: 1])
+        #expect(members.remote.values.map(\.nick) == ["BOB"])
     }
 
     @Test func theIndexFindsAMembersChannelsWithoutLookingAtOthers() throws {

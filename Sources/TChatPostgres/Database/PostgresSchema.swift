@@ -350,6 +350,9 @@ public enum PostgresSchema {
     private static func migrateInTransaction(_ connection: PostgresConnection, logger: Logger) async throws -> Int {
         try await connection.withTransaction(logger: logger) { connection in
             try await connection.all("SELECT pg_advisory_xact_lock(\(migrationLock))", logger: logger)
+            // A migration that waits for a table's lock (a long read of `messages`, say) holds up every server's
+            // batches queued behind it: better to give up, and say why, than stall the network.
+            try await connection.all("SET LOCAL lock_timeout = '3s'", logger: logger)
             try await connection.all(
                 "CREATE TABLE IF NOT EXISTS tchat_schema (version integer NOT NULL)", logger: logger)
             var found = 0

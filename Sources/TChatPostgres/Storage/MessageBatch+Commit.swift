@@ -7,8 +7,10 @@ extension MessageBatch {
     /// Numbers, writes and commits the batch in one transaction on `connection`; called on the connection's event
     /// loop, where every step runs as a callback. postgres-nio sends each statement as soon as the one before it is
     /// answered, and a batch without keys hands it BEGIN, the call and COMMIT at once, so no thread is woken between
-    /// them (on a busy machine each hop between threads waits for a core). The future fails if any of it failed,
-    /// and then nothing of it is stored.
+    /// them (on a busy machine each hop between threads waits for a core). The future fails if any of it failed:
+    /// with the database's own error when it refused something (then nothing is stored), and with
+    /// `CommitOutcomeUnknown` when the COMMIT had gone out before the failure (a lost connection, an answer that
+    /// could not be read), as the batch may then be stored.
     func commit(on connection: PostgresConnection, logger: Logger) -> EventLoopFuture<MessageBatch> {
         let loop = connection.eventLoop
         // Whether COMMIT went out: until it has, a failure is followed by a ROLLBACK (a COMMIT after a failed
@@ -57,12 +59,20 @@ extension MessageBatch {
         }.flatMap { batch in
             begin.map { _ in batch }
         }.flatMapError { error in
-            let undone: EventLoopFuture<Void> =
-                ending.value
-                ? loop.makeSucceededVoidFuture()
-                : connection.query("ROLLBACK", logger: logger).map { _ in }.recover { _ in }
+            guard !ending.value else {
+                let refused = (error as? PSQLError)?.code == .server || error is StoreProblem
+                return loop.makeFailedFuture(refused ? error : CommitOutcomeUnknown(cause: error))
+            }
+            let undone = connection.query("ROLLBACK", logger: logger).map { _ in }.recover { _ in }
             return undone.flatMapThrowing { throw error }
         }
     }
 
+}
+
+/// A batch whose COMMIT was sent before something failed: it may or may not be stored, and a sender told "not
+/// stored" would send it again.
+struct CommitOutcomeUnknown: Error, CustomStringConvertible {
+    let cause: any Error
+    var description: String { "the commit's outcome is unknown: \(String(reflecting: cause))" }
 }

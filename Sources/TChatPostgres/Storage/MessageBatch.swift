@@ -7,7 +7,7 @@ import TChatServer
 /// (`commit(on:logger:)`), in steps that wait for nothing, so that its statements can be chained on the
 /// connection's event loop.
 ///
-/// The work is one call of `tchat_commit_batch` (schema version 3) between BEGIN and COMMIT. Per channel in the
+/// The work is one call of `tchat_commit_batch` (schema versions 3, 4 and 7) between BEGIN and COMMIT. Per channel in the
 /// batch, the channel's row exists and is locked (in key order, so two servers never deadlock) and gives the last
 /// committed id; this server takes or renews the channel's lease, or finds another server holds it; the messages
 /// get the ids after the last one, in the order given, and are inserted; the last id is moved on; and one NOTIFY

@@ -38,8 +38,12 @@ final class PostgresCommitLog: CommitLog {
     /// Messages per transaction at most, and their bytes: a bigger batch would hold its channels' row locks longer.
     static let maxBatchCount = 4_096
     static let maxBatchBytes = 4 << 20
-    /// How long one batch may take before it is given up and the database taken as unreachable.
+    /// How long one batch may take, once its connection is open (opening one has a timeout of its own, 5 s),
+    /// before it is given up and the database taken as unreachable.
     static let commitDeadline = 5.0
+    /// An idle writer connection is asked `SELECT 1` this often: a connection a firewall or NAT dropped silently
+    /// would otherwise hold the next batch for the whole deadline.
+    static let keepAliveInterval: TimeAmount = .seconds(30)
 
     private let state = Mutex(State())
     let client: PostgresClient
@@ -54,6 +58,9 @@ final class PostgresCommitLog: CommitLog {
     private let loop: any EventLoop
     private let connecting: PostgresConnection.Configuration
     private let writer: NIOLoopBoundBox<PostgresConnection?>
+    /// When the writer last sent anything, for the keep-alive.
+    private let lastUsed: NIOLoopBoundBox<NIODeadline>
+    private let keepingAlive: NIOLoopBoundBox<RepeatedTask?>
 
     init(
         client: PostgresClient, connection: PostgresConnection.Configuration, serverID: UInt64, serverName: String,
@@ -68,6 +75,8 @@ final class PostgresCommitLog: CommitLog {
         connecting = connection
         loop = MultiThreadedEventLoopGroup.singleton.next()
         writer = NIOLoopBoundBox.makeEmptyBox(valueType: PostgresConnection.self, eventLoop: loop)
+        lastUsed = NIOLoopBoundBox.makeBoxSendingValue(NIODeadline.now(), as: NIODeadline.self, eventLoop: loop)
+        keepingAlive = NIOLoopBoundBox.makeEmptyBox(valueType: RepeatedTask.self, eventLoop: loop)
     }
 
     func submit(_ submission: MessageSubmission) -> Bool {
@@ -90,6 +99,34 @@ final class PostgresCommitLog: CommitLog {
         let listener = DoorbellListener(log: self)
         let listening = Task { await listener.run(events.grown) }
         state.withLock { $0.listening = listening }
+        let interval = Self.keepAliveInterval
+        loop.execute {
+            self.keepingAlive.value = self.loop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+                self.keepAlive()
+            }
+        }
+    }
+
+    /// Asks an idle writer connection `SELECT 1`, within the commit deadline; one that does not answer is closed,
+    /// and the next batch opens another. On `loop`.
+    private func keepAlive() {
+        guard let connection = writer.value, !connection.isClosed,
+            NIODeadline.now() - lastUsed.value >= Self.keepAliveInterval,
+            !state.withLock({ $0.writing })
+        else { return }
+        lastUsed.value = .now()
+        let writer = self.writer
+        let ping: EventLoopFuture<PostgresQueryResult> = connection.query("SELECT 1", logger: logger)
+        let timeout = loop.scheduleTask(in: .milliseconds(Int64(Self.commitDeadline * 1000))) {
+            connection.close().whenComplete { _ in }
+        }
+        ping.whenComplete { result in
+            timeout.cancel()
+            if case .failure = result, writer.value === connection {
+                writer.value = nil
+                connection.close().whenComplete { _ in }
+            }
+        }
     }
 
     /// Bytes waiting and how long the oldest has waited.
@@ -114,7 +151,11 @@ final class PostgresCommitLog: CommitLog {
         if !writing { drained.succeed() }
         try? await drained.futureResult.get()
         let writer = self.writer
-        let connection = try? await loop.submit { writer.value }.get()
+        let keepingAlive = self.keepingAlive
+        let connection = try? await loop.submit {
+            keepingAlive.value?.cancel()
+            return writer.value
+        }.get()
         try? await connection?.close()
     }
 
@@ -168,6 +209,7 @@ final class PostgresCommitLog: CommitLog {
         let batch = MessageBatch(submissions: submissions, serverID: serverID, serverName: serverName)
         let started = NIODeadline.now()
         let late = NIOLoopBoundBox(false, eventLoop: loop)
+        lastUsed.value = .now()
         return connection().flatMap { connection in
             let deadline = loop.scheduleTask(in: .milliseconds(Int64(Self.commitDeadline * 1000))) {
                 late.value = true
@@ -226,6 +268,9 @@ final class PostgresCommitLog: CommitLog {
         let text: String
         if error is DeadlineExceeded {
             text = "the database did not answer in time; the message may or may not have been stored"
+        } else if error is CommitOutcomeUnknown {
+            text =
+                "the connection to the database failed during the commit; the message may or may not have been stored"
         } else if refusedByServer {
             text = "the database refused the message; not stored, try again"
         } else {

@@ -52,6 +52,9 @@ struct ChannelMembers {
     /// Returns false if `old` was not a member.
     mutating func renameRemote(from old: String, to new: String) -> Bool {
         guard let member = remote.removeValue(forKey: Nick.key(for: old)) else { return false }
+        // Nick tables keep one nick per member network-wide; should one hold the new nick here anyway, it is counted
+        // out before it is replaced, so `remoteServers` stays what `remote` holds.
+        _ = removeRemote(new)
         remote[Nick.key(for: new)] = RemoteMember(nick: new, serverID: member.serverID)
         return true
     }

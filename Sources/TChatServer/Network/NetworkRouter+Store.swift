@@ -4,9 +4,10 @@ import TChatProtocol
 
 /// The network when the store numbers messages (`--store postgres://`, `CommitLog`): no sequencer. Each channel is
 /// numbered by the server holding its lease in the store; a message sent elsewhere is forwarded there over the
-/// link and answered when the numbered message comes back. Committed messages are pushed over the links as
-/// before, but taken only from the channel's owner; anything else a server lacks (a link down, a push refused, a
-/// restart) is read from the store when its doorbell rings (`ChannelCatchUp`).
+/// link and answered when the numbered message comes back. Committed messages are pushed over the links to the
+/// servers with members in their channel (`committed`), and taken only from the channel's owner; anything else a
+/// server lacks (a link down, a push refused, a restart, a channel it had nobody in) is read from the store when
+/// its doorbell rings (`ChannelCatchUp`).
 extension NetworkRouter {
     /// The events a `CommitLog` reports to.
     func commitLogEvents() -> CommitLogEvents {

@@ -48,7 +48,7 @@ package struct CommittedMessage: Sendable {
     }
 }
 
-/// What a `CommitLog` tells the server, each from one task at a time.
+/// What a `CommitLog` tells the server, each from one thread at a time (a batch's from the thread writing it).
 package struct CommitLogEvents: Sendable {
     /// A committed batch, in commit order (so in id order per channel).
     package var delivered: @Sendable ([CommittedMessage]) -> Void
