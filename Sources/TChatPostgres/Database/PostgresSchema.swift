@@ -6,7 +6,7 @@ public import PostgresNIO
 /// than the database refuses to start rather than write what a newer one would misread.
 public enum PostgresSchema {
     /// The version this build writes and reads.
-    public static let current = 7
+    public static let current = 8
 
     /// Statements that take the schema from `version - 1` to `version`. Appended to, never changed: a database
     /// migrated by an earlier build has run the earlier ones as they were.
@@ -311,6 +311,93 @@ public enum PostgresSchema {
                 END
                 $$
                 """,
+            ]
+        ),
+        (
+            8,
+            [
+                // A batch's work with less of the database's time, the same locks in the same order. The server
+                // passes each channel once (`p_keys`, with its name and its number of messages) and each message's
+                // channel and place among that channel's (`p_index`, `p_seq`), so ids need no window, sort or join.
+                // Channel rows that all exist are locked with FOR UPDATE instead of an upsert that wrote a new
+                // version of each, and leases this server holds with over half their time left are not renewed:
+                // in a busy channel, one renewal every 5 s instead of one per batch. About a fifth less time per
+                // batch in PostgreSQL (pgbench, one client, 9 messages in 7 channels: 1.06 -> 0.85 ms).
+                """
+                CREATE FUNCTION tchat_commit_messages(
+                    p_owner bigint, p_owner_name text, p_owner_hex text, p_lease_seconds integer,
+                    p_keys text[], p_names text[], p_counts integer[],
+                    p_index integer[], p_seq integer[], p_senders text[], p_types smallint[], p_bodies text[],
+                    p_times bigint[]
+                ) RETURNS TABLE (
+                    r_channel text, r_first bigint, r_last bigint, r_leased boolean, r_holder bigint,
+                    r_holder_name text
+                )
+                LANGUAGE plpgsql AS $$
+                DECLARE
+                    v_count integer := cardinality(p_keys);
+                    v_leased text[];
+                    v_before bigint[];
+                    v_after bigint[];
+                    v_spelled text[];
+                    v_row record;
+                    v_payload text;
+                BEGIN
+                    IF (SELECT count(*) FROM channels WHERE key = ANY(p_keys)) = v_count THEN
+                        PERFORM 1 FROM channels WHERE key = ANY(p_keys) ORDER BY key COLLATE "C" FOR UPDATE;
+                    ELSE
+                        INSERT INTO channels AS c (key, name, created_at)
+                        SELECT k, n, now() FROM unnest(p_keys, p_names) AS t(k, n) ORDER BY k COLLATE "C"
+                        ON CONFLICT (key) DO UPDATE SET last_id = c.last_id;
+                    END IF;
+                    IF (SELECT count(*) FROM channel_leases WHERE channel = ANY(p_keys) AND owner_id = p_owner
+                            AND expires_at > now() + make_interval(secs => p_lease_seconds / 2.0)) = v_count THEN
+                        v_leased := p_keys;
+                    ELSE
+                        WITH taken AS (
+                            INSERT INTO channel_leases AS l (channel, owner_id, owner_name, expires_at)
+                            SELECT k, p_owner, p_owner_name, now() + make_interval(secs => p_lease_seconds)
+                            FROM unnest(p_keys) AS t(k) ORDER BY k COLLATE "C"
+                            ON CONFLICT (channel) DO UPDATE
+                                SET owner_id = excluded.owner_id, owner_name = excluded.owner_name,
+                                    expires_at = excluded.expires_at
+                                WHERE l.owner_id = excluded.owner_id OR l.expires_at < now()
+                            RETURNING l.channel
+                        )
+                        SELECT coalesce(array_agg(taken.channel), '{}') INTO v_leased FROM taken;
+                    END IF;
+                    FOR v_row IN
+                        UPDATE channels c SET last_id = c.last_id + u.n
+                        FROM unnest(p_keys, p_counts) WITH ORDINALITY AS u(k, n, i)
+                        WHERE c.key = u.k AND u.k = ANY(v_leased)
+                        RETURNING u.i, c.name, c.last_id - u.n AS before, c.last_id AS after
+                    LOOP
+                        v_before[v_row.i] := v_row.before;
+                        v_after[v_row.i] := v_row.after;
+                        v_spelled[v_row.i] := v_row.name;
+                    END LOOP;
+                    INSERT INTO messages (channel, id, sent_at, sender, content_type, body)
+                    SELECT p_keys[m.i], v_before[m.i] + m.q, to_timestamp(m.t / 1000.0), m.s, m.ty, m.b
+                    FROM unnest(p_index, p_seq, p_senders, p_types, p_bodies, p_times) AS m(i, q, s, ty, b, t)
+                    WHERE v_before[m.i] IS NOT NULL;
+                    SELECT p_owner_hex || ' ' || string_agg(v_spelled[i] || ':' || v_after[i], ' ')
+                    INTO v_payload FROM generate_subscripts(p_keys, 1) AS i WHERE v_after[i] IS NOT NULL;
+                    IF v_payload IS NOT NULL THEN
+                        IF octet_length(v_payload) > 7900 THEN
+                            v_payload := p_owner_hex || ' *';
+                        END IF;
+                        PERFORM pg_notify('tchat_messages', v_payload);
+                    END IF;
+                    RETURN QUERY
+                        SELECT p_keys[i], v_before[i] + 1, v_after[i], true, p_owner, p_owner_name
+                        FROM generate_subscripts(p_keys, 1) AS i WHERE v_after[i] IS NOT NULL
+                        UNION ALL
+                        SELECT l.channel, 0::bigint, 0::bigint, false, l.owner_id, l.owner_name
+                        FROM channel_leases l
+                        WHERE l.channel = ANY(p_keys) AND NOT (l.channel = ANY(v_leased));
+                END
+                $$
+                """
             ]
         ),
     ]

@@ -7,9 +7,10 @@ import TChatServer
 /// (`commit(on:logger:)`), in steps that wait for nothing, so that its statements can be chained on the
 /// connection's event loop.
 ///
-/// The work is one call of `tchat_commit_batch` (schema versions 3, 4 and 7) between BEGIN and COMMIT. Per channel in the
+/// The work is one call of `tchat_commit_messages` (schema version 8) between BEGIN and COMMIT. Per channel in the
 /// batch, the channel's row exists and is locked (in key order, so two servers never deadlock) and gives the last
-/// committed id; this server takes or renews the channel's lease, or finds another server holds it; the messages
+/// committed id; this server holds the channel's lease (renewing it once half has run out) or finds another server
+/// holds it; the messages
 /// get the ids after the last one, in the order given, and are inserted; the last id is moved on; and one NOTIFY
 /// tells every listening server which channels grew. Nothing is seen by anyone until COMMIT returns.
 struct MessageBatch: Sendable {
@@ -88,8 +89,30 @@ struct MessageBatch: Sendable {
 
     /// The call that numbers and inserts `numbering`.
     var numberingQuery: PostgresQuery {
-        let keys = numbering.map { StoreKey.of($0.channel) }
-        let names = numbering.map(\.channel.name)
+        // Each channel once, in the order first met, and each message as its channel's place in that list and its
+        // own place among that channel's messages: the ids follow from those without a sort in the database.
+        var places: [String: Int] = [:]
+        var keys: [String] = []
+        var names: [String] = []
+        var counts: [Int32] = []
+        var index: [Int32] = []
+        var sequence: [Int32] = []
+        for submission in numbering {
+            let key = StoreKey.of(submission.channel)
+            let place: Int
+            if let known = places[key] {
+                place = known
+            } else {
+                place = keys.count
+                places[key] = place
+                keys.append(key)
+                names.append(submission.channel.name)
+                counts.append(0)
+            }
+            counts[place] += 1
+            index.append(Int32(place + 1))
+            sequence.append(counts[place])
+        }
         let senders = numbering.map(\.from)
         let types = numbering.map { Int16($0.body.contentType.rawValue) }
         let bodies = numbering.map(\.body.text)
@@ -97,9 +120,10 @@ struct MessageBatch: Sendable {
         let owner = Int64(bitPattern: serverID)
         let hex = String(serverID, radix: 16)
         return """
-            SELECT r_channel, r_first, r_last, r_leased, r_holder, r_holder_name FROM tchat_commit_batch(
+            SELECT r_channel, r_first, r_last, r_leased, r_holder, r_holder_name FROM tchat_commit_messages(
                 \(owner)::bigint, \(serverName)::text, \(hex)::text, \(Self.leaseSeconds)::integer, \(keys)::text[],
-                \(names)::text[], \(senders)::text[], \(types)::smallint[], \(bodies)::text[], \(times)::bigint[])
+                \(names)::text[], \(counts)::integer[], \(index)::integer[], \(sequence)::integer[],
+                \(senders)::text[], \(types)::smallint[], \(bodies)::text[], \(times)::bigint[])
             """
     }
 
@@ -211,7 +235,7 @@ struct MessageBatch: Sendable {
             """
     }
 
-    // The doorbell's payload, as `tchat_commit_batch` writes it: `SERVER NAME:LAST NAME:LAST ...` (the server in
+    // The doorbell's payload, as `tchat_commit_messages` writes it: `SERVER NAME:LAST NAME:LAST ...` (the server in
     // hex, channels as spelled: a name holds no space), or `SERVER *` (look at every channel) when that would not
     // fit a NOTIFY's 8,000 bytes.
 
