@@ -42,6 +42,9 @@ struct TChatDaemon: AsyncParsableCommand {
     @OptionGroup(title: "Storage")
     var storage: StoreOptions
 
+    @OptionGroup(title: "Storage")
+    var pacing: CommitPacingOption
+
     @Option(help: ArgumentHelp("The server's name (default: the host name).", valueName: "name"))
     var name: String?
 
@@ -225,7 +228,7 @@ struct TChatDaemon: AsyncParsableCommand {
             configuration.motdFile = motd
         }
         try limits.apply(to: &configuration)
-        try storage.apply(to: &configuration)
+        try storage.apply(to: &configuration, pacing: pacing)
         guard threads >= 0 else { throw ValidationError("--threads must be 0 (one per core) or more") }
         configuration.threads = threads
         switch fsync {

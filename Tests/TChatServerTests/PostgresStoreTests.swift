@@ -21,7 +21,7 @@ struct PostgresStoreTests {
     static func server(
         on cluster: PostgresCluster, name: String = "pg", logs: LogCapture? = nil,
         linkedTo peers: [ServerAddress]? = nil, database: String = "chat", port: Int? = nil, directory: String? = nil,
-        configure: @escaping (inout ServerConfiguration) -> Void = { _ in }
+        commitInterval: Duration = .zero, configure: @escaping (inout ServerConfiguration) -> Void = { _ in }
     ) async throws -> TestServer {
         let address = try PostgresStoreAddress(
             parsing: "postgres://\(cluster.user)@127.0.0.1:\(port ?? cluster.port)/\(database)")
@@ -35,7 +35,7 @@ struct PostgresStoreTests {
             configuration.storage = { files, serverID, logger in
                 try PostgresStorage(
                     address: address, password: nil, files: files, serverID: serverID, serverName: name,
-                    logger: logger)
+                    commitInterval: commitInterval, logger: logger)
             }
             configure(&configuration)
         }
@@ -108,6 +108,33 @@ struct PostgresStoreTests {
         #expect(try await carol.send(.text("still here"), to: "#ops").id == 52)
         await carol.quit()
         await second.stop()
+    }
+
+    @Test func aBusyServerStartsABatchNoSoonerThanTheIntervalAfterTheLastAndAnIdleOneAtOnce() async throws {
+        let cluster = try PostgresCluster()
+        defer { cluster.stop() }
+        try await cluster.createDatabase("chat")
+        let server = try await Self.server(on: cluster, commitInterval: .milliseconds(600))
+        defer { server.removeData() }
+        let alice = try await server.connect("alice")
+        _ = try await alice.join("#ops")
+        let clock = ContinuousClock()
+        var started = clock.now
+        _ = try await alice.send(.text("first"), to: "#ops")
+        #expect(clock.now - started < .milliseconds(450), "nothing was committed before: at once")
+        // Right after a commit: these wait for the interval, and go in one batch (one time stamp).
+        started = clock.now
+        for index in 1...20 { _ = alice.submit(.send(channel: "#ops", body: .text("m\(index)"))) }
+        #expect(try await alice.send(.text("last"), to: "#ops").id == 22)
+        #expect(clock.now - started > .milliseconds(450))
+        #expect(try await Self.count("SELECT count(DISTINCT sent_at) FROM messages WHERE id > 1", in: cluster) == 1)
+        // After a pause longer than the interval: at once again.
+        try await Task.sleep(for: .milliseconds(800))
+        started = clock.now
+        _ = try await alice.send(.text("after a pause"), to: "#ops")
+        #expect(clock.now - started < .milliseconds(450))
+        await alice.quit()
+        await server.stop()
     }
 
     @Test func anUnreachableDatabaseRefusesSendsAndAcknowledgesNothing() async throws {

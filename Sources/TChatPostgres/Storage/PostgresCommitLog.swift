@@ -11,9 +11,14 @@ import TChatServer
 /// committed batch to the server for delivery: nobody sees a message, and no sender hears OK, before its COMMIT.
 ///
 /// Messages wait in a bounded queue while a batch is written, so the busier the server, the bigger the next batch
-/// and the fewer commits (group commit, as `synchronous_commit` makes each one wait for the disk). A database that
-/// cannot be reached fails the batch (nothing is acknowledged) and makes new messages be refused at once with a
-/// retryable error until a probe reaches it again.
+/// and the fewer commits (group commit, as `synchronous_commit` makes each one wait for the disk). A batch also
+/// starts no sooner than `interval` after the one before: every commit costs the database, its disk and every
+/// listening server (the doorbell) about as much whatever it carries, so a busy server commits fewer, fuller
+/// batches, at the price of a message waiting at most `interval` for its batch to start. A server that commits
+/// less often than that never waits.
+///
+/// A database that cannot be reached fails the batch (nothing is acknowledged) and makes new messages be refused at
+/// once with a retryable error until a probe reaches it again.
 ///
 /// Batches are written on a connection of the log's own, and everything about a batch (taking it from the queue,
 /// its statements, their answers, the hand-over for delivery, starting the next) runs on that connection's event
@@ -61,10 +66,13 @@ final class PostgresCommitLog: CommitLog {
     /// When the writer last sent anything, for the keep-alive.
     private let lastUsed: NIOLoopBoundBox<NIODeadline>
     private let keepingAlive: NIOLoopBoundBox<RepeatedTask?>
+    /// The least time from one batch's start to the next's, and when the last one started.
+    private let interval: TimeAmount
+    private let lastStarted: NIOLoopBoundBox<NIODeadline>
 
     init(
         client: PostgresClient, connection: PostgresConnection.Configuration, serverID: UInt64, serverName: String,
-        maxQueuedBytes: Int = 64 << 20, logger: Logger
+        interval: Duration = .zero, maxQueuedBytes: Int = 64 << 20, logger: Logger
     ) {
         self.client = client
         self.serverID = serverID
@@ -77,6 +85,9 @@ final class PostgresCommitLog: CommitLog {
         writer = NIOLoopBoundBox.makeEmptyBox(valueType: PostgresConnection.self, eventLoop: loop)
         lastUsed = NIOLoopBoundBox.makeBoxSendingValue(NIODeadline.now(), as: NIODeadline.self, eventLoop: loop)
         keepingAlive = NIOLoopBoundBox.makeEmptyBox(valueType: RepeatedTask.self, eventLoop: loop)
+        self.interval = TimeAmount(interval)
+        lastStarted = NIOLoopBoundBox.makeBoxSendingValue(
+            NIODeadline.uptimeNanoseconds(0), as: NIODeadline.self, eventLoop: loop)
     }
 
     func submit(_ submission: MessageSubmission) -> Bool {
@@ -161,6 +172,11 @@ final class PostgresCommitLog: CommitLog {
 
     /// Takes the next batch and writes it, then the next, until the queue is empty; on `loop`.
     private func writeNext() {
+        let due = lastStarted.value + interval
+        if due > NIODeadline.now() {
+            loop.scheduleTask(deadline: due) { self.writeNext() }
+            return
+        }
         let (batch, drained) = state.withLock { state -> ([MessageSubmission]?, EventLoopPromise<Void>?) in
             if let batch = take(&state) { return (batch, nil) }
             state.writing = false
@@ -171,6 +187,7 @@ final class PostgresCommitLog: CommitLog {
             drained?.succeed()
             return
         }
+        lastStarted.value = .now()
         commit(batch).whenComplete { _ in self.writeNext() }
     }
 

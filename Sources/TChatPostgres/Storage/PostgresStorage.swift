@@ -29,9 +29,10 @@ package final class PostgresStorage: ChatStorage {
     static let readDeadline = 10.0
 
     /// Connects, migrates the schema (refusing a newer one) and is ready to load; blocking, on a thread pool.
+    /// `commitInterval`: the least time between two batches' starts (`PostgresCommitLog`).
     package init(
         address: PostgresStoreAddress, password: String?, files: any ChatStorage, serverID: UInt64,
-        serverName: String, logger: Logger
+        serverName: String, commitInterval: Duration = .zero, logger: Logger
     ) throws {
         self.files = files
         self.historyLimit = files.historyLimit
@@ -39,7 +40,8 @@ package final class PostgresStorage: ChatStorage {
         database = try PostgresDatabase(address: address, password: password, logger: logger)
         client = database.client
         log = PostgresCommitLog(
-            client: client, connection: database.single, serverID: serverID, serverName: serverName, logger: logger)
+            client: client, connection: database.single, serverID: serverID, serverName: serverName,
+            interval: commitInterval, logger: logger)
         (metadataWakes, metadataWake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         logger.info("history kept in PostgreSQL", metadata: ["store": "\(address)"])
     }
