@@ -15,6 +15,10 @@ public struct ServerConfiguration: Sendable {
     /// connection log, and the server's id. Nil: the files hold everything.
     package var storage:
         (@Sendable (_ files: any ChatStorage, _ serverID: UInt64, _ logger: Logger) throws -> any ChatStorage)?
+    /// What `--store` and `--store-commit-interval` said, for a reload to tell they changed (`storage` is made at
+    /// start-up only).
+    package var storeFlags = ""
+    package var storeCommitInterval = ""
     /// The server's name in welcomes and server lists (`--name`).
     public var name: String
     /// The message of the day sent in every welcome (`--motd FILE`'s contents).

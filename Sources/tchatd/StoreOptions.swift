@@ -44,6 +44,8 @@ struct StoreOptions: ParsableArguments {
             return
         }
         let interval = try pacing.interval()
+        configuration.storeFlags = "\(address)"
+        configuration.storeCommitInterval = "\(interval)"
         let name = configuration.name
         configuration.storage = { files, serverID, logger in
             try PostgresStorage(

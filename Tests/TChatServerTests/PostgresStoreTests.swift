@@ -114,25 +114,23 @@ struct PostgresStoreTests {
         let cluster = try PostgresCluster()
         defer { cluster.stop() }
         try await cluster.createDatabase("chat")
-        let server = try await Self.server(on: cluster, commitInterval: .milliseconds(600))
+        let server = try await Self.server(on: cluster, commitInterval: .milliseconds(1500))
         defer { server.removeData() }
         let alice = try await server.connect("alice")
         _ = try await alice.join("#ops")
+        _ = try await alice.send(.text("first"), to: "#ops")  // the writer's connection opened
+        // After a pause longer than the interval: at once.
+        try await Task.sleep(for: .milliseconds(1600))
         let clock = ContinuousClock()
-        var started = clock.now
-        _ = try await alice.send(.text("first"), to: "#ops")
-        #expect(clock.now - started < .milliseconds(450), "nothing was committed before: at once")
-        // Right after a commit: these wait for the interval, and go in one batch (one time stamp).
-        started = clock.now
+        let started = clock.now
+        #expect(try await alice.send(.text("second"), to: "#ops").id == 2)
+        #expect(clock.now - started < .milliseconds(1000), "the last batch started over an interval ago: at once")
+        // Right after a commit: these wait until an interval after the last batch started (which was after
+        // `started`), and go in one batch, one time stamp.
         for index in 1...20 { _ = alice.submit(.send(channel: "#ops", body: .text("m\(index)"))) }
-        #expect(try await alice.send(.text("last"), to: "#ops").id == 22)
-        #expect(clock.now - started > .milliseconds(450))
-        #expect(try await Self.count("SELECT count(DISTINCT sent_at) FROM messages WHERE id > 1", in: cluster) == 1)
-        // After a pause longer than the interval: at once again.
-        try await Task.sleep(for: .milliseconds(800))
-        started = clock.now
-        _ = try await alice.send(.text("after a pause"), to: "#ops")
-        #expect(clock.now - started < .milliseconds(450))
+        #expect(try await alice.send(.text("last"), to: "#ops").id == 23)
+        #expect(clock.now - started >= .milliseconds(1490))
+        #expect(try await Self.count("SELECT count(DISTINCT sent_at) FROM messages WHERE id > 2", in: cluster) == 1)
         await alice.quit()
         await server.stop()
     }

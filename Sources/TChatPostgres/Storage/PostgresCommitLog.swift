@@ -14,8 +14,8 @@ import TChatServer
 /// and the fewer commits (group commit, as `synchronous_commit` makes each one wait for the disk). A batch also
 /// starts no sooner than `interval` after the one before: every commit costs the database, its disk and every
 /// listening server (the doorbell) about as much whatever it carries, so a busy server commits fewer, fuller
-/// batches, at the price of a message waiting at most `interval` for its batch to start. A server that commits
-/// less often than that never waits.
+/// batches, at the price of at most `interval` more waiting for a message. A server that commits less often than
+/// that never waits, and nor does a full batch.
 ///
 /// A database that cannot be reached fails the batch (nothing is acknowledged) and makes new messages be refused at
 /// once with a retryable error until a probe reaches it again.
@@ -172,8 +172,12 @@ final class PostgresCommitLog: CommitLog {
 
     /// Takes the next batch and writes it, then the next, until the queue is empty; on `loop`.
     private func writeNext() {
+        // A full batch waiting goes at once: pacing is for making batches fuller, and that one is as full as a
+        // batch gets.
         let due = lastStarted.value + interval
-        if due > NIODeadline.now() {
+        if due > NIODeadline.now(),
+            !state.withLock({ $0.queue.count >= Self.maxBatchCount || $0.queuedBytes >= Self.maxBatchBytes })
+        {
             loop.scheduleTask(deadline: due) { self.writeNext() }
             return
         }

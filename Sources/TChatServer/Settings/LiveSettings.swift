@@ -149,6 +149,7 @@ final class LiveSettings: Sendable {
             ("balance-margin", { "\($0.balanceMargin)" }), ("no-redirect", { "\(!$0.redirects)" }),
             ("threads", { "\($0.threads)" }), ("registration", { "\($0.registration)" }),
             ("require-account", { "\($0.requireAccount)" }), ("operator", { "\($0.operators)" }),
+            ("store", { $0.storeFlags }), ("store-commit-interval", { $0.storeCommitInterval }),
         ]
         return fields.filter { $0.1(running) != $0.1(changed) }.map(\.0)
     }
