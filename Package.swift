@@ -50,6 +50,13 @@ let package = Package(
         ),
         // Certificates, fingerprints, trust and why a handshake failed; shared by the server and the client.
         .target(
+            name: "TChatIRC",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio")
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "TChatTLS",
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -72,6 +79,7 @@ let package = Package(
             name: "TChatServer",
             dependencies: [
                 "TChatProtocol",
+                "TChatIRC",
                 "TChatTLS",
                 "TChatAuth",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -214,6 +222,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "TChatIRCTests",
+            dependencies: [
+                "TChatIRC",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "TChatAuthTests",
             dependencies: ["TChatAuth"],
             swiftSettings: swiftSettings
@@ -222,6 +238,7 @@ let package = Package(
             name: "TChatServerTests",
             dependencies: [
                 "TChatServer",
+                "TChatIRC",
                 "TChatPostgres",
                 "TChatTestSupport",
                 "TChatMetrics",

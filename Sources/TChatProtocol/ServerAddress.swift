@@ -13,6 +13,8 @@ public struct ServerAddress: Sendable, Hashable, CustomStringConvertible {
     public static let defaultClientPort = 7667
     /// The peer port a server listens on unless told otherwise.
     public static let defaultPeerPort = 7668
+    /// The IRC port (`tchatd --irc-listen`) unless told otherwise: IRC's own.
+    public static let defaultIRCPort = 6667
     /// What marks an address that speaks TLS.
     public static let tlsScheme = "tls://"
 

@@ -46,6 +46,14 @@ public final class ChatServer: Service, Sendable {
         }
     }
 
+    /// Where IRC clients connect (`--irc-listen`), once started; nil without an IRC port.
+    public var ircAddress: ServerAddress? {
+        state.withLock { state in
+            guard case .running(let running) = state else { return nil }
+            return running.listener.ircAddress
+        }
+    }
+
     /// SIGHUP: reads the certificate and key, the link secret and the MOTD again, and with `configuration` (the
     /// configuration file read again) takes its settings that can change live; connections open stay as they are.
     /// Returns the flags that `configuration` changes but only a restart applies.
@@ -309,6 +317,9 @@ public final class ChatServer: Service, Sendable {
         }
         if let plain = listener.plainAddress {
             logger.notice("plaintext client port for this host: \(plain)")
+        }
+        if let irc = listener.ircAddress {
+            logger.notice("IRC clients connect to \(irc)\(settings.tls == nil ? "" : " over TLS")")
         }
         guard listener.peerAddress != nil else { return }
         guard let secret = settings.linkSecret else {

@@ -100,6 +100,10 @@ extension ConnectionHandler {
                 for event in server.channels.attach(session, to: first, nick: nick.name) { reply(event, to: 0) }
             }
         } catch let error as ProtocolError {
+            if retriesRefusedNick, [.nickInUse, .nickRegistered, .invalidNick].contains(error.code) {
+                reply(.error(error), to: id)
+                return
+            }
             closeWithError(context: context, error, requestID: id)
         } catch {
             closeWithError(context: context, ProtocolError(.internalError, "\(error)"), requestID: id)

@@ -81,8 +81,13 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// Since when the first waiting request has waited for room (`HistoryAnswers`).
     var historyWaitingSince: NIODeadline?
 
-    init(server: ServerContext, overTLS: Bool = false) {
+    /// IRC's way: a HELLO refused for its nick (taken, registered, invalid) leaves the connection open for another
+    /// try, as 433 does, instead of ending it.
+    let retriesRefusedNick: Bool
+
+    init(server: ServerContext, overTLS: Bool = false, retriesRefusedNick: Bool = false) {
         self.server = server
+        self.retriesRefusedNick = retriesRefusedNick
         inbound = InboundFrames(maxFrameLength: server.configuration.maxFrameLength)
         self.overTLS = overTLS
         // The limits in force when it connects (a reload changes them for the connections to come).

@@ -30,6 +30,8 @@ public struct ServerConfiguration: Sendable {
     public var tlsKeyFile: String?
     /// `--plain-listen`: with TLS on, an extra plaintext client port, for scripts on this host; loopback only.
     public var plainClientAddress: ServerAddress?
+    /// `--irc-listen`: a port that speaks IRC to the same server (TLS when the client port does).
+    public var ircAddress: ServerAddress?
     /// `--link-secret FILE`: the secret linked servers prove they share. With none (and no `--discover`), the peer
     /// port refuses every link.
     public var linkSecretFile: String?

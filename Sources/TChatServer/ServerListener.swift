@@ -9,6 +9,7 @@ struct ServerListener {
     let clientChannel: any Channel
     let plainChannel: (any Channel)?
     let peerChannel: (any Channel)?
+    let ircChannel: (any Channel)?
     let usesTLS: Bool
 
     static func bind(group: any EventLoopGroup, server: ServerContext) async throws -> ServerListener {
@@ -29,7 +30,14 @@ struct ServerListener {
                 peers = try await bindPeers(overTLS: usesTLS, group: group, server: server)
                 bound.append(peers!)
             }
-            return ServerListener(clientChannel: clients, plainChannel: plain, peerChannel: peers, usesTLS: usesTLS)
+            var irc: (any Channel)?
+            if let address = configuration.ircAddress {
+                irc = try await bindClients(
+                    at: address, overTLS: usesTLS, speaksIRC: true, group: group, server: server)
+                bound.append(irc!)
+            }
+            return ServerListener(
+                clientChannel: clients, plainChannel: plain, peerChannel: peers, ircChannel: irc, usesTLS: usesTLS)
         } catch {
             for channel in bound { try? await channel.close() }
             throw error
@@ -37,7 +45,8 @@ struct ServerListener {
     }
 
     private static func bindClients(
-        at address: ServerAddress, overTLS: Bool, group: any EventLoopGroup, server: ServerContext
+        at address: ServerAddress, overTLS: Bool, speaksIRC: Bool = false, group: any EventLoopGroup,
+        server: ServerContext
     ) async throws -> any Channel {
         let configuration = server.configuration
         let queueBound = configuration.maxOutboundBytes
@@ -62,11 +71,23 @@ struct ServerListener {
                     // The certificate loaded when the connection arrives: a SIGHUP changes it for the next ones.
                     if overTLS, let tls = server.live.current.tls {
                         try pipeline.addHandler(
-                            PlaintextGuard { "this port speaks TLS: connect to \(ServerAddress.tlsScheme)\($0)" })
+                            PlaintextGuard(speaksIRC: speaksIRC) {
+                                speaksIRC
+                                    ? "this IRC port speaks TLS: connect with TLS (irssi -tls, WeeChat tls=on) to \($0)"
+                                    : "this port speaks TLS: connect to \(ServerAddress.tlsScheme)\($0)"
+                            })
                         try pipeline.addHandler(NIOSSLServerHandler(context: tls.clientContext))
                         try pipeline.addHandler(TLSHandshakeDeadline(limit: handshakeLimit))
                     }
-                    try pipeline.addHandler(ConnectionHandler(server: server, overTLS: overTLS))
+                    if speaksIRC {
+                        let limits = server.live.configuration
+                        try pipeline.addHandler(
+                            IRCBridge(
+                                facts: IRCServerFacts(server: server, overTLS: overTLS), rate: limits.requestRate,
+                                burst: limits.requestBurst, lineTimeout: TimeAmount(server.configuration.frameTimeout)))
+                    }
+                    try pipeline.addHandler(
+                        ConnectionHandler(server: server, overTLS: overTLS, retriesRefusedNick: speaksIRC))
                 }
             }
             .bind(host: address.host, port: address.port)
@@ -118,10 +139,12 @@ struct ServerListener {
     var clientAddress: ServerAddress { Self.describe(clientChannel, usesTLS: usesTLS) }
     var plainAddress: ServerAddress? { plainChannel.map { Self.describe($0) } }
     var peerAddress: ServerAddress? { peerChannel.map { Self.describe($0) } }
+    var ircAddress: ServerAddress? { ircChannel.map { Self.describe($0, usesTLS: usesTLS) } }
 
     func close() async {
         try? await clientChannel.close()
         try? await plainChannel?.close()
         try? await peerChannel?.close()
+        try? await ircChannel?.close()
     }
 }

@@ -69,6 +69,13 @@ struct TChatDaemon: AsyncParsableCommand {
     var plainListen: String?
 
     @Option(
+        name: .customLong("irc-listen"),
+        help: ArgumentHelp(
+            "Also speak IRC here, for irssi, WeeChat and bots (TLS when the client port has it).",
+            valueName: "host:port"))
+    var ircListen: String?
+
+    @Option(
         name: .customLong("link-secret"),
         help: ArgumentHelp(
             "File with the secret linked servers share (mode 600); without it no server can link here.",
@@ -268,6 +275,14 @@ struct TChatDaemon: AsyncParsableCommand {
             }
             configuration.plainClientAddress = address
         }
+        if let ircListen {
+            do {
+                configuration.ircAddress = try ServerAddress(
+                    parsing: ircListen, defaultPort: ServerAddress.defaultIRCPort)
+            } catch {
+                throw ValidationError("--irc-listen: \(error.message)")
+            }
+        }
         configuration.linkSecretFile = linkSecret
         do {
             configuration.peerFingerprints = try peerFingerprints.map { try CertificateFingerprint(parsing: $0) }
@@ -344,6 +359,7 @@ struct ServerProcess: Service {
             var line = "listening clients=\(addresses.clients) peers=\(addresses.peers?.description ?? "-")"
             if let plain = addresses.plain { line += " plain=\(plain)" }
             if let endpoint { line += " metrics=\(endpoint.address)" }
+            if let irc = server.ircAddress { line += " irc=\(irc)" }
             FileHandle.standardOutput.write(Data((line + "\n").utf8))
         }
         let reloads = Task { [server, reconfigure, logger] in

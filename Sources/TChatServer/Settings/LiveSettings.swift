@@ -135,6 +135,7 @@ final class LiveSettings: Sendable {
             ("listen", { "\($0.clientAddress)" }), ("peer-listen", { "\($0.peerAddress)" }),
             ("data-dir", { $0.dataDirectory }), ("name", { $0.name }),
             ("plain-listen", { "\($0.plainClientAddress.map { "\($0)" } ?? "-")" }),
+            ("irc-listen", { "\($0.ircAddress.map { "\($0)" } ?? "-")" }),
             ("tls-cert", { $0.tlsCertificateFile == nil ? "off" : "on" }),
             ("max-clients", { "\($0.maxClients)" }), ("max-frame", { "\($0.maxFrameLength)" }),
             ("max-queue", { "\($0.maxOutboundBytes)" }), ("idle-timeout", { "\($0.idleTimeout)" }),

@@ -13,10 +13,13 @@ final class PlaintextGuard: ChannelInboundHandler, RemovableChannelHandler {
 
     /// The sentence to send, given this port's `HOST:PORT`.
     private let refusal: @Sendable (String) -> String
+    /// On the IRC port the refusal is IRC's ERROR line, not a frame.
+    private let speaksIRC: Bool
     private var refused = false
 
-    init(refusal: @escaping @Sendable (String) -> String) {
+    init(speaksIRC: Bool = false, refusal: @escaping @Sendable (String) -> String) {
         self.refusal = refusal
+        self.speaksIRC = speaksIRC
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -33,7 +36,12 @@ final class PlaintextGuard: ChannelInboundHandler, RemovableChannelHandler {
         let local = context.localAddress.flatMap { address in
             address.ipAddress.map { ServerAddress(host: $0, port: address.port ?? 0).hostAndPort }
         }
-        try? ServerFrame.error(ProtocolError(.tlsRequired, refusal(local ?? "?"))).encode(requestID: 0, into: &reply)
+        if speaksIRC {
+            reply.writeString("ERROR :Closing link: \(refusal(local ?? "?"))\r\n")
+        } else {
+            try? ServerFrame.error(ProtocolError(.tlsRequired, refusal(local ?? "?"))).encode(
+                requestID: 0, into: &reply)
+        }
         context.writeLastWords(reply)
     }
 }

@@ -1,0 +1,177 @@
+import NIOCore
+import TChatIRC
+import TChatProtocol
+
+/// Sits between an IRC client's socket (or its TLS handler) and an unchanged `ConnectionHandler`: IRC lines become
+/// tchat request frames on the way in, tchat frames become IRC lines on the way out.
+///
+/// Every byte the server writes to the client passes `write` (answers, deliveries through the outbox, last words),
+/// so one translation serves them all. Requests the conversation makes while translating an answer (NAMES after a
+/// JOIN) are handed in on the next turn of the loop, never from inside a write, where the connection handler may be
+/// in the middle of its own work.
+final class IRCBridge: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    /// The longest line read: 4,096 bytes of tags (IRCv3's client limit) and 512 of message.
+    static let maxLineBytes = 4096 + 512
+    /// The longest line without its tags (RFC 1459's 512 with CR LF).
+    static let maxMessageBytes = 510
+
+    private var conversation: IRCConversation
+    private var reader = IRCLineReader(maxLineBytes: IRCBridge.maxLineBytes)
+    /// Outbound bytes of a frame not yet whole (the server writes whole frames; this is only a safeguard).
+    private var outboundRemainder: ByteBuffer?
+    private var decoder = FrameDecoder(maxFrameLength: 1 << 30)
+    /// Lines the bridge answers itself (PING, CAP, unknown commands) draw on this; forwarded ones on the
+    /// connection handler's, as a tchat client's requests do.
+    private var budget: RequestBudget
+    private let lineTimeout: TimeAmount
+    private var lineTimer: Scheduled<Void>?
+    private var requestsScheduled = false
+    private var closing = false
+
+    init(facts: IRCServerFacts, rate: Double, burst: Int, lineTimeout: TimeAmount) {
+        conversation = IRCConversation(facts: facts)
+        budget = RequestBudget(rate: rate, burst: burst)
+        self.lineTimeout = lineTimeout
+    }
+
+    // MARK: - Client to server
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !closing else { return }
+        reader.receive(unwrapInboundIn(data), now: NIODeadline.now().uptimeNanoseconds)
+        while let line = reader.next() {
+            let before = conversation.nextRequestID
+            switch line {
+            case .text(let text):
+                guard Self.messageLength(of: text) <= Self.maxMessageBytes else {
+                    conversation.receiveTooLongLine()
+                    break
+                }
+                conversation.receive(line: text)
+            case .tooLong:
+                conversation.receiveTooLongLine()
+            }
+            // A line that became no request is answered here: it costs this budget, and past it is dropped.
+            if conversation.nextRequestID == before, !budget.spend() {
+                _ = conversation.takeLines()
+                continue
+            }
+            send(context: context)
+            if closing { return }
+        }
+        watchUnfinishedLine(context: context)
+    }
+
+    /// Bytes of a line without its tags (and the space after them).
+    static func messageLength(of line: String) -> Int {
+        guard line.hasPrefix("@") else { return line.utf8.count }
+        guard let space = line.utf8.firstIndex(of: UInt8(ascii: " ")) else { return 0 }
+        return line.utf8.distance(from: space, to: line.utf8.endIndex) - 1
+    }
+
+    /// Writes the conversation's lines to the client and hands its requests to the connection handler.
+    private func send(context: ChannelHandlerContext) {
+        let lines = conversation.takeLines()
+        if conversation.wantsClose {
+            closing = true
+            context.writeLastWords(Self.encode(lines, allocator: context.channel.allocator))
+            return
+        }
+        if !lines.isEmpty {
+            context.writeAndFlush(
+                wrapOutboundOut(Self.encode(lines, allocator: context.channel.allocator)), promise: nil)
+        }
+        let requests = conversation.takeRequests()
+        guard !requests.isEmpty else { return }
+        var frames = context.channel.allocator.buffer(capacity: 64 * requests.count)
+        for (frame, id) in requests {
+            do {
+                try frame.encode(requestID: id, into: &frames)
+            } catch {
+                // Every field was cut to its wire limit before; a frame that still does not fit is refused here.
+                conversation.receive(.error(error), requestID: id)
+            }
+        }
+        context.fireChannelRead(wrapInboundOut(frames))
+        let refusals = conversation.takeLines()
+        if !refusals.isEmpty {
+            context.writeAndFlush(
+                wrapOutboundOut(Self.encode(refusals, allocator: context.channel.allocator)), promise: nil)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        closing = true
+        lineTimer?.cancel()
+        lineTimer = nil
+        context.fireChannelInactive()
+    }
+
+    /// A line begun and not finished within `--frame-timeout` ends the connection, as an unfinished frame does.
+    private func watchUnfinishedLine(context: ChannelHandlerContext) {
+        guard let since = reader.partialSince else {
+            lineTimer?.cancel()
+            lineTimer = nil
+            return
+        }
+        guard lineTimer == nil else { return }
+        let deadline = NIODeadline.uptimeNanoseconds(since) + lineTimeout
+        lineTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+            lineTimer = nil
+            guard !closing, let started = reader.partialSince else { return }
+            if NIODeadline.uptimeNanoseconds(started) + lineTimeout <= .now() {
+                closing = true
+                conversation.closeLink(
+                    "a line was begun and not finished within \(lineTimeout.nanoseconds / 1_000_000_000) s")
+                context.writeLastWords(Self.encode(conversation.takeLines(), allocator: context.channel.allocator))
+            } else {
+                watchUnfinishedLine(context: context)
+            }
+        }
+    }
+
+    // MARK: - Server to client
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        var bytes = unwrapOutboundIn(data)
+        if var remainder = outboundRemainder {
+            remainder.writeBuffer(&bytes)
+            bytes = remainder
+            outboundRemainder = nil
+        }
+        while let result = try? decoder.decode(buffer: &bytes) {
+            guard case .success(let raw) = result, let frame = try? ServerFrame(decoding: raw) else { continue }
+            conversation.receive(frame, requestID: raw.requestID)
+        }
+        if bytes.readableBytes > 0 { outboundRemainder = bytes }
+        let lines = conversation.takeLines()
+        context.write(wrapOutboundOut(Self.encode(lines, allocator: context.channel.allocator)), promise: promise)
+        if !conversation.requests.isEmpty { scheduleRequests(context: context) }
+    }
+
+    private func scheduleRequests(context: ChannelHandlerContext) {
+        guard !requestsScheduled else { return }
+        requestsScheduled = true
+        context.eventLoop.assumeIsolated().execute { [self] in
+            requestsScheduled = false
+            guard !closing else { return }
+            send(context: context)
+            context.fireChannelReadComplete()  // the connection handler sends its answers at the end of a read
+        }
+    }
+
+    /// The lines, each followed by CR LF.
+    static func encode(_ lines: [IRCMessage], allocator: ByteBufferAllocator) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: lines.count * 96)
+        for line in lines {
+            buffer.writeString(line.serialized())
+            buffer.writeStaticString("\r\n")
+        }
+        return buffer
+    }
+}

@@ -1,0 +1,77 @@
+import TChatIRC
+import TChatProtocol
+
+/// What the tchat server pushes (request id 0), told as IRC sees it happen.
+extension IRCConversation {
+    mutating func event(_ frame: ServerFrame) {
+        switch frame {
+        case .ping:
+            send(IRCMessage("PING", [facts.serverName]))
+        case .message(let message):
+            let key = message.channel.lowercased()
+            if Nick.key(for: message.from) == Nick.key(for: currentNick), let waiting = echoesExpected[key] {
+                echoesExpected[key] = waiting > 1 ? waiting - 1 : nil
+                guard capabilities.contains(.echoMessage) else { return }
+            }
+            deliver(
+                from: message.from, to: message.channel, body: message.body, time: message.time,
+                messageID: Self.messageID(channel: message.channel, id: message.id))
+        case .direct(let message):
+            deliver(from: message.from, to: message.to, body: message.body, time: message.time, messageID: nil)
+        case .joined(let channel, let nick, let time):
+            send(IRCMessage(tags: messageTags(time: time, messageID: nil), source: Self.mask(nick), "JOIN", [channel]))
+        case .parted(let channel, let nick, let reason, let time):
+            if Nick.key(for: nick) == Nick.key(for: currentNick) { channels[channel.lowercased()] = nil }
+            send(
+                IRCMessage(
+                    tags: messageTags(time: time, messageID: nil), source: Self.mask(nick), "PART",
+                    reason.isEmpty ? [channel] : [channel, reason]))
+        case .nickChanged(let old, let new, let time):
+            if Nick.key(for: old) == Nick.key(for: currentNick) { nick = new }
+            send(IRCMessage(tags: messageTags(time: time, messageID: nil), source: Self.mask(old), "NICK", [new]))
+        case .quitted(let nick, let reason, let time):
+            send(IRCMessage(tags: messageTags(time: time, messageID: nil), source: Self.mask(nick), "QUIT", [reason]))
+        case .topic(let channel, let topic, let setBy, let time):
+            let key = channel.lowercased()
+            channels[key]?.topic = topic
+            channels[key]?.topicSetBy = setBy
+            channels[key]?.topicSetAt = time
+            send(
+                IRCMessage(
+                    tags: messageTags(time: time, messageID: nil), source: Self.mask(setBy), "TOPIC", [channel, topic]))
+        case .modeChanged(let channel, let by, let change, let time):
+            channels[channel.lowercased()]?.apply(change)
+            let words = change.split(separator: " ").map(String.init)
+            let arguments = words.count > 1 && words[0].hasSuffix("b") ? [ircBan(words[1])] : Array(words.dropFirst())
+            send(
+                IRCMessage(
+                    tags: messageTags(time: time, messageID: nil), source: Self.mask(by), "MODE",
+                    [channel] + words.prefix(1) + arguments))
+        case .kicked(let channel, let nick, let by, let reason, let time):
+            if Nick.key(for: nick) == Nick.key(for: currentNick) { channels[channel.lowercased()] = nil }
+            send(
+                IRCMessage(
+                    tags: messageTags(time: time, messageID: nil), source: Self.mask(by), "KICK",
+                    [channel, nick, reason]))
+        case .invited(let channel, let by, let time):
+            send(
+                IRCMessage(
+                    tags: messageTags(time: time, messageID: nil), source: Self.mask(by), "INVITE",
+                    [currentNick, channel]))
+        case .channelInfo(let info):
+            // A session come to share its account's nick is in that nick's channels.
+            joinedChannel(info)
+        case .notice(let text), .text(let text):
+            notice(text)
+        case .error(let error):
+            closeLink(error.message)
+        default:
+            break
+        }
+    }
+
+    /// A tchat ban as an IRC mask: `account:NAME` as the extban `$a:NAME`, a nick pattern as `pattern!*@*`.
+    func ircBan(_ ban: String) -> String {
+        ban.hasPrefix("account:") ? "$a:" + ban.dropFirst("account:".count) : ban + "!*@*"
+    }
+}

@@ -1,0 +1,39 @@
+import TChatProtocol
+
+/// A tchat request an IRC command became, waiting for its OK or ERROR, with what its answer has brought so far.
+struct IRCPendingRequest {
+    enum Kind {
+        case hello
+        /// A SASL step: LOGIN or LOGIN_CONTINUE.
+        case login(final: Bool)
+        case join(channel: String)
+        /// CHANNEL_MODE's query before LIST_CLIENTS, so that NAMES can show `@` and `+`.
+        case namesModes(channel: String, afterJoin: Bool)
+        case names(channel: String)
+        case part(channel: String, reason: String)
+        case message(target: String, text: String, isNotice: Bool)
+        case setTopic(channel: String, topic: String)
+        case topicQuery(channel: String)
+        case list(only: Set<String>?)
+        case who(mask: String)
+        case whoNick(nick: String)
+        case whois(nick: String)
+        case modeQuery(channel: String)
+        case banList(channel: String)
+        case modeChange(channel: String)
+        case kick(channel: String, nick: String)
+        case invite(nick: String, channel: String)
+        case away(text: String)
+        case nick(new: String)
+        case quit(reason: String)
+        case kill(nick: String)
+    }
+
+    var kind: Kind
+    var welcome: Welcome?
+    var channelInfo: ChannelInfo?
+    var clientInfo: ClientInfo?
+    var awayText: String?
+    var members: [String] = []
+    var found = false
+}

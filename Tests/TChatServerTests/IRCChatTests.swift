@@ -1,0 +1,209 @@
+import Foundation
+import TChatAuth
+import TChatIRC
+import TChatProtocol
+import Testing
+
+@testable import TChatServer
+
+/// IRC clients on `--irc-listen` and tchat clients on the tchat port share one server: channels, direct messages,
+/// nicks and accounts.
+@Suite struct IRCChatTests {
+    static func server(_ configure: @escaping (inout ServerConfiguration) -> Void = { _ in }) async throws
+        -> (TestServer, ServerAddress)
+    {
+        let server = try await TestServer { configuration in
+            configuration.ircAddress = ServerAddress(host: "127.0.0.1", port: 0)
+            configuration.scramIterations = ScramKeys.minimumIterations
+            configure(&configuration)
+        }
+        return (server, try #require(server.server.ircAddress))
+    }
+
+    @Test func anIRCUserAndATchatUserChatBothWaysInAChannelAndDirectly() async throws {
+        let (server, irc) = try await Self.server()
+        defer { Task { await server.server.shutdown() } }
+        let bob = try await RawConnection.connect(to: server.address)
+        try await bob.hello("bob")
+        try await bob.send(.join(channel: "#room", history: 0), id: 2)
+        #expect(await bob.reply(to: 2).last == .ok)
+
+        let alice = try await IRCConnection.connect(to: irc)
+        try await alice.register("alice")
+        try await alice.send("JOIN #room")
+        await alice.waitFor("JOIN", "#room")
+        let names = await alice.waitFor("353", "alice", "=", "#room")
+        #expect(Set(names?.params.last?.split(separator: " ") ?? []) == ["alice", "bob"])
+        await alice.waitFor("366", "alice", "#room")
+        #expect(await eventually { bob.frames.contains { $0.frame.type == .joined } })
+
+        // IRC to tchat: formatting codes kept, /me as an action, a direct message.
+        try await alice.send("PRIVMSG #room :hi \u{2}bob\u{2}", "PRIVMSG #room :\u{1}ACTION waves\u{1}", "PRIVMSG bob :psst")
+        #expect(
+            await eventually {
+                let frames = bob.frames.map(\.frame)
+                return frames.contains { if case .message(let m) = $0 { m.from == "alice" && m.body == .text("hi \u{2}bob\u{2}") } else { false } }
+                    && frames.contains { if case .message(let m) = $0 { m.body == MessageBody(.action, "waves") } else { false } }
+                    && frames.contains { if case .direct(let m) = $0 { m.from == "alice" && m.body == .text("psst") } else { false } }
+            })
+
+        // tchat to IRC: text, JSON as its text, an action, a direct message.
+        try await bob.send(.send(channel: "#room", body: .text("hello alice")), id: 3)
+        try await bob.send(.send(channel: "#room", body: .json(#"{"a":1}"#)), id: 4)
+        try await bob.send(.send(channel: "#room", body: MessageBody(.action, "nods")), id: 5)
+        try await bob.send(.sendDirect(nick: "alice", body: .text("private")), id: 6)
+        await alice.waitFor("PRIVMSG", "#room", "hello alice")
+        await alice.waitFor("PRIVMSG", "#room", #"{"a":1}"#)
+        await alice.waitFor("PRIVMSG", "#room", "\u{1}ACTION nods\u{1}")
+        let direct = await alice.waitFor("PRIVMSG", "alice", "private")
+        #expect(direct?.source == "bob!bob@tchat")
+        // Without echo-message, alice does not get her own messages back.
+        #expect(!alice.lines.contains { $0.verb == "PRIVMSG" && $0.source?.hasPrefix("alice!") == true })
+    }
+
+    @Test func aTchatMessageNeverBecomesAnotherCommandAndLongOnesAreSplitToFitALine() async throws {
+        let (server, irc) = try await Self.server()
+        defer { Task { await server.server.shutdown() } }
+        let bob = try await RawConnection.connect(to: server.address)
+        try await bob.hello("bob")
+        try await bob.send(.join(channel: "#room", history: 0), id: 2)
+        let alice = try await IRCConnection.connect(to: irc)
+        try await alice.register("alice")
+        try await alice.send("JOIN #room")
+        await alice.waitFor("366", "alice", "#room")
+
+        try await bob.send(.send(channel: "#room", body: .text("one\r\nQUIT :pwned\r\nKICK #room alice\ntwo")), id: 3)
+        await alice.waitFor("PRIVMSG", "#room", "two")
+        let texts = alice.lines.filter { $0.verb == "PRIVMSG" }.map { $0.params.last ?? "" }
+        #expect(texts == ["one", "QUIT :pwned", "KICK #room alice", "two"])
+        #expect(!alice.lines.contains { $0.verb == "QUIT" || $0.verb == "KICK" })
+
+        let long = (0..<400).map { "word\($0)" }.joined(separator: " ") + " é👋🏽"
+        try await bob.send(.send(channel: "#room", body: .text(long)), id: 4)
+        #expect(await eventually { alice.rawLines.contains { $0.hasSuffix("é👋🏽") } })
+        let pieces = alice.rawLines.filter { $0.contains("PRIVMSG #room :word") || $0.hasSuffix("é👋🏽") }
+        #expect(pieces.count > 4)
+        #expect(pieces.allSatisfy { $0.utf8.count + 2 <= 512 })
+        let rebuilt = alice.lines.filter { $0.verb == "PRIVMSG" }.dropFirst(4).map { $0.params.last ?? "" }.joined()
+        #expect(rebuilt == long)
+    }
+
+    @Test func echoMessageServerTimeAndMessageTagsAreHonouredWhenAskedFor() async throws {
+        let (server, irc) = try await Self.server()
+        defer { Task { await server.server.shutdown() } }
+        let alice = try await IRCConnection.connect(to: irc)
+        try await alice.send("CAP LS 302")
+        let listing = await alice.waitFor("CAP", "*", "LS")
+        let offered = Set(listing?.params.last?.split(separator: " ").map(String.init) ?? [])
+        #expect(offered.isSuperset(of: ["echo-message", "server-time", "message-tags", "sasl=SCRAM-SHA-256"]))
+        #expect(!offered.contains("sasl=PLAIN,SCRAM-SHA-256"), "PLAIN is offered only over TLS")
+        try await alice.send("NICK alice", "USER a 0 * :A", "CAP REQ :echo-message server-time message-tags bogus")
+        await alice.waitFor("CAP", "*", "NAK")
+        try await alice.send("CAP REQ :echo-message server-time message-tags", "CAP LIST")
+        await alice.waitFor("CAP", "*", "ACK")
+        #expect(alice.lines.contains { $0.verb == "001" } == false, "the welcome waits for CAP END")
+        try await alice.send("CAP END", "JOIN #t")
+        await alice.waitFor("366", "alice", "#t")
+        try await alice.send("PRIVMSG #t :mine", "PRIVMSG alice :to myself")
+        let echo = await alice.waitFor("PRIVMSG", "#t", "mine")
+        #expect(echo?.tag("time")?.hasSuffix("Z") == true)
+        #expect(echo?.tag("msgid")?.hasSuffix("-1") == true)
+        await alice.waitFor("PRIVMSG", "alice", "to myself")
+    }
+
+    @Test func aTakenOrInvalidNickGetsItsNumericAndRegistrationGoesOnWithAnother() async throws {
+        let (server, irc) = try await Self.server()
+        defer { Task { await server.server.shutdown() } }
+        let bob = try await RawConnection.connect(to: server.address)
+        try await bob.hello("bob")
+        let other = try await IRCConnection.connect(to: irc)
+        try await other.send("NICK bob", "USER b 0 * :B")
+        await other.waitFor("433", "*", "bob")
+        try await other.send("NICK b@d")
+        await other.waitFor("432")
+        try await other.send("NICK bob2")
+        await other.waitFor("001", "bob2")
+        try await other.send("NICK bob")
+        await other.waitFor("433", "bob2", "bob")
+        try await other.send("NICK robert")
+        let change = await other.waitFor("NICK", "robert")
+        #expect(change?.source == "bob2!bob2@tchat")
+    }
+
+    @Test func saslScramLogsAnIRCClientInToItsTchatAccountBeforeTheWelcome() async throws {
+        let (server, irc) = try await Self.server()
+        defer { Task { await server.server.shutdown() } }
+        let ann = try await AccountTests.registered("ann", on: server)
+        try await ann.send(.quit(reason: ""), id: 9)
+        _ = await ann.reply(to: 9)
+        #expect(await eventually { ann.isClosed })
+
+        // Without logging in, the account's nick is refused.
+        let guest = try await IRCConnection.connect(to: irc)
+        try await guest.send("NICK ann", "USER a 0 * :A")
+        await guest.waitFor("433", "*", "ann")
+
+        let wrong = try await IRCConnection.connect(to: irc)
+        try await Self.scram(wrong, account: "ann", password: "wrong password", expectSuccess: false)
+        await wrong.waitFor("904")
+
+        let client = try await IRCConnection.connect(to: irc)
+        try await Self.scram(client, account: "ann", password: AccountTests.password, expectSuccess: true)
+        let loggedIn = await client.waitFor("900")
+        #expect(loggedIn?.params[2] == "ann")
+        await client.waitFor("903")
+        try await client.send("CAP END")
+        await client.waitFor("001", "ann")
+    }
+
+    /// CAP, NICK, USER and a SCRAM-SHA-256 exchange over AUTHENTICATE, up to the client's final `+`.
+    static func scram(_ client: IRCConnection, account: String, password: String, expectSuccess: Bool) async throws {
+        try await client.send("CAP LS 302", "NICK \(account)", "USER u 0 * :U", "CAP REQ :sasl")
+        await client.waitFor("CAP", "*", "ACK")
+        try await client.send("AUTHENTICATE SCRAM-SHA-256")
+        await client.waitFor("AUTHENTICATE", "+")
+        var scram = ScramClient(account: account, password: password, nonce: RandomBytes.nonce())
+        try await client.send("AUTHENTICATE " + Data(try scram.clientFirst().utf8).base64EncodedString())
+        let first = await client.waitFor(within: .seconds(30)) { $0.verb == "AUTHENTICATE" && $0.params != ["+"] }
+        let serverFirst = String(decoding: Data(base64Encoded: first?.params[0] ?? "") ?? Data(), as: UTF8.self)
+        let final = try scram.receiveServerFirst(serverFirst)
+        try await client.send("AUTHENTICATE " + Data(final.utf8).base64EncodedString())
+        guard expectSuccess else { return }
+        let last = await client.waitFor(within: .seconds(30)) {
+            $0.verb == "AUTHENTICATE" && $0.params != ["+"] && $0.params != first?.params
+        }
+        let serverFinal = String(decoding: Data(base64Encoded: last?.params[0] ?? "") ?? Data(), as: UTF8.self)
+        try scram.receiveServerFinal(serverFinal)
+        try await client.send("AUTHENTICATE +")
+    }
+
+    @Test func joiningShowsTheTopicAndTheNamesWithTheirOperators() async throws {
+        let (server, irc) = try await Self.server()
+        defer { Task { await server.server.shutdown() } }
+        let ann = try await AccountTests.registered("ann", on: server)
+        try await ann.send(.join(channel: "#ops", history: 0), id: 3)
+        _ = await ann.reply(to: 3)
+        try await ann.send(.setTopic(channel: "#ops", topic: "deploys at five"), id: 4)
+        _ = await ann.reply(to: 4)
+
+        let alice = try await IRCConnection.connect(to: irc)
+        try await alice.register("alice", capabilities: ["multi-prefix"])
+        try await alice.send("JOIN #ops")
+        await alice.waitFor("332", "alice", "#ops", "deploys at five")
+        let setter = await alice.waitFor("333", "alice", "#ops")
+        #expect(setter?.params[2].hasPrefix("ann") == true)
+        let names = await alice.waitFor("353", "alice", "=", "#ops")
+        #expect(Set(names?.params.last?.split(separator: " ") ?? []) == ["@ann", "alice"])
+        try await alice.send("MODE #ops +t")
+        await alice.waitFor("482", "alice", "#ops")
+        try await ann.send(.channelMode(channel: "#ops", change: "+v alice"), id: 5)
+        let voiced = await alice.waitFor("MODE", "#ops", "+v", "alice")
+        #expect(voiced?.source == "ann!ann@tchat")
+        try await alice.send("NAMES #ops")
+        #expect(
+            await eventually { alice.lines.contains { $0.verb == "353" && $0.params.last?.contains("+alice") == true } },
+            "\(alice.rawLines)")
+        try await alice.send("TOPIC #ops")
+        #expect(await eventually { alice.lines.filter { $0.verb == "332" }.count == 2 })
+    }
+}
