@@ -116,6 +116,38 @@ public struct IRCMessage: Sendable, Hashable {
         return line
     }
 
+    /// The bytes of `serialized()` without its tags, at most (CR, LF and NUL not subtracted).
+    public var messageBytes: Int {
+        var count = command.utf8.count
+        if let source { count += source.utf8.count + 2 }
+        for param in params { count += param.utf8.count + 1 }
+        if let last = params.last, last.isEmpty || last.contains(" ") || last.hasPrefix(":") { count += 1 }
+        return count
+    }
+
+    /// The message cut to fit `maxBytes` without its tags: the longest parameter is shortened (at a character
+    /// boundary) until it fits. For replies that quote what a client sent, which may be a line's worth itself.
+    public func fitted(to maxBytes: Int) -> IRCMessage {
+        var message = self
+        while message.messageBytes > maxBytes, !message.params.isEmpty {
+            let over = message.messageBytes - maxBytes
+            let longest = message.params.indices.max { message.params[$0].utf8.count < message.params[$1].utf8.count }!
+            var text = message.params[longest]
+            guard !text.isEmpty else { break }
+            let keep = max(0, text.utf8.count - over)
+            var kept = ""
+            for character in text {
+                if kept.utf8.count + character.utf8.count > keep { break }
+                kept.append(character)
+            }
+            if kept.isEmpty, message.params.count - 1 != longest { kept = "*" }
+            text = kept
+            if text == message.params[longest] { break }
+            message.params[longest] = text
+        }
+        return message
+    }
+
     /// `text` without CR, LF and NUL.
     public static func lineSafe(_ text: String) -> String {
         guard text.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A || $0 == 0 }) else { return text }

@@ -38,13 +38,24 @@ import Testing
         #expect(await eventually { bob.frames.contains { $0.frame.type == .joined } })
 
         // IRC to tchat: formatting codes kept, /me as an action, a direct message.
-        try await alice.send("PRIVMSG #room :hi \u{2}bob\u{2}", "PRIVMSG #room :\u{1}ACTION waves\u{1}", "PRIVMSG bob :psst")
+        try await alice.send(
+            "PRIVMSG #room :hi \u{2}bob\u{2}", "PRIVMSG #room :\u{1}ACTION waves\u{1}", "PRIVMSG bob :psst")
         #expect(
             await eventually {
                 let frames = bob.frames.map(\.frame)
-                return frames.contains { if case .message(let m) = $0 { m.from == "alice" && m.body == .text("hi \u{2}bob\u{2}") } else { false } }
-                    && frames.contains { if case .message(let m) = $0 { m.body == MessageBody(.action, "waves") } else { false } }
-                    && frames.contains { if case .direct(let m) = $0 { m.from == "alice" && m.body == .text("psst") } else { false } }
+                return frames.contains {
+                    if case .message(let m) = $0 {
+                        m.from == "alice" && m.body == .text("hi \u{2}bob\u{2}")
+                    } else {
+                        false
+                    }
+                }
+                    && frames.contains {
+                        if case .message(let m) = $0 { m.body == MessageBody(.action, "waves") } else { false }
+                    }
+                    && frames.contains {
+                        if case .direct(let m) = $0 { m.from == "alice" && m.body == .text("psst") } else { false }
+                    }
             })
 
         // tchat to IRC: text, JSON as its text, an action, a direct message.
@@ -201,7 +212,9 @@ import Testing
         #expect(voiced?.source == "ann!ann@tchat")
         try await alice.send("NAMES #ops")
         #expect(
-            await eventually { alice.lines.contains { $0.verb == "353" && $0.params.last?.contains("+alice") == true } },
+            await eventually {
+                alice.lines.contains { $0.verb == "353" && $0.params.last?.contains("+alice") == true }
+            },
             "\(alice.rawLines)")
         try await alice.send("TOPIC #ops")
         #expect(await eventually { alice.lines.filter { $0.verb == "332" }.count == 2 })

@@ -84,7 +84,9 @@ final class IRCConnection: Sendable {
             found = lines.first(where: match)
             return found != nil
         }
-        if found == nil { Issue.record("no such line; got:\n\(rawLines.joined(separator: "\n"))", sourceLocation: sourceLocation) }
+        if found == nil {
+            Issue.record("no such line; got:\n\(rawLines.joined(separator: "\n"))", sourceLocation: sourceLocation)
+        }
         return found
     }
 

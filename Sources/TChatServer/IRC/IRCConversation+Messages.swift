@@ -48,7 +48,7 @@ extension IRCConversation {
         let tags = messageTags(time: time, messageID: messageID)
         for piece in IRCText.pieces(of: body.text, maxBytes: room) {
             let text = isAction ? "\u{1}ACTION \(piece)\u{1}" : piece
-            send(IRCMessage(tags: tags, source: source, command, [target, text]))
+            lines.append(IRCMessage(tags: tags, source: source, command, [target, text]))  // fits by its cut
         }
     }
 

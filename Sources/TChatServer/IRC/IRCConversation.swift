@@ -87,8 +87,13 @@ struct IRCConversation {
     mutating func receive(line: String) {
         guard phase != .closing else { return }
         if phase == .registering, helloSent {
-            // Past the bound the client is not waiting for a welcome but flooding; the rest is dropped.
-            if heldLines.count < Self.maxHeldLines { heldLines.append(line) }
+            // Past the bound the client is not waiting for a welcome but flooding, and IRC ends floods.
+            guard heldLines.count < Self.maxHeldLines else {
+                closeLink("Excess flood: more than \(Self.maxHeldLines) lines before the welcome")
+                wantsClose = true
+                return
+            }
+            heldLines.append(line)
             return
         }
         let message: IRCMessage
@@ -144,21 +149,27 @@ struct IRCConversation {
     /// `nick!nick@tchat`: the mask every user is shown with.
     static func mask(_ nick: String) -> String { "\(nick)!\(nick)@\(userHost)" }
 
-    mutating func send(_ message: IRCMessage) { lines.append(message) }
+    /// The longest line sent, without tags and CR LF (RFC 1459's 512 with them).
+    static let maxLineBytes = 510
+
+    /// Queues a line, cut to fit when it quotes too much (a reply naming what a client sent).
+    mutating func send(_ message: IRCMessage) {
+        lines.append(message.messageBytes > Self.maxLineBytes ? message.fitted(to: Self.maxLineBytes) : message)
+    }
 
     /// A numeric reply to this client: `:server CODE nick params…`.
     mutating func numeric(_ code: IRCNumeric, _ params: String...) {
-        lines.append(IRCMessage(source: facts.serverName, code.rawValue, [currentNick] + params))
+        send(IRCMessage(source: facts.serverName, code.rawValue, [currentNick] + params))
     }
 
     mutating func numeric(_ code: IRCNumeric, parameters: [String]) {
-        lines.append(IRCMessage(source: facts.serverName, code.rawValue, [currentNick] + parameters))
+        send(IRCMessage(source: facts.serverName, code.rawValue, [currentNick] + parameters))
     }
 
     /// A server notice, one line per line of `text`.
     mutating func notice(_ text: String) {
         for piece in IRCText.pieces(of: text, maxBytes: 400) {
-            lines.append(IRCMessage(source: facts.serverName, "NOTICE", [currentNick, piece]))
+            send(IRCMessage(source: facts.serverName, "NOTICE", [currentNick, piece]))
         }
     }
 
@@ -166,7 +177,7 @@ struct IRCConversation {
     mutating func closeLink(_ reason: String) {
         guard phase != .closing else { return }
         phase = .closing
-        lines.append(IRCMessage("ERROR", ["Closing link: \(reason)"]))
+        send(IRCMessage("ERROR", ["Closing link: \(reason)"]))
     }
 
     mutating func enterWelcomed() { phase = .welcomed }
