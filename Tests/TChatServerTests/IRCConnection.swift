@@ -3,6 +3,7 @@ import NIOPosix
 import Synchronization
 import TChatIRC
 import TChatProtocol
+import TChatTLS
 import Testing
 
 /// An IRC client over a raw socket that collects every line the server sends, for tests of the IRC port.
@@ -41,11 +42,15 @@ final class IRCConnection: Sendable {
         }
     }
 
-    static func connect(to address: ServerAddress) async throws -> IRCConnection {
+    /// Connects, over TLS when given a client (checked against the name `localhost`).
+    static func connect(to address: ServerAddress, tls: TLSClient? = nil) async throws -> IRCConnection {
         let log = LineLog()
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(try tls.makeHandler(host: "localhost"))
+                    }
                     try channel.pipeline.syncOperations.addHandler(Collector(log: log))
                 }
             }
@@ -62,6 +67,10 @@ final class IRCConnection: Sendable {
 
     /// Sends lines, each with CR LF.
     func send(_ lines: String...) async throws {
+        try await send(lines)
+    }
+
+    func send(_ lines: [String]) async throws {
         try await channel.writeAndFlush(ByteBuffer(string: lines.map { $0 + "\r\n" }.joined()))
     }
 
