@@ -117,6 +117,8 @@ final class Daemon: Sendable {
     let child: Child
     let clients: String
     let directory: String
+    /// `irc=HOST:PORT` (or `tls://…`) when started with `--irc-listen`.
+    let irc: String?
 
     init(
         directory: String, port: String = "0", extra: [String] = [], environment: [String: String] = [:]
@@ -136,6 +138,7 @@ final class Daemon: Sendable {
         // "listening clients=HOST:PORT peers=HOST:PORT"
         let fields = line.split(separator: " ")
         clients = String(fields[1].dropFirst("clients=".count))
+        irc = fields.first { $0.hasPrefix("irc=") }.map { String($0.dropFirst("irc=".count)) }
         #expect(fields[2].hasPrefix("peers=127.0.0.1:") && !fields[2].hasSuffix(":0"))
     }
 
