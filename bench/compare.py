@@ -24,7 +24,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # Connections set up at once by the load generator, per server: each its fastest. ngircd listens with a backlog of
 # 10, so more at once means dropped SYNs and one-second retries; InspIRCd finishes registrations on a once-a-second
 # timer, so it needs many at once to connect quickly.
-CONNECTING = {"tchatd": 100, "tchatd-before": 100, "InspIRCd": 1000, "ngircd": 8}
+CONNECTING = {"tchatd": 100, "tchatd-irc": 100, "tchatd-before": 100, "InspIRCd": 1000, "ngircd": 8}
 
 
 def free_port():
@@ -69,7 +69,8 @@ class Server:
         self.name = name
         self.bin_dir = os.path.abspath(bin_dir)  # the server runs in its own directory
         self.tls = tls
-        self.protocol = "tchat" if name.startswith("tchatd") else "irc"
+        # tchatd-irc is tchatd measured on its IRC port (--irc-listen), with the same IRC load as the IRC servers.
+        self.protocol = "tchat" if name.startswith("tchatd") and name != "tchatd-irc" else "irc"
 
     def __enter__(self):
         self.dir = tempfile.mkdtemp(prefix=f"compare-{self.name}-")
@@ -77,8 +78,11 @@ class Server:
         log = open(os.path.join(self.dir, "output"), "w")
         cert, key = make_certificate(self.dir) if self.tls else ("", "")
         if self.name.startswith("tchatd"):
-            argv = [os.path.join(self.bin_dir, "tchatd"), "--data-dir", os.path.join(self.dir, "data"),
-                    "--listen", f"127.0.0.1:{self.port}", "--peer-listen", "127.0.0.1:0",
+            listen = ["--listen", f"127.0.0.1:{self.port}"]
+            if self.name == "tchatd-irc":
+                listen = ["--listen", "127.0.0.1:0", "--irc-listen", f"127.0.0.1:{self.port}"]
+            argv = [os.path.join(self.bin_dir, "tchatd"), "--data-dir", os.path.join(self.dir, "data")] + listen + [
+                    "--peer-listen", "127.0.0.1:0",
                     "--max-clients", "60000", "--max-per-ip", "0", "--rate", "0", "--log-level", "warning"]
             if self.tls:
                 argv += ["--tls-cert", cert, "--tls-key", key]
@@ -265,7 +269,7 @@ def main():
     parser.add_argument("--bin", required=True, help="directory holding tchatd and tchat-bench")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="small counts and one repeat, to check the script")
-    parser.add_argument("--servers", default="tchatd,InspIRCd,ngircd")
+    parser.add_argument("--servers", default="tchatd,tchatd-irc,InspIRCd,ngircd")
     parser.add_argument("--only", help="comma-separated scenario name prefixes to run (\"rooms,fanout 100x1\"); "
                                        "the history store is measured only when nothing is left out")
     parser.add_argument("--raw", help="also write every run's report here, as JSON")
@@ -320,12 +324,15 @@ def main():
     print(f"# tchat-bench side by side — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     print()
     print(f"{os.cpu_count()} cores, {platform.platform()}; {repeats} repeat(s), medians; "
-          f"ratio = tchatd ÷ the better peer (for figures where lower is better, below 1 means tchatd is ahead).")
+          f"ratio = tchatd ÷ the better peer (for figures where lower is better, below 1 means tchatd is ahead); "
+          f"IRC ratio = tchatd-irc (tchatd's IRC port, the same IRC load as the peers) ÷ InspIRCd.")
     print()
     peers = [s for s in servers if not s.startswith("tchatd")]
     before = "tchatd-before" in servers
-    print("| scenario | figure | " + " | ".join(servers) + " | ratio |" + (" vs before |" if before else ""))
-    print("|---|---|" + "---|" * len(servers) + "---|" + ("---|" if before else ""))
+    irc = "tchatd-irc" in servers and "InspIRCd" in servers
+    print("| scenario | figure | " + " | ".join(servers) + " | ratio |" + (" IRC ratio |" if irc else "")
+          + (" vs before |" if before else ""))
+    print("|---|---|" + "---|" * len(servers) + "---|" + ("---|" if irc else "") + ("---|" if before else ""))
     for name, _, figures, _ in plan:
         for key, label, better in figures:
             medians = {}
@@ -339,6 +346,9 @@ def main():
                 ratio = f"{medians['tchatd'] / best:.2f}×" if best else ""
             cells = " | ".join(show(medians[s]) if values_for(s, name) else "—" for s in servers)
             line = f"| {name} | {label} | {cells} | {ratio} |"
+            if irc:
+                ours, theirs = medians.get("tchatd-irc"), medians.get("InspIRCd")
+                line += f" {ours / theirs:.2f}× |" if key != "faults" and ours is not None and theirs else " |"
             if before:
                 earlier, now = medians.get("tchatd-before"), medians.get("tchatd")
                 line += f" {now / earlier:.2f}× |" if key != "faults" and earlier and now is not None else " |"

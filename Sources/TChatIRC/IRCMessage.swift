@@ -105,7 +105,9 @@ public struct IRCMessage: Sendable, Hashable {
             line += " "
             let clean = Self.lineSafe(param)
             if index == params.count - 1 {
-                if clean.isEmpty || clean.contains(" ") || clean.hasPrefix(":") { line += ":" }
+                if clean.isEmpty || clean.contains(" ") || clean.hasPrefix(":") || Self.textCommands.contains(command) {
+                    line += ":"
+                }
                 line += clean
             } else {
                 var word = Self.word(clean)
@@ -116,12 +118,13 @@ public struct IRCMessage: Sendable, Hashable {
         return line
     }
 
-    /// The bytes of `serialized()` without its tags, at most (CR, LF and NUL not subtracted).
+    /// The bytes of `serialized()` without its tags, at most (a colon is always counted; CR, LF and NUL are not
+    /// subtracted).
     public var messageBytes: Int {
         var count = command.utf8.count
         if let source { count += source.utf8.count + 2 }
         for param in params { count += param.utf8.count + 1 }
-        if let last = params.last, last.isEmpty || last.contains(" ") || last.hasPrefix(":") { count += 1 }
+        if !params.isEmpty { count += 1 }  // the last one's colon, counted whether it takes one or not
         return count
     }
 
@@ -147,6 +150,10 @@ public struct IRCMessage: Sendable, Hashable {
         }
         return message
     }
+
+    /// Commands whose last parameter is free text: it always takes its colon, as every server writes it, since
+    /// clients and bots that split on the first colon after the command read `PRIVMSG #a 1:2` wrong.
+    static let textCommands: Set<String> = ["PRIVMSG", "NOTICE", "TOPIC", "PART", "QUIT", "KICK", "ERROR"]
 
     /// `text` without CR, LF and NUL.
     public static func lineSafe(_ text: String) -> String {

@@ -5,6 +5,10 @@ public enum IRCText {
     /// Empty lines are kept out: IRC cannot send an empty message.
     public static func pieces(of text: String, maxBytes: Int) -> [String] {
         let limit = max(maxBytes, 4)
+        // Most messages are one short line: handed back as they are, with one pass over their bytes.
+        if text.utf8.count <= limit, !text.utf8.contains(where: { $0 == 0x0A || $0 == 0x0D || $0 == 0 }) {
+            return text.isEmpty ? [] : [text]
+        }
         var pieces: [String] = []
         // By scalars: CR LF is one Character, and would not split at "\n".
         for line in text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: true) {

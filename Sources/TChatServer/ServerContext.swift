@@ -22,6 +22,7 @@ final class ServerContext: Sendable {
     private let mailboxes: [ObjectIdentifier: LoopMailbox]
     /// Likewise; each made on its loop when its first connection arrives.
     private let sweeps: [ObjectIdentifier: NIOLoopBoundBox<KeepAliveSweep?>]
+    private let ircRenderCaches: [ObjectIdentifier: NIOLoopBoundBox<IRCRenderCache?>]
     private let connections: Mutex<ConnectionTable<any Channel>>
     /// Channels made by this server's clients, per address group (`--create-rate`, `--create-burst`).
     private let creations: Mutex<ConnectionThrottle>
@@ -46,6 +47,12 @@ final class ServerContext: Sendable {
                 valueType: KeepAliveSweep.self, eventLoop: loop)
         }
         self.sweeps = sweeps
+        var caches: [ObjectIdentifier: NIOLoopBoundBox<IRCRenderCache?>] = [:]
+        for loop in loops {
+            caches[ObjectIdentifier(loop)] = NIOLoopBoundBox.makeEmptyBox(
+                valueType: IRCRenderCache.self, eventLoop: loop)
+        }
+        ircRenderCaches = caches
         self.configuration = configuration
         self.channels = channels
         self.clients = clients
@@ -62,6 +69,15 @@ final class ServerContext: Sendable {
     /// The mailbox of one of the server's loops (a loop from elsewhere, which never happens, gets a new one).
     func mailbox(for loop: any EventLoop) -> LoopMailbox {
         mailboxes[ObjectIdentifier(loop)] ?? LoopMailbox(loop: loop)
+    }
+
+    /// The IRC render cache of the loop the caller is on (a loop from elsewhere gets its own).
+    func ircRenderCache(on loop: any EventLoop) -> IRCRenderCache {
+        guard let box = ircRenderCaches[ObjectIdentifier(loop)] else { return IRCRenderCache() }
+        if let cache = box.value { return cache }
+        let cache = IRCRenderCache()
+        box.value = cache
+        return cache
     }
 
     /// The keep-alive sweep of the loop the caller is on (a loop from elsewhere, as in tests, gets its own).

@@ -83,7 +83,8 @@ struct ServerListener {
                         let limits = server.live.configuration
                         try pipeline.addHandler(
                             IRCBridge(
-                                facts: IRCServerFacts(server: server, overTLS: overTLS), rate: limits.requestRate,
+                                facts: IRCServerFacts(server: server, overTLS: overTLS),
+                                renderCache: server.ircRenderCache(on: channel.eventLoop), rate: limits.requestRate,
                                 burst: limits.requestBurst, lineTimeout: TimeAmount(server.configuration.frameTimeout)))
                     }
                     try pipeline.addHandler(

@@ -33,8 +33,12 @@ final class IRCBridge: ChannelDuplexHandler {
     private var requestsScheduled = false
     private var closing = false
 
-    init(facts: IRCServerFacts, rate: Double, burst: Int, lineTimeout: TimeAmount) {
+    /// Channel messages rendered once for every IRC client of this loop.
+    private let renderCache: IRCRenderCache
+
+    init(facts: IRCServerFacts, renderCache: IRCRenderCache, rate: Double, burst: Int, lineTimeout: TimeAmount) {
         conversation = IRCConversation(facts: facts)
+        self.renderCache = renderCache
         budget = RequestBudget(rate: rate, burst: burst)
         self.lineTimeout = lineTimeout
     }
@@ -144,13 +148,62 @@ final class IRCBridge: ChannelDuplexHandler {
             bytes = remainder
             outboundRemainder = nil
         }
-        while let result = try? decoder.decode(buffer: &bytes) {
-            guard case .success(let raw) = result, let frame = try? ServerFrame(decoding: raw) else { continue }
-            conversation.receive(frame, requestID: raw.requestID)
+        let allocator = context.channel.allocator
+        // What to write: one rendering alone is written as it is, shared with every other client; more are
+        // gathered into one buffer.
+        var single: ByteBuffer?
+        var out = ByteBuffer()
+        func emit(_ lines: ByteBuffer) {
+            if single == nil, out.writerIndex == 0 {
+                single = lines
+                return
+            }
+            if var first = single {
+                out = allocator.buffer(capacity: first.readableBytes + bytes.readableBytes * 2)
+                out.writeBuffer(&first)
+                single = nil
+            }
+            out.writeImmutableBuffer(lines)
+        }
+        while let length = bytes.getInteger(at: bytes.readerIndex, as: UInt32.self),
+            bytes.readableBytes >= 4 + Int(length)
+        {
+            let frame = bytes.readSlice(length: 4 + Int(length))!
+            let type = frame.getInteger(at: frame.readerIndex + 4, as: UInt8.self)
+            let requestID = frame.getInteger(at: frame.readerIndex + 5, as: UInt32.self)
+            if type == FrameType.message.rawValue, requestID == 0, let slot = renderCache.slot(forMessageFrame: frame) {
+                // The hot path: a live channel message, the same lines for every client with the same tags.
+                guard
+                    let variant = conversation.variant(
+                        forChannelMessageIn: renderCache.channelKeys[slot], fromKey: renderCache.fromKeys[slot])
+                else { continue }
+                if let lines = renderCache.cachedLines(slot: slot, variant: variant) {
+                    emit(lines)
+                } else {
+                    let capabilities = conversation.capabilities
+                    emit(
+                        renderCache.lines(slot: slot, variant: variant, allocator: allocator) {
+                            IRCConversation.channelLines($0, capabilities: capabilities)
+                        })
+                }
+                continue
+            }
+            if let requestID, requestID != 0, type == FrameType.ok.rawValue || type == FrameType.sent.rawValue,
+                conversation.settlesMessage(requestID: requestID, done: type == FrameType.ok.rawValue)
+            {
+                continue  // a SEND's SENT and OK: nothing to show, no need to decode
+            }
+            var whole = frame
+            if case .success(let raw)? = try? decoder.decode(buffer: &whole),
+                let decoded = try? ServerFrame(decoding: raw)
+            {
+                conversation.receive(decoded, requestID: raw.requestID)
+                let lines = conversation.takeLines()
+                if !lines.isEmpty { emit(Self.encode(lines, allocator: allocator)) }
+            }
         }
         if bytes.readableBytes > 0 { outboundRemainder = bytes }
-        let lines = conversation.takeLines()
-        context.write(wrapOutboundOut(Self.encode(lines, allocator: context.channel.allocator)), promise: promise)
+        context.write(wrapOutboundOut(single ?? out), promise: promise)
         if !conversation.requests.isEmpty { scheduleRequests(context: context) }
     }
 
@@ -168,10 +221,14 @@ final class IRCBridge: ChannelDuplexHandler {
     /// The lines, each followed by CR LF.
     static func encode(_ lines: [IRCMessage], allocator: ByteBufferAllocator) -> ByteBuffer {
         var buffer = allocator.buffer(capacity: lines.count * 96)
+        append(lines, to: &buffer)
+        return buffer
+    }
+
+    static func append(_ lines: [IRCMessage], to buffer: inout ByteBuffer) {
         for line in lines {
             buffer.writeString(line.serialized())
             buffer.writeStaticString("\r\n")
         }
-        return buffer
     }
 }

@@ -8,10 +8,8 @@ extension IRCConversation {
         case .ping:
             send(IRCMessage("PING", [facts.serverName]))
         case .message(let message):
-            let key = message.channel.lowercased()
-            if Nick.key(for: message.from) == Nick.key(for: currentNick), let waiting = echoesExpected[key] {
-                echoesExpected[key] = waiting > 1 ? waiting - 1 : nil
-                guard capabilities.contains(.echoMessage) else { return }
+            guard shows(channelMessageIn: message.channel.lowercased(), fromKey: Nick.key(for: message.from)) else {
+                return
             }
             deliver(
                 from: message.from, to: message.channel, body: message.body, time: message.time,

@@ -36,27 +36,77 @@ extension IRCConversation {
 
     /// The lines of one message as IRC carries it: each line of the body on its own, cut to fit 512 bytes with
     /// the source and target in front, `/me` wrapped as a CTCP ACTION.
-    mutating func deliver(
-        from sender: String, to target: String, body: MessageBody, time: Timestamp, messageID: String?,
-        command: String = "PRIVMSG"
-    ) {
-        let source = Self.mask(sender)
+    static func lines(
+        from sender: String, to target: String, body: MessageBody, tags: [IRCTag], command: String = "PRIVMSG"
+    ) -> [IRCMessage] {
+        let source = mask(sender)
         let isAction = body.contentType == .action
         // ":" source " " command " " target " :" text CR LF, and the ACTION wrapping.
         let overhead = 1 + source.utf8.count + 1 + command.utf8.count + 1 + target.utf8.count + 2 + 2
         let room = 512 - overhead - (isAction ? 9 : 0)
-        let tags = messageTags(time: time, messageID: messageID)
-        for piece in IRCText.pieces(of: body.text, maxBytes: room) {
-            let text = isAction ? "\u{1}ACTION \(piece)\u{1}" : piece
-            lines.append(IRCMessage(tags: tags, source: source, command, [target, text]))  // fits by its cut
+        return IRCText.pieces(of: body.text, maxBytes: room).map { piece in
+            IRCMessage(tags: tags, source: source, command, [target, isAction ? "\u{1}ACTION \(piece)\u{1}" : piece])
         }
     }
 
+    /// A channel message's lines for a client with `capabilities`: all a client needs to know to render it, so
+    /// one rendering serves every client alike (`IRCRenderCache`).
+    static func channelLines(_ message: ChatMessage, capabilities: Set<IRCCapability>) -> [IRCMessage] {
+        let tags = tags(
+            capabilities, time: message.time, messageID: messageID(channel: message.channel, id: message.id))
+        return lines(from: message.from, to: message.channel, body: message.body, tags: tags)
+    }
+
+    /// Which rendering of a channel message this client takes: the tags it asked for, as two bits.
+    var renderVariant: Int {
+        (capabilities.contains(.serverTime) ? 1 : 0) | (capabilities.contains(.messageTags) ? 2 : 0)
+    }
+
+    /// The rendering a live channel message takes for this client, nil when it is not shown (not welcomed yet, or
+    /// its own copy): one call, so the hot path reaches into this state once, in place.
+    mutating func variant(forChannelMessageIn channelKey: String, fromKey: String) -> Int? {
+        guard phase == .welcomed, shows(channelMessageIn: channelKey, fromKey: fromKey) else { return nil }
+        return renderVariant
+    }
+
+    /// Whether to show a channel message: not this client's own copy of what it sent, unless it asked for
+    /// echo-message. Only while its sends are in flight can a message be its own copy.
+    mutating func shows(channelMessageIn channelKey: String, fromKey: String) -> Bool {
+        guard !echoesExpected.isEmpty, let waiting = echoesExpected[channelKey], fromKey == nickKey else {
+            return true
+        }
+        echoesExpected[channelKey] = waiting > 1 ? waiting - 1 : nil
+        return capabilities.contains(.echoMessage)
+    }
+
+    /// A SEND's SENT (`done` false) or OK: true when `requestID` is a channel message's, whose answer shows
+    /// nothing (the channel's copy is the echo), so the frame need not be decoded.
+    mutating func settlesMessage(requestID: UInt32, done: Bool) -> Bool {
+        guard case .message(let target, _, _)? = pending[requestID]?.kind, target.hasPrefix("#") else { return false }
+        if done { pending[requestID] = nil }
+        return true
+    }
+
+    /// A message delivered to this client alone (a direct message, or a channel message on the slow path).
+    mutating func deliver(
+        from sender: String, to target: String, body: MessageBody, time: Timestamp,
+        messageID: @autoclosure () -> String?
+    ) {
+        let tags = capabilities.isEmpty ? [] : Self.tags(capabilities, time: time, messageID: messageID())
+        lines.append(contentsOf: Self.lines(from: sender, to: target, body: body, tags: tags))  // fit by their cut
+    }
+
     /// server-time and msgid, for the clients that asked for them.
-    func messageTags(time: Timestamp, messageID: String?) -> [IRCTag] {
+    func messageTags(time: Timestamp, messageID: @autoclosure () -> String?) -> [IRCTag] {
+        Self.tags(capabilities, time: time, messageID: messageID())
+    }
+
+    static func tags(
+        _ capabilities: Set<IRCCapability>, time: Timestamp, messageID: @autoclosure () -> String?
+    ) -> [IRCTag] {
         var tags: [IRCTag] = []
         if capabilities.contains(.serverTime) { tags.append(IRCTag("time", time.iso8601)) }
-        if let messageID, capabilities.contains(.messageTags) { tags.append(IRCTag("msgid", messageID)) }
+        if capabilities.contains(.messageTags), let messageID = messageID() { tags.append(IRCTag("msgid", messageID)) }
         return tags
     }
 

@@ -31,7 +31,11 @@ struct IRCConversation {
     let facts: IRCServerFacts
     private(set) var phase = Phase.registering
     /// The nick asked for while registering; the nick held once welcomed.
-    var nick: String?
+    var nick: String? {
+        didSet { nickKey = nick.map { Nick.key(for: $0) } ?? "" }
+    }
+    /// `nick`'s skeleton, to tell this client's own messages.
+    private(set) var nickKey = ""
     var user: String?
     var realName = ""
     /// CAP LS or REQ came before registration ended: the welcome waits for CAP END.

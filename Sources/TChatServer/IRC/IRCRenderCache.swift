@@ -1,0 +1,84 @@
+import NIOCore
+import TChatIRC
+import TChatProtocol
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Channel messages as IRC lines, rendered once per event loop and shared by every IRC client on it.
+///
+/// A channel message reaches each member's connection as the same tchat frame; decoding it and building its IRC
+/// line per member cost several times what a tchat client's copy of the frame does. The first IRC member on a loop
+/// renders it, the others share the bytes, as the tchat path encodes a message once and shares it. A message is
+/// known by its channel and id, which tchat gives it once for the whole network. Lines differ only by the tags a
+/// client asked for (server-time, message-tags), so each message keeps one rendering per combination. The cache
+/// is a small table the newest messages overwrite: a miss costs one rendering, never a wrong line.
+///
+/// Kept as parallel arrays, looked up by slot, so a hit copies no strings or arrays. Lives on its loop and is only
+/// touched there.
+final class IRCRenderCache {
+    static let slots = 512
+    static let variants = 4
+    private var ids = [UInt64](repeating: 0, count: IRCRenderCache.slots)
+    private var channels = [ByteBuffer?](repeating: nil, count: IRCRenderCache.slots)
+    private var messages = [ChatMessage?](repeating: nil, count: IRCRenderCache.slots)
+    private(set) var channelKeys = [String](repeating: "", count: IRCRenderCache.slots)
+    private(set) var fromKeys = [String](repeating: "", count: IRCRenderCache.slots)
+    private var rendered = [ByteBuffer?](repeating: nil, count: IRCRenderCache.slots * IRCRenderCache.variants)
+
+    /// The slot of the MESSAGE frame `frame` (all of it, length first), decoded and kept there on a miss; nil
+    /// when the frame does not decode as a MESSAGE.
+    func slot(forMessageFrame frame: ByteBuffer) -> Int? {
+        let start = frame.readerIndex + ProtocolLimits.headerLength
+        guard let nameLength = frame.getInteger(at: start, as: UInt16.self),
+            let id = frame.getInteger(at: start + 2 + Int(nameLength), as: UInt64.self)
+        else { return nil }
+        let slot = frame.withUnsafeReadableBytes { bytes -> Int in
+            var hash: UInt64 = 14_695_981_039_346_656_037 ^ id
+            for byte in bytes[(ProtocolLimits.headerLength + 2)..<(ProtocolLimits.headerLength + 2 + Int(nameLength))] {
+                hash = (hash ^ UInt64(byte)) &* 1_099_511_628_211
+            }
+            return Int(hash % UInt64(Self.slots))
+        }
+        if ids[slot] == id, let known = channels[slot], known.readableBytes == Int(nameLength),
+            known.withUnsafeReadableBytes({ mine in
+                frame.withUnsafeReadableBytes { theirs in
+                    memcmp(mine.baseAddress!, theirs.baseAddress! + ProtocolLimits.headerLength + 2, mine.count) == 0
+                }
+            })
+        {
+            return slot
+        }
+        var copy = frame
+        var decoder = FrameDecoder(maxFrameLength: 1 << 30)
+        guard case .success(let raw)? = try? decoder.decode(buffer: &copy),
+            case .message(let message)? = try? ServerFrame(decoding: raw)
+        else { return nil }
+        ids[slot] = id
+        // Its own copy of the name: a slice would keep the whole buffer it came in alive.
+        channels[slot] = ByteBuffer(bytes: frame.readableBytesView.dropFirst(9 + 2).prefix(Int(nameLength)))
+        messages[slot] = message
+        channelKeys[slot] = message.channel.lowercased()
+        fromKeys[slot] = Nick.key(for: message.from)
+        for variant in 0..<Self.variants { rendered[slot * Self.variants + variant] = nil }
+        return slot
+    }
+
+    /// The lines of the message in `slot` for a client with `variant`'s tags, rendered on first use.
+    func lines(
+        slot: Int, variant: Int, allocator: ByteBufferAllocator,
+        render: (ChatMessage) -> [IRCMessage]
+    ) -> ByteBuffer {
+        if let bytes = rendered[slot * Self.variants + variant] { return bytes }
+        guard let message = messages[slot] else { return ByteBuffer() }
+        let bytes = IRCBridge.encode(render(message), allocator: allocator)
+        rendered[slot * Self.variants + variant] = bytes
+        return bytes
+    }
+
+    /// The rendering already made, if any (no closure is made on the hot path).
+    func cachedLines(slot: Int, variant: Int) -> ByteBuffer? {
+        rendered[slot * Self.variants + variant]
+    }
+}
