@@ -15,9 +15,10 @@ struct TChatDaemon: AsyncParsableCommand {
         commandName: "tchatd",
         abstract: "The tchat server: real-time channels and direct messages, with history kept as JSON files.",
         discussion: """
-            Once both sockets are bound, tchatd prints 'listening clients=HOST:PORT peers=HOST:PORT' as the first \
-            line on standard output; logs go to standard error. SIGTERM or SIGINT shut it down cleanly; SIGHUP \
-            reads the certificate, the key, the link secret and the MOTD again. See tchatd(8).
+            Once both sockets are bound, tchatd prints 'listening clients=HOST:PORT peers=HOST:PORT' (then \
+            irc=HOST:PORT and the other ports that are on) as the first line on standard output; logs go to \
+            standard error. SIGTERM or SIGINT shut it down cleanly; SIGHUP reads the certificate, the key, the \
+            link secret and the MOTD again. See tchatd(8).
             """,
         version: TChatVersion.current,
         subcommands: [AccountCommand.self])

@@ -1,0 +1,155 @@
+import Foundation
+import TChatIRC
+import TChatProtocol
+import Testing
+
+@testable import TChatServer
+
+/// The IRC conversation as the state machine it is: lines and tchat frames in, requests and lines out, no socket
+/// and a fixed clock.
+@Suite struct IRCConversationTests {
+    static let time = Timestamp(milliseconds: 1_800_000_000_000)
+    static let facts = IRCServerFacts(
+        serverName: "irc.test", network: "test", startedAt: time, saslMechanisms: ["SCRAM-SHA-256"], maxChannels: 10,
+        historyLimit: 100, maxBodyBytes: 65536, now: { IRCConversationTests.time })
+
+    /// A conversation past its welcome, as `nick`.
+    static func welcomed(_ nick: String = "ann", capabilities: String = "") -> IRCConversation {
+        var conversation = IRCConversation(facts: facts)
+        if !capabilities.isEmpty {
+            conversation.receive(line: "CAP REQ :\(capabilities)")
+        }
+        conversation.receive(line: "NICK \(nick)")
+        conversation.receive(line: "USER u 0 * :U")
+        if !capabilities.isEmpty { conversation.receive(line: "CAP END") }
+        let hello = conversation.takeRequests()
+        let welcome = Welcome(
+            version: 1, serverName: "irc.test", serverVersion: "1", nick: nick, address: "", connectedAt: time,
+            maxFrameLength: 65536, welcomeText: "", motd: "")
+        conversation.receive(.welcome(welcome), requestID: hello[0].id)
+        conversation.receive(.ok, requestID: hello[0].id)
+        _ = conversation.takeLines()
+        return conversation
+    }
+
+    @Test func helloWaitsForNickUserAndCapEndAndLinesMeanwhileAreHeldNotLost() {
+        var conversation = IRCConversation(facts: Self.facts)
+        conversation.receive(line: "CAP LS 302")
+        conversation.receive(line: "NICK ann")
+        conversation.receive(line: "USER u 0 * :U")
+        #expect(conversation.takeRequests().isEmpty, "no HELLO during CAP negotiation")
+        conversation.receive(line: "CAP END")
+        conversation.receive(line: "JOIN #early")
+        let requests = conversation.takeRequests()
+        #expect(requests.count == 1)
+        guard case .hello(let hello) = requests[0].frame else {
+            Issue.record("not a hello: \(requests)")
+            return
+        }
+        #expect(hello.nick == "ann" && !hello.acceptsRedirect)
+        let welcome = Welcome(
+            version: 1, serverName: "irc.test", serverVersion: "1", nick: "ann", address: "", connectedAt: Self.time,
+            maxFrameLength: 65536, welcomeText: "", motd: "")
+        conversation.receive(.welcome(welcome), requestID: requests[0].id)
+        conversation.receive(.ok, requestID: requests[0].id)
+        #expect(conversation.takeLines().map(\.command).drop { $0 == "CAP" }.prefix(4) == ["001", "002", "003", "004"])
+        #expect(conversation.takeRequests().map(\.frame) == [.join(channel: "#early", history: 0)])
+    }
+
+    @Test func aRefusedNickAsksForAnotherAndTooManyLinesMeanwhileEndTheConnection() {
+        var conversation = IRCConversation(facts: Self.facts)
+        conversation.receive(line: "NICK bob")
+        conversation.receive(line: "USER u 0 * :U")
+        let hello = conversation.takeRequests()[0]
+        conversation.receive(.error(ProtocolError(.nickInUse, "the nick bob is in use")), requestID: hello.id)
+        #expect(conversation.takeLines().map(\.params) == [["*", "bob", "the nick bob is in use"]])
+        conversation.receive(line: "NICK bob2")
+        let retry = conversation.takeRequests()
+        #expect(retry.count == 1)
+        for index in 0..<IRCConversation.maxHeldLines { conversation.receive(line: "PRIVMSG #a :\(index)") }
+        #expect(!conversation.wantsClose)
+        conversation.receive(line: "PRIVMSG #a :one too many")
+        #expect(conversation.wantsClose)
+        #expect(conversation.takeLines().last?.params.last?.contains("Excess flood") == true)
+    }
+
+    @Test func saslPiecesAreJoinedAndAnOverlongMessageEndsTheAttempt() {
+        var conversation = IRCConversation(facts: Self.facts)
+        conversation.receive(line: "CAP REQ :sasl")
+        conversation.receive(line: "AUTHENTICATE SCRAM-SHA-256")
+        #expect(conversation.takeLines().last == IRCMessage("AUTHENTICATE", ["+"]))
+        let first = "n,,n=ann,r=" + String(repeating: "x", count: 400)
+        let encoded = Data(first.utf8).base64EncodedString()
+        var rest = Substring(encoded)
+        while !rest.isEmpty {
+            conversation.receive(line: "AUTHENTICATE " + rest.prefix(400))
+            rest = rest.dropFirst(400)
+        }
+        if encoded.count % 400 == 0 { conversation.receive(line: "AUTHENTICATE +") }
+        #expect(conversation.takeRequests().map(\.frame) == [.login(mechanism: "SCRAM-SHA-256", data: first)])
+
+        var long = IRCConversation(facts: Self.facts)
+        long.receive(line: "AUTHENTICATE SCRAM-SHA-256")
+        for _ in 0..<10 { long.receive(line: "AUTHENTICATE " + String(repeating: "QUFB", count: 100)) }
+        #expect(long.takeLines().contains { $0.command == "905" })
+        #expect(long.takeRequests().isEmpty)
+        long.receive(line: "AUTHENTICATE PLAIN")
+        #expect(long.takeLines().map(\.command) == ["908", "904"], "PLAIN is not offered without TLS")
+    }
+
+    @Test func ownChannelMessagesComeBackOnlyWithEchoMessage() {
+        for echo in [false, true] {
+            var conversation = Self.welcomed(capabilities: echo ? "echo-message" : "")
+            conversation.receive(line: "PRIVMSG #a :mine")
+            let send = conversation.takeRequests()
+            #expect(send.map(\.frame) == [.send(channel: "#a", body: .text("mine"))])
+            let copy = ChatMessage(channel: "#a", id: 1, time: Self.time, from: "ann", body: .text("mine"))
+            conversation.receive(.message(copy), requestID: 0)
+            conversation.receive(.sent(id: 1, time: Self.time), requestID: send[0].id)
+            conversation.receive(.ok, requestID: send[0].id)
+            let other = ChatMessage(channel: "#a", id: 2, time: Self.time, from: "bob", body: .text("theirs"))
+            conversation.receive(.message(other), requestID: 0)
+            let texts = conversation.takeLines().map { $0.params.last ?? "" }
+            #expect(texts == (echo ? ["mine", "theirs"] : ["theirs"]))
+        }
+    }
+
+    @Test func aHostOnlyBanIsRefusedAndAnAccountExtbanBecomesAnAccountBan() {
+        var conversation = Self.welcomed()
+        conversation.receive(line: "MODE #a +b *!*@evil.example")
+        #expect(conversation.takeRequests().isEmpty)
+        #expect(conversation.takeLines().last?.params.last?.contains("not hosts") == true)
+        conversation.receive(line: "MODE #a +bb $a:eve spam*!*@*")
+        #expect(
+            conversation.takeRequests().map(\.frame) == [
+                .channelMode(channel: "#a", change: "+b account:eve"), .channelMode(channel: "#a", change: "+b spam*"),
+            ])
+    }
+
+    @Test func aJoinBecomesJoinTopicAndNamesWithOperators() {
+        var conversation = Self.welcomed(capabilities: "multi-prefix")
+        conversation.receive(line: "JOIN #ops")
+        let join = conversation.takeRequests()[0]
+        let info = ChannelInfo(
+            name: "#ops", members: 2, topic: "deploys", topicSetBy: "bob", topicSetAt: Self.time, lastMessageID: 0)
+        conversation.receive(.channelInfo(info), requestID: join.id)
+        conversation.receive(.ok, requestID: join.id)
+        #expect(conversation.takeLines().map(\.command) == ["JOIN", "332", "333"])
+        let modes = conversation.takeRequests()[0]
+        #expect(modes.frame == .channelMode(channel: "#ops", change: ""))
+        conversation.receive(
+            .channelModes(channel: "#ops", modes: "+t", operators: "Bob", voiced: "ann", bans: ""), requestID: modes.id)
+        conversation.receive(.ok, requestID: modes.id)
+        let names = conversation.takeRequests()[0]
+        for nick in ["ann", "bob"] {
+            let client = ClientInfo(
+                nick: nick, address: "", connectedAt: Self.time, durationMilliseconds: 0, clientName: "", clientVersion: "",
+                host: "", processID: 0, server: "s")
+            conversation.receive(.clientInfo(client), requestID: names.id)
+        }
+        conversation.receive(.ok, requestID: names.id)
+        let lines = conversation.takeLines()
+        #expect(lines.map(\.command) == ["353", "366"])
+        #expect(lines[0].params.last == "+ann @bob")
+    }
+}
