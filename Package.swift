@@ -109,6 +109,7 @@ let package = Package(
             name: "TChatTUI",
             dependencies: [
                 "CNcurses",
+                "TChatIRC",
                 "TChatClient",
                 "TChatTLS",
                 "TChatProtocol",

@@ -18,6 +18,8 @@ import Testing
 
     @Test func sanitizingRemovesWhatCouldMoveTheCursor() {
         #expect(TerminalText.sanitize("a\u{1B}[2Jb\tc\u{7}") == "a\u{FFFD}[2Jb c\u{FFFD}")
+        // IRC users' formatting is taken out, colour digits and all, rather than shown as U+FFFD and digits.
+        #expect(TerminalText.sanitize("\u{2}bold\u{2} \u{3}04,12red\u{3} \u{1D}it\u{F} 3,4") == "bold red it 3,4")
         #expect(TerminalText.truncate("abcdef", to: 4) == "abc…")
         #expect(TerminalText.truncate("日本語", to: 4) == "日…")
         #expect(TerminalText.truncate("abc", to: 4) == "abc")

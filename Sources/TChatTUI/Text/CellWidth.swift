@@ -1,3 +1,5 @@
+import TChatIRC
+
 /// How many terminal cells text takes.
 ///
 /// Text is always handled whole graphemes at a time (Swift's `Character`): wrapping never splits one, and the
@@ -45,11 +47,13 @@ public enum CellWidth {
 /// Makes text from the network safe to put on a terminal.
 public enum TerminalText {
     /// Control characters (which could move the cursor or change colours) become U+FFFD; a tab becomes a space.
-    /// Newlines are not allowed here: callers split text into lines first.
+    /// IRC's formatting codes (bold, colours with their digits, italics...), which IRC users send and which would
+    /// otherwise show as U+FFFD and stray digits, are taken out. Newlines are not allowed here: callers split text
+    /// into lines first.
     public static func sanitize(_ text: some StringProtocol) -> String {
         var result = ""
         result.reserveCapacity(text.utf8.count)
-        for scalar in text.unicodeScalars {
+        for scalar in IRCText.stripFormatting(String(text)).unicodeScalars {
             switch scalar.value {
             case 0x09: result.unicodeScalars.append(" ")
             case 0x00..<0x20, 0x7F..<0xA0: result.unicodeScalars.append("\u{FFFD}")
