@@ -143,7 +143,8 @@ import Testing
         let names = conversation.takeRequests()[0]
         for nick in ["ann", "bob"] {
             let client = ClientInfo(
-                nick: nick, address: "", connectedAt: Self.time, durationMilliseconds: 0, clientName: "", clientVersion: "",
+                nick: nick, address: "", connectedAt: Self.time, durationMilliseconds: 0, clientName: "",
+                clientVersion: "",
                 host: "", processID: 0, server: "s")
             conversation.receive(.clientInfo(client), requestID: names.id)
         }
