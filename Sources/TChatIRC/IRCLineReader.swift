@@ -2,8 +2,8 @@ public import NIOCore
 
 /// Cuts the bytes of an IRC connection into lines, holding at most one unfinished line of bounded length.
 ///
-/// A line ends at LF (a CR before it is dropped, as is a lone CR at the end); a NUL ends nothing and is kept for
-/// the parser to refuse. A line longer than `maxLineBytes` is not held: it is reported once as too long and the
+/// A line ends at LF; CR and NUL bytes in it are dropped (IRC allows neither inside a line, and a stray one must not
+/// reach a message others read). A line longer than `maxLineBytes` is not held: it is reported once as too long and the
 /// rest of it, up to its LF, is skipped, so a client cannot make the server buffer more than one line's worth
 /// whatever it sends. Lines that are not UTF-8 are read as Latin-1 (what IRC clients without a charset setting
 /// send), so nothing a user types is lost or refused for its encoding. Pure: the caller says what time it is.
@@ -35,6 +35,7 @@ public struct IRCLineReader {
             ready.removeAll(keepingCapacity: true)
             readyIndex = 0
         }
+        var finished = false
         bytes.withUnsafeReadableBytes { raw in
             var start = 0
             while start < raw.count {
@@ -44,12 +45,15 @@ public struct IRCLineReader {
                 }
                 hold(raw[start..<newline])
                 finishLine()
+                finished = true
                 start = newline + 1
             }
         }
         if held.isEmpty && !skipping {
             partialSince = nil
-        } else if partialSince == nil {
+        } else if finished || partialSince == nil {
+            // The unfinished line now held began in this read: a client whose reads end mid-line while lines
+            // keep finishing is never taken for one that stopped.
             partialSince = now
         }
     }
@@ -77,7 +81,7 @@ public struct IRCLineReader {
             skipping = false
             return
         }
-        if held.last == 0x0D { held.removeLast() }
+        if held.contains(0x0D) || held.contains(0) { held.removeAll { $0 == 0x0D || $0 == 0 } }
         if held.count > maxLineBytes {
             ready.append(.tooLong)
         } else if !held.isEmpty {

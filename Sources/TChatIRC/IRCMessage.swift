@@ -105,13 +105,17 @@ public struct IRCMessage: Sendable, Hashable {
             line += " "
             let clean = Self.lineSafe(param)
             if index == params.count - 1 {
-                if clean.isEmpty || clean.contains(" ") || clean.hasPrefix(":") || Self.textCommands.contains(command) {
+                // By bytes: a space or colon followed by a combining mark is one Character with it, and would
+                // pass a Character test while still splitting the line for every client.
+                if clean.isEmpty || clean.utf8.contains(0x20) || clean.utf8.first == 0x3A
+                    || Self.textCommands.contains(command)
+                {
                     line += ":"
                 }
                 line += clean
             } else {
                 var word = Self.word(clean)
-                if word.hasPrefix(":") { word = "_" + word.dropFirst() }
+                if word.utf8.first == 0x3A { word = "_" + String(word.unicodeScalars.dropFirst()) }
                 line += word
             }
         }
@@ -165,7 +169,8 @@ public struct IRCMessage: Sendable, Hashable {
     public static func word(_ text: String) -> String {
         let safe = lineSafe(text)
         if safe.isEmpty { return "*" }
-        return safe.contains(" ") ? String(safe.map { $0 == " " ? "_" : $0 }) : safe
+        guard safe.utf8.contains(0x20) else { return safe }
+        return String(String.UnicodeScalarView(safe.unicodeScalars.map { $0 == " " ? "_" : $0 }))
     }
 }
 

@@ -10,48 +10,74 @@ public enum IRCText {
             return text.isEmpty ? [] : [text]
         }
         var pieces: [String] = []
-        // By scalars: CR LF is one Character, and would not split at "\n".
-        for line in text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: true) {
-            var rest = Substring(String(String.UnicodeScalarView(line.filter { $0 != "\r" && $0 != "\0" })))
-            if rest.isEmpty { continue }
-            while !rest.isEmpty {
-                if rest.utf8.count <= limit {
-                    pieces.append(String(rest))
-                    break
+        // By scalars, in one pass: CR LF is one Character and would not split at "\n", and walking Characters
+        // over a run of thousands of combining marks would rebuild that one Character for every piece.
+        var piece = String.UnicodeScalarView()
+        var bytes = 0
+        var lastSpace: (index: String.UnicodeScalarView.Index, bytes: Int)?
+        /// Where the last character began: a cut there keeps an accent, a skin tone or a joined emoji whole.
+        var lastStart: (index: String.UnicodeScalarView.Index, bytes: Int)?
+        var previous: Unicode.Scalar?
+        func finish() {
+            if !piece.isEmpty { pieces.append(String(piece)) }
+            piece = String.UnicodeScalarView()
+            bytes = 0
+            lastSpace = nil
+            lastStart = nil
+        }
+        func carry(from cut: String.UnicodeScalarView.Index) {
+            let rest = String.UnicodeScalarView(piece[cut...])
+            piece = String.UnicodeScalarView(piece[..<cut])
+            finish()
+            piece = rest
+            bytes = rest.reduce(0) { $0 + $1.utf8.count }
+        }
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\n":
+                finish()
+                continue
+            case "\r", "\0":
+                continue
+            default:
+                break
+            }
+            let size = scalar.utf8.count
+            let extends = previous.map { isExtending(scalar, after: $0) } ?? false
+            previous = scalar
+            if bytes + size > limit {
+                // Cut at the last space when it leaves at least three quarters of the piece; else before the
+                // character this scalar belongs to, unless that character is longer than 64 bytes.
+                if let space = lastSpace, space.bytes * 4 >= limit * 3 {
+                    carry(from: space.index)
+                } else if extends, let start = lastStart, start.bytes > 0, bytes - start.bytes <= 64 {
+                    carry(from: start.index)
+                } else {
+                    finish()
                 }
-                var end = rest.startIndex
-                var bytes = 0
-                var lastSpace: Substring.Index?
-                for index in rest.indices {
-                    let size = rest[index].utf8.count
-                    if bytes + size > limit { break }
-                    bytes += size
-                    end = rest.index(after: index)
-                    if rest[index] == " " { lastSpace = end }
-                }
-                if end == rest.startIndex {
-                    // One character longer than the limit (a long run of combining marks): cut by scalars.
-                    let scalars = rest.unicodeScalars
-                    var scalarEnd = scalars.startIndex
-                    var scalarBytes = 0
-                    while scalarEnd < scalars.endIndex, scalarBytes + scalars[scalarEnd].utf8.count <= limit {
-                        scalarBytes += scalars[scalarEnd].utf8.count
-                        scalarEnd = scalars.index(after: scalarEnd)
-                    }
-                    pieces.append(String(scalars[scalars.startIndex..<scalarEnd]))
-                    rest = Substring(scalars[scalarEnd...])
-                    continue
-                }
-                if let lastSpace, rest.distance(from: rest.startIndex, to: lastSpace) > 1,
-                    rest.utf8.distance(from: rest.startIndex, to: lastSpace) * 4 >= limit * 3
-                {
-                    end = lastSpace
-                }
-                pieces.append(String(rest[rest.startIndex..<end]))
-                rest = rest[end...]
+            }
+            if !extends { lastStart = (piece.endIndex, bytes) }
+            piece.append(scalar)
+            bytes += size
+            if scalar == " " { lastSpace = (piece.endIndex, bytes) }
+        }
+        finish()
+        return pieces
+    }
+
+    /// Whether `scalar` continues the character before it: a combining mark, a variation selector, a skin tone, a
+    /// tag, a zero-width joiner or what follows one. Close enough to Unicode's rules to keep common characters
+    /// whole when a line is cut; a rare one cut across two lines still loses nothing.
+    static func isExtending(_ scalar: Unicode.Scalar, after previous: Unicode.Scalar) -> Bool {
+        if previous.value == 0x200D { return true }
+        switch scalar.value {
+        case 0x200D, 0xFE00...0xFE0F, 0x1F3FB...0x1F3FF, 0xE0020...0xE007F: return true
+        default:
+            switch scalar.properties.generalCategory {
+            case .nonspacingMark, .spacingMark, .enclosingMark: return true
+            default: return false
             }
         }
-        return pieces
     }
 
     /// The text of a CTCP ACTION (`\u{1}ACTION waves\u{1}`), nil when `text` is not one.

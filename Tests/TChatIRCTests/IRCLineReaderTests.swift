@@ -40,6 +40,19 @@ import Testing
         #expect(reader.next() == .text("PRIVMSG #a :x"))
     }
 
+    @Test func aClientWhoseReadsEndMidLineWhileLinesFinishKeepsAFreshClock() {
+        var reader = IRCLineReader(maxLineBytes: 64)
+        reader.receive(ByteBuffer(string: "PING :a\r\nPRIV"), now: 1)
+        #expect(reader.partialSince == 1)
+        reader.receive(ByteBuffer(string: "MSG #a :x\r\nPING"), now: 7)
+        #expect(reader.partialSince == 7, "a line finished; the one held now began in this read")
+        reader.receive(ByteBuffer(string: " :b\r\nNUL\u{0}AND\rCR\r\n"), now: 9)
+        #expect(reader.partialSince == nil)
+        var lines: [IRCLineReader.Line] = []
+        while let line = reader.next() { lines.append(line) }
+        #expect(lines.suffix(2) == [.text("PING :b"), .text("NULANDCR")])
+    }
+
     @Test func bytesThatAreNotUTF8AreReadAsLatin1() {
         var reader = IRCLineReader(maxLineBytes: 64)
         reader.receive(ByteBuffer(bytes: Array("PRIVMSG #a :caf".utf8) + [0xE9, 0x0A]), now: 0)

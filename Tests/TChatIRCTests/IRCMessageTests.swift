@@ -79,6 +79,12 @@ import Testing
         #expect(parsed.params.count == 4)
         #expect(parsed.params.last == "hiQUIT :bye")
         #expect(parsed.source == "evilPRIVMSG")
+        // A space or colon with a combining mark after it is one Character with it, and still a space byte.
+        let combined = try IRCMessage(
+            parsing: IRCMessage(source: "s", "332", ["me", "a \u{301}b", ": \u{301}x"]).serialized())
+        #expect(combined.params == ["me", "a_\u{301}b", ": \u{301}x"])
+        let leading = try IRCMessage(parsing: IRCMessage("X", [":\u{301}a", "b"]).serialized())
+        #expect(leading.params.count == 2)
         let tagged = IRCMessage(tags: [IRCTag("a", "x;y z\\\r\n")], "TAGMSG", ["#c"])
         #expect(try IRCMessage(parsing: tagged.serialized()).tag("a") == "x;y z\\\r\n")
     }

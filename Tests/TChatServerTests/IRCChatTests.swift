@@ -118,7 +118,7 @@ import Testing
         try await alice.send("PRIVMSG #t :mine", "PRIVMSG alice :to myself")
         let echo = await alice.waitFor("PRIVMSG", "#t", "mine")
         #expect(echo?.tag("time")?.hasSuffix("Z") == true)
-        #expect(echo?.tag("msgid")?.hasSuffix("-1") == true)
+        #expect(echo?.tag("msgid") == "1-#t")
         await alice.waitFor("PRIVMSG", "alice", "to myself")
     }
 
@@ -218,5 +218,53 @@ import Testing
             "\(alice.rawLines)")
         try await alice.send("TOPIC #ops")
         #expect(await eventually { alice.lines.filter { $0.verb == "332" }.count == 2 })
+    }
+
+    @Test func chathistoryPagesAChannelsStoredMessagesInABatch() async throws {
+        let (server, irc) = try await Self.server()
+        defer { Task { await server.server.shutdown() } }
+        let bob = try await RawConnection.connect(to: server.address)
+        try await bob.hello("bob")
+        try await bob.send(.join(channel: "#h", history: 0), id: 2)
+        _ = await bob.reply(to: 2)
+        for index in 1...6 {
+            try await bob.send(.send(channel: "#h", body: .text("line \(index)")), id: UInt32(10 + index))
+            _ = await bob.reply(to: UInt32(10 + index))
+        }
+        let alice = try await IRCConnection.connect(to: irc)
+        try await alice.register("alice", capabilities: ["draft/chathistory", "batch", "server-time", "message-tags"])
+        #expect(alice.lines.contains { $0.verb == "005" && $0.params.contains("CHATHISTORY=1000") })
+        try await alice.send("JOIN #h")
+        await alice.waitFor("366", "alice", "#h")
+
+        func batch(_ command: String) async throws -> [IRCMessage] {
+            let before = alice.lines.count
+            try await alice.send(command)
+            guard
+                let end = await alice.waitFor({
+                    $0.verb == "BATCH" && $0.params.first?.hasPrefix("-") == true
+                        && alice.lines.firstIndex(of: $0)! >= before
+                })
+            else { return [] }
+            let reference = String(end.params[0].dropFirst())
+            return alice.lines.filter { $0.tag("batch") == reference && $0.verb == "PRIVMSG" }
+        }
+        let latest = try await batch("CHATHISTORY LATEST #h * 3")
+        #expect(latest.map { $0.params.last ?? "" } == ["line 4", "line 5", "line 6"])
+        #expect(latest.allSatisfy { $0.tag("time") != nil && $0.source == "bob!bob@tchat" })
+        let fourth = try #require(latest.first?.tag("msgid"))
+        let before = try await batch("CHATHISTORY BEFORE #h msgid=\(fourth) 2")
+        #expect(before.map { $0.params.last ?? "" } == ["line 2", "line 3"])
+        let second = try #require(before.first?.tag("msgid"))
+        let after = try await batch("CHATHISTORY AFTER #h msgid=\(second) 3")
+        #expect(after.map { $0.params.last ?? "" } == ["line 3", "line 4", "line 5"])
+        let between = try await batch("CHATHISTORY BETWEEN #h msgid=\(second) msgid=\(fourth) 10")
+        #expect(between.map { $0.params.last ?? "" } == ["line 3"])
+        try await alice.send("CHATHISTORY BEFORE #h timestamp=2026-01-01T00:00:00.000Z 5")
+        await alice.waitFor("FAIL", "CHATHISTORY", "INVALID_PARAMS")
+        try await alice.send("CHATHISTORY LATEST #nowhere * 5")
+        await alice.waitFor("FAIL", "CHATHISTORY", "INVALID_TARGET")
+        try await alice.send("CHATHISTORY AFTER #h msgid=18446744073709551615-#h 1000")  // no overflow
+        #expect(await eventually { alice.lines.filter { $0.verb == "BATCH" }.count >= 10 })
     }
 }

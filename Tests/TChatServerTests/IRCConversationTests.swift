@@ -119,11 +119,48 @@ import Testing
         conversation.receive(line: "MODE #a +b *!*@evil.example")
         #expect(conversation.takeRequests().isEmpty)
         #expect(conversation.takeLines().last?.params.last?.contains("not hosts") == true)
+        conversation.receive(line: "MODE #a " + String(repeating: "b", count: 400))
+        #expect(conversation.takeRequests().count == 1, "one ban list, however many b")
+        conversation.receive(line: "MODE #a +" + String(repeating: "z", count: 400))
+        #expect(conversation.takeLines().filter { $0.command == "472" }.count == 1)
         conversation.receive(line: "MODE #a +bb $a:eve spam*!*@*")
         #expect(
             conversation.takeRequests().map(\.frame) == [
                 .channelMode(channel: "#a", change: "+b account:eve"), .channelMode(channel: "#a", change: "+b spam*"),
             ])
+    }
+
+    @Test func aMessageOfManyLinesBecomesAtMost160() {
+        var conversation = Self.welcomed()
+        let many = ChatMessage(
+            channel: "#a", id: 1, time: Self.time, from: "bob",
+            body: .text(String(repeating: "a\n", count: 30_000)))
+        conversation.receive(.message(many), requestID: 0)
+        let lines = conversation.takeLines()
+        #expect(lines.count == IRCConversation.maxLinesPerMessage)
+        #expect(lines.last?.params.last == "[29841 more lines: the whole message is in tchat and CHATHISTORY]")
+        let marks = ChatMessage(
+            channel: "#a", id: 2, time: Self.time, from: "bob",
+            body: .text("a" + String(repeating: "\u{301}", count: 30_000)))
+        let start = ContinuousClock.now
+        conversation.receive(.message(marks), requestID: 0)
+        #expect(conversation.takeLines().allSatisfy { $0.messageBytes <= 510 })
+        #expect(ContinuousClock.now - start < .seconds(2), "one pass, not one per piece")
+    }
+
+    @Test func ownCopiesAreWaitedForOnlyWhileSendsAreInFlightAndPingKeepsItsPlace() {
+        var conversation = Self.welcomed()
+        for index in 0..<100 { conversation.receive(line: "PRIVMSG #elsewhere\(index) :not a member") }
+        for request in conversation.takeRequests() { conversation.receive(.ok, requestID: request.id) }
+        #expect(conversation.echoesExpected.isEmpty && conversation.sendsInFlight.isEmpty)
+        conversation.receive(line: "PRIVMSG nobody :x")
+        conversation.receive(line: "PING :sync")
+        let requests = conversation.takeRequests()
+        #expect(requests.map(\.frame.type) == [.sendDirect, .ping])
+        #expect(conversation.takeLines().isEmpty, "no PONG before the answers to what came before")
+        conversation.receive(.error(ProtocolError(.noSuchNick, "no nobody")), requestID: requests[0].id)
+        conversation.receive(.pong(token: 1), requestID: requests[1].id)
+        #expect(conversation.takeLines().map(\.command) == ["401", "PONG"])
     }
 
     @Test func aJoinBecomesJoinTopicAndNamesWithOperators() {

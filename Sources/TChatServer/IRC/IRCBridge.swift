@@ -204,7 +204,14 @@ final class IRCBridge: ChannelDuplexHandler {
         }
         if bytes.readableBytes > 0 { outboundRemainder = bytes }
         context.write(wrapOutboundOut(single ?? out), promise: promise)
-        if !conversation.requests.isEmpty { scheduleRequests(context: context) }
+        if conversation.wantsClose, !closing {
+            // A QUIT held until the welcome, read once it came: close once what was written has gone.
+            closing = true
+            let channel = context.channel
+            context.eventLoop.assumeIsolated().execute { channel.close(promise: nil) }
+        } else if !conversation.requests.isEmpty {
+            scheduleRequests(context: context)
+        }
     }
 
     private func scheduleRequests(context: ChannelHandlerContext) {

@@ -1,6 +1,8 @@
 /// The IRCv3 capabilities this server offers (CAP LS), each one it honours in full.
 enum IRCCapability: String, CaseIterable, Sendable {
+    case batch
     case capNotify = "cap-notify"
+    case chatHistory = "draft/chathistory"
     case echoMessage = "echo-message"
     case messageTags = "message-tags"
     case multiPrefix = "multi-prefix"

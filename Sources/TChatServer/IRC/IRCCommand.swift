@@ -20,6 +20,7 @@ struct IRCCommand: Sendable {
         "AUTHENTICATE": IRCCommand(1, welcomed: false) { $0.authenticate($1) },
         "AWAY": IRCCommand(0) { $0.away($1) },
         "CAP": IRCCommand(1, welcomed: false) { $0.capability($1) },
+        "CHATHISTORY": IRCCommand(2) { $0.chatHistory($1) },
         "INVITE": IRCCommand(2) { $0.invite($1) },
         "JOIN": IRCCommand(1) { $0.join($1) },
         "KICK": IRCCommand(2) { $0.kick($1) },

@@ -18,6 +18,12 @@ extension IRCConversation {
         case .error(let error):
             pending[requestID] = nil
             failed(request, error)
+        case .pong:
+            // PONG is PING's whole answer; it comes in order after the answers to what was sent before it.
+            pending[requestID] = nil
+            if case .ping(let token) = request.kind {
+                send(IRCMessage(source: facts.serverName, "PONG", [facts.serverName, token]))
+            }
         default:
             result(frame, &request)
             pending[requestID] = request
@@ -32,6 +38,8 @@ extension IRCConversation {
             loginData(data)
         case (.loggedIn(let name), _):
             account = name
+        case (.message(let message), .history):
+            request.messages.append(message)
         case (.channelInfo(let info), .join):
             request.channelInfo = info
         case (.channelInfo(let info), .topicQuery(let channel)) where info.name.lowercased() == channel.lowercased():
@@ -95,8 +103,8 @@ extension IRCConversation {
                     IRCMessage(
                         tags: messageTags(time: facts.now(), messageID: nil), source: me, "PRIVMSG", [target, text]))
             }
-        case .message:
-            break  // the channel's copy of the message is the echo
+        case .message(let target, _, _):
+            sendAnswered(channelKey: target.lowercased())  // the channel's copy of the message is the echo
         case .setTopic(let channel, let topic):
             let key = channel.lowercased()
             let (setter, now) = (currentNick, facts.now())
@@ -138,6 +146,10 @@ extension IRCConversation {
             send(IRCMessage(source: Self.mask(old), "NICK", [new]))
         case .quit(let reason):
             closeLink("Quit: \(reason)")
+        case .history(let target, let after, let limit):
+            sendHistory(target: target, after: after, limit: limit, messages: request.messages)
+        case .ping:
+            break
         }
     }
 

@@ -33,11 +33,7 @@ extension IRCConversation {
         case .names(let channel):
             sendNames(of: channel, members: [])
         case .message(let target, _, let isNotice):
-            if target.hasPrefix("#") {
-                let key = target.lowercased()
-                echoesExpected[key] = max(0, (echoesExpected[key] ?? 1) - 1)
-                if echoesExpected[key] == 0 { echoesExpected[key] = nil }
-            }
+            if target.hasPrefix("#") { sendAnswered(channelKey: target.lowercased()) }
             guard !isNotice else { return }
             switch error.code {
             case .noSuchNick: numeric(.noSuchNick, word(target), error.message)
@@ -77,6 +73,15 @@ extension IRCConversation {
             }
         case .away, .quit:
             notice(error.message)
+        case .ping(let token):
+            send(IRCMessage(source: facts.serverName, "PONG", [facts.serverName, token]))
+        case .history(let target, _, _):
+            switch error.code {
+            case .noSuchChannel, .notOnChannel, .invalidChannel:
+                fail("CHATHISTORY", "INVALID_TARGET", ["*", word(target)], error.message)
+            default:
+                fail("CHATHISTORY", "MESSAGE_ERROR", ["*", word(target)], error.message)
+            }
         }
     }
 

@@ -27,6 +27,7 @@ extension IRCConversation {
             if target.hasPrefix("#") {
                 if request(.send(channel: target, body: body), kind) {
                     echoesExpected[target.lowercased(), default: 0] += 1
+                    sendsInFlight[target.lowercased(), default: 0] += 1
                 }
             } else {
                 request(.sendDirect(nick: target, body: body), kind)
@@ -44,10 +45,22 @@ extension IRCConversation {
         // ":" source " " command " " target " :" text CR LF, and the ACTION wrapping.
         let overhead = 1 + source.utf8.count + 1 + command.utf8.count + 1 + target.utf8.count + 2 + 2
         let room = 512 - overhead - (isAction ? 9 : 0)
-        return IRCText.pieces(of: body.text, maxBytes: room).map { piece in
+        var pieces = IRCText.pieces(of: body.text, maxBytes: room)
+        if pieces.count > maxLinesPerMessage {
+            // A body of thousands of short lines would be thousands of IRC lines, each with its sender in front:
+            // megabytes per member, past --max-queue. The rest is in the channel's history for those who want it.
+            let left = pieces.count - (maxLinesPerMessage - 1)
+            pieces = Array(pieces.prefix(maxLinesPerMessage - 1))
+            pieces.append("[\(left) more lines: the whole message is in tchat and CHATHISTORY]")
+        }
+        return pieces.map { piece in
             IRCMessage(tags: tags, source: source, command, [target, isAction ? "\u{1}ACTION \(piece)\u{1}" : piece])
         }
     }
+
+    /// The most IRC lines one message becomes: enough for a 64 KiB body without line breaks (about 140 lines of
+    /// 470 bytes); a body of many short lines is cut there, so no message costs a member more than about 90 KB.
+    static let maxLinesPerMessage = 160
 
     /// A channel message's lines for a client with `capabilities`: all a client needs to know to render it, so
     /// one rendering serves every client alike (`IRCRenderCache`).
@@ -83,8 +96,19 @@ extension IRCConversation {
     /// nothing (the channel's copy is the echo), so the frame need not be decoded.
     mutating func settlesMessage(requestID: UInt32, done: Bool) -> Bool {
         guard case .message(let target, _, _)? = pending[requestID]?.kind, target.hasPrefix("#") else { return false }
-        if done { pending[requestID] = nil }
+        if done {
+            pending[requestID] = nil
+            sendAnswered(channelKey: target.lowercased())
+        }
         return true
+    }
+
+    /// A channel send got its OK or ERROR: its own copy, if one was coming, came before.
+    mutating func sendAnswered(channelKey key: String) {
+        let remaining = max(0, (sendsInFlight[key] ?? 1) - 1)
+        sendsInFlight[key] = remaining == 0 ? nil : remaining
+        let waiting = min(echoesExpected[key] ?? 0, remaining)
+        echoesExpected[key] = waiting == 0 ? nil : waiting
     }
 
     /// A message delivered to this client alone (a direct message, or a channel message on the slow path).
@@ -110,13 +134,9 @@ extension IRCConversation {
         return tags
     }
 
-    /// A network-unique msgid for channel message `id`: tchat numbers each channel's messages on its own.
+    /// A network-unique msgid for channel message `id`: tchat numbers each channel's messages on its own, so the
+    /// id and the channel's key together (`42-#ops`), unique by construction rather than by a hash.
     static func messageID(channel: String, id: UInt64) -> String {
-        var hash: UInt32 = 2_166_136_261
-        for byte in channel.lowercased().utf8 {
-            hash = (hash ^ UInt32(byte)) &* 16_777_619
-        }
-        let hex = String(hash, radix: 16)
-        return String(repeating: "0", count: 8 - hex.count) + hex + "-" + String(id)
+        String(id) + "-" + channel.lowercased()
     }
 }

@@ -21,12 +21,17 @@ extension IRCConversation {
         var arguments = message.params.dropFirst(2).makeIterator()
         var adding = true
         var changes: [String] = []
-        for letter in modes {
+        var listsBans = false
+        // One line carries at most MODES changes, and the first letter in error ends it: a 510-byte line of
+        // `bbbb…` or unknown letters is one answer, not hundreds.
+        letters: for letter in modes {
+            guard changes.count < Self.maxModeChanges else {
+                notice("MODE: only \(Self.maxModeChanges) changes at a time (MODES); the rest were not made")
+                break
+            }
             switch letter {
             case "+": adding = true
             case "-": adding = false
-            case "n":
-                continue  // tchat channels never take messages from outside: +n always holds
             case "i", "m", "s", "t":
                 changes.append((adding ? "+" : "-") + String(letter))
             case "k" where !adding:
@@ -35,19 +40,22 @@ extension IRCConversation {
             case "k", "o", "v", "b":
                 guard let argument = arguments.next() else {
                     if letter == "b" {
-                        request(.channelMode(channel: target, change: ""), .banList(channel: target))
-                    } else {
-                        numeric(.needMoreParams, "MODE", "Not enough parameters")
+                        listsBans = true
+                        continue
                     }
-                    continue
+                    numeric(.needMoreParams, "MODE", "Not enough parameters")
+                    break letters
                 }
-                guard let value = letter == "b" ? banMask(argument) : argument else { continue }
+                guard let value = letter == "b" ? banMask(argument) : argument else { break letters }
                 changes.append((adding ? "+" : "-") + String(letter) + " " + value)
             default:
+                // `n` too: tchat has no such mode (outsiders may message a channel unless it is +i, +k or +s).
                 numeric(.unknownMode, String(letter), "is an unknown mode char to me")
+                break letters
             }
         }
-        for change in changes.prefix(Self.maxModeChanges) {
+        if listsBans { request(.channelMode(channel: target, change: ""), .banList(channel: target)) }
+        for change in changes {
             request(.channelMode(channel: target, change: change), .modeChange(channel: target))
         }
     }

@@ -90,8 +90,13 @@ extension IRCConversation {
         if phase != .registering { numeric(.alreadyRegistered, "You may not reregister") }
     }
 
+    /// PING goes through the tchat side as a PING of its own, so that its PONG follows the answers to what was
+    /// sent before it, as clients that use PING to wait for them expect.
     mutating func ping(_ message: IRCMessage) {
-        send(IRCMessage(source: facts.serverName, "PONG", [facts.serverName, message.params[0]]))
+        let token = message.params[0]
+        if !request(.ping(token: UInt64(nextRequestID)), .ping(token: token)) {
+            send(IRCMessage(source: facts.serverName, "PONG", [facts.serverName, token]))
+        }
     }
 
     mutating func quit(_ message: IRCMessage) {

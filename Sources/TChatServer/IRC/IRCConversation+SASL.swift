@@ -10,6 +10,9 @@ extension IRCConversation {
             return
         }
         if argument == "*" {
+            // A LOGIN with the server is settled by its answer: an abort now would tell the client one thing and
+            // the server another.
+            if sasl?.stage == .server { return }
             if sasl != nil {
                 sasl = nil
                 numeric(.saslAborted, "SASL authentication aborted")
@@ -24,9 +27,7 @@ extension IRCConversation {
         }
         switch exchange.stage {
         case .server:
-            // The client spoke out of turn: end the attempt, as if it failed.
-            sasl = nil
-            numeric(.saslFail, "SASL authentication failed: a message came before the server's answer")
+            return  // out of turn: the server's answer to the step in flight decides
         case .acknowledgement:
             sasl = nil
             loggedIn()
@@ -72,7 +73,10 @@ extension IRCConversation {
 
     /// LOGIN or LOGIN_CONTINUE was answered OK.
     mutating func loginStepDone(final: Bool) {
-        guard var exchange = sasl else { return }
+        guard var exchange = sasl else {
+            if phase == .registering { register() }
+            return
+        }
         if account != nil, exchange.mechanism == "PLAIN" {
             sasl = nil
             loggedIn()

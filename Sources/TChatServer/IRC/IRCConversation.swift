@@ -45,6 +45,8 @@ struct IRCConversation {
     var sasl: IRCSASLExchange?
     var account: String?
     var userModes: Set<Character> = []
+    /// Numbers the batches this connection opens.
+    var batchCounter: UInt32 = 0
     var motd = ""
     var nextRequestID: UInt32 = 1
     var pending: [UInt32: IRCPendingRequest] = [:]
@@ -53,6 +55,10 @@ struct IRCConversation {
     /// Per channel (lower-cased), own messages sent and not yet seen back: the copy a tchat server sends the sender
     /// is shown only with echo-message.
     var echoesExpected: [String: Int] = [:]
+    /// Per channel, sends not yet answered: an own copy comes before its SENT and OK, so once a send is answered
+    /// no more copies are waited for than sends remain (a non-member's send gets none), and both maps stay as
+    /// small as the requests in flight.
+    var sendsInFlight: [String: Int] = [:]
 
     /// Lines that came while the HELLO was with the server: a client may send JOIN right after CAP END, before
     /// the welcome it cannot know is not yet there; they are read once the HELLO is answered.

@@ -27,6 +27,10 @@ struct IRCPendingRequest {
         case nick(new: String)
         case quit(reason: String)
         case kill(nick: String)
+        /// CHATHISTORY: HISTORY's messages, those after `after` kept.
+        case history(target: String, after: UInt64, limit: Int)
+        /// A client's PING, passed on so its PONG comes after the answers to what it sent before.
+        case ping(token: String)
     }
 
     var kind: Kind
@@ -35,5 +39,6 @@ struct IRCPendingRequest {
     var clientInfo: ClientInfo?
     var awayText: String?
     var members: [String] = []
+    var messages: [ChatMessage] = []
     var found = false
 }

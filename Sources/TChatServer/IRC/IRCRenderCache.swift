@@ -20,6 +20,7 @@ import TChatProtocol
 final class IRCRenderCache {
     static let slots = 512
     static let variants = 4
+    static let maxKeptBytes = 4096
     private var ids = [UInt64](repeating: 0, count: IRCRenderCache.slots)
     private var channels = [ByteBuffer?](repeating: nil, count: IRCRenderCache.slots)
     private var messages = [ChatMessage?](repeating: nil, count: IRCRenderCache.slots)
@@ -73,7 +74,9 @@ final class IRCRenderCache {
         if let bytes = rendered[slot * Self.variants + variant] { return bytes }
         guard let message = messages[slot] else { return ByteBuffer() }
         let bytes = IRCBridge.encode(render(message), allocator: allocator)
-        rendered[slot * Self.variants + variant] = bytes
+        // Kept only when small, so the cache holds at most slots × variants × 4 KiB; a long message (rare) is
+        // rendered for each member instead.
+        if bytes.readableBytes <= Self.maxKeptBytes { rendered[slot * Self.variants + variant] = bytes }
         return bytes
     }
 

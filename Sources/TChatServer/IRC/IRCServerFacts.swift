@@ -29,10 +29,12 @@ struct IRCServerFacts: Sendable {
             // Names are counted in characters (50) and bytes (200): an ASCII name of 50 always fits.
             "CHANNELLEN=\(ProtocolLimits.maxChannelNameCharacters + 1)",
             "CHANTYPES=#",
+            "CHATHISTORY=\(IRCConversation.maxHistoryMessages)",
             "KICKLEN=\(ProtocolLimits.maxReasonBytes)",
             "MAXLIST=b:\(PeerFrameCheck.maxSharedBans)",
             "MAXTARGETS=\(IRCConversation.maxTargets)",
             "MODES=\(IRCConversation.maxModeChanges)",
+            "MSGREFTYPES=msgid",
             "NETWORK=\(IRCMessage.word(network))",
             "NICKLEN=\(ProtocolLimits.maxNickLength)",
             "PREFIX=(ov)@+",
