@@ -13,15 +13,22 @@ import TChatProtocol
 /// renders it, the others share the bytes, as the tchat path encodes a message once and shares it. A message is
 /// known by its channel and id, which tchat gives it once for the whole network. Lines differ only by the tags a
 /// client asked for (server-time, message-tags), so each message keeps one rendering per combination. The cache
-/// is a small table the newest messages overwrite: a miss costs one rendering, never a wrong line.
+/// is a table the newest messages overwrite: a miss costs one rendering, never a wrong line. Two messages that
+/// took turns in one slot would be rendered again for every member (one drain hands a loop's members the same
+/// messages one member after another), so a message's place starts at its channel's hash plus its id, which
+/// keeps a channel's consecutive messages apart, and each message may live in one of two places, the older one
+/// making room.
 ///
 /// Kept as parallel arrays, looked up by slot, so a hit copies no strings or arrays. Lives on its loop and is only
 /// touched there.
 final class IRCRenderCache {
-    static let slots = 512
+    static let slots = 2048
     static let variants = 4
     static let maxKeptBytes = 4096
     private var ids = [UInt64](repeating: 0, count: IRCRenderCache.slots)
+    /// When each slot was filled, to tell the older of a message's two places.
+    private var filled = [UInt64](repeating: 0, count: IRCRenderCache.slots)
+    private var fills: UInt64 = 0
     private var channels = [ByteBuffer?](repeating: nil, count: IRCRenderCache.slots)
     private var messages = [ChatMessage?](repeating: nil, count: IRCRenderCache.slots)
     private(set) var channelKeys = [String](repeating: "", count: IRCRenderCache.slots)
@@ -35,28 +42,25 @@ final class IRCRenderCache {
         guard let nameLength = frame.getInteger(at: start, as: UInt16.self),
             let id = frame.getInteger(at: start + 2 + Int(nameLength), as: UInt64.self)
         else { return nil }
-        let slot = frame.withUnsafeReadableBytes { bytes -> Int in
-            var hash: UInt64 = 14_695_981_039_346_656_037 ^ id
+        let first = frame.withUnsafeReadableBytes { bytes -> Int in
+            var hash: UInt64 = 14_695_981_039_346_656_037
             for byte in bytes[(ProtocolLimits.headerLength + 2)..<(ProtocolLimits.headerLength + 2 + Int(nameLength))] {
                 hash = (hash ^ UInt64(byte)) &* 1_099_511_628_211
             }
-            return Int(hash % UInt64(Self.slots))
+            return Int((hash &+ id) % UInt64(Self.slots))
         }
-        if ids[slot] == id, let known = channels[slot], known.readableBytes == Int(nameLength),
-            known.withUnsafeReadableBytes({ mine in
-                frame.withUnsafeReadableBytes { theirs in
-                    memcmp(mine.baseAddress!, theirs.baseAddress! + ProtocolLimits.headerLength + 2, mine.count) == 0
-                }
-            })
-        {
-            return slot
-        }
+        let second = first ^ (Self.slots / 2)
+        if holds(first, id: id, frame: frame, nameLength: Int(nameLength)) { return first }
+        if holds(second, id: id, frame: frame, nameLength: Int(nameLength)) { return second }
+        let slot = filled[first] <= filled[second] ? first : second
         var copy = frame
         var decoder = FrameDecoder(maxFrameLength: 1 << 30)
         guard case .success(let raw)? = try? decoder.decode(buffer: &copy),
             case .message(let message)? = try? ServerFrame(decoding: raw)
         else { return nil }
         ids[slot] = id
+        fills += 1
+        filled[slot] = fills
         // Its own copy of the name: a slice would keep the whole buffer it came in alive.
         channels[slot] = ByteBuffer(bytes: frame.readableBytesView.dropFirst(9 + 2).prefix(Int(nameLength)))
         messages[slot] = message
@@ -64,6 +68,16 @@ final class IRCRenderCache {
         fromKeys[slot] = Nick.key(for: message.from)
         for variant in 0..<Self.variants { rendered[slot * Self.variants + variant] = nil }
         return slot
+    }
+
+    /// Whether `slot` holds message `id` of the channel named in `frame`.
+    private func holds(_ slot: Int, id: UInt64, frame: ByteBuffer, nameLength: Int) -> Bool {
+        guard ids[slot] == id, let known = channels[slot], known.readableBytes == nameLength else { return false }
+        return known.withUnsafeReadableBytes { mine in
+            frame.withUnsafeReadableBytes { theirs in
+                memcmp(mine.baseAddress!, theirs.baseAddress! + ProtocolLimits.headerLength + 2, mine.count) == 0
+            }
+        }
     }
 
     /// The lines of the message in `slot` for a client with `variant`'s tags, rendered on first use.
