@@ -72,6 +72,68 @@ import Testing
         #expect(!alice.lines.contains { $0.verb == "PRIVMSG" && $0.source?.hasPrefix("alice!") == true })
     }
 
+    /// Members of one loop share renderings and whole runs of lines (`IRCRenderCache`, `IRCRenderedBatch`): each
+    /// still gets its own tags, and a sender its own copies only with echo-message, every message once and in order.
+    @Test func membersWithDifferentTagsAndASenderInABusyChannelEachGetTheirOwnLines() async throws {
+        let (server, irc) = try await Self.server { $0.requestRate = 0 }
+        defer { Task { await server.server.shutdown() } }
+        let bob = try await RawConnection.connect(to: server.address)
+        try await bob.hello("bob")
+        try await bob.send(.join(channel: "#busy", history: 0), id: 2)
+        var members: [(IRCConnection, [String])] = []
+        for (index, capabilities) in [[], ["server-time", "message-tags"], [], ["message-tags"], []].enumerated() {
+            let member = try await IRCConnection.connect(to: irc)
+            try await member.register("m\(index)", capabilities: capabilities)
+            try await member.send("JOIN #busy")
+            await member.waitFor("366", "m\(index)", "#busy")
+            members.append((member, capabilities))
+        }
+        let sender = try await IRCConnection.connect(to: irc)
+        try await sender.register("s", capabilities: ["echo-message"])
+        try await sender.send("JOIN #busy")
+        await sender.waitFor("366", "s", "#busy")
+        let quiet = try await IRCConnection.connect(to: irc)
+        try await quiet.register("q")
+        try await quiet.send("JOIN #busy")
+        await quiet.waitFor("366", "q", "#busy")
+
+        let count = 150
+        try await sender.send((0..<count).map { "PRIVMSG #busy :from s \($0)" })
+        try await quiet.send((0..<count).map { "PRIVMSG #busy :from q \($0)" })
+        for index in 0..<count {
+            try await bob.send(.send(channel: "#busy", body: .text("from bob \(index)")), id: UInt32(10 + index))
+        }
+        func texts(_ connection: IRCConnection, from nick: String) -> [String] {
+            connection.lines.filter { $0.command == "PRIVMSG" && $0.source?.hasPrefix(nick + "!") == true }
+                .map { $0.params.last ?? "" }
+        }
+        for nick in ["s", "q", "bob"] {
+            let expected = (0..<count).map { "from \(nick) \($0)" }
+            for (member, capabilities) in members {
+                #expect(await eventually { texts(member, from: nick).count >= count }, "\(nick) to a member")
+                #expect(texts(member, from: nick) == expected)
+                let tagged = member.lines.filter { $0.command == "PRIVMSG" }
+                #expect(tagged.allSatisfy { ($0.tag("time") != nil) == capabilities.contains("server-time") })
+                #expect(tagged.allSatisfy { ($0.tag("msgid") != nil) == capabilities.contains("message-tags") })
+            }
+            #expect(await eventually { texts(sender, from: nick).count >= count })
+            #expect(texts(sender, from: nick) == expected, "echo-message: the sender's own lines too")
+        }
+        #expect(await eventually { texts(quiet, from: "bob").count >= count && texts(quiet, from: "s").count >= count })
+        #expect(texts(quiet, from: "q").isEmpty, "without echo-message no own copies")
+        #expect(texts(quiet, from: "s") == (0..<count).map { "from s \($0)" })
+
+        // One message per drain, all of one length: each run is a new buffer, never the last one's lines.
+        let paced = (10..<40).map { "paced \($0)" }
+        for (index, text) in paced.enumerated() {
+            try await bob.send(.send(channel: "#busy", body: .text(text)), id: UInt32(1000 + index))
+            for (member, _) in members {
+                #expect(await eventually { texts(member, from: "bob").last == text })
+            }
+        }
+        for (member, _) in members { #expect(Array(texts(member, from: "bob").suffix(paced.count)) == paced) }
+    }
+
     @Test func aTchatMessageNeverBecomesAnotherCommandAndLongOnesAreSplitToFitALine() async throws {
         let (server, irc) = try await Self.server()
         defer { Task { await server.server.shutdown() } }

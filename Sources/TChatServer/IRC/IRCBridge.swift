@@ -143,11 +143,22 @@ final class IRCBridge: ChannelDuplexHandler {
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         var bytes = unwrapOutboundIn(data)
+        var wholeBatch = conversation.showsEveryChannelMessage
         if var remainder = outboundRemainder {
             remainder.writeBuffer(&bytes)
             bytes = remainder
             outboundRemainder = nil
+            wholeBatch = false
         }
+        // A run of channel messages the previous member of this loop was handed, rendered as this client sees
+        // them: its lines as they were made.
+        let variant = conversation.renderVariant
+        if wholeBatch, let lines = renderCache.batch.lines(for: bytes, variant: variant) {
+            context.write(wrapOutboundOut(lines), promise: promise)
+            return
+        }
+        let input = bytes
+        var onlyChannelMessages = wholeBatch
         let allocator = context.channel.allocator
         // What to write: one rendering alone is written as it is, shared with every other client; more are
         // gathered into one buffer.
@@ -173,10 +184,19 @@ final class IRCBridge: ChannelDuplexHandler {
             let requestID = frame.getInteger(at: frame.readerIndex + 5, as: UInt32.self)
             if type == FrameType.message.rawValue, requestID == 0, let slot = renderCache.slot(forMessageFrame: frame) {
                 // The hot path: a live channel message, the same lines for every client with the same tags.
-                guard
-                    let variant = conversation.variant(
-                        forChannelMessageIn: renderCache.channelKeys[slot], fromKey: renderCache.fromKeys[slot])
-                else { continue }
+                // Its names are only read when the message may be this client's own copy.
+                let shown: Int?
+                if wholeBatch {
+                    shown = variant
+                } else if let keys = renderCache.keys(slot: slot) {
+                    shown = conversation.variant(forChannelMessageIn: keys.channel, fromKey: keys.from)
+                } else {
+                    shown = nil
+                }
+                guard let variant = shown else {
+                    onlyChannelMessages = false
+                    continue
+                }
                 if let lines = renderCache.cachedLines(slot: slot, variant: variant) {
                     emit(lines)
                 } else {
@@ -188,6 +208,7 @@ final class IRCBridge: ChannelDuplexHandler {
                 }
                 continue
             }
+            onlyChannelMessages = false
             if let requestID, requestID != 0, type == FrameType.ok.rawValue || type == FrameType.sent.rawValue,
                 conversation.settlesMessage(requestID: requestID, done: type == FrameType.ok.rawValue)
             {
@@ -198,12 +219,19 @@ final class IRCBridge: ChannelDuplexHandler {
                 let decoded = try? ServerFrame(decoding: raw)
             {
                 conversation.receive(decoded, requestID: raw.requestID)
+                // An answer may start what changes which messages are shown (held lines read after a welcome).
+                wholeBatch = wholeBatch && conversation.showsEveryChannelMessage
                 let lines = conversation.takeLines()
                 if !lines.isEmpty { emit(Self.encode(lines, allocator: allocator)) }
             }
         }
-        if bytes.readableBytes > 0 { outboundRemainder = bytes }
-        context.write(wrapOutboundOut(single ?? out), promise: promise)
+        if bytes.readableBytes > 0 {
+            outboundRemainder = bytes
+            onlyChannelMessages = false
+        }
+        let lines = single ?? out
+        if onlyChannelMessages, lines.readableBytes > 0 { renderCache.batch.keep(lines, for: input, variant: variant) }
+        context.write(wrapOutboundOut(lines), promise: promise)
         if conversation.wantsClose, !closing {
             // A QUIT held until the welcome, read once it came: close once what was written has gone.
             closing = true

@@ -35,6 +35,36 @@ extension IRCConversation {
         }
     }
 
+    /// `PRIVMSG #channel :text`, as clients send nearly every line, read from its bytes and sent on as `message`
+    /// would, without building an `IRCMessage`; false, having done nothing, for any other line. Only a line whose
+    /// command and target are ASCII and whose text starts with an ASCII character other than CTCP's is taken:
+    /// every character up to the text is then one byte, so the parser would split it at the same places.
+    mutating func receivePlainChannelMessage(_ line: String) -> Bool {
+        let bytes = line.utf8
+        guard phase == .welcomed, bytes.starts(with: "PRIVMSG #".utf8) else { return false }
+        let targetStart = bytes.index(bytes.startIndex, offsetBy: 8)
+        var index = targetStart
+        while index < bytes.endIndex, bytes[index] != 0x20 {
+            let byte = bytes[index]
+            guard byte < 0x80, byte != UInt8(ascii: ",") else { return false }
+            index = bytes.index(after: index)
+        }
+        let targetEnd = index
+        guard index < bytes.endIndex else { return false }
+        index = bytes.index(after: index)
+        guard index < bytes.endIndex, bytes[index] == UInt8(ascii: ":") else { return false }
+        let textStart = bytes.index(after: index)
+        guard textStart < bytes.endIndex, bytes[textStart] >= 0x20, bytes[textStart] < 0x80 else { return false }
+        let target = String(line[targetStart..<targetEnd])
+        let text = String(line[textStart...])
+        if request(.send(channel: target, body: .text(text)), .message(target: target, text: text, isNotice: false)) {
+            let key = target.lowercased()
+            echoesExpected[key, default: 0] += 1
+            sendsInFlight[key, default: 0] += 1
+        }
+        return true
+    }
+
     /// The lines of one message as IRC carries it: each line of the body on its own, cut to fit 512 bytes with
     /// the source and target in front, `/me` wrapped as a CTCP ACTION.
     static func lines(
@@ -74,6 +104,10 @@ extension IRCConversation {
     var renderVariant: Int {
         (capabilities.contains(.serverTime) ? 1 : 0) | (capabilities.contains(.messageTags) ? 2 : 0)
     }
+
+    /// Every live channel message reaching this client is shown in its `renderVariant`: it is welcomed and has
+    /// no own copy on its way back.
+    var showsEveryChannelMessage: Bool { phase == .welcomed && echoesExpected.isEmpty }
 
     /// The rendering a live channel message takes for this client, nil when it is not shown (not welcomed yet, or
     /// its own copy): one call, so the hot path reaches into this state once, in place.

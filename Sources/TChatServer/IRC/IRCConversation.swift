@@ -106,6 +106,7 @@ struct IRCConversation {
             heldLines.append(line)
             return
         }
+        if receivePlainChannelMessage(line) { return }
         let message: IRCMessage
         do {
             message = try IRCMessage(parsing: line)

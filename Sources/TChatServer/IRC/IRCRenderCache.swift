@@ -19,6 +19,9 @@ import TChatProtocol
 /// keeps a channel's consecutive messages apart, and each message may live in one of two places, the older one
 /// making room.
 ///
+/// A slot keeps the frame's bytes: a plain message's line is written from them (`IRCChannelLine`), and only
+/// another kind of message, or a member that may be reading its own copy, decodes them.
+///
 /// Kept as parallel arrays, looked up by slot, so a hit copies no strings or arrays. Lives on its loop and is only
 /// touched there.
 final class IRCRenderCache {
@@ -29,14 +32,17 @@ final class IRCRenderCache {
     /// When each slot was filled, to tell the older of a message's two places.
     private var filled = [UInt64](repeating: 0, count: IRCRenderCache.slots)
     private var fills: UInt64 = 0
-    private var channels = [ByteBuffer?](repeating: nil, count: IRCRenderCache.slots)
+    /// Each slot's frame, copied (a slice would keep the whole drain's buffer it came in alive); decoded only
+    /// when a line needs the general path or a member needs the names to tell its own copy.
+    private var frames = [ByteBuffer?](repeating: nil, count: IRCRenderCache.slots)
     private var messages = [ChatMessage?](repeating: nil, count: IRCRenderCache.slots)
-    private(set) var channelKeys = [String](repeating: "", count: IRCRenderCache.slots)
-    private(set) var fromKeys = [String](repeating: "", count: IRCRenderCache.slots)
+    private var keys = [(channel: String, from: String)?](repeating: nil, count: IRCRenderCache.slots)
     private var rendered = [ByteBuffer?](repeating: nil, count: IRCRenderCache.slots * IRCRenderCache.variants)
+    /// The last run of messages handed to the loop's IRC members, whole.
+    var batch = IRCRenderedBatch()
 
-    /// The slot of the MESSAGE frame `frame` (all of it, length first), decoded and kept there on a miss; nil
-    /// when the frame does not decode as a MESSAGE.
+    /// The slot of the MESSAGE frame `frame` (all of it, length first), kept there on a miss; nil when its
+    /// header does not read as a MESSAGE's.
     func slot(forMessageFrame frame: ByteBuffer) -> Int? {
         let start = frame.readerIndex + ProtocolLimits.headerLength
         guard let nameLength = frame.getInteger(at: start, as: UInt16.self),
@@ -53,29 +59,54 @@ final class IRCRenderCache {
         if holds(first, id: id, frame: frame, nameLength: Int(nameLength)) { return first }
         if holds(second, id: id, frame: frame, nameLength: Int(nameLength)) { return second }
         let slot = filled[first] <= filled[second] ? first : second
-        var copy = frame
-        var decoder = FrameDecoder(maxFrameLength: 1 << 30)
-        guard case .success(let raw)? = try? decoder.decode(buffer: &copy),
-            case .message(let message)? = try? ServerFrame(decoding: raw)
-        else { return nil }
         ids[slot] = id
         fills += 1
         filled[slot] = fills
-        // Its own copy of the name: a slice would keep the whole buffer it came in alive.
-        channels[slot] = ByteBuffer(bytes: frame.readableBytesView.dropFirst(9 + 2).prefix(Int(nameLength)))
-        messages[slot] = message
-        channelKeys[slot] = message.channel.lowercased()
-        fromKeys[slot] = Nick.key(for: message.from)
+        frames[slot] = ByteBuffer(bytes: frame.readableBytesView)
+        messages[slot] = nil
+        keys[slot] = nil
         for variant in 0..<Self.variants { rendered[slot * Self.variants + variant] = nil }
         return slot
     }
 
+    /// The message in `slot`, decoded on first use; nil when its frame does not decode as a MESSAGE.
+    private func message(in slot: Int) -> ChatMessage? {
+        if let message = messages[slot] { return message }
+        guard var copy = frames[slot] else { return nil }
+        var decoder = FrameDecoder(maxFrameLength: 1 << 30)
+        guard case .success(let raw)? = try? decoder.decode(buffer: &copy),
+            case .message(let message)? = try? ServerFrame(decoding: raw)
+        else { return nil }
+        messages[slot] = message
+        return message
+    }
+
+    /// The channel's and sender's keys of the message in `slot`, for a member telling its own copy.
+    func keys(slot: Int) -> (channel: String, from: String)? {
+        if let known = keys[slot] { return known }
+        // Read where they lie: decoding the whole message would validate its body too, for nothing.
+        guard let frame = frames[slot] else { return nil }
+        let channelAt = frame.readerIndex + ProtocolLimits.headerLength
+        guard let channelLength = frame.getInteger(at: channelAt, as: UInt16.self),
+            let channel = frame.getString(at: channelAt + 2, length: Int(channelLength)),
+            let fromLength = frame.getInteger(at: channelAt + 2 + Int(channelLength) + 16, as: UInt16.self),
+            let from = frame.getString(at: channelAt + 2 + Int(channelLength) + 18, length: Int(fromLength))
+        else { return nil }
+        let made = (channel: channel.lowercased(), from: Nick.key(for: from))
+        keys[slot] = made
+        return made
+    }
+
     /// Whether `slot` holds message `id` of the channel named in `frame`.
     private func holds(_ slot: Int, id: UInt64, frame: ByteBuffer, nameLength: Int) -> Bool {
-        guard ids[slot] == id, let known = channels[slot], known.readableBytes == nameLength else { return false }
+        guard ids[slot] == id, let known = frames[slot], known.readableBytes == frame.readableBytes else {
+            return false
+        }
         return known.withUnsafeReadableBytes { mine in
             frame.withUnsafeReadableBytes { theirs in
-                memcmp(mine.baseAddress!, theirs.baseAddress! + ProtocolLimits.headerLength + 2, mine.count) == 0
+                memcmp(
+                    mine.baseAddress! + ProtocolLimits.headerLength + 2,
+                    theirs.baseAddress! + ProtocolLimits.headerLength + 2, nameLength) == 0
             }
         }
     }
@@ -86,8 +117,16 @@ final class IRCRenderCache {
         render: (ChatMessage) -> [IRCMessage]
     ) -> ByteBuffer {
         if let bytes = rendered[slot * Self.variants + variant] { return bytes }
-        guard let message = messages[slot] else { return ByteBuffer() }
-        let bytes = IRCBridge.encode(render(message), allocator: allocator)
+        let bytes: ByteBuffer
+        if let frame = frames[slot],
+            let line = IRCChannelLine.render(frame: frame, variant: variant, allocator: allocator)
+        {
+            bytes = line
+        } else if let message = message(in: slot) {
+            bytes = IRCBridge.encode(render(message), allocator: allocator)
+        } else {
+            return ByteBuffer()
+        }
         // Kept only when small, so the cache holds at most slots × variants × 4 KiB; a long message (rare) is
         // rendered for each member instead.
         if bytes.readableBytes <= Self.maxKeptBytes { rendered[slot * Self.variants + variant] = bytes }

@@ -1,0 +1,131 @@
+import NIOCore
+import TChatIRC
+import TChatProtocol
+import Testing
+
+@testable import TChatServer
+
+/// The IRC port's byte-level shortcuts say exactly what the general path says, and step aside for the rest.
+@Suite struct IRCFastPathTests {
+    static let time = Timestamp(milliseconds: 1_800_000_123_456)
+
+    static func frame(_ message: ChatMessage) throws -> ByteBuffer {
+        var buffer = ByteBuffer()
+        try ServerFrame.message(message).encode(requestID: 0, into: &buffer)
+        return buffer
+    }
+
+    static func general(_ message: ChatMessage, variant: Int) -> String {
+        var capabilities: Set<IRCCapability> = []
+        if variant & 1 != 0 { capabilities.insert(.serverTime) }
+        if variant & 2 != 0 { capabilities.insert(.messageTags) }
+        let bytes = IRCBridge.encode(
+            IRCConversation.channelLines(message, capabilities: capabilities), allocator: ByteBufferAllocator())
+        return String(buffer: bytes)
+    }
+
+    @Test(arguments: [
+        ("#Ops", "alice", "hello there"),
+        ("#a", "Bob|away", ": starts with a colon"),
+        ("#tchat-dev", "x", "\u{2}bold\u{2} and \u{3}4red and ünïcödé 🎉"),
+        ("#a", "n", String(repeating: "z", count: 487)),  // ":n!n@tchat PRIVMSG #a :" and CR LF: 512 exactly
+    ])
+    func aPlainChannelMessageIsTheLineTheGeneralPathWrites(channel: String, from: String, text: String) throws {
+        let message = ChatMessage(channel: channel, id: 4242, time: Self.time, from: from, body: .text(text))
+        let frame = try Self.frame(message)
+        for variant in 0..<IRCRenderCache.variants {
+            let line = try #require(IRCChannelLine.render(frame: frame, variant: variant, allocator: .init()))
+            #expect(String(buffer: line) == Self.general(message, variant: variant), "variant \(variant)")
+        }
+    }
+
+    @Test(arguments: [
+        ("#a", "alice", MessageBody.text("two\nlines")),
+        ("#a", "alice", MessageBody.text(String(repeating: "z", count: 480))),  // a byte past one line
+        ("#a", "alice", MessageBody(.action, "waves")),
+        ("#a", "alice", MessageBody.json("{\"a\":1}")),
+        ("#a", "zoë", MessageBody.text("a nick tags and masks keep as they are only when ASCII")),
+        ("#café", "alice", MessageBody.text("msgid lower-cases the channel, which takes Unicode")),
+        ("#a;b", "alice", MessageBody.text("a msgid with ; would need escaping")),
+        ("#a\\b", "alice", MessageBody.text("and with a backslash")),
+    ])
+    func anythingElseTakesTheGeneralPath(channel: String, from: String, body: MessageBody) throws {
+        let message = ChatMessage(channel: channel, id: 7, time: Self.time, from: from, body: body)
+        #expect(IRCChannelLine.render(frame: try Self.frame(message), variant: 3, allocator: .init()) == nil)
+    }
+
+    @Test func aCutFrameIsNotRead() throws {
+        let message = ChatMessage(channel: "#a", id: 7, time: Self.time, from: "alice", body: .text("hi"))
+        let frame = try Self.frame(message)
+        for length in 0..<frame.readableBytes {
+            #expect(
+                IRCChannelLine.render(frame: frame.getSlice(at: 0, length: length)!, variant: 3, allocator: .init())
+                    == nil)
+        }
+    }
+
+    @Test func aPlainPrivmsgBecomesTheSendTheParserWouldMake() {
+        var conversation = IRCConversationTests.welcomed()
+        let taken = conversation.receivePlainChannelMessage("PRIVMSG #Ops :hi :) there")
+        #expect(taken)
+        let requests = conversation.takeRequests().map(\.frame)
+        #expect(requests == [.send(channel: "#Ops", body: .text("hi :) there"))])
+        #expect(conversation.echoesExpected == ["#ops": 1] && conversation.sendsInFlight == ["#ops": 1])
+        let lines = conversation.takeLines()
+        #expect(lines.isEmpty)
+        // The colon before the text stands alone when an ASCII character follows it, whatever comes after.
+        let colonTaken = conversation.receivePlainChannelMessage("PRIVMSG #a ::\u{301}x")
+        #expect(colonTaken)
+        let colonRequests = conversation.takeRequests().map(\.frame)
+        #expect(colonRequests == [.send(channel: "#a", body: .text(":\u{301}x"))])
+    }
+
+    @Test(arguments: [
+        (
+            "PRIVMSG #a,#b :two targets",
+            [
+                ClientFrame.send(channel: "#a", body: .text("two targets")),
+                .send(channel: "#b", body: .text("two targets")),
+            ]
+        ),
+        ("PRIVMSG #a :\u{1}ACTION waves\u{1}", [.send(channel: "#a", body: MessageBody(.action, "waves"))]),
+        ("privmsg #a :lower-case command", [.send(channel: "#a", body: .text("lower-case command"))]),
+        ("PRIVMSG #a  :two spaces", [.send(channel: "#a", body: .text("two spaces"))]),
+        ("PRIVMSG #a\u{600} :a prepended mark joins the space", []),
+        ("PRIVMSG #a :\u{301}mark on the colon", [.send(channel: "#a", body: .text(":\u{301}mark"))]),
+        ("PRIVMSG #a word", [.send(channel: "#a", body: .text("word"))]),
+        ("@+typing=active PRIVMSG #a :tagged", [.send(channel: "#a", body: .text("tagged"))]),
+    ])
+    func anyOtherLineIsLeftToTheParser(line: String, expected: [ClientFrame]) {
+        var conversation = IRCConversationTests.welcomed()
+        let taken = conversation.receivePlainChannelMessage(line)
+        #expect(!taken)
+        let none = conversation.takeRequests()
+        #expect(none.isEmpty, "the shortcut did nothing")
+        conversation.receive(line: line)
+        let made = conversation.takeRequests().map(\.frame)
+        if expected.isEmpty {
+            #expect(made.count <= 1, "\(made)")
+        } else {
+            #expect(made == expected)
+        }
+    }
+
+    @Test func beforeTheWelcomeAPrivmsgIsNotTaken() {
+        var conversation = IRCConversation(facts: IRCConversationTests.facts)
+        let taken = conversation.receivePlainChannelMessage("PRIVMSG #a :hi")
+        #expect(!taken)
+    }
+
+    @Test func aBufferHandedToTheNextMemberGetsTheLinesMadeForTheFirst() {
+        var batch = IRCRenderedBatch()
+        var input = ByteBuffer(string: "frames")
+        let lines = ByteBuffer(string: "lines\r\n")
+        batch.keep(lines, for: input, variant: 1)
+        #expect(batch.lines(for: input, variant: 1) == lines)
+        #expect(batch.lines(for: input, variant: 0) == nil, "another variant is rendered on its own")
+        #expect(batch.lines(for: ByteBuffer(string: "frames"), variant: 1) == nil, "same bytes elsewhere: not known")
+        input.moveReaderIndex(forwardBy: 1)
+        #expect(batch.lines(for: input, variant: 1) == nil, "a different view of the storage is another buffer")
+    }
+}
