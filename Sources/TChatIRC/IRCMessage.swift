@@ -157,7 +157,7 @@ public struct IRCMessage: Sendable, Hashable {
 
     /// Commands whose last parameter is free text: it always takes its colon, as every server writes it, since
     /// clients and bots that split on the first colon after the command read `PRIVMSG #a 1:2` wrong.
-    static let textCommands: Set<String> = ["PRIVMSG", "NOTICE", "TOPIC", "PART", "QUIT", "KICK", "ERROR"]
+    static let textCommands: Set<String> = ["PRIVMSG", "NOTICE", "TOPIC", "PART", "QUIT", "KICK", "ERROR", "AWAY"]
 
     /// `text` without CR, LF and NUL.
     public static func lineSafe(_ text: String) -> String {

@@ -10,10 +10,13 @@ public struct Hello: Sendable, Hashable {
     public var host: String
     /// False when the client has followed enough redirects and wants to stay on this server.
     public var acceptsRedirect: Bool
+    /// True when the client wants AWAY_CHANGED for the clients it shares a channel with (flag bit 1): an IRC
+    /// client's away-notify. Others never get the frame, so no client meets a type it does not know.
+    public var wantsAwayChanges: Bool
 
     public init(
         version: UInt16 = ProtocolVersion.current, nick: String, clientName: String, clientVersion: String,
-        processID: UInt32, host: String, acceptsRedirect: Bool = true
+        processID: UInt32, host: String, acceptsRedirect: Bool = true, wantsAwayChanges: Bool = false
     ) {
         self.version = version
         self.nick = nick
@@ -22,6 +25,7 @@ public struct Hello: Sendable, Hashable {
         self.processID = processID
         self.host = host
         self.acceptsRedirect = acceptsRedirect
+        self.wantsAwayChanges = wantsAwayChanges
     }
 }
 
@@ -132,7 +136,7 @@ public enum ClientFrame: Sendable, Hashable {
                 try w.str(hello.clientVersion, "client version")
                 w.u32(hello.processID)
                 try w.str(hello.host, "host")
-                w.u8(hello.acceptsRedirect ? 0 : 1)
+                w.u8((hello.acceptsRedirect ? 0 : 1) | (hello.wantsAwayChanges ? 2 : 0))
             case .nick(let nick), .whois(let nick):
                 try w.str(nick, "nick")
             case .whoami, .listChannels, .listServers, .help, .getWelcome:
@@ -218,11 +222,14 @@ public enum ClientFrame: Sendable, Hashable {
         case .ping: self = .ping(token: try r.u64("token"))
         case .pong: self = .pong(token: try r.u64("token"))
         case .hello:
+            let (version, nick, clientName) = (try r.u16("version"), try r.str("nick"), try r.str("client name"))
+            let (clientVersion, processID, host) = (try r.str("client version"), try r.u32("pid"), try r.str("host"))
+            let flags = try r.u8("flags")
             self = .hello(
                 Hello(
-                    version: try r.u16("version"), nick: try r.str("nick"), clientName: try r.str("client name"),
-                    clientVersion: try r.str("client version"), processID: try r.u32("pid"),
-                    host: try r.str("host"), acceptsRedirect: try r.u8("flags") & 1 == 0))
+                    version: version, nick: nick, clientName: clientName, clientVersion: clientVersion,
+                    processID: processID, host: host, acceptsRedirect: flags & 1 == 0,
+                    wantsAwayChanges: flags & 2 != 0))
         case .nick: self = .nick(try r.str("nick"))
         case .whoami: self = .whoami
         case .join: self = .join(channel: try r.str("channel"), history: try r.u16("history"))

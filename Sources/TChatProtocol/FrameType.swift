@@ -64,6 +64,7 @@ public enum FrameType: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     case modeChanged = 0x99
     case kicked = 0x9A
     case invited = 0x9B
+    case awayChanged = 0x9C
 
     /// The upper-case name the spec and `help` use.
     public var description: String {
@@ -127,6 +128,7 @@ public enum FrameType: UInt8, Sendable, CaseIterable, CustomStringConvertible {
         case .modeChanged: "MODE_CHANGED"
         case .kicked: "KICKED"
         case .invited: "INVITED"
+        case .awayChanged: "AWAY_CHANGED"
         }
     }
 

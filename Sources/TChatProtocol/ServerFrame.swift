@@ -39,6 +39,8 @@ public enum ServerFrame: Sendable, Hashable {
     case kicked(channel: String, nick: String, by: String, reason: String, time: Timestamp)
     /// `by` invites you to `channel`.
     case invited(channel: String, by: String, time: Timestamp)
+    /// A client sharing a channel went away (`text`) or came back (empty); only to a HELLO that asked for it.
+    case awayChanged(nick: String, text: String, time: Timestamp)
 
     public var type: FrameType {
         switch self {
@@ -68,6 +70,7 @@ public enum ServerFrame: Sendable, Hashable {
         case .modeChanged: .modeChanged
         case .kicked: .kicked
         case .invited: .invited
+        case .awayChanged: .awayChanged
         }
     }
 
@@ -115,6 +118,10 @@ public enum ServerFrame: Sendable, Hashable {
             case .quitted(let nick, let reason, let time):
                 try w.str(nick, "nick")
                 try w.str(reason, "reason")
+                w.time(time)
+            case .awayChanged(let nick, let text, let time):
+                try w.str(nick, "nick")
+                try w.str(text, "text")
                 w.time(time)
             case .topic(let channel, let topic, let setBy, let time):
                 try w.str(channel, "channel")
@@ -269,6 +276,8 @@ public enum ServerFrame: Sendable, Hashable {
                 channel: try r.str("channel"), nick: try r.str("nick"), by: try r.str("by"),
                 reason: try r.str("reason"), time: try r.time("time"))
         case .invited: self = .invited(channel: try r.str("channel"), by: try r.str("by"), time: try r.time("time"))
+        case .awayChanged:
+            self = .awayChanged(nick: try r.str("nick"), text: try r.str("text"), time: try r.time("time"))
         default:
             throw ProtocolError(.unknownFrameType, "frame type \(type) is not a server frame")
         }

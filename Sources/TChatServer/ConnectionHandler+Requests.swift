@@ -93,7 +93,10 @@ extension ConnectionHandler {
                 }
             case .setAway(let text):
                 try TextField.check(text, "text", maxBytes: ProtocolLimits.maxAwayBytes)
-                server.clients.setAway(text, for: session)
+                if server.clients.setAway(text, for: session) {
+                    server.channels.announceAway(
+                        of: session, nick: nick.name, text: text, companions: server.clients.companions(of: session))
+                }
             case .listChannels:
                 for info in server.channels.list(for: session) { reply(.channelInfo(info), to: id) }
             case .setTopic(let channel, let topic):
@@ -250,7 +253,12 @@ extension ConnectionHandler {
             answering: id, companions: { [clients = server.clients] in clients.companions(of: session) })
         let address = ipAddress
         let counters = server.counters
+        let (clients, channels, joiner) = (server.clients, server.channels, nick.name)
         joining.whenComplete { result in
+            if case .success(let joined) = result, joined.isNew, let away = clients.awayText(of: joiner) {
+                let holders = Set(clients.companions(of: session).map(\.id)).union([session.id])
+                channels.announceAway(nick: joiner, text: away, joining: name, except: holders)
+            }
             if !key.isEmpty, case .failure(let error as ProtocolError) = result, error.code == .badChannelKey {
                 book?.loginFailed(account: guess, address: address)
             }

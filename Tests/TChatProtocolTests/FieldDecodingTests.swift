@@ -28,6 +28,22 @@ import Testing
         #expect(Self.code(of: Self.raw(.ping, [1, 2, 3])) == .malformedFrame)
     }
 
+    @Test func helloFlagsCarryRedirectsAndAwayChangesApart() throws {
+        for (acceptsRedirect, wantsAwayChanges, flags) in [
+            (true, false, 0), (false, false, 1), (true, true, 2), (false, true, 3),
+        ] {
+            let hello = Hello(
+                nick: "a", clientName: "c", clientVersion: "1", processID: 1, host: "h",
+                acceptsRedirect: acceptsRedirect,
+                wantsAwayChanges: wantsAwayChanges)
+            var buffer = ByteBuffer()
+            try ClientFrame.hello(hello).encode(requestID: 1, into: &buffer)
+            #expect(buffer.getInteger(at: buffer.writerIndex - 1, as: UInt8.self) == UInt8(flags))
+            let payload = Array(buffer.readableBytesView.dropFirst(9))
+            #expect(try ClientFrame(decoding: Self.raw(.hello, payload)) == .hello(hello))
+        }
+    }
+
     @Test func bytesAfterTheLastFieldAreMalformed() {
         #expect(Self.code(of: Self.raw(.whoami, [0])) == .malformedFrame)
         #expect(Self.code(of: Self.raw(.join, Self.str("#ops") + [0, 5, 0xFF])) == .malformedFrame)

@@ -117,6 +117,7 @@ enum ProtocolVectors {
         "mode-changed": (0, .modeChanged(channel: "#ops", by: "ann", change: "+i", time: time)),
         "kicked": (0, .kicked(channel: "#ops", nick: "eve", by: "ann", reason: "spam", time: time)),
         "invited": (0, .invited(channel: "#ops", by: "ann", time: time)),
+        "away-changed": (0, .awayChanged(nick: "alice", text: "lunch", time: time)),
     ]
 
     static let peer: [String: PeerFrame] = [

@@ -1,5 +1,6 @@
 /// The IRCv3 capabilities this server offers (CAP LS), each one it honours in full.
 enum IRCCapability: String, CaseIterable, Sendable {
+    case awayNotify = "away-notify"
     case batch
     case capNotify = "cap-notify"
     case chatHistory = "draft/chathistory"

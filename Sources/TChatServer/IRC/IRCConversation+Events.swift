@@ -51,6 +51,13 @@ extension IRCConversation {
                 IRCMessage(
                     tags: messageTags(time: time, messageID: nil), source: Self.mask(by), "KICK",
                     [channel, nick, reason]))
+        case .awayChanged(let nick, let text, let time):
+            // The HELLO always asks for these, so a client may take away-notify at any time; without it, none.
+            guard capabilities.contains(.awayNotify) else { return }
+            send(
+                IRCMessage(
+                    tags: messageTags(time: time, messageID: nil), source: Self.mask(nick), "AWAY",
+                    text.isEmpty ? [] : [text]))
         case .invited(let channel, let by, let time):
             send(
                 IRCMessage(

@@ -115,7 +115,8 @@ extension IRCConversation {
             sasl?.stage != .server
         else { return }
         let hello = Hello(
-            nick: nick, clientName: "irc", clientVersion: "", processID: 0, host: user, acceptsRedirect: false)
+            nick: nick, clientName: "irc", clientVersion: "", processID: 0, host: user, acceptsRedirect: false,
+            wantsAwayChanges: true)
         if request(.hello(hello), .hello) { helloSent = true }
     }
 

@@ -59,6 +59,8 @@ extension NetworkRouter {
             // Only for one of the sender's own clients, found by the name the sender gives it.
             if !clients.setRemoteAway(text, nick: nick, serverID: peer.id) {
                 refuse("PEER_AWAY", from: peer, "\(nick) is not one of its clients")
+            } else {
+                channels.announceRemoteAway(nick: clients.remoteNick(nick, on: peer.id) ?? nick, text: text)
             }
         }
     }
