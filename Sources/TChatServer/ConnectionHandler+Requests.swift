@@ -253,11 +253,12 @@ extension ConnectionHandler {
             answering: id, companions: { [clients = server.clients] in clients.companions(of: session) })
         let address = ipAddress
         let counters = server.counters
-        let (clients, channels, joiner) = (server.clients, server.channels, nick.name)
+        let (clients, channels) = (server.clients, server.channels)
         joining.whenComplete { result in
-            if case .success(let joined) = result, joined.isNew, let away = clients.awayText(of: joiner) {
+            // Its nick as it is now: a join that waited for the disk may have seen a NICK meanwhile.
+            if case .success(let joined) = result, joined.isNew, let away = clients.away(of: session) {
                 let holders = Set(clients.companions(of: session).map(\.id)).union([session.id])
-                channels.announceAway(nick: joiner, text: away, joining: name, except: holders)
+                channels.announceAway(nick: away.nick, text: away.text, joining: name, except: holders)
             }
             if !key.isEmpty, case .failure(let error as ProtocolError) = result, error.code == .badChannelKey {
                 book?.loginFailed(account: guess, address: address)

@@ -117,6 +117,32 @@ import Testing
         #expect(!taken)
     }
 
+    /// A message of a channel whose name starts like a cached one's, with the same id and frame length and the
+    /// same places in the cache, is its own message, never the cached one.
+    @Test func aCachedMessageIsNeverTakenForAnotherChannelsWithTheSameIDAndLength() throws {
+        let short = ChatMessage(channel: "#foo", id: 9, time: Self.time, from: "alice", body: .text("for #foo"))
+        let shortFrame = try Self.frame(short)
+        var collided = 0
+        for suffix in 0..<20_000 where collided < 3 {
+            let name = "#foo" + String(suffix, radix: 36)
+            // Same frame length: the sender's nick shortened by what the name grew.
+            let grown = name.utf8.count - 4
+            let kept = ChatMessage(
+                channel: name, id: 9, time: Self.time, from: String("alice".prefix(5 - grown)),
+                body: .text("for #foo"))
+            let keptFrame = try Self.frame(kept)
+            #expect(keptFrame.readableBytes == shortFrame.readableBytes)
+            let cache = IRCRenderCache()
+            let keptSlot = try #require(cache.slot(forMessageFrame: keptFrame))
+            let shortSlot = try #require(cache.slot(forMessageFrame: shortFrame))
+            guard shortSlot == keptSlot || shortSlot == keptSlot ^ (IRCRenderCache.slots / 2) else { continue }
+            collided += 1
+            let lines = cache.lines(slot: shortSlot, variant: 0, allocator: .init()) { _ in [] }
+            #expect(String(buffer: lines) == Self.general(short, variant: 0))
+        }
+        #expect(collided > 0, "no name shared the cached one's places")
+    }
+
     @Test func aBufferHandedToTheNextMemberGetsTheLinesMadeForTheFirst() {
         var batch = IRCRenderedBatch()
         var input = ByteBuffer(string: "frames")

@@ -556,6 +556,33 @@ import Testing
         await target.stop()
     }
 
+    /// A linked server that repeats an away text, or a join, makes no AWAY for an away-notify client: only a change
+    /// is told, and an AWAY on joining only after a JOIN that happened.
+    @Test func aLinkedServerRepeatingItselfMakesNoAwayEvents() async throws {
+        let target = try await Target.start { $0.ircAddress = ServerAddress(host: "127.0.0.1", port: 0) }
+        let attacker = try await Self.linkedAttacker(to: target)
+        let irc = try await IRCConnection.connect(to: try #require(target.server.server.ircAddress))
+        try await irc.register("ida", capabilities: ["away-notify"])
+        try await irc.send("JOIN #ops")
+        await irc.waitFor("366", "ida", "#ops")
+        try await attacker.send(
+            .clientAdded(
+                RemoteClient(
+                    nick: "mallet", address: "6.6.6.6:6", connectedAt: .now(), clientName: "x", clientVersion: "1",
+                    host: "h", processID: 1)))
+        try await attacker.send(.joined(channel: "#ops", nick: "mallet", time: .now()))
+        await irc.waitFor { $0.verb == "JOIN" && $0.source?.hasPrefix("mallet!") == true }
+        for _ in 0..<50 { try await attacker.send(.record(.away(nick: "mallet", text: "gone"))) }
+        for _ in 0..<50 { try await attacker.send(.joined(channel: "#ops", nick: "mallet", time: .now())) }
+        try await attacker.send(.record(.away(nick: "mallet", text: "")))
+        await irc.waitFor { $0.verb == "AWAY" && $0.params.isEmpty }
+        let aways = irc.lines.filter { $0.verb == "AWAY" }.map { $0.params.first ?? "(back)" }
+        #expect(aways == ["gone", "(back)"])
+        #expect(irc.lines.filter { $0.verb == "JOIN" && $0.source?.hasPrefix("mallet!") == true }.count == 1)
+        try await target.stillServes(nextID: 4)
+        await target.stop()
+    }
+
     @Test func aLinkedServerSetsAwayOnlyForItsOwnClients() async throws {
         let target = try await Target.start()
         let attacker = try await Self.linkedAttacker(to: target)

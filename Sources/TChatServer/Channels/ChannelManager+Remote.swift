@@ -2,7 +2,8 @@ import TChatProtocol
 
 /// Members on linked servers, and topics set there.
 extension ChannelManager {
-    func remoteJoin(channel text: String, nick: String, on serverID: UInt64, time: Timestamp) {
+    /// `away`, the joiner's away text, is told after the JOINED to the members who asked (`AWAY_CHANGED`).
+    func remoteJoin(channel text: String, nick: String, on serverID: UInt64, time: Timestamp, away: String? = nil) {
         guard let name = try? ChannelName(validating: text) else { return }
         let channel = channel(creating: name)
         let memberships = self.memberships
@@ -14,6 +15,7 @@ extension ChannelManager {
             if let frame = SubscriberSet.encode(.joined(channel: channel.name.name, nick: nick, time: time)) {
                 state.members.local.deliver(frame)
             }
+            if let away { Self.tellAway(nick: nick, text: away, to: state.members.local.sessions, except: []) }
         }
     }
 

@@ -19,9 +19,19 @@ extension ClientManager {
         }
     }
 
-    /// A linked server's client, as that server names it, is away or back; false when it is not that server's.
-    func setRemoteAway(_ text: String, nick: String, serverID: UInt64) -> Bool {
+    /// A linked server's client, as that server names it, is away or back.
+    func setRemoteAway(_ text: String, nick: String, serverID: UInt64) -> RemoteAwayChange {
         state.withLock { $0.nicks.setRemoteAway(text, nick: nick, on: serverID) }
+    }
+
+    /// `session`'s nick and away text, read together; nil when it is not away.
+    func away(of session: ClientSession) -> (nick: String, text: String)? {
+        state.withLock { state in
+            guard let text = state.awayOfSession[session.id], let nick = state.nicks.localNick(session.id) else {
+                return nil
+            }
+            return (nick.name, text)
+        }
     }
 
     /// The away text of whoever holds `nick` here or on a linked server; nil when not away.

@@ -284,12 +284,15 @@ struct NickTable<Local> {
         remote.key(of: nick, on: serverID).flatMap { remote[$0]?.client.nick }
     }
 
-    /// Sets the away text of the client `serverID` calls `nick`; false when it is not one of that server's.
-    mutating func setRemoteAway(_ text: String, nick: String, on serverID: UInt64) -> Bool {
-        guard let key = remote.key(of: nick, on: serverID), var entry = remote.remove(key: key) else { return false }
+    /// Sets the away text of the client `serverID` calls `nick`.
+    mutating func setRemoteAway(_ text: String, nick: String, on serverID: UInt64) -> RemoteAwayChange {
+        guard let key = remote.key(of: nick, on: serverID), var entry = remote.remove(key: key) else {
+            return .notTheirs
+        }
+        let changed = entry.away != text
         entry.away = text
         remote.insert(entry)
-        return true
+        return changed ? .changed : .unchanged
     }
 
     // MARK: - Collisions
@@ -344,4 +347,12 @@ struct NickTable<Local> {
             counter += 1
         }
     }
+}
+
+/// What setting a linked server's client's away text did (`NickTable.setRemoteAway`).
+enum RemoteAwayChange {
+    /// The nick is not one of that server's clients.
+    case notTheirs
+    case unchanged
+    case changed
 }

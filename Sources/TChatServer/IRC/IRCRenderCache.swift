@@ -56,8 +56,8 @@ final class IRCRenderCache {
             return Int((hash &+ id) % UInt64(Self.slots))
         }
         let second = first ^ (Self.slots / 2)
-        if holds(first, id: id, frame: frame, nameLength: Int(nameLength)) { return first }
-        if holds(second, id: id, frame: frame, nameLength: Int(nameLength)) { return second }
+        if holds(first, id: id, frame: frame) { return first }
+        if holds(second, id: id, frame: frame) { return second }
         let slot = filled[first] <= filled[second] ? first : second
         ids[slot] = id
         fills += 1
@@ -98,16 +98,13 @@ final class IRCRenderCache {
     }
 
     /// Whether `slot` holds message `id` of the channel named in `frame`.
-    private func holds(_ slot: Int, id: UInt64, frame: ByteBuffer, nameLength: Int) -> Bool {
+    private func holds(_ slot: Int, id: UInt64, frame: ByteBuffer) -> Bool {
+        // The whole frame: a name that only starts like the kept one (`#foo`, `#foobar`) must not match.
         guard ids[slot] == id, let known = frames[slot], known.readableBytes == frame.readableBytes else {
             return false
         }
         return known.withUnsafeReadableBytes { mine in
-            frame.withUnsafeReadableBytes { theirs in
-                memcmp(
-                    mine.baseAddress! + ProtocolLimits.headerLength + 2,
-                    theirs.baseAddress! + ProtocolLimits.headerLength + 2, nameLength) == 0
-            }
+            frame.withUnsafeReadableBytes { theirs in memcmp(mine.baseAddress!, theirs.baseAddress!, mine.count) == 0 }
         }
     }
 

@@ -34,10 +34,8 @@ extension NetworkRouter {
             }
         case .joined(let channel, let nick, let time):
             guard let shown = ownClient(nick, of: peer, in: "PEER_JOINED") else { return }
-            channels.remoteJoin(channel: channel, nick: shown, on: peer.id, time: time)
-            if let away = clients.awayText(of: shown), let name = try? ChannelName(validating: channel) {
-                channels.announceAway(nick: shown, text: away, joining: name)
-            }
+            channels.remoteJoin(
+                channel: channel, nick: shown, on: peer.id, time: time, away: clients.awayText(of: shown))
         case .parted(let channel, let nick, let reason, let time):
             guard let shown = ownClient(nick, of: peer, in: "PEER_PARTED") else { return }
             channels.remotePart(channel: channel, nick: shown, reason: reason, time: time)

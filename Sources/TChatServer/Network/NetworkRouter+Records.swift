@@ -57,10 +57,11 @@ extension NetworkRouter {
                 metadata: ["nick": "\(nick)", "by": "\(by)", "peer": "\(peer.hello.name)"])
         case .away(let nick, let text):
             // Only for one of the sender's own clients, found by the name the sender gives it.
-            if !clients.setRemoteAway(text, nick: nick, serverID: peer.id) {
-                refuse("PEER_AWAY", from: peer, "\(nick) is not one of its clients")
-            } else {
-                channels.announceRemoteAway(nick: clients.remoteNick(nick, on: peer.id) ?? nick, text: text)
+            // Told only when it changes: a peer repeating itself makes no events.
+            switch clients.setRemoteAway(text, nick: nick, serverID: peer.id) {
+            case .notTheirs: refuse("PEER_AWAY", from: peer, "\(nick) is not one of its clients")
+            case .unchanged: break
+            case .changed: channels.announceRemoteAway(nick: clients.remoteNick(nick, on: peer.id) ?? nick, text: text)
             }
         }
     }
