@@ -134,6 +134,29 @@ import Testing
         for (member, _) in members { #expect(Array(texts(member, from: "bob").suffix(paced.count)) == paced) }
     }
 
+    /// ISON (irssi's notify list) and USERHOST answer for nicks on the network, in the order asked, away marked.
+    @Test func isonAndUserhostAnswerForEveryNickAskedInOrder() async throws {
+        let (server, irc) = try await Self.server()
+        defer { Task { await server.server.shutdown() } }
+        let bob = try await RawConnection.connect(to: server.address)
+        try await bob.hello("Bob")
+        try await bob.send(.setAway("lunch"), id: 2)
+        #expect(await bob.reply(to: 2).last == .ok)
+        let alice = try await IRCConnection.connect(to: irc)
+        try await alice.register("alice")
+        try await alice.send("ISON nobody bob alice :zed")
+        let ison = await alice.waitFor("303", "alice")
+        #expect(ison?.params.last == "Bob alice", "as their holders spell them, in the order asked")
+        try await alice.send("USERHOST alice bob nobody")
+        let userhost = await alice.waitFor("302", "alice")
+        #expect(userhost?.params.last == "alice=+alice@tchat Bob=-Bob@tchat")
+        try await alice.send("ISON ghost")
+        #expect(await eventually { alice.lines.filter { $0.command == "303" }.count == 2 })
+        #expect(alice.lines.filter { $0.command == "303" }.last?.params.last == "", "nobody: an empty 303")
+        try await alice.send("USERHOST")
+        await alice.waitFor("461", "alice", "USERHOST")
+    }
+
     @Test func aTchatMessageNeverBecomesAnotherCommandAndLongOnesAreSplitToFitALine() async throws {
         let (server, irc) = try await Self.server()
         defer { Task { await server.server.shutdown() } }

@@ -56,9 +56,10 @@ extension IRCConversation {
         case (.clientInfo(let info), .who(let mask)):
             let prefix = channels[mask.lowercased()]?.prefix(of: info.nick, all: capabilities.contains(.multiPrefix))
             whoReply(channel: channels[mask.lowercased()]?.name ?? mask, info: info, prefix: prefix ?? "")
-        case (.clientInfo(let info), .whois), (.clientInfo(let info), .whoNick):
+        case (.clientInfo(let info), .whois), (.clientInfo(let info), .whoNick), (.clientInfo(let info), .lookup):
             request.clientInfo = info
-        case (.text(let text), .whois) where text.hasPrefix("away: "):
+        case (.text(let text), .whois) where text.hasPrefix("away: "),
+            (.text(let text), .lookup) where text.hasPrefix("away: "):
             request.awayText = String(text.dropFirst("away: ".count))
         case (.channelModes(let channel, _, let operators, let voiced, _), .namesModes):
             if var joined = channels[channel.lowercased()] {
@@ -118,6 +119,9 @@ extension IRCConversation {
             numeric(.listEnd, "End of /LIST")
         case .who(let mask):
             numeric(.endOfWho, mask, "End of /WHO list.")
+        case .lookup(let group, let index):
+            lookupAnswered(
+                group: group, index: index, nick: request.clientInfo?.nick, away: request.awayText != nil)
         case .whoNick(let nick):
             if let info = request.clientInfo { whoReply(channel: "*", info: info, prefix: "") }
             numeric(.endOfWho, nick, "End of /WHO list.")

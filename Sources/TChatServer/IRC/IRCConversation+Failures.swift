@@ -73,6 +73,9 @@ extension IRCConversation {
             }
         case .away, .quit:
             notice(error.message)
+        case .lookup(let group, let index):
+            // Nobody holds the nick, or the request was refused (the budget): not on, as far as this reply goes.
+            lookupAnswered(group: group, index: index, nick: nil, away: false)
         case .ping(let token):
             send(IRCMessage(source: facts.serverName, "PONG", [facts.serverName, token]))
         case .history(let target, _, _):

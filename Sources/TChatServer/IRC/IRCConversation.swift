@@ -63,6 +63,9 @@ struct IRCConversation {
     /// Lines that came while the HELLO was with the server: a client may send JOIN right after CAP END, before
     /// the welcome it cannot know is not yet there; they are read once the HELLO is answered.
     var heldLines: [String] = []
+    /// ISON and USERHOST waiting for their WHOIS answers, bounded as `pending` is.
+    var lookups: [UInt32: IRCLookup] = [:]
+    var lookupCounter: UInt32 = 0
     static let maxHeldLines = 64
 
     /// What to send the IRC client, in order.

@@ -7,6 +7,8 @@ enum IRCNumeric: String {
     case isupport = "005"
     case userModeIs = "221"
     case away = "301"
+    case userHost = "302"
+    case isOn = "303"
     case unaway = "305"
     case nowAway = "306"
     case whoisUser = "311"

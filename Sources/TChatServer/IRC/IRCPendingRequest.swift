@@ -31,6 +31,8 @@ struct IRCPendingRequest {
         case history(target: String, after: UInt64, limit: Int)
         /// A client's PING, passed on so its PONG comes after the answers to what it sent before.
         case ping(token: String)
+        /// One nick's WHOIS of an ISON or USERHOST (`IRCLookup`).
+        case lookup(group: UInt32, index: Int)
     }
 
     var kind: Kind
