@@ -9,9 +9,6 @@ public struct IRCTag: Sendable, Hashable {
         self.value = value
     }
 
-    /// Whether a client may send it to others (`+` prefix, possibly after a vendor).
-    public var isClientOnly: Bool { key.hasPrefix("+") }
-
     /// The tags of `@a=b;c` without the `@`; empty keys are skipped.
     static func parseList(_ text: Substring) -> [IRCTag] {
         var tags: [IRCTag] = []

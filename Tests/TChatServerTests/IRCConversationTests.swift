@@ -11,7 +11,7 @@ import Testing
     static let time = Timestamp(milliseconds: 1_800_000_000_000)
     static let facts = IRCServerFacts(
         serverName: "irc.test", network: "test", startedAt: time, saslMechanisms: ["SCRAM-SHA-256"], maxChannels: 10,
-        historyLimit: 100, maxBodyBytes: 65536, now: { IRCConversationTests.time })
+        now: { IRCConversationTests.time })
 
     /// A conversation past its welcome, as `nick`.
     static func welcomed(_ nick: String = "ann", capabilities: String = "") -> IRCConversation {

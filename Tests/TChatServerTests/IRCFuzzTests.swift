@@ -84,7 +84,7 @@ import Testing
         var generator = SeededGenerator(seed: FuzzSettings.seed)
         let facts = IRCServerFacts(
             serverName: "fuzz.test", network: "fuzz", startedAt: Timestamp(milliseconds: 0),
-            saslMechanisms: ["PLAIN", "SCRAM-SHA-256"], maxChannels: 10, historyLimit: 100, maxBodyBytes: 65536,
+            saslMechanisms: ["PLAIN", "SCRAM-SHA-256"], maxChannels: 10,
             now: { Timestamp(milliseconds: 1_800_000_000_000) })
         var conversation = IRCConversation(facts: facts)
         var reader = IRCLineReader(maxLineBytes: IRCBridge.maxLineBytes)

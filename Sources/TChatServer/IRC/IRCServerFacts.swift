@@ -13,9 +13,6 @@ struct IRCServerFacts: Sendable {
     /// SASL mechanisms offered: none when the server has no accounts; PLAIN only over TLS.
     var saslMechanisms: [String]
     var maxChannels: Int
-    var historyLimit: Int
-    /// The largest message body a tchat client may send: a longer IRC text is refused, not cut.
-    var maxBodyBytes: Int
     /// What time it is, for TIME: injected so the conversation stays a pure function of its input.
     var now: @Sendable () -> Timestamp = { .now() }
 
@@ -53,7 +50,6 @@ extension IRCServerFacts {
         self.init(
             serverName: server.servers.name, network: server.servers.name, startedAt: server.servers.startedAt,
             saslMechanisms: hasAccounts ? (overTLS ? ["PLAIN", "SCRAM-SHA-256"] : ["SCRAM-SHA-256"]) : [],
-            maxChannels: configuration.maxChannelsPerClient, historyLimit: configuration.historyLimit,
-            maxBodyBytes: configuration.maxFrameLength)
+            maxChannels: configuration.maxChannelsPerClient)
     }
 }
