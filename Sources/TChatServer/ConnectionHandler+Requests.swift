@@ -257,8 +257,9 @@ extension ConnectionHandler {
         joining.whenComplete { result in
             // Its nick as it is now: a join that waited for the disk may have seen a NICK meanwhile.
             if case .success(let joined) = result, joined.isNew, let away = clients.away(of: session) {
-                let holders = Set(clients.companions(of: session).map(\.id)).union([session.id])
-                channels.announceAway(nick: away.nick, text: away.text, joining: name, except: holders)
+                channels.announceAway(
+                    of: session, nick: away.nick, text: away.text, companions: clients.companions(of: session),
+                    joining: name)
             }
             if !key.isEmpty, case .failure(let error as ProtocolError) = result, error.code == .badChannelKey {
                 book?.loginFailed(account: guess, address: address)

@@ -3,22 +3,21 @@ import TChatProtocol
 /// AWAY_CHANGED, for the clients whose HELLO asked for it (an IRC client's away-notify): whoever shares a channel
 /// with a client that went away or came back hears it once, whichever server of the network that client is on.
 extension ChannelManager {
-    /// A client of ours went away or came back; neither it nor the `companions` sharing its nick hear of it.
-    func announceAway(of session: ClientSession, nick: String, text: String, companions: [ClientSession]) {
+    /// A client of ours went away or came back (in all its channels), or joined `joining` while away: the members
+    /// there learn it, after its JOINED for a join, as IRC servers tell away-notify clients; neither it nor the
+    /// `companions` sharing its nick do. (A linked server's client joining is told of in `remoteJoin`.)
+    func announceAway(
+        of session: ClientSession, nick: String, text: String, companions: [ClientSession],
+        joining name: ChannelName? = nil
+    ) {
         let holders = Set(companions.map(\.id)).union([session.id])
-        announceAway(nick: nick, text: text, in: memberships.channels(of: session), except: holders)
+        let channels = name.map { directory.channel($0).map { [$0] } ?? [] } ?? memberships.channels(of: session)
+        announceAway(nick: nick, text: text, in: channels, except: holders)
     }
 
     /// A linked server's client went away or came back.
     func announceRemoteAway(nick: String, text: String) {
         announceAway(nick: nick, text: text, in: memberships.channels(ofRemote: nick), except: [])
-    }
-
-    /// A client of ours who is away joined `name`: the members there, but its `holders`, learn it after its JOINED,
-    /// as IRC servers tell away-notify clients. (A linked server's client is told of in `remoteJoin`.)
-    func announceAway(nick: String, text: String, joining name: ChannelName, except holders: Set<UInt64>) {
-        guard let channel = directory.channel(name) else { return }
-        announceAway(nick: nick, text: text, in: [channel], except: holders)
     }
 
     private func announceAway(nick: String, text: String, in channels: [ChatChannel], except holders: Set<UInt64>) {
