@@ -13,10 +13,14 @@ public struct Hello: Sendable, Hashable {
     /// True when the client wants AWAY_CHANGED for the clients it shares a channel with (flag bit 1): an IRC
     /// client's away-notify. Others never get the frame, so no client meets a type it does not know.
     public var wantsAwayChanges: Bool
+    /// True when the client wants ACCOUNT_CHANGED, and JOINED_ACCOUNT in place of JOINED (flag bit 2): an IRC
+    /// client's account-notify and extended-join.
+    public var wantsAccounts: Bool
 
     public init(
         version: UInt16 = ProtocolVersion.current, nick: String, clientName: String, clientVersion: String,
-        processID: UInt32, host: String, acceptsRedirect: Bool = true, wantsAwayChanges: Bool = false
+        processID: UInt32, host: String, acceptsRedirect: Bool = true, wantsAwayChanges: Bool = false,
+        wantsAccounts: Bool = false
     ) {
         self.version = version
         self.nick = nick
@@ -26,6 +30,7 @@ public struct Hello: Sendable, Hashable {
         self.host = host
         self.acceptsRedirect = acceptsRedirect
         self.wantsAwayChanges = wantsAwayChanges
+        self.wantsAccounts = wantsAccounts
     }
 }
 
@@ -136,7 +141,7 @@ public enum ClientFrame: Sendable, Hashable {
                 try w.str(hello.clientVersion, "client version")
                 w.u32(hello.processID)
                 try w.str(hello.host, "host")
-                w.u8((hello.acceptsRedirect ? 0 : 1) | (hello.wantsAwayChanges ? 2 : 0))
+                w.u8((hello.acceptsRedirect ? 0 : 1) | (hello.wantsAwayChanges ? 2 : 0) | (hello.wantsAccounts ? 4 : 0))
             case .nick(let nick), .whois(let nick):
                 try w.str(nick, "nick")
             case .whoami, .listChannels, .listServers, .help, .getWelcome:
@@ -229,7 +234,7 @@ public enum ClientFrame: Sendable, Hashable {
                 Hello(
                     version: version, nick: nick, clientName: clientName, clientVersion: clientVersion,
                     processID: processID, host: host, acceptsRedirect: flags & 1 == 0,
-                    wantsAwayChanges: flags & 2 != 0))
+                    wantsAwayChanges: flags & 2 != 0, wantsAccounts: flags & 4 != 0))
         case .nick: self = .nick(try r.str("nick"))
         case .whoami: self = .whoami
         case .join: self = .join(channel: try r.str("channel"), history: try r.u16("history"))

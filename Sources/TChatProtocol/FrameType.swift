@@ -65,6 +65,8 @@ public enum FrameType: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     case kicked = 0x9A
     case invited = 0x9B
     case awayChanged = 0x9C
+    case accountChanged = 0x9D
+    case joinedAccount = 0x9E
 
     /// The upper-case name the spec and `help` use.
     public var description: String {
@@ -129,6 +131,8 @@ public enum FrameType: UInt8, Sendable, CaseIterable, CustomStringConvertible {
         case .kicked: "KICKED"
         case .invited: "INVITED"
         case .awayChanged: "AWAY_CHANGED"
+        case .accountChanged: "ACCOUNT_CHANGED"
+        case .joinedAccount: "JOINED_ACCOUNT"
         }
     }
 

@@ -1,6 +1,6 @@
 /// What every server of a network keeps alike besides messages (accounts, server bans, channels' access, who the
 /// server operators are), and what an operator on one server does to a client of another. Peer frames
-/// 0x52–0x5B; each is one `PeerFrame.record`.
+/// 0x52–0x5B and 0x5D; each is one `PeerFrame.record`.
 ///
 /// Records carry the time they were made and changed: of two copies each server keeps the one made first (an
 /// account or channel of the same name made during a split is another's), then the one changed last, then the
@@ -27,6 +27,9 @@ public enum NetworkRecord: Sendable, Hashable {
     case kill(nick: String, by: String, reason: String)
     /// A client of the sender's is away with this text, or back (empty): WHOIS and direct messages tell it.
     case away(nick: String, text: String)
+    /// A client of the sender's is logged in to this account, or out (empty): channel-mates who asked hear it
+    /// (ACCOUNT_CHANGED, JOINED_ACCOUNT).
+    case loggedIn(nick: String, account: String)
 
     public var type: PeerFrameType {
         switch self {
@@ -40,6 +43,7 @@ public enum NetworkRecord: Sendable, Hashable {
         case .invite: .invite
         case .kill: .kill
         case .away: .away
+        case .loggedIn: .loggedIn
         }
     }
 
@@ -100,6 +104,9 @@ public enum NetworkRecord: Sendable, Hashable {
         case .away(let nick, let text):
             try w.str(nick, "nick")
             try w.str(text, "text")
+        case .loggedIn(let nick, let account):
+            try w.str(nick, "nick")
+            try w.str(account, "account")
         }
     }
 
@@ -151,6 +158,8 @@ public enum NetworkRecord: Sendable, Hashable {
             self = .kill(nick: try r.str("nick"), by: try r.str("by"), reason: try r.str("reason"))
         case .away:
             self = .away(nick: try r.str("nick"), text: try r.str("text"))
+        case .loggedIn:
+            self = .loggedIn(nick: try r.str("nick"), account: try r.str("account"))
         default:
             throw ProtocolError(.unknownFrameType, "\(type) is not a network record")
         }

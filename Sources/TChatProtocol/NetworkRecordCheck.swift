@@ -67,6 +67,10 @@ extension PeerFrameCheck {
         case .away(let nick, let text):
             try self.nick(nick)
             try TextField.check(text, "text", maxBytes: ProtocolLimits.maxAwayBytes)
+        case .loggedIn(let nick, let account):
+            try self.nick(nick)
+            // An account is named as the nick it was registered with.
+            if !account.isEmpty { try self.nick(account) }
         }
     }
 

@@ -122,6 +122,7 @@ public enum PeerFrameType: UInt8, Sendable, CaseIterable, CustomStringConvertibl
     case kill = 0x5A
     case away = 0x5B
     case forwardOnce = 0x5C
+    case loggedIn = 0x5D
     /// The client protocol's ERROR frame, which refuses a link (and tells a client that dialled the peer port
     /// by mistake what it reached).
     case error = 0x81
@@ -156,6 +157,7 @@ public enum PeerFrameType: UInt8, Sendable, CaseIterable, CustomStringConvertibl
         case .kill: "PEER_KILL"
         case .away: "PEER_AWAY"
         case .forwardOnce: "FORWARD_ONCE"
+        case .loggedIn: "PEER_LOGGED_IN"
         case .error: "ERROR"
         }
     }
@@ -402,7 +404,7 @@ public enum PeerFrame: Sendable, Hashable {
         case .syncRequest:
             self = .syncRequest(channel: try r.str("channel"), after: try r.u64("after"), limit: try r.u32("limit"))
         case .account, .accountDropped, .serverBan, .serverUnban, .channelAccess, .operators, .kick, .invite, .kill,
-            .away:
+            .away, .loggedIn:
             self = .record(try NetworkRecord(decoding: type, from: &r))
         }
         try r.finish()

@@ -41,6 +41,11 @@ public enum ServerFrame: Sendable, Hashable {
     case invited(channel: String, by: String, time: Timestamp)
     /// A client sharing a channel went away (`text`) or came back (empty); only to a HELLO that asked for it.
     case awayChanged(nick: String, text: String, time: Timestamp)
+    /// A client sharing a channel logged in to `account`, or out (empty); only to a HELLO that asked (flag bit 2).
+    case accountChanged(nick: String, account: String, time: Timestamp)
+    /// JOINED with the joiner's account (empty when not logged in), in its place for a HELLO that asked (flag
+    /// bit 2), as IRC's extended-join tells it.
+    case joinedAccount(channel: String, nick: String, account: String, time: Timestamp)
 
     public var type: FrameType {
         switch self {
@@ -71,6 +76,8 @@ public enum ServerFrame: Sendable, Hashable {
         case .kicked: .kicked
         case .invited: .invited
         case .awayChanged: .awayChanged
+        case .accountChanged: .accountChanged
+        case .joinedAccount: .joinedAccount
         }
     }
 
@@ -122,6 +129,15 @@ public enum ServerFrame: Sendable, Hashable {
             case .awayChanged(let nick, let text, let time):
                 try w.str(nick, "nick")
                 try w.str(text, "text")
+                w.time(time)
+            case .accountChanged(let nick, let account, let time):
+                try w.str(nick, "nick")
+                try w.str(account, "account")
+                w.time(time)
+            case .joinedAccount(let channel, let nick, let account, let time):
+                try w.str(channel, "channel")
+                try w.str(nick, "nick")
+                try w.str(account, "account")
                 w.time(time)
             case .topic(let channel, let topic, let setBy, let time):
                 try w.str(channel, "channel")
@@ -278,6 +294,12 @@ public enum ServerFrame: Sendable, Hashable {
         case .invited: self = .invited(channel: try r.str("channel"), by: try r.str("by"), time: try r.time("time"))
         case .awayChanged:
             self = .awayChanged(nick: try r.str("nick"), text: try r.str("text"), time: try r.time("time"))
+        case .accountChanged:
+            self = .accountChanged(nick: try r.str("nick"), account: try r.str("account"), time: try r.time("time"))
+        case .joinedAccount:
+            self = .joinedAccount(
+                channel: try r.str("channel"), nick: try r.str("nick"), account: try r.str("account"),
+                time: try r.time("time"))
         default:
             throw ProtocolError(.unknownFrameType, "frame type \(type) is not a server frame")
         }

@@ -226,8 +226,9 @@ public final class ChatServer: Service, Sendable {
             serverManager.setLoad { [weak clientManager] in clientManager?.count ?? 0 }
             if let accounts { channelManager.forgetAccounts(notIn: accounts.keys) }
             accounts?.onDrop { [weak clientManager, weak channelManager] key in
-                clientManager?.forgetAccount(key)
+                let changes = clientManager?.forgetAccount(key) ?? []
                 channelManager?.forgetAccount(key)
+                for change in changes { channelManager?.announceAccount(change) }
             }
             for name in configuration.operators where accounts?.account(forKey: Nick.key(for: name)) == nil {
                 logger.warning(

@@ -189,7 +189,10 @@ extension ConnectionHandler {
             throw ProtocolError(.serverBanned, "the account \(account.name) is banned from this server: \(ban.reason)")
         }
         if let session = welcomedSession {
-            server.clients.setAccount(account.key, for: session)
+            let loggedIn = ClientManager.LoggedIn(key: account.key, name: account.name)
+            if let change = server.clients.setAccount(loggedIn, for: session) {
+                server.channels.announceAccount(change)
+            }
         } else {
             loginAccount = LoginProof(account: account.key, keys: account.scram)
         }
@@ -223,11 +226,12 @@ extension ConnectionHandler {
                 .loginThrottled, "too many registrations from your address; try again in \((wait + 999) / 1000) s")
         }
         book.registered(address: ipAddress)
-        let clients = server.clients
+        let (clients, channels) = (server.clients, server.channels)
         runAccountWork(book.register(nick, password: password, on: context.eventLoop), id, context) {
             [logger, address] result in
             let account = try result.get()
-            clients.setAccount(account.key, for: session)
+            let loggedIn = ClientManager.LoggedIn(key: account.key, name: account.name)
+            if let change = clients.setAccount(loggedIn, for: session) { channels.announceAccount(change) }
             logger.notice("account registered", metadata: ["account": "\(account.name)", "address": "\(address)"])
             return [.loggedIn(account: account.name), .ok]
         }

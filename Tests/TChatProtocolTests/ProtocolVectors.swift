@@ -118,6 +118,8 @@ enum ProtocolVectors {
         "kicked": (0, .kicked(channel: "#ops", nick: "eve", by: "ann", reason: "spam", time: time)),
         "invited": (0, .invited(channel: "#ops", by: "ann", time: time)),
         "away-changed": (0, .awayChanged(nick: "alice", text: "lunch", time: time)),
+        "account-changed": (0, .accountChanged(nick: "alice", account: "alice", time: time)),
+        "joined-account": (0, .joinedAccount(channel: "#ops", nick: "alice", account: "alice", time: time)),
     ]
 
     static let peer: [String: PeerFrame] = [
@@ -169,6 +171,7 @@ enum ProtocolVectors {
         "peer-invite": .record(.invite(channel: "#ops", nick: "bob", by: "ann")),
         "peer-kill": .record(.kill(nick: "eve", by: "root", reason: "spam")),
         "peer-away": .record(.away(nick: "bob", text: "lunch")),
+        "peer-logged-in": .record(.loggedIn(nick: "bob", account: "bob")),
         "forward-once": .forwardOnce(seq: 7, channel: "#ops", from: "alice", key: "k1", body: .text("hi")),
     ]
 }

@@ -56,6 +56,40 @@ import Testing
         #expect(conversation.takeRequests().map(\.frame) == [.join(channel: "#early", history: 0)])
     }
 
+    /// The HELLO always asks for accounts; what reaches the client depends on the capabilities it took.
+    @Test func accountsShowAsAccountLinesAndOnJoinsOnlyWithTheirCapabilities() {
+        var plain = Self.welcomed()
+        var asked = Self.welcomed(capabilities: "account-notify extended-join")
+        let events: [ServerFrame] = [
+            .accountChanged(nick: "bob", account: "bob", time: Self.time),
+            .accountChanged(nick: "bob", account: "", time: Self.time),
+            .joinedAccount(channel: "#a", nick: "cy", account: "Cy", time: Self.time),
+            .joinedAccount(channel: "#a", nick: "dee", account: "", time: Self.time),
+            .joined(channel: "#a", nick: "eve", time: Self.time),
+        ]
+        for event in events {
+            plain.receive(event, requestID: 0)
+            asked.receive(event, requestID: 0)
+        }
+        #expect(
+            asked.takeLines().map { $0.serialized() } == [
+                ":bob!bob@tchat ACCOUNT bob", ":bob!bob@tchat ACCOUNT *", ":cy!cy@tchat JOIN #a Cy tchat",
+                ":dee!dee@tchat JOIN #a * tchat", ":eve!eve@tchat JOIN #a * tchat",
+            ])
+        #expect(
+            plain.takeLines().map { $0.serialized() } == [
+                ":cy!cy@tchat JOIN #a", ":dee!dee@tchat JOIN #a", ":eve!eve@tchat JOIN #a",
+            ])
+        var hello = IRCConversation(facts: Self.facts)
+        hello.receive(line: "NICK ann")
+        hello.receive(line: "USER u 0 * :U")
+        guard case .hello(let frame)? = hello.takeRequests().first?.frame else {
+            Issue.record("no hello")
+            return
+        }
+        #expect(frame.wantsAccounts && frame.wantsAwayChanges)
+    }
+
     @Test func aRefusedNickAsksForAnotherAndTooManyLinesMeanwhileEndTheConnection() {
         var conversation = IRCConversation(facts: Self.facts)
         conversation.receive(line: "NICK bob")

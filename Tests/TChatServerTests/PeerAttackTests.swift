@@ -583,6 +583,40 @@ import Testing
         await target.stop()
     }
 
+    /// PEER_LOGGED_IN: only for the sender's own clients, with an account named as a nick, and told (ACCOUNT) only
+    /// when it changes, however often a linked server repeats it.
+    @Test func aLinkedServerNamesAccountsOnlyForItsOwnClientsAndOnlyChangesAreTold() async throws {
+        let target = try await Target.start { $0.ircAddress = ServerAddress(host: "127.0.0.1", port: 0) }
+        let attacker = try await Self.linkedAttacker(to: target)
+        let clients = try #require(target.server.server.context?.clients)
+        try await attacker.send(.record(.loggedIn(nick: "alice", account: "root")))
+        #expect(await target.logs.contains("refused", "PEER_LOGGED_IN"))
+        #expect(clients.accountName(of: "alice") == "", "alice is not its client")
+        let irc = try await IRCConnection.connect(to: try #require(target.server.server.ircAddress))
+        try await irc.register("ida", capabilities: ["account-notify", "extended-join"])
+        try await irc.send("JOIN #ops")
+        await irc.waitFor("366", "ida", "#ops")
+        try await attacker.send(
+            .clientAdded(
+                RemoteClient(
+                    nick: "mallet", address: "6.6.6.6:6", connectedAt: .now(), clientName: "x", clientVersion: "1",
+                    host: "h", processID: 1)))
+        for bad in ["ro ot", "\u{1B}[2J", "root\r\nPRIVMSG #ops :hi", String(repeating: "r", count: 33)] {
+            try await attacker.send(.record(.loggedIn(nick: "mallet", account: bad)))
+        }
+        try await attacker.send(.record(.loggedIn(nick: "mallet", account: "mal")))
+        try await attacker.send(.joined(channel: "#ops", nick: "mallet", time: .now()))
+        let join = await irc.waitFor { $0.verb == "JOIN" && $0.source?.hasPrefix("mallet!") == true }
+        #expect(join?.params == ["#ops", "mal", "tchat"], "only the valid name was taken")
+        for _ in 0..<50 { try await attacker.send(.record(.loggedIn(nick: "mallet", account: "mal"))) }
+        try await attacker.send(.record(.loggedIn(nick: "mallet", account: "")))
+        await irc.waitFor("ACCOUNT", "*")
+        #expect(irc.lines.filter { $0.verb == "ACCOUNT" }.map(\.params) == [["*"]])
+        #expect(irc.lines.allSatisfy { $0.verb != "PRIVMSG" }, "no line made of a name")
+        try await target.stillServes(nextID: 4)
+        await target.stop()
+    }
+
     @Test func aLinkedServerSetsAwayOnlyForItsOwnClients() async throws {
         let target = try await Target.start()
         let attacker = try await Self.linkedAttacker(to: target)

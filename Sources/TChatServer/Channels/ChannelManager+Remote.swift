@@ -2,8 +2,12 @@ import TChatProtocol
 
 /// Members on linked servers, and topics set there.
 extension ChannelManager {
-    /// `away`, the joiner's away text, is told after the JOINED to the members who asked (`AWAY_CHANGED`).
-    func remoteJoin(channel text: String, nick: String, on serverID: UInt64, time: Timestamp, away: String? = nil) {
+    /// `away`, the joiner's away text, is told after the JOINED to the members who asked (`AWAY_CHANGED`);
+    /// `account`, the account it is logged in to (empty: none), to those who asked for JOINED_ACCOUNT.
+    func remoteJoin(
+        channel text: String, nick: String, on serverID: UInt64, time: Timestamp, away: String? = nil,
+        account: String = ""
+    ) {
         guard let name = try? ChannelName(validating: text) else { return }
         let channel = channel(creating: name)
         let memberships = self.memberships
@@ -12,10 +16,11 @@ extension ChannelManager {
             // Under the channel's lock, so a rename or quit arriving from another link's loop finds the index and
             // the channel in step (it takes the index first, then each channel).
             memberships.add(remote: nick, to: channel)
-            if let frame = SubscriberSet.encode(.joined(channel: channel.name.name, nick: nick, time: time)) {
-                state.members.local.deliver(frame)
+            Self.tellJoined(
+                channel: channel.name.name, nick: nick, account: account, time: time, to: state.members.local)
+            if let away {
+                Self.tell(.awayChanged(nick: nick, text: away, time: .now()), to: state.members.local.sessions)
             }
-            if let away { Self.tellAway(nick: nick, text: away, to: state.members.local.sessions, except: []) }
         }
     }
 

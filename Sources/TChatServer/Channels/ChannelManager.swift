@@ -199,9 +199,14 @@ final class ChannelManager: Sendable {
                 for companion in sharing { state.access.invited.remove(companion.id) }
                 state.members.local.insert(session)
                 let time = Timestamp.now()
-                if let frame = SubscriberSet.encode(.joined(channel: channel.name.name, nick: nick, time: time)) {
-                    state.members.local.deliver(frame, excluding: session.id)
-                    for companion in state.members.addCompanions(sharing) { companion.send(frame) }
+                Self.tellJoined(
+                    channel: channel.name.name, nick: nick, account: member.accountName ?? "", time: time,
+                    to: state.members.local, excluding: session.id)
+                let companions = state.members.addCompanions(sharing)
+                if !companions.isEmpty,
+                    let frame = SubscriberSet.encode(.joined(channel: channel.name.name, nick: nick, time: time))
+                {
+                    for companion in companions { companion.send(frame) }
                 }
                 feed.emit(.joined(channel: channel.name.name, nick: nick, time: time))
                 // After the join, which makes the channel on linked servers: they keep rules of channels they know.

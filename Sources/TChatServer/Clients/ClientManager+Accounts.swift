@@ -1,32 +1,82 @@
 import TChatProtocol
 
-/// Which account each session of ours is logged in to.
+/// Which account each session of ours is logged in to. The network hears it of every client (PEER_LOGGED_IN), so
+/// that channel-mates anywhere who asked learn it (ACCOUNT_CHANGED, JOINED_ACCOUNT), as IRC's account-notify and
+/// extended-join tell it.
 extension ClientManager {
-    /// The account key a session is logged in to, if any.
-    func account(of session: ClientSession) -> String? {
-        state.withLock { $0.accountOf[session.id] }
+    /// An account a session is logged in to: its key, and its name as registered, to show.
+    struct LoggedIn: Sendable, Equatable {
+        let key: String
+        let name: String
     }
 
-    /// Logs a session in to `account` (a key), or out with nil.
-    func setAccount(_ account: String?, for session: ClientSession) {
+    /// A nick's account changed: the sessions holding the nick, to tell its channel-mates.
+    struct AccountChange {
+        let nick: String
+        /// The account's name; empty when logged out.
+        let account: String
+        let holders: [ClientSession]
+    }
+
+    /// The account key a session is logged in to, if any.
+    func account(of session: ClientSession) -> String? {
+        state.withLock { $0.accountOf[session.id]?.key }
+    }
+
+    /// Logs a session in to `account`, or out with nil, and tells the network under the nick it has now. Returns
+    /// what changed for the nick's channel-mates; nil when nothing did.
+    @discardableResult
+    func setAccount(_ account: LoggedIn?, for session: ClientSession) -> AccountChange? {
         state.withLock { state in
-            guard state.nicks.localNick(session.id) != nil else { return }
+            guard let nick = state.nicks.localNick(session.id) else { return nil }
+            let before = state.accountOf[session.id]
             state.accountOf[session.id] = account
+            guard before?.name != account?.name else { return nil }
+            feed.emit(.record(.loggedIn(nick: nick.name, account: account?.name ?? "")))
+            return AccountChange(
+                nick: nick.name, account: account?.name ?? "",
+                holders: state.sessions(state.nicks.sessions(holding: nick.key)))
         }
     }
 
-    /// Logs out every session of a dropped account; returns how many there were.
+    /// Logs out every session of a dropped account; returns what changed for each nick they held.
     @discardableResult
-    func forgetAccount(_ account: String) -> Int {
+    func forgetAccount(_ account: String) -> [AccountChange] {
         state.withLock { state in
-            let sessions = state.accountOf.filter { $0.value == account }.map(\.key)
+            let sessions = state.accountOf.filter { $0.value.key == account }.map(\.key)
             for id in sessions { state.accountOf[id] = nil }
-            return sessions.count
+            var changes: [String: AccountChange] = [:]
+            for id in sessions {
+                guard let nick = state.nicks.localNick(id), changes[nick.key] == nil else { continue }
+                feed.emit(.record(.loggedIn(nick: nick.name, account: "")))
+                changes[nick.key] = AccountChange(
+                    nick: nick.name, account: "", holders: state.sessions(state.nicks.sessions(holding: nick.key)))
+            }
+            return Array(changes.values)
         }
     }
 
     /// Every session of ours logged in to `account` (a key).
     func sessions(ofAccount account: String) -> [ClientSession] {
-        state.withLock { state in state.sessions(state.accountOf.filter { $0.value == account }.map(\.key)) }
+        state.withLock { state in state.sessions(state.accountOf.filter { $0.value.key == account }.map(\.key)) }
+    }
+
+    /// A linked server's client, as that server names it, logged in to `account` or out (empty).
+    func setRemoteAccount(_ account: String, nick: String, serverID: UInt64) -> RemoteFieldChange {
+        state.withLock { $0.nicks.setRemote(\.account, to: account, nick: nick, on: serverID) }
+    }
+
+    /// The name of the account whoever holds `nick` here or on a linked server is logged in to; empty when none.
+    func accountName(of nick: String) -> String {
+        state.withLock { state in
+            let key = Nick.key(for: nick)
+            if let first = state.nicks.localByKey[key] { return state.accountOf[first]?.name ?? "" }
+            return state.nicks.remote[key]?.account ?? ""
+        }
+    }
+
+    /// The account name `session` is logged in to, for a newly linked server; nil when none.
+    func accountName(of session: ClientSession) -> String? {
+        state.withLock { $0.accountOf[session.id]?.name }
     }
 }

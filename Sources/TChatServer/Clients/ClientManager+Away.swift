@@ -20,8 +20,8 @@ extension ClientManager {
     }
 
     /// A linked server's client, as that server names it, is away or back.
-    func setRemoteAway(_ text: String, nick: String, serverID: UInt64) -> RemoteAwayChange {
-        state.withLock { $0.nicks.setRemoteAway(text, nick: nick, on: serverID) }
+    func setRemoteAway(_ text: String, nick: String, serverID: UInt64) -> RemoteFieldChange {
+        state.withLock { $0.nicks.setRemote(\.away, to: text, nick: nick, on: serverID) }
     }
 
     /// `session`'s nick and away text, read together; nil when it is not away.

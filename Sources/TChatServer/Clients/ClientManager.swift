@@ -26,8 +26,8 @@ final class ClientManager: Sendable {
         var known = KnownNicks()
         /// At most this many nicks are remembered (see `forgetOldest`).
         var knownLimit = ClientManager.defaultKnownLimit
-        /// The account key (`Nick.key(for:)` of its name) each logged-in session of ours is logged in to.
-        var accountOf: [UInt64: String] = [:]
+        /// The account each logged-in session of ours is logged in to.
+        var accountOf: [UInt64: LoggedIn] = [:]
         /// Sessions whose connection closed, being taken out: no new session shares a nick with them alone.
         var leaving: Set<UInt64> = []
         /// Away texts of our sessions, by session id: kept with the session, not its nick, so a rename or a
@@ -46,7 +46,7 @@ final class ClientManager: Sendable {
         func shares(_ nick: Nick, with account: String?) -> Bool {
             guard let account else { return false }
             let staying = nicks.sessions(holding: nick.key).filter { !leaving.contains($0) }
-            return staying.first.map { accountOf[$0] == account } ?? false
+            return staying.first.map { accountOf[$0]?.key == account } ?? false
         }
 
         func sessions(_ ids: [UInt64]) -> [ClientSession] {
@@ -159,15 +159,20 @@ final class ClientManager: Sendable {
         try checkOwnership(of: nick, by: account)
         // Read before the nick table's lock, which never waits for the accounts' own.
         let accounts = self.accounts
-        let accountWelcome = account.flatMap { accounts?.account(forKey: $0)?.welcome } ?? ""
+        let registered = account.flatMap { accounts?.account(forKey: $0) }
+        let accountWelcome = registered?.welcome ?? ""
+        let loggedIn = account.map { LoggedIn(key: $0, name: registered?.name ?? $0) }
         let (welcome, companions) = try state.withLock {
             (state) throws(ProtocolError) -> (String, [ClientSession]) in
             let sharing = state.shares(nick, with: account)
             try state.nicks.admitLocal(
                 nick, session: session.id, value: session, at: session.connectedAt, sharing: sharing)
-            state.accountOf[session.id] = account
+            state.accountOf[session.id] = loggedIn
             if sharing { state.inheritAway(session.id, holding: nick.key) }
-            if !sharing { feed.emit(.clientAdded(session.remoteClient(nick: nick))) }
+            if !sharing {
+                feed.emit(.clientAdded(session.remoteClient(nick: nick)))
+                if let loggedIn { feed.emit(.record(.loggedIn(nick: nick.name, account: loggedIn.name))) }
+            }
             var welcome = state.markSeen(nick, at: session.connectedAt, connecting: true).welcome
             if accounts != nil { welcome = accountWelcome }
             if let greeting = greet(welcome) { session.send(greeting) }

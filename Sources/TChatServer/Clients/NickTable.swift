@@ -284,13 +284,15 @@ struct NickTable<Local> {
         remote.key(of: nick, on: serverID).flatMap { remote[$0]?.client.nick }
     }
 
-    /// Sets the away text of the client `serverID` calls `nick`.
-    mutating func setRemoteAway(_ text: String, nick: String, on serverID: UInt64) -> RemoteAwayChange {
+    /// Sets what the client `serverID` calls `nick` told of itself (its away text, its account).
+    mutating func setRemote(
+        _ field: WritableKeyPath<RemoteDirectory.Entry, String>, to value: String, nick: String, on serverID: UInt64
+    ) -> RemoteFieldChange {
         guard let key = remote.key(of: nick, on: serverID), var entry = remote.remove(key: key) else {
             return .notTheirs
         }
-        let changed = entry.away != text
-        entry.away = text
+        let changed = entry[keyPath: field] != value
+        entry[keyPath: field] = value
         remote.insert(entry)
         return changed ? .changed : .unchanged
     }
@@ -349,8 +351,8 @@ struct NickTable<Local> {
     }
 }
 
-/// What setting a linked server's client's away text did (`NickTable.setRemoteAway`).
-enum RemoteAwayChange {
+/// What setting a linked server's client's away text or account did (`NickTable.setRemote`).
+enum RemoteFieldChange {
     /// The nick is not one of that server's clients.
     case notTheirs
     case unchanged

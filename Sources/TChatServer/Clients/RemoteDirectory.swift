@@ -17,6 +17,8 @@ struct RemoteDirectory {
         var announcedKey: String
         /// Its away text (PEER_AWAY), empty when not away: it moves and goes with the entry.
         var away = ""
+        /// The name of the account it is logged in to (PEER_LOGGED_IN), empty when none: it goes with the entry too.
+        var account = ""
     }
 
     /// Shown nick key → client.

@@ -1,10 +1,12 @@
 /// The IRCv3 capabilities this server offers (CAP LS), each one it honours in full.
 enum IRCCapability: String, CaseIterable, Sendable {
+    case accountNotify = "account-notify"
     case awayNotify = "away-notify"
     case batch
     case capNotify = "cap-notify"
     case chatHistory = "draft/chathistory"
     case echoMessage = "echo-message"
+    case extendedJoin = "extended-join"
     case messageTags = "message-tags"
     case multiPrefix = "multi-prefix"
     case sasl

@@ -162,7 +162,7 @@ extension IRCConversation {
         var joined = channels[info.name.lowercased()] ?? IRCJoinedChannel(name: info.name)
         (joined.topic, joined.topicSetBy, joined.topicSetAt) = (info.topic, info.topicSetBy, info.topicSetAt)
         channels[info.name.lowercased()] = joined
-        send(IRCMessage(source: Self.mask(currentNick), "JOIN", [info.name]))
+        send(IRCMessage(source: Self.mask(currentNick), "JOIN", joinParameters(info.name, account: account ?? "")))
         sendTopic(of: joined, always: false)
         askNames(of: info.name, afterJoin: true)
     }

@@ -17,7 +17,24 @@ extension IRCConversation {
         case .direct(let message):
             deliver(from: message.from, to: message.to, body: message.body, time: message.time, messageID: nil)
         case .joined(let channel, let nick, let time):
-            send(IRCMessage(tags: messageTags(time: time, messageID: nil), source: Self.mask(nick), "JOIN", [channel]))
+            // Only a session sharing our nick comes as a plain JOINED to a HELLO that asked for accounts: ours.
+            let account = Nick.key(for: nick) == Nick.key(for: currentNick) ? self.account ?? "" : ""
+            send(
+                IRCMessage(
+                    tags: messageTags(time: time, messageID: nil), source: Self.mask(nick), "JOIN",
+                    joinParameters(channel, account: account)))
+        case .joinedAccount(let channel, let nick, let account, let time):
+            send(
+                IRCMessage(
+                    tags: messageTags(time: time, messageID: nil), source: Self.mask(nick), "JOIN",
+                    joinParameters(channel, account: account)))
+        case .accountChanged(let nick, let account, let time):
+            // The HELLO always asks for these, as for AWAY_CHANGED; without account-notify, none.
+            guard capabilities.contains(.accountNotify) else { return }
+            send(
+                IRCMessage(
+                    tags: messageTags(time: time, messageID: nil), source: Self.mask(nick), "ACCOUNT",
+                    [account.isEmpty ? "*" : account]))
         case .parted(let channel, let nick, let reason, let time):
             if Nick.key(for: nick) == Nick.key(for: currentNick) { channels[channel.lowercased()] = nil }
             send(
@@ -73,6 +90,13 @@ extension IRCConversation {
         default:
             break
         }
+    }
+
+    /// JOIN's parameters: with extended-join, the account (`*`: none) and a real name, which tchat does not pass
+    /// between servers, so every joiner's is `tchat`.
+    func joinParameters(_ channel: String, account: String) -> [String] {
+        guard capabilities.contains(.extendedJoin) else { return [channel] }
+        return [channel, account.isEmpty ? "*" : account, "tchat"]
     }
 
     /// A tchat ban as an IRC mask: `account:NAME` as the extban `$a:NAME`, a nick pattern as `pattern!*@*`.

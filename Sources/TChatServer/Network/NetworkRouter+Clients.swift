@@ -35,7 +35,8 @@ extension NetworkRouter {
         case .joined(let channel, let nick, let time):
             guard let shown = ownClient(nick, of: peer, in: "PEER_JOINED") else { return }
             channels.remoteJoin(
-                channel: channel, nick: shown, on: peer.id, time: time, away: clients.awayText(of: shown))
+                channel: channel, nick: shown, on: peer.id, time: time, away: clients.awayText(of: shown),
+                account: clients.accountName(of: shown))
         case .parted(let channel, let nick, let reason, let time):
             guard let shown = ownClient(nick, of: peer, in: "PEER_PARTED") else { return }
             channels.remotePart(channel: channel, nick: shown, reason: reason, time: time)
@@ -111,6 +112,10 @@ extension NetworkRouter {
         var frames: [PeerFrame] = []
         for (session, nick) in clients.localClients() {
             frames.append(.clientAdded(session.remoteClient(nick: nick)))
+            // Before its joins, so the new peer's extended-join clients see the account on each.
+            if let account = clients.accountName(of: session) {
+                frames.append(.record(.loggedIn(nick: nick.name, account: account)))
+            }
             for channel in channels.channels(of: session) {
                 frames.append(.joined(channel: channel.name, nick: nick.name, time: session.connectedAt))
             }

@@ -63,6 +63,14 @@ extension NetworkRouter {
             case .unchanged: break
             case .changed: channels.announceRemoteAway(nick: clients.remoteNick(nick, on: peer.id) ?? nick, text: text)
             }
+        case .loggedIn(let nick, let account):
+            // As PEER_AWAY: only for one of the sender's own clients, told only when it changes.
+            switch clients.setRemoteAccount(account, nick: nick, serverID: peer.id) {
+            case .notTheirs: refuse("PEER_LOGGED_IN", from: peer, "\(nick) is not one of its clients")
+            case .unchanged: break
+            case .changed:
+                channels.announceRemoteAccount(nick: clients.remoteNick(nick, on: peer.id) ?? nick, account: account)
+            }
         }
     }
 

@@ -1,0 +1,88 @@
+import TChatAuth
+import TChatClient
+import TChatProtocol
+import Testing
+
+@testable import TChatServer
+
+/// Which account each client is logged in to, told across the network to the IRC clients that asked: ACCOUNT
+/// (account-notify) when a channel-mate logs in or out, and the account on each JOIN (extended-join).
+@Suite struct AccountNotifyTests {
+    static func lines(_ connection: IRCConnection, _ verb: String, from nick: String) -> [String] {
+        connection.lines.filter { $0.verb == verb && $0.source?.hasPrefix(nick + "!") == true }.map {
+            $0.params.joined(separator: " ")
+        }
+    }
+
+    @Test func accountsReachTheIRCClientsThatAskedOnJoinAndWhenTheyChange() async throws {
+        let a = try await TestServer(name: "A") {
+            $0.heartbeat = .milliseconds(200)
+            $0.scramIterations = ScramKeys.minimumIterations
+        }
+        // Logged in before the link: a server linked later hears it with the client.
+        let early = try await AccountTests.registered("early", on: a)
+        try await early.send(.join(channel: "#team", history: 0), id: 3)
+        #expect(await early.reply(to: 3).last == .ok)
+        let b = try await TestServer(name: "B") {
+            $0.heartbeat = .milliseconds(200)
+            $0.scramIterations = ScramKeys.minimumIterations
+            $0.peers = [a.peerAddress]
+            $0.ircAddress = ServerAddress(host: "127.0.0.1", port: 0)
+        }
+        defer { Task { await NetworkTests.stop([a, b]) } }
+        #expect(await NetworkTests.linked([a, b]))
+        let clientsOnB = try #require(b.server.context?.clients)
+        #expect(await eventually { clientsOnB.accountName(of: "early") == "early" })
+
+        let irc = try #require(b.server.ircAddress)
+        let ida = try await IRCConnection.connect(to: irc)
+        try await ida.register("ida", capabilities: ["account-notify", "extended-join"])
+        let ivan = try await IRCConnection.connect(to: irc)
+        try await ivan.register("ivan")
+        for client in [ida, ivan] {
+            try await client.send("JOIN #team")
+            await client.waitFor("366", client === ida ? "ida" : "ivan", "#team")
+        }
+        #expect(Self.lines(ida, "JOIN", from: "ida") == ["#team * tchat"], "its own JOIN, not logged in")
+        #expect(Self.lines(ivan, "JOIN", from: "ivan") == ["#team"], "no extended-join, the plain JOIN")
+        #expect(await eventually { Self.lines(ida, "JOIN", from: "ivan") == ["#team * tchat"] })
+
+        // A guest on A joins, then registers: the JOIN says no account, then ACCOUNT names it.
+        let bob = try await RawConnection.connect(to: a.address)
+        try await bob.hello("bob")
+        try await bob.send(.join(channel: "#team", history: 0), id: 2)
+        #expect(await bob.reply(to: 2).last == .ok)
+        #expect(
+            await ida.waitFor { $0.verb == "JOIN" && $0.source == "bob!bob@tchat" }?.params == ["#team", "*", "tchat"])
+        try await bob.send(.register(password: AccountTests.password), id: 3)
+        #expect(await bob.reply(to: 3, within: .seconds(30)) == [.loggedIn(account: "bob"), .ok])
+        #expect(await eventually { Self.lines(ida, "ACCOUNT", from: "bob") == ["bob"] })
+
+        // One logged in already joins: its account is on the JOIN.
+        let ann = try await AccountTests.registered("ann", on: a)
+        try await ann.send(.join(channel: "#team", history: 0), id: 3)
+        #expect(await ann.reply(to: 3).last == .ok)
+        #expect(
+            await ida.waitFor { $0.verb == "JOIN" && $0.source == "ann!ann@tchat" }?.params == [
+                "#team", "ann", "tchat",
+            ])
+
+        // A client of this server registers (the local path); its account dropped logs it out: ACCOUNT *.
+        let carl = try await RawConnection.connect(to: b.address)
+        try await carl.hello("carl")
+        try await carl.send(.join(channel: "#team", history: 0), id: 2)
+        #expect(await carl.reply(to: 2).last == .ok)
+        try await carl.send(.register(password: AccountTests.password), id: 3)
+        #expect(await carl.reply(to: 3, within: .seconds(30)) == [.loggedIn(account: "carl"), .ok])
+        #expect(await eventually { Self.lines(ida, "ACCOUNT", from: "carl") == ["carl"] })
+        try await bob.send(.dropAccount(password: AccountTests.password), id: 4)
+        #expect(await bob.reply(to: 4, within: .seconds(30)).last == .ok)
+        #expect(await eventually { Self.lines(ida, "ACCOUNT", from: "bob") == ["bob", "*"] })
+
+        // Without the capabilities, nothing; nor for a tchat client that did not ask.
+        #expect(ivan.lines.filter { $0.verb == "ACCOUNT" }.isEmpty)
+        #expect(Self.lines(ivan, "JOIN", from: "ann") == ["#team"])
+        #expect(!carl.frames.contains { if case .accountChanged = $0.frame { true } else { false } })
+        #expect(!carl.frames.contains { if case .joinedAccount = $0.frame { true } else { false } })
+    }
+}
