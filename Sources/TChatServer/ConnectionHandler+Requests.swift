@@ -215,6 +215,7 @@ extension ConnectionHandler {
             let visible = server.channels.channels(ofRemote: nick, visibleTo: viewerIsOperator ? nil : viewerSession)
             for channel in visible { reply(.channelInfo(channel), to: id) }
             if let away = server.clients.awayText(of: nick) { reply(.text("away: \(away)"), to: id) }
+            tellAccount(of: nick, requestID: id)
             return
         }
         guard let session = server.clients.session(named: target) else {
@@ -222,6 +223,14 @@ extension ConnectionHandler {
         }
         try describe(session, to: viewer, viewerSession: viewerSession, requestID: id)
         if let away = server.clients.awayText(of: target) { reply(.text("away: \(away)"), to: id) }
+        tellAccount(of: target, requestID: id)
+    }
+
+    /// WHOIS names the account a nick is logged in to, as IRC's 330 does: it is public to anyone who shares a
+    /// channel and asked (ACCOUNT_CHANGED) already.
+    private func tellAccount(of nick: String, requestID id: UInt32) {
+        let account = server.clients.accountName(of: nick)
+        if !account.isEmpty { reply(.text("account: \(account)"), to: id) }
     }
 
     /// A nick as its holder spells it (`bob` asked for may be `Bob`).

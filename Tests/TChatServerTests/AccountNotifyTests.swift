@@ -79,6 +79,18 @@ import Testing
         #expect(await bob.reply(to: 4, within: .seconds(30)).last == .ok)
         #expect(await eventually { Self.lines(ida, "ACCOUNT", from: "bob") == ["bob", "*"] })
 
+        // WHOIS names the account, here and across the link; a tchat client reads it as a TEXT line.
+        try await ivan.send("WHOIS ann")
+        #expect(await ivan.waitFor("330", "ivan", "ann", "ann", "is logged in as") != nil)
+        await ivan.waitFor("318", "ivan", "ann")
+        try await ivan.send("WHOIS bob")
+        await ivan.waitFor("318", "ivan", "bob")
+        #expect(!ivan.lines.contains { $0.verb == "330" && $0.params.dropFirst().first == "bob" }, "bob's is dropped")
+        try await carl.send(.whois(nick: "ann"), id: 5)
+        #expect(await carl.reply(to: 5).contains(.text("account: ann")))
+        try await carl.send(.whois(nick: "carl"), id: 6)
+        #expect(await carl.reply(to: 6).contains(.text("account: carl")))
+
         // Without the capabilities, nothing; nor for a tchat client that did not ask.
         #expect(ivan.lines.filter { $0.verb == "ACCOUNT" }.isEmpty)
         #expect(Self.lines(ivan, "JOIN", from: "ann") == ["#team"])

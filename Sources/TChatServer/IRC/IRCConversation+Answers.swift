@@ -61,6 +61,8 @@ extension IRCConversation {
         case (.text(let text), .whois) where text.hasPrefix("away: "),
             (.text(let text), .lookup) where text.hasPrefix("away: "):
             request.awayText = String(text.dropFirst("away: ".count))
+        case (.text(let text), .whois) where text.hasPrefix("account: "):
+            request.accountName = String(text.dropFirst("account: ".count))
         case (.channelModes(let channel, _, let operators, let voiced, _), .namesModes):
             if var joined = channels[channel.lowercased()] {
                 joined.operators = Set(operators.split(separator: " ").map { Nick.key(for: String($0)) })
@@ -129,6 +131,7 @@ extension IRCConversation {
             if let info = request.clientInfo {
                 numeric(.whoisUser, info.nick, info.nick, Self.userHost, "*", Self.realName(of: info))
                 numeric(.whoisServer, info.nick, info.server, "a tchat server")
+                if let account = request.accountName { numeric(.whoisAccount, info.nick, account, "is logged in as") }
                 if let away = request.awayText { numeric(.away, info.nick, away) }
             }
             numeric(.endOfWhois, nick, "End of /WHOIS list.")

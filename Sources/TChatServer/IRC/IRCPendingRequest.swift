@@ -40,6 +40,8 @@ struct IRCPendingRequest {
     var channelInfo: ChannelInfo?
     var clientInfo: ClientInfo?
     var awayText: String?
+    /// WHOIS's `account: NAME` line.
+    var accountName: String?
     var members: [String] = []
     var messages: [ChatMessage] = []
     var found = false
