@@ -17,7 +17,8 @@ enum IRCClients {
 
 /// Real IRC clients, Debian's irssi and WeeChat, in tmux against a real `tchatd --irc-listen` over TLS, chatting
 /// with a `tchat` user in its full-screen client: SASL login (irssi PLAIN, WeeChat SCRAM-SHA-256), the topic and
-/// names on joining, channel messages and direct messages both ways.
+/// names on joining, channel messages and direct messages both ways, and accounts as WeeChat shows them
+/// (account-notify, extended-join).
 @Suite(
     .serialized, .leavesNoProcess,
     .enabled(if: Tmux.path != nil, "tmux is not installed"),
@@ -165,6 +166,27 @@ struct IRCClientTests {
         try tmux.type("bob", "/query carl")
         let (private3, bobCarl) = try await tmux.waitFor("bob") { $0.contains { $0.contains("weechat says hi") } }
         #expect(private3, "\(shown(bobCarl))")
+
+        // Accounts, as WeeChat shows them (account-notify, extended-join): bob registers in tchat; ann, logged in
+        // with SASL, joins again.
+        try tmux.type("bob", "/register")
+        for _ in 0..<2 {
+            try await Task.sleep(for: .milliseconds(300))
+            try tmux.type("bob", "bob's new password")
+        }
+        let (identified, weeAccount) = try await tmux.waitFor("weechat", within: .seconds(30)) {
+            $0.contains { $0.contains("bob has identified as bob") }
+        }
+        #expect(identified, "\(shown(weeAccount))")
+        try tmux.type("irssi", "/part #ops")
+        // irssi ignores a JOIN of a channel it has not seen itself leave yet.
+        _ = try await tmux.waitFor("weechat") { $0.contains { $0.contains("ann (ann@tchat) has left #ops") } }
+        try await Task.sleep(for: .milliseconds(500))
+        try tmux.type("irssi", "/join #ops")
+        let (rejoined, weeJoin) = try await tmux.waitFor("weechat") {
+            $0.contains { $0.contains("ann [ann]") && $0.contains("has joined #ops") }
+        }
+        #expect(rejoined, "\(shown(weeJoin))")
 
         try tmux.type("irssi", "/quit")
         try tmux.type("weechat", "/quit")
