@@ -5,10 +5,9 @@ import TChatProtocol
 extension ConnectionHandler {
     /// Who `session` is, for a channel's rules.
     func member(_ session: ClientSession, _ nick: Nick) -> ChannelAccess.Member {
-        let account = server.clients.account(of: session)
-        var member = ChannelAccess.Member(
-            nick: nick.name, account: account,
-            accountName: account.flatMap { server.clients.accounts?.account(forKey: $0)?.name })
+        // The name as the login found it: one lookup, and never the key shown for a name.
+        let account = server.clients.loggedIn(session)
+        var member = ChannelAccess.Member(nick: nick.name, account: account?.key, accountName: account?.name)
         member.isServerOperator = viewerIsOperator
         member.session = session.id
         return member

@@ -257,8 +257,9 @@ extension ConnectionHandler {
             throw ProtocolError(
                 .loginThrottled, "too many wrong channel keys from your address; try again in \((wait + 999) / 1000) s")
         }
+        let member = member(session, nick)
         let joining = server.channels.join(
-            session, nick: nick.name, channel: name, history: history, member: member(session, nick), key: key,
+            session, nick: nick.name, channel: name, history: history, member: member, key: key,
             answering: id, companions: { [clients = server.clients] in clients.companions(of: session) })
         let address = ipAddress
         let counters = server.counters
@@ -269,6 +270,13 @@ extension ConnectionHandler {
                 channels.announceAway(
                     of: session, nick: away.nick, text: away.text, companions: clients.companions(of: session),
                     joining: name)
+            }
+            // Its JOINED_ACCOUNT named the account of the request: a login or a drop while the disk was read
+            // reached its other channels only.
+            if case .success(let joined) = result, joined.isNew,
+                let change = clients.accountChange(of: session, since: member.accountName ?? "")
+            {
+                channels.announceAccount(change, joining: name)
             }
             if !key.isEmpty, case .failure(let error as ProtocolError) = result, error.code == .badChannelKey {
                 book?.loginFailed(account: guess, address: address)

@@ -23,12 +23,14 @@ extension ChannelManager {
         announce(.awayChanged(nick: nick, text: text, time: .now()), in: memberships.channels(ofRemote: nick))
     }
 
-    /// A nick of ours logged in or out: the members of its channels learn it, but the sessions holding it.
-    func announceAccount(_ change: ClientManager.AccountChange) {
+    /// A nick of ours logged in or out: the members of its channels (or of `joining`, which it joined with another
+    /// account than it has now) learn it, but the sessions holding it.
+    func announceAccount(_ change: ClientManager.AccountChange, joining name: ChannelName? = nil) {
         guard let first = change.holders.first else { return }
+        let channels = name.map { directory.channel($0).map { [$0] } ?? [] } ?? memberships.channels(of: first)
         announce(
-            .accountChanged(nick: change.nick, account: change.account, time: .now()),
-            in: memberships.channels(of: first), except: Set(change.holders.map(\.id)))
+            .accountChanged(nick: change.nick, account: change.account, time: .now()), in: channels,
+            except: Set(change.holders.map(\.id)))
     }
 
     /// A linked server's client logged in or out.

@@ -23,6 +23,11 @@ extension ClientManager {
         state.withLock { $0.accountOf[session.id]?.key }
     }
 
+    /// The account a session is logged in to, key and name, if any.
+    func loggedIn(_ session: ClientSession) -> LoggedIn? {
+        state.withLock { $0.accountOf[session.id] }
+    }
+
     /// Logs a session in to `account`, or out with nil, and tells the network under the nick it has now. Returns
     /// what changed for the nick's channel-mates; nil when nothing did.
     @discardableResult
@@ -36,6 +41,17 @@ extension ClientManager {
             return AccountChange(
                 nick: nick.name, account: account?.name ?? "",
                 holders: state.sessions(state.nicks.sessions(holding: nick.key)))
+        }
+    }
+
+    /// `session`'s nick and account as they are now, if its account is no longer `name` (a join that waited for the
+    /// disk announced that one).
+    func accountChange(of session: ClientSession, since name: String) -> AccountChange? {
+        state.withLock { state in
+            let now = state.accountOf[session.id]?.name ?? ""
+            guard now != name, let nick = state.nicks.localNick(session.id) else { return nil }
+            return AccountChange(
+                nick: nick.name, account: now, holders: state.sessions(state.nicks.sessions(holding: nick.key)))
         }
     }
 
@@ -75,8 +91,4 @@ extension ClientManager {
         }
     }
 
-    /// The account name `session` is logged in to, for a newly linked server; nil when none.
-    func accountName(of session: ClientSession) -> String? {
-        state.withLock { $0.accountOf[session.id]?.name }
-    }
 }

@@ -161,7 +161,8 @@ final class ClientManager: Sendable {
         let accounts = self.accounts
         let registered = account.flatMap { accounts?.account(forKey: $0) }
         let accountWelcome = registered?.welcome ?? ""
-        let loggedIn = account.map { LoggedIn(key: $0, name: registered?.name ?? $0) }
+        // An account dropped since its login logs nobody in (and its key is no name to show).
+        let loggedIn = account.flatMap { key in registered.map { LoggedIn(key: key, name: $0.name) } }
         let (welcome, companions) = try state.withLock {
             (state) throws(ProtocolError) -> (String, [ClientSession]) in
             let sharing = state.shares(nick, with: account)

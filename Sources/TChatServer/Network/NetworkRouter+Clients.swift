@@ -112,10 +112,9 @@ extension NetworkRouter {
         var frames: [PeerFrame] = []
         for (session, nick) in clients.localClients() {
             frames.append(.clientAdded(session.remoteClient(nick: nick)))
-            // Before its joins, so the new peer's extended-join clients see the account on each.
-            if let account = clients.accountName(of: session) {
-                frames.append(.record(.loggedIn(nick: nick.name, account: account)))
-            }
+            // Before its joins, so the new peer's extended-join clients see the account on each; for every client,
+            // logged in or not, so a link that replaced another (which kept its clients) hears a logout it missed.
+            frames.append(.record(.loggedIn(nick: nick.name, account: clients.loggedIn(session)?.name ?? "")))
             for channel in channels.channels(of: session) {
                 frames.append(.joined(channel: channel.name, nick: nick.name, time: session.connectedAt))
             }
