@@ -7,14 +7,22 @@
 /// Raises the limit on open files as far as the process may: every client is a descriptor, and the usual soft
 /// limit (1024 on many systems) would cap a server, or a load generator, long before memory does.
 public enum OpenFileLimit {
+    #if canImport(Glibc)
+        private static let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+    #else
+        private static let resource = RLIMIT_NOFILE
+    #endif
+
+    /// The soft limit in effect (1,024 if it cannot be read).
+    public static func current() -> Int {
+        var limit = rlimit()
+        guard getrlimit(resource, &limit) == 0 else { return 1024 }
+        return Int(clamping: limit.rlim_cur)
+    }
+
     /// Returns the soft limit in effect afterwards.
     @discardableResult
     public static func raise() -> Int {
-        #if canImport(Glibc)
-            let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
-        #else
-            let resource = RLIMIT_NOFILE
-        #endif
         var limit = rlimit()
         guard getrlimit(resource, &limit) == 0 else { return 0 }
         var wanted = limit

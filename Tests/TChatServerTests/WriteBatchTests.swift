@@ -54,4 +54,22 @@ import Testing
             #expect(text == "\(name)0\n\(name)1\n\(name)2\n")
         }
     }
+
+    @Test func theFileClosedToMakeRoomIsTheLeastRecentlyUsed() throws {
+        let directory = TestServer.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var files = OpenFiles(directory: directory, limit: 2)
+        for name in ["a", "b", "a", "c"] { try files.append(Array("\(name)\n".utf8), to: name) }
+        // b, written before a's second line, made room for c (and was synced as it closed); a stays open.
+        #expect(files.unsynced == ["a", "c"])
+        files.closeAll()
+        #expect(try String(contentsOfFile: "\(directory)/a", encoding: .utf8) == "a\na\n")
+    }
+
+    @Test func theWriterKeepsAnEighthOfTheOpenFileLimitForHistory() {
+        #expect(StoreWriter.openFileBudget(softLimit: 1024) == 256)
+        #expect(StoreWriter.openFileBudget(softLimit: 256) == 128, "never more than half")
+        #expect(StoreWriter.openFileBudget(softLimit: 8192) == 1024)
+        #expect(StoreWriter.openFileBudget(softLimit: 1 << 20) == 4096)
+    }
 }
