@@ -6,12 +6,16 @@ public enum ContentType: UInt8, Sendable, Hashable, CaseIterable, CustomStringCo
     case json = 1
     /// UTF-8 text describing what the sender does (IRC's `/me`): shown as `* nick text`.
     case action = 2
+    /// UTF-8 text that programs must never answer automatically (IRC's NOTICE: what bots and services send, so two
+    /// of them cannot answer each other forever): shown as `-nick- text`.
+    case notice = 3
 
     public var description: String {
         switch self {
         case .text: "text"
         case .json: "json"
         case .action: "action"
+        case .notice: "notice"
         }
     }
 }

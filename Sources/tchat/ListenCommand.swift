@@ -112,7 +112,7 @@ enum EventFormatter {
     private static func body(_ body: MessageBody, into out: inout JSONLineWriter) {
         out.field("content", body.contentType.description)
         switch body.contentType {
-        case .text, .action: out.field("body", body.text)
+        case .text, .action, .notice: out.field("body", body.text)
         case .json: out.field("body", json: body.text)
         }
     }

@@ -19,6 +19,9 @@ struct SendCommand: AsyncParsableCommand {
     @Flag(help: "Send the body as JSON; it is checked before sending.")
     var json = false
 
+    @Flag(help: "Send a notice: what a bot or service says, which programs never answer (IRC's NOTICE).")
+    var notice = false
+
     @Option(help: ArgumentHelp("Send a direct message to this nick instead of a channel.", valueName: "nick"))
     var to: String?
 
@@ -36,6 +39,7 @@ struct SendCommand: AsyncParsableCommand {
 
     func validate() throws {
         if to == nil && words.isEmpty { throw ValidationError("name a channel, or a nick with --to") }
+        if json && notice { throw ValidationError("a message is JSON or a notice, not both") }
         if once && to != nil { throw ValidationError("--once is for channel messages, not --to") }
         if let to, let problem = Nick.problem(with: to) { throw ValidationError("invalid nick '\(to)': \(problem)") }
         if to == nil, let problem = ChannelName.problem(with: words[0].hasPrefix("#") ? words[0] : "#" + words[0]) {
@@ -95,7 +99,7 @@ struct SendCommand: AsyncParsableCommand {
     }
 
     private func body(_ text: String, line: Int?) throws -> MessageBody {
-        guard json else { return .text(text) }
+        guard json else { return notice ? MessageBody(.notice, text) : .text(text) }
         if let problem = JSONValidator.problem(in: text.utf8) {
             throw ConnectionError(
                 "\(line.map { "line \($0): " } ?? "")not valid JSON: \(problem); nothing more was sent")

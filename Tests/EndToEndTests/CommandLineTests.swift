@@ -195,20 +195,25 @@ import Testing
         #expect(await json.exitStatus() == 0, "\(json.stderr)")
         let lines = try Child("tchat", ["send", "--server", server, "--nick", "bob", "ops"], stdin: "a\n\nb\n")
         #expect(await lines.exitStatus() == 0, "\(lines.stderr)")
+        let notice = try Child(
+            "tchat", ["send", "--server", server, "--nick", "ci", "--notice", "ops", "build", "42", "passed"])
+        #expect(await notice.exitStatus() == 0, "\(notice.stderr)")
 
-        #expect(await listen.waitForOutput { $0.count >= 4 }, "listen printed: \(listen.stdout)")
+        #expect(await listen.waitForOutput { $0.count >= 5 }, "listen printed: \(listen.stdout)")
         let events = try listen.lines.map(Self.json)
-        #expect(events.map { $0["type"] as? String } == ["message", "message", "message", "message"])
-        #expect(events.map { $0["id"] as? Int } == [1, 2, 3, 4])
+        #expect(events.map { $0["type"] as? String } == ["message", "message", "message", "message", "message"])
+        #expect(events.map { $0["id"] as? Int } == [1, 2, 3, 4, 5])
         #expect(events[0]["body"] as? String == "hello world" && events[0]["content"] as? String == "text")
         #expect(
             (events[1]["body"] as? [String: Any])?["build"] as? Int == 42 && events[1]["content"] as? String == "json")
         #expect(
             events[2]["body"] as? String == "a" && events[3]["body"] as? String == "b",
             "stdin lines, in order, the empty one skipped")
+        #expect(events[4]["body"] as? String == "build 42 passed" && events[4]["content"] as? String == "notice")
         #expect(
             events.allSatisfy {
-                $0["from"] as? String == "bob" && $0["channel"] as? String == "#ops" && $0["time"] is String
+                $0["from"] as? String == (($0["id"] as? Int) == 5 ? "ci" : "bob") && $0["channel"] as? String == "#ops"
+                    && $0["time"] is String
             })
 
         // SIGTERM: clients are told, the server exits 0.
@@ -219,9 +224,10 @@ import Testing
         let again = try await Daemon(directory: directory)
         let history = try Child(
             "tchat", ["listen", "--server", again.clients, "--nick", "late", "--history", "10", "#ops"])
-        #expect(await history.waitForOutput { $0.count >= 4 })
+        #expect(await history.waitForOutput { $0.count >= 5 })
         let replayed = try history.lines.map(Self.json)
-        #expect(replayed.map { $0["id"] as? Int } == [1, 2, 3, 4], "the original ids")
+        #expect(replayed.map { $0["id"] as? Int } == [1, 2, 3, 4, 5], "the original ids")
+        #expect(replayed.last?["content"] as? String == "notice", "a notice stays one on disk")
         #expect(replayed.allSatisfy { $0["history"] as? Bool == true })
         #expect(replayed.first?["body"] as? String == "hello world")
         history.signal(SIGINT)

@@ -46,6 +46,13 @@ import Testing
             let record = try JSONDecoder().decode(MessageRecord.self, from: Data(line))
             #expect(record.message(channel: "#ops") == Self.message(7, text))
         }
+        // Every content type comes back as itself.
+        for type in ContentType.allCases {
+            var message = Self.message(8, "{}")
+            message.body = MessageBody(type, "{}")
+            let record = try JSONDecoder().decode(MessageRecord.self, from: Data(MessageRecord.line(for: message)))
+            #expect(record.message(channel: "#ops") == message, "\(type)")
+        }
     }
 
     @Test func hostileChannelNamesNeverBecomePaths() throws {

@@ -135,6 +135,48 @@ import Testing
     }
 
     /// ISON (irssi's notify list) and USERHOST answer for nicks on the network, in the order asked, away marked.
+    /// NOTICE stays a notice both ways, so bots and services never answer each other: an IRC client's reaches tchat
+    /// as a notice body and other IRC clients as NOTICE; a tchat notice reaches IRC as NOTICE; and no NOTICE is
+    /// answered with an error.
+    @Test func noticesTravelAsNoticesBothWays() async throws {
+        let (server, irc) = try await Self.server()
+        defer { Task { await server.server.shutdown() } }
+        let bob = try await RawConnection.connect(to: server.address)
+        try await bob.hello("bob")
+        try await bob.send(.join(channel: "#room", history: 0), id: 2)
+        #expect(await bob.reply(to: 2).last == .ok)
+        let alice = try await IRCConnection.connect(to: irc)
+        try await alice.register("alice")
+        let carol = try await IRCConnection.connect(to: irc)
+        try await carol.register("carol")
+        for (client, nick) in [(alice, "alice"), (carol, "carol")] {
+            try await client.send("JOIN #room")
+            await client.waitFor("366", nick, "#room")
+        }
+        try await alice.send("NOTICE #room :build 42 passed", "NOTICE bob :deploy done", "NOTICE nobody :hello?")
+        let seen = await carol.waitFor("NOTICE", "#room", "build 42 passed")
+        #expect(seen?.source == "alice!alice@tchat")
+        #expect(
+            await eventually {
+                let frames = bob.frames.map(\.frame)
+                return frames.contains {
+                    if case .message(let m) = $0 {
+                        m.from == "alice" && m.body == MessageBody(.notice, "build 42 passed")
+                    } else {
+                        false
+                    }
+                }
+                    && frames.contains {
+                        if case .direct(let m) = $0 { m.body == MessageBody(.notice, "deploy done") } else { false }
+                    }
+            })
+        try await bob.send(.send(channel: "#room", body: MessageBody(.notice, "tchat bot says hi")), id: 3)
+        #expect(await bob.reply(to: 3).last == .ok)
+        await alice.waitFor("NOTICE", "#room", "tchat bot says hi")
+        #expect(!alice.lines.contains { $0.verb == "401" }, "a NOTICE to nobody is not answered")
+        #expect(!alice.lines.contains { $0.verb == "PRIVMSG" })
+    }
+
     @Test func isonAndUserhostAnswerForEveryNickAskedInOrder() async throws {
         let (server, irc) = try await Self.server()
         defer { Task { await server.server.shutdown() } }

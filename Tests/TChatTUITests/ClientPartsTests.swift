@@ -69,7 +69,7 @@ import Testing
             buffer.append(
                 Line(
                     time: ChatUITests.time, id: UInt64(index + 1),
-                    kind: .message(nick: "bob", text: text, action: false)))
+                    kind: .message(nick: "bob", text: text, style: .text)))
         }
         return BufferWindow(buffer: buffer, layout: LineLayout(nickColumn: 3, clock: .utc), width: 40, height: height)
     }
@@ -83,6 +83,17 @@ import Testing
         #expect(window.visibleRows(scroll: 0).count == 10 && window.visibleRows(scroll: 5).count == 9)
         let fits = Self.window(lines: ["a", "b"], height: 10)
         #expect(fits.maximumScroll == 0 && fits.pageUp(from: 0) == nil)
+    }
+
+    @Test func aNoticeShowsItsNickBetweenDashesAndAnActionAfterAStar() {
+        let layout = LineLayout(nickColumn: 8, clock: .utc)
+        func shown(_ style: ContentType) -> String {
+            let line = Line(time: ChatUITests.time, kind: .message(nick: "ci", text: "build 42 passed", style: style))
+            return layout.rows(for: line, width: 60)[0].map(\.text).joined()
+        }
+        #expect(shown(.notice).hasSuffix("    -ci- │ build 42 passed"))
+        #expect(shown(.action).hasSuffix("       * │ ci build 42 passed"))
+        #expect(shown(.text).hasSuffix("      ci │ build 42 passed"))
     }
 
     @Test func requestsAreFoundByTheirTagOnce() {

@@ -383,7 +383,7 @@ import Testing
         _ = ui.handle(.event(.direct(DirectMessage(from: "alice", to: "alice", time: T.time, body: .text("note")))))
         _ = ui.handle(.directSent(to: "alice", body: .text("note")))
         #expect(
-            ui.activeBuffer.lines.filter { $0.kind == .message(nick: "alice", text: "note", action: false) }.count == 1)
+            ui.activeBuffer.lines.filter { $0.kind == .message(nick: "alice", text: "note", style: .text) }.count == 1)
     }
 
     @Test func ignoringKeepsCountsRightAndFollowsANickChange() {
@@ -399,7 +399,7 @@ import Testing
             ui.handle(.event(.nickChanged(old: "troll", new: "troll2", time: T.time))) == [.saveIgnored(["troll2"])])
         #expect(ui.handle(.event(.message(T.message("#ops", 9, from: "troll2", "still me")))) == [])
         #expect(
-            !ui.activeBuffer.lines.contains { $0.kind == .message(nick: "troll2", text: "still me", action: false) })
+            !ui.activeBuffer.lines.contains { $0.kind == .message(nick: "troll2", text: "still me", style: .text) })
     }
 
     @Test func theSidebarsOwnRequestsFailQuietly() {

@@ -3,8 +3,8 @@ import TChatProtocol
 
 /// PRIVMSG and NOTICE: to a channel a tchat SEND, to a nick a SEND_DIRECT; `/me` travels as an action body.
 ///
-/// tchat has no notice body, so a NOTICE is delivered as a message (docs/irc.md says so); like every server, this
-/// one never answers a NOTICE with an error.
+/// A NOTICE travels as a notice body, and comes back to IRC as NOTICE; like every server, this one never answers a
+/// NOTICE with an error.
 extension IRCConversation {
     mutating func message(_ message: IRCMessage, isNotice: Bool) {
         guard let targetList = message.params.first, !targetList.isEmpty else {
@@ -21,7 +21,8 @@ extension IRCConversation {
             return
         }
         let text = message.params[1]
-        let body: MessageBody = IRCText.action(in: text).map { MessageBody(.action, $0) } ?? .text(text)
+        let body: MessageBody =
+            isNotice ? MessageBody(.notice, text) : IRCText.action(in: text).map { MessageBody(.action, $0) } ?? .text(text)
         for target in targets {
             let kind = IRCPendingRequest.Kind.message(target: target, text: text, isNotice: isNotice)
             if target.hasPrefix("#") {
@@ -66,10 +67,9 @@ extension IRCConversation {
     }
 
     /// The lines of one message as IRC carries it: each line of the body on its own, cut to fit 512 bytes with
-    /// the source and target in front, `/me` wrapped as a CTCP ACTION.
-    static func lines(
-        from sender: String, to target: String, body: MessageBody, tags: [IRCTag], command: String = "PRIVMSG"
-    ) -> [IRCMessage] {
+    /// the source and target in front, `/me` wrapped as a CTCP ACTION, a notice as NOTICE.
+    static func lines(from sender: String, to target: String, body: MessageBody, tags: [IRCTag]) -> [IRCMessage] {
+        let command = body.contentType == .notice ? "NOTICE" : "PRIVMSG"
         let source = mask(sender)
         let isAction = body.contentType == .action
         // ":" source " " command " " target " :" text CR LF, and the ACTION wrapping.

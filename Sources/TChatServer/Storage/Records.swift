@@ -41,6 +41,7 @@ struct MessageRecord: Codable, Sendable, Equatable {
         case "text": contentType = .text
         case "json": contentType = .json
         case "action": contentType = .action
+        case "notice": contentType = .notice
         default: return nil
         }
         return ChatMessage(channel: channel, id: id, time: time, from: from, body: MessageBody(contentType, body))

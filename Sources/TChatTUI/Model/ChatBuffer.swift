@@ -137,7 +137,9 @@ public struct ChatBuffer: Sendable {
     }
 
     private mutating func noteNick(_ line: Line) {
-        if case .message(let nick, _, _) = line.kind { nickWidth = max(nickWidth, CellWidth.of(nick)) }
+        if case .message(let nick, _, let style) = line.kind {
+            nickWidth = max(nickWidth, CellWidth.of(nick) + (style == .notice ? 2 : 0))  // `-nick-`
+        }
     }
 
     public mutating func clear() {

@@ -45,7 +45,7 @@ extension ChatUI {
             let index = index(of: .direct(Self.key(peer)), create: peer)!
             add(
                 Line(
-                    time: .now(), kind: .message(nick: nick, text: body.text, action: body.contentType == .action),
+                    time: .now(), kind: .message(nick: nick, text: body.text, style: body.contentType),
                     own: true), to: index)
             if !awayNote.isEmpty, buffers[index].lastAwayNote != awayNote {
                 // Said once per conversation until the text changes, not after every line.
@@ -172,7 +172,7 @@ extension ChatUI {
         let own = isOwn(message.from)
         return Line(
             time: message.time, id: message.id,
-            kind: .message(nick: message.from, text: message.body.text, action: message.body.contentType == .action),
+            kind: .message(nick: message.from, text: message.body.text, style: message.body.contentType),
             mention: !own && Mention.names(nick, in: message.body.text), own: own)
     }
 

@@ -22,8 +22,7 @@ extension ChatUI {
             let index = index(of: .direct(Self.key(peer)), create: peer)!
             let line = Line(
                 time: message.time,
-                kind: .message(
-                    nick: message.from, text: message.body.text, action: message.body.contentType == .action),
+                kind: .message(nick: message.from, text: message.body.text, style: message.body.contentType),
                 mention: !own, own: own)
             add(line, to: index, counts: !own)
             return own ? [] : [.bell]

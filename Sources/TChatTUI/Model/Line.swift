@@ -3,8 +3,9 @@ public import TChatProtocol
 /// One line of a buffer's scrollback, before layout.
 public struct Line: Sendable, Equatable {
     public enum Kind: Sendable, Equatable {
-        /// Someone said something; `action` for `/me`.
-        case message(nick: String, text: String, action: Bool)
+        /// Someone said something: `style` is the body's content type (an action for `/me`, a notice from a bot
+        /// or service; text and JSON alike are plain).
+        case message(nick: String, text: String, style: ContentType)
         /// A join, part, quit, nick or topic change: shown dimmed, after a marker.
         case event(marker: String, text: String)
         /// Something from the server or from tchat itself.

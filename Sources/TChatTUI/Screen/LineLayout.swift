@@ -64,12 +64,14 @@ public struct LineLayout: Sendable {
 
     private func parts(of line: Line) -> (String, Style, String, Style) {
         switch line.kind {
-        case .message(let nick, let text, let action):
+        case .message(let nick, let text, let style):
             var textStyle = line.mention ? Style.highlight : Style.plain
-            if action {
+            if style == .action {
                 textStyle.bold = line.mention
                 return ("*", Style.nick(nick), nick + " " + text, textStyle)
             }
+            // As IRC clients show a notice: the nick between dashes, the text as it is.
+            if style == .notice { return ("-" + nick + "-", Style.nick(nick), text, textStyle) }
             // A mention's nick on a yellow ground (without colour the background turns into reverse video).
             let nickStyle = line.mention ? Style(foreground: .black, background: .yellow, bold: true) : Style.nick(nick)
             return (nick, nickStyle, text, textStyle)
