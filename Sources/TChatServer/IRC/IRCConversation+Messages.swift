@@ -22,7 +22,8 @@ extension IRCConversation {
         }
         let text = message.params[1]
         let body: MessageBody =
-            isNotice ? MessageBody(.notice, text) : IRCText.action(in: text).map { MessageBody(.action, $0) } ?? .text(text)
+            isNotice
+            ? MessageBody(.notice, text) : IRCText.action(in: text).map { MessageBody(.action, $0) } ?? .text(text)
         for target in targets {
             let kind = IRCPendingRequest.Kind.message(target: target, text: text, isNotice: isNotice)
             if target.hasPrefix("#") {
