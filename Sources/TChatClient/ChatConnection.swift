@@ -146,7 +146,8 @@ public final class ChatConnection: Sendable {
         if !receivesEvents { source.finish() }
         let hello = Hello(
             nick: options.nick, clientName: options.clientName, clientVersion: options.clientVersion,
-            processID: UInt32(truncatingIfNeeded: getpid()), host: Self.hostName(), acceptsRedirect: acceptsRedirect)
+            processID: UInt32(truncatingIfNeeded: getpid()), host: Self.hostName(), acceptsRedirect: acceptsRedirect,
+            knowsNotices: true)
         let reply: [ServerFrame]
         do {
             if let credentials = options.credentials {

@@ -16,11 +16,14 @@ public struct Hello: Sendable, Hashable {
     /// True when the client wants ACCOUNT_CHANGED, and JOINED_ACCOUNT in place of JOINED (flag bit 2): an IRC
     /// client's account-notify and extended-join.
     public var wantsAccounts: Bool
+    /// True when the client knows notice bodies (content type 3; flag bit 3). Others get a notice as text: an older
+    /// client's decoder refuses a type it does not know, and would meet the same message again on reconnecting.
+    public var knowsNotices: Bool
 
     public init(
         version: UInt16 = ProtocolVersion.current, nick: String, clientName: String, clientVersion: String,
         processID: UInt32, host: String, acceptsRedirect: Bool = true, wantsAwayChanges: Bool = false,
-        wantsAccounts: Bool = false
+        wantsAccounts: Bool = false, knowsNotices: Bool = false
     ) {
         self.version = version
         self.nick = nick
@@ -31,6 +34,7 @@ public struct Hello: Sendable, Hashable {
         self.acceptsRedirect = acceptsRedirect
         self.wantsAwayChanges = wantsAwayChanges
         self.wantsAccounts = wantsAccounts
+        self.knowsNotices = knowsNotices
     }
 }
 
@@ -141,7 +145,8 @@ public enum ClientFrame: Sendable, Hashable {
                 try w.str(hello.clientVersion, "client version")
                 w.u32(hello.processID)
                 try w.str(hello.host, "host")
-                w.u8((hello.acceptsRedirect ? 0 : 1) | (hello.wantsAwayChanges ? 2 : 0) | (hello.wantsAccounts ? 4 : 0))
+                w.u8((hello.acceptsRedirect ? 0 : 1) | (hello.wantsAwayChanges ? 2 : 0) | (hello.wantsAccounts ? 4 : 0)
+                        | (hello.knowsNotices ? 8 : 0))
             case .nick(let nick), .whois(let nick):
                 try w.str(nick, "nick")
             case .whoami, .listChannels, .listServers, .help, .getWelcome:
@@ -234,7 +239,7 @@ public enum ClientFrame: Sendable, Hashable {
                 Hello(
                     version: version, nick: nick, clientName: clientName, clientVersion: clientVersion,
                     processID: processID, host: host, acceptsRedirect: flags & 1 == 0,
-                    wantsAwayChanges: flags & 2 != 0, wantsAccounts: flags & 4 != 0))
+                    wantsAwayChanges: flags & 2 != 0, wantsAccounts: flags & 4 != 0, knowsNotices: flags & 8 != 0))
         case .nick: self = .nick(try r.str("nick"))
         case .whoami: self = .whoami
         case .join: self = .join(channel: try r.str("channel"), history: try r.u16("history"))

@@ -99,7 +99,7 @@ extension ConnectionHandler {
         // A part larger than the send-queue bound would make the client look as if it stopped reading.
         let chunk = min(Self.historyChunkBytes, server.configuration.maxOutboundBytes / 4)
         while let message = rest.first, buffer.readableBytes < chunk {
-            ClientSession.encode(.message(message), requestID: id, into: &buffer)
+            ClientSession.encode(.message(NoticeFallback.shown(message, to: session)), requestID: id, into: &buffer)
             rest = rest.dropFirst()
         }
         if rest.isEmpty { ClientSession.encode(.ok, requestID: id, into: &buffer) }

@@ -87,8 +87,9 @@ extension ConnectionHandler {
                         bodyBytes: body.text.utf8.count))
                 try server.clients.sendDirect(
                     body, from: nick, to: target, echoTo: server.clients.companions(of: session))
-                // As IRC's RPL_AWAY: the sender learns the recipient is away, with the answer.
-                if let away = server.clients.awayText(of: target) {
+                // As IRC's RPL_AWAY: the sender learns the recipient is away, with the answer; never for a notice,
+                // which nothing answers.
+                if body.contentType != .notice, let away = server.clients.awayText(of: target) {
                     reply(.text("\(spelled(target)) is away: \(away)"), to: id)
                 }
             case .setAway(let text):

@@ -28,6 +28,24 @@ struct SubscriberSet {
 
     func contains(_ session: ClientSession) -> Bool { ids.contains(session.id) }
 
+    /// Sends `frame` to the members `takes` accepts and `fallback` to the others (a notice, as text to a client that
+    /// does not know notices). Each loop's `receipt` goes with its last post, so it still hears once per loop, once
+    /// both are written.
+    func deliver(
+        _ frame: ByteBuffer, else fallback: ByteBuffer, to takes: (ClientSession) -> Bool, receipt: DeliveryReceipt?
+    ) {
+        for group in groups {
+            let taking = group.sessions.filter(takes)
+            if taking.count == group.sessions.count || taking.isEmpty {
+                let whole = taking.isEmpty ? fallback : frame
+                group.mailbox.post(whole, to: group.sessions, audience: group.audience, receipt: receipt)
+                continue
+            }
+            group.mailbox.post(fallback, to: group.sessions.filter { !takes($0) })
+            group.mailbox.post(frame, to: taking, receipt: receipt)
+        }
+    }
+
     /// Every member, in no particular order.
     var sessions: [ClientSession] { groups.flatMap(\.sessions) }
 

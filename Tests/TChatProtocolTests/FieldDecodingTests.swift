@@ -28,14 +28,12 @@ import Testing
         #expect(Self.code(of: Self.raw(.ping, [1, 2, 3])) == .malformedFrame)
     }
 
-    @Test func helloFlagsCarryRedirectsAndAwayChangesApart() throws {
-        for (acceptsRedirect, wantsAwayChanges, flags) in [
-            (true, false, 0), (false, false, 1), (true, true, 2), (false, true, 3),
-        ] {
+    @Test func helloFlagsCarryRedirectsAwayChangesAccountsAndNoticesApart() throws {
+        for flags in 0..<16 {
             let hello = Hello(
                 nick: "a", clientName: "c", clientVersion: "1", processID: 1, host: "h",
-                acceptsRedirect: acceptsRedirect,
-                wantsAwayChanges: wantsAwayChanges)
+                acceptsRedirect: flags & 1 == 0, wantsAwayChanges: flags & 2 != 0, wantsAccounts: flags & 4 != 0,
+                knowsNotices: flags & 8 != 0)
             var buffer = ByteBuffer()
             try ClientFrame.hello(hello).encode(requestID: 1, into: &buffer)
             #expect(buffer.getInteger(at: buffer.writerIndex - 1, as: UInt8.self) == UInt8(flags))

@@ -136,45 +136,68 @@ import Testing
 
     /// ISON (irssi's notify list) and USERHOST answer for nicks on the network, in the order asked, away marked.
     /// NOTICE stays a notice both ways, so bots and services never answer each other: an IRC client's reaches tchat
-    /// as a notice body and other IRC clients as NOTICE; a tchat notice reaches IRC as NOTICE; and no NOTICE is
-    /// answered with an error.
+    /// as a notice body and other IRC clients as NOTICE; a tchat notice reaches IRC as NOTICE; no NOTICE is answered
+    /// (with an error, or with the recipient's away text); and a client that does not know notices (an older tchat,
+    /// HELLO flag bit 3 clear) gets them as text, live, replayed on joining and in history.
     @Test func noticesTravelAsNoticesBothWays() async throws {
         let (server, irc) = try await Self.server()
         defer { Task { await server.server.shutdown() } }
         let bob = try await RawConnection.connect(to: server.address)
-        try await bob.hello("bob")
-        try await bob.send(.join(channel: "#room", history: 0), id: 2)
-        #expect(await bob.reply(to: 2).last == .ok)
+        try await bob.hello("bob", knowsNotices: true)
+        let old = try await RawConnection.connect(to: server.address)
+        try await old.hello("olly")
+        for (client, id) in [(bob, UInt32(2)), (old, UInt32(2))] {
+            try await client.send(.join(channel: "#room", history: 0), id: id)
+            #expect(await client.reply(to: id).last == .ok)
+        }
         let alice = try await IRCConnection.connect(to: irc)
-        try await alice.register("alice")
+        try await alice.register("alice", capabilities: ["echo-message"])
         let carol = try await IRCConnection.connect(to: irc)
         try await carol.register("carol")
         for (client, nick) in [(alice, "alice"), (carol, "carol")] {
             try await client.send("JOIN #room")
             await client.waitFor("366", nick, "#room")
         }
-        try await alice.send("NOTICE #room :build 42 passed", "NOTICE bob :deploy done", "NOTICE nobody :hello?")
+        try await old.send(.setAway("out"), id: 3)
+        _ = await old.reply(to: 3)
+        try await alice.send(
+            "NOTICE #room :build 42 passed", "NOTICE bob :deploy done", "NOTICE olly :deploy done", "NOTICE nobody :hi")
         let seen = await carol.waitFor("NOTICE", "#room", "build 42 passed")
         #expect(seen?.source == "alice!alice@tchat")
+        func messageBodies(_ frames: [ServerFrame]) -> [MessageBody] {
+            frames.compactMap { if case .message(let m) = $0 { m.body } else { nil } }
+        }
+        func bodies(_ connection: RawConnection) -> [MessageBody] {
+            connection.frames.compactMap {
+                switch $0.frame {
+                case .message(let m): m.body
+                case .direct(let m): m.body
+                default: nil
+                }
+            }
+        }
         #expect(
             await eventually {
-                let frames = bob.frames.map(\.frame)
-                return frames.contains {
-                    if case .message(let m) = $0 {
-                        m.from == "alice" && m.body == MessageBody(.notice, "build 42 passed")
-                    } else {
-                        false
-                    }
-                }
-                    && frames.contains {
-                        if case .direct(let m) = $0 { m.body == MessageBody(.notice, "deploy done") } else { false }
-                    }
+                bodies(bob) == [MessageBody(.notice, "build 42 passed"), MessageBody(.notice, "deploy done")]
             })
+        #expect(await eventually { bodies(old) == [.text("build 42 passed"), .text("deploy done")] })
         try await bob.send(.send(channel: "#room", body: MessageBody(.notice, "tchat bot says hi")), id: 3)
         #expect(await bob.reply(to: 3).last == .ok)
         await alice.waitFor("NOTICE", "#room", "tchat bot says hi")
+        await alice.waitFor("NOTICE", "olly", "deploy done")  // echo-message echoes a NOTICE as NOTICE
         #expect(!alice.lines.contains { $0.verb == "401" }, "a NOTICE to nobody is not answered")
         #expect(!alice.lines.contains { $0.verb == "PRIVMSG" })
+        #expect(!alice.lines.contains { $0.params.last?.contains("is away") == true }, "nor with an away text")
+        // Replayed on joining and read from history: as a notice, or as text to the older client.
+        try await old.send(.history(channel: "#room", before: 0, limit: 10), id: 4)
+        #expect(
+            messageBodies(await old.reply(to: 4)) == [.text("build 42 passed"), .text("tchat bot says hi")])
+        try await bob.send(.part(channel: "#room", reason: ""), id: 5)
+        _ = await bob.reply(to: 5)
+        try await bob.send(.join(channel: "#room", history: 10), id: 6)
+        #expect(
+            messageBodies(await bob.reply(to: 6))
+                == [MessageBody(.notice, "build 42 passed"), MessageBody(.notice, "tchat bot says hi")])
     }
 
     @Test func isonAndUserhostAnswerForEveryNickAskedInOrder() async throws {

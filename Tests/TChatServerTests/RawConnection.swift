@@ -89,8 +89,11 @@ final class RawConnection: Sendable {
     }
 
     /// Says hello as `nick` and waits for the welcome.
-    func hello(_ nick: String) async throws {
-        try await send(.hello(Hello(nick: nick, clientName: "raw", clientVersion: "1", processID: 1, host: "h")), id: 1)
+    /// As an older client would, by default: no flags (notices, for one, come as text).
+    func hello(_ nick: String, knowsNotices: Bool = false) async throws {
+        let hello = Hello(
+            nick: nick, clientName: "raw", clientVersion: "1", processID: 1, host: "h", knowsNotices: knowsNotices)
+        try await send(.hello(hello), id: 1)
         let reply = await reply(to: 1)
         #expect(reply.last == .ok, "hello as \(nick) was refused: \(reply)")
     }

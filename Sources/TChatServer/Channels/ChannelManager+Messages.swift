@@ -124,7 +124,15 @@ extension ChannelManager {
             throw ProtocolError(.storageFailure, "the history writer is overloaded; message not sent, try again")
         }
         state.history.append(message)
-        if let frame { state.members.local.deliver(frame, receipt: receipt) }
+        if let frame {
+            if message.body.contentType == .notice,
+                let text = SubscriberSet.encode(.message(NoticeFallback.asText(message)), capacity: size)
+            {
+                state.members.local.deliver(frame, else: text, to: { $0.hello.knowsNotices }, receipt: receipt)
+            } else {
+                state.members.local.deliver(frame, receipt: receipt)
+            }
+        }
         counters.messages.add(1, ordering: .relaxed)
         counters.deliveries.add(state.members.local.count, ordering: .relaxed)
     }

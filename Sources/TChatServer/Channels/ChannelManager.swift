@@ -215,7 +215,9 @@ final class ChannelManager: Sendable {
             let replay = state.history.replay(history, maxBytes: maxReplayBytes, older: older)
             let result = JoinResult(info: channel.info(of: state), replay: replay, isNew: isNew)
             if let requestID {
-                let frames = [.channelInfo(result.info)] + result.replay.map { .message($0) } + [ServerFrame.ok]
+                let frames =
+                    [.channelInfo(result.info)] + result.replay.map { .message(NoticeFallback.shown($0, to: session)) }
+                    + [ServerFrame.ok]
                 session.send(session.encode(frames, requestID: requestID))
             }
             return result

@@ -19,17 +19,14 @@ extension ClientManager {
                 throw ProtocolError(.noSuchNick, "no client is connected as \(target)")
             }
             message = DirectMessage(from: sender.name, to: nick.name, time: .now(), body: body)
-            guard let frame = SubscriberSet.encode(.direct(message)) else {
+            guard NoticeFallback.send(message, to: sessions(named: nick.name)) else {
                 throw ProtocolError(.fieldTooLong, "the message is too long")
             }
-            for session in sessions(named: nick.name) { session.send(frame) }
         case nil:
             throw ProtocolError(.noSuchNick, "no client is connected as \(target)")
         }
         let recipients = Set(sessions(named: message.to).map(\.id))
         let copies = companions.filter { !recipients.contains($0.id) }  // a message to oneself arrives once
-        if !copies.isEmpty, let frame = SubscriberSet.encode(.direct(message)) {
-            for session in copies { session.send(frame) }
-        }
+        if !copies.isEmpty { _ = NoticeFallback.send(message, to: copies) }
     }
 }

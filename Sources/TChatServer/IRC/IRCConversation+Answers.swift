@@ -100,11 +100,12 @@ extension IRCConversation {
         case .part(let channel, let reason):
             let shown = channels.removeValue(forKey: channel.lowercased())?.name ?? channel
             send(IRCMessage(source: me, "PART", reason.isEmpty ? [shown] : [shown, reason]))
-        case .message(let target, let text, _) where !target.hasPrefix("#"):
+        case .message(let target, let text, let isNotice) where !target.hasPrefix("#"):
             if capabilities.contains(.echoMessage) {
                 send(
                     IRCMessage(
-                        tags: messageTags(time: facts.now(), messageID: nil), source: me, "PRIVMSG", [target, text]))
+                        tags: messageTags(time: facts.now(), messageID: nil), source: me,
+                        isNotice ? "NOTICE" : "PRIVMSG", [target, text]))
             }
         case .message(let target, _, _):
             sendAnswered(channelKey: target.lowercased())  // the channel's copy of the message is the echo

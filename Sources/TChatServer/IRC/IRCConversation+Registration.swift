@@ -116,7 +116,7 @@ extension IRCConversation {
         else { return }
         let hello = Hello(
             nick: nick, clientName: "irc", clientVersion: "", processID: 0, host: user, acceptsRedirect: false,
-            wantsAwayChanges: true, wantsAccounts: true)
+            wantsAwayChanges: true, wantsAccounts: true, knowsNotices: true)
         if request(.hello(hello), .hello) { helloSent = true }
     }
 

@@ -58,9 +58,7 @@ extension NetworkRouter {
             }
             var delivered = message
             delivered.from = from
-            if let frame = SubscriberSet.encode(.direct(delivered)) {
-                for session in clients.sessions(named: message.to) { session.send(frame) }
-            }
+            _ = NoticeFallback.send(delivered, to: clients.sessions(named: message.to))
         default:
             break
         }
