@@ -145,8 +145,8 @@ public enum ClientFrame: Sendable, Hashable {
                 try w.str(hello.clientVersion, "client version")
                 w.u32(hello.processID)
                 try w.str(hello.host, "host")
-                w.u8((hello.acceptsRedirect ? 0 : 1) | (hello.wantsAwayChanges ? 2 : 0) | (hello.wantsAccounts ? 4 : 0)
-                        | (hello.knowsNotices ? 8 : 0))
+                let flags = [!hello.acceptsRedirect, hello.wantsAwayChanges, hello.wantsAccounts, hello.knowsNotices]
+                w.u8(flags.enumerated().reduce(0) { $0 | ($1.element ? 1 << $1.offset : 0) })
             case .nick(let nick), .whois(let nick):
                 try w.str(nick, "nick")
             case .whoami, .listChannels, .listServers, .help, .getWelcome:

@@ -21,9 +21,12 @@ extension IRCConversation {
             return
         }
         let text = message.params[1]
-        let body: MessageBody =
-            isNotice
-            ? MessageBody(.notice, text) : IRCText.action(in: text).map { MessageBody(.action, $0) } ?? .text(text)
+        let body: MessageBody
+        if isNotice {
+            body = MessageBody(.notice, text)
+        } else {
+            body = IRCText.action(in: text).map { MessageBody(.action, $0) } ?? .text(text)
+        }
         for target in targets {
             let kind = IRCPendingRequest.Kind.message(target: target, text: text, isNotice: isNotice)
             if target.hasPrefix("#") {
