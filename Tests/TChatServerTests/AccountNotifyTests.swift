@@ -15,17 +15,12 @@ import Testing
     }
 
     @Test func accountsReachTheIRCClientsThatAskedOnJoinAndWhenTheyChange() async throws {
-        let a = try await TestServer(name: "A") {
-            $0.heartbeat = .milliseconds(200)
-            $0.scramIterations = ScramKeys.minimumIterations
-        }
+        let a = try await NetworkAccountTests.server("A")
         // Logged in before the link: a server linked later hears it with the client.
         let early = try await AccountTests.registered("early", on: a)
         try await early.send(.join(channel: "#team", history: 0), id: 3)
         #expect(await early.reply(to: 3).last == .ok)
-        let b = try await TestServer(name: "B") {
-            $0.heartbeat = .milliseconds(200)
-            $0.scramIterations = ScramKeys.minimumIterations
+        let b = try await NetworkAccountTests.server("B") {
             $0.peers = [a.peerAddress]
             $0.ircAddress = ServerAddress(host: "127.0.0.1", port: 0)
         }

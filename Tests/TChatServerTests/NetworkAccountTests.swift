@@ -9,16 +9,23 @@ import Testing
 /// Accounts, server bans, operators and channels' access across two linked servers: a user logs in, and a channel's
 /// rules hold, on either.
 @Suite struct NetworkAccountTests {
+    /// A server with accounts (cheap SCRAM keys) and quick heartbeats, for a network.
+    static func server(
+        _ name: String, _ configure: @escaping (inout ServerConfiguration) -> Void = { _ in }
+    ) async throws -> TestServer {
+        try await TestServer(name: name) {
+            $0.heartbeat = .milliseconds(200)
+            $0.scramIterations = ScramKeys.minimumIterations
+            configure(&$0)
+        }
+    }
+
     /// Two linked servers with accounts (cheap SCRAM keys); `root` is A's server operator.
     static func pair() async throws -> (TestServer, TestServer) {
-        let a = try await TestServer(name: "A") {
-            $0.heartbeat = .milliseconds(200)
-            $0.scramIterations = ScramKeys.minimumIterations
+        let a = try await Self.server("A") {
             $0.operators = ["root"]
         }
-        let b = try await TestServer(name: "B") {
-            $0.heartbeat = .milliseconds(200)
-            $0.scramIterations = ScramKeys.minimumIterations
+        let b = try await Self.server("B") {
             $0.peers = [a.peerAddress]
         }
         #expect(await NetworkTests.linked([a, b]))
@@ -95,14 +102,9 @@ import Testing
     }
 
     @Test func aServerThatWasApartCatchesUpOnLinking() async throws {
-        let a = try await TestServer(name: "A") {
-            $0.heartbeat = .milliseconds(200)
-            $0.scramIterations = ScramKeys.minimumIterations
-        }
+        let a = try await Self.server("A")
         _ = try await AccountTests.registered("early", on: a)
-        let b = try await TestServer(name: "B") {
-            $0.heartbeat = .milliseconds(200)
-            $0.scramIterations = ScramKeys.minimumIterations
+        let b = try await Self.server("B") {
             $0.peers = [a.peerAddress]
         }
         defer { Task { await NetworkTests.stop([a, b]) } }
@@ -153,10 +155,7 @@ import Testing
     }
 
     @Test func aChannelMadeDuringASplitLosesToTheOlderOne() async throws {
-        let a = try await TestServer(name: "A") {
-            $0.heartbeat = .milliseconds(200)
-            $0.scramIterations = ScramKeys.minimumIterations
-        }
+        let a = try await Self.server("A")
         let ann = try await AccountTests.registered("ann", on: a)
         try await ann.send(.join(channel: "#team", history: 0), id: 3)
         #expect(await ann.reply(to: 3).last == .ok)
@@ -164,10 +163,7 @@ import Testing
         #expect(await ann.reply(to: 4).last == .ok)
         try await Task.sleep(for: .milliseconds(20))
         // Apart from A, mallory makes a #team of her own on B, and runs it.
-        let b = try await TestServer(name: "B") {
-            $0.heartbeat = .milliseconds(200)
-            $0.scramIterations = ScramKeys.minimumIterations
-        }
+        let b = try await Self.server("B")
         let mallory = try await AccountTests.registered("mallory", on: b)
         try await mallory.send(.join(channel: "#team", history: 0), id: 3)
         #expect(await mallory.reply(to: 3).last == .ok)

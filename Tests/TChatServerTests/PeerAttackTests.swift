@@ -556,13 +556,13 @@ import Testing
         await target.stop()
     }
 
-    /// A linked server that repeats an away text, or a join, makes no AWAY for an away-notify client: only a change
-    /// is told, and an AWAY on joining only after a JOIN that happened.
-    @Test func aLinkedServerRepeatingItselfMakesNoAwayEvents() async throws {
-        let target = try await Target.start { $0.ircAddress = ServerAddress(host: "127.0.0.1", port: 0) }
-        let attacker = try await Self.linkedAttacker(to: target)
+    /// An IRC client, ida, in #ops on `target` with `capabilities`, and `mallet`, a client the attacker announces
+    /// (not yet in #ops).
+    static func idaInOps(on target: Target, capabilities: [String], mallet attacker: RawPeer) async throws
+        -> IRCConnection
+    {
         let irc = try await IRCConnection.connect(to: try #require(target.server.server.ircAddress))
-        try await irc.register("ida", capabilities: ["away-notify"])
+        try await irc.register("ida", capabilities: capabilities)
         try await irc.send("JOIN #ops")
         await irc.waitFor("366", "ida", "#ops")
         try await attacker.send(
@@ -570,6 +570,15 @@ import Testing
                 RemoteClient(
                     nick: "mallet", address: "6.6.6.6:6", connectedAt: .now(), clientName: "x", clientVersion: "1",
                     host: "h", processID: 1)))
+        return irc
+    }
+
+    /// A linked server that repeats an away text, or a join, makes no AWAY for an away-notify client: only a change
+    /// is told, and an AWAY on joining only after a JOIN that happened.
+    @Test func aLinkedServerRepeatingItselfMakesNoAwayEvents() async throws {
+        let target = try await Target.start { $0.ircAddress = ServerAddress(host: "127.0.0.1", port: 0) }
+        let attacker = try await Self.linkedAttacker(to: target)
+        let irc = try await Self.idaInOps(on: target, capabilities: ["away-notify"], mallet: attacker)
         try await attacker.send(.joined(channel: "#ops", nick: "mallet", time: .now()))
         await irc.waitFor { $0.verb == "JOIN" && $0.source?.hasPrefix("mallet!") == true }
         for _ in 0..<50 { try await attacker.send(.record(.away(nick: "mallet", text: "gone"))) }
@@ -592,15 +601,8 @@ import Testing
         try await attacker.send(.record(.loggedIn(nick: "alice", account: "root")))
         #expect(await target.logs.contains("refused", "PEER_LOGGED_IN"))
         #expect(clients.accountName(of: "alice") == "", "alice is not its client")
-        let irc = try await IRCConnection.connect(to: try #require(target.server.server.ircAddress))
-        try await irc.register("ida", capabilities: ["account-notify", "extended-join"])
-        try await irc.send("JOIN #ops")
-        await irc.waitFor("366", "ida", "#ops")
-        try await attacker.send(
-            .clientAdded(
-                RemoteClient(
-                    nick: "mallet", address: "6.6.6.6:6", connectedAt: .now(), clientName: "x", clientVersion: "1",
-                    host: "h", processID: 1)))
+        let irc = try await Self.idaInOps(
+            on: target, capabilities: ["account-notify", "extended-join"], mallet: attacker)
         for bad in ["ro ot", "\u{1B}[2J", "root\r\nPRIVMSG #ops :hi", String(repeating: "r", count: 33)] {
             try await attacker.send(.record(.loggedIn(nick: "mallet", account: bad)))
         }
