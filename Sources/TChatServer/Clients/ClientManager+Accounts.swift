@@ -38,9 +38,7 @@ extension ClientManager {
             state.accountOf[session.id] = account
             guard before?.name != account?.name else { return nil }
             feed.emit(.record(.loggedIn(nick: nick.name, account: account?.name ?? "")))
-            return AccountChange(
-                nick: nick.name, account: account?.name ?? "",
-                holders: state.sessions(state.nicks.sessions(holding: nick.key)))
+            return state.accountChange(nick, account: account?.name ?? "")
         }
     }
 
@@ -50,8 +48,7 @@ extension ClientManager {
         state.withLock { state in
             let now = state.accountOf[session.id]?.name ?? ""
             guard now != name, let nick = state.nicks.localNick(session.id) else { return nil }
-            return AccountChange(
-                nick: nick.name, account: now, holders: state.sessions(state.nicks.sessions(holding: nick.key)))
+            return state.accountChange(nick, account: now)
         }
     }
 
@@ -65,8 +62,7 @@ extension ClientManager {
             for id in sessions {
                 guard let nick = state.nicks.localNick(id), changes[nick.key] == nil else { continue }
                 feed.emit(.record(.loggedIn(nick: nick.name, account: "")))
-                changes[nick.key] = AccountChange(
-                    nick: nick.name, account: "", holders: state.sessions(state.nicks.sessions(holding: nick.key)))
+                changes[nick.key] = state.accountChange(nick, account: "")
             }
             return Array(changes.values)
         }
@@ -90,5 +86,12 @@ extension ClientManager {
             return state.nicks.remote[key]?.account ?? ""
         }
     }
+}
 
+extension ClientManager.State {
+    /// `nick` now has `account` (empty: none), with the sessions holding it.
+    func accountChange(_ nick: Nick, account: String) -> ClientManager.AccountChange {
+        ClientManager.AccountChange(
+            nick: nick.name, account: account, holders: sessions(nicks.sessions(holding: nick.key)))
+    }
 }
