@@ -86,6 +86,13 @@ import Testing
         try await carl.send(.whois(nick: "carl"), id: 6)
         #expect(await carl.reply(to: 6).contains(.text("account: carl")))
 
+        // A join that read history from disk announced the account its request saw; one that changed meanwhile
+        // is told after it (ConnectionHandler.join): only a different account makes a change.
+        let carlSession = try #require(clientsOnB.session(named: "carl"))
+        #expect(clientsOnB.accountChange(of: carlSession, since: "carl") == nil)
+        let change = clientsOnB.accountChange(of: carlSession, since: "")
+        #expect(change?.nick == "carl" && change?.account == "carl" && change?.holders.map(\.id) == [carlSession.id])
+
         // Without the capabilities, nothing; nor for a tchat client that did not ask.
         #expect(ivan.lines.filter { $0.verb == "ACCOUNT" }.isEmpty)
         #expect(Self.lines(ivan, "JOIN", from: "ann") == ["#team"])

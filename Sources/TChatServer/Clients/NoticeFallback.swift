@@ -21,6 +21,12 @@ enum NoticeFallback {
         return text
     }
 
+    static func asText(_ message: DirectMessage) -> DirectMessage {
+        var text = message
+        text.body = .text(message.body.text)
+        return text
+    }
+
     /// Sends a direct message to each of `sessions`: one frame shared by all, and one more, as text, when some of
     /// them need it. False when it does not fit a frame.
     static func send(_ message: DirectMessage, to sessions: [ClientSession]) -> Bool {
@@ -28,11 +34,7 @@ enum NoticeFallback {
         var asText: ByteBuffer?
         for session in sessions {
             if needsText(message.body, session) {
-                if asText == nil {
-                    var text = message
-                    text.body = .text(message.body.text)
-                    asText = SubscriberSet.encode(.direct(text))
-                }
+                if asText == nil { asText = SubscriberSet.encode(.direct(Self.asText(message))) }
                 if let asText { session.send(asText) }
             } else {
                 session.send(frame)
