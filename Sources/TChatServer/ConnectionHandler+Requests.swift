@@ -365,6 +365,7 @@ extension ConnectionHandler {
         if channel.isEmpty {
             for info in server.clients.list() {
                 reply(.clientInfo(ClientVisibility.info(info, shownTo: viewer, isOperator: viewerIsOperator)), to: id)
+                tellPresence(of: info.nick, to: session, requestID: id)
             }
             return
         }
@@ -376,6 +377,24 @@ extension ConnectionHandler {
         let remote = server.channels.remoteMembers(of: name)
         for info in server.clients.list(members, remoteNicks: remote) {
             reply(.clientInfo(ClientVisibility.info(info, shownTo: viewer, isOperator: viewerIsOperator)), to: id)
+            tellPresence(of: info.nick, to: session, requestID: id)
+        }
+    }
+
+    /// Follows a listed client's CLIENT_INFO with what the session's HELLO asked to hear of: its AWAY_CHANGED when
+    /// it is away (flag bit 1), its ACCOUNT_CHANGED when it is logged in (bit 2), with the request's id. IRC's WHO
+    /// shows away members as `G` and WHOX names accounts; AWAY_CHANGED and ACCOUNT_CHANGED only tell changes,
+    /// so a client that joins after them would not know otherwise.
+    private func tellPresence(of nick: String, to session: ClientSession, requestID id: UInt32) {
+        let hello = session.hello
+        guard hello.wantsAwayChanges || hello.wantsAccounts else { return }
+        let now = Timestamp.now()
+        if hello.wantsAwayChanges, let away = server.clients.awayText(of: nick) {
+            reply(.awayChanged(nick: nick, text: away, time: now), to: id)
+        }
+        if hello.wantsAccounts {
+            let account = server.clients.accountName(of: nick)
+            if !account.isEmpty { reply(.accountChanged(nick: nick, account: account, time: now), to: id) }
         }
     }
 

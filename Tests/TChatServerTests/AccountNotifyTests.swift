@@ -86,6 +86,45 @@ import Testing
         try await carl.send(.whois(nick: "carl"), id: 6)
         #expect(await carl.reply(to: 6).contains(.text("account: carl")))
 
+        // WHO shows who is away (`G`), and WHOX each member's account, here and across the link: how a client
+        // learns the accounts of members who joined before it (LIST_CLIENTS' ACCOUNT_CHANGED and AWAY_CHANGED).
+        try await carl.send(.setAway("lunch"), id: 7)
+        #expect(await carl.reply(to: 7).last == .ok)
+        try await bob.send(.setAway("out"), id: 8)
+        #expect(await bob.reply(to: 8).last == .ok)
+        #expect(await eventually { clientsOnB.awayText(of: "bob") == "out" })
+        try await ivan.send("WHO #team %tcnfa,42")
+        await ivan.waitFor("315", "ivan", "#team")
+        let whox = Dictionary(
+            ivan.lines.filter { $0.verb == "354" }.map { ($0.params[3], Array($0.params.dropFirst(2))) },
+            uniquingKeysWith: { first, _ in first })
+        #expect(
+            whox == [
+                "early": ["#team", "early", "H@", "early"], "ida": ["#team", "ida", "H", "0"],
+                "ivan": ["#team", "ivan", "H", "0"], "bob": ["#team", "bob", "G", "0"],
+                "ann": ["#team", "ann", "H", "ann"], "carl": ["#team", "carl", "G", "carl"],
+            ])
+        #expect(ivan.lines.filter { $0.verb == "354" }.allSatisfy { $0.params[1] == "42" }, "the token comes back")
+        try await ivan.send("WHO #team")
+        #expect(await eventually { ivan.lines.filter { $0.verb == "315" }.count == 2 })
+        let plain = ivan.lines.filter { $0.verb == "352" }
+        #expect(plain.count == 6 && ivan.lines.filter { $0.verb == "354" }.count == 6)
+        #expect(plain.first { $0.params[5] == "carl" }?.params[6] == "G")
+        #expect(plain.first { $0.params[5] == "ann" }?.params[6] == "H")
+        try await ivan.send("WHO carl %na")
+        #expect(await ivan.waitFor("354", "ivan", "carl")?.params == ["ivan", "carl", "carl"])
+        try await ivan.send("WHO carl")
+        #expect(await ivan.waitFor("352", "ivan", "*", "carl")?.params[6] == "G")
+        #expect(!ivan.lines.contains { $0.verb == "NOTICE" && $0.params.last?.contains("lunch") == true })
+        try await ivan.send("WHO #team o")
+        #expect(await eventually { ivan.lines.filter { $0.verb == "315" }.count == 5 })
+        #expect(ivan.lines.filter { $0.verb == "352" }.count == 7, "nobody is shown as a server operator")
+        #expect(
+            !carl.frames.contains { if case .accountChanged = $0.frame { true } else { false } },
+            "a tchat client that did not ask hears no accounts in LIST_CLIENTS either")
+        try await carl.send(.listClients(channel: "#team"), id: 9)
+        #expect(await carl.reply(to: 9).allSatisfy { if case .clientInfo = $0 { true } else { $0 == .ok } })
+
         // A join that read history from disk announced the account its request saw; one that changed meanwhile
         // is told after it (ConnectionHandler.join): only a different account makes a change.
         let carlSession = try #require(clientsOnB.session(named: "carl"))

@@ -19,7 +19,8 @@ import Testing
         "PONG :tchat", "JOIN #fuzz", "JOIN #a,#b key1,key2", "JOIN 0", "PART #fuzz :bye", "PRIVMSG #fuzz :hello",
         "PRIVMSG bystander :psst", "PRIVMSG #fuzz :\u{1}ACTION waves\u{1}", "NOTICE #fuzz :note",
         "@+draft/reply=1;time=x PRIVMSG #fuzz :tagged", "TOPIC #fuzz :new topic", "TOPIC #fuzz", "NAMES #fuzz",
-        "LIST", "LIST #fuzz,#b", "WHO #fuzz", "WHO bystander", "WHOIS bystander", "WHOWAS x", "MODE #fuzz",
+        "LIST", "LIST #fuzz,#b", "WHO #fuzz", "WHO #fuzz %tcuhnfdar,743", "WHO bystander %na", "WHO bystander",
+        "WHOIS bystander", "WHOWAS x", "MODE #fuzz",
         "MODE #fuzz +ov-b+k fuzz bystander x* key", "MODE #fuzz b", "MODE fuzz +iw-x", "KICK #fuzz bystander :out",
         "INVITE bystander #fuzz", "AWAY :lunch", "AWAY", "MOTD", "TIME", "VERSION", "KILL bystander :x",
         ":fuzz!u@h PRIVMSG #fuzz :with source", "QUIT :done",
@@ -35,7 +36,8 @@ import Testing
             clientVersion: "1", host: "", processID: 0, server: "s")
         let results: [ServerFrame] = [
             .channelInfo(info), .clientInfo(client), .text("away: gone"), .authData("r=abc,s=c2FsdA==,i=4096"),
-            .loggedIn(account: "fuzz"),
+            .loggedIn(account: "fuzz"), .text("account: by"), .awayChanged(nick: "bystander", text: "gone", time: time),
+            .accountChanged(nick: "bystander", account: "by", time: time),
             .channelModes(channel: "#fuzz", modes: "+ik key", operators: "fuzz", voiced: "x", bans: "a* account:b"),
             .welcome(
                 Welcome(

@@ -53,15 +53,20 @@ extension IRCConversation {
             }
         case (.clientInfo(let info), .names):
             request.members.append(info.nick)
-        case (.clientInfo(let info), .who(let mask)):
-            let prefix = channels[mask.lowercased()]?.prefix(of: info.nick, all: capabilities.contains(.multiPrefix))
-            whoReply(channel: channels[mask.lowercased()]?.name ?? mask, info: info, prefix: prefix ?? "")
+        case (.clientInfo(let info), .who):
+            request.whoEntries.append(IRCWhoQuery.Entry(info: info))
+        case (.awayChanged(let nick, let text, _), .who) where request.whoEntries.last?.info.nick == nick:
+            request.whoEntries[request.whoEntries.count - 1].away = text.isEmpty ? nil : text
+        case (.accountChanged(let nick, let account, _), .who) where request.whoEntries.last?.info.nick == nick:
+            request.whoEntries[request.whoEntries.count - 1].account = account.isEmpty ? nil : account
         case (.clientInfo(let info), .whois), (.clientInfo(let info), .whoNick), (.clientInfo(let info), .lookup):
             request.clientInfo = info
         case (.text(let text), .whois) where text.hasPrefix("away: "),
+            (.text(let text), .whoNick) where text.hasPrefix("away: "),
             (.text(let text), .lookup) where text.hasPrefix("away: "):
             request.awayText = String(text.dropFirst("away: ".count))
-        case (.text(let text), .whois) where text.hasPrefix("account: "):
+        case (.text(let text), .whois) where text.hasPrefix("account: "),
+            (.text(let text), .whoNick) where text.hasPrefix("account: "):
             request.accountName = String(text.dropFirst("account: ".count))
         case (.channelModes(let channel, _, let operators, let voiced, _), .namesModes):
             if var joined = channels[channel.lowercased()] {
@@ -120,13 +125,21 @@ extension IRCConversation {
             if !request.found { numeric(.noTopic, channel, "No topic is set") }
         case .list:
             numeric(.listEnd, "End of /LIST")
-        case .who(let mask):
+        case .who(let mask, let query):
+            let joined = channels[mask.lowercased()]
+            for entry in request.whoEntries where !query.operatorsOnly {
+                let prefix = joined?.prefix(of: entry.info.nick, all: capabilities.contains(.multiPrefix)) ?? ""
+                whoReply(entry, channel: joined?.name ?? mask, prefix: prefix, query: query)
+            }
             numeric(.endOfWho, mask, "End of /WHO list.")
         case .lookup(let group, let index):
             lookupAnswered(
                 group: group, index: index, nick: request.clientInfo?.nick, away: request.awayText != nil)
-        case .whoNick(let nick):
-            if let info = request.clientInfo { whoReply(channel: "*", info: info, prefix: "") }
+        case .whoNick(let nick, let query):
+            if let info = request.clientInfo, !query.operatorsOnly {
+                let entry = IRCWhoQuery.Entry(info: info, away: request.awayText, account: request.accountName)
+                whoReply(entry, channel: "*", prefix: "", query: query)
+            }
             numeric(.endOfWho, nick, "End of /WHO list.")
         case .whois(let nick):
             if let info = request.clientInfo {

@@ -44,7 +44,7 @@ extension IRCConversation {
         case .list:
             numeric(.listEnd, "End of /LIST")
             notice(error.message)
-        case .who(let mask), .whoNick(let mask):
+        case .who(let mask, _), .whoNick(let mask, _):
             numeric(.endOfWho, word(mask), "End of /WHO list.")
         case .whois(let nick):
             if error.code == .noSuchNick {

@@ -5,21 +5,21 @@ import TChatProtocol
 extension IRCConversation {
     mutating func who(_ message: IRCMessage) {
         let mask = message.params.first ?? "*"
+        let query = IRCWhoQuery(parameter: message.params.count > 1 ? message.params[1] : nil)
         if mask.hasPrefix("#") {
-            request(.listClients(channel: mask), .who(mask: mask))
+            request(.listClients(channel: mask), .who(mask: mask, query: query))
         } else if mask == "*" || mask == "0" || mask.isEmpty || mask.contains("*") || mask.contains("?") {
             // Listing every user of a network is not offered: a mask matches nobody.
             numeric(.endOfWho, IRCMessage.word(mask), "End of /WHO list.")
         } else {
-            request(.whois(nick: mask), .whoNick(nick: mask))
+            request(.whois(nick: mask), .whoNick(nick: mask, query: query))
         }
     }
 
-    /// One 352 line.
-    mutating func whoReply(channel: String, info: ClientInfo, prefix: String) {
-        numeric(
-            .whoReply, channel, info.nick, Self.userHost, info.server, info.nick, "H" + prefix,
-            "0 " + Self.realName(of: info))
+    /// One 352 line, or 354 for WHOX.
+    mutating func whoReply(_ entry: IRCWhoQuery.Entry, channel: String, prefix: String, query: IRCWhoQuery) {
+        let (code, parameters) = query.reply(entry, channel: channel, prefix: prefix)
+        numeric(code, parameters: parameters)
     }
 
     static func realName(of info: ClientInfo) -> String {

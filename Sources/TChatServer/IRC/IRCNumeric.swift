@@ -25,6 +25,7 @@ enum IRCNumeric: String {
     case topicWhoTime = "333"
     case inviting = "341"
     case whoReply = "352"
+    case whoxReply = "354"
     case namesReply = "353"
     case endOfNames = "366"
     case banList = "367"

@@ -15,8 +15,8 @@ struct IRCPendingRequest {
         case setTopic(channel: String, topic: String)
         case topicQuery(channel: String)
         case list(only: Set<String>?)
-        case who(mask: String)
-        case whoNick(nick: String)
+        case who(mask: String, query: IRCWhoQuery)
+        case whoNick(nick: String, query: IRCWhoQuery)
         case whois(nick: String)
         case modeQuery(channel: String)
         case banList(channel: String)
@@ -43,6 +43,8 @@ struct IRCPendingRequest {
     /// WHOIS's `account: NAME` line.
     var accountName: String?
     var members: [String] = []
+    /// WHO's members so far, each with the away text and account that follow its CLIENT_INFO.
+    var whoEntries: [IRCWhoQuery.Entry] = []
     var messages: [ChatMessage] = []
     var found = false
 }

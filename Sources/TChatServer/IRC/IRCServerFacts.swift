@@ -38,6 +38,7 @@ struct IRCServerFacts: Sendable {
             "TARGMAX=JOIN:\(IRCConversation.maxTargets),KICK:\(IRCConversation.maxTargets),NOTICE:\(IRCConversation.maxTargets),PART:\(IRCConversation.maxTargets),PRIVMSG:\(IRCConversation.maxTargets)",
             "TOPICLEN=\(ProtocolLimits.maxTopicBytes)",
             "USERLEN=\(IRCConversation.maxUserLength)",
+            "WHOX",
         ]
     }
 }
