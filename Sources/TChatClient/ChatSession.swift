@@ -284,6 +284,11 @@ public final class ChatSession: Sendable {
                 {
                     onEvent(.parted(name.name))
                 }
+            case .loggedIn(let account) where account.isEmpty:
+                // Our account was dropped (by another of its sessions, or an operator): logged out, and not logging
+                // in with it again on reconnecting.
+                state.withLock { $0.credentials = nil }
+                onEvent(.event(event))
             case .nickChanged(let old, let new, _):
                 // The server renamed us (a nick collision between linked servers): keep the new nick for reconnects.
                 state.withLock { state in if state.nick.lowercased() == old.lowercased() { state.nick = new } }

@@ -226,8 +226,9 @@ public final class ChatServer: Service, Sendable {
             serverManager.setLoad { [weak clientManager] in clientManager?.count ?? 0 }
             if let accounts { channelManager.forgetAccounts(notIn: accounts.keys) }
             accounts?.onDrop { [weak clientManager, weak channelManager] key in
-                let changes = clientManager?.forgetAccount(key) ?? []
+                let (loggedOut, changes) = clientManager?.forgetAccount(key) ?? ([], [])
                 channelManager?.forgetAccount(key)
+                ChannelManager.tellLoggedOut(loggedOut)
                 for change in changes { channelManager?.announceAccount(change) }
             }
             for name in configuration.operators where accounts?.account(forKey: Nick.key(for: name)) == nil {

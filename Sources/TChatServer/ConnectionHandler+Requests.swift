@@ -363,9 +363,8 @@ extension ConnectionHandler {
 
     private func listClients(in channel: String, session: ClientSession, viewer: Nick, requestID id: UInt32) throws {
         if channel.isEmpty {
-            for info in server.clients.list() {
-                reply(.clientInfo(ClientVisibility.info(info, shownTo: viewer, isOperator: viewerIsOperator)), to: id)
-                tellPresence(of: info.nick, to: session, requestID: id)
+            for listed in server.clients.list() {
+                tell(listed, to: session, viewer: viewer, requestID: id)
             }
             return
         }
@@ -375,26 +374,26 @@ extension ConnectionHandler {
             throw ProtocolError(.noSuchChannel, "there is no channel \(name.name)")
         }
         let remote = server.channels.remoteMembers(of: name)
-        for info in server.clients.list(members, remoteNicks: remote) {
-            reply(.clientInfo(ClientVisibility.info(info, shownTo: viewer, isOperator: viewerIsOperator)), to: id)
-            tellPresence(of: info.nick, to: session, requestID: id)
+        for listed in server.clients.list(members, remoteNicks: remote) {
+            tell(listed, to: session, viewer: viewer, requestID: id)
         }
     }
 
-    /// Follows a listed client's CLIENT_INFO with what the session's HELLO asked to hear of: its AWAY_CHANGED when
+    /// A listed client's CLIENT_INFO, followed by what the session's HELLO asked to hear of: its AWAY_CHANGED when
     /// it is away (flag bit 1), its ACCOUNT_CHANGED when it is logged in (bit 2), with the request's id. IRC's WHO
-    /// shows away members as `G` and WHOX names accounts; AWAY_CHANGED and ACCOUNT_CHANGED only tell changes,
-    /// so a client that joins after them would not know otherwise.
-    private func tellPresence(of nick: String, to session: ClientSession, requestID id: UInt32) {
+    /// shows away members as `G` and WHOX names accounts; AWAY_CHANGED and ACCOUNT_CHANGED events only tell
+    /// changes, so a client that joins after them would not know otherwise.
+    private func tell(_ listed: ClientManager.Listed, to session: ClientSession, viewer: Nick, requestID id: UInt32) {
+        let info = listed.info
+        reply(.clientInfo(ClientVisibility.info(info, shownTo: viewer, isOperator: viewerIsOperator)), to: id)
         let hello = session.hello
         guard hello.wantsAwayChanges || hello.wantsAccounts else { return }
         let now = Timestamp.now()
-        if hello.wantsAwayChanges, let away = server.clients.awayText(of: nick) {
-            reply(.awayChanged(nick: nick, text: away, time: now), to: id)
+        if hello.wantsAwayChanges, let away = listed.away {
+            reply(.awayChanged(nick: info.nick, text: away, time: now), to: id)
         }
-        if hello.wantsAccounts {
-            let account = server.clients.accountName(of: nick)
-            if !account.isEmpty { reply(.accountChanged(nick: nick, account: account, time: now), to: id) }
+        if hello.wantsAccounts, !listed.account.isEmpty {
+            reply(.accountChanged(nick: info.nick, account: listed.account, time: now), to: id)
         }
     }
 

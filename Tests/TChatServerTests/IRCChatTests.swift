@@ -315,6 +315,16 @@ import Testing
         await client.waitFor("903")
         try await client.send("CAP END")
         await client.waitFor("001", "ann")
+
+        // The account dropped from a tchat session logs both out: 901 here, LOGGED_IN with no account there.
+        let other = try await RawConnection.connect(to: server.address)
+        try await other.hello("annex")
+        #expect(try await AccountTests.login(other, account: "ann", password: AccountTests.password).last == .ok)
+        try await other.send(.dropAccount(password: AccountTests.password), id: 20)
+        #expect(await other.reply(to: 20, within: .seconds(30)).last == .ok)
+        #expect(await client.waitFor("901", "ann", "ann!ann@tchat")?.params.last == "You are now logged out")
+        #expect(await eventually { other.frames.contains { $0.id == 0 && $0.frame == .loggedIn(account: "") } })
+        #expect(!client.lines.contains { $0.verb == "ACCOUNT" }, "no ACCOUNT line for oneself")
     }
 
     /// CAP, NICK, USER and a SCRAM-SHA-256 exchange over AUTHENTICATE, up to the client's final `+`.
@@ -383,7 +393,7 @@ import Testing
         }
         let alice = try await IRCConnection.connect(to: irc)
         try await alice.register("alice", capabilities: ["draft/chathistory", "batch", "server-time", "message-tags"])
-        #expect(alice.lines.contains { $0.verb == "005" && $0.params.contains("CHATHISTORY=1000") })
+        await alice.waitFor { $0.verb == "005" && $0.params.contains("CHATHISTORY=1000") }
         try await alice.send("JOIN #h")
         await alice.waitFor("366", "alice", "#h")
 

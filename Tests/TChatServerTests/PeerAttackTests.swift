@@ -643,7 +643,7 @@ import Testing
         try await attacker.send(.clientRenamed(old: "mallet", new: "alice"))
         #expect(await eventually { clients.locate("alice") == nil }, "the collision renamed both")
         #expect(clients.awayText(of: "alice") == nil && clients.awayText(of: "mallet") == nil)
-        let renamed = clients.list().map(\.nick).filter { $0.lowercased().hasPrefix("alice") }
+        let renamed = clients.list().map(\.info.nick).filter { $0.lowercased().hasPrefix("alice") }
         #expect(renamed.count == 2, "\(renamed)")
         #expect(renamed.filter { clients.awayText(of: $0) != nil }.count == 1, "only the attacker's own client")
         await target.stop()

@@ -51,6 +51,10 @@ import Testing
         #expect(effects == [.session(.login(Credentials(account: "ann", password: "s3cret-pass")))])
         #expect(ui.handle(.loggedIn(account: "ann")) == [.session(.nick("ann"))])
         #expect(!Self.everything(ui).contains("s3cret"))
+        // The account dropped elsewhere (another session, an operator): the server says so with no account.
+        #expect(ui.handle(.event(.loggedIn(account: ""))).isEmpty)
+        #expect(
+            ui.buffers[0].lines.last.map { "\($0)" }?.contains("you are logged out: your account was dropped") == true)
     }
 
     @Test func escapeCancelsAndCtrlCDoesNotQuitWhileAPasswordIsTyped() {

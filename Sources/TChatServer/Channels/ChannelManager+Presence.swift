@@ -47,6 +47,16 @@ extension ChannelManager {
 
     /// Sends a presence event (AWAY_CHANGED, ACCOUNT_CHANGED) once to each of `members` that asked for it, but the
     /// `holders` of the nick.
+    /// Tells sessions whose account was dropped (by one of them, by `tchatd account`, or on another server of the
+    /// network) that they are logged out: LOGGED_IN with no account, as an event. Their clients stop logging in
+    /// with it on reconnecting, and an IRC client gets 901.
+    static func tellLoggedOut(_ sessions: [ClientSession]) {
+        var audience = SubscriberSet()
+        for session in sessions { audience.insert(session) }
+        guard !audience.isEmpty, let frame = SubscriberSet.encode(.loggedIn(account: "")) else { return }
+        audience.deliver(frame)
+    }
+
     static func tell(_ event: ServerFrame, to members: [ClientSession], except holders: Set<UInt64> = []) {
         var audience = SubscriberSet()
         for member in members where wants(event, member.hello) && !holders.contains(member.id) {

@@ -52,9 +52,10 @@ extension ClientManager {
         }
     }
 
-    /// Logs out every session of a dropped account; returns what changed for each nick they held.
+    /// Logs out every session of a dropped account; returns those sessions, to tell them, and what changed for
+    /// each nick they held, to tell their channel-mates.
     @discardableResult
-    func forgetAccount(_ account: String) -> [AccountChange] {
+    func forgetAccount(_ account: String) -> (loggedOut: [ClientSession], changes: [AccountChange]) {
         state.withLock { state in
             let sessions = state.accountOf.filter { $0.value.key == account }.map(\.key)
             for id in sessions { state.accountOf[id] = nil }
@@ -64,7 +65,7 @@ extension ClientManager {
                 feed.emit(.record(.loggedIn(nick: nick.name, account: "")))
                 changes[nick.key] = state.accountChange(nick, account: "")
             }
-            return Array(changes.values)
+            return (state.sessions(sessions), Array(changes.values))
         }
     }
 

@@ -299,19 +299,36 @@ final class ClientManager: Sendable {
     }
 
     /// Every client of the network, or those among `sessions` and the remote `nicks`, sorted by nick.
-    func list(_ sessions: [ClientSession]? = nil, remoteNicks: [String] = []) -> [ClientInfo] {
-        let infos = state.withLock { state in
+    /// A listed client with its away text (nil: here) and account (empty: none), read together with it.
+    struct Listed {
+        let info: ClientInfo
+        let away: String?
+        let account: String
+    }
+
+    func list(_ sessions: [ClientSession]? = nil, remoteNicks: [String] = []) -> [Listed] {
+        let found = state.withLock { state in
             if let sessions {
-                return sessions.compactMap { info(of: $0.id, in: state) }
-                    + remoteNicks.compactMap { state.nicks.remote[Nick.key(for: $0)].map { info(of: $0) } }
+                return sessions.compactMap { listing($0.id, in: state) }
+                    + remoteNicks.compactMap { state.nicks.remote[Nick.key(for: $0)].map { listing($0) } }
             }
-            return state.nicks.localByKey.values.compactMap { info(of: $0, in: state) }
-                + state.nicks.remote.entries.map { info(of: $0) }
+            return state.nicks.localByKey.values.compactMap { listing($0, in: state) }
+                + state.nicks.remote.entries.map { listing($0) }
         }
         // Sessions sharing a nick are one client.
         var seen = Set<String>()
-        return infos.filter { seen.insert(Nick.key(for: $0.nick)).inserted }
-            .sorted { $0.nick.lowercased() < $1.nick.lowercased() }
+        return found.filter { seen.insert(Nick.key(for: $0.info.nick)).inserted }
+            .sorted { $0.info.nick.lowercased() < $1.info.nick.lowercased() }
+    }
+
+    private func listing(_ id: UInt64, in state: State) -> Listed? {
+        info(of: id, in: state).map {
+            Listed(info: $0, away: state.awayOfSession[id], account: state.accountOf[id]?.name ?? "")
+        }
+    }
+
+    private func listing(_ remote: Remote) -> Listed {
+        Listed(info: info(of: remote), away: remote.away.isEmpty ? nil : remote.away, account: remote.account)
     }
 
     func locate(_ nick: String) -> Location? {

@@ -66,7 +66,8 @@ extension IRCConversation {
             (.text(let text), .lookup) where text.hasPrefix("away: "):
             request.awayText = String(text.dropFirst("away: ".count))
         case (.text(let text), .whois) where text.hasPrefix("account: "),
-            (.text(let text), .whoNick) where text.hasPrefix("account: "):
+            (.text(let text), .whoNick) where text.hasPrefix("account: "),
+            (.text(let text), .lookup) where text.hasPrefix("account: "):
             request.accountName = String(text.dropFirst("account: ".count))
         case (.channelModes(let channel, _, let operators, let voiced, _), .namesModes):
             if var joined = channels[channel.lowercased()] {

@@ -28,6 +28,11 @@ extension IRCConversation {
                 IRCMessage(
                     tags: messageTags(time: time, messageID: nil), source: Self.mask(nick), "JOIN",
                     joinParameters(channel, account: account)))
+        case .loggedIn(let name) where name.isEmpty:
+            // Our account was dropped (here, by another of its sessions, or by an operator): logged out.
+            guard account != nil else { return }
+            account = nil
+            numeric(.loggedOut, Self.mask(currentNick), "You are now logged out")
         case .accountChanged(let nick, let account, let time):
             // The HELLO always asks for these, as for AWAY_CHANGED; without account-notify, none.
             guard capabilities.contains(.accountNotify) else { return }

@@ -67,6 +67,7 @@ enum IRCNumeric: String {
     case userModeUnknownFlag = "501"
     case usersDontMatch = "502"
     case loggedIn = "900"
+    case loggedOut = "901"
     case saslSuccess = "903"
     case saslFail = "904"
     case saslTooLong = "905"

@@ -47,7 +47,7 @@ struct IRCWhoQuery: Equatable {
     }
 
     /// The parameters of one reply after the client's own nick: 352's, or 354's with the fields asked for.
-    /// `prefix` is the member's `@`/`+` in `channel` (`*` when WHO named a nick).
+    /// `prefix` is the member's `@`/`+` in `channel`, as this connection knows it from the channels it is in.
     func reply(_ entry: Entry, channel: String, prefix: String) -> (IRCNumeric, [String]) {
         let flags = (entry.away == nil ? "H" : "G") + prefix
         let info = entry.info

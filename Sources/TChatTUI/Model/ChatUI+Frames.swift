@@ -76,6 +76,8 @@ extension ChatUI {
             add(Line(time: time, kind: .event(marker: "--", text: "\(setBy) set the topic: \(topic)")), to: index)
         case .notice(let text):
             announce(text)
+        case .loggedIn(let account) where account.isEmpty:
+            announce("you are logged out: your account was dropped")
         case .error(let error):
             self.error(error.message, in: 0)
         case .invited:
