@@ -258,4 +258,35 @@ extension ServerFrame {
         phone.stop()
         await running.value
     }
+
+    @Test func aSessionWhoseAccountIsDroppedElsewhereIsToldAndReconnectsWithoutIt() async throws {
+        let server = try await AccountTests.server()
+        defer { server.removeData() }
+        let laptop = try await AccountTests.registered("alice", on: server)
+
+        let recorder = SessionTests.Recorder()
+        var options = ConnectOptions(server: server.address, nick: "alice")
+        options.keepAlive = nil
+        options.credentials = Credentials(account: "alice", password: AccountTests.password)
+        let phone = ChatSession(options: options, initialHistory: 0, onEvent: recorder.record)
+        let running = Task { await phone.run() }
+        defer { phone.stop() }
+        #expect(
+            await eventually(within: .seconds(30)) {
+                recorder.count { if case .connected = $0 { true } else { false } } == 1
+            })
+
+        try await laptop.send(.dropAccount(password: AccountTests.password), id: 3)
+        #expect(await laptop.reply(to: 3, within: .seconds(30)).last == .ok)
+        #expect(await eventually { recorder.count { $0 == .event(.loggedIn(account: "")) } == 1 })
+        // Its next connection does not log in to the account that is gone (which would fail, again and again).
+        phone.submit(.reconnect)
+        #expect(
+            await eventually(within: .seconds(30)) {
+                recorder.count { if case .connected = $0 { true } else { false } } == 2
+            })
+        #expect(recorder.count { if case .failed = $0 { true } else { false } } == 0)
+        phone.stop()
+        await running.value
+    }
 }
