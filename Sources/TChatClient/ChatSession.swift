@@ -188,7 +188,14 @@ public final class ChatSession: Sendable {
                 let connection = try await ChatConnection.connect(attemptOptions)
                 backoff.reset()
                 attempt = 0
-                reason = await serve(connection)
+                reason = await serve(connection, loggedInWith: attemptOptions.credentials)
+            } catch let error as ProtocolError
+                where error.code == .loginFailed && attemptOptions.credentials != nil && !isStopped
+            {
+                // The account was dropped, or its password changed, while we were away: the same login would fail
+                // on every reconnection.
+                state.withLock { if $0.credentials == attemptOptions.credentials { $0.credentials = nil } }
+                reason = "\(error.message); reconnecting without logging in (/login to log in again)"
             } catch let error as ProtocolError where error.code == .nickInUse && attempt == 1 && !isStopped {
                 // Our previous connection may still hold the nick until the server notices it is gone.
                 state.withLock { $0.nick += "_" }
@@ -214,7 +221,7 @@ public final class ChatSession: Sendable {
     }
 
     /// Runs one connection: rejoins, then passes events on until it ends. Returns why it ended.
-    private func serve(_ connection: ChatConnection) async -> String {
+    private func serve(_ connection: ChatConnection, loggedInWith credentials: Credentials?) async -> String {
         let nick = connection.welcome.nick
         let stopped = state.withLock { state -> Bool in
             state.connection = connection
@@ -285,9 +292,10 @@ public final class ChatSession: Sendable {
                     onEvent(.parted(name.name))
                 }
             case .loggedIn(let account) where account.isEmpty:
-                // Our account was dropped (by another of its sessions, or an operator): logged out, and not logging
-                // in with it again on reconnecting.
-                state.withLock { $0.credentials = nil }
+                // Our account was dropped (by us, another of its sessions, an operator, or on another server): logged
+                // out, and not logging in with it again on reconnecting. Events are read after the replies, so
+                // credentials a /login took since this connection began are another account's, and are kept.
+                state.withLock { if $0.credentials == credentials { $0.credentials = nil } }
                 onEvent(.event(event))
             case .nickChanged(let old, let new, _):
                 // The server renamed us (a nick collision between linked servers): keep the new nick for reconnects.

@@ -28,7 +28,8 @@ public enum ServerFrame: Sendable, Hashable {
     case redirect(address: String, server: String)
     /// A step of a SCRAM login: the server-first message, then the server-final one.
     case authData(String)
-    /// The session is logged in to this account (after LOGIN, LOGIN_CONTINUE or REGISTER).
+    /// The session is logged in to this account (after LOGIN, LOGIN_CONTINUE or REGISTER); as an event with no
+    /// account, logged out because its account was dropped.
     case loggedIn(account: String)
     /// A channel's modes (`+iks`, the key shown to members only), operators, voiced members and bans, each list
     /// space-separated.

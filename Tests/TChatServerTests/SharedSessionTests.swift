@@ -289,4 +289,32 @@ extension ServerFrame {
         phone.stop()
         await running.value
     }
+
+    /// Offline when its account was dropped (or its password changed), a session finds its login refused on
+    /// reconnecting: it connects without it once, rather than failing the same login forever.
+    @Test func aRefusedLoginOnReconnectingIsNotTriedAgain() async throws {
+        let server = try await AccountTests.server()
+        defer { server.removeData() }
+        let recorder = SessionTests.Recorder()
+        var options = ConnectOptions(server: server.address, nick: "ghost")
+        options.keepAlive = nil
+        options.credentials = Credentials(account: "ghost", password: AccountTests.password)
+        let session = ChatSession(options: options, initialHistory: 0, onEvent: recorder.record)
+        let running = Task { await session.run() }
+        defer { session.stop() }
+        #expect(
+            await eventually(within: .seconds(30)) {
+                recorder.count { if case .connected = $0 { true } else { false } } == 1
+            })
+        #expect(
+            recorder.count {
+                if case .disconnected(let reason, _) = $0 {
+                    reason.contains("reconnecting without logging in")
+                } else {
+                    false
+                }
+            } == 1)
+        session.stop()
+        await running.value
+    }
 }

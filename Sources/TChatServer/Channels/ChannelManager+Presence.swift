@@ -45,8 +45,6 @@ extension ChannelManager {
         Self.tell(event, to: members, except: holders)
     }
 
-    /// Sends a presence event (AWAY_CHANGED, ACCOUNT_CHANGED) once to each of `members` that asked for it, but the
-    /// `holders` of the nick.
     /// Tells sessions whose account was dropped (by one of them, by `tchatd account`, or on another server of the
     /// network) that they are logged out: LOGGED_IN with no account, as an event. Their clients stop logging in
     /// with it on reconnecting, and an IRC client gets 901.
@@ -57,6 +55,8 @@ extension ChannelManager {
         audience.deliver(frame)
     }
 
+    /// Sends a presence event (AWAY_CHANGED, ACCOUNT_CHANGED) once to each of `members` that asked for it, but the
+    /// `holders` of the nick.
     static func tell(_ event: ServerFrame, to members: [ClientSession], except holders: Set<UInt64> = []) {
         var audience = SubscriberSet()
         for member in members where wants(event, member.hello) && !holders.contains(member.id) {
