@@ -226,18 +226,40 @@ extension ServerFrame {
 
 /// `ChatSession` (what tchat runs) with another session of its account: it follows that session's joins and parts.
 @Suite struct SharedChatSessionTests {
+    /// A running `ChatSession` as `nick`, logging in to `account`; what it tells its interface is recorded.
+    static func start(
+        _ nick: String, account: String, on server: TestServer
+    ) -> (ChatSession, SessionTests.Recorder, Task<Void, Never>) {
+        let recorder = SessionTests.Recorder()
+        var options = ConnectOptions(server: server.address, nick: nick)
+        options.keepAlive = nil
+        options.credentials = Credentials(account: account, password: AccountTests.password)
+        let session = ChatSession(options: options, initialHistory: 0, onEvent: recorder.record)
+        return (session, recorder, Task { await session.run() })
+    }
+
+    static func connections(_ recorder: SessionTests.Recorder) -> Int {
+        recorder.count { if case .connected = $0 { true } else { false } }
+    }
+
+    /// Disconnections because the server refused the stored login.
+    static func refusedLogins(_ recorder: SessionTests.Recorder) -> Int {
+        recorder.count {
+            if case .disconnected(let reason, _) = $0 {
+                reason.contains("reconnecting without logging in")
+            } else {
+                false
+            }
+        }
+    }
+
     @Test func aSessionFollowsTheChannelsAnotherSessionOfItsAccountJoinsAndLeaves() async throws {
         let server = try await AccountTests.server()
         defer { server.removeData() }
         let laptop = try await AccountTests.registered("alice", on: server)
         _ = try await SharedSessionTests.join(laptop, "#team", id: 3)
 
-        let recorder = SessionTests.Recorder()
-        var options = ConnectOptions(server: server.address, nick: "alice")
-        options.keepAlive = nil
-        options.credentials = Credentials(account: "alice", password: AccountTests.password)
-        let phone = ChatSession(options: options, initialHistory: 0, onEvent: recorder.record)
-        let running = Task { await phone.run() }
+        let (phone, recorder, running) = Self.start("alice", account: "alice", on: server)
         defer { phone.stop() }
         // In the account's channel from the start, as if it had joined it.
         #expect(
@@ -264,28 +286,18 @@ extension ServerFrame {
         defer { server.removeData() }
         let laptop = try await AccountTests.registered("alice", on: server)
 
-        let recorder = SessionTests.Recorder()
-        var options = ConnectOptions(server: server.address, nick: "alice")
-        options.keepAlive = nil
-        options.credentials = Credentials(account: "alice", password: AccountTests.password)
-        let phone = ChatSession(options: options, initialHistory: 0, onEvent: recorder.record)
-        let running = Task { await phone.run() }
+        let (phone, recorder, running) = Self.start("alice", account: "alice", on: server)
         defer { phone.stop() }
-        #expect(
-            await eventually(within: .seconds(30)) {
-                recorder.count { if case .connected = $0 { true } else { false } } == 1
-            })
+        #expect(await eventually(within: .seconds(30)) { Self.connections(recorder) == 1 })
 
         try await laptop.send(.dropAccount(password: AccountTests.password), id: 3)
         #expect(await laptop.reply(to: 3, within: .seconds(30)).last == .ok)
         #expect(await eventually { recorder.count { $0 == .event(.loggedIn(account: "")) } == 1 })
         // Its next connection does not log in to the account that is gone (which would fail, again and again).
         phone.submit(.reconnect)
-        #expect(
-            await eventually(within: .seconds(30)) {
-                recorder.count { if case .connected = $0 { true } else { false } } == 2
-            })
+        #expect(await eventually(within: .seconds(30)) { Self.connections(recorder) == 2 })
         #expect(recorder.count { if case .failed = $0 { true } else { false } } == 0)
+        #expect(Self.refusedLogins(recorder) == 0, "the event said so: no login was tried")
         phone.stop()
         await running.value
     }
@@ -295,25 +307,10 @@ extension ServerFrame {
     @Test func aRefusedLoginOnReconnectingIsNotTriedAgain() async throws {
         let server = try await AccountTests.server()
         defer { server.removeData() }
-        let recorder = SessionTests.Recorder()
-        var options = ConnectOptions(server: server.address, nick: "ghost")
-        options.keepAlive = nil
-        options.credentials = Credentials(account: "ghost", password: AccountTests.password)
-        let session = ChatSession(options: options, initialHistory: 0, onEvent: recorder.record)
-        let running = Task { await session.run() }
+        let (session, recorder, running) = Self.start("ghost", account: "ghost", on: server)
         defer { session.stop() }
-        #expect(
-            await eventually(within: .seconds(30)) {
-                recorder.count { if case .connected = $0 { true } else { false } } == 1
-            })
-        #expect(
-            recorder.count {
-                if case .disconnected(let reason, _) = $0 {
-                    reason.contains("reconnecting without logging in")
-                } else {
-                    false
-                }
-            } == 1)
+        #expect(await eventually(within: .seconds(30)) { Self.connections(recorder) == 1 })
+        #expect(Self.refusedLogins(recorder) == 1)
         session.stop()
         await running.value
     }
