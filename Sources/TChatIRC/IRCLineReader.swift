@@ -32,7 +32,9 @@ public struct IRCLineReader {
     /// Takes in bytes read from the socket; `now` (any monotonic count) starts the unfinished line's clock.
     public mutating func receive(_ bytes: ByteBuffer, now: UInt64) {
         if readyIndex == ready.count {
-            ready.removeAll(keepingCapacity: true)
+            // A list grown by a burst read while lines waited (IRCBridge holds them during a history search) is
+            // let go, not kept for the connection's life.
+            ready.removeAll(keepingCapacity: ready.capacity <= 1024)
             readyIndex = 0
         }
         var finished = false
@@ -56,6 +58,15 @@ public struct IRCLineReader {
             // keep finishing is never taken for one that stopped.
             partialSince = now
         }
+    }
+
+    /// Lines read and not yet taken (`next`).
+    public var waitingLines: Int { ready.count - readyIndex }
+
+    /// Starts the unfinished line's clock again: the caller stopped reading the socket for a while, and the rest
+    /// of the line could not come meanwhile.
+    public mutating func restartUnfinishedLineClock(now: UInt64) {
+        if partialSince != nil { partialSince = now }
     }
 
     /// The next line read, in order.

@@ -380,6 +380,47 @@ import Testing
         #expect(await eventually { alice.lines.filter { $0.verb == "332" }.count == 2 })
     }
 
+    @Test func aMultilineBatchIsOneTchatMessageAndReachesThoseWhoAskedAsOneBatch() async throws {
+        let (server, irc) = try await Self.server()
+        defer { Task { await server.server.shutdown() } }
+        let bob = try await RawConnection.connect(to: server.address)
+        try await bob.hello("bob")
+        try await bob.send(.join(channel: "#ml", history: 0), id: 2)
+        _ = await bob.reply(to: 2)
+        let ann = try await IRCConnection.connect(to: irc)
+        try await ann.register("ann", capabilities: ["batch", "draft/multiline", "echo-message"])
+        let kim = try await IRCConnection.connect(to: irc)
+        try await kim.register("kim")
+        for (client, nick) in [(ann, "ann"), (kim, "kim")] {
+            try await client.send("JOIN #ml")
+            await client.waitFor("366", nick, "#ml")
+        }
+
+        try await ann.send(
+            "BATCH +p draft/multiline #ml", "@batch=p PRIVMSG #ml :hello", "@batch=p PRIVMSG #ml :world", "BATCH -p")
+        #expect(
+            await eventually {
+                bob.frames.contains {
+                    if case .message(let m) = $0.frame { m.body.text == "hello\nworld" } else { false }
+                }
+            }, "one tchat message, its lines whole")
+        await kim.waitFor("PRIVMSG", "#ml", "world")
+        #expect(kim.lines.filter { $0.verb == "PRIVMSG" }.map { $0.params[1] } == ["hello", "world"])
+        // ann's own copy (echo-message) comes back as the batch it sent.
+        let start = await ann.waitFor { $0.verb == "BATCH" && $0.params.first?.hasPrefix("+") == true }
+        #expect(start?.params.dropFirst() == ["draft/multiline", "#ml"])
+        let reference = String(start?.params[0].dropFirst() ?? "")
+        await ann.waitFor("BATCH", "-" + reference)
+        #expect(ann.lines.filter { $0.tag("batch") == reference }.map { $0.params[1] } == ["hello", "world"])
+
+        // A tchat user's message of two lines reaches ann as one batch, kim as two lines.
+        try await bob.send(.send(channel: "#ml", body: .text("one\ntwo")), id: 5)
+        let two = await ann.waitFor("PRIVMSG", "#ml", "two")
+        #expect(two?.tag("batch") != nil && two?.tag("batch") != reference)
+        await kim.waitFor("PRIVMSG", "#ml", "two")
+        #expect(!kim.lines.contains { $0.verb == "BATCH" })
+    }
+
     @Test func chathistoryPagesAChannelsStoredMessagesInABatch() async throws {
         let (server, irc) = try await Self.server()
         defer { Task { await server.server.shutdown() } }
@@ -390,6 +431,7 @@ import Testing
         for index in 1...6 {
             try await bob.send(.send(channel: "#h", body: .text("line \(index)")), id: UInt32(10 + index))
             _ = await bob.reply(to: UInt32(10 + index))
+            try await Task.sleep(for: .milliseconds(3))  // each its own millisecond, for the timestamps below
         }
         let alice = try await IRCConnection.connect(to: irc)
         try await alice.register("alice", capabilities: ["draft/chathistory", "batch", "server-time", "message-tags"])
@@ -397,7 +439,8 @@ import Testing
         try await alice.send("JOIN #h")
         await alice.waitFor("366", "alice", "#h")
 
-        func batch(_ command: String) async throws -> [IRCMessage] {
+        /// The PRIVMSG lines of the batch answering `command`; nil when no batch ended.
+        func batch(_ command: String) async throws -> [IRCMessage]? {
             let before = alice.lines.count
             try await alice.send(command)
             guard
@@ -405,26 +448,48 @@ import Testing
                     $0.verb == "BATCH" && $0.params.first?.hasPrefix("-") == true
                         && alice.lines.firstIndex(of: $0)! >= before
                 })
-            else { return [] }
+            else { return nil }
             let reference = String(end.params[0].dropFirst())
             return alice.lines.filter { $0.tag("batch") == reference && $0.verb == "PRIVMSG" }
         }
-        let latest = try await batch("CHATHISTORY LATEST #h * 3")
+        let latest = try #require(try await batch("CHATHISTORY LATEST #h * 3"))
         #expect(latest.map { $0.params.last ?? "" } == ["line 4", "line 5", "line 6"])
         #expect(latest.allSatisfy { $0.tag("time") != nil && $0.source == "bob!bob@tchat" })
         let fourth = try #require(latest.first?.tag("msgid"))
-        let before = try await batch("CHATHISTORY BEFORE #h msgid=\(fourth) 2")
+        let before = try #require(try await batch("CHATHISTORY BEFORE #h msgid=\(fourth) 2"))
         #expect(before.map { $0.params.last ?? "" } == ["line 2", "line 3"])
         let second = try #require(before.first?.tag("msgid"))
         let after = try await batch("CHATHISTORY AFTER #h msgid=\(second) 3")
-        #expect(after.map { $0.params.last ?? "" } == ["line 3", "line 4", "line 5"])
+        #expect(after?.map { $0.params.last ?? "" } == ["line 3", "line 4", "line 5"])
         let between = try await batch("CHATHISTORY BETWEEN #h msgid=\(second) msgid=\(fourth) 10")
-        #expect(between.map { $0.params.last ?? "" } == ["line 3"])
-        try await alice.send("CHATHISTORY BEFORE #h timestamp=2026-01-01T00:00:00.000Z 5")
+        #expect(between?.map { $0.params.last ?? "" } == ["line 3"])
+        // Timestamps, as server-time gives them: BEFORE and BETWEEN's ends leave out a message at the time itself.
+        let times = try [latest[0], before[0], before[1]].map { try #require($0.tag("time")) }  // lines 4, 2, 3
+        let (time2, time4) = (times[1], times[0])
+        let beforeTime = try await batch("CHATHISTORY BEFORE #h timestamp=\(time4) 2")
+        #expect(beforeTime?.map { $0.params.last ?? "" } == ["line 2", "line 3"])
+        let afterTime = try await batch("CHATHISTORY AFTER #h timestamp=\(time2) 3")
+        #expect(afterTime?.map { $0.params.last ?? "" } == ["line 3", "line 4", "line 5"])
+        let latestTime = try await batch("CHATHISTORY LATEST #h timestamp=\(time4) 10")
+        #expect(latestTime?.map { $0.params.last ?? "" } == ["line 5", "line 6"])
+        let betweenTimes = try await batch("CHATHISTORY BETWEEN #h timestamp=\(time4) timestamp=\(time2) 10")
+        #expect(betweenTimes?.map { $0.params.last ?? "" } == ["line 3"])
+        let aroundTime = try await batch("CHATHISTORY AROUND #h timestamp=\(times[2]) 3")
+        #expect(aroundTime?.map { $0.params.last ?? "" } == ["line 2", "line 3", "line 4"])
+        #expect(try await batch("CHATHISTORY BEFORE #h timestamp=2026-01-01T00:00:00.000Z 5") == [])
+        // A PING sent after a search's CHATHISTORY is answered after its batch.
+        let beforePing = alice.lines.count
+        try await alice.send("CHATHISTORY AFTER #h timestamp=\(time2) 1", "PING :after-history")
+        let pong = await alice.waitFor { $0.verb == "PONG" && $0.params.last == "after-history" }
+        let pongIndex = alice.lines.lastIndex { $0 == pong } ?? 0
+        #expect(alice.lines[beforePing..<pongIndex].contains { $0.verb == "BATCH" && $0.params[0].hasPrefix("-") })
+        // BETWEEN without its limit is refused; it used to read past the parameters and stop the server.
+        try await alice.send("CHATHISTORY BETWEEN #h msgid=\(second) msgid=\(fourth)")
+        await alice.waitFor("FAIL", "CHATHISTORY", "NEED_MORE_PARAMS")
+        try await alice.send("CHATHISTORY BEFORE #h timestamp=yesterday 5")
         await alice.waitFor("FAIL", "CHATHISTORY", "INVALID_PARAMS")
         try await alice.send("CHATHISTORY LATEST #nowhere * 5")
         await alice.waitFor("FAIL", "CHATHISTORY", "INVALID_TARGET")
-        try await alice.send("CHATHISTORY AFTER #h msgid=18446744073709551615-#h 1000")  // no overflow
-        #expect(await eventually { alice.lines.filter { $0.verb == "BATCH" }.count >= 10 })
+        #expect(try await batch("CHATHISTORY AFTER #h msgid=18446744073709551615-#h 1000") == [], "no overflow")
     }
 }

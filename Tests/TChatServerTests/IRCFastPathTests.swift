@@ -19,6 +19,7 @@ import Testing
         var capabilities: Set<IRCCapability> = []
         if variant & 1 != 0 { capabilities.insert(.serverTime) }
         if variant & 2 != 0 { capabilities.insert(.messageTags) }
+        if variant & 4 != 0 { capabilities.formUnion([.multiline, .batch]) }
         let bytes = IRCBridge.encode(
             IRCConversation.channelLines(message, capabilities: capabilities), allocator: ByteBufferAllocator())
         return String(buffer: bytes)

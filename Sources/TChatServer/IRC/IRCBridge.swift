@@ -32,6 +32,9 @@ final class IRCBridge: ChannelDuplexHandler {
     private var lineTimer: Scheduled<Void>?
     private var requestsScheduled = false
     private var closing = false
+    /// A read the pipeline asked for while CHATHISTORY searched for a timestamp, made once the search is done.
+    private var readHeld = false
+    private var resumeScheduled = false
 
     /// Channel messages rendered once for every IRC client of this loop.
     private let renderCache: IRCRenderCache
@@ -45,10 +48,26 @@ final class IRCBridge: ChannelDuplexHandler {
 
     // MARK: - Client to server
 
+    /// Lines that may wait in the reader while a history search runs (what one read brought in besides).
+    static let maxWaitingLines = 1024
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !closing else { return }
         reader.receive(unwrapInboundIn(data), now: NIODeadline.now().uptimeNanoseconds)
-        while let line = reader.next() {
+        if conversation.seekingHistory, reader.waitingLines > Self.maxWaitingLines {
+            closing = true
+            conversation.closeLink("Excess flood: more than \(Self.maxWaitingLines) lines while history was searched")
+            context.writeLastWords(Self.encode(conversation.takeLines(), allocator: context.channel.allocator))
+            return
+        }
+        readLines(context: context)
+    }
+
+    /// Hands the conversation the lines read, until one starts a CHATHISTORY search for a timestamp: the lines
+    /// after it wait in the reader, and the socket is not read (`read`), until the search is done, so what they
+    /// ask is answered after the history, in the order asked.
+    private func readLines(context: ChannelHandlerContext) {
+        while !conversation.seekingHistory, let line = reader.next() {
             let before = conversation.nextRequestID
             switch line {
             case .text(let text):
@@ -67,6 +86,12 @@ final class IRCBridge: ChannelDuplexHandler {
             }
             send(context: context)
             if closing { return }
+        }
+        guard !conversation.seekingHistory else {
+            // The rest of an unfinished line cannot come while the socket is not read: its clock waits too.
+            lineTimer?.cancel()
+            lineTimer = nil
+            return
         }
         watchUnfinishedLine(context: context)
     }
@@ -219,8 +244,10 @@ final class IRCBridge: ChannelDuplexHandler {
                 let decoded = try? ServerFrame(decoding: raw)
             {
                 conversation.receive(decoded, requestID: raw.requestID)
-                // An answer may start what changes which messages are shown (held lines read after a welcome).
-                wholeBatch = wholeBatch && conversation.showsEveryChannelMessage
+                // An answer may start what changes which messages are shown, or how (held lines read after a
+                // welcome or a history search, a CAP REQ among them).
+                wholeBatch =
+                    wholeBatch && conversation.showsEveryChannelMessage && conversation.renderVariant == variant
                 let lines = conversation.takeLines()
                 if !lines.isEmpty { emit(Self.encode(lines, allocator: allocator)) }
             }
@@ -239,6 +266,34 @@ final class IRCBridge: ChannelDuplexHandler {
             context.eventLoop.assumeIsolated().execute { channel.close(promise: nil) }
         } else if !conversation.requests.isEmpty {
             scheduleRequests(context: context)
+        }
+        if !closing, !conversation.seekingHistory, readHeld || reader.waitingLines > 0 {
+            resumeReading(context: context)
+        }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        guard !conversation.seekingHistory else {
+            readHeld = true
+            return
+        }
+        context.read()
+    }
+
+    /// Once a search is done: the lines that waited, then reading again.
+    private func resumeReading(context: ChannelHandlerContext) {
+        guard !resumeScheduled else { return }
+        resumeScheduled = true
+        context.eventLoop.assumeIsolated().execute { [self] in
+            resumeScheduled = false
+            guard !closing, !conversation.seekingHistory else { return }
+            reader.restartUnfinishedLineClock(now: NIODeadline.now().uptimeNanoseconds)
+            readLines(context: context)
+            context.fireChannelReadComplete()
+            if readHeld, !conversation.seekingHistory {
+                readHeld = false
+                context.read()
+            }
         }
     }
 

@@ -9,14 +9,20 @@ enum IRCCapability: String, CaseIterable, Sendable {
     case extendedJoin = "extended-join"
     case messageTags = "message-tags"
     case multiPrefix = "multi-prefix"
+    case multiline = "draft/multiline"
     case sasl
     case serverTime = "server-time"
     case userhostInNames = "userhost-in-names"
 
-    /// The LS entry: `sasl` names its mechanisms for CAP 302 clients.
+    /// The LS entry: `sasl` names its mechanisms and `draft/multiline` its limits for CAP 302 clients.
     func listing(facts: IRCServerFacts, version302: Bool) -> String {
-        guard self == .sasl, version302 else { return rawValue }
-        return "sasl=" + facts.saslMechanisms.joined(separator: ",")
+        guard version302 else { return rawValue }
+        switch self {
+        case .sasl: return "sasl=" + facts.saslMechanisms.joined(separator: ",")
+        case .multiline:
+            return rawValue + "=max-bytes=\(IRCMultilineBatch.maxBytes),max-lines=\(IRCMultilineBatch.maxLines)"
+        default: return rawValue
+        }
     }
 
     /// Whether the server offers it: no `sasl` where there are no accounts.

@@ -36,6 +36,7 @@ enum IRCChannelLine {
         else { return nil }
 
         var line = allocator.buffer(capacity: 80 + overhead + body.readableBytes)
+        let variant = variant & 3  // 4, multiline batches, changes nothing for one line
         if variant != 0 {
             line.writeStaticString("@")
             if variant & 1 != 0 {

@@ -19,6 +19,7 @@ struct IRCCommand: Sendable {
     static let table: [String: IRCCommand] = [
         "AUTHENTICATE": IRCCommand(1, welcomed: false) { $0.authenticate($1) },
         "AWAY": IRCCommand(0) { $0.away($1) },
+        "BATCH": IRCCommand(1) { $0.batch($1) },
         "CAP": IRCCommand(1, welcomed: false) { $0.capability($1) },
         "CHATHISTORY": IRCCommand(2) { $0.chatHistory($1) },
         "INVITE": IRCCommand(2) { $0.invite($1) },

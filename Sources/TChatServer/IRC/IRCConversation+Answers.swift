@@ -38,7 +38,7 @@ extension IRCConversation {
             loginData(data)
         case (.loggedIn(let name), _):
             account = name
-        case (.message(let message), .history):
+        case (.message(let message), .history), (.message(let message), .historySeek):
             request.messages.append(message)
         case (.channelInfo(let info), .join):
             request.channelInfo = info
@@ -108,10 +108,10 @@ extension IRCConversation {
             send(IRCMessage(source: me, "PART", reason.isEmpty ? [shown] : [shown, reason]))
         case .message(let target, let text, let isNotice) where !target.hasPrefix("#"):
             if capabilities.contains(.echoMessage) {
-                send(
-                    IRCMessage(
-                        tags: messageTags(time: facts.now(), messageID: nil), source: me,
-                        isNotice ? "NOTICE" : "PRIVMSG", [target, text]))
+                // As a message from this client to the target, a multiline batch's text whole.
+                deliver(
+                    from: currentNick, to: target, body: Self.body(of: text, isNotice: isNotice), time: facts.now(),
+                    messageID: nil)
             }
         case .message(let target, _, _):
             sendAnswered(channelKey: target.lowercased())  // the channel's copy of the message is the echo
@@ -170,6 +170,9 @@ extension IRCConversation {
             closeLink("Quit: \(reason)")
         case .history(let target, let after, let limit):
             sendHistory(target: target, after: after, limit: limit, messages: request.messages)
+        case .historySeek(let target, var lookup):
+            lookup.take(request.messages.last)
+            askHistory(lookup, of: target)
         case .ping:
             break
         }

@@ -13,7 +13,7 @@ extension IRCConversation {
             }
             deliver(
                 from: message.from, to: message.channel, body: message.body, time: message.time,
-                messageID: Self.messageID(channel: message.channel, id: message.id))
+                messageID: Self.messageID(channel: message.channel, id: message.id), id: message.id)
         case .direct(let message):
             deliver(from: message.from, to: message.to, body: message.body, time: message.time, messageID: nil)
         case .joined(let channel, let nick, let time):

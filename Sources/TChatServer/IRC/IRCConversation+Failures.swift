@@ -78,13 +78,19 @@ extension IRCConversation {
             lookupAnswered(group: group, index: index, nick: nil, away: false)
         case .ping(let token):
             send(IRCMessage(source: facts.serverName, "PONG", [facts.serverName, token]))
-        case .history(let target, _, _):
+        case .history(let target, _, _), .historySeek(let target, _):
+            var subcommand = "*"
+            if case .historySeek(_, let lookup) = request.kind {
+                subcommand = lookup.subcommand
+                seekingHistory = false
+            }
             switch error.code {
             case .noSuchChannel, .notOnChannel, .invalidChannel:
-                fail("CHATHISTORY", "INVALID_TARGET", ["*", word(target)], error.message)
+                fail("CHATHISTORY", "INVALID_TARGET", [subcommand, word(target)], error.message)
             default:
-                fail("CHATHISTORY", "MESSAGE_ERROR", ["*", word(target)], error.message)
+                fail("CHATHISTORY", "MESSAGE_ERROR", [subcommand, word(target)], error.message)
             }
+            if case .historySeek = request.kind { readHeldLines() }
         }
     }
 

@@ -5,8 +5,8 @@ import TChatProtocol
 ///
 /// tchat numbers each channel's messages one by one and pages backwards by id, and a msgid here is the message's
 /// id (`IRCConversation.messageID`), so every selector is one HISTORY request: BEFORE asks below the id, AFTER and
-/// AROUND ask below an id past the window and keep what follows the reference. Only msgid references are taken
-/// (`MSGREFTYPES=msgid`); direct messages are not stored, so a nick's history is an empty batch.
+/// AROUND ask below an id past the window and keep what follows the reference. A timestamp is first found among
+/// the ids (`IRCHistoryLookup`). Direct messages are not stored, so a nick's history is an empty batch.
 extension IRCConversation {
     /// The most messages one request returns (tchat's HISTORY limit).
     static var maxHistoryMessages: Int { Int(ProtocolLimits.maxHistoryRequest) }
@@ -21,7 +21,7 @@ extension IRCConversation {
             send(IRCMessage(source: facts.serverName, "BATCH", ["-" + reference]))
             return
         }
-        guard message.params.count >= 4 || (subcommand == "BETWEEN" && message.params.count >= 5) else {
+        guard message.params.count >= (subcommand == "BETWEEN" ? 5 : 4) else {
             fail("CHATHISTORY", "NEED_MORE_PARAMS", [subcommand], "Missing parameters")
             return
         }
@@ -32,39 +32,17 @@ extension IRCConversation {
             return
         }
         let count = min(limit, Self.maxHistoryMessages)
-        let first = message.params[2]
-        let window: (before: UInt64, after: UInt64)?
-        switch subcommand {
-        case "LATEST":
-            if first == "*" {
-                window = (0, 0)
-            } else if let id = Self.referencedID(first) {
-                window = (0, id)
-            } else {
-                window = nil
-            }
-        case "BEFORE":
-            window = Self.referencedID(first).map { ($0, 0) }
-        case "AFTER":
-            window = Self.referencedID(first).map { id in (Self.adding(id, count + 1), id) }
-        case "AROUND":
-            window = Self.referencedID(first).map { id in
-                (Self.adding(id, count / 2 + 1), id > UInt64(count / 2) ? id - UInt64(count / 2) - 1 : 0)
-            }
-        case "BETWEEN":
-            if let a = Self.referencedID(first), let b = Self.referencedID(message.params[3]) {
-                window = (max(a, b), min(a, b))
-            } else {
-                window = nil
-            }
-        default:
+        let words = subcommand == "BETWEEN" ? Array(message.params[2...3]) : [message.params[2]]
+        guard ["LATEST", "BEFORE", "AFTER", "AROUND", "BETWEEN"].contains(subcommand) else {
             fail("CHATHISTORY", "INVALID_PARAMS", [IRCMessage.word(subcommand)], "Unknown subcommand")
             return
         }
-        guard let window else {
+        let latest = subcommand == "LATEST" && words == ["*"]
+        let references = latest ? [] : words.compactMap(IRCHistoryLookup.Reference.init)
+        guard latest || references.count == words.count else {
             fail(
-                "CHATHISTORY", "INVALID_PARAMS", [subcommand], "Only msgid= references are supported here (MSGREFTYPES)"
-            )
+                "CHATHISTORY", "INVALID_PARAMS", [subcommand],
+                "References are msgid= or timestamp= (MSGREFTYPES), a timestamp as server-time gives it")
             return
         }
         guard target.hasPrefix("#") else {
@@ -74,15 +52,36 @@ extension IRCConversation {
             send(IRCMessage(source: facts.serverName, "BATCH", ["-" + reference]))
             return
         }
-        request(
-            .history(channel: target, before: window.before, limit: UInt16(count)),
-            .history(target: target, after: window.after, limit: count))
+        askHistory(IRCHistoryLookup(subcommand: subcommand, count: count, references: references), of: target)
     }
 
-    /// The tchat id in `msgid=ID-#channel`, nil for anything else (timestamps included).
-    static func referencedID(_ reference: String) -> UInt64? {
-        guard reference.hasPrefix("msgid=") else { return nil }
-        return UInt64(reference.dropFirst("msgid=".count).prefix { $0 != "-" })
+    /// Asks HISTORY for the next message a timestamp's search needs, or, once every reference is an id, for the
+    /// messages themselves. While a search runs, the client's next lines wait (`heldLines`), so that what they ask
+    /// is answered after this batch, as it would be without a search: a PING sent after CHATHISTORY gets its PONG
+    /// after the batch.
+    mutating func askHistory(_ lookup: IRCHistoryLookup, of target: String) {
+        if let before = lookup.nextAsk {
+            seekingHistory = request(
+                .history(channel: target, before: before, limit: 1), .historySeek(target: target, lookup: lookup))
+            if !seekingHistory { historyNotAsked(lookup, target: target) }
+            return
+        }
+        seekingHistory = false
+        if let window = lookup.window,
+            !request(
+                .history(channel: target, before: window.before, limit: UInt16(lookup.count)),
+                .history(target: target, after: window.after, limit: lookup.count))
+        {
+            historyNotAsked(lookup, target: target)
+        }
+        readHeldLines()
+    }
+
+    private mutating func historyNotAsked(_ lookup: IRCHistoryLookup, target: String) {
+        fail(
+            "CHATHISTORY", "MESSAGE_ERROR", [lookup.subcommand, IRCMessage.word(target)],
+            "Too many requests are waiting for answers")
+        readHeldLines()
     }
 
     /// `id + n`, stopping at the largest id rather than overflowing on a hostile reference.

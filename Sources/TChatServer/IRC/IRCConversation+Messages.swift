@@ -7,6 +7,10 @@ import TChatProtocol
 /// NOTICE with an error.
 extension IRCConversation {
     mutating func message(_ message: IRCMessage, isNotice: Bool) {
+        if let reference = message.tag("batch") {
+            batchedLine(message, reference: reference, isNotice: isNotice)
+            return
+        }
         guard let targetList = message.params.first, !targetList.isEmpty else {
             if !isNotice { numeric(.noRecipient, "No recipient given (\(message.verb))") }
             return
@@ -21,12 +25,7 @@ extension IRCConversation {
             return
         }
         let text = message.params[1]
-        let body: MessageBody
-        if isNotice {
-            body = MessageBody(.notice, text)
-        } else {
-            body = IRCText.action(in: text).map { MessageBody(.action, $0) } ?? .text(text)
-        }
+        let body = Self.body(of: text, isNotice: isNotice)
         for target in targets {
             let kind = IRCPendingRequest.Kind.message(target: target, text: text, isNotice: isNotice)
             if target.hasPrefix("#") {
@@ -38,6 +37,12 @@ extension IRCConversation {
                 request(.sendDirect(nick: target, body: body), kind)
             }
         }
+    }
+
+    /// What an IRC PRIVMSG's or NOTICE's text is as a tchat body: `/me` an action, a NOTICE a notice.
+    static func body(of text: String, isNotice: Bool) -> MessageBody {
+        if isNotice { return MessageBody(.notice, text) }
+        return IRCText.action(in: text).map { MessageBody(.action, $0) } ?? .text(text)
     }
 
     /// `PRIVMSG #channel :text`, as clients send nearly every line, read from its bytes and sent on as `message`
@@ -71,8 +76,14 @@ extension IRCConversation {
     }
 
     /// The lines of one message as IRC carries it: each line of the body on its own, cut to fit 512 bytes with
-    /// the source and target in front, `/me` wrapped as a CTCP ACTION, a notice as NOTICE.
-    static func lines(from sender: String, to target: String, body: MessageBody, tags: [IRCTag]) -> [IRCMessage] {
+    /// the source and target in front, `/me` wrapped as a CTCP ACTION, a notice as NOTICE. With `batch` (a client
+    /// that takes draft/multiline), a message of several lines is one batch of that reference.
+    static func lines(
+        from sender: String, to target: String, body: MessageBody, tags: [IRCTag], batch: String? = nil
+    ) -> [IRCMessage] {
+        if let batch, let batched = multilineBatch(from: sender, to: target, body: body, tags: tags, reference: batch) {
+            return batched
+        }
         let command = body.contentType == .notice ? "NOTICE" : "PRIVMSG"
         let source = mask(sender)
         let isAction = body.contentType == .action
@@ -87,8 +98,13 @@ extension IRCConversation {
             pieces = Array(pieces.prefix(maxLinesPerMessage - 1))
             pieces.append("[\(left) more lines: the whole message is in tchat and CHATHISTORY]")
         }
-        return pieces.map { piece in
-            IRCMessage(tags: tags, source: source, command, [target, isAction ? "\u{1}ACTION \(piece)\u{1}" : piece])
+        // Only the first piece carries the msgid (IRCv3 multiline's fallback rule): it names one message, and a
+        // client that keys messages by it must not take the other pieces for copies.
+        let rest = tags.contains { $0.key == "msgid" } ? tags.filter { $0.key != "msgid" } : tags
+        return pieces.enumerated().map { index, piece in
+            IRCMessage(
+                tags: index == 0 ? tags : rest, source: source, command,
+                [target, isAction ? "\u{1}ACTION \(piece)\u{1}" : piece])
         }
     }
 
@@ -101,12 +117,17 @@ extension IRCConversation {
     static func channelLines(_ message: ChatMessage, capabilities: Set<IRCCapability>) -> [IRCMessage] {
         let tags = tags(
             capabilities, time: message.time, messageID: messageID(channel: message.channel, id: message.id))
-        return lines(from: message.from, to: message.channel, body: message.body, tags: tags)
+        let batches = capabilities.contains(.multiline) && capabilities.contains(.batch)
+        return lines(
+            from: message.from, to: message.channel, body: message.body, tags: tags,
+            batch: batches ? "ml" + String(message.id, radix: 36) : nil)
     }
 
-    /// Which rendering of a channel message this client takes: the tags it asked for, as two bits.
+    /// Which rendering of a channel message this client takes: the tags it asked for, and whether it takes
+    /// multi-line messages as batches, as three bits.
     var renderVariant: Int {
         (capabilities.contains(.serverTime) ? 1 : 0) | (capabilities.contains(.messageTags) ? 2 : 0)
+            | (takesMultilineBatches ? 4 : 0)
     }
 
     /// Every live channel message reaching this client is shown in its `renderVariant`: it is welcomed and has
@@ -150,12 +171,14 @@ extension IRCConversation {
     }
 
     /// A message delivered to this client alone (a direct message, or a channel message on the slow path).
+    /// `id`: a channel message's, which names its multiline batch as the shared rendering does (`channelLines`).
     mutating func deliver(
         from sender: String, to target: String, body: MessageBody, time: Timestamp,
-        messageID: @autoclosure () -> String?
+        messageID: @autoclosure () -> String?, id: UInt64? = nil
     ) {
         let tags = capabilities.isEmpty ? [] : Self.tags(capabilities, time: time, messageID: messageID())
-        lines.append(contentsOf: Self.lines(from: sender, to: target, body: body, tags: tags))  // fit by their cut
+        let batch = takesMultilineBatches ? "ml" + String(id ?? time.milliseconds, radix: 36) : nil
+        lines.append(contentsOf: Self.lines(from: sender, to: target, body: body, tags: tags, batch: batch))
     }
 
     /// server-time and msgid, for the clients that asked for them.

@@ -61,8 +61,12 @@ struct IRCConversation {
     var sendsInFlight: [String: Int] = [:]
 
     /// Lines that came while the HELLO was with the server: a client may send JOIN right after CAP END, before
-    /// the welcome it cannot know is not yet there; they are read once the HELLO is answered.
+    /// the welcome it cannot know is not yet there; they are read once the HELLO is answered. Likewise while
+    /// CHATHISTORY searches for a timestamp (`seekingHistory`).
     var heldLines: [String] = []
+    var seekingHistory = false
+    /// The draft/multiline batch the client is sending, at most `IRCMultilineBatch.maxBytes` of it.
+    var multiline: IRCMultilineBatch?
     /// ISON and USERHOST waiting for their WHOIS answers, bounded as `pending` is.
     var lookups: [UInt32: IRCLookup] = [:]
     var lookupCounter: UInt32 = 0
@@ -99,10 +103,10 @@ struct IRCConversation {
     /// One line from the client.
     mutating func receive(line: String) {
         guard phase != .closing else { return }
-        if phase == .registering, helloSent {
-            // Past the bound the client is not waiting for a welcome but flooding, and IRC ends floods.
+        if phase == .registering && helloSent || seekingHistory {
+            // Past the bound the client is not waiting for an answer but flooding, and IRC ends floods.
             guard heldLines.count < Self.maxHeldLines else {
-                closeLink("Excess flood: more than \(Self.maxHeldLines) lines before the welcome")
+                closeLink("Excess flood: more than \(Self.maxHeldLines) lines while an answer was awaited")
                 wantsClose = true
                 return
             }

@@ -29,6 +29,8 @@ struct IRCPendingRequest {
         case kill(nick: String)
         /// CHATHISTORY: HISTORY's messages, those after `after` kept.
         case history(target: String, after: UInt64, limit: Int)
+        /// CHATHISTORY with a timestamp: one message of the search for the ids around it.
+        case historySeek(target: String, lookup: IRCHistoryLookup)
         /// A client's PING, passed on so its PONG comes after the answers to what it sent before.
         case ping(token: String)
         /// One nick's WHOIS of an ISON or USERHOST (`IRCLookup`).

@@ -26,7 +26,7 @@ import TChatProtocol
 /// touched there.
 final class IRCRenderCache {
     static let slots = 2048
-    static let variants = 4
+    static let variants = 8
     static let maxKeptBytes = 4096
     private var ids = [UInt64](repeating: 0, count: IRCRenderCache.slots)
     /// When each slot was filled, to tell the older of a message's two places.

@@ -31,7 +31,7 @@ struct IRCServerFacts: Sendable {
             "MAXLIST=b:\(PeerFrameCheck.maxSharedBans)",
             "MAXTARGETS=\(IRCConversation.maxTargets)",
             "MODES=\(IRCConversation.maxModeChanges)",
-            "MSGREFTYPES=msgid",
+            "MSGREFTYPES=msgid,timestamp",
             "NETWORK=\(IRCMessage.word(network))",
             "NICKLEN=\(ProtocolLimits.maxNickLength)",
             "PREFIX=(ov)@+",
