@@ -56,9 +56,9 @@ extension IRCConversation {
     }
 
     /// Asks HISTORY for the next message a timestamp's search needs, or, once every reference is an id, for the
-    /// messages themselves. While a search runs, the client's next lines wait (`heldLines`), so that what they ask
-    /// is answered after this batch, as it would be without a search: a PING sent after CHATHISTORY gets its PONG
-    /// after the batch.
+    /// messages themselves. While a search runs (`seekingHistory`), `IRCBridge` reads no more of the client's lines
+    /// and this conversation holds any it is given (`heldLines`), so that what they ask is answered after this
+    /// batch, as it would be without a search: a PING sent after CHATHISTORY gets its PONG after the batch.
     mutating func askHistory(_ lookup: IRCHistoryLookup, of target: String) {
         if let before = lookup.nextAsk {
             seekingHistory = request(
