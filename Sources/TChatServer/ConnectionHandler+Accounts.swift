@@ -182,7 +182,9 @@ extension ConnectionHandler {
     }
 
     private func completeLogin(_ account: Account, book: AccountBook) throws(ProtocolError) {
-        // The password was checked against these keys: a change or a drop since then undoes the login.
+        // The password was checked against these keys: a change or a drop since then undoes the login, up to
+        // the moment it is recorded (`RecentDrops`).
+        let mark = server.clients.dropMark
         guard book.account(forKey: account.key)?.scram == account.scram else { throw Self.loginRefusal }
         book.loginSucceeded(account: account.key)
         if let ban = book.ban(forAccount: account.key) {
@@ -190,7 +192,7 @@ extension ConnectionHandler {
         }
         if let session = welcomedSession {
             let loggedIn = ClientManager.LoggedIn(key: account.key, name: account.name)
-            if let change = server.clients.setAccount(loggedIn, for: session) {
+            if let change = try server.clients.setAccount(loggedIn, for: session, checkedAt: mark) {
                 server.channels.announceAccount(change)
             }
         } else {
@@ -227,11 +229,14 @@ extension ConnectionHandler {
         }
         book.registered(address: ipAddress)
         let (clients, channels) = (server.clients, server.channels)
+        let mark = clients.dropMark
         runAccountWork(book.register(nick, password: password, on: context.eventLoop), id, context) {
             [logger, address] result in
             let account = try result.get()
             let loggedIn = ClientManager.LoggedIn(key: account.key, name: account.name)
-            if let change = clients.setAccount(loggedIn, for: session) { channels.announceAccount(change) }
+            if let change = try clients.setAccount(loggedIn, for: session, checkedAt: mark) {
+                channels.announceAccount(change)
+            }
             logger.notice("account registered", metadata: ["account": "\(account.name)", "address": "\(address)"])
             return [.loggedIn(account: account.name), .ok]
         }

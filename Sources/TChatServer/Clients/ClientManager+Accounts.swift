@@ -28,11 +28,21 @@ extension ClientManager {
         state.withLock { $0.accountOf[session.id] }
     }
 
+    /// How many accounts have been dropped: read before checking an account in the book, and handed to
+    /// `setAccount` or read by `admit`, so that a drop between the check and the login undoes it (`RecentDrops`).
+    var dropMark: UInt64 { state.withLock { $0.drops.mark } }
+
     /// Logs a session in to `account`, or out with nil, and tells the network under the nick it has now. Returns
-    /// what changed for the nick's channel-mates; nil when nothing did.
+    /// what changed for the nick's channel-mates; nil when nothing did. `checkedAt`: the `dropMark` read before the
+    /// account was found in the book; the login is refused if the account was dropped since.
     @discardableResult
-    func setAccount(_ account: LoggedIn?, for session: ClientSession) -> AccountChange? {
-        state.withLock { state in
+    func setAccount(
+        _ account: LoggedIn?, for session: ClientSession, checkedAt mark: UInt64? = nil
+    ) throws(ProtocolError) -> AccountChange? {
+        try state.withLock { (state) throws(ProtocolError) -> AccountChange? in
+            if let account, let mark, state.drops.dropped(account.key, since: mark) {
+                throw ProtocolError(.loginFailed, "the account \(account.name) was dropped while you logged in")
+            }
             guard let nick = state.nicks.localNick(session.id) else { return nil }
             let before = state.accountOf[session.id]
             state.accountOf[session.id] = account
@@ -57,6 +67,7 @@ extension ClientManager {
     @discardableResult
     func forgetAccount(_ account: String) -> (loggedOut: [ClientSession], changes: [AccountChange]) {
         state.withLock { state in
+            state.drops.record(account)
             let sessions = state.accountOf.filter { $0.value.key == account }.map(\.key)
             for id in sessions { state.accountOf[id] = nil }
             var changes: [String: AccountChange] = [:]

@@ -34,6 +34,8 @@ final class ClientManager: Sendable {
         /// collision cannot leave one behind or hand it to someone else, and it goes when the session does.
         /// (Linked servers' clients keep theirs in their `RemoteDirectory` entry.)
         var awayOfSession: [UInt64: String] = [:]
+        /// Accounts dropped lately, for a login recorded after its account was checked (`RecentDrops`).
+        var drops = RecentDrops()
 
         /// A session now shares a nick: it is away as the others holding it are, so they stay one person.
         mutating func inheritAway(_ session: UInt64, holding key: String) {
@@ -157,15 +159,19 @@ final class ClientManager: Sendable {
         _ session: ClientSession, nick: Nick, account: String? = nil, greet: (String) -> ByteBuffer? = { _ in nil }
     ) throws(ProtocolError) -> Admission {
         try checkOwnership(of: nick, by: account)
-        // Read before the nick table's lock, which never waits for the accounts' own.
+        // Read before the nick table's lock, which never waits for the accounts' own; a drop after the read is
+        // caught under the lock (`RecentDrops`).
+        let mark = dropMark
         let accounts = self.accounts
         let registered = account.flatMap { accounts?.account(forKey: $0) }
         let accountWelcome = registered?.welcome ?? ""
-        // An account dropped since its login logs nobody in (and its key is no name to show).
-        let loggedIn = account.flatMap { key in registered.map { LoggedIn(key: key, name: $0.name) } }
         let (welcome, companions) = try state.withLock {
             (state) throws(ProtocolError) -> (String, [ClientSession]) in
-            let sharing = state.shares(nick, with: account)
+            // An account dropped since its login logs nobody in (and its key is no name to show).
+            let loggedIn = account.flatMap { key in
+                state.drops.dropped(key, since: mark) ? nil : registered.map { LoggedIn(key: key, name: $0.name) }
+            }
+            let sharing = state.shares(nick, with: loggedIn?.key)
             try state.nicks.admitLocal(
                 nick, session: session.id, value: session, at: session.connectedAt, sharing: sharing)
             state.accountOf[session.id] = loggedIn
@@ -175,7 +181,7 @@ final class ClientManager: Sendable {
                 if let loggedIn { feed.emit(.record(.loggedIn(nick: nick.name, account: loggedIn.name))) }
             }
             var welcome = state.markSeen(nick, at: session.connectedAt, connecting: true).welcome
-            if accounts != nil { welcome = accountWelcome }
+            if accounts != nil { welcome = loggedIn == nil ? "" : accountWelcome }
             if let greeting = greet(welcome) { session.send(greeting) }
             return (welcome, state.sessions(state.nicks.companions(of: session.id)))
         }
