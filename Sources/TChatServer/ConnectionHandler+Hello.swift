@@ -24,7 +24,9 @@ extension ConnectionHandler {
                 try TextField.check(value, field, maxBytes: ProtocolLimits.maxHelloFieldBytes)
             }
             guard let connectionID else { throw ProtocolError(.internalError, "connection not registered") }
-            // A login proved before the hello counts if its account is still the one it proved.
+            // A login proved before the hello counts if its account is still the one it proved, up to the moment
+            // it is recorded (`RecentDrops`).
+            let dropMark = server.clients.dropMark
             let account = loginAccount.flatMap { proof in
                 server.clients.accounts?.account(forKey: proof.account)?.scram == proof.keys ? proof.account : nil
             }
@@ -84,7 +86,8 @@ extension ConnectionHandler {
                     welcomeText: text, motd: self.server.live.current.motd)
             }
             flushPending(context: context)  // answers to requests before the hello go before its welcome
-            let admission = try server.clients.admit(session, nick: nick, account: account) { text in
+            let admission = try server.clients.admit(session, nick: nick, account: account, checkedAt: dropMark) {
+                text in
                 session.encode([.welcome(welcome(text)), .ok], requestID: id)
             }
             phase = .welcomed(session, nick)

@@ -362,20 +362,21 @@ extension ConnectionHandler {
     }
 
     private func listClients(in channel: String, session: ClientSession, viewer: Nick, requestID id: UInt32) throws {
+        let isOperator = viewerIsOperator  // looked up once, not once per client listed
         if channel.isEmpty {
             for listed in server.clients.list() {
-                tell(listed, to: session, viewer: viewer, requestID: id)
+                tell(listed, to: session, viewer: viewer, isOperator: isOperator, requestID: id)
             }
             return
         }
         let name = try ChannelName(validating: channel)
-        if !viewerIsOperator { _ = try server.channels.channel(name, memberOnly: session, doing: "see who is in it") }
+        if !isOperator { _ = try server.channels.channel(name, memberOnly: session, doing: "see who is in it") }
         guard let members = server.channels.members(of: name) else {
             throw ProtocolError(.noSuchChannel, "there is no channel \(name.name)")
         }
         let remote = server.channels.remoteMembers(of: name)
         for listed in server.clients.list(members, remoteNicks: remote) {
-            tell(listed, to: session, viewer: viewer, requestID: id)
+            tell(listed, to: session, viewer: viewer, isOperator: isOperator, requestID: id)
         }
     }
 
@@ -383,9 +384,11 @@ extension ConnectionHandler {
     /// it is away (flag bit 1), its ACCOUNT_CHANGED when it is logged in (bit 2), with the request's id. IRC's WHO
     /// shows away members as `G` and WHOX names accounts; AWAY_CHANGED and ACCOUNT_CHANGED events only tell
     /// changes, so a client that joins after them would not know otherwise.
-    private func tell(_ listed: ClientManager.Listed, to session: ClientSession, viewer: Nick, requestID id: UInt32) {
+    private func tell(
+        _ listed: ClientManager.Listed, to session: ClientSession, viewer: Nick, isOperator: Bool, requestID id: UInt32
+    ) {
         let info = listed.info
-        reply(.clientInfo(ClientVisibility.info(info, shownTo: viewer, isOperator: viewerIsOperator)), to: id)
+        reply(.clientInfo(ClientVisibility.info(info, shownTo: viewer, isOperator: isOperator)), to: id)
         let hello = session.hello
         guard hello.wantsAwayChanges || hello.wantsAccounts else { return }
         let now = Timestamp.now()

@@ -1,3 +1,5 @@
+import NIOCore
+import NIOEmbedded
 import TChatProtocol
 import Testing
 
@@ -48,5 +50,28 @@ import Testing
         // A drop after the login logs it out, as before.
         #expect(fixture.clients.forgetAccount("alice").loggedOut.map(\.id) == [alice.id])
         #expect(fixture.clients.account(of: alice) == nil)
+    }
+
+    /// A HELLO after a LOGIN: the proof was checked, then the account was dropped, then the hello is admitted. It
+    /// is refused, not admitted as nobody holding the account's nick.
+    @Test func aHelloWhoseAccountWasDroppedAfterItsLoginWasCheckedIsRefused() async throws {
+        let server = try await AccountTests.server()
+        defer { Task { await server.stop() } }
+        let first = try await AccountTests.registered("ann", on: server)
+        defer { first.channel.close(promise: nil) }
+        let clients = try #require(server.server.context?.clients)
+        let channel = EmbeddedChannel()
+        defer { _ = try? channel.finish() }
+        try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 4000)).get()
+        let phone = ClientSession(
+            id: 9_999, channel: channel, address: "127.0.0.1:4000", connectedAt: .now(),
+            hello: Hello(nick: "ann", clientName: "unit", clientVersion: "1", processID: 1, host: "h"))
+        let mark = clients.dropMark
+        clients.forgetAccount("ann")  // the drop lands after the check, before the hello is recorded
+        #expect {
+            try clients.admit(phone, nick: Nick(validating: "ann"), account: "ann", checkedAt: mark)
+        } throws: { ($0 as? ProtocolError)?.code == .loginFailed }
+        #expect(clients.sessions(named: "ann").count == 1, "the phone holds nothing")
+        #expect(clients.account(of: phone) == nil)
     }
 }

@@ -156,20 +156,25 @@ final class ClientManager: Sendable {
     /// `greet` makes the session's first frames from its welcome text; they are posted before the nick table lets
     /// go, so that nothing sent to the nick from elsewhere (a direct message to the sessions sharing it) comes first.
     func admit(
-        _ session: ClientSession, nick: Nick, account: String? = nil, greet: (String) -> ByteBuffer? = { _ in nil }
+        _ session: ClientSession, nick: Nick, account: String? = nil, checkedAt mark: UInt64? = nil,
+        greet: (String) -> ByteBuffer? = { _ in nil }
     ) throws(ProtocolError) -> Admission {
         try checkOwnership(of: nick, by: account)
-        // Read before the nick table's lock, which never waits for the accounts' own; a drop after the read is
-        // caught under the lock (`RecentDrops`).
-        let mark = dropMark
+        // Read before the nick table's lock, which never waits for the accounts' own; a drop after the caller
+        // checked the login (`mark`) is caught under the lock (`RecentDrops`).
+        let mark = mark ?? dropMark
         let accounts = self.accounts
         let registered = account.flatMap { accounts?.account(forKey: $0) }
         let accountWelcome = registered?.welcome ?? ""
         let (welcome, companions) = try state.withLock {
             (state) throws(ProtocolError) -> (String, [ClientSession]) in
-            // An account dropped since its login logs nobody in (and its key is no name to show).
+            // An account dropped since its login logs nobody in: the hello is refused, and a client may come again
+            // without it. Admitted as nobody, it would hold the account's nick and pass --require-account.
             let loggedIn = account.flatMap { key in
                 state.drops.dropped(key, since: mark) ? nil : registered.map { LoggedIn(key: key, name: $0.name) }
+            }
+            if let account, loggedIn == nil {
+                throw ProtocolError(.loginFailed, "the account \(account) was dropped while you logged in")
             }
             let sharing = state.shares(nick, with: loggedIn?.key)
             try state.nicks.admitLocal(
@@ -181,7 +186,7 @@ final class ClientManager: Sendable {
                 if let loggedIn { feed.emit(.record(.loggedIn(nick: nick.name, account: loggedIn.name))) }
             }
             var welcome = state.markSeen(nick, at: session.connectedAt, connecting: true).welcome
-            if accounts != nil { welcome = loggedIn == nil ? "" : accountWelcome }
+            if accounts != nil { welcome = accountWelcome }
             if let greeting = greet(welcome) { session.send(greeting) }
             return (welcome, state.sessions(state.nicks.companions(of: session.id)))
         }
