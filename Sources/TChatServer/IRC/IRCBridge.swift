@@ -226,9 +226,10 @@ final class IRCBridge: ChannelDuplexHandler {
                     emit(lines)
                 } else {
                     let capabilities = conversation.capabilities
+                    let account = conversation.facts.accountOf
                     emit(
-                        renderCache.lines(slot: slot, variant: variant, allocator: allocator) {
-                            IRCConversation.channelLines($0, capabilities: capabilities)
+                        renderCache.lines(slot: slot, variant: variant, allocator: allocator, account: account) {
+                            IRCConversation.channelLines($0, capabilities: capabilities, account: account)
                         })
                 }
                 continue

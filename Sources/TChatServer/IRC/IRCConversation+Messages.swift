@@ -113,10 +113,15 @@ extension IRCConversation {
     static let maxLinesPerMessage = 160
 
     /// A channel message's lines for a client with `capabilities`: all a client needs to know to render it, so
-    /// one rendering serves every client alike (`IRCRenderCache`).
-    static func channelLines(_ message: ChatMessage, capabilities: Set<IRCCapability>) -> [IRCMessage] {
-        let tags = tags(
+    /// one rendering serves every client alike (`IRCRenderCache`). `account`: the sender's, for account-tag.
+    static func channelLines(
+        _ message: ChatMessage, capabilities: Set<IRCCapability>, account: (String) -> String
+    ) -> [IRCMessage] {
+        var tags = tags(
             capabilities, time: message.time, messageID: messageID(channel: message.channel, id: message.id))
+        if capabilities.contains(.accountTag), case let name = account(message.from), !name.isEmpty {
+            tags.append(IRCTag("account", name))
+        }
         let batches = capabilities.contains(.multiline) && capabilities.contains(.batch)
         return lines(
             from: message.from, to: message.channel, body: message.body, tags: tags,
@@ -124,10 +129,10 @@ extension IRCConversation {
     }
 
     /// Which rendering of a channel message this client takes: the tags it asked for, and whether it takes
-    /// multi-line messages as batches, as three bits.
+    /// multi-line messages as batches, as four bits.
     var renderVariant: Int {
         (capabilities.contains(.serverTime) ? 1 : 0) | (capabilities.contains(.messageTags) ? 2 : 0)
-            | (takesMultilineBatches ? 4 : 0)
+            | (takesMultilineBatches ? 4 : 0) | (capabilities.contains(.accountTag) ? 8 : 0)
     }
 
     /// Every live channel message reaching this client is shown in its `renderVariant`: it is welcomed and has

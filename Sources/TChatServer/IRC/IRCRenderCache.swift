@@ -23,11 +23,17 @@ import TChatProtocol
 /// another kind of message, or a member that may be reading its own copy, decodes them.
 ///
 /// Kept as parallel arrays, looked up by slot, so a hit copies no strings or arrays. Lives on its loop and is only
-/// touched there.
+/// touched there. Renderings are kept up to `maxKeptTotal` bytes in all, whatever mix of variants the loop's
+/// clients asked for (sixteen per message would be 128 MiB at worst); past it they are made for each member.
 final class IRCRenderCache {
     static let slots = 2048
-    static let variants = 8
+    static let variants = 16
     static let maxKeptBytes = 4096
+    /// The most bytes of renderings kept at once: 16 MiB unless a test says less.
+    let maxKeptTotal: Int
+    /// The capacity of every rendering kept.
+    private var keptBytes = 0
+    var keptTotal: Int { keptBytes }
     private var ids = [UInt64](repeating: 0, count: IRCRenderCache.slots)
     /// When each slot was filled, to tell the older of a message's two places.
     private var filled = [UInt64](repeating: 0, count: IRCRenderCache.slots)
@@ -40,6 +46,10 @@ final class IRCRenderCache {
     private var rendered = [ByteBuffer?](repeating: nil, count: IRCRenderCache.slots * IRCRenderCache.variants)
     /// The last run of messages handed to the loop's IRC members, whole.
     var batch = IRCRenderedBatch()
+
+    init(maxKeptTotal: Int = 16 << 20) {
+        self.maxKeptTotal = maxKeptTotal
+    }
 
     /// The slot of the MESSAGE frame `frame` (all of it, length first), kept there on a miss; nil when its
     /// header does not read as a MESSAGE's.
@@ -65,7 +75,12 @@ final class IRCRenderCache {
         frames[slot] = ByteBuffer(bytes: frame.readableBytesView)
         messages[slot] = nil
         keys[slot] = nil
-        for variant in 0..<Self.variants { rendered[slot * Self.variants + variant] = nil }
+        for index in (slot * Self.variants)..<((slot + 1) * Self.variants) {
+            if let old = rendered[index] {
+                keptBytes -= old.capacity
+                rendered[index] = nil
+            }
+        }
         return slot
     }
 
@@ -108,15 +123,16 @@ final class IRCRenderCache {
         }
     }
 
-    /// The lines of the message in `slot` for a client with `variant`'s tags, rendered on first use.
+    /// The lines of the message in `slot` for a client with `variant`'s tags, rendered on first use; `account`
+    /// names the sender's account for a variant with account-tag, read once for every member of the loop.
     func lines(
-        slot: Int, variant: Int, allocator: ByteBufferAllocator,
+        slot: Int, variant: Int, allocator: ByteBufferAllocator, account: (String) -> String,
         render: (ChatMessage) -> [IRCMessage]
     ) -> ByteBuffer {
         if let bytes = rendered[slot * Self.variants + variant] { return bytes }
         let bytes: ByteBuffer
         if let frame = frames[slot],
-            let line = IRCChannelLine.render(frame: frame, variant: variant, allocator: allocator)
+            let line = IRCChannelLine.render(frame: frame, variant: variant, allocator: allocator, account: account)
         {
             bytes = line
         } else if let message = message(in: slot) {
@@ -124,9 +140,12 @@ final class IRCRenderCache {
         } else {
             return ByteBuffer()
         }
-        // Kept only when small, so the cache holds at most slots × variants × 4 KiB; a long message (rare) is
-        // rendered for each member instead.
-        if bytes.readableBytes <= Self.maxKeptBytes { rendered[slot * Self.variants + variant] = bytes }
+        // Kept only when small and while the whole stays under `maxKeptTotal`; a long message (rare) is rendered
+        // for each member instead.
+        if bytes.readableBytes <= Self.maxKeptBytes, keptBytes + bytes.capacity <= maxKeptTotal {
+            rendered[slot * Self.variants + variant] = bytes
+            keptBytes += bytes.capacity
+        }
         return bytes
     }
 

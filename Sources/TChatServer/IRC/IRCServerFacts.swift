@@ -15,6 +15,9 @@ struct IRCServerFacts: Sendable {
     var maxChannels: Int
     /// What time it is, for TIME: injected so the conversation stays a pure function of its input.
     var now: @Sendable () -> Timestamp = { .now() }
+    /// The account the holder of a nick is logged in to, here or on a linked server; empty for none. Read when a
+    /// line from that nick goes out, for account-tag (`IRCAccountTag`).
+    var accountOf: @Sendable (String) -> String = { _ in "" }
 
     /// The ISUPPORT tokens (005), every one true of this server.
     var isupport: [String] {
@@ -51,6 +54,7 @@ extension IRCServerFacts {
         self.init(
             serverName: server.servers.name, network: server.servers.name, startedAt: server.servers.startedAt,
             saslMechanisms: hasAccounts ? (overTLS ? ["PLAIN", "SCRAM-SHA-256"] : ["SCRAM-SHA-256"]) : [],
-            maxChannels: configuration.maxChannelsPerClient)
+            maxChannels: configuration.maxChannelsPerClient,
+            accountOf: { [clients = server.clients] nick in clients.accountName(of: nick) })
     }
 }
