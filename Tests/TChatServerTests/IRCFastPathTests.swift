@@ -21,7 +21,7 @@ import Testing
         if variant & 2 != 0 { capabilities.insert(.messageTags) }
         if variant & 4 != 0 { capabilities.formUnion([.multiline, .batch]) }
         if variant & 8 != 0 { capabilities.insert(.accountTag) }
-        let lines = IRCConversation.channelLines(message, capabilities: capabilities) { _ in account }
+        let lines = IRCConversation.channelLines(message, capabilities: capabilities) { _, _ in account }
         return String(buffer: IRCBridge.encode(lines, allocator: ByteBufferAllocator()))
     }
 
@@ -37,8 +37,8 @@ import Testing
         for account in ["", "Alice_2"] {
             for variant in 0..<IRCRenderCache.variants {
                 let line = try #require(
-                    IRCChannelLine.render(frame: frame, variant: variant, allocator: .init()) { nick in
-                        #expect(nick == from)
+                    IRCChannelLine.render(frame: frame, variant: variant, allocator: .init()) { nick, time in
+                        #expect(nick == from && time == Self.time)
                         return account
                     })
                 let general = Self.general(message, variant: variant, account: account)
@@ -53,7 +53,7 @@ import Testing
         let message = ChatMessage(channel: "#a", id: 7, time: Self.time, from: "alice", body: .text("hi"))
         let frame = try Self.frame(message)
         for account in ["a;b", "a\\b", "a b", "zoë"] {
-            #expect(IRCChannelLine.render(frame: frame, variant: 8, allocator: .init()) { _ in account } == nil)
+            #expect(IRCChannelLine.render(frame: frame, variant: 8, allocator: .init()) { _, _ in account } == nil)
         }
         #expect(Self.general(message, variant: 8, account: "a;b").hasPrefix("@account=a\\:b :alice!alice@tchat"))
     }
@@ -153,7 +153,9 @@ import Testing
             let shortSlot = try #require(cache.slot(forMessageFrame: shortFrame))
             guard shortSlot == keptSlot || shortSlot == keptSlot ^ (IRCRenderCache.slots / 2) else { continue }
             collided += 1
-            let lines = cache.lines(slot: shortSlot, variant: 0, allocator: .init(), account: { _ in "" }) { _ in [] }
+            let lines = cache.lines(slot: shortSlot, variant: 0, allocator: .init(), account: { _, _ in "" }) {
+                _ in []
+            }
             #expect(String(buffer: lines) == Self.general(short, variant: 0))
         }
         #expect(collided > 0, "no name shared the cached one's places")
@@ -168,8 +170,8 @@ import Testing
             let message = ChatMessage(channel: "#big", id: id, time: Self.time, from: "alice", body: .text(text))
             let slot = try #require(cache.slot(forMessageFrame: try Self.frame(message)))
             for variant in [0, 1, 2, 3, 8, 9, 10, 11] {
-                let lines = cache.lines(slot: slot, variant: variant, allocator: .init(), account: { _ in "Alice" }) {
-                    IRCConversation.channelLines($0, capabilities: [.serverTime]) { _ in "Alice" }
+                let lines = cache.lines(slot: slot, variant: variant, allocator: .init(), account: { _, _ in "A" }) {
+                    IRCConversation.channelLines($0, capabilities: [.serverTime]) { _, _ in "A" }
                 }
                 #expect(lines.readableBytes > 3_000)
                 rendered += lines.readableBytes
@@ -178,6 +180,15 @@ import Testing
         #expect(rendered > 4 * cache.maxKeptTotal, "far more was rendered than may be kept")
         #expect(cache.keptTotal <= cache.maxKeptTotal)
         #expect(cache.keptTotal > cache.maxKeptTotal / 2, "and the cache is still used")
+        #expect(cache.keptTotal == cache.recountKept())
+        // Small messages taking every place, each twice over: what they replace is let go and counted off.
+        for id in 100...UInt64(100 + 2 * IRCRenderCache.slots) {
+            let message = ChatMessage(channel: "#small", id: id, time: Self.time, from: "bob", body: .text("hi"))
+            let slot = try #require(cache.slot(forMessageFrame: try Self.frame(message)))
+            _ = cache.lines(slot: slot, variant: 1, allocator: .init(), account: { _, _ in "" }) { _ in [] }
+        }
+        #expect(cache.keptTotal == cache.recountKept())
+        #expect(cache.keptTotal <= cache.maxKeptTotal)
     }
 
     @Test func aBufferHandedToTheNextMemberGetsTheLinesMadeForTheFirst() {

@@ -11,9 +11,11 @@ import TChatProtocol
 /// to escape) answers nil and takes that path.
 enum IRCChannelLine {
     /// The line of the MESSAGE frame `frame` (all of it, length first) with the tags of `variant` (1: server-time,
-    /// 2: msgid, 8: the account `account` gives for the sender's nick), or nil when it takes the general path.
+    /// 2: msgid, 8: the account `account` gives for the sender's nick and the message's time), or nil when it takes
+    /// the general path.
     static func render(
-        frame: ByteBuffer, variant: Int, allocator: ByteBufferAllocator, account: (String) -> String = { _ in "" }
+        frame: ByteBuffer, variant: Int, allocator: ByteBufferAllocator,
+        account: (String, Timestamp) -> String = { _, _ in "" }
     ) -> ByteBuffer? {
         var reader = frame
         guard reader.readableBytes > ProtocolLimits.headerLength else { return nil }
@@ -38,7 +40,7 @@ enum IRCChannelLine {
         else { return nil }
 
         // The account tag's value, written as it is: an account name a tag would escape takes the general path.
-        let accountName = variant & 8 != 0 ? account(String(buffer: from)) : ""
+        let accountName = variant & 8 != 0 ? account(String(buffer: from), Timestamp(milliseconds: milliseconds)) : ""
         guard accountName.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: ";") && $0 != 0x5C }) else {
             return nil
         }

@@ -113,15 +113,14 @@ extension IRCConversation {
     static let maxLinesPerMessage = 160
 
     /// A channel message's lines for a client with `capabilities`: all a client needs to know to render it, so
-    /// one rendering serves every client alike (`IRCRenderCache`). `account`: the sender's, for account-tag.
+    /// one rendering serves every client alike (`IRCRenderCache`). `account`: the sender's, for account-tag
+    /// (`IRCServerFacts.accountTag`).
     static func channelLines(
-        _ message: ChatMessage, capabilities: Set<IRCCapability>, account: (String) -> String
+        _ message: ChatMessage, capabilities: Set<IRCCapability>, account: (String, Timestamp) -> String
     ) -> [IRCMessage] {
-        var tags = tags(
-            capabilities, time: message.time, messageID: messageID(channel: message.channel, id: message.id))
-        if capabilities.contains(.accountTag), case let name = account(message.from), !name.isEmpty {
-            tags.append(IRCTag("account", name))
-        }
+        let tags = tags(
+            capabilities, time: message.time, messageID: messageID(channel: message.channel, id: message.id),
+            account: account(message.from, message.time))
         let batches = capabilities.contains(.multiline) && capabilities.contains(.batch)
         return lines(
             from: message.from, to: message.channel, body: message.body, tags: tags,
@@ -181,7 +180,11 @@ extension IRCConversation {
         from sender: String, to target: String, body: MessageBody, time: Timestamp,
         messageID: @autoclosure () -> String?, id: UInt64? = nil
     ) {
-        let tags = capabilities.isEmpty ? [] : Self.tags(capabilities, time: time, messageID: messageID())
+        var tags: [IRCTag] = []
+        if !capabilities.isEmpty {
+            let account = facts.accountTag(of: sender, sentAt: time)
+            tags = Self.tags(capabilities, time: time, messageID: messageID(), account: account)
+        }
         let batch = takesMultilineBatches ? "ml" + String(id ?? time.milliseconds, radix: 36) : nil
         lines.append(contentsOf: Self.lines(from: sender, to: target, body: body, tags: tags, batch: batch))
     }
@@ -191,12 +194,17 @@ extension IRCConversation {
         Self.tags(capabilities, time: time, messageID: messageID())
     }
 
+    /// server-time, msgid and account-tag's account (empty: none), for the clients that asked for them.
     static func tags(
-        _ capabilities: Set<IRCCapability>, time: Timestamp, messageID: @autoclosure () -> String?
+        _ capabilities: Set<IRCCapability>, time: Timestamp, messageID: @autoclosure () -> String?,
+        account: @autoclosure () -> String = ""
     ) -> [IRCTag] {
         var tags: [IRCTag] = []
         if capabilities.contains(.serverTime) { tags.append(IRCTag("time", time.iso8601)) }
         if capabilities.contains(.messageTags), let messageID = messageID() { tags.append(IRCTag("msgid", messageID)) }
+        if capabilities.contains(.accountTag), case let name = account(), !name.isEmpty {
+            tags.append(IRCTag("account", name))
+        }
         return tags
     }
 

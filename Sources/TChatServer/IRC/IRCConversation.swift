@@ -86,7 +86,7 @@ struct IRCConversation {
     /// The lines for the client gathered since the last call.
     mutating func takeLines() -> [IRCMessage] {
         defer { lines.removeAll(keepingCapacity: true) }
-        return withAccountTags(lines)
+        return lines
     }
 
     /// The requests for the tchat side gathered since the last call.

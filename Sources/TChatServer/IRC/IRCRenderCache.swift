@@ -34,6 +34,11 @@ final class IRCRenderCache {
     /// The capacity of every rendering kept.
     private var keptBytes = 0
     var keptTotal: Int { keptBytes }
+
+    /// The capacity of every rendering kept, added up again (for tests of `keptTotal`).
+    func recountKept() -> Int {
+        rendered.reduce(0) { $0 + ($1?.capacity ?? 0) }
+    }
     private var ids = [UInt64](repeating: 0, count: IRCRenderCache.slots)
     /// When each slot was filled, to tell the older of a message's two places.
     private var filled = [UInt64](repeating: 0, count: IRCRenderCache.slots)
@@ -126,7 +131,7 @@ final class IRCRenderCache {
     /// The lines of the message in `slot` for a client with `variant`'s tags, rendered on first use; `account`
     /// names the sender's account for a variant with account-tag, read once for every member of the loop.
     func lines(
-        slot: Int, variant: Int, allocator: ByteBufferAllocator, account: (String) -> String,
+        slot: Int, variant: Int, allocator: ByteBufferAllocator, account: (String, Timestamp) -> String,
         render: (ChatMessage) -> [IRCMessage]
     ) -> ByteBuffer {
         if let bytes = rendered[slot * Self.variants + variant] { return bytes }
