@@ -311,7 +311,7 @@ extension ConnectionHandler {
         try checkCreation(of: name)
         server.router.publish(
             channel: name, from: nick.name, body: body, key: key,
-            reply: SendReply(session: session, requestID: id, counters: server.counters),
+            reply: SendReply(session: session, requestID: id, counters: server.counters, ownCopy: wantsOwnCopies),
             sender: ChannelManager.Sender(session: session, member: member(session, nick)))
     }
 

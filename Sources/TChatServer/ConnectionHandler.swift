@@ -56,6 +56,8 @@ final class ConnectionHandler: ChannelInboundHandler {
     var keepAlive: KeepAliveSweep?
     /// Why the connection ended, for the connection log and (unless the client said why) the quit event.
     var closeReason: String?
+    /// Whether this connection's channel messages come back to it (`OwnCopies`): a tchat client's always do.
+    var wantsOwnCopies = true
     /// The client's own words in its QUIT, passed on to the others as they are.
     var quitMessage: String?
 
@@ -250,6 +252,10 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let ownCopies = event as? OwnCopies {
+            wantsOwnCopies = ownCopies.wanted
+            return
+        }
         if let ended = event as? EndedFromOutside {
             closeReason = closeReason ?? ended.reason
             isClosing = true  // nothing more it sends is handled (a HELLO least of all)

@@ -124,7 +124,8 @@ final class LoopMailbox: Sendable {
     }
 
     /// Consecutive deliveries to the same audience (a busy channel's messages) are joined into one buffer first,
-    /// so each member costs one append per run of messages rather than one per message.
+    /// so each member costs one append per run of messages rather than one per message. A member some of the run
+    /// leaves out (the sender of a message it takes no copy of, `OwnCopies`) gets the rest, gathered for it.
     private func write(_ deliveries: [Delivery]) {
         let drain = MailboxDrain(mailbox: self)
         // Fields are read in place: copying a whole `Delivery` out retained and released each of its references.
@@ -133,7 +134,10 @@ final class LoopMailbox: Sendable {
             while start < deliveries.count {
                 var end = start + 1
                 var frames = deliveries[start].frames
+                // Who the run leaves out somewhere: the first delivery's, then any others (an empty array costs
+                // nothing, and most runs have none).
                 let excluded = deliveries[start].excluded
+                var alsoExcluded: [UInt64] = []
                 if let audience = deliveries[start].audience {
                     while end < deliveries.count {
                         // The writer's reports carry no frames and are made after every run: they must not split
@@ -142,14 +146,26 @@ final class LoopMailbox: Sendable {
                             end += 1
                             continue
                         }
-                        guard deliveries[end].audience == audience, deliveries[end].excluded == excluded else { break }
+                        guard deliveries[end].audience == audience else { break }
                         frames.writeImmutableBuffer(deliveries[end].frames)
+                        if let left = deliveries[end].excluded, left != excluded, !alsoExcluded.contains(left) {
+                            alsoExcluded.append(left)
+                        }
                         end += 1
                     }
                 }
                 let sessions = deliveries[start].sessions
-                for index in sessions.indices where sessions[index].id != excluded {
-                    drain.append(frames, to: sessions[index])
+                for index in sessions.indices {
+                    let id = sessions[index].id
+                    guard id == excluded || alsoExcluded.contains(id) else {
+                        drain.append(frames, to: sessions[index])
+                        continue
+                    }
+                    var rest = ByteBuffer()
+                    for other in start..<end where deliveries[other].excluded != id {
+                        rest.writeImmutableBuffer(deliveries[other].frames)
+                    }
+                    if rest.readableBytes > 0 { drain.append(rest, to: sessions[index]) }
                 }
                 start = end
             }

@@ -32,17 +32,19 @@ struct SubscriberSet {
     /// does not know notices). Each loop's `receipt` goes with its last post, so it still hears once per loop, once
     /// both are written.
     func deliver(
-        _ frame: ByteBuffer, else fallback: ByteBuffer, to takes: (ClientSession) -> Bool, receipt: DeliveryReceipt?
+        _ frame: ByteBuffer, else fallback: ByteBuffer, to takes: (ClientSession) -> Bool,
+        excluding excluded: UInt64? = nil, receipt: DeliveryReceipt?
     ) {
         for group in groups {
             let taking = group.sessions.filter(takes)
             if taking.count == group.sessions.count || taking.isEmpty {
                 let whole = taking.isEmpty ? fallback : frame
-                group.mailbox.post(whole, to: group.sessions, audience: group.audience, receipt: receipt)
+                group.mailbox.post(
+                    whole, to: group.sessions, excluding: excluded, audience: group.audience, receipt: receipt)
                 continue
             }
-            group.mailbox.post(fallback, to: group.sessions.filter { !takes($0) })
-            group.mailbox.post(frame, to: taking, receipt: receipt)
+            group.mailbox.post(fallback, to: group.sessions.filter { !takes($0) }, excluding: excluded)
+            group.mailbox.post(frame, to: taking, excluding: excluded, receipt: receipt)
         }
     }
 

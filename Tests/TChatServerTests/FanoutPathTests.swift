@@ -82,6 +82,29 @@ import Testing
         #expect(try Self.writes(channelB) == ["m1 m2 m3 m4"])
     }
 
+    /// A run to one room whose messages each leave their sender out (IRC senders without echo-message): the
+    /// others get the run whole, each sender everything in it but its own, in order.
+    @Test func aRunLeavingOutEachMessagesSenderGivesEachSenderTheRest() throws {
+        let mailbox = LoopMailbox(loop: loop)
+        let (a, channelA) = try client(1, mailbox: mailbox)
+        let (b, channelB) = try client(2, mailbox: mailbox)
+        let (c, channelC) = try client(3, mailbox: mailbox)
+        let room = LoopMailbox.Audience(group: LoopMailbox.Audience.Group(), generation: 1)
+        mailbox.post(Self.bytes("a1 "), to: [a, b, c], excluding: a.id, audience: room)
+        mailbox.post(Self.bytes("b1 "), to: [a, b, c], excluding: b.id, audience: room)
+        mailbox.post(Self.bytes("a2 "), to: [a, b, c], excluding: a.id, audience: room)
+        mailbox.post(Self.bytes("all "), to: [a, b, c], audience: room)
+        loop.run()
+        #expect(try Self.writes(channelA) == ["b1 all "])
+        #expect(try Self.writes(channelB) == ["a1 a2 all "])
+        #expect(try Self.writes(channelC) == ["a1 b1 a2 all "])
+        // A run of one message its sender is left out of: nothing for the sender.
+        mailbox.post(Self.bytes("b2"), to: [a, b, c], excluding: b.id, audience: room)
+        loop.run()
+        #expect(try Self.writes(channelB).isEmpty)
+        #expect(try Self.writes(channelA) == ["b2"])
+    }
+
     @Test func drainNowWritesWhatIsPostedBeforeAClose() throws {
         let mailbox = LoopMailbox(loop: loop)
         let (a, channelA) = try client(1, mailbox: mailbox)

@@ -131,14 +131,17 @@ import Testing
         #expect(long.takeLines().map(\.command) == ["908", "904"], "PLAIN is not offered without TLS")
     }
 
+    /// The server sends a client its own channel messages back only when it wants them (`OwnCopies`): with
+    /// echo-message. The copy that comes is shown like any message.
     @Test func ownChannelMessagesComeBackOnlyWithEchoMessage() {
         for echo in [false, true] {
             var conversation = Self.welcomed(capabilities: echo ? "echo-message" : "")
+            #expect(conversation.wantsOwnCopies == echo)
             conversation.receive(line: "PRIVMSG #a :mine")
             let send = conversation.takeRequests()
             #expect(send.map(\.frame) == [.send(channel: "#a", body: .text("mine"))])
             let copy = ChatMessage(channel: "#a", id: 1, time: Self.time, from: "ann", body: .text("mine"))
-            conversation.receive(.message(copy), requestID: 0)
+            if echo { conversation.receive(.message(copy), requestID: 0) }
             conversation.receive(.sent(id: 1, time: Self.time), requestID: send[0].id)
             conversation.receive(.ok, requestID: send[0].id)
             let other = ChatMessage(channel: "#a", id: 2, time: Self.time, from: "bob", body: .text("theirs"))
@@ -182,11 +185,21 @@ import Testing
         #expect(ContinuousClock.now - start < .seconds(2), "one pass, not one per piece")
     }
 
-    @Test func ownCopiesAreWaitedForOnlyWhileSendsAreInFlightAndPingKeepsItsPlace() {
+    /// Own copies come only to a client with echo-message (`OwnCopies`): every channel message that arrives is
+    /// shown, a message from another session sharing the nick too, whatever is in flight.
+    @Test func everyChannelMessageIsShownAndPingKeepsItsPlace() {
         var conversation = Self.welcomed()
+        #expect(!conversation.wantsOwnCopies)
         for index in 0..<100 { conversation.receive(line: "PRIVMSG #elsewhere\(index) :not a member") }
-        for request in conversation.takeRequests() { conversation.receive(.ok, requestID: request.id) }
-        #expect(conversation.echoesExpected.isEmpty && conversation.sendsInFlight.isEmpty)
+        conversation.receive(line: "PRIVMSG #mine :in flight")
+        let sends = conversation.takeRequests()
+        let companion = ChatMessage(channel: "#mine", id: 5, time: Self.time, from: "ann", body: .text("from my laptop"))
+        conversation.receive(.message(companion), requestID: 0)
+        #expect(conversation.takeLines().map { $0.params.last } == ["from my laptop"])
+        #expect(conversation.showsEveryChannelMessage)
+        for request in sends { conversation.receive(.ok, requestID: request.id) }
+        #expect(conversation.pending.isEmpty)
+        #expect(Self.welcomed(capabilities: "echo-message").wantsOwnCopies)
         conversation.receive(line: "PRIVMSG nobody :x")
         conversation.receive(line: "PING :sync")
         let requests = conversation.takeRequests()

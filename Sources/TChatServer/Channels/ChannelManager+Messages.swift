@@ -125,12 +125,16 @@ extension ChannelManager {
         }
         state.history.append(message)
         if let frame {
+            // A sender that shows its own messages without their copy (IRC without echo-message) is left out.
+            var excluded: UInt64?
+            if case .client(let reply)? = ack, !reply.ownCopy { excluded = reply.session.id }
             if message.body.contentType == .notice,
                 let text = SubscriberSet.encode(.message(NoticeFallback.asText(message)), capacity: size)
             {
-                state.members.local.deliver(frame, else: text, to: { $0.hello.knowsNotices }, receipt: receipt)
+                state.members.local.deliver(
+                    frame, else: text, to: { $0.hello.knowsNotices }, excluding: excluded, receipt: receipt)
             } else {
-                state.members.local.deliver(frame, receipt: receipt)
+                state.members.local.deliver(frame, excluding: excluded, receipt: receipt)
             }
         }
         counters.messages.add(1, ordering: .relaxed)

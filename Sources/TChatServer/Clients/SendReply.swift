@@ -14,12 +14,15 @@ final class SendReply: Sendable {
     let requestID: UInt32
     /// Where a refusal is counted, for metrics.
     let counters: ServerCounters?
+    /// Whether the sender's own connection gets the message too (`OwnCopies`); its other sessions always do.
+    let ownCopy: Bool
     private let answered = Atomic<Bool>(false)
 
-    init(session: ClientSession, requestID: UInt32, counters: ServerCounters? = nil) {
+    init(session: ClientSession, requestID: UInt32, counters: ServerCounters? = nil, ownCopy: Bool = true) {
         self.session = session
         self.requestID = requestID
         self.counters = counters
+        self.ownCopy = ownCopy
     }
 
     /// SENT naming the message, then OK.

@@ -35,6 +35,8 @@ final class IRCBridge: ChannelDuplexHandler {
     /// A read the pipeline asked for while CHATHISTORY searched for a timestamp, made once the search is done.
     private var readHeld = false
     private var resumeScheduled = false
+    /// What the connection handler was last told of own copies (`OwnCopies`); nil before the first request.
+    private var ownCopiesTold: Bool?
 
     /// Channel messages rendered once for every IRC client of this loop.
     private let renderCache: IRCRenderCache
@@ -117,6 +119,11 @@ final class IRCBridge: ChannelDuplexHandler {
         }
         let requests = conversation.takeRequests()
         guard !requests.isEmpty else { return }
+        // Before the requests it applies to: whether their channel messages come back to this client.
+        if ownCopiesTold != conversation.wantsOwnCopies {
+            ownCopiesTold = conversation.wantsOwnCopies
+            context.fireUserInboundEventTriggered(OwnCopies(wanted: conversation.wantsOwnCopies))
+        }
         var frames = context.channel.allocator.buffer(capacity: 64 * requests.count)
         for (frame, id) in requests {
             do {
@@ -209,14 +216,11 @@ final class IRCBridge: ChannelDuplexHandler {
             let requestID = frame.getInteger(at: frame.readerIndex + 5, as: UInt32.self)
             if type == FrameType.message.rawValue, requestID == 0, let slot = renderCache.slot(forMessageFrame: frame) {
                 // The hot path: a live channel message, the same lines for every client with the same tags.
-                // Its names are only read when the message may be this client's own copy.
                 let shown: Int?
                 if wholeBatch {
                     shown = variant
-                } else if let keys = renderCache.keys(slot: slot) {
-                    shown = conversation.variant(forChannelMessageIn: keys.channel, fromKey: keys.from)
                 } else {
-                    shown = nil
+                    shown = conversation.showsEveryChannelMessage ? conversation.renderVariant : nil
                 }
                 guard let variant = shown else {
                     onlyChannelMessages = false

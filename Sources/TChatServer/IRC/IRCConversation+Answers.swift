@@ -113,8 +113,8 @@ extension IRCConversation {
                     from: currentNick, to: target, body: Self.body(of: text, isNotice: isNotice), time: facts.now(),
                     messageID: nil)
             }
-        case .message(let target, _, _):
-            sendAnswered(channelKey: target.lowercased())  // the channel's copy of the message is the echo
+        case .message:
+            break  // a channel's: its copy, with echo-message, is the echo
         case .setTopic(let channel, let topic):
             let key = channel.lowercased()
             let (setter, now) = (currentNick, facts.now())

@@ -8,9 +8,6 @@ extension IRCConversation {
         case .ping:
             send(IRCMessage("PING", [facts.serverName]))
         case .message(let message):
-            guard shows(channelMessageIn: message.channel.lowercased(), fromKey: Nick.key(for: message.from)) else {
-                return
-            }
             deliver(
                 from: message.from, to: message.channel, body: message.body, time: message.time,
                 messageID: Self.messageID(channel: message.channel, id: message.id), id: message.id)

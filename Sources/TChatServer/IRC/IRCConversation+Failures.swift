@@ -33,7 +33,6 @@ extension IRCConversation {
         case .names(let channel):
             sendNames(of: channel, members: [])
         case .message(let target, _, let isNotice):
-            if target.hasPrefix("#") { sendAnswered(channelKey: target.lowercased()) }
             guard !isNotice else { return }
             switch error.code {
             case .noSuchNick: numeric(.noSuchNick, word(target), error.message)

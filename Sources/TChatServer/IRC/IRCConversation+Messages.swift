@@ -29,10 +29,8 @@ extension IRCConversation {
         for target in targets {
             let kind = IRCPendingRequest.Kind.message(target: target, text: text, isNotice: isNotice)
             if target.hasPrefix("#") {
-                if request(.send(channel: target, body: body), kind) {
-                    echoesExpected[target.lowercased(), default: 0] += 1
-                    sendsInFlight[target.lowercased(), default: 0] += 1
-                }
+                // Its own copy comes back only with echo-message: the bridge tells the server which (`OwnCopies`).
+                request(.send(channel: target, body: body), kind)
             } else {
                 request(.sendDirect(nick: target, body: body), kind)
             }
@@ -67,11 +65,7 @@ extension IRCConversation {
         guard textStart < bytes.endIndex, bytes[textStart] >= 0x20, bytes[textStart] < 0x80 else { return false }
         let target = String(line[targetStart..<targetEnd])
         let text = String(line[textStart...])
-        if request(.send(channel: target, body: .text(text)), .message(target: target, text: text, isNotice: false)) {
-            let key = target.lowercased()
-            echoesExpected[key, default: 0] += 1
-            sendsInFlight[key, default: 0] += 1
-        }
+        request(.send(channel: target, body: .text(text)), .message(target: target, text: text, isNotice: false))
         return true
     }
 
@@ -134,44 +128,19 @@ extension IRCConversation {
             | (takesMultilineBatches ? 4 : 0) | (capabilities.contains(.accountTag) ? 8 : 0)
     }
 
-    /// Every live channel message reaching this client is shown in its `renderVariant`: it is welcomed and has
-    /// no own copy on its way back.
-    var showsEveryChannelMessage: Bool { phase == .welcomed && echoesExpected.isEmpty }
+    /// Every live channel message reaching this client is shown, in its `renderVariant`, once it is welcomed: its
+    /// own copies come only when it asked for echo-message (`OwnCopies`), so none has to be told apart.
+    var showsEveryChannelMessage: Bool { phase == .welcomed }
 
-    /// The rendering a live channel message takes for this client, nil when it is not shown (not welcomed yet, or
-    /// its own copy): one call, so the hot path reaches into this state once, in place.
-    mutating func variant(forChannelMessageIn channelKey: String, fromKey: String) -> Int? {
-        guard phase == .welcomed, shows(channelMessageIn: channelKey, fromKey: fromKey) else { return nil }
-        return renderVariant
-    }
-
-    /// Whether to show a channel message: not this client's own copy of what it sent, unless it asked for
-    /// echo-message. Only while its sends are in flight can a message be its own copy.
-    mutating func shows(channelMessageIn channelKey: String, fromKey: String) -> Bool {
-        guard !echoesExpected.isEmpty, let waiting = echoesExpected[channelKey], fromKey == nickKey else {
-            return true
-        }
-        echoesExpected[channelKey] = waiting > 1 ? waiting - 1 : nil
-        return capabilities.contains(.echoMessage)
-    }
+    /// Whether the server is to send this client its own channel messages back (`OwnCopies`).
+    var wantsOwnCopies: Bool { capabilities.contains(.echoMessage) }
 
     /// A SEND's SENT (`done` false) or OK: true when `requestID` is a channel message's, whose answer shows
     /// nothing (the channel's copy is the echo), so the frame need not be decoded.
     mutating func settlesMessage(requestID: UInt32, done: Bool) -> Bool {
         guard case .message(let target, _, _)? = pending[requestID]?.kind, target.hasPrefix("#") else { return false }
-        if done {
-            pending[requestID] = nil
-            sendAnswered(channelKey: target.lowercased())
-        }
+        if done { pending[requestID] = nil }
         return true
-    }
-
-    /// A channel send got its OK or ERROR: its own copy, if one was coming, came before.
-    mutating func sendAnswered(channelKey key: String) {
-        let remaining = max(0, (sendsInFlight[key] ?? 1) - 1)
-        sendsInFlight[key] = remaining == 0 ? nil : remaining
-        let waiting = min(echoesExpected[key] ?? 0, remaining)
-        echoesExpected[key] = waiting == 0 ? nil : waiting
     }
 
     /// A message delivered to this client alone (a direct message, or a channel message on the slow path).

@@ -52,13 +52,6 @@ struct IRCConversation {
     var pending: [UInt32: IRCPendingRequest] = [:]
     /// The channels joined, by lower-cased name.
     var channels: [String: IRCJoinedChannel] = [:]
-    /// Per channel (lower-cased), own messages sent and not yet seen back: the copy a tchat server sends the sender
-    /// is shown only with echo-message.
-    var echoesExpected: [String: Int] = [:]
-    /// Per channel, sends not yet answered: an own copy comes before its SENT and OK, so once a send is answered
-    /// no more copies are waited for than sends remain (a non-member's send gets none), and both maps stay as
-    /// small as the requests in flight.
-    var sendsInFlight: [String: Int] = [:]
 
     /// Lines that came while the HELLO was with the server: a client may send JOIN right after CAP END, before
     /// the welcome it cannot know is not yet there; they are read once the HELLO is answered. Likewise while

@@ -20,7 +20,7 @@ import TChatProtocol
 /// making room.
 ///
 /// A slot keeps the frame's bytes: a plain message's line is written from them (`IRCChannelLine`), and only
-/// another kind of message, or a member that may be reading its own copy, decodes them.
+/// another kind of message decodes them, once.
 ///
 /// Kept as parallel arrays, looked up by slot, so a hit copies no strings or arrays. Lives on its loop and is only
 /// touched there. Renderings are kept up to `maxKeptTotal` bytes in all, whatever mix of variants the loop's
@@ -44,10 +44,9 @@ final class IRCRenderCache {
     private var filled = [UInt64](repeating: 0, count: IRCRenderCache.slots)
     private var fills: UInt64 = 0
     /// Each slot's frame, copied (a slice would keep the whole drain's buffer it came in alive); decoded only
-    /// when a line needs the general path or a member needs the names to tell its own copy.
+    /// when a line needs the general path.
     private var frames = [ByteBuffer?](repeating: nil, count: IRCRenderCache.slots)
     private var messages = [ChatMessage?](repeating: nil, count: IRCRenderCache.slots)
-    private var keys = [(channel: String, from: String)?](repeating: nil, count: IRCRenderCache.slots)
     private var rendered = [ByteBuffer?](repeating: nil, count: IRCRenderCache.slots * IRCRenderCache.variants)
     /// The last run of messages handed to the loop's IRC members, whole.
     var batch = IRCRenderedBatch()
@@ -79,7 +78,6 @@ final class IRCRenderCache {
         filled[slot] = fills
         frames[slot] = ByteBuffer(bytes: frame.readableBytesView)
         messages[slot] = nil
-        keys[slot] = nil
         for index in (slot * Self.variants)..<((slot + 1) * Self.variants) {
             if let old = rendered[index] {
                 keptBytes -= old.capacity
@@ -99,22 +97,6 @@ final class IRCRenderCache {
         else { return nil }
         messages[slot] = message
         return message
-    }
-
-    /// The channel's and sender's keys of the message in `slot`, for a member telling its own copy.
-    func keys(slot: Int) -> (channel: String, from: String)? {
-        if let known = keys[slot] { return known }
-        // Read where they lie: decoding the whole message would validate its body too, for nothing.
-        guard let frame = frames[slot] else { return nil }
-        let channelAt = frame.readerIndex + ProtocolLimits.headerLength
-        guard let channelLength = frame.getInteger(at: channelAt, as: UInt16.self),
-            let channel = frame.getString(at: channelAt + 2, length: Int(channelLength)),
-            let fromLength = frame.getInteger(at: channelAt + 2 + Int(channelLength) + 16, as: UInt16.self),
-            let from = frame.getString(at: channelAt + 2 + Int(channelLength) + 18, length: Int(fromLength))
-        else { return nil }
-        let made = (channel: channel.lowercased(), from: Nick.key(for: from))
-        keys[slot] = made
-        return made
     }
 
     /// Whether `slot` holds message `id` of the channel named in `frame`.
