@@ -193,7 +193,8 @@ import Testing
         for index in 0..<100 { conversation.receive(line: "PRIVMSG #elsewhere\(index) :not a member") }
         conversation.receive(line: "PRIVMSG #mine :in flight")
         let sends = conversation.takeRequests()
-        let companion = ChatMessage(channel: "#mine", id: 5, time: Self.time, from: "ann", body: .text("from my laptop"))
+        let companion = ChatMessage(
+            channel: "#mine", id: 5, time: Self.time, from: "ann", body: .text("from my laptop"))
         conversation.receive(.message(companion), requestID: 0)
         #expect(conversation.takeLines().map { $0.params.last } == ["from my laptop"])
         #expect(conversation.showsEveryChannelMessage)
