@@ -1,5 +1,3 @@
-import NIOCore
-import NIOEmbedded
 import TChatAuth
 import TChatClient
 import TChatProtocol
@@ -14,76 +12,6 @@ import Testing
         connection.lines.filter { $0.verb == verb && $0.source?.hasPrefix(nick + "!") == true }.map {
             $0.params.joined(separator: " ")
         }
-    }
-
-    /// account-tag: a logged-in user's channel and direct messages carry its account, from across the link too; a
-    /// guest's carry none, events (its JOIN) none, and a client that did not ask gets no tag.
-    @Test func aLoggedInSendersLinesCarryItsAccountForClientsThatAskedAcrossTheLink() async throws {
-        let a = try await NetworkAccountTests.server("A")
-        let b = try await NetworkAccountTests.server("B") {
-            $0.peers = [a.peerAddress]
-            $0.ircAddress = ServerAddress(host: "127.0.0.1", port: 0)
-        }
-        defer { Task { await NetworkTests.stop([a, b]) } }
-        #expect(await NetworkTests.linked([a, b]))
-        let ann = try await AccountTests.registered("ann", on: a)
-        let guest = try await RawConnection.connect(to: a.address)
-        try await guest.hello("guest")
-        try await guest.send(.join(channel: "#team", history: 0), id: 2)
-        #expect(await guest.reply(to: 2).last == .ok)
-        let clientsOnB = try #require(b.server.context?.clients)
-        #expect(await eventually { clientsOnB.accountName(of: "ann") == "ann" })
-
-        let irc = try #require(b.server.ircAddress)
-        let ida = try await IRCConnection.connect(to: irc)
-        try await ida.register("ida", capabilities: ["account-tag"])
-        let ivan = try await IRCConnection.connect(to: irc)
-        try await ivan.register("ivan")
-        for client in [ida, ivan] {
-            try await client.send("JOIN #team")
-            await client.waitFor("366", client === ida ? "ida" : "ivan", "#team")
-        }
-        try await ann.send(.join(channel: "#team", history: 0), id: 3)
-        #expect(await ann.reply(to: 3).last == .ok)
-        try await ann.send(.send(channel: "#team", body: .text("from ann")), id: 4)
-        try await guest.send(.send(channel: "#team", body: .text("from a guest")), id: 3)
-        try await ann.send(.sendDirect(nick: "ida", body: .text("just for you")), id: 5)
-        for client in [ida, ivan] {
-            #expect(await client.waitFor { $0.params.last == "from a guest" } != nil)
-        }
-        let toIda = try #require(await ida.waitFor { $0.params.last == "just for you" })
-        #expect(toIda.tag("account") == "ann")
-        let annJoined = ida.lines.first { $0.verb == "JOIN" && $0.source == "ann!ann@tchat" }
-        #expect(annJoined != nil && annJoined?.tags.isEmpty == true)
-        let fromAnn = ida.lines.first { $0.params.last == "from ann" }
-        #expect(fromAnn?.tag("account") == "ann")
-        #expect(fromAnn?.tags.count == 1, "only the tag asked for")
-        #expect(ida.lines.first { $0.params.last == "from a guest" }?.tags.isEmpty == true)
-        #expect(ida.lines.filter { $0.source == "ida!ida@tchat" }.allSatisfy { $0.tags.isEmpty }, "ida is a guest")
-        #expect(ivan.lines.allSatisfy { $0.tags.isEmpty }, "ivan did not ask")
-    }
-
-    /// Sessions sharing a nick that no longer share an account (a drop logged them out, one logged in again)
-    /// name no account for the nick: one's account would otherwise show on the other's lines.
-    @Test func aNickWhoseSessionsDisagreeOnTheirAccountNamesNone() async throws {
-        let server = try await AccountTests.server()
-        defer { Task { await server.stop() } }
-        let laptop = try await AccountTests.registered("ann", on: server)
-        defer { laptop.channel.close(promise: nil) }
-        let clients = try #require(server.server.context?.clients)
-        let channel = EmbeddedChannel()
-        defer { _ = try? channel.finish() }
-        try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 4001)).get()
-        let phone = ClientSession(
-            id: 9_998, channel: channel, address: "127.0.0.1:4001", connectedAt: .now(),
-            hello: Hello(nick: "ann", clientName: "unit", clientVersion: "1", processID: 1, host: "h"))
-        _ = try clients.admit(phone, nick: Nick(validating: "ann"), account: "ann")
-        #expect(clients.sessions(named: "ann").count == 2)
-        #expect(clients.accountName(of: "ann") == "ann")
-        try clients.setAccount(nil, for: phone)
-        #expect(clients.accountName(of: "ann") == "", "the laptop is ann's, the phone nobody's")
-        try clients.setAccount(ClientManager.LoggedIn(key: "ann", name: "ann"), for: phone)
-        #expect(clients.accountName(of: "ann") == "ann")
     }
 
     @Test func accountsReachTheIRCClientsThatAskedOnJoinAndWhenTheyChange() async throws {

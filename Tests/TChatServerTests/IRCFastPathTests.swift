@@ -15,14 +15,14 @@ import Testing
         return buffer
     }
 
-    static func general(_ message: ChatMessage, variant: Int, account: String = "") -> String {
+    static func general(_ message: ChatMessage, variant: Int) -> String {
         var capabilities: Set<IRCCapability> = []
         if variant & 1 != 0 { capabilities.insert(.serverTime) }
         if variant & 2 != 0 { capabilities.insert(.messageTags) }
         if variant & 4 != 0 { capabilities.formUnion([.multiline, .batch]) }
-        if variant & 8 != 0 { capabilities.insert(.accountTag) }
-        let lines = IRCConversation.channelLines(message, capabilities: capabilities) { _, _ in account }
-        return String(buffer: IRCBridge.encode(lines, allocator: ByteBufferAllocator()))
+        let bytes = IRCBridge.encode(
+            IRCConversation.channelLines(message, capabilities: capabilities), allocator: ByteBufferAllocator())
+        return String(buffer: bytes)
     }
 
     @Test(arguments: [
@@ -34,28 +34,10 @@ import Testing
     func aPlainChannelMessageIsTheLineTheGeneralPathWrites(channel: String, from: String, text: String) throws {
         let message = ChatMessage(channel: channel, id: 4242, time: Self.time, from: from, body: .text(text))
         let frame = try Self.frame(message)
-        for account in ["", "Alice_2"] {
-            for variant in 0..<IRCRenderCache.variants {
-                let line = try #require(
-                    IRCChannelLine.render(frame: frame, variant: variant, allocator: .init()) { nick, time in
-                        #expect(nick == from && time == Self.time)
-                        return account
-                    })
-                let general = Self.general(message, variant: variant, account: account)
-                #expect(String(buffer: line) == general, "variant \(variant), account \(account)")
-                #expect(general.contains("account=Alice_2") == (variant & 8 != 0 && !account.isEmpty))
-            }
+        for variant in 0..<IRCRenderCache.variants {
+            let line = try #require(IRCChannelLine.render(frame: frame, variant: variant, allocator: .init()))
+            #expect(String(buffer: line) == Self.general(message, variant: variant), "variant \(variant)")
         }
-    }
-
-    /// An account name a tag value would escape (or one with a space, which no account has) is the general path's.
-    @Test func anAccountATagWouldEscapeTakesTheGeneralPath() throws {
-        let message = ChatMessage(channel: "#a", id: 7, time: Self.time, from: "alice", body: .text("hi"))
-        let frame = try Self.frame(message)
-        for account in ["a;b", "a\\b", "a b", "zoë"] {
-            #expect(IRCChannelLine.render(frame: frame, variant: 8, allocator: .init()) { _, _ in account } == nil)
-        }
-        #expect(Self.general(message, variant: 8, account: "a;b").hasPrefix("@account=a\\:b :alice!alice@tchat"))
     }
 
     @Test(arguments: [
@@ -153,9 +135,7 @@ import Testing
             let shortSlot = try #require(cache.slot(forMessageFrame: shortFrame))
             guard shortSlot == keptSlot || shortSlot == keptSlot ^ (IRCRenderCache.slots / 2) else { continue }
             collided += 1
-            let lines = cache.lines(slot: shortSlot, variant: 0, allocator: .init(), account: { _, _ in "" }) {
-                _ in []
-            }
+            let lines = cache.lines(slot: shortSlot, variant: 0, allocator: .init()) { _ in [] }
             #expect(String(buffer: lines) == Self.general(short, variant: 0))
         }
         #expect(collided > 0, "no name shared the cached one's places")
@@ -169,9 +149,9 @@ import Testing
         for id in 1...UInt64(48) {
             let message = ChatMessage(channel: "#big", id: id, time: Self.time, from: "alice", body: .text(text))
             let slot = try #require(cache.slot(forMessageFrame: try Self.frame(message)))
-            for variant in [0, 1, 2, 3, 8, 9, 10, 11] {
-                let lines = cache.lines(slot: slot, variant: variant, allocator: .init(), account: { _, _ in "A" }) {
-                    IRCConversation.channelLines($0, capabilities: [.serverTime]) { _, _ in "A" }
+            for variant in 0..<IRCRenderCache.variants {
+                let lines = cache.lines(slot: slot, variant: variant, allocator: .init()) {
+                    IRCConversation.channelLines($0, capabilities: [.serverTime])
                 }
                 #expect(lines.readableBytes > 3_000)
                 rendered += lines.readableBytes
@@ -185,7 +165,7 @@ import Testing
         for id in 100...UInt64(100 + 2 * IRCRenderCache.slots) {
             let message = ChatMessage(channel: "#small", id: id, time: Self.time, from: "bob", body: .text("hi"))
             let slot = try #require(cache.slot(forMessageFrame: try Self.frame(message)))
-            _ = cache.lines(slot: slot, variant: 1, allocator: .init(), account: { _, _ in "" }) { _ in [] }
+            _ = cache.lines(slot: slot, variant: 1, allocator: .init()) { _ in [] }
         }
         #expect(cache.keptTotal == cache.recountKept())
         #expect(cache.keptTotal <= cache.maxKeptTotal)

@@ -91,19 +91,11 @@ extension ClientManager {
     }
 
     /// The name of the account whoever holds `nick` here or on a linked server is logged in to; empty when none.
-    ///
-    /// Sessions sharing a nick are one person logged in to one account, but a drop logs them all out and each may
-    /// then log in on its own: while they disagree the nick has no one account, and none is named (account-tag
-    /// would otherwise put one session's account on another's lines).
     func accountName(of nick: String) -> String {
         state.withLock { state in
             let key = Nick.key(for: nick)
-            guard let first = state.nicks.localByKey[key] else { return state.nicks.remote[key]?.account ?? "" }
-            let name = state.accountOf[first]?.name ?? ""
-            for other in state.nicks.sessions(holding: key) where (state.accountOf[other]?.name ?? "") != name {
-                return ""
-            }
-            return name
+            if let first = state.nicks.localByKey[key] { return state.accountOf[first]?.name ?? "" }
+            return state.nicks.remote[key]?.account ?? ""
         }
     }
 }

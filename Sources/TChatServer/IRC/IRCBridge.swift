@@ -230,11 +230,9 @@ final class IRCBridge: ChannelDuplexHandler {
                     emit(lines)
                 } else {
                     let capabilities = conversation.capabilities
-                    let facts = conversation.facts
-                    let account = { facts.accountTag(of: $0, sentAt: $1) }
                     emit(
-                        renderCache.lines(slot: slot, variant: variant, allocator: allocator, account: account) {
-                            IRCConversation.channelLines($0, capabilities: capabilities, account: account)
+                        renderCache.lines(slot: slot, variant: variant, allocator: allocator) {
+                            IRCConversation.channelLines($0, capabilities: capabilities)
                         })
                 }
                 continue

@@ -1,7 +1,6 @@
 /// The IRCv3 capabilities this server offers (CAP LS), each one it honours in full.
 enum IRCCapability: String, CaseIterable, Sendable {
     case accountNotify = "account-notify"
-    case accountTag = "account-tag"
     case awayNotify = "away-notify"
     case batch
     case capNotify = "cap-notify"

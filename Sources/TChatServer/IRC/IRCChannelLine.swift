@@ -11,12 +11,8 @@ import TChatProtocol
 /// to escape) answers nil and takes that path.
 enum IRCChannelLine {
     /// The line of the MESSAGE frame `frame` (all of it, length first) with the tags of `variant` (1: server-time,
-    /// 2: msgid, 8: the account `account` gives for the sender's nick and the message's time), or nil when it takes
-    /// the general path.
-    static func render(
-        frame: ByteBuffer, variant: Int, allocator: ByteBufferAllocator,
-        account: (String, Timestamp) -> String = { _, _ in "" }
-    ) -> ByteBuffer? {
+    /// 2: msgid), or nil when it takes the general path.
+    static func render(frame: ByteBuffer, variant: Int, allocator: ByteBufferAllocator) -> ByteBuffer? {
         var reader = frame
         guard reader.readableBytes > ProtocolLimits.headerLength else { return nil }
         reader.moveReaderIndex(forwardBy: ProtocolLimits.headerLength)
@@ -39,14 +35,9 @@ enum IRCChannelLine {
             isPlainWord(from), isOneLine(body)
         else { return nil }
 
-        // The account tag's value, written as it is: an account name a tag would escape takes the general path.
-        let accountName = variant & 8 != 0 ? account(String(buffer: from), Timestamp(milliseconds: milliseconds)) : ""
-        guard accountName.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: ";") && $0 != 0x5C }) else {
-            return nil
-        }
-        var line = allocator.buffer(capacity: 80 + overhead + body.readableBytes + accountName.utf8.count)
+        var line = allocator.buffer(capacity: 80 + overhead + body.readableBytes)
         let variant = variant & 3  // 4, multiline batches, changes nothing for one line
-        if variant != 0 || !accountName.isEmpty {
+        if variant != 0 {
             line.writeStaticString("@")
             if variant & 1 != 0 {
                 var time: [UInt8] = []
@@ -64,11 +55,6 @@ enum IRCChannelLine {
                 channel.withUnsafeReadableBytes { name in
                     for byte in name { line.writeInteger(byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte) }
                 }
-            }
-            if !accountName.isEmpty {
-                if variant != 0 { line.writeStaticString(";") }
-                line.writeStaticString("account=")
-                line.writeString(accountName)
             }
             line.writeStaticString(" ")
         }

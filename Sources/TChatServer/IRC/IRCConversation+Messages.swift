@@ -107,14 +107,10 @@ extension IRCConversation {
     static let maxLinesPerMessage = 160
 
     /// A channel message's lines for a client with `capabilities`: all a client needs to know to render it, so
-    /// one rendering serves every client alike (`IRCRenderCache`). `account`: the sender's, for account-tag
-    /// (`IRCServerFacts.accountTag`).
-    static func channelLines(
-        _ message: ChatMessage, capabilities: Set<IRCCapability>, account: (String, Timestamp) -> String
-    ) -> [IRCMessage] {
+    /// one rendering serves every client alike (`IRCRenderCache`).
+    static func channelLines(_ message: ChatMessage, capabilities: Set<IRCCapability>) -> [IRCMessage] {
         let tags = tags(
-            capabilities, time: message.time, messageID: messageID(channel: message.channel, id: message.id),
-            account: account(message.from, message.time))
+            capabilities, time: message.time, messageID: messageID(channel: message.channel, id: message.id))
         let batches = capabilities.contains(.multiline) && capabilities.contains(.batch)
         return lines(
             from: message.from, to: message.channel, body: message.body, tags: tags,
@@ -122,10 +118,10 @@ extension IRCConversation {
     }
 
     /// Which rendering of a channel message this client takes: the tags it asked for, and whether it takes
-    /// multi-line messages as batches, as four bits.
+    /// multi-line messages as batches, as three bits.
     var renderVariant: Int {
         (capabilities.contains(.serverTime) ? 1 : 0) | (capabilities.contains(.messageTags) ? 2 : 0)
-            | (takesMultilineBatches ? 4 : 0) | (capabilities.contains(.accountTag) ? 8 : 0)
+            | (takesMultilineBatches ? 4 : 0)
     }
 
     /// Every live channel message reaching this client is shown, in its `renderVariant`, once it is welcomed: its
@@ -149,11 +145,7 @@ extension IRCConversation {
         from sender: String, to target: String, body: MessageBody, time: Timestamp,
         messageID: @autoclosure () -> String?, id: UInt64? = nil
     ) {
-        var tags: [IRCTag] = []
-        if !capabilities.isEmpty {
-            let account = facts.accountTag(of: sender, sentAt: time)
-            tags = Self.tags(capabilities, time: time, messageID: messageID(), account: account)
-        }
+        let tags = capabilities.isEmpty ? [] : Self.tags(capabilities, time: time, messageID: messageID())
         let batch = takesMultilineBatches ? "ml" + String(id ?? time.milliseconds, radix: 36) : nil
         lines.append(contentsOf: Self.lines(from: sender, to: target, body: body, tags: tags, batch: batch))
     }
@@ -163,17 +155,12 @@ extension IRCConversation {
         Self.tags(capabilities, time: time, messageID: messageID())
     }
 
-    /// server-time, msgid and account-tag's account (empty: none), for the clients that asked for them.
     static func tags(
-        _ capabilities: Set<IRCCapability>, time: Timestamp, messageID: @autoclosure () -> String?,
-        account: @autoclosure () -> String = ""
+        _ capabilities: Set<IRCCapability>, time: Timestamp, messageID: @autoclosure () -> String?
     ) -> [IRCTag] {
         var tags: [IRCTag] = []
         if capabilities.contains(.serverTime) { tags.append(IRCTag("time", time.iso8601)) }
         if capabilities.contains(.messageTags), let messageID = messageID() { tags.append(IRCTag("msgid", messageID)) }
-        if capabilities.contains(.accountTag), case let name = account(), !name.isEmpty {
-            tags.append(IRCTag("account", name))
-        }
         return tags
     }
 

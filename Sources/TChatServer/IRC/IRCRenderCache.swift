@@ -24,10 +24,10 @@ import TChatProtocol
 ///
 /// Kept as parallel arrays, looked up by slot, so a hit copies no strings or arrays. Lives on its loop and is only
 /// touched there. Renderings are kept up to `maxKeptTotal` bytes in all, whatever mix of variants the loop's
-/// clients asked for (sixteen per message would be 128 MiB at worst); past it they are made for each member.
+/// clients asked for (eight per message would be 64 MiB at worst); past it they are made for each member.
 final class IRCRenderCache {
     static let slots = 2048
-    static let variants = 16
+    static let variants = 8
     static let maxKeptBytes = 4096
     /// The most bytes of renderings kept at once: 16 MiB unless a test says less.
     let maxKeptTotal: Int
@@ -110,16 +110,15 @@ final class IRCRenderCache {
         }
     }
 
-    /// The lines of the message in `slot` for a client with `variant`'s tags, rendered on first use; `account`
-    /// names the sender's account for a variant with account-tag, read once for every member of the loop.
+    /// The lines of the message in `slot` for a client with `variant`'s tags, rendered on first use.
     func lines(
-        slot: Int, variant: Int, allocator: ByteBufferAllocator, account: (String, Timestamp) -> String,
+        slot: Int, variant: Int, allocator: ByteBufferAllocator,
         render: (ChatMessage) -> [IRCMessage]
     ) -> ByteBuffer {
         if let bytes = rendered[slot * Self.variants + variant] { return bytes }
         let bytes: ByteBuffer
         if let frame = frames[slot],
-            let line = IRCChannelLine.render(frame: frame, variant: variant, allocator: allocator, account: account)
+            let line = IRCChannelLine.render(frame: frame, variant: variant, allocator: allocator)
         {
             bytes = line
         } else if let message = message(in: slot) {

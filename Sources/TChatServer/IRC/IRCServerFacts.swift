@@ -15,26 +15,6 @@ struct IRCServerFacts: Sendable {
     var maxChannels: Int
     /// What time it is, for TIME: injected so the conversation stays a pure function of its input.
     var now: @Sendable () -> Timestamp = { .now() }
-    /// The account the holder of a nick is logged in to, here or on a linked server; empty for none.
-    var accountOf: @Sendable (String) -> String = { _ in "" }
-
-    /// The newest a message must be to carry its sender's account: older ones reach clients as live messages too
-    /// (a channel's history brought after a link or from the store), from whoever held the nick then.
-    static let accountTagMaxAge: UInt64 = 10_000
-
-    /// The account to tag a message from `nick` sent at `time` with (IRCv3 account-tag), empty for none.
-    ///
-    /// tchat's messages carry no account, so it is the one the nick's holder is logged in to as the message goes
-    /// out, the sender's "current" account as the spec says. A nick registered to an account is only ever held by
-    /// that account's sessions, and sessions sharing a nick but not an account name none; only an unregistered
-    /// nick that changed hands between a message and its delivery could show the next holder's account. Only
-    /// messages carry it (PRIVMSG, NOTICE, a multi-line message's BATCH): tchat's other events name a nick that
-    /// may already be someone else's by the time they are shown.
-    func accountTag(of nick: String, sentAt time: Timestamp) -> String {
-        let now = self.now().milliseconds
-        guard now <= time.milliseconds || now - time.milliseconds <= Self.accountTagMaxAge else { return "" }
-        return accountOf(nick)
-    }
 
     /// The ISUPPORT tokens (005), every one true of this server.
     var isupport: [String] {
@@ -71,7 +51,6 @@ extension IRCServerFacts {
         self.init(
             serverName: server.servers.name, network: server.servers.name, startedAt: server.servers.startedAt,
             saslMechanisms: hasAccounts ? (overTLS ? ["PLAIN", "SCRAM-SHA-256"] : ["SCRAM-SHA-256"]) : [],
-            maxChannels: configuration.maxChannelsPerClient,
-            accountOf: { [clients = server.clients] nick in clients.accountName(of: nick) })
+            maxChannels: configuration.maxChannelsPerClient)
     }
 }
