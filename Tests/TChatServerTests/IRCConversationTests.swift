@@ -211,6 +211,36 @@ import Testing
         #expect(conversation.takeLines().map(\.command) == ["401", "PONG"])
     }
 
+    /// LUSERS and LINKS from LIST_SERVERS: every server of the network, with its clients and `--max-clients`.
+    @Test func lusersAndLinksCountTheNetworksServersAndTheirClients() {
+        var conversation = Self.welcomed()
+        let here = ServerInfo(
+            name: "irc.test", version: "1.2", clientAddress: "127.0.0.1:7000", clients: 3, capacity: 100,
+            startedAt: Self.time, isThisServer: true)
+        let other = ServerInfo(
+            name: "b.test", version: "1.2", clientAddress: "127.0.0.1:7100", clients: 4, capacity: 50,
+            startedAt: Self.time, isThisServer: false)
+        for command in ["LUSERS", "LINKS"] {
+            conversation.receive(line: command)
+            let asked = conversation.takeRequests()
+            #expect(asked.map(\.frame) == [.listServers])
+            conversation.receive(.serverInfo(other), requestID: asked[0].id)
+            conversation.receive(.serverInfo(here), requestID: asked[0].id)
+            conversation.receive(.ok, requestID: asked[0].id)
+        }
+        let lines = conversation.takeLines().map { ([$0.command] + $0.params.dropFirst()).joined(separator: " ") }
+        #expect(
+            lines == [
+                "251 There are 7 users and 0 invisible on 2 servers",
+                "255 I have 3 clients and 1 servers",
+                "265 3 100 Current local users 3, max 100",
+                "266 7 150 Current global users 7, max 150",
+                "364 irc.test irc.test 0 tchatd-1.2, clients at 127.0.0.1:7000",
+                "364 b.test irc.test 1 tchatd-1.2, clients at 127.0.0.1:7100",
+                "365 * End of /LINKS list",
+            ])
+    }
+
     @Test func aJoinBecomesJoinTopicAndNamesWithOperators() {
         var conversation = Self.welcomed(capabilities: "multi-prefix")
         conversation.receive(line: "JOIN #ops")

@@ -51,6 +51,8 @@ extension IRCConversation {
             if only == nil || only!.contains(info.name.lowercased()) {
                 numeric(.list, info.name, String(info.members), info.topic)
             }
+        case (.serverInfo(let info), .lusers), (.serverInfo(let info), .links):
+            request.servers.append(info)
         case (.clientInfo(let info), .names):
             request.members.append(info.nick)
         case (.clientInfo(let info), .who):
@@ -91,6 +93,10 @@ extension IRCConversation {
     private mutating func completed(_ request: IRCPendingRequest) {
         let me = Self.mask(currentNick)
         switch request.kind {
+        case .lusers:
+            sendUserCounts(request.servers)
+        case .links:
+            sendLinks(request.servers)
         case .hello:
             if let welcome = request.welcome { self.welcome(welcome, text: welcome.welcomeText) }
             readHeldLines()

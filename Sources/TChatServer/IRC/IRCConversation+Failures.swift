@@ -70,7 +70,7 @@ extension IRCConversation {
             case .noSuchNick: numeric(.noSuchNick, word(nick), error.message)
             default: notice(error.message)
             }
-        case .away, .quit:
+        case .away, .quit, .lusers, .links:
             notice(error.message)
         case .lookup(let group, let index):
             // Nobody holds the nick, or the request was refused (the budget): not on, as far as this reply goes.

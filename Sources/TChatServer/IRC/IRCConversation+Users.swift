@@ -61,4 +61,39 @@ extension IRCConversation {
     mutating func time() {
         numeric(.time, facts.serverName, facts.now().iso8601)
     }
+
+    /// LUSERS and LINKS come from tchat's LIST_SERVERS: every server of the network with its clients.
+    mutating func lusers() {
+        request(.listServers, .lusers)
+    }
+
+    mutating func links() {
+        request(.listServers, .links)
+    }
+
+    /// 251, 255, 265 and 266. tchat has no invisible users and no IRC operators to count; channels are not
+    /// counted here (LIST shows them), so 252 to 254 are left out, as servers may.
+    mutating func sendUserCounts(_ servers: [ServerInfo]) {
+        let global = servers.reduce(0) { $0 + Int($1.clients) }
+        let globalMax = servers.reduce(0) { $0 + Int($1.capacity) }
+        let here = servers.first { $0.isThisServer }
+        let local = Int(here?.clients ?? 0)
+        let localMax = Int(here?.capacity ?? 0)
+        let count = max(servers.count, 1)
+        numeric(.luserClient, "There are \(global) users and 0 invisible on \(count) servers")
+        numeric(.luserMe, "I have \(local) clients and \(count - 1) servers")
+        numeric(.localUsers, String(local), String(localMax), "Current local users \(local), max \(localMax)")
+        numeric(.globalUsers, String(global), String(globalMax), "Current global users \(global), max \(globalMax)")
+    }
+
+    /// 364 for each server (this one first, the others one hop away: tchat's servers link each to each), 365.
+    mutating func sendLinks(_ servers: [ServerInfo]) {
+        let here = servers.first { $0.isThisServer }?.name ?? facts.serverName
+        for server in servers.sorted(by: { $0.isThisServer && !$1.isThisServer }) {
+            numeric(
+                .links, server.name, here,
+                "\(server.isThisServer ? 0 : 1) tchatd-\(server.version), clients at \(server.clientAddress)")
+        }
+        numeric(.endOfLinks, "*", "End of /LINKS list")
+    }
 }

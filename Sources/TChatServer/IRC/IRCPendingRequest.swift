@@ -35,6 +35,9 @@ struct IRCPendingRequest {
         case ping(token: String)
         /// One nick's WHOIS of an ISON or USERHOST (`IRCLookup`).
         case lookup(group: UInt32, index: Int)
+        /// LUSERS and LINKS: the network's servers, with their clients.
+        case lusers
+        case links
     }
 
     var kind: Kind
@@ -48,5 +51,6 @@ struct IRCPendingRequest {
     /// WHO's members so far, each with the away text and account that follow its CLIENT_INFO.
     var whoEntries: [IRCWhoQuery.Entry] = []
     var messages: [ChatMessage] = []
+    var servers: [ServerInfo] = []
     var found = false
 }
