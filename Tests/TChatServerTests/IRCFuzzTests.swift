@@ -26,7 +26,8 @@ import Testing
         ":fuzz!u@h PRIVMSG #fuzz :with source", "CHATHISTORY LATEST #fuzz * 10",
         "CHATHISTORY BEFORE #fuzz msgid=5-#fuzz 5", "CHATHISTORY AFTER #fuzz timestamp=2027-01-15T08:00:00.250Z 5",
         "CHATHISTORY BETWEEN #fuzz timestamp=2027-01-15T08:00:00.250Z msgid=3-#fuzz 50",
-        "CHATHISTORY AROUND #fuzz timestamp=2027-01-15T08:00:00.250Z 2", "CHATHISTORY TARGETS * * 10", "QUIT :done",
+        "CHATHISTORY AROUND #fuzz timestamp=2027-01-15T08:00:00.250Z 2", "CHATHISTORY TARGETS * * 10", "LUSERS",
+        "LINKS", "QUIT :done",
     ].map { Array($0.utf8) }
 
     /// Frames a tchat server may send back, for the conversation's answers and events.
@@ -47,6 +48,10 @@ import Testing
                     version: 1, serverName: "s", serverVersion: "1", nick: "fuzz", address: "", connectedAt: time,
                     maxFrameLength: 65536, welcomeText: "hi\nthere", motd: "m")),
             .sent(id: 4, time: time),
+            .serverInfo(
+                ServerInfo(
+                    name: "s\r\nQUIT", version: "1", clientAddress: "h:1", clients: .max, capacity: .max,
+                    startedAt: time, isThisServer: true)),
             .message(ChatMessage(channel: "#fuzz", id: 7, time: time, from: "other", body: .text("stored"))),
         ]
         var frames = (0..<Int.random(in: 0...2, using: &generator)).map { _ in results.randomElement(using: &generator)!
