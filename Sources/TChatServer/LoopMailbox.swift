@@ -155,12 +155,19 @@ final class LoopMailbox: Sendable {
                     }
                 }
                 let sessions = deliveries[start].sessions
+                var left: [Int] = []
                 for index in sessions.indices {
                     let id = sessions[index].id
                     guard id == excluded || alsoExcluded.contains(id) else {
                         drain.append(frames, to: sessions[index])
                         continue
                     }
+                    left.append(index)
+                }
+                // After every member handed the run whole, so those stay one after another (an IRC bridge renders
+                // a run once for all of them, `IRCRenderedBatch`).
+                for index in left {
+                    let id = sessions[index].id
                     var rest = ByteBuffer()
                     for other in start..<end where deliveries[other].excluded != id {
                         rest.writeImmutableBuffer(deliveries[other].frames)

@@ -121,4 +121,52 @@ import Testing
         #expect(pongs.count == 2 && written[pongs[0]].hasSuffix("one") && written[pongs[1]].hasSuffix("two"))
         #expect(channel.isActive)
     }
+
+    /// What the bridge hands the connection handler, in order: frames (their types) and OwnCopies events.
+    final class Recorder: ChannelInboundHandler {
+        typealias InboundIn = ByteBuffer
+        var seen: [String] = []
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            var buffer = unwrapInboundIn(data)
+            var decoder = FrameDecoder()
+            var types: [String] = []
+            while case .success(let raw)? = try? decoder.decode(buffer: &buffer) {
+                types.append(String(describing: (try? ClientFrame(decoding: raw))?.type ?? .ping))
+            }
+            seen.append(types.joined(separator: ","))
+            context.fireChannelRead(data)
+        }
+
+        func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+            if let ownCopies = event as? OwnCopies { seen.append("own copies \(ownCopies.wanted)") }
+        }
+    }
+
+    /// Lines held while the HELLO is answered are read together; a CAP REQ among them changes echo-message for
+    /// the SENDs after it only: the handler is told between them.
+    @Test func theConnectionHandlerIsToldOfOwnCopiesBeforeTheRequestsTheyApplyTo() throws {
+        let recorder = Recorder()
+        let bridge = IRCBridge(
+            facts: IRCConversationTests.facts, renderCache: IRCRenderCache(), rate: 1_000, burst: 100_000,
+            lineTimeout: .seconds(30))
+        let channel = EmbeddedChannel()
+        defer { _ = try? channel.finish() }
+        try channel.pipeline.syncOperations.addHandlers([bridge, recorder])
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 6667)).wait()
+        try channel.writeInbound(ByteBuffer(string: "NICK ann\r\nUSER u 0 * :U\r\n"))
+        try channel.writeInbound(
+            ByteBuffer(string: "PRIVMSG #a :one\r\nCAP REQ :echo-message\r\nPRIVMSG #a :two\r\nPRIVMSG #a :three\r\n"))
+        let hello = try Self.requests(channel)
+        #expect(hello.count == 1, "the rest waits for the welcome")
+        let welcome = Welcome(
+            version: 1, serverName: "irc.test", serverVersion: "1", nick: "ann", address: "",
+            connectedAt: IRCConversationTests.time, maxFrameLength: 65536, welcomeText: "", motd: "")
+        try Self.answer(channel, [.welcome(welcome), .ok], to: hello[0].id)
+        _ = try Self.lines(channel)
+        #expect(
+            recorder.seen == [
+                "own copies false", "HELLO", "SEND", "own copies true", "SEND,SEND",
+            ])
+    }
 }

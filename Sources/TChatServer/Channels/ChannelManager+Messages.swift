@@ -124,10 +124,11 @@ extension ChannelManager {
             throw ProtocolError(.storageFailure, "the history writer is overloaded; message not sent, try again")
         }
         state.history.append(message)
+        // A sender that shows its own messages without their copy (IRC without echo-message) is left out.
+        var excludedSender: ClientSession?
+        if case .client(let reply)? = ack, !reply.ownCopy { excludedSender = reply.session }
         if let frame {
-            // A sender that shows its own messages without their copy (IRC without echo-message) is left out.
-            var excluded: UInt64?
-            if case .client(let reply)? = ack, !reply.ownCopy { excluded = reply.session.id }
+            let excluded = excludedSender?.id
             if message.body.contentType == .notice,
                 let text = SubscriberSet.encode(.message(NoticeFallback.asText(message)), capacity: size)
             {
@@ -138,7 +139,8 @@ extension ChannelManager {
             }
         }
         counters.messages.add(1, ordering: .relaxed)
-        counters.deliveries.add(state.members.local.count, ordering: .relaxed)
+        let senderLeftOut = excludedSender.map { state.members.local.contains($0) } ?? false
+        counters.deliveries.add(state.members.local.count - (senderLeftOut ? 1 : 0), ordering: .relaxed)
     }
 
     /// A client of ours sending to a channel, for the checks of a restricted channel (`ChannelAccess.checkSend`).

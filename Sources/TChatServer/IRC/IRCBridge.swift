@@ -119,13 +119,18 @@ final class IRCBridge: ChannelDuplexHandler {
         }
         let requests = conversation.takeRequests()
         guard !requests.isEmpty else { return }
-        // Before the requests it applies to: whether their channel messages come back to this client.
-        if ownCopiesTold != conversation.wantsOwnCopies {
-            ownCopiesTold = conversation.wantsOwnCopies
-            context.fireUserInboundEventTriggered(OwnCopies(wanted: conversation.wantsOwnCopies))
-        }
         var frames = context.channel.allocator.buffer(capacity: 64 * requests.count)
-        for (frame, id) in requests {
+        for (frame, id, ownCopies) in requests {
+            // Before the requests it applies to, and after those before it: whether their channel messages come
+            // back to this client. The handler reads every whole frame it is handed at once.
+            if ownCopiesTold != ownCopies {
+                if frames.readableBytes > 0 {
+                    context.fireChannelRead(wrapInboundOut(frames))
+                    frames = context.channel.allocator.buffer(capacity: 64)
+                }
+                ownCopiesTold = ownCopies
+                context.fireUserInboundEventTriggered(OwnCopies(wanted: ownCopies))
+            }
             do {
                 try frame.encode(requestID: id, into: &frames)
             } catch {
@@ -133,7 +138,7 @@ final class IRCBridge: ChannelDuplexHandler {
                 conversation.receive(.error(error), requestID: id)
             }
         }
-        context.fireChannelRead(wrapInboundOut(frames))
+        if frames.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(frames)) }
         let refusals = conversation.takeLines()
         if !refusals.isEmpty {
             context.writeAndFlush(

@@ -31,11 +31,7 @@ struct IRCConversation {
     let facts: IRCServerFacts
     private(set) var phase = Phase.registering
     /// The nick asked for while registering; the nick held once welcomed.
-    var nick: String? {
-        didSet { nickKey = nick.map { Nick.key(for: $0) } ?? "" }
-    }
-    /// `nick`'s skeleton, to tell this client's own messages.
-    private(set) var nickKey = ""
+    var nick: String?
     var user: String?
     var realName = ""
     /// CAP LS or REQ came before registration ended: the welcome waits for CAP END.
@@ -70,7 +66,9 @@ struct IRCConversation {
     /// Set when the connection should end without the tchat side ending it (a QUIT before the welcome).
     var wantsClose = false
     /// What to hand the tchat connection handler, in order.
-    var requests: [(frame: ClientFrame, id: UInt32)] = []
+    /// Each with whether its channel messages come back to this client (`OwnCopies`), as they were when it was
+    /// made: lines held and read together may change echo-message between two of them.
+    var requests: [(frame: ClientFrame, id: UInt32, ownCopies: Bool)] = []
 
     init(facts: IRCServerFacts) {
         self.facts = facts
@@ -83,7 +81,7 @@ struct IRCConversation {
     }
 
     /// The requests for the tchat side gathered since the last call.
-    mutating func takeRequests() -> [(frame: ClientFrame, id: UInt32)] {
+    mutating func takeRequests() -> [(frame: ClientFrame, id: UInt32, ownCopies: Bool)] {
         defer { requests.removeAll(keepingCapacity: true) }
         return requests
     }
@@ -151,7 +149,7 @@ struct IRCConversation {
         let id = nextRequestID
         nextRequestID = nextRequestID == UInt32.max ? 1 : nextRequestID + 1
         pending[id] = IRCPendingRequest(kind: kind)
-        requests.append((frame, id))
+        requests.append((frame, id, wantsOwnCopies))
         return true
     }
 
