@@ -228,7 +228,7 @@ public final class ChatServer: Service, Sendable {
             accounts?.onDrop { [weak clientManager, weak channelManager] key in
                 let (loggedOut, changes) = clientManager?.forgetAccount(key) ?? ([], [])
                 channelManager?.forgetAccount(key)
-                ChannelManager.tellLoggedOut(loggedOut)
+                ClientManager.tellLoggedOut(loggedOut)
                 for change in changes { channelManager?.announceAccount(change) }
             }
             for name in configuration.operators where accounts?.account(forKey: Nick.key(for: name)) == nil {

@@ -45,16 +45,6 @@ extension ChannelManager {
         Self.tell(event, to: members, except: holders)
     }
 
-    /// Tells sessions whose account was dropped (by one of them, by `tchatd account`, or on another server of the
-    /// network) that they are logged out: LOGGED_IN with no account, as an event. Their clients stop logging in
-    /// with it on reconnecting, and an IRC client gets 901.
-    static func tellLoggedOut(_ sessions: [ClientSession]) {
-        var audience = SubscriberSet()
-        for session in sessions { audience.insert(session) }
-        guard !audience.isEmpty, let frame = SubscriberSet.encode(.loggedIn(account: "")) else { return }
-        audience.deliver(frame)
-    }
-
     /// Sends a presence event (AWAY_CHANGED, ACCOUNT_CHANGED) once to each of `members` that asked for it, but the
     /// `holders` of the nick.
     static func tell(_ event: ServerFrame, to members: [ClientSession], except holders: Set<UInt64> = []) {

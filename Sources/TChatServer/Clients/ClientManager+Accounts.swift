@@ -80,6 +80,16 @@ extension ClientManager {
         }
     }
 
+    /// Tells sessions whose account was dropped (by one of them, by `tchatd account`, or on another server of the
+    /// network) that they are logged out: LOGGED_IN with no account, as an event. Their clients stop logging in
+    /// with it on reconnecting, and an IRC client gets 901.
+    static func tellLoggedOut(_ sessions: [ClientSession]) {
+        var audience = SubscriberSet()
+        for session in sessions { audience.insert(session) }
+        guard !audience.isEmpty, let frame = SubscriberSet.encode(.loggedIn(account: "")) else { return }
+        audience.deliver(frame)
+    }
+
     /// Every session of ours logged in to `account` (a key).
     func sessions(ofAccount account: String) -> [ClientSession] {
         state.withLock { state in state.sessions(state.accountOf.filter { $0.value.key == account }.map(\.key)) }
