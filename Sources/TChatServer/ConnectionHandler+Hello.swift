@@ -24,12 +24,15 @@ extension ConnectionHandler {
                 try TextField.check(value, field, maxBytes: ProtocolLimits.maxHelloFieldBytes)
             }
             guard let connectionID else { throw ProtocolError(.internalError, "connection not registered") }
-            // A login proved before the hello counts if its account is still the one it proved, up to the moment
-            // it is recorded (`RecentDrops`).
+            // A login proved before the hello counts only if its account is still the one it proved (not dropped,
+            // not re-made, its password unchanged), up to the moment it is recorded (`RecentDrops`); otherwise the
+            // hello is refused, and the client may come again without it.
             let dropMark = server.clients.dropMark
-            let account = loginAccount.flatMap { proof in
-                server.clients.accounts?.account(forKey: proof.account)?.scram == proof.keys ? proof.account : nil
+            if let proof = loginAccount, server.clients.accounts?.account(forKey: proof.account)?.scram != proof.keys {
+                throw ProtocolError(
+                    .loginFailed, "the account you logged in to was dropped or its password changed: log in again")
             }
+            let account = loginAccount?.account
             let local = server.clients.count
             // An account's sessions share its nick on one server: one that arrives where another server holds the
             // nick (only its own sessions can, every server refusing it to others) goes there.
@@ -86,7 +89,9 @@ extension ConnectionHandler {
                     welcomeText: text, motd: self.server.live.current.motd)
             }
             flushPending(context: context)  // answers to requests before the hello go before its welcome
-            let admission = try server.clients.admit(session, nick: nick, account: account, checkedAt: dropMark) {
+            let admission = try server.clients.admit(
+                session, nick: nick, account: account, keys: loginAccount?.keys, checkedAt: dropMark
+            ) {
                 text in
                 session.encode([.welcome(welcome(text)), .ok], requestID: id)
             }

@@ -12,22 +12,30 @@ import Testing
         var drops = RecentDrops()
         drops.record("old")
         let mark = drops.mark
-        #expect(!drops.dropped("old", since: mark), "dropped before the login read the book, which then said so")
+        #expect(drops.dropped("old", since: mark) == false, "dropped before the login read the book, which said so")
         drops.record("alice")
         drops.record("bob")
-        #expect(drops.dropped("alice", since: mark))
-        #expect(drops.dropped("bob", since: mark))
-        #expect(!drops.dropped("carol", since: mark))
-        #expect(!drops.dropped("alice", since: drops.mark))
+        #expect(drops.dropped("alice", since: mark) == true)
+        #expect(drops.dropped("bob", since: mark) == true)
+        #expect(drops.dropped("carol", since: mark) == false)
+        #expect(drops.dropped("alice", since: drops.mark) == false)
+        #expect(throws: ProtocolError(.loginFailed, "the account alice was dropped while you logged in")) {
+            try drops.check("alice", since: mark)
+        }
     }
 
-    @Test func moreDropsThanItKeepsDuringOneLoginRefuseIt() {
+    /// Past what it remembers it cannot tell: the login is refused as one to try again, never as a wrong password
+    /// (a client forgets credentials refused so).
+    @Test func moreDropsThanItKeepsDuringOneLoginRefuseItAsOneToTryAgain() {
         var drops = RecentDrops()
         let mark = drops.mark
         for index in 0..<RecentDrops.kept { drops.record("account\(index)") }
-        #expect(!drops.dropped("alice", since: mark), "every drop since the mark is still known")
+        #expect(drops.dropped("alice", since: mark) == false, "every drop since the mark is still known")
         drops.record("one-more")
-        #expect(drops.dropped("alice", since: mark), "a drop it no longer remembers may have been alice's")
+        #expect(drops.dropped("alice", since: mark) == nil, "a drop it no longer remembers may have been alice's")
+        #expect {
+            try drops.check("alice", since: mark)
+        } throws: { ($0 as? ProtocolError)?.code == .storageFailure }
     }
 
     @Test func aLoginRecordedAfterItsAccountWasDroppedIsRefused() throws {
@@ -73,5 +81,22 @@ import Testing
         } throws: { ($0 as? ProtocolError)?.code == .loginFailed }
         #expect(clients.sessions(named: "ann").count == 1, "the phone holds nothing")
         #expect(clients.account(of: phone) == nil)
+    }
+
+    /// A LOGIN before the HELLO, then the password changed (or the account dropped) before the HELLO: the HELLO is
+    /// refused with 214, not admitted as a guest that believes it is logged in.
+    @Test func aHelloAfterALoginWhoseAccountChangedSinceIsRefused() async throws {
+        let server = try await AccountTests.server()
+        defer { Task { await server.stop() } }
+        let ann = try await AccountTests.registered("ann", on: server)
+        let phone = try await RawConnection.connect(to: server.address)
+        let login = try await AccountTests.login(phone, account: "ann", password: AccountTests.password)
+        #expect(login.contains(.loggedIn(account: "ann")))
+        try await ann.send(.setPassword(old: AccountTests.password, new: "a brand new password"), id: 3)
+        #expect(await ann.reply(to: 3, within: .seconds(30)) == [.ok])
+        try await phone.send(
+            .hello(Hello(nick: "ann", clientName: "raw", clientVersion: "1", processID: 1, host: "h")), id: 1)
+        #expect(AccountTests.errorCode(await phone.reply(to: 1)) == .loginFailed)
+        #expect(server.server.context?.clients.sessions(named: "ann").count == 1)
     }
 }

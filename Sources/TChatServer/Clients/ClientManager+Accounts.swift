@@ -40,9 +40,7 @@ extension ClientManager {
         _ account: LoggedIn?, for session: ClientSession, checkedAt mark: UInt64? = nil
     ) throws(ProtocolError) -> AccountChange? {
         try state.withLock { (state) throws(ProtocolError) -> AccountChange? in
-            if let account, let mark, state.drops.dropped(account.key, since: mark) {
-                throw ProtocolError(.loginFailed, "the account \(account.name) was dropped while you logged in")
-            }
+            if let account, let mark { try state.drops.check(account.key, since: mark) }
             guard let nick = state.nicks.localNick(session.id) else { return nil }
             let before = state.accountOf[session.id]
             state.accountOf[session.id] = account

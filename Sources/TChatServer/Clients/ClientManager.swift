@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import Synchronization
+import TChatAuth
 import TChatProtocol
 
 /// Who is connected, under which nick, and what is remembered of every nick that ever connected.
@@ -156,23 +157,24 @@ final class ClientManager: Sendable {
     /// `greet` makes the session's first frames from its welcome text; they are posted before the nick table lets
     /// go, so that nothing sent to the nick from elsewhere (a direct message to the sessions sharing it) comes first.
     func admit(
-        _ session: ClientSession, nick: Nick, account: String? = nil, checkedAt mark: UInt64? = nil,
-        greet: (String) -> ByteBuffer? = { _ in nil }
+        _ session: ClientSession, nick: Nick, account: String? = nil, keys: ScramKeys? = nil,
+        checkedAt mark: UInt64? = nil, greet: (String) -> ByteBuffer? = { _ in nil }
     ) throws(ProtocolError) -> Admission {
         try checkOwnership(of: nick, by: account)
         // Read before the nick table's lock, which never waits for the accounts' own; a drop after the caller
-        // checked the login (`mark`) is caught under the lock (`RecentDrops`).
+        // checked the login (`mark`) is caught under the lock (`RecentDrops`). `keys`: the ones the login proved,
+        // so that an account dropped and made again by someone else in between is not taken for it.
         let mark = mark ?? dropMark
         let accounts = self.accounts
-        let registered = account.flatMap { accounts?.account(forKey: $0) }
+        var registered = account.flatMap { accounts?.account(forKey: $0) }
+        if let keys, registered?.scram != keys { registered = nil }
         let accountWelcome = registered?.welcome ?? ""
         let (welcome, companions) = try state.withLock {
             (state) throws(ProtocolError) -> (String, [ClientSession]) in
             // An account dropped since its login logs nobody in: the hello is refused, and a client may come again
             // without it. Admitted as nobody, it would hold the account's nick and pass --require-account.
-            let loggedIn = account.flatMap { key in
-                state.drops.dropped(key, since: mark) ? nil : registered.map { LoggedIn(key: key, name: $0.name) }
-            }
+            if let account { try state.drops.check(account, since: mark) }
+            let loggedIn = account.flatMap { key in registered.map { LoggedIn(key: key, name: $0.name) } }
             if let account, loggedIn == nil {
                 throw ProtocolError(.loginFailed, "the account \(account) was dropped while you logged in")
             }

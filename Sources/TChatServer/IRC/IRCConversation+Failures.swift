@@ -70,8 +70,11 @@ extension IRCConversation {
             case .noSuchNick: numeric(.noSuchNick, word(nick), error.message)
             default: notice(error.message)
             }
-        case .away, .quit, .lusers, .links:
+        case .away, .quit, .lusers:
             notice(error.message)
+        case .links:
+            notice(error.message)
+            numeric(.endOfLinks, "*", "End of /LINKS list")
         case .lookup(let group, let index):
             // Nobody holds the nick, or the request was refused (the budget): not on, as far as this reply goes.
             lookupAnswered(group: group, index: index, nick: nil, away: false)
