@@ -165,8 +165,8 @@ final class LoopMailbox: Sendable {
                     left.append(index)
                 }
                 // After every member handed the run whole, so those stay one after another (an IRC bridge renders
-                // a run once for all of them, `IRCRenderedBatch`).
-                for index in left {
+                // a run once for all of them, `IRCRenderedBatch`). A run of one message leaves its sender nothing.
+                for index in left where end - start > 1 {
                     let id = sessions[index].id
                     var rest = ByteBuffer()
                     for other in start..<end where deliveries[other].excluded != id {
